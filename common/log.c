@@ -1,0 +1,69 @@
+/* log.c - see log.h. */
+#include "log.h"
+#include "twtime.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+int log_active_level = TWLOG_WARN;
+static const char *log_prog = "tlswatch";
+static bool log_json;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+void log_init(const char *prog, enum log_level level, bool json)
+{
+	log_prog = prog;
+	log_active_level = (int)level;
+	log_json = json;
+}
+
+int log_level_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcasecmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Escapes a message for a JSON string; truncates rather than overflow. */
+static void json_escape(char *dst, size_t cap, const char *src)
+{
+	size_t o = 0;
+	for (; *src && o + 7 < cap; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c == '"' || c == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+		} else if (c < 0x20) {
+			o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", c);
+		} else {
+			dst[o++] = (char)c;
+		}
+	}
+	dst[o] = '\0';
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+	char msg[2048];
+	char ts[40];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	tw_rfc3339_ms(tw_wall_ms(), ts, sizeof ts);
+
+	if (log_json) {
+		char esc[4096];
+		json_escape(esc, sizeof esc, msg);
+		fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"msg\":\"%s\"}\n",
+			ts, level_names[level], log_prog, esc);
+	} else {
+		fprintf(stderr, "ts=%s level=%s prog=%s %s\n", ts, level_names[level], log_prog, msg);
+	}
+}

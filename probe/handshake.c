@@ -1,0 +1,721 @@
+/*
+ * handshake.c - the probe's connection state machine (see handshake.h).
+ *
+ * Flow: hs_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
+ * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_OCSP) -> HS_DONE.
+ * Every socket event lands in on_io(), every deadline in on_deadline(); both
+ * call drive(), which switches on the state. hs_set_state() is the only
+ * writer of c->state and arms the phase deadline. A finished connection is
+ * reported from its own zero-timeout event so the owner may free it.
+ */
+#include "handshake.h"
+#include "ocsp_check.h"
+#include "log.h"
+#include "twtime.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+#include <event2/util.h>
+
+struct hs_conn {
+	enum hs_state state;
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct hs_request req;
+	hs_done_cb cb;
+	void *cb_arg;
+
+	struct evdns_getaddrinfo_request *dns_req;
+	struct evutil_addrinfo *ai_list;
+	struct evutil_addrinfo *ai_cur;
+	int fd;
+	struct event *rd_ev;
+	struct event *wr_ev;
+	struct event *deadline;
+	struct event *finish_ev;
+	SSL *ssl;
+	struct starttls st;
+	struct ocsp_query *ocsp;
+	char sni[256];
+	bool sni_set;
+
+	double t0;              /* hs_start */
+	double t_phase;         /* entry into the current phase */
+	struct hs_facts f;
+};
+
+static void drive(struct hs_conn *c);
+static void finish(struct hs_conn *c);
+
+static const char *const state_names[] = {
+	"init", "resolve", "connect", "starttls", "handshake", "postread", "ocsp", "done"
+};
+
+const char *hs_state_name(enum hs_state s)
+{
+	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
+}
+
+/* The only writer of c->state. Arms the deadline of the new phase. */
+static void hs_set_state(struct hs_conn *c, enum hs_state s)
+{
+	log_debug("conn=%p target=%s:%u profile=\"%s\" state %s -> %s", (void *)c, c->req.host,
+		  c->req.port, c->req.tc->profile->name, hs_state_name(c->state), hs_state_name(s));
+	c->state = s;
+	c->t_phase = tw_mono_ms();
+	event_del(c->deadline);
+	if (s == HS_DONE || s == HS_INIT)
+		return;
+	double ms = s == HS_POSTREAD ? c->req.mtls_wait_ms : c->req.timeout_ms;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((long)(ms * 1000) % 1000000) };
+	event_add(c->deadline, &tv);
+}
+
+static void fail(struct hs_conn *c, enum hs_phase ph, bool timed_out, int err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void fail(struct hs_conn *c, enum hs_phase ph, bool timed_out, int err, const char *fmt, ...)
+{
+	va_list ap;
+	c->f.failed_phase = ph;
+	c->f.timed_out = timed_out;
+	c->f.sys_errno = err;
+	va_start(ap, fmt);
+	vsnprintf(c->f.detail, sizeof c->f.detail, fmt, ap);
+	va_end(ap);
+	finish(c);
+}
+
+void hs_record_verify_error(struct hs_conn *c, int depth, int code)
+{
+	for (int i = 0; i < c->f.n_verify_errors; i++)
+		if (c->f.verify_errors[i].depth == depth && c->f.verify_errors[i].code == code)
+			return;
+	if (c->f.n_verify_errors < HS_MAX_VERIFY_ERRORS) {
+		c->f.verify_errors[c->f.n_verify_errors].depth = depth;
+		c->f.verify_errors[c->f.n_verify_errors].code = code;
+		c->f.n_verify_errors++;
+	}
+}
+
+/* ---- observation hooks ------------------------------------------------ */
+
+/* Sees every TLS message: alerts both ways, ServerHello, CertificateRequest. */
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+		   SSL *ssl, void *arg)
+{
+	struct hs_conn *c = arg;
+	const unsigned char *p = buf;
+	(void)version; (void)ssl;
+	if (content_type == SSL3_RT_ALERT && len >= 2) {
+		/* close_notify is an orderly close, not a failure */
+		if (p[1] == SSL_AD_CLOSE_NOTIFY)
+			return;
+		if (write_p)
+			c->f.alert_sent = p[1];
+		else if (c->f.alert_received < 0)
+			c->f.alert_received = p[1];
+	} else if (content_type == SSL3_RT_HANDSHAKE && len >= 1 && !write_p) {
+		if (p[0] == SSL3_MT_SERVER_HELLO)
+			c->f.server_hello_seen = true;
+		else if (p[0] == SSL3_MT_CERTIFICATE_REQUEST) {
+			c->f.cert_requested = true;
+			c->f.cert_sent = c->req.tc->has_client_cert;
+		}
+	}
+}
+
+/* Keeps the first bytes the server sent once TLS started: a response that
+ * is not a TLS record (HTTP, SSH banner...) means not_tls. */
+static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+			int ret, size_t *processed)
+{
+	(void)len; (void)argi; (void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed && *processed > 0) {
+		struct hs_conn *c = (struct hs_conn *)BIO_get_callback_arg(b);
+		size_t room = sizeof c->f.first_bytes - c->f.first_len;
+		size_t n = *processed < room ? *processed : room;
+		if (c && n) {
+			memcpy(c->f.first_bytes + c->f.first_len, argp, n);
+			c->f.first_len += n;
+		}
+	}
+	return ret;
+}
+
+/* ---- finishing ---------------------------------------------------------- */
+
+static void close_socket(struct hs_conn *c)
+{
+	if (c->rd_ev) { event_free(c->rd_ev); c->rd_ev = NULL; }
+	if (c->wr_ev) { event_free(c->wr_ev); c->wr_ev = NULL; }
+	if (c->ssl) {
+		/* A best-effort close_notify; we never wait for the peer's. */
+		if (c->f.handshake_done && c->f.failed_phase == PH_NONE)
+			(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+static void on_finish(evutil_socket_t fd, short what, void *arg)
+{
+	struct hs_conn *c = arg;
+	(void)fd; (void)what;
+	c->cb(c, c->cb_arg);    /* may free c */
+}
+
+static void finish(struct hs_conn *c)
+{
+	if (c->state == HS_DONE)
+		return;
+	c->f.total_ms = tw_mono_ms() - c->t0;
+	if (c->dns_req) {
+		evdns_getaddrinfo_cancel(c->dns_req);
+		c->dns_req = NULL;
+	}
+	close_socket(c);
+	hs_set_state(c, HS_DONE);
+	event_active(c->finish_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- TLS facts -------------------------------------------------------- */
+
+static STACK_OF(X509) *chain_dup(STACK_OF(X509) *sk)
+{
+	return sk ? X509_chain_up_ref(sk) : NULL;
+}
+
+static void collect_certs(struct hs_conn *c)
+{
+	if (!c->f.peer_chain)
+		c->f.peer_chain = chain_dup(SSL_get_peer_cert_chain(c->ssl));
+	if (!c->f.verified_chain)
+		c->f.verified_chain = chain_dup(SSL_get0_verified_chain(c->ssl));
+}
+
+static void collect_group(struct hs_conn *c)
+{
+	int nid = SSL_get_negotiated_group(c->ssl);
+	EVP_PKEY *tmp = NULL;
+	const char *name = NULL;
+
+	if (nid > 0 && (nid & TLSEXT_nid_unknown) == 0)
+		name = SSL_group_to_name(c->ssl, nid);
+	if (name) {
+		snprintf(c->f.group, sizeof c->f.group, "%s", name);
+		return;
+	}
+	/* TLS1.2 DHE/ECDHE: the server's ephemeral key names the group. */
+	if (SSL_get_peer_tmp_key(c->ssl, &tmp) == 1 && tmp) {
+		char gname[64];
+		size_t gl = 0;
+		if (EVP_PKEY_get_group_name(tmp, gname, sizeof gname, &gl) == 1)
+			snprintf(c->f.group, sizeof c->f.group, "%s", gname);
+		else if (EVP_PKEY_is_a(tmp, "DH"))
+			snprintf(c->f.group, sizeof c->f.group, "DH-%d", EVP_PKEY_get_bits(tmp));
+		else
+			snprintf(c->f.group, sizeof c->f.group, "%s", EVP_PKEY_get0_type_name(tmp));
+		EVP_PKEY_free(tmp);
+	}
+	ERR_clear_error();
+}
+
+static void collect_staple(struct hs_conn *c)
+{
+	const unsigned char *der = NULL;
+	long len = SSL_get_tlsext_status_ocsp_resp(c->ssl, &der);
+	if (len <= 0 || !der)
+		return;
+	c->f.ocsp_stapled = true;
+	snprintf(c->f.ocsp_source, sizeof c->f.ocsp_source, "staple");
+	X509 *leaf = c->f.peer_chain && sk_X509_num(c->f.peer_chain) ? sk_X509_value(c->f.peer_chain, 0) : NULL;
+	X509 *issuer = leaf ? ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain) : NULL;
+	if (!leaf || !issuer) {
+		c->f.ocsp_status = OCSP_ST_UNKNOWN;
+		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "staple: issuer of the leaf not found");
+		return;
+	}
+	c->f.ocsp_status = ocsp_eval_der(der, len, leaf, issuer, c->f.peer_chain,
+					 SSL_CTX_get_cert_store(c->req.tc->ctx),
+					 c->f.ocsp_detail, sizeof c->f.ocsp_detail);
+}
+
+static void collect_tls(struct hs_conn *c)
+{
+	const unsigned char *alpn = NULL;
+	unsigned alpn_len = 0;
+
+	c->f.version = SSL_version(c->ssl);
+	c->f.cipher = SSL_get_current_cipher(c->ssl);
+	collect_group(c);
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	if (alpn && alpn_len < sizeof c->f.alpn) {
+		memcpy(c->f.alpn, alpn, alpn_len);
+		c->f.alpn[alpn_len] = '\0';
+	}
+	collect_certs(c);
+	collect_staple(c);
+}
+
+/* ---- OCSP responder phase ------------------------------------------- */
+
+static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why, void *arg)
+{
+	struct hs_conn *c = arg;
+	if (c->state != HS_OCSP)
+		return;
+	c->f.ocsp_responder_ms = tw_mono_ms() - c->t_phase;
+	if (!der) {
+		c->f.ocsp_responder_unreachable = true;
+		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "responder: %s", why ? why : "no answer");
+		finish(c);
+		return;
+	}
+	X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
+	X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
+	enum ocsp_status st = ocsp_eval_der(der, (long)len, leaf, issuer, c->f.peer_chain,
+					    SSL_CTX_get_cert_store(c->req.tc->ctx),
+					    c->f.ocsp_detail, sizeof c->f.ocsp_detail);
+	/* A responder's verdict overrides a missing staple, and a revoked
+	 * answer from either source wins. */
+	if (c->f.ocsp_status != OCSP_ST_REVOKED) {
+		c->f.ocsp_status = st;
+		snprintf(c->f.ocsp_source, sizeof c->f.ocsp_source, "responder");
+	}
+	finish(c);
+}
+
+static void after_handshake(struct hs_conn *c)
+{
+	if (c->req.revocation == REV_OCSP && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
+		X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
+		X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
+		char *url = ocsp_responder_url(leaf);
+		char err[100];
+		if (!url) {
+			snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "leaf names no OCSP responder");
+		} else if (!issuer) {
+			snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "issuer of the leaf not found");
+		} else {
+			/* The TLS connection is done with; close it before waiting. */
+			close_socket(c);
+			hs_set_state(c, HS_OCSP);
+			c->ocsp = ocsp_query_start(c->base, c->dns, url, leaf, issuer, c->req.timeout_ms,
+						   on_ocsp_reply, c, err, sizeof err);
+			free(url);
+			if (!c->ocsp) {
+				c->f.ocsp_responder_unreachable = true;
+				snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "%s", err);
+				finish(c);
+			}
+			return;
+		}
+		free(url);
+	}
+	finish(c);
+}
+
+/* ---- phases ----------------------------------------------------------- */
+
+static void arm(struct hs_conn *c, bool want_write)
+{
+	event_add(want_write ? c->wr_ev : c->rd_ev, NULL);
+}
+
+static void start_tls(struct hs_conn *c)
+{
+	BIO *bio;
+
+	c->ssl = SSL_new(c->req.tc->ctx);
+	if (!c->ssl) {
+		fail(c, PH_HANDSHAKE, false, 0, "SSL_new failed");
+		return;
+	}
+	SSL_set_ex_data(c->ssl, tls_conn_ex_index(), c);
+	bio = BIO_new_socket(c->fd, BIO_NOCLOSE);
+	if (!bio) {
+		fail(c, PH_HANDSHAKE, false, 0, "BIO_new_socket failed");
+		return;
+	}
+	BIO_set_callback_ex(bio, bio_read_cb);
+	BIO_set_callback_arg(bio, (char *)c);
+	SSL_set_bio(c->ssl, bio, bio);
+	SSL_set_msg_callback(c->ssl, msg_cb);
+	SSL_set_msg_callback_arg(c->ssl, c);
+
+	if (c->sni_set && !SSL_set_tlsext_host_name(c->ssl, c->sni)) {
+		fail(c, PH_HANDSHAKE, false, 0, "cannot send SNI \"%s\"", c->sni);
+		return;
+	}
+	/* Verify the name the user asked about: an IP literal as an IP. */
+	unsigned char ipbuf[16];
+	if (inet_pton(AF_INET, c->req.host, ipbuf) == 1 || inet_pton(AF_INET6, c->req.host, ipbuf) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->req.host);
+	} else {
+		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		SSL_set1_host(c->ssl, c->req.host);
+	}
+	if (c->req.tc->profile->request_ocsp)
+		SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp);
+	SSL_set_connect_state(c->ssl);
+	hs_set_state(c, HS_HANDSHAKE);
+	drive(c);
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+static int open_socket(struct hs_conn *c)
+{
+	struct evutil_addrinfo *ai = c->ai_cur;
+	const void *addr = ai->ai_family == AF_INET6
+		? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+		: (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+	inet_ntop(ai->ai_family, addr, c->f.address, sizeof c->f.address);
+
+	c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (c->fd < 0)
+		return -errno;
+	int one = 1;
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->rd_ev = event_new(c->base, c->fd, EV_READ, on_io, c);
+	c->wr_ev = event_new(c->base, c->fd, EV_WRITE, on_io, c);
+	if (!c->rd_ev || !c->wr_ev)
+		return -ENOMEM;
+	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
+		return -errno;
+	return 0;
+}
+
+static void start_connect(struct hs_conn *c)
+{
+	for (;;) {
+		close_socket(c);
+		int r = open_socket(c);
+		if (r == 0) {
+			if (c->state != HS_CONNECT)
+				hs_set_state(c, HS_CONNECT);
+			arm(c, true);
+			return;
+		}
+		if (c->ai_cur->ai_next) {
+			c->ai_cur = c->ai_cur->ai_next;
+			continue;
+		}
+		c->f.connect_ms = tw_mono_ms() - c->t_phase;
+		fail(c, PH_CONNECT, false, -r, "connect to %s port %u: %s", c->f.address,
+		     c->req.connect_port, strerror(-r));
+		return;
+	}
+}
+
+static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct hs_conn *c = arg;
+	if (result == EVUTIL_EAI_CANCEL)
+		return;             /* c may be gone: touch nothing */
+	c->dns_req = NULL;
+	c->f.dns_ms = tw_mono_ms() - c->t0;
+	if (result != 0 || !res) {
+		fail(c, PH_DNS, false, 0, "cannot resolve %s: %s",
+		     c->req.connect_to ? c->req.connect_to : c->req.host, evutil_gai_strerror(result));
+		return;
+	}
+	c->ai_list = res;
+	c->ai_cur = res;
+	hs_set_state(c, HS_CONNECT);
+	start_connect(c);
+}
+
+static void step_connect(struct hs_conn *c)
+{
+	int err = 0;
+	socklen_t el = sizeof err;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+		err = errno;
+	if (err != 0) {
+		/* try the next address (e.g. ::1 refused, 127.0.0.1 listening) */
+		if (c->ai_cur->ai_next) {
+			c->ai_cur = c->ai_cur->ai_next;
+			start_connect(c);
+			return;
+		}
+		c->f.connect_ms = tw_mono_ms() - c->t_phase;
+		fail(c, PH_CONNECT, false, err, "connect to %s port %u: %s", c->f.address,
+		     c->req.connect_port, strerror(err));
+		return;
+	}
+	c->f.connect_ms = tw_mono_ms() - c->t_phase;
+	if (c->req.starttls != STARTTLS_NONE) {
+		starttls_init(&c->st, c->req.starttls);
+		hs_set_state(c, HS_STARTTLS);
+		drive(c);
+	} else {
+		start_tls(c);
+	}
+}
+
+static void step_starttls(struct hs_conn *c)
+{
+	switch (starttls_step(&c->st, c->fd)) {
+	case STARTTLS_DONE:
+		c->f.starttls_ms = tw_mono_ms() - c->t_phase;
+		start_tls(c);
+		return;
+	case STARTTLS_WANT_READ:
+		arm(c, false);
+		return;
+	case STARTTLS_REFUSED:
+		fail(c, PH_STARTTLS, false, 0, "%s", c->st.why);
+		return;
+	case STARTTLS_IO_ERROR:
+		fail(c, PH_STARTTLS, false, errno ? errno : ECONNRESET, "%s", c->st.why);
+		return;
+	}
+}
+
+/* Records why an OpenSSL call failed and ends the connection. */
+static void fail_ssl(struct hs_conn *c, enum hs_phase ph, int ret)
+{
+	int e = SSL_get_error(c->ssl, ret);
+	int saved_errno = errno;
+	unsigned long code = ERR_peek_error();
+	char buf[200] = "";
+
+	c->f.ssl_get_error = e;
+	c->f.ssl_error = code;
+	collect_certs(c);
+	if (code)
+		ERR_error_string_n(code, buf, sizeof buf);
+	ERR_clear_error();
+	if (e == SSL_ERROR_SYSCALL && !code) {
+		if (ret == 0 || saved_errno == 0)
+			fail(c, ph, false, 0, "connection closed by server during TLS %s",
+			     ph == PH_POSTREAD ? "read" : "handshake");
+		else
+			fail(c, ph, false, saved_errno, "socket error during TLS: %s", strerror(saved_errno));
+		return;
+	}
+	if (c->f.alert_received >= 0)
+		fail(c, ph, false, 0, "received alert %s (%s)", SSL_alert_desc_string_long(c->f.alert_received),
+		     buf);
+	else
+		fail(c, ph, false, 0, "%s", buf[0] ? buf : "TLS failure");
+}
+
+static void step_handshake(struct hs_conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_connect(c->ssl);
+	if (r == 1) {
+		c->f.handshake_ms = tw_mono_ms() - c->t_phase;
+		c->f.handshake_done = true;
+		collect_tls(c);
+		/* Under TLS1.3 the server judges our certificate after its
+		 * Finished: the rejection arrives on the first read. */
+		if (c->f.version == TLS1_3_VERSION && c->f.cert_requested) {
+			hs_set_state(c, HS_POSTREAD);
+			drive(c);
+			return;
+		}
+		after_handshake(c);
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		arm(c, false);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		arm(c, true);
+		return;
+	}
+	c->f.handshake_ms = tw_mono_ms() - c->t_phase;
+	fail_ssl(c, PH_HANDSHAKE, r);
+}
+
+static void step_postread(struct hs_conn *c)
+{
+	unsigned char buf[256];
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, buf, sizeof buf);
+	if (r > 0) {                 /* the server talks: it accepted us */
+		after_handshake(c);
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		arm(c, false);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		arm(c, true);
+		return;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN || (c->f.alert_received < 0 && e == SSL_ERROR_SYSCALL)) {
+		ERR_clear_error();
+		after_handshake(c);
+		return;
+	}
+	fail_ssl(c, PH_POSTREAD, r);
+}
+
+static void drive(struct hs_conn *c)
+{
+	switch (c->state) {
+	case HS_CONNECT:   step_connect(c); break;
+	case HS_STARTTLS:  step_starttls(c); break;
+	case HS_HANDSHAKE: step_handshake(c); break;
+	case HS_POSTREAD:  step_postread(c); break;
+	case HS_INIT:
+	case HS_RESOLVE:
+	case HS_OCSP:
+	case HS_DONE:
+		break;      /* driven by their own callbacks */
+	}
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	drive(arg);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct hs_conn *c = arg;
+	double spent = tw_mono_ms() - c->t_phase;
+	(void)fd; (void)what;
+
+	switch (c->state) {
+	case HS_RESOLVE:
+		c->f.dns_ms = spent;
+		fail(c, PH_DNS, true, ETIMEDOUT, "DNS lookup of %s timed out after %.0f ms",
+		     c->req.connect_to ? c->req.connect_to : c->req.host, spent);
+		break;
+	case HS_CONNECT:
+		c->f.connect_ms = spent;
+		fail(c, PH_CONNECT, true, ETIMEDOUT, "connect to %s port %u timed out after %.0f ms",
+		     c->f.address, c->req.connect_port, spent);
+		break;
+	case HS_STARTTLS:
+		fail(c, PH_STARTTLS, true, ETIMEDOUT, "STARTTLS dialogue timed out after %.0f ms", spent);
+		break;
+	case HS_HANDSHAKE:
+		c->f.handshake_ms = spent;
+		collect_certs(c);
+		fail(c, PH_HANDSHAKE, true, ETIMEDOUT, "TLS handshake timed out after %.0f ms", spent);
+		break;
+	case HS_POSTREAD:
+		/* silence after the handshake: the server kept us */
+		after_handshake(c);
+		break;
+	case HS_OCSP:
+		c->f.ocsp_responder_ms = spent;
+		c->f.ocsp_responder_unreachable = true;
+		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "responder: no answer in %.0f ms", spent);
+		finish(c);
+		break;
+	case HS_INIT:
+	case HS_DONE:
+		break;
+	}
+}
+
+/* ---- public --------------------------------------------------------- */
+
+struct hs_conn *hs_start(struct event_base *base, struct evdns_base *dns,
+			 const struct hs_request *req, hs_done_cb cb, void *arg)
+{
+	struct hs_conn *c = calloc(1, sizeof *c);
+	char portstr[8];
+	struct evutil_addrinfo hints;
+
+	if (!c)
+		return NULL;
+	c->base = base;
+	c->dns = dns;
+	c->req = *req;
+	if (!c->req.connect_port)
+		c->req.connect_port = c->req.port;
+	c->cb = cb;
+	c->cb_arg = arg;
+	c->fd = -1;
+	c->f.alert_received = -1;
+	c->f.alert_sent = -1;
+	c->f.dns_ms = c->f.connect_ms = c->f.starttls_ms = c->f.handshake_ms = c->f.total_ms = -1;
+	c->f.ocsp_responder_ms = -1;
+	c->deadline = evtimer_new(base, on_deadline, c);
+	c->finish_ev = event_new(base, -1, 0, on_finish, c);
+	if (!c->deadline || !c->finish_ev) {
+		hs_free(c);
+		return NULL;
+	}
+
+	/* SNI: never an IP literal (RFC 6066), never when the profile omits it. */
+	const char *sni = req->sni ? req->sni : req->host;
+	unsigned char ipbuf[16];
+	if (!req->no_sni && req->tc->profile->send_sni && sni && *sni &&
+	    inet_pton(AF_INET, sni, ipbuf) != 1 && inet_pton(AF_INET6, sni, ipbuf) != 1) {
+		snprintf(c->sni, sizeof c->sni, "%s", sni);
+		c->sni_set = true;
+	}
+
+	c->t0 = tw_mono_ms();
+	c->f.started_unix_ms = tw_wall_ms();
+	hs_set_state(c, HS_RESOLVE);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	snprintf(portstr, sizeof portstr, "%u", c->req.connect_port);
+	/* The callback may run before this returns (numeric hosts). */
+	struct evdns_getaddrinfo_request *r =
+		evdns_getaddrinfo(dns, req->connect_to ? req->connect_to : req->host, portstr, &hints,
+				  on_resolved, c);
+	if (r && c->state == HS_RESOLVE)
+		c->dns_req = r;
+	return c;
+}
+
+const struct hs_facts *hs_facts(const struct hs_conn *c) { return &c->f; }
+const struct hs_request *hs_request(const struct hs_conn *c) { return &c->req; }
+const char *hs_sni_sent(const struct hs_conn *c) { return c->sni_set ? c->sni : NULL; }
+
+void hs_free(struct hs_conn *c)
+{
+	if (!c)
+		return;
+	if (c->dns_req) {
+		evdns_getaddrinfo_cancel(c->dns_req);
+		c->dns_req = NULL;
+	}
+	close_socket(c);
+	if (c->ocsp)
+		ocsp_query_free(c->ocsp);
+	if (c->ai_list)
+		evutil_freeaddrinfo(c->ai_list);
+	if (c->deadline)
+		event_free(c->deadline);
+	if (c->finish_ev)
+		event_free(c->finish_ev);
+	sk_X509_pop_free(c->f.peer_chain, X509_free);
+	sk_X509_pop_free(c->f.verified_chain, X509_free);
+	free(c);
+}

@@ -1,0 +1,127 @@
+/*
+ * handshake.h - one probe connection: resolve -> connect -> [STARTTLS] ->
+ * TLS handshake -> [post-handshake read] -> [OCSP responder query] -> done.
+ *
+ * Non-blocking on a libevent loop; one struct hs_conn per connection with
+ * an explicit state (see enum hs_state), one event callback, and a
+ * deadline per phase. What was observed goes into struct hs_facts, which
+ * classify.c turns into an outcome and findings.
+ *
+ * Ownership: hs_start() returns a connection owned by the caller's
+ * callback: when the connection finishes, done_cb is called once, from its
+ * own event (never from inside an I/O callback), and the callee must call
+ * hs_free(). The facts stay valid until then.
+ */
+#ifndef TW_HANDSHAKE_H
+#define TW_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <event2/event.h>
+#include <event2/dns.h>
+
+#include "starttls.h"
+#include "tls_ctx.h"
+
+#define HS_MAX_VERIFY_ERRORS 32
+
+enum hs_state {
+	HS_INIT,        /* created, not started */
+	HS_RESOLVE,     /* evdns_getaddrinfo in flight */
+	HS_CONNECT,     /* non-blocking connect, waiting for writable */
+	HS_STARTTLS,    /* plaintext STARTTLS dialogue */
+	HS_HANDSHAKE,   /* SSL_connect in progress */
+	HS_POSTREAD,    /* TLS1.3 + client cert: one read to catch a late rejection */
+	HS_OCSP,        /* querying the OCSP responder named in the leaf's AIA */
+	HS_DONE         /* finished; done_cb pending or called */
+};
+
+/* Where a connection stopped, for classification. */
+enum hs_phase { PH_NONE, PH_DNS, PH_CONNECT, PH_STARTTLS, PH_HANDSHAKE, PH_POSTREAD };
+
+enum revocation_mode { REV_STAPLE = 0, REV_OCSP };
+
+enum ocsp_status { OCSP_ST_NONE = 0, OCSP_ST_GOOD, OCSP_ST_REVOKED, OCSP_ST_UNKNOWN };
+
+struct hs_verify_error { int depth; int code; };
+
+/* Everything observed. Times are ms; a negative time means "not reached". */
+struct hs_facts {
+	enum hs_phase failed_phase;     /* PH_NONE when everything completed */
+	bool timed_out;                 /* the failed phase hit its deadline */
+	int sys_errno;                  /* errno of a socket failure, 0 if none */
+	char detail[256];               /* human reason for a failure */
+
+	char address[INET6_ADDRSTRLEN]; /* address connected to ("" before) */
+	double dns_ms, connect_ms, starttls_ms, handshake_ms, total_ms;
+	int64_t started_unix_ms;
+
+	/* what crossed the wire */
+	unsigned char first_bytes[8];   /* first bytes the server sent in TLS phase */
+	size_t first_len;
+	bool server_hello_seen;
+	bool cert_requested;            /* CertificateRequest received */
+	bool cert_sent;                 /* we had a certificate to answer it */
+	int alert_received;             /* TLS alert description, -1 none */
+	int alert_sent;
+	unsigned long ssl_error;        /* first OpenSSL error code, 0 none */
+	int ssl_get_error;              /* SSL_get_error() of the failing call */
+
+	/* verification (every error, with its depth) */
+	struct hs_verify_error verify_errors[HS_MAX_VERIFY_ERRORS];
+	int n_verify_errors;
+
+	/* negotiated */
+	bool handshake_done;
+	int version;
+	const SSL_CIPHER *cipher;
+	char group[64];
+	char alpn[64];
+	STACK_OF(X509) *peer_chain;     /* owned: served chain, leaf first */
+	STACK_OF(X509) *verified_chain; /* owned: chain built to an anchor, may be NULL */
+
+	/* revocation */
+	bool ocsp_stapled;
+	enum ocsp_status ocsp_status;
+	char ocsp_source[16];           /* "staple", "responder" or "" */
+	char ocsp_detail[128];
+	double ocsp_responder_ms;       /* -1: not queried */
+	bool ocsp_responder_unreachable;
+};
+
+struct hs_request {
+	const char *host;               /* name to resolve and to verify */
+	uint16_t port;
+	const char *connect_to;         /* address to connect to instead, or NULL */
+	uint16_t connect_port;          /* 0: same as port */
+	const char *sni;                /* name to send; NULL: host (unless no_sni) */
+	bool no_sni;
+	enum starttls_proto starttls;
+	enum revocation_mode revocation;
+	double timeout_ms;              /* per phase */
+	double mtls_wait_ms;            /* how long HS_POSTREAD waits for an alert */
+	const struct tls_profile_ctx *tc;
+};
+
+struct hs_conn;
+typedef void (*hs_done_cb)(struct hs_conn *c, void *arg);
+
+/* Starts a connection on base. The request's strings must outlive the
+ * connection. Returns NULL only when out of memory. */
+struct hs_conn *hs_start(struct event_base *base, struct evdns_base *dns,
+			 const struct hs_request *req, hs_done_cb cb, void *arg);
+const struct hs_facts *hs_facts(const struct hs_conn *c);
+const struct hs_request *hs_request(const struct hs_conn *c);
+/* The name actually sent as SNI, NULL when none. */
+const char *hs_sni_sent(const struct hs_conn *c);
+void hs_free(struct hs_conn *c);
+
+/* Called by the verify callback (tls_ctx.c). */
+void hs_record_verify_error(struct hs_conn *c, int depth, int code);
+
+const char *hs_state_name(enum hs_state s);
+
+#endif

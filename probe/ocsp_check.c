@@ -1,0 +1,251 @@
+/*
+ * ocsp_check.c - see ocsp_check.h.
+ *
+ * The responder query is a plain HTTP/1.1 POST (RFC 6960 appendix A) made
+ * with libevent's evhttp client on the probe's loop. Responses are checked
+ * like a browser would: signed by the issuer or a delegated responder,
+ * the certificate id must match, thisUpdate/nextUpdate must be current.
+ */
+#include "ocsp_check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+/* Five minutes of clock skew between us and the responder is tolerated. */
+#define OCSP_SKEW_SEC 300
+
+X509 *ocsp_find_issuer(X509 *leaf, STACK_OF(X509) *a, STACK_OF(X509) *b)
+{
+	STACK_OF(X509) *lists[2] = { a, b };
+	for (int l = 0; l < 2; l++)
+		for (int i = 0; lists[l] && i < sk_X509_num(lists[l]); i++) {
+			X509 *cand = sk_X509_value(lists[l], i);
+			if (cand != leaf && X509_check_issued(cand, leaf) == X509_V_OK)
+				return cand;
+		}
+	return NULL;
+}
+
+char *ocsp_responder_url(X509 *leaf)
+{
+	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(leaf);
+	char *out = NULL;
+	if (urls && sk_OPENSSL_STRING_num(urls) > 0)
+		out = strdup(sk_OPENSSL_STRING_value(urls, 0));
+	X509_email_free(urls);
+	return out;
+}
+
+enum ocsp_status ocsp_eval_der(const unsigned char *der, long len, X509 *leaf, X509 *issuer,
+			       STACK_OF(X509) *untrusted, X509_STORE *store,
+			       char *detail, size_t cap)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_CERTID *id = NULL;
+	enum ocsp_status st = OCSP_ST_UNKNOWN;
+	int status = -1, reason = -1;
+	ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
+
+	resp = d2i_OCSP_RESPONSE(NULL, &p, len);
+	if (!resp) {
+		snprintf(detail, cap, "OCSP response does not parse");
+		goto out;
+	}
+	int rs = OCSP_response_status(resp);
+	if (rs != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		snprintf(detail, cap, "OCSP responder error: %s", OCSP_response_status_str(rs));
+		goto out;
+	}
+	bs = OCSP_response_get1_basic(resp);
+	if (!bs) {
+		snprintf(detail, cap, "OCSP response has no basic response");
+		goto out;
+	}
+	/* The issuer may sign itself, or delegate to a responder certificate
+	 * it issued (carried in the response). */
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	if (!extra) {
+		snprintf(detail, cap, "out of memory");
+		goto out;
+	}
+	for (int i = 0; untrusted && i < sk_X509_num(untrusted); i++)
+		sk_X509_push(extra, sk_X509_value(untrusted, i));
+	sk_X509_push(extra, issuer);
+	int vr = OCSP_basic_verify(bs, extra, store, 0);
+	sk_X509_free(extra);
+	if (vr <= 0) {
+		unsigned long e = ERR_peek_last_error();
+		char eb[120] = "";
+		if (e)
+			ERR_error_string_n(e, eb, sizeof eb);
+		ERR_clear_error();
+		snprintf(detail, cap, "OCSP signature does not verify: %s", eb);
+		goto out;
+	}
+	id = OCSP_cert_to_id(EVP_sha1(), leaf, issuer);
+	if (!id || !OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd)) {
+		snprintf(detail, cap, "OCSP response does not cover this certificate");
+		goto out;
+	}
+	if (!OCSP_check_validity(thisupd, nextupd, OCSP_SKEW_SEC, -1)) {
+		ERR_clear_error();
+		snprintf(detail, cap, "OCSP response is stale or not yet valid");
+		goto out;
+	}
+	switch (status) {
+	case V_OCSP_CERTSTATUS_GOOD:
+		st = OCSP_ST_GOOD;
+		snprintf(detail, cap, "good");
+		break;
+	case V_OCSP_CERTSTATUS_REVOKED:
+		st = OCSP_ST_REVOKED;
+		snprintf(detail, cap, "revoked (%s)", reason >= 0 ? OCSP_crl_reason_str(reason) : "no reason");
+		break;
+	default:
+		snprintf(detail, cap, "responder does not know the certificate");
+		break;
+	}
+out:
+	ERR_clear_error();
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return st;
+}
+
+struct ocsp_query {
+	struct evhttp_connection *conn;
+	struct evhttp_uri *uri;
+	ocsp_query_cb cb;
+	void *arg;
+	bool done;
+};
+
+static void on_http_done(struct evhttp_request *req, void *arg)
+{
+	struct ocsp_query *q = arg;
+	char why[120];
+	if (q->done)
+		return;
+	q->done = true;
+	if (!req || evhttp_request_get_response_code(req) == 0) {
+		q->cb(NULL, 0, "connection failed", q->arg);
+		return;
+	}
+	int code = evhttp_request_get_response_code(req);
+	if (code != 200) {
+		snprintf(why, sizeof why, "HTTP %d", code);
+		q->cb(NULL, 0, why, q->arg);
+		return;
+	}
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	unsigned char *body = n ? evbuffer_pullup(in, -1) : NULL;
+	if (!body) {
+		q->cb(NULL, 0, "empty HTTP body", q->arg);
+		return;
+	}
+	q->cb(body, n, NULL, q->arg);
+}
+
+struct ocsp_query *ocsp_query_start(struct event_base *base, struct evdns_base *dns,
+				    const char *url, X509 *leaf, X509 *issuer, double timeout_ms,
+				    ocsp_query_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct ocsp_query *q = calloc(1, sizeof *q);
+	OCSP_REQUEST *oreq = NULL;
+	OCSP_CERTID *id = NULL;
+	unsigned char *der = NULL;
+	int derlen;
+	struct evhttp_request *hreq = NULL;
+
+	if (!q) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->cb = cb;
+	q->arg = arg;
+	q->uri = evhttp_uri_parse(url);
+	if (!q->uri || !evhttp_uri_get_scheme(q->uri) || strcmp(evhttp_uri_get_scheme(q->uri), "http") != 0 ||
+	    !evhttp_uri_get_host(q->uri)) {
+		snprintf(err, errlen, "unsupported OCSP responder URL \"%s\"", url);
+		goto fail;
+	}
+	int port = evhttp_uri_get_port(q->uri);
+	if (port <= 0)
+		port = 80;
+	const char *path = evhttp_uri_get_path(q->uri);
+	if (!path || !*path)
+		path = "/";
+
+	oreq = OCSP_REQUEST_new();
+	id = OCSP_cert_to_id(EVP_sha1(), leaf, issuer);
+	if (!oreq || !id || !OCSP_request_add0_id(oreq, id)) {
+		snprintf(err, errlen, "cannot build OCSP request");
+		goto fail;
+	}
+	id = NULL;  /* owned by oreq now */
+	derlen = i2d_OCSP_REQUEST(oreq, &der);
+	if (derlen <= 0) {
+		snprintf(err, errlen, "cannot encode OCSP request");
+		goto fail;
+	}
+
+	q->conn = evhttp_connection_base_new(base, dns, evhttp_uri_get_host(q->uri), (unsigned short)port);
+	if (!q->conn) {
+		snprintf(err, errlen, "cannot create HTTP connection");
+		goto fail;
+	}
+	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)((long)(timeout_ms * 1000) % 1000000) };
+	evhttp_connection_set_timeout_tv(q->conn, &tv);
+	evhttp_connection_set_retries(q->conn, 0);
+	hreq = evhttp_request_new(on_http_done, q);
+	if (!hreq) {
+		snprintf(err, errlen, "cannot create HTTP request");
+		goto fail;
+	}
+	struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
+	evhttp_add_header(h, "Host", evhttp_uri_get_host(q->uri));
+	evhttp_add_header(h, "Content-Type", "application/ocsp-request");
+	evhttp_add_header(h, "Accept", "application/ocsp-response");
+	evhttp_add_header(h, "Connection", "close");
+	evbuffer_add(evhttp_request_get_output_buffer(hreq), der, (size_t)derlen);
+	/* evhttp_make_request owns hreq from here, even on failure. */
+	if (evhttp_make_request(q->conn, hreq, EVHTTP_REQ_POST, path) != 0) {
+		hreq = NULL;
+		snprintf(err, errlen, "cannot send OCSP request to %s", url);
+		goto fail;
+	}
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(oreq);
+	return q;
+fail:
+	if (hreq)
+		evhttp_request_free(hreq);
+	OPENSSL_free(der);
+	OCSP_CERTID_free(id);
+	OCSP_REQUEST_free(oreq);
+	ocsp_query_free(q);
+	return NULL;
+}
+
+void ocsp_query_free(struct ocsp_query *q)
+{
+	if (!q)
+		return;
+	q->done = true;
+	if (q->conn)
+		evhttp_connection_free(q->conn);
+	if (q->uri)
+		evhttp_uri_free(q->uri);
+	free(q);
+}

@@ -1,0 +1,231 @@
+/* tls_ctx.c - see tls_ctx.h. */
+#include "tls_ctx.h"
+#include "handshake.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+static int conn_ex_index = -1;
+
+int tls_conn_ex_index(void)
+{
+	if (conn_ex_index < 0)
+		conn_ex_index = SSL_get_ex_new_index(0, "tlswatch conn", NULL, NULL, NULL);
+	return conn_ex_index;
+}
+
+int tls_cipher_tier(const SSL_CIPHER *c)
+{
+	int kx = SSL_CIPHER_get_kx_nid(c);
+	int fs = (kx == NID_kx_ecdhe || kx == NID_kx_dhe || kx == NID_kx_any) ? 1 : 0;
+	return fs + (SSL_CIPHER_is_aead(c) ? 1 : 0);
+}
+
+int tls_check_key_file_mode(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "cannot read private key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen, "private key %s is accessible by group or others (mode %04o); "
+			 "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* First error on the OpenSSL queue as text, and the queue cleared. */
+static const char *ossl_reason(char *buf, size_t cap)
+{
+	unsigned long e = ERR_peek_last_error();
+	if (e == 0)
+		snprintf(buf, cap, "unknown OpenSSL error");
+	else
+		ERR_error_string_n(e, buf, cap);
+	ERR_clear_error();
+	return buf;
+}
+
+/* ALPN "h2,http/1.1" -> length-prefixed wire format. */
+static int alpn_wire(const char *list, unsigned char *out, size_t cap, size_t *outlen)
+{
+	size_t o = 0;
+	const char *p = list;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (n == 0 || n > 255 || o + 1 + n > cap)
+			return -1;
+		out[o++] = (unsigned char)n;
+		memcpy(out + o, p, n);
+		o += n;
+		p += n + (comma ? 1 : 0);
+	}
+	*outlen = o;
+	return 0;
+}
+
+/* The verify callback never aborts: it records the error for classify.c
+ * and lets the handshake go on, so that a bad chain still yields its
+ * certificates. */
+static int verify_record_cb(int preverify_ok, X509_STORE_CTX *xs)
+{
+	if (!preverify_ok) {
+		SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+		struct hs_conn *c = ssl ? SSL_get_ex_data(ssl, tls_conn_ex_index()) : NULL;
+		if (c)
+			hs_record_verify_error(c, X509_STORE_CTX_get_error_depth(xs),
+					       X509_STORE_CTX_get_error(xs));
+	}
+	return 1;
+}
+
+struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ctx_opts *o,
+				    char *err, size_t errlen)
+{
+	struct tls_profile_ctx *tc = calloc(1, sizeof *tc);
+	char why[256];
+	const char *cert = o->client_cert ? o->client_cert : p->client_cert;
+	const char *key = o->client_key ? o->client_key : p->client_key;
+
+	if (!tc) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	tc->profile = p;
+	if (!p->emulatable) {
+		snprintf(err, errlen, "profile '%s' cannot be emulated: %s", p->name,
+			 p->unsupported_reason ? p->unsupported_reason : "unsupported");
+		goto fail;
+	}
+	tls_conn_ex_index();
+	tc->ctx = SSL_CTX_new(TLS_client_method());
+	if (!tc->ctx) {
+		snprintf(err, errlen, "SSL_CTX_new: %s", ossl_reason(why, sizeof why));
+		goto fail;
+	}
+	SSL_CTX_set_security_level(tc->ctx, p->seclevel);
+	/* Real clients talk to servers without secure renegotiation; OpenSSL 3
+	 * refuses that by default. We never renegotiate, so allow it. */
+	SSL_CTX_set_options(tc->ctx, SSL_OP_LEGACY_SERVER_CONNECT);
+	/* Benchmarks and probes measure full handshakes. */
+	SSL_CTX_set_session_cache_mode(tc->ctx, SSL_SESS_CACHE_OFF);
+
+	if (p->min_version && !SSL_CTX_set_min_proto_version(tc->ctx, p->min_version)) {
+		snprintf(err, errlen, "profile '%s': minimum version %s not supported", p->name,
+			 profile_version_name(p->min_version));
+		goto fail;
+	}
+	if (p->max_version && !SSL_CTX_set_max_proto_version(tc->ctx, p->max_version)) {
+		snprintf(err, errlen, "profile '%s': maximum version %s not supported", p->name,
+			 profile_version_name(p->max_version));
+		goto fail;
+	}
+	tc->max_version = p->max_version ? p->max_version : TLS1_3_VERSION;
+	if (p->ciphers && !SSL_CTX_set_cipher_list(tc->ctx, p->ciphers)) {
+		/* A TLS1.3-only profile may have no usable TLS1.2 suite. */
+		if (p->min_version != TLS1_3_VERSION) {
+			snprintf(err, errlen, "profile '%s': no usable cipher in \"%s\"", p->name, p->ciphers);
+			goto fail;
+		}
+		ERR_clear_error();
+	}
+	if (p->ciphersuites && !SSL_CTX_set_ciphersuites(tc->ctx, p->ciphersuites)) {
+		snprintf(err, errlen, "profile '%s': bad TLS1.3 ciphersuites \"%s\"", p->name, p->ciphersuites);
+		goto fail;
+	}
+	if (p->groups && !SSL_CTX_set1_groups_list(tc->ctx, p->groups)) {
+		snprintf(err, errlen, "profile '%s': bad groups \"%s\"", p->name, p->groups);
+		goto fail;
+	}
+	if (p->sigalgs && !SSL_CTX_set1_sigalgs_list(tc->ctx, p->sigalgs)) {
+		snprintf(err, errlen, "profile '%s': bad signature algorithms \"%s\"", p->name, p->sigalgs);
+		goto fail;
+	}
+	if (p->alpn && *p->alpn) {
+		unsigned char wire[512];
+		size_t wl = 0;
+		/* SSL_CTX_set_alpn_protos returns 0 on success. */
+		if (alpn_wire(p->alpn, wire, sizeof wire, &wl) != 0 ||
+		    SSL_CTX_set_alpn_protos(tc->ctx, wire, (unsigned)wl) != 0) {
+			snprintf(err, errlen, "profile '%s': bad ALPN list \"%s\"", p->name, p->alpn);
+			goto fail;
+		}
+	}
+
+	if (o->ca_file) {
+		if (!SSL_CTX_load_verify_locations(tc->ctx, o->ca_file, NULL)) {
+			snprintf(err, errlen, "cannot load CA file %s: %s", o->ca_file,
+				 ossl_reason(why, sizeof why));
+			goto fail;
+		}
+	} else if (!SSL_CTX_set_default_verify_paths(tc->ctx)) {
+		snprintf(err, errlen, "cannot load the system trust store: %s", ossl_reason(why, sizeof why));
+		goto fail;
+	}
+	SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, verify_record_cb);
+
+	if (cert || key) {
+		if (!cert || !key) {
+			snprintf(err, errlen, "client certificate and key must be given together");
+			goto fail;
+		}
+		if (tls_check_key_file_mode(key, err, errlen) != 0)
+			goto fail;
+		if (SSL_CTX_use_certificate_chain_file(tc->ctx, cert) != 1) {
+			snprintf(err, errlen, "cannot load client certificate %s: %s", cert,
+				 ossl_reason(why, sizeof why));
+			goto fail;
+		}
+		if (SSL_CTX_use_PrivateKey_file(tc->ctx, key, SSL_FILETYPE_PEM) != 1) {
+			snprintf(err, errlen, "cannot load client key %s: %s", key, ossl_reason(why, sizeof why));
+			goto fail;
+		}
+		if (SSL_CTX_check_private_key(tc->ctx) != 1) {
+			ERR_clear_error();
+			snprintf(err, errlen, "client key %s does not match certificate %s", key, cert);
+			goto fail;
+		}
+		X509 *x = SSL_CTX_get0_certificate(tc->ctx);
+		if (x) {
+			ASN1_TIME *na = X509_get0_notAfter(x) ? (ASN1_TIME *)X509_get0_notAfter(x) : NULL;
+			struct tm tm;
+			if (na && ASN1_TIME_to_tm(na, &tm) == 1)
+				tc->client_cert_not_after = timegm(&tm);
+		}
+		tc->has_client_cert = true;
+	}
+
+	/* The best tier this profile can get: TLS1.3 suites are AEAD + FS. */
+	{
+		STACK_OF(SSL_CIPHER) *cl = SSL_CTX_get_ciphers(tc->ctx);
+		for (int i = 0; cl && i < sk_SSL_CIPHER_num(cl); i++) {
+			const SSL_CIPHER *c = sk_SSL_CIPHER_value(cl, i);
+			int t = tls_cipher_tier(c);
+			/* AEAD suites need TLS1.2: a TLS1.0/1.1 client cannot use them */
+			if (tc->max_version < TLS1_2_VERSION && SSL_CIPHER_is_aead(c))
+				continue;
+			if (t > tc->best_tier)
+				tc->best_tier = t;
+		}
+	}
+	return tc;
+fail:
+	tls_ctx_free(tc);
+	return NULL;
+}
+
+void tls_ctx_free(struct tls_profile_ctx *tc)
+{
+	if (!tc)
+		return;
+	SSL_CTX_free(tc->ctx);
+	free(tc);
+}
