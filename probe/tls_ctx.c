@@ -203,17 +203,21 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 		tc->has_client_cert = true;
 	}
 
-	/* The best tier this profile can get: TLS1.3 suites are AEAD + FS. */
+	/* The tier of the profile's first preference (DESIGN 4.3
+	 * cipher_fallback): the first suite it would offer at its maximum
+	 * version. TLS1.3 suites come first and are AEAD + FS. */
 	{
 		STACK_OF(SSL_CIPHER) *cl = SSL_CTX_get_ciphers(tc->ctx);
 		for (int i = 0; cl && i < sk_SSL_CIPHER_num(cl); i++) {
 			const SSL_CIPHER *c = sk_SSL_CIPHER_value(cl, i);
-			int t = tls_cipher_tier(c);
-			/* AEAD suites need TLS1.2: a TLS1.0/1.1 client cannot use them */
-			if (tc->max_version < TLS1_2_VERSION && SSL_CIPHER_is_aead(c))
+			bool tls13_suite = SSL_CIPHER_get_kx_nid(c) == NID_kx_any;
+			if (tls13_suite && tc->max_version < TLS1_3_VERSION)
 				continue;
-			if (t > tc->best_tier)
-				tc->best_tier = t;
+			/* AEAD suites need TLS1.2: a TLS1.0/1.1 client cannot use them */
+			if (!tls13_suite && tc->max_version < TLS1_2_VERSION && SSL_CIPHER_is_aead(c))
+				continue;
+			tc->best_tier = tls_cipher_tier(c);
+			break;
 		}
 	}
 	return tc;

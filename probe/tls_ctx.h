@@ -21,7 +21,7 @@ struct tls_ctx_opts {
 struct tls_profile_ctx {
 	SSL_CTX *ctx;
 	const struct profile *profile;
-	int best_tier;            /* best cipher tier offered: aead + fs (0..2) */
+	int best_tier;            /* tier of the first-preference suite: aead + fs (0..2) */
 	int max_version;          /* effective maximum version */
 	bool has_client_cert;
 	time_t client_cert_not_after;
