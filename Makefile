@@ -87,6 +87,7 @@ $(B)/bench/%: bench/%.c $(B)/libtwprobe.a $(PROTO_H)
 # `make test` = deps, build, run. The sub-make keeps pkg-config lookups after
 # the packages are installed.
 test: deps
+	@sh scripts/check-banned.sh
 	@$(MAKE) --no-print-directory tests-build
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 

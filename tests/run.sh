@@ -5,6 +5,9 @@
 # binary, and tears everything down in a trap.
 # Exit status: 0 only when every test passed.
 set -u
+# Under SANITIZE=1 a sanitizer report must never pass for an expected exit 1.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-exitcode=99:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:exitcode=98:print_stacktrace=1}"
 passed=0; failed=0; bad_bins=""
 for bin in "$@"; do
 	name=$(basename "$bin")
