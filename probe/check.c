@@ -86,7 +86,7 @@ static void usage(FILE *out)
 "  --ocsp-slow-ms MS       ocsp_responder_slow threshold (default 1000)\n"
 "  --mtls-wait-ms MS       TLS1.3 wait for a late client-cert rejection (default 500)\n"
 "  --testssl-db FILE       testssl.sh client database (default %s)\n"
-"  --concurrency N         handshakes in flight at once (default 64)\n"
+"  --concurrency N         handshakes in flight at once (default 256)\n"
 "  --json                  JSON Lines, one object per profile\n"
 "  --no-color              never colour the table\n"
 "  -v, --verbose           debug logging on stderr\n"
@@ -416,7 +416,7 @@ int check_main(int argc, char **argv)
 	struct check_opts o = {
 		.profile_spec = "modern", .timeout_ms = 10000, .expiry_warn_days = 30,
 		.ocsp_slow_ms = 1000, .mtls_wait_ms = 500, .testssl_db = TESTSSL_DB_DEFAULT,
-		.concurrency = 64,
+		.concurrency = 256,
 	};
 	struct profile_list all = { 0 };
 	const struct profile **sel = NULL;
