@@ -14,6 +14,7 @@
 #include "tls_ctx.h"
 #include "twtime.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -122,8 +123,15 @@ int check_parse_hostport(const char *in, char *host, size_t hostcap, unsigned *p
 		}
 	} else {
 		const char *colon = strchr(in, ':');
-		if (colon && strchr(colon + 1, ':'))
-			colon = NULL;       /* bare IPv6 literal, no port */
+		if (colon && strchr(colon + 1, ':')) {
+			/* several colons: only a bare IPv6 literal (no port) */
+			unsigned char v6[16];
+			if (inet_pton(AF_INET6, in, v6) != 1) {
+				snprintf(err, errlen, "malformed address \"%s\" (write IPv6 as [addr]:port)", in);
+				return -1;
+			}
+			colon = NULL;
+		}
 		hl = colon ? (size_t)(colon - in) : strlen(in);
 		if (colon)
 			portstr = colon + 1;
@@ -139,7 +147,9 @@ int check_parse_hostport(const char *in, char *host, size_t hostcap, unsigned *p
 		char *end;
 		errno = 0;
 		long p = strtol(portstr, &end, 10);
-		if (!*portstr || *end || errno || p < 1 || p > 65535) {
+		/* digits only: strtol would take "+443" and " 443" */
+		if (!*portstr || strspn(portstr, "0123456789") != strlen(portstr) || *end || errno ||
+		    p < 1 || p > 65535) {
 			snprintf(err, errlen, "bad port \"%s\" in \"%s\" (1-65535)", portstr, in);
 			return -1;
 		}
