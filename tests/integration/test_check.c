@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <criterion/criterion.h>
 
 #include "probe_run.h"
@@ -330,6 +334,43 @@ Test(check, connect_refused)
 	expect_null(r, o, "fingerprint_sha256");
 	expect_null(r, o, "handshake_ms");
 	probe_run_free(r);
+}
+
+/* A loopback listener whose accept queue is full: Linux drops further SYNs,
+ * so connect() hangs as it would towards a black-holed address. Built here
+ * rather than in the fixture script because nothing may connect to it first. */
+Test(check, connect_timeout_full_accept_queue)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sa;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[4];
+	char target[64];
+
+	cr_assert(lfd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+	cr_assert(listen(lfd, 0) == 0);
+	cr_assert(getsockname(lfd, (struct sockaddr *)&sa, &sl) == 0);
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		cr_assert(fill[i] >= 0);
+		(void)connect(fill[i], (struct sockaddr *)&sa, sizeof sa);
+	}
+	usleep(300 * 1000);
+	snprintf(target, sizeof target, "127.0.0.1:%u", ntohs(sa.sin_port));
+
+	struct probe_run run, *r = &run;
+	probe_check(r, "--timeout", "1", target, NULL);
+	json_t *o = one(r);
+	double ms = 0;
+	expect_outcome(r, o, "connect_timeout");
+	expect_exit(r, 1);
+	cr_assert(pj_num(o, "connect_ms", &ms) && ms >= 900, "connect_ms %.0f%s", ms, D);
+	expect_null(r, o, "handshake_ms");
+	probe_run_free(r);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
 }
 
 /* ----------------------------------------------------------------- protocol */
