@@ -1,0 +1,100 @@
+/*
+ * config.h - the probe daemon's YAML configuration (DESIGN 4.5,
+ * `tlswatch-probe run -c probe.yaml`). The schema is documented at the top
+ * of deploy/probe.example.yaml.
+ *
+ * pgbouncer-style: config_load() parses into a NEW struct, validates all of
+ * it and returns it fully owned; the caller swaps it in (SIGHUP) and frees
+ * the old one. Nothing is shared between two loaded configs.
+ *
+ * Every error is "FILE:LINE:COLUMN: where: what was expected", e.g.
+ *   probe.yaml:12:5: targets[2].port: expected an integer 1-65535, got "http"
+ * (an unreadable file gives "FILE: cannot read: <strerror>").
+ *
+ * Not checked here: profile names (the caller checks them against its
+ * profile list - positions are kept for that) and whether files exist.
+ */
+#ifndef TW_CONFIG_H
+#define TW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "starttls.h"
+
+/* 1-based position of a node in the file, for the caller's own errors. */
+struct config_pos {
+	unsigned line, column;
+};
+
+struct config_label {
+	char *key;
+	char *value;
+};
+
+struct config_target {
+	char *host;
+	unsigned port;                 /* default 443 */
+	char *sni;                     /* NULL = send no SNI (no_sni, or host is an IP literal) */
+	bool no_sni;                   /* no_sni: true was given */
+	char *connect_host;            /* NULL = connect to host */
+	unsigned connect_port;         /* = port when connect_to has none, 0 if no connect_to */
+	char *service;                 /* may be NULL */
+	struct config_label *labels;
+	size_t nlabels;
+	char **profiles;               /* own copy; defaults.profiles when not given */
+	struct config_pos *profile_pos;/* where each name came from (maybe the defaults) */
+	size_t nprofiles;
+	unsigned interval_ms;          /* >= 1000 */
+	unsigned timeout_ms;           /* >= 1 */
+	unsigned expiry_warn_days;     /* from defaults */
+	enum starttls_proto starttls;  /* STARTTLS_NONE when absent */
+	char *client_cert;             /* mTLS: both or neither */
+	char *client_key;
+	struct config_pos pos;         /* the "- host: ..." mapping */
+};
+
+struct config_defaults {
+	unsigned interval_ms;          /* default 60s */
+	unsigned timeout_ms;           /* default 10s */
+	char **profiles;               /* default [modern] */
+	struct config_pos *profile_pos;
+	size_t nprofiles;
+	unsigned expiry_warn_days;     /* default 30 */
+};
+
+struct probe_config {
+	char *path;                    /* as given to config_load */
+
+	char *probe_id;
+	char *region;
+
+	char *collector_address;       /* as written, "host:port" */
+	char *collector_host;          /* without brackets for IPv6 */
+	unsigned collector_port;
+	char *ca_file;
+	char *cert_file;
+	char *key_file;
+
+	char *spool_path;
+	uint64_t spool_max_bytes;      /* default 256 MiB, >= 1 MiB */
+
+	unsigned concurrency;          /* default 1000, 1..1000000 */
+
+	struct config_defaults defaults;
+
+	struct config_target *targets; /* at least one */
+	size_t ntargets;
+};
+
+/* Returns a new config or NULL with err set (see above). */
+struct probe_config *config_load(const char *path, char *err, size_t errlen);
+void config_free(struct probe_config *cfg);
+
+/* Exposed for tests and other config readers. Each returns 0 or -1.
+ * Durations: <n>ms|s|m|h, up to 7 days. Sizes: <n>[B|KiB|MiB|GiB]. */
+int config_parse_duration_ms(const char *s, unsigned *out_ms);
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif
