@@ -19,7 +19,7 @@ static void usage(FILE *out)
 "  check HOST[:PORT]   handshake with HOST once per client profile and report\n"
 "                      every defect (see `tlswatch-probe check --help`)\n"
 "  profiles            list client profiles (built-in and testssl.sh database)\n"
-"  run -c probe.yaml   the scheduling daemon (not available yet)\n"
+"  run -c probe.yaml   the scheduling daemon (not available yet; --check-config works)\n"
 "  version             print the version\n");
 }
 
@@ -45,10 +45,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "run")) {
-		fprintf(stderr, "tlswatch-probe: the daemon (run) is not implemented yet\n");
-		return 2;
-	}
+	if (!strcmp(cmd, "run"))
+		return run_main(argc - 1, argv + 1);
 	fprintf(stderr, "tlswatch-probe: unknown command \"%s\"\n", cmd);
 	usage(stderr);
 	return 2;
