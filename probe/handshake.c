@@ -519,6 +519,15 @@ static void fail_ssl(struct hs_conn *c, enum hs_phase ph, int ret)
 		fail(c, ph, false, 0, "%s", buf[0] ? buf : "TLS failure");
 }
 
+/* OpenSSL wants the socket readable or writable: arm that and return true. */
+static bool wait_for_ssl(struct hs_conn *c, int ssl_err)
+{
+	if (ssl_err != SSL_ERROR_WANT_READ && ssl_err != SSL_ERROR_WANT_WRITE)
+		return false;
+	arm(c, ssl_err == SSL_ERROR_WANT_WRITE);
+	return true;
+}
+
 static void step_handshake(struct hs_conn *c)
 {
 	ERR_clear_error();
@@ -538,14 +547,8 @@ static void step_handshake(struct hs_conn *c)
 		return;
 	}
 	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		arm(c, false);
+	if (wait_for_ssl(c, e))
 		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		arm(c, true);
-		return;
-	}
 	c->f.handshake_ms = tw_mono_ms() - c->t_phase;
 	fail_ssl(c, PH_HANDSHAKE, r);
 }
@@ -560,14 +563,8 @@ static void step_postread(struct hs_conn *c)
 		return;
 	}
 	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		arm(c, false);
+	if (wait_for_ssl(c, e))
 		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		arm(c, true);
-		return;
-	}
 	if (e == SSL_ERROR_ZERO_RETURN || (c->f.alert_received < 0 && e == SSL_ERROR_SYSCALL)) {
 		ERR_clear_error();
 		after_handshake(c);
