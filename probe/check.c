@@ -7,6 +7,7 @@
 #include "check.h"
 #include "classify.h"
 #include "handshake.h"
+#include "hostport.h"
 #include "log.h"
 #include "profile.h"
 #include "result.h"
@@ -95,67 +96,6 @@ static void usage(FILE *out)
 "\n"
 "Exit status: 0 every profile ok, 1 any outcome not ok (or a --fail-on\n"
 "finding), 2 usage or configuration error.\n", TESTSSL_DB_DEFAULT);
-}
-
-int check_parse_hostport(const char *in, char *host, size_t hostcap, unsigned *port,
-			 unsigned default_port, char *err, size_t errlen)
-{
-	const char *h = in, *portstr = NULL;
-	size_t hl;
-
-	if (!in || !*in) {
-		snprintf(err, errlen, "empty host");
-		return -1;
-	}
-	if (in[0] == '[') {
-		const char *close = strchr(in, ']');
-		if (!close) {
-			snprintf(err, errlen, "malformed address \"%s\": missing ']'", in);
-			return -1;
-		}
-		h = in + 1;
-		hl = (size_t)(close - h);
-		if (close[1] == ':')
-			portstr = close + 2;
-		else if (close[1]) {
-			snprintf(err, errlen, "malformed address \"%s\"", in);
-			return -1;
-		}
-	} else {
-		const char *colon = strchr(in, ':');
-		if (colon && strchr(colon + 1, ':')) {
-			/* several colons: only a bare IPv6 literal (no port) */
-			unsigned char v6[16];
-			if (inet_pton(AF_INET6, in, v6) != 1) {
-				snprintf(err, errlen, "malformed address \"%s\" (write IPv6 as [addr]:port)", in);
-				return -1;
-			}
-			colon = NULL;
-		}
-		hl = colon ? (size_t)(colon - in) : strlen(in);
-		if (colon)
-			portstr = colon + 1;
-	}
-	if (hl == 0 || hl >= hostcap) {
-		snprintf(err, errlen, "malformed host in \"%s\"", in);
-		return -1;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = default_port;
-	if (portstr) {
-		char *end;
-		errno = 0;
-		long p = strtol(portstr, &end, 10);
-		/* digits only: strtol would take "+443" and " 443" */
-		if (!*portstr || strspn(portstr, "0123456789") != strlen(portstr) || *end || errno ||
-		    p < 1 || p > 65535) {
-			snprintf(err, errlen, "bad port \"%s\" in \"%s\" (1-65535)", portstr, in);
-			return -1;
-		}
-		*port = (unsigned)p;
-	}
-	return 0;
 }
 
 static int parse_double(const char *s, double min, double *out)
@@ -514,10 +454,10 @@ int check_main(int argc, char **argv)
 	if (!!o.client_cert != !!o.client_key)
 		USAGE_ERR("--client-cert and --client-key go together");
 	/* HOST without a port takes --connect-to's port, else the protocol's. */
-	if (check_parse_hostport(argv[optind], host, sizeof host, &port, 0, err, sizeof err) != 0)
+	if (hostport_parse(argv[optind], host, sizeof host, &port, 0, err, sizeof err) != 0)
 		USAGE_ERR("%s", err);
 	if (o.connect_to &&
-	    check_parse_hostport(o.connect_to, ctaddr, sizeof ctaddr, &ctport, port, err, sizeof err) != 0)
+	    hostport_parse(o.connect_to, ctaddr, sizeof ctaddr, &ctport, port, err, sizeof err) != 0)
 		USAGE_ERR("--connect-to: %s", err);
 	if (port == 0)
 		port = o.connect_to && ctport ? ctport : default_port(o.starttls);

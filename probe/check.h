@@ -11,8 +11,4 @@ int check_main(int argc, char **argv);
 int profiles_main(int argc, char **argv);
 int run_main(int argc, char **argv);        /* run_cmd.c */
 
-/* Splits "host:port", "[v6]:port" or "host". Returns 0, or -1 with err. */
-int check_parse_hostport(const char *in, char *host, size_t hostcap, unsigned *port,
-			 unsigned default_port, char *err, size_t errlen);
-
 #endif

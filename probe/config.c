@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE  /* qsort_r */
 #include "config.h"
+#include "hostport.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -370,40 +371,18 @@ static int get_bool(struct ps *ps, yaml_node_t *v, const char *ctx, bool *out)
 }
 
 /* "host:port", "[v6]:port", or (when default_port) "host" / "[v6]". */
+/* host[:port] via the shared parser; a port is required when
+ * default_port is 0. The host is a heap copy owned by the caller. */
 static int split_hostport(const char *in, char **host, unsigned *port, unsigned default_port)
 {
-	const char *h = in, *hend, *colon;
-	if (*in == '[') {
-		const char *rb = strchr(in, ']');
-		if (!rb || rb == in + 1)
-			return -1;
-		h = in + 1;
-		hend = rb;
-		colon = rb[1] == ':' ? rb + 1 : NULL;
-		if (!colon && rb[1] != '\0')
-			return -1;
-	} else {
-		colon = strrchr(in, ':');
-		if (colon && memchr(in, ':', (size_t)(colon - in)))
-			return -1;    /* bare IPv6 needs brackets */
-		hend = colon ? colon : in + strlen(in);
-		if (hend == in)
-			return -1;
-	}
-	for (const char *c = h; c < hend; c++)
-		if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c) || *c == '/')
-			return -1;
-	unsigned long long p = default_port;
-	if (colon) {
-		if (parse_uint_range(colon + 1, 1, 65535, &p) < 0)
-			return -1;
-	} else if (!default_port) {
+	char buf[256], err[160];
+	unsigned p = 0;
+	if (hostport_parse(in, buf, sizeof buf, &p, default_port, err, sizeof err) != 0 || p == 0)
 		return -1;
-	}
-	*host = strndup(h, (size_t)(hend - h));
+	*host = strdup(buf);
 	if (!*host)
 		return -1;
-	*port = (unsigned)p;
+	*port = p;
 	return 0;
 }
 

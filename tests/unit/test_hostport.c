@@ -1,5 +1,5 @@
 /*
- * test_hostport.c - check_parse_hostport() and the usage errors of
+ * test_hostport.c - hostport_parse() and the usage errors of
  * `tlswatch-probe check` (DESIGN 4.4: exit 2 on a usage error).
  *
  * The CLI tests run the real binary: $TW_BUILD (default "build") +
@@ -17,11 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "hostport.h"
 
 extern char **environ;
 
-/* ---- check_parse_hostport ---- */
+/* ---- hostport_parse (common/hostport.c) ---- */
 
 TestSuite(hostport);
 
@@ -29,7 +29,7 @@ static void ok_case(const char *in, unsigned def, const char *want_host, unsigne
 {
 	char host[256], err[256] = "";
 	unsigned port = 12345;
-	int r = check_parse_hostport(in, host, sizeof host, &port, def, err, sizeof err);
+	int r = hostport_parse(in, host, sizeof host, &port, def, err, sizeof err);
 	cr_assert_eq(r, 0, "\"%s\": returned %d (%s)", in, r, err);
 	cr_assert_str_eq(host, want_host, "\"%s\": host", in);
 	cr_assert_eq(port, want_port, "\"%s\": port %u, expected %u", in, port, want_port);
@@ -39,7 +39,7 @@ static void err_case(const char *in, const char *mention)
 {
 	char host[256], err[256] = "";
 	unsigned port = 0;
-	int r = check_parse_hostport(in, host, sizeof host, &port, 443, err, sizeof err);
+	int r = hostport_parse(in, host, sizeof host, &port, 443, err, sizeof err);
 	cr_assert_eq(r, -1, "\"%s\": accepted (host \"%s\" port %u)", in, host, port);
 	cr_assert(err[0] != '\0', "\"%s\": empty error", in);
 	if (mention)
@@ -79,11 +79,11 @@ Test(hostport, host_too_long_for_buffer)
 {
 	char host[8], err[128] = "";
 	unsigned port;
-	cr_assert_eq(check_parse_hostport("very-long-name.example", host, sizeof host, &port, 443,
+	cr_assert_eq(hostport_parse("very-long-name.example", host, sizeof host, &port, 443,
 					  err, sizeof err), -1);
 	cr_assert(err[0] != '\0');
 	/* exactly cap-1 characters fits */
-	cr_assert_eq(check_parse_hostport("abcdefg:1", host, sizeof host, &port, 443, err, sizeof err), 0);
+	cr_assert_eq(hostport_parse("abcdefg:1", host, sizeof host, &port, 443, err, sizeof err), 0);
 	cr_assert_str_eq(host, "abcdefg");
 }
 
@@ -254,3 +254,10 @@ Test(hostport, port_sign_or_space_rejected)  { err_case("example.com:+443", "+44
 Test(hostport, port_leading_space_rejected)  { err_case("example.com: 443", " 443"); }
 Test(hostport, two_ports_rejected)           { err_case("example.com:443:1", "example.com:443:1"); }
 Test(hostport, bare_ipv6_full_accepted)      { ok_case("2001:db8::1", 443, "2001:db8::1", 443); }
+
+/* The config loader and check share this parser, including its host check. */
+Test(hostport, host_with_space_or_slash_rejected)
+{
+	err_case("a b.example:443", "no spaces");
+	err_case("a/b.example", "no spaces");
+}
