@@ -1,0 +1,113 @@
+/*
+ * spool.h - the probe's disk spool: every Result is numbered and appended
+ * here before it is sent; records leave only when the collector acks them
+ * (DESIGN 5), or when the spool is full and the oldest are dropped (counted
+ * and logged - the only way a result may be lost).
+ *
+ * On disk (directory created 0700):
+ *   SEQ.seg   segment files named by their first sequence number, 20 digits,
+ *             appended to until they exceed the segment size. Each record:
+ *               u32 BE  payload length
+ *               u32 BE  CRC-32C of (seq bytes + payload)
+ *               u64 BE  seq
+ *               payload (a packed tlswatch.Result)
+ *   state     "acked SEQ\nreserved SEQ\n", replaced atomically (write tmp,
+ *             fsync, rename, fsync dir).
+ *
+ * Sequence numbers survive restarts and are never reused: a block of numbers
+ * is reserved in `state` (fsynced) before any of it is handed out, and on
+ * open the next number is past both the newest record on disk and the
+ * reservation. A crash can leave a gap in the sequence, never a duplicate.
+ *
+ * Recovery: on open every segment is scanned; the first record whose header
+ * is cut short, whose length is impossible, whose CRC does not match or
+ * whose seq does not increase ends that segment - the file is truncated
+ * there (logged with the byte offset and count of bytes cut). Later
+ * segments are still read.
+ *
+ * fsync policy: spool_sync() fsyncs the active segment; the daemon calls it
+ * every fsync interval (default 1 s) and at shutdown. A killed process loses
+ * nothing (the page cache survives it); a power loss can lose at most the
+ * last interval, never corrupt what is older.
+ *
+ * Not thread-safe; one owner on the event loop.
+ */
+#ifndef TW_SPOOL_H
+#define TW_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPOOL_SEGMENT_DEFAULT (4u << 20)   /* rotate after 4 MiB */
+#define SPOOL_MAX_RECORD      (1u << 20)   /* a record's payload, at most */
+
+struct spool;
+
+struct spool_opts {
+	const char *dir;
+	uint64_t max_bytes;        /* total of all segment files; oldest dropped beyond */
+	uint64_t segment_bytes;    /* 0 = SPOOL_SEGMENT_DEFAULT */
+};
+
+/* One record handed out by spool_read(). data is owned by the spool_batch. */
+struct spool_rec {
+	uint64_t seq;
+	const uint8_t *data;
+	size_t len;
+};
+
+struct spool_batch {
+	struct spool_rec *recs;
+	size_t n;
+	size_t bytes;              /* sum of payload lengths */
+	void *priv;                /* storage; freed by spool_batch_free */
+};
+
+struct spool_stats {
+	uint64_t records;          /* unacked records on disk */
+	uint64_t bytes;            /* size of all segment files */
+	uint64_t segments;
+	uint64_t acked_seq;        /* highest acked */
+	uint64_t last_seq;         /* highest assigned (0: none yet) */
+	uint64_t dropped;          /* records dropped because of max_bytes, since open */
+	uint64_t truncated_bytes;  /* torn/corrupt bytes cut at open */
+};
+
+/* Opens (creating if needed) and recovers. NULL with a reason in err. */
+struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen);
+/* Syncs and closes. NULL is fine. */
+void spool_close(struct spool *s);
+
+/* The number the next appended record must carry; reserves a new block in
+ * `state` when needed (returns 0 on an I/O failure, err set). */
+uint64_t spool_next_seq(struct spool *s, char *err, size_t errlen);
+
+/* Appends one record carrying seq (which must be the value spool_next_seq
+ * returned; the counter then advances). Drops the oldest segments when the
+ * total exceeds max_bytes (counted; logged with log_warn). 0, or -1 with
+ * err set (disk full, record too large, seq out of order). */
+int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
+		 char *err, size_t errlen);
+
+/* Records with seq > after_seq, in order, at most max_recs and about
+ * max_bytes (at least one record when any exists). 0 with *out filled
+ * (out->n may be 0), -1 with err set on an I/O error. */
+int spool_read(struct spool *s, uint64_t after_seq, size_t max_recs, size_t max_bytes,
+	       struct spool_batch *out, char *err, size_t errlen);
+void spool_batch_free(struct spool_batch *b);
+
+/* Everything up to seq is acked: segments wholly <= seq are deleted and
+ * the acked number persisted. Acks that go backwards are ignored. 0 / -1. */
+int spool_ack(struct spool *s, uint64_t seq, char *err, size_t errlen);
+
+/* fsync the active segment. 0 / -1. */
+int spool_sync(struct spool *s, char *err, size_t errlen);
+
+void spool_get_stats(const struct spool *s, struct spool_stats *st);
+
+/* CRC-32C (Castagnoli), exposed for tests: crc32c(0, "123456789", 9) ==
+ * 0xE3069283. */
+uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif
