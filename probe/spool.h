@@ -4,9 +4,13 @@
  * (DESIGN 5), or when the spool is full and the oldest are dropped (counted
  * and logged - the only way a result may be lost).
  *
- * On disk (directory created 0700):
- *   SEQ.seg   segment files named by their first sequence number, 20 digits,
- *             appended to until they exceed the segment size. Each record:
+ * On disk (directory created 0700, flock'ed by its one owner):
+ *   SEQ.seg   segment files (0600) named by their first sequence number, 20
+ *             digits. A segment is appended to by one process lifetime only
+ *             (open starts a new one on the first append) and is closed
+ *             before a record would take it past min(segment size,
+ *             max_bytes); a record larger than that gets a segment alone.
+ *             Each record:
  *               u32 BE  payload length
  *               u32 BE  CRC-32C of (seq bytes + payload)
  *               u64 BE  seq
@@ -23,7 +27,7 @@
  * is cut short, whose length is impossible, whose CRC does not match or
  * whose seq does not increase ends that segment - the file is truncated
  * there (logged with the byte offset and count of bytes cut). Later
- * segments are still read.
+ * segments are still read. Segments left empty or wholly acked are deleted.
  *
  * fsync policy: spool_sync() fsyncs the active segment; the daemon calls it
  * every fsync interval (default 1 s) and at shutdown. A killed process loses
@@ -46,7 +50,8 @@ struct spool;
 
 struct spool_opts {
 	const char *dir;
-	uint64_t max_bytes;        /* total of all segment files; oldest dropped beyond */
+	uint64_t max_bytes;        /* total of all segment files; oldest whole
+				    * segments dropped beyond; 0 = no limit */
 	uint64_t segment_bytes;    /* 0 = SPOOL_SEGMENT_DEFAULT */
 };
 
@@ -74,7 +79,9 @@ struct spool_stats {
 	uint64_t truncated_bytes;  /* torn/corrupt bytes cut at open */
 };
 
-/* Opens (creating if needed) and recovers. NULL with a reason in err. */
+/* Opens (creating the directory, mkdir -p, if needed) and recovers. NULL
+ * with a reason in err (naming the path): not a directory, in use by
+ * another spool_open (flock), unreadable or malformed `state`, I/O. */
 struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen);
 /* Syncs and closes. NULL is fine. */
 void spool_close(struct spool *s);
@@ -83,25 +90,36 @@ void spool_close(struct spool *s);
  * `state` when needed (returns 0 on an I/O failure, err set). */
 uint64_t spool_next_seq(struct spool *s, char *err, size_t errlen);
 
-/* Appends one record carrying seq (which must be the value spool_next_seq
- * returned; the counter then advances). Drops the oldest segments when the
- * total exceeds max_bytes (counted; logged with log_warn). 0, or -1 with
- * err set (disk full, record too large, seq out of order). */
+/* Appends one record (1..SPOOL_MAX_RECORD bytes) carrying seq (which must
+ * be the value spool_next_seq returned; the counter then advances). One
+ * write, no fsync. Drops the oldest segments when the total exceeds
+ * max_bytes (counted; logged with log_warn); the record just appended is
+ * never dropped. 0, or -1 with err set (disk full, record too large, seq
+ * out of order); after -1 the same seq may be retried. data stays the
+ * caller's. */
 int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
 		 char *err, size_t errlen);
 
 /* Records with seq > after_seq, in order, at most max_recs and about
- * max_bytes (at least one record when any exists). 0 with *out filled
- * (out->n may be 0), -1 with err set on an I/O error. */
+ * max_bytes (at least one record when any exists; 0 = no limit for either).
+ * Acked and dropped records are never returned. Streaming (after_seq = the
+ * last seq of the previous batch) continues from a cursor; any other
+ * after_seq (a replay) is found by binary search. Payloads are CRC-checked
+ * again. 0 with *out filled (out->n may be 0; free it with
+ * spool_batch_free), -1 with err set on an I/O error or a record damaged
+ * since open. */
 int spool_read(struct spool *s, uint64_t after_seq, size_t max_recs, size_t max_bytes,
 	       struct spool_batch *out, char *err, size_t errlen);
 void spool_batch_free(struct spool_batch *b);
 
-/* Everything up to seq is acked: segments wholly <= seq are deleted and
- * the acked number persisted. Acks that go backwards are ignored. 0 / -1. */
+/* Everything up to seq is acked: the acked number is persisted (fsynced),
+ * then segments wholly <= seq are deleted (the active one too: the next
+ * append starts a new segment). Acks that go backwards are ignored, acks
+ * past the last seq are clamped to it. 0 / -1. */
 int spool_ack(struct spool *s, uint64_t seq, char *err, size_t errlen);
 
-/* fsync the active segment. 0 / -1. */
+/* fsync the active segment (and the directory when a segment was created
+ * since the last call). 0 / -1. */
 int spool_sync(struct spool *s, char *err, size_t errlen);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st);

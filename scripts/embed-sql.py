@@ -15,7 +15,7 @@ for f in files:
         sys.exit(f"embed-sql: {f}: version {v} used twice")
     seen.add(v)
     text = open(f, encoding="utf-8").read()
-    lit = "".join("\\x%02x" % b if b < 32 or b > 126 or b in (34, 92, 63) else chr(b)
+    lit = "".join("\\%03o" % b if b < 32 or b > 126 or b in (34, 92, 63) else chr(b)
                   for b in text.encode())
     rows.append((v, m.group(2), lit))
 with open(out + ".tmp", "w") as o:

@@ -1,0 +1,677 @@
+/*
+ * uplink.c - the probe's mTLS stream to the collector (see uplink.h for the
+ * protocol and the state diagram).
+ *
+ * Batches are built straight from the spool's packed Results: a ResultBatch
+ * is just its results as length-delimited field 1, and an Envelope holding
+ * it is field 2, so a frame is assembled from the stored bytes without
+ * unpacking and repacking each Result.
+ *
+ * Liveness: the collector only speaks when it acks, so a connection is
+ * declared dead when batches are in flight and no Ack came for 3 heartbeat
+ * intervals; an idle connection is watched by TCP keepalive.
+ */
+#include "uplink.h"
+
+#include "frame.h"
+#include "log.h"
+#include "tls_ctx.h"
+#include "twtime.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+enum uplink_state {
+	UL_BACKOFF,     /* waiting for the backoff timer before the next attempt */
+	UL_CONNECTING,  /* resolving, TCP connect and TLS handshake (one deadline) */
+	UL_STREAMING,   /* Hello sent; batches out, Acks in */
+	UL_CLOSED,      /* uplink_free in progress */
+};
+
+#define UL_MAX_WINDOW 64
+
+struct uplink {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct spool *spool;
+	SSL_CTX *ctx;
+
+	char *host, *probe_id, *region, *version;
+	unsigned port;
+	bool host_is_ip;
+	size_t batch_max_records, batch_max_bytes, max_frame;
+	unsigned batch_delay_ms, window, heartbeat_ms, backoff_min, backoff_max, connect_timeout_ms;
+
+	enum uplink_state state;
+	struct bufferevent *bev;
+	struct event *ev_timer;     /* connect deadline or backoff, by state */
+	struct event *ev_batch;     /* batch delay */
+	struct event *ev_beat;      /* heartbeat + liveness, persistent */
+	bool batch_armed;
+
+	unsigned attempt;           /* consecutive failures, for backoff */
+	double streaming_since;     /* tw_mono_ms when STREAMING began */
+	double last_ack_ms;         /* last Ack, or when the oldest in-flight batch went out */
+
+	uint64_t inflight[UL_MAX_WINDOW]; /* last seq of each unacked batch, oldest first */
+	unsigned ninflight;
+	uint64_t overdue;
+
+	struct uplink_stats st;
+};
+
+static void ul_connect(struct uplink *u);
+static void ul_fail(struct uplink *u, const char *why);
+static void ul_send_more(struct uplink *u, bool force);
+
+static const char *ul_state_name(enum uplink_state s)
+{
+	switch (s) {
+	case UL_BACKOFF: return "backoff";
+	case UL_CONNECTING: return "connecting";
+	case UL_STREAMING: return "streaming";
+	case UL_CLOSED: return "closed";
+	}
+	return "?";
+}
+
+/* The only writer of u->state. */
+static void ul_set_state(struct uplink *u, enum uplink_state s)
+{
+	log_debug("uplink: %s -> %s", ul_state_name(u->state), ul_state_name(s));
+	u->state = s;
+	u->st.connected = (s == UL_STREAMING);
+}
+
+static void arm_ms(struct event *ev, double ms)
+{
+	struct timeval tv;
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms - (double)tv.tv_sec * 1000) * 1000);
+	event_add(ev, &tv);
+}
+
+static uint32_t rand_u32(void)
+{
+	uint32_t r;
+	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+		r = (uint32_t)random();
+	return r;
+}
+
+/* "Equal jitter": half the capped exponential delay, plus a random part up
+ * to the other half, so retries from many probes spread out but never come
+ * back at once. */
+static unsigned backoff_ms(struct uplink *u)
+{
+	uint64_t cap = u->backoff_min;
+	for (unsigned i = 0; i < u->attempt && cap < u->backoff_max; i++)
+		cap *= 2;
+	if (cap > u->backoff_max)
+		cap = u->backoff_max;
+	return (unsigned)(cap / 2 + rand_u32() % (cap / 2 + 1));
+}
+
+static void ul_close_bev(struct uplink *u)
+{
+	if (u->bev) {
+		bufferevent_free(u->bev);
+		u->bev = NULL;
+	}
+	u->ninflight = 0;
+	if (u->batch_armed) {
+		event_del(u->ev_batch);
+		u->batch_armed = false;
+	}
+}
+
+static void ul_fail(struct uplink *u, const char *why)
+{
+	if (u->state == UL_CLOSED)
+		return;
+	/* a stream that lived a while was a success: start the backoff over */
+	if (u->state == UL_STREAMING && tw_mono_ms() - u->streaming_since > 10000)
+		u->attempt = 0;
+	ul_close_bev(u);
+	u->st.failures++;
+	unsigned delay = backoff_ms(u);
+	if (u->attempt < 30)
+		u->attempt++;
+	log_warn("uplink: collector %s:%u: %s; retrying in %u ms", u->host, u->port, why, delay);
+	ul_set_state(u, UL_BACKOFF);
+	event_del(u->ev_timer);
+	arm_ms(u->ev_timer, delay);
+}
+
+/* --- frames out */
+
+static int put_varint(uint8_t *p, uint64_t v)
+{
+	int n = 0;
+	do {
+		p[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			p[n] |= 0x80;
+		n++;
+	} while (v);
+	return n;
+}
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static int ul_write_env(struct uplink *u, const Tlswatch__Envelope *env)
+{
+	if (frame_write_evbuffer(bufferevent_get_output(u->bev), env, u->max_frame) != 0) {
+		ul_fail(u, "cannot queue a frame (out of memory?)");
+		return -1;
+	}
+	return 0;
+}
+
+static int ul_send_hello(struct uplink *u)
+{
+	Tlswatch__Envelope env = TLSWATCH__ENVELOPE__INIT;
+	Tlswatch__Hello h = TLSWATCH__HELLO__INIT;
+	struct spool_stats ss;
+
+	spool_get_stats(u->spool, &ss);
+	h.probe_id = u->probe_id;
+	h.region = u->region;
+	h.version = u->version;
+	h.has_last_acked_seq = 1;
+	h.last_acked_seq = ss.acked_seq;
+	h.has_sent_unix_ms = 1;
+	h.sent_unix_ms = tw_wall_ms();
+	env.msg_case = TLSWATCH__ENVELOPE__MSG_HELLO;
+	env.hello = &h;
+	return ul_write_env(u, &env);
+}
+
+static void ul_send_heartbeat(struct uplink *u)
+{
+	Tlswatch__Envelope env = TLSWATCH__ENVELOPE__INIT;
+	Tlswatch__Heartbeat hb = TLSWATCH__HEARTBEAT__INIT;
+	struct spool_stats ss;
+
+	spool_get_stats(u->spool, &ss);
+	hb.has_sent_unix_ms = 1;
+	hb.sent_unix_ms = tw_wall_ms();
+	hb.has_last_seq = 1;
+	hb.last_seq = ss.last_seq;
+	hb.has_spool_records = 1;
+	hb.spool_records = ss.records;
+	hb.has_spool_bytes = 1;
+	hb.spool_bytes = ss.bytes;
+	hb.has_dropped = 1;
+	hb.dropped = ss.dropped;
+	hb.has_overdue = 1;
+	hb.overdue = u->overdue;
+	env.msg_case = TLSWATCH__ENVELOPE__MSG_HEARTBEAT;
+	env.heartbeat = &hb;
+	ul_write_env(u, &env);
+}
+
+/* One frame: [len][0x12 varint(batch_len) { 0x0a varint(rec_len) rec }...]. */
+static int ul_send_batch(struct uplink *u, const struct spool_batch *b)
+{
+	size_t batch_len = 0;
+	for (size_t i = 0; i < b->n; i++)
+		batch_len += 1 + varint_len(b->recs[i].len) + b->recs[i].len;
+	size_t env_len = 1 + varint_len(batch_len) + batch_len;
+	if (env_len > u->max_frame) {
+		/* cannot happen when batch_max_bytes is derived from max_frame */
+		log_error("uplink: batch of %zu bytes exceeds max frame %zu", env_len, u->max_frame);
+		return -1;
+	}
+	struct evbuffer *out = bufferevent_get_output(u->bev);
+	uint8_t hdr[4 + 1 + 10];
+	size_t h = 0;
+	hdr[h++] = (uint8_t)(env_len >> 24);
+	hdr[h++] = (uint8_t)(env_len >> 16);
+	hdr[h++] = (uint8_t)(env_len >> 8);
+	hdr[h++] = (uint8_t)env_len;
+	hdr[h++] = 0x12;
+	h += (size_t)put_varint(hdr + h, batch_len);
+	if (evbuffer_add(out, hdr, h) != 0)
+		return -1;
+	for (size_t i = 0; i < b->n; i++) {
+		uint8_t t[11];
+		int tn = 0;
+		t[tn++] = 0x0a;
+		tn += put_varint(t + tn, b->recs[i].len);
+		if (evbuffer_add(out, t, (size_t)tn) != 0 ||
+		    evbuffer_add(out, b->recs[i].data, b->recs[i].len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sends batches while the window allows. force: send a partial batch now
+ * (the batch delay expired); otherwise only full batches go at once and a
+ * partial one arms the delay timer. */
+static void ul_send_more(struct uplink *u, bool force)
+{
+	char err[256];
+
+	while (u->state == UL_STREAMING && u->ninflight < u->window) {
+		struct spool_stats ss;
+		spool_get_stats(u->spool, &ss);
+		if (ss.last_seq <= u->st.sent_seq)
+			return;
+		/* seq gaps make this an upper bound, which only sends sooner */
+		bool full = ss.last_seq - u->st.sent_seq >= u->batch_max_records;
+		if (!full && !force) {
+			if (!u->batch_armed) {
+				u->batch_armed = true;
+				arm_ms(u->ev_batch, u->batch_delay_ms);
+			}
+			return;
+		}
+		struct spool_batch b;
+		if (spool_read(u->spool, u->st.sent_seq, u->batch_max_records, u->batch_max_bytes,
+			       &b, err, sizeof err) != 0) {
+			log_error("uplink: cannot read the spool: %s", err);
+			return;
+		}
+		if (b.n == 0) {
+			spool_batch_free(&b);
+			/* everything above sent_seq was dropped or acked meanwhile */
+			u->st.sent_seq = ss.last_seq;
+			return;
+		}
+		if (ul_send_batch(u, &b) != 0) {
+			spool_batch_free(&b);
+			ul_fail(u, "cannot queue a batch (out of memory?)");
+			return;
+		}
+		if (u->ninflight == 0)
+			u->last_ack_ms = tw_mono_ms();
+		u->inflight[u->ninflight++] = b.recs[b.n - 1].seq;
+		u->st.sent_seq = b.recs[b.n - 1].seq;
+		u->st.batches_sent++;
+		u->st.records_sent += b.n;
+		log_debug("uplink: sent batch of %zu records up to seq %llu", b.n,
+			  (unsigned long long)u->st.sent_seq);
+		spool_batch_free(&b);
+		force = false;
+		/* keep draining a backlog in full batches; a tail waits for the timer */
+	}
+}
+
+/* --- frames in */
+
+static void ul_on_ack(struct uplink *u, uint64_t seq)
+{
+	char err[256];
+	unsigned k = 0;
+
+	while (k < u->ninflight && u->inflight[k] <= seq)
+		k++;
+	if (k) {
+		memmove(u->inflight, u->inflight + k, (u->ninflight - k) * sizeof u->inflight[0]);
+		u->ninflight -= k;
+	}
+	u->last_ack_ms = tw_mono_ms();
+	if (seq > u->st.acked_seq)
+		u->st.acked_seq = seq;
+	/* an Ack beyond what this connection sent is the collector saying it
+	 * already committed those (lost ack before a reconnect): skip them */
+	if (seq > u->st.sent_seq)
+		u->st.sent_seq = seq;
+	if (spool_ack(u->spool, seq, err, sizeof err) != 0)
+		log_error("uplink: cannot record ack %llu in the spool: %s",
+			  (unsigned long long)seq, err);
+	u->attempt = 0;
+	ul_send_more(u, false);
+}
+
+static void ul_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct uplink *u = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char err[256];
+
+	for (;;) {
+		Tlswatch__Envelope *env = NULL;
+		enum frame_status fs = frame_read_evbuffer(in, u->max_frame, &env, err, sizeof err);
+		if (fs == FRAME_INCOMPLETE)
+			return;
+		if (fs != FRAME_OK) {
+			char why[320];
+			snprintf(why, sizeof why, "bad frame from collector (%s): %s",
+				 frame_status_str(fs), err);
+			ul_fail(u, why);
+			return;
+		}
+		if (env->msg_case == TLSWATCH__ENVELOPE__MSG_ACK) {
+			uint64_t seq = env->ack->seq;
+			tlswatch__envelope__free_unpacked(env, NULL);
+			ul_on_ack(u, seq);
+			if (u->state != UL_STREAMING)
+				return;
+		} else {
+			log_debug("uplink: ignoring message %d from collector", (int)env->msg_case);
+			tlswatch__envelope__free_unpacked(env, NULL);
+		}
+	}
+}
+
+/* The reason a TLS connection failed, from OpenSSL's queue and the verify
+ * result. */
+static void ul_tls_reason(struct uplink *u, char *buf, size_t cap)
+{
+	unsigned long e = bufferevent_get_openssl_error(u->bev);
+	SSL *ssl = bufferevent_openssl_get_ssl(u->bev);
+	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+
+	if (vr != X509_V_OK)
+		snprintf(buf, cap, "TLS: collector certificate verify failed: %s",
+			 X509_verify_cert_error_string(vr));
+	else if (e) {
+		char tmp[200];
+		ERR_error_string_n(e, tmp, sizeof tmp);
+		snprintf(buf, cap, "TLS: %s", tmp);
+	} else if (errno)
+		snprintf(buf, cap, "%s", strerror(errno));
+	else
+		snprintf(buf, cap, "connection closed by the collector");
+	while (bufferevent_get_openssl_error(u->bev))
+		;
+}
+
+static void ul_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct uplink *u = arg;
+	char why[320];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		event_del(u->ev_timer);
+		int fd = bufferevent_getfd(bev);
+		int one = 1, idle = 30, intvl = 10, cnt = 3;
+		if (fd >= 0) {
+			(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
+		struct spool_stats ss;
+		spool_get_stats(u->spool, &ss);
+		ul_set_state(u, UL_STREAMING);
+		u->streaming_since = tw_mono_ms();
+		u->st.connects++;
+		/* replay everything not acked */
+		u->st.sent_seq = ss.acked_seq;
+		u->st.acked_seq = ss.acked_seq;
+		u->ninflight = 0;
+		log_info("uplink: connected to collector %s:%u; %llu records to send from seq %llu",
+			 u->host, u->port, (unsigned long long)ss.records,
+			 (unsigned long long)ss.acked_seq + 1);
+		if (ul_send_hello(u) != 0)
+			return;
+		ul_send_more(u, true);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		ul_fail(u, u->state == UL_STREAMING ? "connection closed by the collector"
+						    : "connection closed during the TLS handshake");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		int dnserr = bufferevent_socket_get_dns_error(bev);
+		if (dnserr)
+			snprintf(why, sizeof why, "cannot resolve: %s", evutil_gai_strerror(dnserr));
+		else
+			ul_tls_reason(u, why, sizeof why);
+		ul_fail(u, why);
+	}
+}
+
+static void ul_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	if (u->state == UL_BACKOFF)
+		ul_connect(u);
+	else if (u->state == UL_CONNECTING)
+		ul_fail(u, "connect/TLS handshake timed out");
+}
+
+static void ul_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	u->batch_armed = false;
+	ul_send_more(u, true);
+}
+
+static void ul_beat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	if (u->state != UL_STREAMING)
+		return;
+	if (u->ninflight && tw_mono_ms() - u->last_ack_ms > 3.0 * u->heartbeat_ms) {
+		ul_fail(u, "no ack from the collector for 3 heartbeat intervals");
+		return;
+	}
+	ul_send_heartbeat(u);
+}
+
+static void ul_connect(struct uplink *u)
+{
+	SSL *ssl = SSL_new(u->ctx);
+	if (!ssl) {
+		ul_fail(u, "SSL_new failed");
+		return;
+	}
+	if (!u->host_is_ip) {
+		SSL_set_tlsext_host_name(ssl, u->host);
+		SSL_set1_host(ssl, u->host);
+	} else {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host);
+	}
+	u->bev = bufferevent_openssl_socket_new(u->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (!u->bev) {
+		SSL_free(ssl);
+		ul_fail(u, "cannot create a bufferevent");
+		return;
+	}
+	bufferevent_setcb(u->bev, ul_read_cb, NULL, ul_event_cb, u);
+	ul_set_state(u, UL_CONNECTING);
+	event_del(u->ev_timer);
+	arm_ms(u->ev_timer, u->connect_timeout_ms);
+	errno = 0;
+	if (bufferevent_socket_connect_hostname(u->bev, u->dns, AF_UNSPEC, u->host,
+						(int)u->port) != 0) {
+		/* the event callback may already have failed us */
+		if (u->state == UL_CONNECTING)
+			ul_fail(u, "connect failed");
+		return;
+	}
+	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+}
+
+static const char *ossl_err(char *buf, size_t cap)
+{
+	unsigned long e = ERR_peek_last_error();
+	if (e)
+		ERR_error_string_n(e, buf, cap);
+	else
+		snprintf(buf, cap, "unknown OpenSSL error");
+	ERR_clear_error();
+	return buf;
+}
+
+static SSL_CTX *ul_ctx_new(const struct uplink_opts *o, char *err, size_t errlen)
+{
+	char why[256];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx) {
+		snprintf(err, errlen, "collector TLS: %s", ossl_err(why, sizeof why));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) != 1) {
+		snprintf(err, errlen, "collector ca_file %s: %s", o->ca_file, ossl_err(why, sizeof why));
+		goto fail;
+	}
+	if (tls_check_key_file_mode(o->key_file, err, errlen) != 0)
+		goto fail;
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+		snprintf(err, errlen, "collector cert_file %s: %s", o->cert_file,
+			 ossl_err(why, sizeof why));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen, "collector key_file %s: %s", o->key_file,
+			 ossl_err(why, sizeof why));
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "collector key_file %s does not match cert_file %s",
+			 o->key_file, o->cert_file);
+		ERR_clear_error();
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+struct uplink *uplink_new(struct event_base *base, struct evdns_base *dns, struct spool *sp,
+			  const struct uplink_opts *o, char *err, size_t errlen)
+{
+	struct uplink *u = calloc(1, sizeof *u);
+	unsigned char ipbuf[16];
+
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	u->base = base;
+	u->dns = dns;
+	u->spool = sp;
+	u->port = o->port;
+	u->host = strdup(o->host);
+	u->probe_id = strdup(o->probe_id);
+	u->region = strdup(o->region ? o->region : "");
+	u->version = strdup(o->version ? o->version : "");
+	if (!u->host || !u->probe_id || !u->region || !u->version) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	u->host_is_ip = inet_pton(AF_INET, u->host, ipbuf) == 1 ||
+			inet_pton(AF_INET6, u->host, ipbuf) == 1;
+	u->max_frame = o->max_frame ? o->max_frame : FRAME_DEFAULT_MAX;
+	u->batch_max_records = o->batch_max_records ? o->batch_max_records : 500;
+	u->batch_max_bytes = o->batch_max_bytes ? o->batch_max_bytes : (1u << 20);
+	/* a batch plus its framing must fit in one frame; every record is at
+	 * most SPOOL_MAX_RECORD and spool_read returns at least one */
+	if (u->batch_max_bytes + 64 > u->max_frame)
+		u->batch_max_bytes = u->max_frame > 64 ? u->max_frame - 64 : 1;
+	if (u->max_frame < SPOOL_MAX_RECORD + 64) {
+		snprintf(err, errlen, "max_frame %zu is smaller than a spool record can be", u->max_frame);
+		goto fail;
+	}
+	u->batch_delay_ms = o->batch_max_delay_ms ? o->batch_max_delay_ms : 200;
+	u->window = o->window_batches ? o->window_batches : 8;
+	if (u->window > UL_MAX_WINDOW)
+		u->window = UL_MAX_WINDOW;
+	u->heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : 10000;
+	u->backoff_min = o->backoff_min_ms ? o->backoff_min_ms : 250;
+	u->backoff_max = o->backoff_max_ms ? o->backoff_max_ms : 30000;
+	if (u->backoff_max < u->backoff_min)
+		u->backoff_max = u->backoff_min;
+	u->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
+
+	u->ctx = ul_ctx_new(o, err, errlen);
+	if (!u->ctx)
+		goto fail;
+	u->ev_timer = evtimer_new(base, ul_timer_cb, u);
+	u->ev_batch = evtimer_new(base, ul_batch_cb, u);
+	u->ev_beat = event_new(base, -1, EV_PERSIST, ul_beat_cb, u);
+	if (!u->ev_timer || !u->ev_batch || !u->ev_beat) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	arm_ms(u->ev_beat, u->heartbeat_ms);
+	struct spool_stats ss;
+	spool_get_stats(sp, &ss);
+	u->st.acked_seq = u->st.sent_seq = ss.acked_seq;
+	u->state = UL_BACKOFF;
+	ul_connect(u);
+	return u;
+fail:
+	uplink_free(u);
+	return NULL;
+}
+
+void uplink_kick(struct uplink *u)
+{
+	if (u && u->state == UL_STREAMING)
+		ul_send_more(u, false);
+}
+
+void uplink_set_overdue(struct uplink *u, uint64_t overdue)
+{
+	if (u)
+		u->overdue = overdue;
+}
+
+bool uplink_drained(const struct uplink *u)
+{
+	struct spool_stats ss;
+	spool_get_stats(u->spool, &ss);
+	return ss.acked_seq >= ss.last_seq;
+}
+
+void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
+{
+	*st = u->st;
+}
+
+void uplink_free(struct uplink *u)
+{
+	if (!u)
+		return;
+	u->state = UL_CLOSED;
+	ul_close_bev(u);
+	if (u->ev_timer)
+		event_free(u->ev_timer);
+	if (u->ev_batch)
+		event_free(u->ev_batch);
+	if (u->ev_beat)
+		event_free(u->ev_beat);
+	SSL_CTX_free(u->ctx);
+	free(u->host);
+	free(u->probe_id);
+	free(u->region);
+	free(u->version);
+	free(u);
+}
