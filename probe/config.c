@@ -8,6 +8,7 @@
 #define _GNU_SOURCE  /* qsort_r */
 #include "config.h"
 #include "hostport.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -24,6 +25,9 @@
 #define MIN_SPOOL_BYTES   (1024u * 1024)
 #define MAX_CONCURRENCY   1000000
 #define MAX_WARN_DAYS     3650
+#define MAX_BATCH_RECORDS 100000
+#define MIN_FSYNC_MS      10
+#define MIN_HEARTBEAT_MS  100
 
 struct ps {
 	const char *path;
@@ -35,16 +39,19 @@ struct ps {
 };
 
 static const char *const TOP_KEYS[] = { "probe", "collector", "spool", "concurrency",
-					"defaults", "targets", NULL };
+					"defaults", "targets", "log", NULL };
 static const char *const PROBE_KEYS[] = { "id", "region", NULL };
-static const char *const COLLECTOR_KEYS[] = { "address", "ca_file", "cert_file", "key_file", NULL };
-static const char *const SPOOL_KEYS[] = { "path", "max_bytes", NULL };
+static const char *const COLLECTOR_KEYS[] = { "address", "ca_file", "cert_file", "key_file",
+					      "batch_max_records", "batch_max_delay",
+					      "heartbeat", NULL };
+static const char *const SPOOL_KEYS[] = { "path", "max_bytes", "fsync_interval", NULL };
 static const char *const DEFAULTS_KEYS[] = { "interval", "timeout", "profiles",
-					     "expiry_warn_days", NULL };
+					     "expiry_warn_days", "ca_file", "revocation", NULL };
 static const char *const TARGET_KEYS[] = { "host", "port", "sni", "no_sni", "connect_to",
 					   "service", "labels", "profiles", "interval",
 					   "timeout", "starttls", "client_cert", "client_key",
-					   NULL };
+					   "ca_file", "revocation", NULL };
+static const char *const LOG_KEYS[] = { "level", "json", NULL };
 
 /* ---- errors ---- */
 
@@ -370,7 +377,21 @@ static int get_bool(struct ps *ps, yaml_node_t *v, const char *ctx, bool *out)
 	return 0;
 }
 
-/* "host:port", "[v6]:port", or (when default_port) "host" / "[v6]". */
+static int get_revocation(struct ps *ps, yaml_node_t *v, const char *ctx,
+			  enum config_revocation *out)
+{
+	const char *s = want_scalar(ps, v, ctx, true);
+	if (!s)
+		return -1;
+	if (strcmp(s, "staple") == 0)
+		*out = CONFIG_REV_STAPLE;
+	else if (strcmp(s, "ocsp") == 0)
+		*out = CONFIG_REV_OCSP;
+	else
+		return ERRN(ps, v, ctx, "expected staple or ocsp, got \"%.64s\"", s);
+	return 0;
+}
+
 /* host[:port] via the shared parser; a port is required when
  * default_port is 0. The host is a heap copy owned by the caller. */
 static int split_hostport(const char *in, char **host, unsigned *port, unsigned default_port)
@@ -427,6 +448,11 @@ static int get_profiles(struct ps *ps, yaml_node_t *v, const char *ctx, char ***
 		if (copy_string(ps, item, c, &names[i]) < 0)
 			return -1;
 		pos[i] = pos_of(item);
+		/* A name twice would schedule the same entry twice. */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(names[j], names[i]) == 0)
+				return ERRN(ps, item, c, "duplicate profile \"%.64s\" (first at line "
+					    "%u, column %u)", names[i], pos[j].line, pos[j].column);
 	}
 	return 0;
 }
@@ -515,6 +541,17 @@ static int parse_collector(struct ps *ps, yaml_node_t *root, struct probe_config
 	    req_string(ps, m, "cert_file", "collector", &cfg->cert_file) < 0 ||
 	    req_string(ps, m, "key_file", "collector", &cfg->key_file) < 0)
 		return -1;
+	yaml_node_t *v;
+	if ((v = get(ps, m, "batch_max_records", NULL)) &&
+	    get_uint(ps, v, "collector.batch_max_records", 1, MAX_BATCH_RECORDS,
+		     &cfg->batch_max_records) < 0)
+		return -1;
+	if ((v = get(ps, m, "batch_max_delay", NULL)) &&
+	    get_duration(ps, v, "collector.batch_max_delay", 1, &cfg->batch_max_delay_ms) < 0)
+		return -1;
+	if ((v = get(ps, m, "heartbeat", NULL)) &&
+	    get_duration(ps, v, "collector.heartbeat", MIN_HEARTBEAT_MS, &cfg->heartbeat_ms) < 0)
+		return -1;
 	return 0;
 }
 
@@ -538,6 +575,32 @@ static int parse_spool(struct ps *ps, yaml_node_t *root, struct probe_config *cf
 			return ERRN(ps, v, "spool.max_bytes", "expected a size of at least 1MiB, "
 				    "got \"%.64s\"", s);
 	}
+	cfg->spool_fsync_ms = 1000;
+	if ((v = get(ps, m, "fsync_interval", NULL)) &&
+	    get_duration(ps, v, "spool.fsync_interval", MIN_FSYNC_MS, &cfg->spool_fsync_ms) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_log(struct ps *ps, yaml_node_t *root, struct probe_config *cfg)
+{
+	cfg->log_level = -1;
+	yaml_node_t *m = get(ps, root, "log", NULL), *v;
+	if (!m)
+		return 0;
+	if (check_keys(ps, m, "log", LOG_KEYS) < 0)
+		return -1;
+	if ((v = get(ps, m, "level", NULL))) {
+		const char *s = want_scalar(ps, v, "log.level", false);
+		if (!s)
+			return -1;
+		cfg->log_level = log_level_parse(s);
+		if (cfg->log_level < 0)
+			return ERRN(ps, v, "log.level", "expected one of error, warn, info, debug, "
+				    "got \"%.64s\"", s);
+	}
+	if ((v = get(ps, m, "json", NULL)) && get_bool(ps, v, "log.json", &cfg->log_json) < 0)
+		return -1;
 	return 0;
 }
 
@@ -559,6 +622,11 @@ static int parse_defaults(struct ps *ps, yaml_node_t *root, struct probe_config 
 	if (m && (v = get(ps, m, "expiry_warn_days", NULL)) &&
 	    get_uint(ps, v, "defaults.expiry_warn_days", 0, MAX_WARN_DAYS,
 		     &d->expiry_warn_days) < 0)
+		return -1;
+	if (m && opt_string(ps, m, "ca_file", "defaults", &d->ca_file) < 0)
+		return -1;
+	if (m && (v = get(ps, m, "revocation", NULL)) &&
+	    get_revocation(ps, v, "defaults.revocation", &d->revocation) < 0)
 		return -1;
 	if (m && (v = get(ps, m, "profiles", NULL)))
 		return get_profiles(ps, v, "defaults.profiles", &d->profiles, &d->profile_pos,
@@ -587,6 +655,7 @@ static int parse_target(struct ps *ps, yaml_node_t *m, size_t idx, struct probe_
 	t->interval_ms = cfg->defaults.interval_ms;
 	t->timeout_ms = cfg->defaults.timeout_ms;
 	t->expiry_warn_days = cfg->defaults.expiry_warn_days;
+	t->revocation = cfg->defaults.revocation;
 	t->port = 443;
 
 	if (req_string(ps, m, "host", ctx, &t->host) < 0)
@@ -669,6 +738,13 @@ static int parse_target(struct ps *ps, yaml_node_t *m, size_t idx, struct probe_
 		get(ps, m, "client_key", &k);
 		return ERRN(ps, k, ctx, "client_key needs client_cert as well");
 	}
+	if (opt_string(ps, m, "ca_file", ctx, &t->ca_file) < 0)
+		return -1;
+	if (!t->ca_file && cfg->defaults.ca_file && !(t->ca_file = strdup(cfg->defaults.ca_file)))
+		return oom(ps);
+	snprintf(c, sizeof c, "%s.revocation", ctx);
+	if ((v = get(ps, m, "revocation", NULL)) && get_revocation(ps, v, c, &t->revocation) < 0)
+		return -1;
 	return 0;
 }
 
@@ -768,7 +844,7 @@ static int parse_root(struct ps *ps, yaml_node_t *root, struct probe_config *cfg
 	yaml_node_t *v = get(ps, root, "concurrency", NULL);
 	if (v && get_uint(ps, v, "concurrency", 1, MAX_CONCURRENCY, &cfg->concurrency) < 0)
 		return -1;
-	if (parse_defaults(ps, root, cfg) < 0)
+	if (parse_log(ps, root, cfg) < 0 || parse_defaults(ps, root, cfg) < 0)
 		return -1;
 	return parse_targets(ps, root, cfg);
 }
@@ -953,9 +1029,11 @@ void config_free(struct probe_config *cfg)
 		free_profiles(t->profiles, t->profile_pos, t->nprofiles);
 		free(t->client_cert);
 		free(t->client_key);
+		free(t->ca_file);
 	}
 	free(cfg->targets);
 	free_profiles(cfg->defaults.profiles, cfg->defaults.profile_pos, cfg->defaults.nprofiles);
+	free(cfg->defaults.ca_file);
 	free(cfg->path);
 	free(cfg->probe_id);
 	free(cfg->region);

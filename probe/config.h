@@ -11,8 +11,9 @@
  *   probe.yaml:12:5: targets[2].port: expected an integer 1-65535, got "http"
  * (an unreadable file gives "FILE: cannot read: <strerror>").
  *
- * Not checked here: profile names (the caller checks them against its
- * profile list - positions are kept for that) and whether files exist.
+ * Not checked here: whether profile names exist (the caller checks them
+ * against its profile list - positions are kept for that; a name given twice
+ * in one list IS an error here) and whether files exist.
  */
 #ifndef TW_CONFIG_H
 #define TW_CONFIG_H
@@ -26,6 +27,12 @@
 /* 1-based position of a node in the file, for the caller's own errors. */
 struct config_pos {
 	unsigned line, column;
+};
+
+/* How revocation is checked (handshake.h's enum revocation_mode). */
+enum config_revocation {
+	CONFIG_REV_STAPLE = 0,         /* look at the stapled OCSP response only */
+	CONFIG_REV_OCSP                /* also ask the leaf's OCSP responder */
 };
 
 struct config_label {
@@ -52,6 +59,8 @@ struct config_target {
 	enum starttls_proto starttls;  /* STARTTLS_NONE when absent */
 	char *client_cert;             /* mTLS: both or neither */
 	char *client_key;
+	char *ca_file;                 /* trust store for this target; NULL = system store */
+	enum config_revocation revocation;
 	struct config_pos pos;         /* the "- host: ..." mapping */
 };
 
@@ -62,6 +71,8 @@ struct config_defaults {
 	struct config_pos *profile_pos;
 	size_t nprofiles;
 	unsigned expiry_warn_days;     /* default 30 */
+	char *ca_file;                 /* default NULL = system trust store */
+	enum config_revocation revocation; /* default staple */
 };
 
 struct probe_config {
@@ -76,9 +87,16 @@ struct probe_config {
 	char *ca_file;
 	char *cert_file;
 	char *key_file;
+	unsigned batch_max_records;    /* 0 = not given (the uplink's default, 500) */
+	unsigned batch_max_delay_ms;   /* 0 = not given (200 ms) */
+	unsigned heartbeat_ms;         /* 0 = not given (10 s) */
 
 	char *spool_path;
 	uint64_t spool_max_bytes;      /* default 256 MiB, >= 1 MiB */
+	unsigned spool_fsync_ms;       /* default 1000 */
+
+	int log_level;                 /* enum log_level, -1 = not given */
+	bool log_json;                 /* default false */
 
 	unsigned concurrency;          /* default 1000, 1..1000000 */
 

@@ -19,7 +19,8 @@ static void usage(FILE *out)
 "  check HOST[:PORT]   handshake with HOST once per client profile and report\n"
 "                      every defect (see `tlswatch-probe check --help`)\n"
 "  profiles            list client profiles (built-in and testssl.sh database)\n"
-"  run -c probe.yaml   the scheduling daemon (not available yet; --check-config works)\n"
+"  run -c probe.yaml   the scheduling daemon: probes targets on a schedule and\n"
+"                      streams results to the collector (see `run --help`)\n"
 "  version             print the version\n");
 }
 

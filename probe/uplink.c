@@ -387,16 +387,25 @@ static void ul_tls_reason(struct uplink *u, char *buf, size_t cap)
 	unsigned long e = bufferevent_get_openssl_error(u->bev);
 	SSL *ssl = bufferevent_openssl_get_ssl(u->bev);
 	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	int fd = bufferevent_getfd(u->bev), soerr = 0;
+	socklen_t sl = sizeof soerr;
+	int sockerr = EVUTIL_SOCKET_ERROR();
 
-	if (vr != X509_V_OK)
+	/* a failed TCP connect shows up as a bare system error on the TLS
+	 * side; the socket knows the real reason */
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+		snprintf(buf, cap, "%s", strerror(soerr));
+	else if (e && ERR_GET_LIB(e) == ERR_LIB_SYS)
+		snprintf(buf, cap, "%s", strerror(ERR_GET_REASON(e)));
+	else if (vr != X509_V_OK)
 		snprintf(buf, cap, "TLS: collector certificate verify failed: %s",
 			 X509_verify_cert_error_string(vr));
 	else if (e) {
 		char tmp[200];
 		ERR_error_string_n(e, tmp, sizeof tmp);
 		snprintf(buf, cap, "TLS: %s", tmp);
-	} else if (errno)
-		snprintf(buf, cap, "%s", strerror(errno));
+	} else if (sockerr)
+		snprintf(buf, cap, "%s", strerror(sockerr));
 	else
 		snprintf(buf, cap, "connection closed by the collector");
 	while (bufferevent_get_openssl_error(u->bev))

@@ -97,6 +97,14 @@ Test(config, example_file_loads)
 	cr_assert_eq(c->defaults.expiry_warn_days, 30);
 	cr_assert_eq(c->defaults.nprofiles, 1);
 	cr_assert_str_eq(c->defaults.profiles[0], "modern");
+	cr_assert_eq(c->defaults.revocation, CONFIG_REV_STAPLE);
+	cr_assert_null(c->defaults.ca_file);
+	cr_assert_eq(c->batch_max_records, 500);
+	cr_assert_eq(c->batch_max_delay_ms, 200);
+	cr_assert_eq(c->heartbeat_ms, 10000);
+	cr_assert_eq(c->spool_fsync_ms, 1000);
+	cr_assert_eq(c->log_level, 2);   /* info */
+	cr_assert_not(c->log_json);
 	cr_assert_eq(c->ntargets, 5);
 
 	const struct config_target *t = &c->targets[0];
@@ -151,7 +159,11 @@ Test(config, example_file_loads)
 	t = &c->targets[4];
 	cr_assert_str_eq(t->client_cert, "/etc/tlswatch/client.pem");
 	cr_assert_str_eq(t->client_key, "/etc/tlswatch/client.key");
+	cr_assert_str_eq(t->ca_file, "/etc/tlswatch/partner-ca.pem");
+	cr_assert_eq(t->revocation, CONFIG_REV_OCSP);
 	cr_assert_eq(t->interval_ms, 3600000);
+	cr_assert_null(c->targets[0].ca_file);
+	cr_assert_eq(c->targets[0].revocation, CONFIG_REV_STAPLE);
 	config_free(c);
 }
 
@@ -166,6 +178,15 @@ Test(config, minimal_defaults)
 	cr_assert_eq(c->targets[0].interval_ms, 60000);
 	cr_assert_eq(c->targets[0].timeout_ms, 10000);
 	cr_assert_str_eq(c->targets[0].profiles[0], "modern");
+	/* the daemon's additions: absent = documented defaults */
+	cr_assert_null(c->targets[0].ca_file);
+	cr_assert_eq(c->targets[0].revocation, CONFIG_REV_STAPLE);
+	cr_assert_eq(c->spool_fsync_ms, 1000);
+	cr_assert_eq(c->batch_max_records, 0);
+	cr_assert_eq(c->batch_max_delay_ms, 0);
+	cr_assert_eq(c->heartbeat_ms, 0);
+	cr_assert_eq(c->log_level, -1);
+	cr_assert_not(c->log_json);
 	config_free(c);
 }
 
@@ -255,11 +276,11 @@ Test(config, top_level_not_mapping)
 Test(config, unknown_key)
 {
 	load_err(HEAD "targets:\n  - host: a\nbogus: 1\n", 13, 1,
-		 "unknown key \"bogus\" (allowed: probe, collector, spool, concurrency, defaults, targets)");
+		 "unknown key \"bogus\" (allowed: probe, collector, spool, concurrency, defaults, targets, log)");
 	load_err(HEAD "targets:\n  - host: a\n    prot: 443\n", 13, 5,
 		 "targets[0]: unknown key \"prot\" (allowed: host, port, sni, no_sni, connect_to,");
 	load_err(HEAD "  size: 1\ntargets:\n  - host: a\n", 11, 3,
-		 "spool: unknown key \"size\" (allowed: path, max_bytes)");
+		 "spool: unknown key \"size\" (allowed: path, max_bytes, fsync_interval)");
 	load_err(HEAD "defaults:\n  intervall: 5s\ntargets:\n  - host: a\n", 12, 3,
 		 "defaults: unknown key \"intervall\"");
 }
@@ -438,4 +459,101 @@ Test(config, ten_thousand_targets)
 	cr_assert_str_eq(c->targets[9999].labels[0].value, "9999");
 	cr_assert_eq(c->targets[9999].pos.line, 10011);
 	config_free(c);
+}
+
+/* ---- keys added for the daemon ---- */
+
+/* HEAD ends inside collector->spool; these variants put keys in collector. */
+#define HEAD_COLL \
+	"probe: {id: p1, region: r1}\n"              /* 1 */ \
+	"collector:\n"                               /* 2 */ \
+	"  address: c.example:7443\n"                /* 3 */ \
+	"  ca_file: ca.pem\n"                        /* 4 */ \
+	"  cert_file: p.pem\n"                       /* 5 */ \
+	"  key_file: p.key\n"                        /* 6 */
+
+Test(config, ca_file_and_revocation)
+{
+	struct probe_config *c = load_ok(HEAD
+		"defaults:\n"
+		"  ca_file: /etc/ca-default.pem\n"
+		"  revocation: ocsp\n"
+		"targets:\n"
+		"  - host: a\n"
+		"  - host: b\n"
+		"    ca_file: /etc/ca-b.pem\n"
+		"    revocation: staple\n");
+	cr_assert_str_eq(c->defaults.ca_file, "/etc/ca-default.pem");
+	cr_assert_eq(c->defaults.revocation, CONFIG_REV_OCSP);
+	cr_assert_str_eq(c->targets[0].ca_file, "/etc/ca-default.pem");
+	cr_assert_neq(c->targets[0].ca_file, c->defaults.ca_file);   /* own copy */
+	cr_assert_eq(c->targets[0].revocation, CONFIG_REV_OCSP);
+	cr_assert_str_eq(c->targets[1].ca_file, "/etc/ca-b.pem");
+	cr_assert_eq(c->targets[1].revocation, CONFIG_REV_STAPLE);
+	config_free(c);
+
+	load_err(HEAD "targets:\n  - host: a\n    revocation: crl\n", 13, 17,
+		 "targets[0].revocation: expected staple or ocsp, got \"crl\"");
+	load_err(HEAD "defaults:\n  revocation: [ocsp]\ntargets:\n  - host: a\n", 12, 15,
+		 "defaults.revocation: expected a scalar, got a sequence");
+	load_err(HEAD "defaults:\n  ca_file: \"\"\ntargets:\n  - host: a\n", 12, 12,
+		 "defaults.ca_file: expected a non-empty string");
+	load_err(HEAD "targets:\n  - host: a\n    ca_file: {x: y}\n", 13, 14,
+		 "targets[0].ca_file: expected a scalar, got a mapping");
+}
+
+Test(config, collector_batching_and_heartbeat)
+{
+	struct probe_config *c = load_ok(HEAD_COLL
+		"  batch_max_records: 50\n"
+		"  batch_max_delay: 100ms\n"
+		"  heartbeat: 1s\n"
+		"spool: {path: /tmp/s, fsync_interval: 250ms}\n"
+		"targets:\n  - host: a\n");
+	cr_assert_eq(c->batch_max_records, 50);
+	cr_assert_eq(c->batch_max_delay_ms, 100);
+	cr_assert_eq(c->heartbeat_ms, 1000);
+	cr_assert_eq(c->spool_fsync_ms, 250);
+	config_free(c);
+
+	load_err(HEAD_COLL "  batch_max_records: 0\nspool: {path: /s}\ntargets:\n  - host: a\n", 7, 22,
+		 "collector.batch_max_records: expected an integer 1-100000, got \"0\"");
+	load_err(HEAD_COLL "  batch_max_records: lots\nspool: {path: /s}\ntargets:\n  - host: a\n", 7, 22,
+		 "collector.batch_max_records: expected an integer");
+	load_err(HEAD_COLL "  batch_max_delay: 100\nspool: {path: /s}\ntargets:\n  - host: a\n", 7, 20,
+		 "collector.batch_max_delay: expected a duration like 500ms");
+	load_err(HEAD_COLL "  heartbeat: 50ms\nspool: {path: /s}\ntargets:\n  - host: a\n", 7, 14,
+		 "collector.heartbeat: expected a duration of at least 100ms, got \"50ms\"");
+	load_err(HEAD_COLL "  heartbeats: 1s\nspool: {path: /s}\ntargets:\n  - host: a\n", 7, 3,
+		 "collector: unknown key \"heartbeats\"");
+	load_err(HEAD "  fsync_interval: 5ms\ntargets:\n  - host: a\n", 11, 19,
+		 "spool.fsync_interval: expected a duration of at least 10ms, got \"5ms\"");
+	load_err(HEAD "  fsync_interval: often\ntargets:\n  - host: a\n", 11, 19,
+		 "spool.fsync_interval: expected a duration like");
+}
+
+Test(config, log_section)
+{
+	struct probe_config *c = load_ok(HEAD "log: {level: debug, json: true}\ntargets:\n  - host: a\n");
+	cr_assert_eq(c->log_level, 3);
+	cr_assert(c->log_json);
+	config_free(c);
+	c = load_ok(HEAD "log:\n  json: false\ntargets:\n  - host: a\n");
+	cr_assert_eq(c->log_level, -1);
+	config_free(c);
+	load_err(HEAD "log:\n  level: loud\ntargets:\n  - host: a\n", 12, 10,
+		 "log.level: expected one of error, warn, info, debug, got \"loud\"");
+	load_err(HEAD "log:\n  json: yes please\ntargets:\n  - host: a\n", 12, 9,
+		 "log.json: expected true or false");
+	load_err(HEAD "log:\n  file: /x\ntargets:\n  - host: a\n", 12, 3,
+		 "log: unknown key \"file\" (allowed: level, json)");
+	load_err(HEAD "log: info\ntargets:\n  - host: a\n", 11, 6, "log: expected a mapping, got a scalar");
+}
+
+Test(config, duplicate_profile_in_a_list)
+{
+	load_err(HEAD "targets:\n  - host: a\n    profiles: [modern, tls13, modern]\n", 13, 31,
+		 "targets[0].profiles[2]: duplicate profile \"modern\" (first at line 13, column 16)");
+	load_err(HEAD "defaults:\n  profiles:\n    - tls13\n    - tls13\ntargets:\n  - host: a\n", 14, 7,
+		 "defaults.profiles[1]: duplicate profile \"tls13\" (first at line 13, column 7)");
 }
