@@ -1,0 +1,179 @@
+/*
+ * db_schema.c - the blocking side of storage: db_migrate() for
+ * `tlswatch-collector migrate` (and startup) and db_maintain_partitions().
+ * Both open their own short-lived connection; neither runs on the loop.
+ */
+#include "db.h"
+#include "db_int.h"
+#include "log.h"
+#include "sql_migrations.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* pg_advisory_lock(key1, key2) serialising migrations of every collector. */
+#define MIGRATE_LOCK "1953985907, 2"
+
+static PGconn *connect_blocking(const char *conninfo, char *err, size_t errlen)
+{
+	const char *keys[5], *vals[5];
+	db_conn_params(conninfo, keys, vals);
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		/* PQerrorMessage never contains the password. */
+		snprintf(err, errlen, "connect: %s", PQerrorMessage(c));
+		err[strcspn(err, "\n")] = '\0';
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Runs sql; 0 when it succeeded, -1 with err set. */
+static int exec_ok(PGconn *c, const char *sql, const char *what, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s: %s", what, PQresultErrorMessage(r));
+		err[strcspn(err, "\n")] = '\0';
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int db_migrate(const char *conninfo, char *err, size_t errlen)
+{
+	int applied = -1;
+	bool *have = NULL;
+	int maxv = 0;
+	PGconn *c = connect_blocking(conninfo, err, errlen);
+	if (!c)
+		return -1;
+	for (size_t i = 0; i < sql_migrations_count; i++)
+		if (sql_migrations[i].version > maxv)
+			maxv = sql_migrations[i].version;
+	have = calloc((size_t)maxv + 1, sizeof *have);
+	if (!have) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* Two collectors migrating at once: the second waits here, then finds
+	 * everything applied. The lock is released by the unlock below or when
+	 * the session ends. */
+	if (exec_ok(c, "SET client_min_messages = warning", "set", err, errlen) ||
+	    exec_ok(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", "advisory lock", err, errlen) ||
+	    exec_ok(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		       "version integer PRIMARY KEY, name text NOT NULL, "
+		       "applied_at timestamptz NOT NULL DEFAULT now())",
+		    "create schema_migrations", err, errlen))
+		goto out;
+
+	PGresult *r = PQexec(c, "SELECT version FROM schema_migrations");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "read schema_migrations: %s", PQresultErrorMessage(r));
+		err[strcspn(err, "\n")] = '\0';
+		PQclear(r);
+		goto out;
+	}
+	int newest = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		long v = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		if (v > newest)
+			newest = (int)v;
+		if (v >= 0 && v <= maxv)
+			have[v] = true;
+	}
+	PQclear(r);
+	if (newest > maxv)
+		log_warn("db: schema version %d is newer than this binary's %d; leaving it", newest, maxv);
+
+	int n = 0;
+	for (size_t i = 0; i < sql_migrations_count; i++) {
+		const struct sql_migration *m = &sql_migrations[i];
+		if (have[m->version])
+			continue;
+		char what[128];
+		snprintf(what, sizeof what, "migration %03d_%s", m->version, m->name);
+		if (exec_ok(c, "BEGIN", what, err, errlen))
+			goto out;
+		if (exec_ok(c, m->sql, what, err, errlen)) {
+			PQclear(PQexec(c, "ROLLBACK"));
+			goto out;
+		}
+		char vbuf[16];
+		snprintf(vbuf, sizeof vbuf, "%d", m->version);
+		const char *pv[2] = { vbuf, m->name };
+		r = PQexecParams(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
+				 NULL, pv, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "%s: record: %s", what, PQresultErrorMessage(r));
+			err[strcspn(err, "\n")] = '\0';
+			PQclear(r);
+			PQclear(PQexec(c, "ROLLBACK"));
+			goto out;
+		}
+		PQclear(r);
+		if (exec_ok(c, "COMMIT", what, err, errlen))
+			goto out;
+		log_info("db: applied %s", what);
+		n++;
+	}
+	applied = n;
+out:
+	if (c && PQstatus(c) == CONNECTION_OK)
+		PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")"));
+	PQfinish(c);
+	free(have);
+	return applied;
+}
+
+int db_maintain_partitions(const char *conninfo, unsigned retention_days, unsigned ahead_days,
+			   char *err, size_t errlen)
+{
+	if (retention_days == 0)
+		retention_days = 30;
+	if (ahead_days == 0)
+		ahead_days = 3;
+	if (retention_days > 100000 || ahead_days > 100000) {
+		snprintf(err, errlen, "retention or ahead days out of range");
+		return -1;
+	}
+	PGconn *c = connect_blocking(conninfo, err, errlen);
+	if (!c)
+		return -1;
+	char rbuf[16], abuf[16];
+	snprintf(rbuf, sizeof rbuf, "%u", retention_days);
+	snprintf(abuf, sizeof abuf, "%u", ahead_days);
+	const char *pv[2] = { rbuf, abuf };
+	PGresult *r = PQexecParams(c, "SELECT action, partition_name, detail "
+				      "FROM tw_maintain_partitions($1::integer, $2::integer)",
+				   2, NULL, pv, NULL, NULL, 0);
+	int n = -1;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "maintain partitions: %s", PQresultErrorMessage(r));
+		err[strcspn(err, "\n")] = '\0';
+	} else {
+		n = 0;
+		for (int i = 0; i < PQntuples(r); i++) {
+			const char *a = PQgetvalue(r, i, 0);
+			if (strcmp(a, "created") == 0 || strcmp(a, "dropped") == 0) {
+				n++;
+				log_info("db: partition %s %s", PQgetvalue(r, i, 1), a);
+			} else {
+				log_warn("db: partition %s %s: %s", PQgetvalue(r, i, 1), a,
+					 PQgetvalue(r, i, 2));
+			}
+		}
+	}
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
