@@ -1,0 +1,82 @@
+/*
+ * alerts.h - the alert lifecycle (sql/002_alerts.sql): every rule reports
+ * what it saw at one evaluation, this module moves alerts between pending,
+ * firing and resolved, records alert_events, honours maintenance windows and
+ * writes notification_outbox rows - all inside the evaluation's transaction.
+ *
+ * Used by the evaluator (one leader at a time, its own blocking PGconn on a
+ * thread of its own, never on the event loop). Time is always passed in
+ * (now_ms), never read, so tests inject it.
+ *
+ *   alerts_begin(conn, now)                BEGIN
+ *   alerts_observe(run, obs) ...           once per (rule, key) whose condition
+ *                                          is TRUE at this evaluation
+ *   alerts_rule_evaluated(run, rule)       the rule ran (so its open alerts
+ *                                          that were not observed are clean)
+ *   alerts_commit(run) / alerts_abort(run) COMMIT / ROLLBACK
+ *
+ * Transitions at commit (per open alert of an evaluated rule):
+ *   observed, no open alert           -> new row 'pending' (active_evals = 1)
+ *   observed, pending, active_evals >= for_evals -> 'firing' (+ outbox trigger)
+ *     (for_evals 0 or 1: fires at the first evaluation it is observed)
+ *   not observed, clean_evals >= resolve_after -> 'resolved'
+ *     (+ outbox resolve when receivers were told it fired)
+ *   a firing alert inside a maintenance window: event suppressed, no outbox;
+ *   when the window ends and it still fires, the trigger is sent then.
+ *
+ * Ownership: obs strings and json are borrowed for the call (json is not
+ * stolen). Every function returns 0, or -1 with err set (the caller then
+ * calls alerts_abort).
+ */
+#ifndef TW_ALERTS_H
+#define TW_ALERTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+struct alerts_run;
+
+struct alert_obs {
+	const char *rule;          /* "slo_burn_fast", "cert_expiry_24h", ... */
+	const char *dedup_key;     /* stable: rule + subject + region group */
+	const char *severity;      /* "page" or "ticket" */
+	const char *subject;       /* SLO name, "host:port", probe id */
+	const char *service;       /* may be NULL */
+	const char *region_group;  /* "all" or a region; NULL = "all" */
+	const char *target;        /* "host:port" for maintenance matching, or NULL */
+	const json_t *labels;      /* object or NULL */
+	const char *summary;       /* one line for humans */
+	const json_t *details;     /* object or NULL: values, thresholds, counts */
+	double value;
+	unsigned for_evals;        /* evaluations observed before firing (0,1 = at once) */
+	unsigned resolve_after;    /* clean evaluations before resolving (0 = 1) */
+};
+
+struct alerts_run *alerts_begin(PGconn *conn, int64_t now_ms, const char *generator_url,
+				char *err, size_t errlen);
+int alerts_observe(struct alerts_run *r, const struct alert_obs *o, char *err, size_t errlen);
+int alerts_rule_evaluated(struct alerts_run *r, const char *rule, char *err, size_t errlen);
+/* Applies the transitions and commits; *changes = state changes made. Frees r. */
+int alerts_commit(struct alerts_run *r, int *changes, char *err, size_t errlen);
+/* Rolls back and frees r. NULL is fine. */
+void alerts_abort(struct alerts_run *r);
+
+/* Maintenance windows (CLI; later the HTTP API). Blocking, own transaction. */
+struct maint_window {
+	int64_t id;
+	int64_t starts_ms, ends_ms;
+	const char *service, *target, *region, *reason, *created_by;
+	const json_t *labels;      /* object or NULL */
+};
+int maint_create(PGconn *conn, const struct maint_window *w, int64_t *id, char *err, size_t errlen);
+/* Prints the windows ending after now (all when all is true) as a table or JSON lines. */
+int maint_list(PGconn *conn, int64_t now_ms, bool all, bool json, FILE *out, char *err,
+	       size_t errlen);
+/* 0 deleted, 1 no such window, -1 error. */
+int maint_delete(PGconn *conn, int64_t id, char *err, size_t errlen);
+
+#endif
