@@ -7,7 +7,7 @@
 #   make SANITIZE=1 test   the same under AddressSanitizer + UBSan
 
 B        := build
-PKGS     := openssl libevent libevent_openssl libprotobuf-c jansson yaml-0.1 libpq
+PKGS     := openssl libevent libevent_openssl libprotobuf-c jansson yaml-0.1 libpq libcurl
 TESTPKGS := criterion
 
 CC       ?= cc

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev openssl libevent-dev libpq-dev
 libprotobuf-c-dev protobuf-c-compiler libcriterion-dev libjansson-dev
 libyaml-dev libcurl4-openssl-dev postgresql nginx testssl.sh
-prometheus-blackbox-exporter python3 procps iproute2 util-linux"
+prometheus-blackbox-exporter prometheus-alertmanager prometheus python3 procps iproute2 util-linux"
 
 missing=""
 for p in $PKGS; do

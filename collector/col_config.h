@@ -1,0 +1,75 @@
+/*
+ * col_config.h - the collector's YAML configuration
+ * (`tlswatch-collector run -c collector.yaml`). The schema is documented at
+ * the top of deploy/collector.example.yaml.
+ *
+ * Same approach as probe/config.c: col_config_load() parses into a NEW
+ * struct, validates all of it and returns it fully owned by the caller, who
+ * frees it with col_config_free(). Unknown keys are errors.
+ *
+ * Every error is "FILE:LINE:COLUMN: where: what was expected", e.g.
+ *   collector.yaml:4:11: limits.max_frame: expected a size like 4MiB, got "huge"
+ * (an unreadable file gives "FILE: cannot read: <strerror>").
+ *
+ * col_config_load() does not touch the files the config names;
+ * col_config_check_files() does (readable, key mode 0600-ish), reporting at
+ * the position of the key that named the file.
+ */
+#ifndef TW_COL_CONFIG_H
+#define TW_COL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1-based position of a value in the file. */
+struct col_config_pos {
+	unsigned line, column;
+};
+
+struct col_config {
+	char *path;                     /* as given to col_config_load */
+
+	char *listen;                   /* as written, "host:port" (probes, mTLS) */
+	char *listen_host;              /* without brackets */
+	unsigned listen_port;
+
+	char *ca_file;                  /* the probes' CA: the only trust anchor */
+	char *cert_file;                /* the collector's certificate (+ chain) */
+	char *key_file;
+	struct col_config_pos ca_pos, cert_pos, key_pos;
+
+	char *http_listen;              /* NULL: no HTTP server */
+	char *http_host;
+	unsigned http_port;
+
+	char *db_conninfo;              /* libpq string or URI */
+	unsigned db_connections;        /* default 4, 1-64 */
+	uint64_t db_queue_max_rows;     /* default 50000 */
+
+	unsigned retention_days;        /* default 30, 1-3650 */
+	unsigned partitions_ahead_days; /* default 3, 1-365 */
+
+	uint64_t max_frame;             /* default 4MiB, 1KiB-64MiB */
+	unsigned max_connections;       /* default 10000 */
+	unsigned idle_timeout_ms;       /* default 60s */
+	unsigned handshake_timeout_ms;  /* default 10s */
+	unsigned hello_timeout_ms;      /* default 10s */
+	unsigned shutdown_timeout_ms;   /* default 10s */
+	uint64_t max_pending_rows;      /* per connection, default 10000 */
+
+	int log_level;                  /* enum log_level; default info */
+	bool log_json;                  /* default false */
+};
+
+/* Returns a new config or NULL with err set (see above). */
+struct col_config *col_config_load(const char *path, char *err, size_t errlen);
+
+/* Checks that ca_file, cert_file and key_file can be read and that the key
+ * is not accessible by group or others. Returns 0, or -1 with
+ * "FILE:LINE:COLUMN: tls.key_file: ..." in err. */
+int col_config_check_files(const struct col_config *cfg, char *err, size_t errlen);
+
+void col_config_free(struct col_config *cfg);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * http.h - the collector's HTTP endpoint (libevent evhttp):
+ *
+ *   GET /healthz   200 "ok" whenever the process runs its loop
+ *   GET /readyz    200 "ready" when the database is ready (db_is_ready) and
+ *                  the probe listener accepts; else 503 with the reason
+ *   GET /metrics   Prometheus text exposition (version 0.0.4), every family
+ *                  with HELP and TYPE, names tlswatch_collector_*
+ *
+ * Anything else is 404; methods other than GET/HEAD are 405. Every handler
+ * ends in evhttp_send_reply / evhttp_send_error.
+ *
+ * Ownership: base, ingest server and db pool are borrowed and must outlive
+ * the http server. Names are prefixed http_srv_.
+ */
+#ifndef TW_COL_HTTP_H
+#define TW_COL_HTTP_H
+
+#include <event2/event.h>
+
+struct ingest;
+struct db_pool;
+struct http_srv;
+
+/* Binds host:port (port 0 = any). NULL with a one-line reason in err. */
+struct http_srv *http_srv_new(struct event_base *base, const char *host, unsigned port,
+			      struct ingest *ing, struct db_pool *db, char *err, size_t errlen);
+
+/* The port actually bound. */
+unsigned http_srv_port(const struct http_srv *h);
+
+/* Renders the /metrics body into a new malloc()ed string (caller frees);
+ * NULL on out of memory. Exposed for tests. */
+char *http_srv_metrics_text(const struct http_srv *h);
+
+void http_srv_free(struct http_srv *h);
+
+#endif
