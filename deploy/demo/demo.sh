@@ -1,21 +1,38 @@
 #!/bin/sh
-# make demo - the local demo. For now (until the collector exists) it
-# generates a throwaway PKI, starts a set of deliberately defective TLS
-# endpoints on 127.0.0.1 with openssl s_server, and runs
-# `tlswatch-probe check` against each with a few client profiles.
-# Everything started here is stopped when the script exits.
+# make demo - the whole pipeline on one machine, on 127.0.0.1 only:
+#
+#   7 deliberately defective TLS endpoints (openssl s_server, throwaway PKI)
+#   a private PostgreSQL (initdb in a temp dir)
+#   tlswatch-collector (mTLS ingest, /metrics, /readyz)
+#   3 tlswatch-probe daemons, one per simulated region (eu-west, us-east,
+#     ap-south), each with its own client certificate (CN = probe id, OU =
+#     region); ap-south is routed to a stale backend for "shop", as a
+#     misrouting load balancer would
+#
+# It runs for DEMO_SECONDS (default 20), prints what PostgreSQL holds - the
+# region x endpoint health grid, latency, certificates - then stops
+# everything. DEMO_KEEP=1 keeps it all running until Ctrl-C.
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
 B=${TW_BUILD:-build}
 PROBE="$here/$B/tlswatch-probe"
+COLLECTOR="$here/$B/tlswatch-collector"
 . "$here/tests/harness/fixtures.sh"
+. "$here/tests/harness/pg.sh"
 tw_init
 
-PKI="$TW_WORK/pki"
-mkdir -p "$PKI"
-tw_alloc_ports GOOD EXPIRED INCOMPLETE MISMATCH WEAK TLS1 SELF OCSPP DEADP
-sh "$here/tests/harness/mkpki.sh" "$PKI" "$OCSPP" "$DEADP" >/dev/null || tw_die "PKI generation failed"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+PKI="$TW_WORK/pki"
+PIPE="$TW_WORK/pipe"
+tw_alloc_ports GOOD EXPIRED INCOMPLETE MISMATCH WEAK TLS1 SELF OCSPP DEADP PG COLL HTTP
+step "PKI for the endpoints and for the probe -> collector stream"
+sh "$here/tests/harness/mkpki.sh" "$PKI" "$OCSPP" "$DEADP" >/dev/null || tw_die "PKI generation failed"
+sh "$here/tests/harness/mkpki-pipeline.sh" "$PIPE" probe-eu:eu-west probe-us:us-east probe-ap:ap-south \
+	|| tw_die "pipeline PKI generation failed"
+echo "ok: $PKI, $PIPE"
+
+step "7 defective endpoints"
 srv() {
 	_n=$1 _p=$2; shift 2
 	tw_start "$_n" "$_p" openssl s_server -accept "127.0.0.1:$_p" -www -quiet \
@@ -31,23 +48,145 @@ srv tls10-only "$TLS1"       -cert "$PKI/good.pem" -key "$PKI/good.key" -cert_ch
 	-tls1 -cipher 'DEFAULT:@SECLEVEL=0'
 srv self-signed "$SELF"      -cert "$PKI/selfsigned.pem" -key "$PKI/selfsigned.key"
 tw_wait_ports 20 || tw_die "demo endpoints did not start"
+for e in "healthy $GOOD" "expired $EXPIRED" "no-intermediate $INCOMPLETE" "wrong-name $MISMATCH" \
+	 "rsa1024 $WEAK" "tls10-only $TLS1" "self-signed $SELF"; do
+	set -- $e; printf '  %-16s 127.0.0.1:%s\n' "$1" "$2"
+done
 
-PROFILES='modern,intermediate,legacy,tls13,Android 4.4.2,Java 8u161,Chrome 101 (Win 10),Android 2.3.7'
-show() {
-	printf '\n\033[1m== %s  (127.0.0.1:%s, verifying as good.tw.test)\033[0m\n' "$1" "$2"
-	"$PROBE" check --no-color --timeout 3 --ca-file "$PKI/root.pem" --profile "$PROFILES" \
-		--connect-to "127.0.0.1:$2" good.tw.test:443
-	echo "exit status: $?"
+step "PostgreSQL (private, in $TW_WORK/pg)"
+tw_pg_start "$PG"
+echo "ok: $TW_PG_CONNINFO"
+
+step "collector: migrate, then run (mTLS on 127.0.0.1:$COLL, HTTP on 127.0.0.1:$HTTP)"
+cat >"$TW_WORK/collector.yaml" <<EOF
+listen: 127.0.0.1:$COLL
+tls:
+  ca_file: $PIPE/pipe-ca.pem
+  cert_file: $PIPE/collector.pem
+  key_file: $PIPE/collector.key
+http:
+  listen: 127.0.0.1:$HTTP
+database:
+  conninfo: "$TW_PG_CONNINFO"
+  connections: 2
+EOF
+"$COLLECTOR" migrate -c "$TW_WORK/collector.yaml" 2>"$TW_WORK/logs/migrate.log" || { cat "$TW_WORK/logs/migrate.log"; tw_die "migrate failed"; }
+tw_start collector "$COLL" "$COLLECTOR" run -c "$TW_WORK/collector.yaml"
+tw_wait_ports 20 || tw_die "collector did not start"
+
+# probe_yaml ID SHOP_PORT: every endpoint, 4 client profiles, every 5 s.
+# "shop" is the same service everywhere, but ap-south's load balancer sends
+# it to the expired backend.
+probe_yaml() {
+	cat <<EOF
+probe:
+  id: $1
+  region: $2
+collector:
+  address: localhost:$COLL
+  ca_file: $PIPE/pipe-ca.pem
+  cert_file: $PIPE/$1.pem
+  key_file: $PIPE/$1.key
+  batch_max_delay: 200ms
+spool:
+  path: $TW_WORK/spool-$1
+  max_bytes: 16MiB
+concurrency: 100
+defaults:
+  interval: 5s
+  timeout: 3s
+  ca_file: $PKI/root.pem
+  profiles: [modern, intermediate, tls13, "Android 4.4.2"]
+targets:
+  - {host: good.tw.test, port: 443, connect_to: "127.0.0.1:$3", service: shop, labels: {endpoint: shop}}
+  - {host: good.tw.test, port: $GOOD, connect_to: 127.0.0.1, service: healthy, labels: {endpoint: healthy}}
+  - {host: good.tw.test, port: $EXPIRED, connect_to: 127.0.0.1, service: expired, labels: {endpoint: expired}}
+  - {host: good.tw.test, port: $INCOMPLETE, connect_to: 127.0.0.1, service: no-intermediate, labels: {endpoint: no-intermediate}}
+  - {host: good.tw.test, port: $MISMATCH, connect_to: 127.0.0.1, service: wrong-name, labels: {endpoint: wrong-name}}
+  - {host: good.tw.test, port: $WEAK, connect_to: 127.0.0.1, service: rsa1024, labels: {endpoint: rsa1024}}
+  - {host: good.tw.test, port: $TLS1, connect_to: 127.0.0.1, service: tls10-only, labels: {endpoint: tls10-only}}
+  - {host: good.tw.test, port: $SELF, connect_to: 127.0.0.1, service: self-signed, labels: {endpoint: self-signed}}
+EOF
 }
-show "healthy endpoint"            "$GOOD"
-show "expired leaf"                "$EXPIRED"
-show "missing intermediate"        "$INCOMPLETE"
-show "certificate for another name" "$MISMATCH"
-show "RSA-1024 key"                "$WEAK"
-show "TLS 1.0 only"                "$TLS1"
-show "self-signed"                 "$SELF"
-printf '\nOne endpoint as JSON Lines (what the daemon will stream):\n'
-"$PROBE" check --json --ca-file "$PKI/root.pem" --connect-to "127.0.0.1:$EXPIRED" good.tw.test:443
+step "3 probes: probe-eu (eu-west), probe-us (us-east), probe-ap (ap-south)"
+probe_yaml probe-eu eu-west "$GOOD" >"$TW_WORK/probe-eu.yaml"
+probe_yaml probe-us us-east "$GOOD" >"$TW_WORK/probe-us.yaml"
+probe_yaml probe-ap ap-south "$EXPIRED" >"$TW_WORK/probe-ap.yaml"
+for p in eu us ap; do
+	"$PROBE" run -c "$TW_WORK/probe-$p.yaml" --check-config >/dev/null || tw_die "probe-$p.yaml is invalid"
+	tw_start "probe-$p" - "$PROBE" run -c "$TW_WORK/probe-$p.yaml" --log-level info
+done
+secs=${DEMO_SECONDS:-20}
+echo "probing for $secs s (8 endpoints x 4 profiles x 3 regions, every 5 s)..."
+i=0
+while [ "$i" -lt "$secs" ]; do
+	sleep 1; i=$((i + 1))
+	n=$($TW_PG_PSQL -d postgres -tAc "SELECT count(*) FROM results" 2>/dev/null || echo "?")
+	if [ -t 1 ]; then printf '\r  %3ds  %s results stored' "$i" "$n"
+	elif [ $((i % 5)) -eq 0 ]; then printf '  %3ds  %s results stored\n' "$i" "$n"; fi
+done
+[ -t 1 ] && echo
+
+PSQL="$TW_PG_PSQL -d postgres -P pager=off"
+step "health grid: handshake success by endpoint and region (last ${secs}s, from rollup_1m)"
+$PSQL -c "
+SELECT service AS endpoint,
+  max(CASE WHEN region = 'eu-west'  THEN round(100.0 * successes / attempts) || '%' END) AS \"eu-west\",
+  max(CASE WHEN region = 'us-east'  THEN round(100.0 * successes / attempts) || '%' END) AS \"us-east\",
+  max(CASE WHEN region = 'ap-south' THEN round(100.0 * successes / attempts) || '%' END) AS \"ap-south\"
+FROM (SELECT service, region, sum(successes) successes, sum(attempts) attempts
+      FROM rollup_1m GROUP BY 1, 2) s
+GROUP BY 1 ORDER BY 1"
+
+step "why: outcomes per endpoint (all regions, all profiles)"
+$PSQL -c "
+SELECT service AS endpoint, outcome, count(*) AS results,
+       string_agg(DISTINCT region, ',') AS regions
+FROM results GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+
+step "latency: handshake p50 / p95 (ms) per region, completed handshakes"
+$PSQL -c "
+SELECT region, count(*) AS handshakes,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY handshake_ms)::numeric, 2) AS p50_ms,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY handshake_ms)::numeric, 2) AS p95_ms
+FROM results WHERE tls_version IS NOT NULL GROUP BY 1 ORDER BY 1"
+
+step "certificate inventory: where each certificate is served"
+$PSQL -c "
+SELECT left(c.fingerprint_sha256, 16) AS fingerprint, c.subject, c.not_after::date AS not_after,
+       s.target || ':' || s.port AS target, string_agg(s.region, ',' ORDER BY s.region) AS regions
+FROM certificates c JOIN certificate_sightings s USING (fingerprint_sha256)
+GROUP BY 1, 2, 3, 4 ORDER BY 4, 1"
+
+step "probes (identity and region from their certificates)"
+$PSQL -c "SELECT probe_id, region, version, last_seq, round(clock_offset_ms::numeric, 1) AS clock_offset_ms,
+               last_seen FROM probes ORDER BY 1"
+
+step "collector: /readyz and a few /metrics lines"
+python3 - "$HTTP" <<'EOF'
+import sys, urllib.request
+port = sys.argv[1]
+for path in ("/readyz", "/metrics"):
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read().decode()
+    except Exception as e:
+        body = f"error: {e}"
+    if path == "/readyz":
+        print("readyz:", body.strip())
+    else:
+        for line in body.splitlines():
+            if line.startswith("#"):
+                continue
+            if any(k in line for k in ("rows_inserted", "results_received", "connections_current")):
+                print(" ", line)
+EOF
+
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+	echo
+	echo "DEMO_KEEP=1: everything keeps running; PostgreSQL: $TW_PG_PSQL -d postgres"
+	echo "collector metrics: http://127.0.0.1:$HTTP/metrics   (Ctrl-C stops it all)"
+	while :; do sleep 3600; done
+fi
 echo
-echo "demo: done (endpoints stopped). The collector, regions and dashboard come with later issues."
+echo "demo: done; everything stopped. (DEMO_KEEP=1 make demo keeps it running.)"
 exit 0
