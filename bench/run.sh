@@ -5,6 +5,12 @@
 # A step that fails is reported and the others still run; the exit status is
 # non-zero when any step failed.
 #
+# Then 4. ingest (bench/ingest.sh: collector vs psql \copy vs one INSERT
+# per row) and 5. probe scale (bench/probe_scale.sh: one probe daemon with
+# 10,000 schedule entries), each with its own PostgreSQL; their knobs are
+# documented at the top of those scripts (BENCH_INGEST_N, PROBE_SCALE_*).
+# BENCH_SKIP="ingest scale" skips them.
+#
 # Knobs (environment): BENCH_N (5000), BENCH_BB_PROBES (1000),
 # BENCH_BB_PAR (4), BENCH_STIME_SECS (10), BENCH_TESTSSL_TIMEOUT (240).
 set -u
@@ -256,6 +262,22 @@ else
 	fail "testssl.sh not installed"
 fi
 
+# ---- 4. ingest and 5. probe scale (own scripts, own PostgreSQL) ------------------------------
+# Run with output shown as it comes; the exit status is kept in a file.
+substep() {  # substep NAME SCRIPT
+	case " ${BENCH_SKIP:-} " in *" $1 "*) say "   (skipped: BENCH_SKIP)"; echo 0 >"$T/$1.rc"; : >"$T/$1.out"; return;; esac
+	{ TW_BUILD=$B sh "$2" 2>&1; echo $? >"$T/$1.rc"; } | tee "$T/$1.out" | sed 's/^/   /'
+	rc=$(cat "$T/$1.rc" 2>/dev/null || echo 1)
+	[ "$rc" = 0 ] || fail "$1 ($2) exited $rc"
+}
+HERE=$(cd "$(dirname "$0")" && pwd)
+say ""
+say "== 4. ingest: probes -> collector -> PostgreSQL, vs psql \\copy and one INSERT per row"
+substep ingest "$HERE/ingest.sh"
+say ""
+say "== 5. probe scale: one probe daemon, many schedule entries, local nginx"
+substep scale "$HERE/probe_scale.sh"
+
 # ---- summary ----------------------------------------------------------------------------------
 say ""
 say "================ tlswatch bench summary ================"
@@ -270,6 +292,8 @@ say "  s_time user-s   : $(ratio "$HS_CPU_1" "$ST_USER") / $(ratio "$HS_CPU_200"
 say "  s_time user+sys : $(ratio "$HS_CPU_1" "$ST_CPU") / $(ratio "$HS_CPU_200" "$ST_CPU")"
 say "  blackbox        : $(ratio "$HS_CPU_1" "$BB_RATE") / $(ratio "$HS_CPU_200" "$BB_RATE")"
 say "client simulation wall time: tlswatch-probe check ${PC_WALL}s, testssl.sh -c ${TS_WALL}s, testssl/probe $(ratio "$TS_WALL" "$PC_WALL")x"
+sed -n '/^-* ingest summary/,/^ingest status/p' "$T/ingest.out" 2>/dev/null
+sed -n '/^-* probe scale summary/,/^probe_scale status/p' "$T/scale.out" 2>/dev/null
 say "bench status: $([ $status -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see above)')"
 say "========================================================"
 exit $status

@@ -1,0 +1,263 @@
+#!/bin/sh
+# bench/ingest.sh - ingest throughput (issue 3, "Benchmarks"), called by
+# bench/run.sh: results per second from probe connections into PostgreSQL
+# through tlswatch-collector, next to `psql \copy` of the same rows as CSV
+# into the same table and one autocommit INSERT per row. Figures are
+# printed, not asserted; exit status non-zero when a step failed.
+#
+#   private PostgreSQL (tests/harness/pg.sh: fsync off, synchronous_commit off)
+#   -> tlswatch-collector migrate; run (database.connections = DB_CONNS)
+#   -> bench_ingest: K mTLS probe connections, Hello + ResultBatch frames of
+#      BATCH with WINDOW unacked batches, until every seq is acked
+#   -> count(*) of results = N
+#   -> \copy (SELECT * FROM results) TO results.csv; TRUNCATE; time
+#      \copy results FROM results.csv CSV
+#   -> INSERT_N rows as one autocommit INSERT each (psql -f), from a saved copy
+#
+# Knobs (environment): BENCH_INGEST_N (1000000), BENCH_INGEST_PROBES (4),
+# BENCH_INGEST_DB_CONNS (4), BENCH_INGEST_BATCH (500), BENCH_INGEST_WINDOW (8),
+# BENCH_INGEST_INSERT_N (100000, capped at N), TW_BUILD (build dir).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+B=${TW_BUILD:-build}
+case $B in /*) ;; *) B=$top/$B ;; esac
+COLL=$B/tlswatch-collector
+BENCH=$B/bench/bench_ingest
+N=${BENCH_INGEST_N:-1000000}
+K=${BENCH_INGEST_PROBES:-4}
+DB_CONNS=${BENCH_INGEST_DB_CONNS:-4}
+BATCH=${BENCH_INGEST_BATCH:-500}
+WINDOW=${BENCH_INGEST_WINDOW:-8}
+INSERT_N=${BENCH_INGEST_INSERT_N:-100000}
+[ "$INSERT_N" -gt "$N" ] && INSERT_N=$N
+
+. "$top/tests/harness/fixtures.sh"
+. "$top/tests/harness/pg.sh"
+
+say() { printf '%s\n' "$*"; }
+status=0
+fail() { say "ingest: FAILED: $*" >&2; status=1; }
+now() { date +%s.%N; }
+calc() { case "$1" in *NA*|"") echo NA; return;; esac; awk "BEGIN { printf \"%.${2:-1}f\", $1 }" 2>/dev/null || echo NA; }
+ratio() { if [ -z "$1" ] || [ -z "$2" ] || [ "$1" = NA ] || [ "$2" = NA ]; then echo NA; else awk "BEGIN { if ($2 == 0) print \"NA\"; else printf \"%.2f\", $1 / $2 }"; fi; }
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+HZ=$(getconf CLK_TCK)
+# utime+stime of PID in ticks (field 14+15 counted after the "(comm)")
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+# all of PostgreSQL: the postmaster, its reaped children (cutime+cstime) and
+# the live ones (backends, walwriter, autovacuum, ...), in ticks
+# (after a short pause: a backend whose psql just quit may not be reaped yet,
+# and an exited, unreaped one shows no CPU time)
+pg_ticks() {
+	sleep 0.5
+	_pm=$(head -1 "$TW_WORK/pg/data/postmaster.pid" 2>/dev/null)
+	[ -n "$_pm" ] || { echo 0; return; }
+	{
+		sed 's/.*) //' "/proc/$_pm/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+		for _s in /proc/[0-9]*/stat; do
+			sed 's/.*) //' "$_s" 2>/dev/null | awk -v pm="$_pm" '$2 == pm { print $12 + $13 }'
+		done
+	} | awk '{ s += $1 } END { print s + 0 }'
+}
+status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status" 2>/dev/null; }
+
+for f in "$COLL" "$BENCH"; do
+	[ -x "$f" ] || { say "ingest: $f missing (build it first)" >&2; exit 2; }
+done
+
+tw_init
+tw_alloc_ports PG COLLP HTTPP
+W=$TW_WORK
+PSQL() { $TW_PG_PSQL -d tlswatch "$@"; }
+
+# ---- PKI: K probe certificates (CN = id, OU = region) --------------------------------------
+regions="eu-west us-east ap-south sa-east eu-central us-west ap-northeast af-south"
+specs="" i=1
+while [ $i -le "$K" ]; do
+	r=$(printf '%s\n' $regions | sed -n "$(( (i - 1) % 8 + 1 ))p")
+	specs="$specs bench-p$i:$r"
+	i=$((i + 1))
+done
+sh "$top/tests/harness/mkpki-pipeline.sh" "$W/pipe" $specs >"$W/logs/pki.log" 2>&1 ||
+	tw_die "mkpki-pipeline.sh failed"
+
+# ---- PostgreSQL + collector ----------------------------------------------------------------
+tw_pg_start "$PG"
+tw_pg_createdb tlswatch
+PGVER=$($TW_PG_PSQL -d tlswatch -At -c "SHOW server_version" 2>/dev/null)
+cat >"$W/collector.yaml" <<EOF
+listen: 127.0.0.1:$COLLP
+tls:
+  ca_file: $W/pipe/pipe-ca.pem
+  cert_file: $W/pipe/collector.pem
+  key_file: $W/pipe/collector.key
+http:
+  listen: 127.0.0.1:$HTTPP
+database:
+  conninfo: "host=127.0.0.1 port=$PG user=postgres dbname=tlswatch"
+  connections: $DB_CONNS
+log:
+  level: info
+EOF
+w0=$(now)
+"$COLL" migrate -c "$W/collector.yaml" >"$W/logs/migrate.log" 2>&1 || { cat "$W/logs/migrate.log" >&2; tw_die "collector migrate failed"; }
+say "   migrate: $(calc "$(now) - $w0" 2)s"
+
+# statement durations of the collector's transactions go to the PostgreSQL
+# log (for the breakdown below); turned off again before COPY / INSERT
+$TW_PG_PSQL -d tlswatch -c "ALTER SYSTEM SET log_min_duration_statement = 0" \
+	-c "SELECT pg_reload_conf()" >/dev/null || fail "cannot enable statement logging"
+# BENCH_INGEST_EXPLAIN=1 (diagnostics, slows the run): auto_explain logs the
+# plan with actual times of every collector statement over 200 ms
+if [ "${BENCH_INGEST_EXPLAIN:-0}" = 1 ]; then
+	$TW_PG_PSQL -d tlswatch -c "LOAD 'auto_explain'" \
+		-c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" \
+		-c "ALTER SYSTEM SET auto_explain.log_min_duration = 200" \
+		-c "ALTER SYSTEM SET auto_explain.log_analyze = on" \
+		-c "SELECT pg_reload_conf()" >/dev/null || fail "cannot enable auto_explain"
+fi
+
+"$COLL" run -c "$W/collector.yaml" </dev/null >"$W/logs/collector.log" 2>&1 &
+CPID=$!
+TW_PIDS="$TW_PIDS $CPID"
+TW_WAIT="collector:$COLLP:$CPID"
+tw_wait_ports 20
+i=0
+while [ $i -lt 100 ]; do  # /readyz: database connected and migrated
+	code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTPP/readyz" 2>/dev/null)
+	[ "$code" = 200 ] && break
+	sleep 0.1; i=$((i + 1))
+done
+[ "$code" = 200 ] || fail "collector /readyz answered $code after 10 s"
+say "   collector pid $CPID, $DB_CONNS DB connections, PostgreSQL $PGVER (fsync off, synchronous_commit off)"
+
+# ---- 1. collector ingest ---------------------------------------------------------------------
+say ""
+say "== ingest 1. tlswatch-collector: $K probes x mTLS, $N results, batches of $BATCH, window $WINDOW"
+PGLOG_OFF=$(wc -c <"$W/logs/postgres.log")
+c0=$(cpu_ticks "$CPID"); p0=$(pg_ticks)
+ulimit -n 4096 2>/dev/null
+out=$("$BENCH" 127.0.0.1 "$COLLP" "$W/pipe" "$N" "$BATCH" "$WINDOW" $specs 2>"$W/logs/bench_ingest.err")
+brc=$?
+c1=$(cpu_ticks "$CPID"); p1=$(pg_ticks)
+COL_HWM=$(status_kb "$CPID" VmHWM); COL_RSS=$(status_kb "$CPID" VmRSS)
+say "   bench_ingest rc=$brc: $out"
+[ -s "$W/logs/bench_ingest.err" ] && sed 's/^/   bench_ingest stderr: /' "$W/logs/bench_ingest.err" | head -10
+COL_RATE=NA
+if [ $brc -ne 0 ] || [ -z "$out" ]; then
+	fail "bench_ingest exited $brc"
+else
+	COL_RATE=$(kv "$out" results_per_s)
+	COL_WALL=$(kv "$out" wall_s)
+	CLIENT_CPU=$(kv "$out" client_cpu_s)
+fi
+COL_CPU=$(calc "($c1 - $c0) / $HZ" 2)
+COL_CPU_TOTAL=$(calc "$(cpu_ticks "$CPID") / $HZ" 2)
+PG_CPU=$(calc "($p1 - $p0) / $HZ" 2)
+ROWS=$(PSQL -At -c "SELECT count(*) FROM results")
+ROLL=$(PSQL -At -c "SELECT coalesce(sum(attempts), 0) FROM rollup_1m")
+ROLL1M=$(PSQL -At -c "SELECT count(*) FROM rollup_1m")
+CERTS=$(PSQL -At -c "SELECT count(*) FROM certificates")
+say "   count(*) results = $ROWS (expected $N); rollup_1m rows $ROLL1M, sum(attempts) $ROLL; certificates $CERTS"
+[ "$ROWS" = "$N" ] || fail "results holds $ROWS rows, expected $N"
+[ "$ROLL" = "$N" ] || fail "rollup_1m attempts $ROLL, expected $N"
+say "   collector: CPU ${COL_CPU}s during the run (${COL_CPU_TOTAL}s since start), peak RSS (VmHWM) ${COL_HWM} KiB, RSS now ${COL_RSS} KiB"
+say "   PostgreSQL (all processes): CPU ${PG_CPU}s during the run; bench_ingest client CPU ${CLIENT_CPU:-NA}s"
+# where the time went, from the PostgreSQL log (log_min_duration_statement = 0)
+tail -c +"$((PGLOG_OFF + 1))" "$W/logs/postgres.log" | awk '
+	/duration: [0-9.]+ ms/ && !/ plan:/ {
+		match($0, /duration: [0-9.]+ ms/); d = substr($0, RSTART + 10, RLENGTH - 13) + 0
+		k = "other"
+		if ($0 ~ /statement: BEGIN; COPY staging/) k = "copy"
+		else if ($0 ~ /statement: WITH ins AS/) k = "ingest"
+		else if ($0 ~ /ROLLBACK/) k = "rollback"
+		n[k]++; s[k] += d; if (d > mx[k]) mx[k] = d
+	}
+	END {
+		if (!n["ingest"]) { print "   (no statement durations in the PostgreSQL log)"; exit }
+		printf "   PostgreSQL time per transaction: %d transactions; \"BEGIN; COPY staging\" %.1f ms avg (%.1f s total), ingest statement + COMMIT %.1f ms avg, max %.0f ms (%.1f s total); other statements %d, %.1f s\n",
+			n["ingest"], s["copy"] / (n["copy"] ? n["copy"] : 1), s["copy"] / 1000,
+			s["ingest"] / n["ingest"], mx["ingest"], s["ingest"] / 1000, n["other"], s["other"] / 1000
+	}'
+if [ "${BENCH_INGEST_EXPLAIN:-0}" = 1 ]; then  # time per table written, from the auto_explain plans
+	tail -c +"$((PGLOG_OFF + 1))" "$W/logs/postgres.log" | python3 -c '
+import re, sys
+tot = {}; plans = 0; dur = 0.0
+for line in sys.stdin:
+    m = re.search(r"duration: ([0-9.]+) ms  plan:", line)
+    if m:
+        plans += 1; dur += float(m.group(1)); continue
+    m = re.search(r"Insert on (\w+) .*actual time=[0-9.]+\.\.([0-9.]+)", line)
+    if m:
+        tot[m.group(1)] = tot.get(m.group(1), 0.0) + float(m.group(2))
+if plans:
+    print("   auto_explain: %d ingest plans, %.1f s in total; time per INSERT node (incl. its input):" % (plans, dur / 1000))
+    for k, v in sorted(tot.items(), key=lambda kv: -kv[1]):
+        print("     %-22s %8.1f s  %5.1f%%" % (k, v / 1000, 100 * v / dur))
+'
+fi
+grep -E 'level=(warn|error)|WARN|ERROR' "$W/logs/collector.log" | head -5 | sed 's/^/   collector log: /'
+$TW_PG_PSQL -d tlswatch -c "LOAD 'auto_explain'" -c "ALTER SYSTEM RESET log_min_duration_statement" \
+	-c "ALTER SYSTEM RESET session_preload_libraries" \
+	-c "ALTER SYSTEM RESET auto_explain.log_min_duration" -c "ALTER SYSTEM RESET auto_explain.log_analyze" \
+	-c "SELECT pg_reload_conf()" >/dev/null
+kill -TERM "$CPID" 2>/dev/null
+i=0; while tw_alive "$CPID" && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+
+# ---- 2. the same rows through psql \copy -------------------------------------------------------
+say ""
+say "== ingest 2. psql \\copy results FROM CSV (the same $ROWS rows, same partitioned table + indexes)"
+w0=$(now)
+PSQL -c "\\copy (SELECT * FROM results) TO '$W/results.csv' CSV" || fail "export to CSV failed"
+say "   exported to CSV in $(calc "$(now) - $w0" 2)s ($(( $(wc -c <"$W/results.csv") / 1048576 )) MiB)"
+PSQL -c "CREATE TABLE results_save AS SELECT * FROM results ORDER BY probe_id, seq LIMIT $INSERT_N" ||
+	fail "saving $INSERT_N rows failed"
+PSQL -c "TRUNCATE results" -c "CHECKPOINT" || fail "TRUNCATE failed"
+p0=$(pg_ticks); w0=$(now)
+PSQL -c "\\copy results FROM '$W/results.csv' CSV"
+crc=$?
+w1=$(now); p1=$(pg_ticks)
+COPY_ROWS=$(PSQL -At -c "SELECT count(*) FROM results")
+COPY_WALL=$(calc "$w1 - $w0" 3)
+COPY_RATE=NA
+if [ $crc -ne 0 ]; then
+	fail "\\copy FROM exited $crc"
+else
+	COPY_RATE=$(calc "$COPY_ROWS / ($w1 - $w0)" 0)
+fi
+say "   rc=$crc: $COPY_ROWS rows in ${COPY_WALL}s -> $COPY_RATE rows/s; PostgreSQL CPU $(calc "($p1 - $p0) / $HZ" 2)s"
+[ "$COPY_ROWS" = "$ROWS" ] || fail "COPY loaded $COPY_ROWS rows, expected $ROWS"
+
+# ---- 3. one autocommit INSERT per row ----------------------------------------------------------
+say ""
+say "== ingest 3. one INSERT per row, autocommit (psql -f), $INSERT_N rows (not the full N: runtime)"
+PSQL -At -c "SELECT format('INSERT INTO results SELECT (%L::results).*;', r) FROM results_save r" \
+	-o "$W/inserts.sql" || fail "generating the INSERT file failed"
+PSQL -c "TRUNCATE results" -c "CHECKPOINT" || fail "TRUNCATE failed"
+p0=$(pg_ticks); w0=$(now)
+PSQL -f "$W/inserts.sql" >/dev/null
+irc=$?
+w1=$(now); p1=$(pg_ticks)
+INS_ROWS=$(PSQL -At -c "SELECT count(*) FROM results")
+INS_RATE=NA
+if [ $irc -ne 0 ]; then
+	fail "psql -f inserts exited $irc"
+else
+	INS_RATE=$(calc "$INS_ROWS / ($w1 - $w0)" 0)
+fi
+say "   rc=$irc: $INS_ROWS rows in $(calc "$w1 - $w0" 3)s -> $INS_RATE rows/s; PostgreSQL CPU $(calc "($p1 - $p0) / $HZ" 2)s"
+[ "$INS_ROWS" = "$INSERT_N" ] || fail "INSERT loaded $INS_ROWS rows, expected $INSERT_N"
+
+# ---- summary -----------------------------------------------------------------------------------
+say ""
+say "---------------- ingest summary ($(nproc) CPUs, PostgreSQL $PGVER, fsync off) ----------------"
+say "  collector ($K probes, $DB_CONNS DB conns, batch $BATCH, window $WINDOW): $COL_RATE results/s ($N results, ${COL_WALL:-NA}s wall; rows + rollups + certificates + probes)"
+say "  psql \\copy CSV (results only)              : $COPY_RATE rows/s ($ROWS rows)"
+say "  one INSERT per row, autocommit             : $INS_RATE rows/s ($INSERT_N rows)"
+say "  ratio collector / COPY   : $(ratio "$COL_RATE" "$COPY_RATE")   (aim >= 0.5)"
+say "  ratio collector / INSERT : $(ratio "$COL_RATE" "$INS_RATE")"
+say "  collector: peak RSS ${COL_HWM} KiB, CPU ${COL_CPU}s for $N results ($(calc "$COL_CPU * 1000000 / $N" 1) us/result); PostgreSQL CPU ${PG_CPU}s"
+say "ingest status: $([ $status -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see above)')"
+exit $status
