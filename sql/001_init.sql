@@ -250,9 +250,11 @@ CREATE TABLE rollup_1m (
 	min_days_to_expiry    double precision,
 	min_chain_not_after   timestamptz,
 	PRIMARY KEY (bucket, target, port, sni, region, profile)
-);
+) WITH (fillfactor = 70);
 -- Same columns, hourly buckets; kept longer than rollup_1m (reports over 90 days).
-CREATE TABLE rollup_1h (LIKE rollup_1m INCLUDING ALL);
+-- Nearly every ingested row updates an existing hourly row: room on each
+-- page lets those be HOT updates (no index maintenance).
+CREATE TABLE rollup_1h (LIKE rollup_1m INCLUDING ALL) WITH (fillfactor = 50);
 
 CREATE INDEX rollup_1m_target_idx ON rollup_1m (target, port, bucket);
 CREATE INDEX rollup_1h_target_idx ON rollup_1h (target, port, bucket);
