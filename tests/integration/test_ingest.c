@@ -845,6 +845,34 @@ Test(ingest, metrics_exposition_format)
 	cr_expect_geq(metric("tlswatch_collector_connections_accepted_total"), 1);
 }
 
+/* Prometheus' own linter accepts the exposition (DESIGN 6: /metrics passes
+ * `promtool check metrics`; promtool comes with the prometheus package). */
+Test(ingest, metrics_pass_promtool)
+{
+	char *body;
+	cr_assert_eq(http_get("GET", "/metrics", &body), 200);
+	cr_assert(access("/usr/bin/promtool", X_OK) == 0, "promtool missing: make deps installs prometheus");
+	char path[512];
+	snprintf(path, sizeof path, "%s/metrics.txt", getenv("TW_WORK") ? getenv("TW_WORK") : "/tmp");
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs(body, f);
+	fclose(f);
+	free(body);
+	char cmd[1100];
+	snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s.out 2>&1", path, path);
+	int rc = system(cmd);
+	char out[1024] = "";
+	snprintf(cmd, sizeof cmd, "%s.out", path);
+	FILE *o = fopen(cmd, "r");
+	if (o) {
+		size_t n = fread(out, 1, sizeof out - 1, o);
+		out[n] = '\0';
+		fclose(o);
+	}
+	cr_expect_eq(rc, 0, "promtool check metrics failed:\n%s", out);
+}
+
 /* Counters move with a stream (other tests run in parallel: only lower
  * bounds are exact here). */
 Test(ingest, metrics_count_streams)
