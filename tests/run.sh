@@ -25,7 +25,15 @@ for bin in "$@"; do
 	cat "$out"
 	# Criterion: "[====] Synthesis: Tested: 12 | Passing: 12 | Failing: 0 | Crashing: 0"
 	syn=$(grep 'Synthesis:' "$out" | tail -1)
+	# A sanitizer report inside a Criterion worker (or a daemon the test ran)
+	# does not always change an exit status: LeakSanitizer's does not. The
+	# report text is what counts.
+	san=$(grep -c -E 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$out")
 	rm -f "$out"
+	if [ "$san" -gt 0 ]; then
+		echo "!!! $name: $san sanitizer report(s) above"
+		failed=$((failed + 1)); bad_bins="$bad_bins $name"
+	fi
 	if [ -z "$syn" ]; then
 		echo "!!! $name produced no Criterion synthesis (exit $rc)"
 		failed=$((failed + 1)); bad_bins="$bad_bins $name"; continue

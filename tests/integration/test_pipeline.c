@@ -83,6 +83,12 @@ static void pe_fini(struct pipe_env *e)
 		tw_stop(e->probe, SIGKILL, 2000);
 	if (e->coll > 0)
 		tw_stop(e->coll, SIGKILL, 2000);
+	/* under SANITIZE=1 the daemons' reports land in their logs */
+	const char *logs[] = { e->coll_log, e->probe_log };
+	for (int i = 0; i < 2; i++) {
+		cr_expect_eq(tw_file_count(logs[i], "Sanitizer"), 0, "sanitizer report in %s", logs[i]);
+		cr_expect_eq(tw_file_count(logs[i], "runtime error:"), 0, "UBSan report in %s", logs[i]);
+	}
 	if (e->pg)
 		PQfinish(e->pg);
 }
