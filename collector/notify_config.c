@@ -191,10 +191,12 @@ static yaml_node_t *get(struct ps *ps, yaml_node_t *map, const char *key, yaml_n
 
 static void subctx(char *buf, size_t cap, const char *ctx, const char *key)
 {
+	int n;
 	if (ctx && *ctx)
-		snprintf(buf, cap, "%.200s.%.40s", ctx, key);
+		n = snprintf(buf, cap, "%.200s.%.40s", ctx, key);
 	else
-		snprintf(buf, cap, "%s", key);
+		n = snprintf(buf, cap, "%s", key);
+	(void)n; /* a cut context path is still a useful error position */
 }
 
 /* ---- values ---- */
