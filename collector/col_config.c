@@ -388,7 +388,7 @@ static void syntax_error(struct ps *ps, yaml_parser_t *p, const char *buf, size_
 /* ---- collector sections ---- */
 
 static const char *const TOP_KEYS[] = { "listen", "tls", "http", "database", "retention_days",
-					"partitions_ahead_days", "limits", "log", NULL };
+					"partitions_ahead_days", "limits", "log", "alerting", NULL };
 static const char *const TLS_KEYS[] = { "ca_file", "cert_file", "key_file", NULL };
 static const char *const HTTP_KEYS[] = { "listen", NULL };
 static const char *const DB_KEYS[] = { "conninfo", "connections", "queue_max_rows", NULL };
@@ -396,6 +396,8 @@ static const char *const LIMITS_KEYS[] = { "max_frame", "max_connections", "idle
 					   "handshake_timeout", "hello_timeout",
 					   "shutdown_timeout", "max_pending_rows", NULL };
 static const char *const LOG_KEYS[] = { "level", "json", NULL };
+static const char *const ALERTING_KEYS[] = { "slo_file", "evaluation_interval", "collector_id",
+					     "external_url", "notify_file", NULL };
 
 #define MIN_FRAME          1024u
 #define MAX_FRAME          (64u * 1024 * 1024)
@@ -556,6 +558,63 @@ static int parse_log(struct ps *ps, yaml_node_t *root, struct col_config *cfg)
 	return 0;
 }
 
+static int parse_alerting(struct ps *ps, yaml_node_t *root, struct col_config *cfg)
+{
+	yaml_node_t *m = get(ps, root, "alerting", NULL), *v;
+	if (!m)
+		return 0;
+	/* "alerting:" alone (null) turns the evaluator on with every default */
+	if (m->type == YAML_SCALAR_NODE && m->data.scalar.length == 0 &&
+	    m->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+		cfg->alerting = true;
+		goto id;
+	}
+	if (check_keys(ps, m, "alerting", ALERTING_KEYS) < 0)
+		return -1;
+	cfg->alerting = true;
+	if ((v = get(ps, m, "slo_file", NULL))) {
+		if (copy_string(ps, v, "alerting.slo_file", &cfg->slo_file) < 0)
+			return -1;
+		cfg->slo_pos = pos_of(v);
+	}
+	if ((v = get(ps, m, "notify_file", NULL))) {
+		if (copy_string(ps, v, "alerting.notify_file", &cfg->notify_file) < 0)
+			return -1;
+		cfg->notify_pos = pos_of(v);
+	}
+	if ((v = get(ps, m, "evaluation_interval", NULL))) {
+		if (get_duration(ps, v, "alerting.evaluation_interval", 1000,
+				 &cfg->evaluation_interval_ms) < 0)
+			return -1;
+		if (cfg->evaluation_interval_ms > 3600000)
+			return ERRN(ps, v, "alerting.evaluation_interval",
+				    "expected a duration of at most 1h, got \"%.64s\"",
+				    (const char *)v->data.scalar.value);
+	}
+	if (opt_string(ps, m, "collector_id", "alerting", &cfg->collector_id) < 0)
+		return -1;
+	if ((v = get(ps, m, "external_url", NULL))) {
+		if (copy_string(ps, v, "alerting.external_url", &cfg->external_url) < 0)
+			return -1;
+		if (strncmp(cfg->external_url, "http://", 7) && strncmp(cfg->external_url, "https://", 8))
+			return ERRN(ps, v, "alerting.external_url",
+				    "expected an http:// or https:// URL, got \"%.64s\"",
+				    cfg->external_url);
+	}
+id:
+	if (!cfg->collector_id) {
+		char host[256];
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "collector");
+		host[sizeof host - 1] = '\0';
+		char id[300];
+		snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
+		if (!(cfg->collector_id = strdup(id)))
+			return oom(ps);
+	}
+	return 0;
+}
+
 static void set_defaults(struct col_config *cfg)
 {
 	cfg->db_connections = 4;
@@ -571,6 +630,7 @@ static void set_defaults(struct col_config *cfg)
 	cfg->max_pending_rows = 10000;
 	cfg->log_level = TWLOG_INFO;
 	cfg->log_json = false;
+	cfg->evaluation_interval_ms = 30000;
 }
 
 static int parse_root(struct ps *ps, yaml_node_t *root, struct col_config *cfg)
@@ -597,7 +657,8 @@ static int parse_root(struct ps *ps, yaml_node_t *root, struct col_config *cfg)
 	if ((v = get(ps, root, "partitions_ahead_days", NULL)) &&
 	    get_uint(ps, v, "partitions_ahead_days", 1, 365, &cfg->partitions_ahead_days) < 0)
 		return -1;
-	if (parse_limits(ps, root, cfg) < 0 || parse_log(ps, root, cfg) < 0)
+	if (parse_limits(ps, root, cfg) < 0 || parse_log(ps, root, cfg) < 0 ||
+	    parse_alerting(ps, root, cfg) < 0)
 		return -1;
 	if (cfg->http_listen && strcmp(cfg->http_host, cfg->listen_host) == 0 &&
 	    cfg->http_port == cfg->listen_port) {
@@ -713,6 +774,12 @@ int col_config_check_files(const struct col_config *cfg, char *err, size_t errle
 		return -1;
 	if (tls_check_key_file_mode(cfg->key_file, why, sizeof why) != 0)
 		return file_err(cfg, cfg->key_pos, "tls.key_file", err, errlen, why);
+	if (cfg->slo_file &&
+	    check_readable(cfg, cfg->slo_file, cfg->slo_pos, "alerting.slo_file", err, errlen) < 0)
+		return -1;
+	if (cfg->notify_file && check_readable(cfg, cfg->notify_file, cfg->notify_pos,
+					       "alerting.notify_file", err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -729,5 +796,9 @@ void col_config_free(struct col_config *cfg)
 	free(cfg->http_listen);
 	free(cfg->http_host);
 	free(cfg->db_conninfo);
+	free(cfg->slo_file);
+	free(cfg->collector_id);
+	free(cfg->external_url);
+	free(cfg->notify_file);
 	free(cfg);
 }

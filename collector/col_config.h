@@ -60,13 +60,24 @@ struct col_config {
 
 	int log_level;                  /* enum log_level; default info */
 	bool log_json;                  /* default false */
+
+	/* alerting (issue 4): the evaluator runs only when the mapping is there */
+	bool alerting;
+	char *slo_file;                 /* NULL: no SLOs (the other rules still run) */
+	struct col_config_pos slo_pos;
+	unsigned evaluation_interval_ms;  /* default 30s, 1s-1h */
+	char *collector_id;             /* default "HOSTNAME:PID" */
+	char *external_url;             /* NULL: none; base of the alerts' generator URL */
+	char *notify_file;              /* NULL: none; read by the notifier (notify.h) */
+	struct col_config_pos notify_pos;
 };
 
 /* Returns a new config or NULL with err set (see above). */
 struct col_config *col_config_load(const char *path, char *err, size_t errlen);
 
-/* Checks that ca_file, cert_file and key_file can be read and that the key
- * is not accessible by group or others. Returns 0, or -1 with
+/* Checks that ca_file, cert_file, key_file (and alerting.slo_file and
+ * notify_file when given) can be read and that the key is not accessible by
+ * group or others. Returns 0, or -1 with
  * "FILE:LINE:COLUMN: tls.key_file: ..." in err. */
 int col_config_check_files(const struct col_config *cfg, char *err, size_t errlen);
 

@@ -1,15 +1,25 @@
 /* main.c - tlswatch-collector: subcommand dispatch, `run` and `migrate`. */
+#define _GNU_SOURCE      /* timegm */
+#include "alerts.h"
 #include "col_config.h"
 #include "db.h"
+#include "evaluator.h"
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "slo_config.h"
+#include "twtime.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <libpq-fe.h>
 
 #include <event2/event.h>
 
@@ -28,6 +38,9 @@ static void usage(FILE *out)
 "commands:\n"
 "  run -c collector.yaml      run the collector (see `tlswatch-collector run --help`)\n"
 "  migrate -c collector.yaml  apply the database migrations and create partitions\n"
+"  evaluate -c collector.yaml run one alert evaluation and print the SLO status\n"
+"  maintenance create|list|delete -c collector.yaml\n"
+"                             maintenance windows (suppress notifications)\n"
 "  version                    print the version\n");
 }
 
@@ -42,7 +55,11 @@ static void run_usage(FILE *out)
 "\n"
 "Listens for probes on `listen` (mutual TLS; a probe's id and region are the\n"
 "CN and OU of its client certificate) and, when `http.listen` is set, serves\n"
-"/healthz, /readyz and /metrics. The database schema must have been applied\n"
+"/healthz, /readyz and /metrics. With an `alerting` section, it also takes part\n"
+"in leader election for the alert evaluator: exactly one collector per database\n"
+"evaluates the SLO burn-rate rules and the other alert rules every\n"
+"alerting.evaluation_interval (see deploy/slos.example.yaml).\n"
+"The database schema must have been applied\n"
 "with `tlswatch-collector migrate`; until the database is reachable and\n"
 "migrated, /readyz answers 503 and probes are held back (they keep spooling).\n"
 "\n"
@@ -163,12 +180,20 @@ static int run_main(int argc, char **argv)
 	struct http_srv *http = NULL;
 	struct event *sigs[3] = { NULL, NULL, NULL };
 	struct ingest_opts io;
+	struct slo_config *slo = NULL;
+	struct evaluator *ev = NULL;
 
 	if (parse_args(argc, argv, "run", true, run_usage, &path, &check_only, &rc) < 0)
 		return rc;
 	if (!(cfg = col_config_load(path, err, sizeof err)) ||
 	    col_config_check_files(cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	if (cfg->alerting &&
+	    !(slo = cfg->slo_file ? slo_config_load(cfg->slo_file, err, sizeof err)
+				  : slo_config_new_default())) {
+		fprintf(stderr, "%s\n", cfg->slo_file ? err : "out of memory");
 		goto out;
 	}
 	ingest_opts_from(cfg, &io);
@@ -228,6 +253,21 @@ static int run_main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (slo) {
+		struct evaluator_opts eo = {
+			.conninfo = cfg->db_conninfo, .cfg = slo,
+			.interval_ms = cfg->evaluation_interval_ms,
+			.collector_id = cfg->collector_id, .external_url = cfg->external_url,
+			.retention_days = cfg->retention_days,
+		};
+		if (!(ev = evaluator_start(&eo, err, sizeof err))) {
+			log_error("%s", err);
+			goto out;
+		}
+		log_info("alert evaluator: %zu SLOs from %s, every %u ms, collector_id %s", slo->nslos,
+			 cfg->slo_file ? cfg->slo_file : "(none)", cfg->evaluation_interval_ms,
+			 cfg->collector_id);
+	}
 	log_info("tlswatch-collector %s listening for probes on %s (port %u)%s%s%s; "
 		 "database connections %u", TLSWATCH_COLLECTOR_VERSION, cfg->listen,
 		 ingest_port(ing), http ? ", HTTP on " : "", http ? cfg->http_listen : "",
@@ -238,6 +278,7 @@ static int run_main(int argc, char **argv)
 	}
 	rc = EXIT_OK;
 out:
+	evaluator_stop(ev);             /* joins; its session ends, releasing the lock */
 	for (int i = 0; i < 3; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
@@ -246,6 +287,7 @@ out:
 	db_pool_free(db);
 	if (base)
 		event_base_free(base);
+	slo_config_free(slo);
 	col_config_free(cfg);
 	return rc;
 }
@@ -285,6 +327,414 @@ out:
 	return rc;
 }
 
+/* ---- evaluate / maintenance ---- */
+
+/* "2026-03-02T10:00:00Z", "...T10:00:00.250+02:00" or "now" -> Unix ms. */
+static int parse_time(const char *s, int64_t *ms)
+{
+	if (!strcmp(s, "now")) {
+		*ms = tw_wall_ms();
+		return 0;
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	int n = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+		return -1;
+	const char *p = s + n;
+	long frac = 0;
+	if (*p == '.') {
+		int digits = 0;
+		for (p++; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 3)
+				frac = frac * 10 + (*p - '0');
+		if (digits == 0)
+			return -1;
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
+	long off = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int hh, mm, k = 0;
+		if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &k) != 2 || k != 5 || hh > 23 || mm > 59)
+			return -1;
+		off = (hh * 60L + mm) * 60L * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*ms = ((int64_t)t - off) * 1000 + frac;
+	return 0;
+}
+
+static PGconn *eval_connect(const struct col_config *cfg, const char *cmd)
+{
+	char err[512];
+	PGconn *c = PQconnectdb(cfg->db_conninfo);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "tlswatch-collector %s: database: %s", cmd, PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	if (evaluator_prepare_conn(c, err, sizeof err) < 0) {
+		fprintf(stderr, "tlswatch-collector %s: database: %s\n", cmd, err);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void evaluate_usage(FILE *out)
+{
+	fprintf(out,
+"usage: tlswatch-collector evaluate -c FILE [--now TIME] [--json] [--dry-run]\n"
+"\n"
+"  -c, --config FILE   collector configuration; uses database.conninfo,\n"
+"                      retention_days and the alerting section (slo_file,\n"
+"                      collector_id, external_url)\n"
+"  --now TIME          evaluate as of TIME (RFC 3339, e.g. 2026-03-02T10:00:00Z;\n"
+"                      default: now)\n"
+"  --json              one JSON object per SLO (and region), then a summary line\n"
+"  --dry-run           print the status only: change no alert, send nothing,\n"
+"                      do not take the evaluator lock\n"
+"\n"
+"Runs one evaluation exactly as the leader collector does - every SLO's SLI,\n"
+"error budget remaining and burn rate per window, every burn-rate rule and\n"
+"the other alert rules - and applies the alert changes (recorded, with\n"
+"notification outbox rows). It takes the evaluator's advisory lock first, so\n"
+"it fails while a running collector is the leader (use --dry-run then).\n"
+"Exit 0 on success, 1 when the database fails or the lock is held, 2 on a\n"
+"usage or configuration error.\n");
+}
+
+static int evaluate_main(int argc, char **argv)
+{
+	const char *path = NULL, *now_s = NULL;
+	bool json = false, dry = false;
+	char err[1024];
+	int rc = EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+			path = argv[++i];
+		} else if (!strcmp(argv[i], "--now") && i + 1 < argc) {
+			now_s = argv[++i];
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--dry-run")) {
+			dry = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			evaluate_usage(stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "tlswatch-collector evaluate: unknown argument \"%s\" (see --help)\n",
+				argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "tlswatch-collector evaluate: -c FILE is required (see --help)\n");
+		return EXIT_USAGE;
+	}
+	int64_t now = tw_wall_ms();
+	if (now_s && parse_time(now_s, &now) < 0) {
+		fprintf(stderr, "tlswatch-collector evaluate: --now: expected an RFC 3339 time like "
+			"2026-03-02T10:00:00Z, got \"%s\"\n", now_s);
+		return EXIT_USAGE;
+	}
+	struct col_config *cfg = col_config_load(path, err, sizeof err);
+	struct slo_config *slo = NULL;
+	PGconn *c = NULL;
+	if (!cfg) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_USAGE;
+	}
+	log_init("tlswatch-collector", (enum log_level)cfg->log_level, cfg->log_json);
+	if (!(slo = cfg->slo_file ? slo_config_load(cfg->slo_file, err, sizeof err)
+				  : slo_config_new_default())) {
+		fprintf(stderr, "%s\n", cfg->slo_file ? err : "out of memory");
+		goto out;
+	}
+	rc = EXIT_RUNTIME;
+	if (!(c = eval_connect(cfg, "evaluate")))
+		goto out;
+	if (!dry) {
+		int l = evaluator_try_lock(c, err, sizeof err);
+		if (l < 0) {
+			fprintf(stderr, "tlswatch-collector evaluate: %s\n", err);
+			goto out;
+		}
+		if (l == 0) {
+			fprintf(stderr, "tlswatch-collector evaluate: another collector holds the "
+				"evaluator lock (it is the leader and evaluates every interval); "
+				"use --dry-run to print the status without changing alerts\n");
+			goto out;
+		}
+	}
+	PGresult *r = PQexec(c, "SELECT coalesce(max(id), 0) FROM alert_events");
+	long long last_event = PQresultStatus(r) == PGRES_TUPLES_OK
+				       ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	PQclear(r);
+	struct evaluator_run_opts o = {
+		.collector_id = cfg->collector_id, .generator_url = cfg->external_url,
+		.retention_days = cfg->retention_days, .dry_run = dry, .status_out = stdout,
+		.status_json = json,
+	};
+	struct evaluator_result res;
+	if (evaluator_run_once(c, slo, now, &o, &res, err, sizeof err) < 0) {
+		fprintf(stderr, "tlswatch-collector evaluate: %s\n", err);
+		goto out;
+	}
+	/* the alert changes this evaluation made */
+	char since[32];
+	snprintf(since, sizeof since, "%lld", last_event);
+	const char *p[1] = { since };
+	r = PQexecParams(c, "SELECT a.dedup_key, a.severity, coalesce(e.from_state, '-'), e.to_state, "
+			    "e.suppressed, a.summary FROM alert_events e JOIN alerts a ON a.id = e.alert_id "
+			    "WHERE e.id > $1 ORDER BY e.id", 1, NULL, p, NULL, NULL, 0);
+	json_t *changes = json_array();
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		for (int i = 0; i < PQntuples(r); i++) {
+			if (json)
+				json_array_append_new(changes, json_pack(
+					"{s:s, s:s, s:s, s:s, s:b, s:s}", "dedup_key", PQgetvalue(r, i, 0),
+					"severity", PQgetvalue(r, i, 1), "from", PQgetvalue(r, i, 2),
+					"to", PQgetvalue(r, i, 3), "suppressed",
+					PQgetvalue(r, i, 4)[0] == 't', "summary", PQgetvalue(r, i, 5)));
+			else
+				printf("alert %s (%s): %s -> %s%s: %s\n", PQgetvalue(r, i, 0),
+				       PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+				       PQgetvalue(r, i, 4)[0] == 't' ? " (suppressed: maintenance)" : "",
+				       PQgetvalue(r, i, 5));
+		}
+	}
+	PQclear(r);
+	char t[48];
+	tw_rfc3339_ms(now, t, sizeof t);
+	if (json) {
+		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:i, s:i, s:f, s:o}", "eval_at", t,
+				      "dry_run", dry, "slos", (json_int_t)res.slos, "series",
+				      (json_int_t)res.series, "active_rules", res.active, "changes",
+				      res.changes, "duration_ms", res.duration_ms, "alert_changes",
+				      changes);
+		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		json_decref(j);
+	} else {
+		json_decref(changes);
+		printf("evaluated at %s%s: %zu SLO statuses over %zu series in %.1f ms; %d burn rules "
+		       "active; %d alert changes\n", t, dry ? " (dry run)" : "", res.slos, res.series,
+		       res.duration_ms, res.active, res.changes);
+	}
+	rc = EXIT_OK;
+out:
+	PQfinish(c);
+	slo_config_free(slo);
+	col_config_free(cfg);
+	return rc;
+}
+
+static void maintenance_usage(FILE *out)
+{
+	fprintf(out,
+"usage: tlswatch-collector maintenance create -c FILE [selector] (--end TIME | --duration D)\n"
+"                                             [--start TIME] --reason TEXT [--created-by NAME]\n"
+"       tlswatch-collector maintenance list -c FILE [--all] [--json]\n"
+"       tlswatch-collector maintenance delete -c FILE ID\n"
+"\n"
+"A maintenance window suppresses notifications of the alerts it matches while\n"
+"it is active; the alerts are still evaluated and recorded (alert_events\n"
+"marked suppressed). An alert still firing when the window ends is notified\n"
+"then; one that fired and resolved inside the window never is.\n"
+"\n"
+"selector (every given field must match the alert; none = every alert):\n"
+"  --service NAME      the alert's service\n"
+"  --target HOST:PORT  the alert's target (target rules; SLOs selecting one target)\n"
+"  --region NAME       the alert's region group\n"
+"  --label KEY=VALUE   a label the alert carries (repeatable)\n"
+"time:\n"
+"  --start TIME        RFC 3339 (2026-03-02T22:00:00Z) or \"now\" (default)\n"
+"  --end TIME | --duration D   end, or length like 90m, 2h, 1d\n"
+"list:\n"
+"  --all               also windows that have ended (default: active and future)\n"
+"  --json              one JSON object per line\n"
+"\n"
+"create prints the new window's id. Exit 0 on success (delete: 1 when there is\n"
+"no such window), 1 when the database fails, 2 on a usage error.\n");
+}
+
+static int maintenance_main(int argc, char **argv)
+{
+	const char *path = NULL, *verb = argc > 1 ? argv[1] : NULL;
+	const char *start_s = NULL, *end_s = NULL, *dur_s = NULL, *id_s = NULL;
+	struct maint_window w = { 0 };
+	bool all = false, json = false;
+	json_t *labels = NULL;
+	char err[1024];
+	int rc = EXIT_USAGE;
+	struct col_config *cfg = NULL;
+	PGconn *c = NULL;
+
+	if (!verb || !strcmp(verb, "-h") || !strcmp(verb, "--help")) {
+		maintenance_usage(verb ? stdout : stderr);
+		return verb ? EXIT_OK : EXIT_USAGE;
+	}
+	if (strcmp(verb, "create") && strcmp(verb, "list") && strcmp(verb, "delete")) {
+		fprintf(stderr, "tlswatch-collector maintenance: unknown action \"%s\" (create, list, "
+			"delete)\n", verb);
+		return EXIT_USAGE;
+	}
+	bool create = !strcmp(verb, "create"), list = !strcmp(verb, "list");
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		bool more = i + 1 < argc;
+		if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && more) {
+			path = argv[++i];
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			maintenance_usage(stdout);
+			rc = EXIT_OK;
+			goto out;
+		} else if (create && !strcmp(a, "--service") && more) {
+			w.service = argv[++i];
+		} else if (create && !strcmp(a, "--target") && more) {
+			w.target = argv[++i];
+		} else if (create && !strcmp(a, "--region") && more) {
+			w.region = argv[++i];
+		} else if (create && !strcmp(a, "--label") && more) {
+			const char *kv = argv[++i], *eq = strchr(kv, '=');
+			if (!eq || eq == kv) {
+				fprintf(stderr, "tlswatch-collector maintenance: --label: expected "
+					"KEY=VALUE, got \"%s\"\n", kv);
+				goto out;
+			}
+			if (!labels)
+				labels = json_object();
+			char key[256];
+			snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+			json_object_set_new(labels, key, json_string(eq + 1));
+		} else if (create && !strcmp(a, "--start") && more) {
+			start_s = argv[++i];
+		} else if (create && !strcmp(a, "--end") && more) {
+			end_s = argv[++i];
+		} else if (create && !strcmp(a, "--duration") && more) {
+			dur_s = argv[++i];
+		} else if (create && !strcmp(a, "--reason") && more) {
+			w.reason = argv[++i];
+		} else if (create && !strcmp(a, "--created-by") && more) {
+			w.created_by = argv[++i];
+		} else if (list && !strcmp(a, "--all")) {
+			all = true;
+		} else if (list && !strcmp(a, "--json")) {
+			json = true;
+		} else if (!strcmp(verb, "delete") && !id_s && a[0] != '-') {
+			id_s = a;
+		} else {
+			fprintf(stderr, "tlswatch-collector maintenance %s: unknown argument \"%s\" "
+				"(see --help)\n", verb, a);
+			goto out;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "tlswatch-collector maintenance: -c FILE is required (see --help)\n");
+		goto out;
+	}
+	int64_t id = 0;
+	if (create) {
+		int64_t d;
+		w.starts_ms = tw_wall_ms();
+		if (start_s && parse_time(start_s, &w.starts_ms) < 0) {
+			fprintf(stderr, "tlswatch-collector maintenance: --start: expected an RFC 3339 "
+				"time like 2026-03-02T22:00:00Z or \"now\", got \"%s\"\n", start_s);
+			goto out;
+		}
+		if (!!end_s == !!dur_s) {
+			fprintf(stderr, "tlswatch-collector maintenance: give --end or --duration\n");
+			goto out;
+		}
+		if (end_s && parse_time(end_s, &w.ends_ms) < 0) {
+			fprintf(stderr, "tlswatch-collector maintenance: --end: expected an RFC 3339 "
+				"time, got \"%s\"\n", end_s);
+			goto out;
+		}
+		if (dur_s) {
+			if (slo_parse_duration_ms(dur_s, &d) < 0 || d <= 0) {
+				fprintf(stderr, "tlswatch-collector maintenance: --duration: expected a "
+					"duration like 90m, 2h or 1d, got \"%s\"\n", dur_s);
+				goto out;
+			}
+			w.ends_ms = w.starts_ms + d;
+		}
+		if (w.ends_ms <= w.starts_ms) {
+			fprintf(stderr, "tlswatch-collector maintenance: the window must end after it "
+				"starts\n");
+			goto out;
+		}
+		if (!w.reason || !*w.reason) {
+			fprintf(stderr, "tlswatch-collector maintenance: --reason is required\n");
+			goto out;
+		}
+		if (!w.created_by)
+			w.created_by = getenv("USER");
+		w.labels = labels;
+	} else if (!list) {
+		char *e = NULL;
+		if (!id_s || (errno = 0, id = strtoll(id_s, &e, 10), errno || *e || id <= 0)) {
+			fprintf(stderr, "tlswatch-collector maintenance delete: expected a window id "
+				"(see `maintenance list`)\n");
+			goto out;
+		}
+	}
+	if (!(cfg = col_config_load(path, err, sizeof err))) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	rc = EXIT_RUNTIME;
+	if (!(c = eval_connect(cfg, "maintenance")))
+		goto out;
+	if (create) {
+		if (maint_create(c, &w, &id, err, sizeof err) < 0) {
+			fprintf(stderr, "tlswatch-collector maintenance create: %s\n", err);
+			goto out;
+		}
+		printf("%lld\n", (long long)id);
+	} else if (list) {
+		if (maint_list(c, tw_wall_ms(), all, json, stdout, err, sizeof err) < 0) {
+			fprintf(stderr, "tlswatch-collector maintenance list: %s\n", err);
+			goto out;
+		}
+	} else {
+		int d = maint_delete(c, id, err, sizeof err);
+		if (d < 0) {
+			fprintf(stderr, "tlswatch-collector maintenance delete: %s\n", err);
+			goto out;
+		}
+		if (d == 1) {
+			fprintf(stderr, "tlswatch-collector maintenance delete: no window %lld\n",
+				(long long)id);
+			goto out;
+		}
+		printf("deleted %lld\n", (long long)id);
+	}
+	rc = EXIT_OK;
+out:
+	PQfinish(c);
+	json_decref(labels);
+	col_config_free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	log_init("tlswatch-collector", TWLOG_INFO, false);
@@ -299,6 +749,10 @@ int main(int argc, char **argv)
 		return run_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "migrate"))
 		return migrate_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "evaluate"))
+		return evaluate_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "maintenance"))
+		return maintenance_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
 			printf("usage: tlswatch-collector version\n\nPrints the version and exits 0.\n");

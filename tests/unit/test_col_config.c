@@ -103,7 +103,52 @@ Test(col_config, example_file_loads)
 	cr_expect_eq(cfg->max_pending_rows, 10000);
 	cr_expect_eq(cfg->log_level, TWLOG_INFO);
 	cr_expect(!cfg->log_json);
+	cr_expect(cfg->alerting);
+	cr_expect_str_eq(cfg->slo_file, "/etc/tlswatch/slos.yaml");
+	cr_expect_eq(cfg->evaluation_interval_ms, 30000);
+	cr_expect_str_eq(cfg->external_url, "https://tlswatch.example.com");
+	cr_expect_str_eq(cfg->notify_file, "/etc/tlswatch/notify.yaml");
+	cr_expect_not_null(cfg->collector_id);
 	col_config_free(cfg);
+}
+
+Test(col_config, alerting)
+{
+	struct col_config *cfg = load_ok(HEAD);
+	cr_expect(!cfg->alerting);
+	cr_expect_null(cfg->slo_file);
+	cr_expect_null(cfg->notify_file);
+	col_config_free(cfg);
+
+	cfg = load_ok(HEAD "alerting:\n");
+	cr_expect(cfg->alerting);
+	cr_expect_null(cfg->slo_file);
+	cr_expect_eq(cfg->evaluation_interval_ms, 30000);
+	char want[300], host[256];
+	cr_assert_eq(gethostname(host, sizeof host), 0);
+	host[sizeof host - 1] = '\0';
+	snprintf(want, sizeof want, "%s:%ld", host, (long)getpid());
+	cr_expect_str_eq(cfg->collector_id, want);
+	col_config_free(cfg);
+
+	cfg = load_ok(HEAD "alerting:\n  slo_file: s.yaml\n  evaluation_interval: 1s\n"
+		      "  collector_id: c-1\n  notify_file: n.yaml\n");
+	cr_expect_str_eq(cfg->slo_file, "s.yaml");
+	cr_expect_eq(cfg->slo_pos.line, 9);
+	cr_expect_eq(cfg->slo_pos.column, 13);
+	cr_expect_eq(cfg->evaluation_interval_ms, 1000);
+	cr_expect_str_eq(cfg->collector_id, "c-1");
+	cr_expect_str_eq(cfg->notify_file, "n.yaml");
+	cr_expect_eq(cfg->notify_pos.line, 12);
+	col_config_free(cfg);
+
+	load_err(HEAD "alerting:\n  evaluation_interval: 500ms\n", 9, 24,
+		 "alerting.evaluation_interval: expected a duration of at least 1000ms");
+	load_err(HEAD "alerting:\n  evaluation_interval: 2h\n", 9, 24,
+		 "alerting.evaluation_interval: expected a duration of at most 1h");
+	load_err(HEAD "alerting:\n  external_url: tlswatch.example.com\n", 9, 17,
+		 "alerting.external_url: expected an http:// or https:// URL");
+	load_err(HEAD "alerting:\n  slo: x\n", 9, 3, "unknown key \"slo\"");
 }
 
 Test(col_config, defaults)
@@ -375,6 +420,31 @@ Test(col_config, check_files_key_mode)
 	snprintf(prefix, sizeof prefix, "%s:5:13: tls.key_file: private key ", cfg->path);
 	cr_expect(strncmp(err, prefix, strlen(prefix)) == 0, "\"%s\" lacks \"%s\"", err, prefix);
 	cr_expect(strstr(err, "accessible by group or others (mode 0640)") != NULL, "%s", err);
+	cleanup_dir();
+	col_config_free(cfg);
+}
+
+Test(col_config, check_files_slo_file)
+{
+	char text[1024], err[1024] = "", prefix[200];
+	snprintf(g_dir, sizeof g_dir, "/tmp/tw_colcfg_dir_XXXXXX");
+	cr_assert_not_null(mkdtemp(g_dir));
+	snprintf(text, sizeof text,
+		 "listen: 127.0.0.1:1\n"
+		 "tls:\n"
+		 "  ca_file: %s/ca.pem\n"
+		 "  cert_file: %s/c.pem\n"
+		 "  key_file: %s/c.key\n"
+		 "database: {conninfo: x}\n"
+		 "alerting:\n"
+		 "  slo_file: %s/missing.yaml\n", g_dir, g_dir, g_dir, g_dir);
+	struct col_config *cfg = load_ok(text);
+	mkfile("ca.pem", 0644);
+	mkfile("c.pem", 0644);
+	mkfile("c.key", 0600);
+	cr_expect_eq(col_config_check_files(cfg, err, sizeof err), -1);
+	snprintf(prefix, sizeof prefix, "%s:8:13: alerting.slo_file: cannot read ", cfg->path);
+	cr_expect(strncmp(err, prefix, strlen(prefix)) == 0, "\"%s\" lacks \"%s\"", err, prefix);
 	cleanup_dir();
 	col_config_free(cfg);
 }

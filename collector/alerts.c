@@ -1,0 +1,579 @@
+/*
+ * alerts.c - the alert lifecycle (see alerts.h, sql/002_alerts.sql and
+ * sql/003_slo.sql).
+ *
+ * alerts_begin opens the evaluation's transaction; observations are only
+ * collected in memory; alerts_commit locks the open alerts of the rules
+ * involved (FOR UPDATE), applies every transition with its alert_events
+ * row and, for notifiable changes, its notification_outbox row, and
+ * commits: an alert change and its outbox row are one transaction.
+ *
+ * Notifications and maintenance windows (tw_in_maintenance, sql/003):
+ *   pending -> firing inside a window      event suppressed, no outbox;
+ *                                          notified_state stays as it was
+ *   firing, notified_state <> 'firing',    trigger now (event firing->firing,
+ *     outside any window                   details.reason "maintenance_ended")
+ *   firing -> resolved, told it fired      resolve (outbox) unless inside a
+ *                                          window: then suppressed, and the
+ *                                          resolve is sent at the first
+ *                                          evaluation after the window
+ *                                          (event resolved->resolved)
+ *   pending -> resolved                    recorded, never notified
+ * so receivers get exactly one trigger and one resolve per occurrence, and
+ * nothing for an occurrence that started and ended inside a window.
+ *
+ * The payload of an outbox row is built in SQL from the alert row as it is
+ * after the change (one definition: PAYLOAD_SQL).
+ */
+#include "alerts.h"
+#include "sli.h"          /* struct sli_sql */
+#include "twtime.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct obs_copy {
+	char *rule, *dedup_key, *severity, *subject, *service, *region_group, *target, *summary;
+	char *labels, *details;   /* JSON text */
+	double value;
+	unsigned for_evals, resolve_after;
+	bool done;
+};
+
+struct alerts_run {
+	PGconn *c;
+	int64_t now_ms;
+	char now[48];
+	char *generator_url;       /* NULL or the base URL without trailing '/' */
+	struct obs_copy *obs;
+	size_t nobs, capobs;
+	char **rules;              /* evaluated rule names */
+	size_t nrules, caprules;
+	int changes;
+};
+
+/* ---- helpers ---- */
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Runs sql with text params; *out gets the result when wanted (else cleared). */
+static int q(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out,
+	     char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		fail(err, errlen, "%s", PQresultErrorMessage(r));
+		/* drop the trailing newline libpq adds */
+		size_t l = strlen(err);
+		if (l && err[l - 1] == '\n')
+			err[l - 1] = '\0';
+		PQclear(r);
+		return -1;
+	}
+	if (out)
+		*out = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+static char *sdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static char *json_text(const json_t *j)
+{
+	if (!j)
+		return strdup("{}");
+	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static void obs_free(struct obs_copy *o)
+{
+	free(o->rule);
+	free(o->dedup_key);
+	free(o->severity);
+	free(o->subject);
+	free(o->service);
+	free(o->region_group);
+	free(o->target);
+	free(o->summary);
+	free(o->labels);
+	free(o->details);
+}
+
+static void run_free(struct alerts_run *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nobs; i++)
+		obs_free(&r->obs[i]);
+	free(r->obs);
+	for (size_t i = 0; i < r->nrules; i++)
+		free(r->rules[i]);
+	free(r->rules);
+	free(r->generator_url);
+	free(r);
+}
+
+/* ---- API ---- */
+
+struct alerts_run *alerts_begin(PGconn *conn, int64_t now_ms, const char *generator_url,
+				char *err, size_t errlen)
+{
+	struct alerts_run *r = calloc(1, sizeof *r);
+	if (!r) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->c = conn;
+	r->now_ms = now_ms;
+	tw_rfc3339_ms(now_ms, r->now, sizeof r->now);
+	if (generator_url && *generator_url) {
+		if (!(r->generator_url = strdup(generator_url))) {
+			free(r);
+			fail(err, errlen, "out of memory");
+			return NULL;
+		}
+		size_t l = strlen(r->generator_url);
+		while (l > 0 && r->generator_url[l - 1] == '/')
+			r->generator_url[--l] = '\0';
+	}
+	if (q(conn, "BEGIN", 0, NULL, NULL, err, errlen) < 0) {
+		run_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+int alerts_observe(struct alerts_run *r, const struct alert_obs *o, char *err, size_t errlen)
+{
+	if (!o->rule || !o->dedup_key || !o->severity || !o->subject || !o->summary)
+		return fail(err, errlen, "alerts_observe: rule, dedup_key, severity, subject and "
+			    "summary are required");
+	if (strcmp(o->severity, "page") && strcmp(o->severity, "ticket"))
+		return fail(err, errlen, "alerts_observe: severity \"%s\" is not page or ticket",
+			    o->severity);
+	if ((o->labels && !json_is_object(o->labels)) || (o->details && !json_is_object(o->details)))
+		return fail(err, errlen, "alerts_observe: labels and details must be objects");
+	for (size_t i = 0; i < r->nobs; i++)
+		if (!strcmp(r->obs[i].dedup_key, o->dedup_key))
+			return fail(err, errlen, "alerts_observe: dedup_key \"%s\" observed twice "
+				    "in one evaluation", o->dedup_key);
+	if (r->nobs == r->capobs) {
+		size_t nc = r->capobs ? r->capobs * 2 : 16;
+		struct obs_copy *n = realloc(r->obs, nc * sizeof *n);
+		if (!n)
+			return fail(err, errlen, "out of memory");
+		r->obs = n;
+		r->capobs = nc;
+	}
+	struct obs_copy *c = &r->obs[r->nobs];
+	memset(c, 0, sizeof *c);
+	c->rule = sdup(o->rule);
+	c->dedup_key = sdup(o->dedup_key);
+	c->severity = sdup(o->severity);
+	c->subject = sdup(o->subject);
+	c->service = sdup(o->service);
+	c->region_group = sdup(o->region_group ? o->region_group : "all");
+	c->target = sdup(o->target);
+	c->summary = sdup(o->summary);
+	c->labels = json_text(o->labels);
+	c->details = json_text(o->details);
+	c->value = o->value;
+	c->for_evals = o->for_evals ? o->for_evals : 1;
+	c->resolve_after = o->resolve_after ? o->resolve_after : 1;
+	if (!c->rule || !c->dedup_key || !c->severity || !c->subject || !c->region_group ||
+	    !c->summary || !c->labels || !c->details || (o->service && !c->service) ||
+	    (o->target && !c->target)) {
+		obs_free(c);
+		return fail(err, errlen, "out of memory");
+	}
+	r->nobs++;
+	return 0;
+}
+
+int alerts_rule_evaluated(struct alerts_run *r, const char *rule, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->nrules; i++)
+		if (!strcmp(r->rules[i], rule))
+			return 0;
+	if (r->nrules == r->caprules) {
+		size_t nc = r->caprules ? r->caprules * 2 : 16;
+		char **n = realloc(r->rules, nc * sizeof *n);
+		if (!n)
+			return fail(err, errlen, "out of memory");
+		r->rules = n;
+		r->caprules = nc;
+	}
+	if (!(r->rules[r->nrules] = strdup(rule)))
+		return fail(err, errlen, "out of memory");
+	r->nrules++;
+	return 0;
+}
+
+void alerts_abort(struct alerts_run *r)
+{
+	if (!r)
+		return;
+	PQclear(PQexec(r->c, "ROLLBACK"));
+	run_free(r);
+}
+
+/* ---- transitions ---- */
+
+/* The sink-neutral payload (sql/002 notification_outbox) of alert $1,
+ * generator URL base $5 (NULL: none). */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+static const char PAYLOAD_SQL[] =
+	"jsonb_build_object('rule', a.rule, 'severity', a.severity, 'state', a.state, "
+	"'summary', a.summary, 'subject', a.subject, 'service', a.service, "
+	"'region_group', a.region_group, 'labels', a.labels, "
+	"'annotations', jsonb_build_object('summary', a.summary), 'details', a.details, "
+	"'starts_at', " TS("a.firing_since") ", 'ends_at', " TS("a.resolved_at") ", "
+	"'generator_url', CASE WHEN $5::text IS NULL THEN NULL ELSE $5::text || '/alerts/' || a.id END, "
+	"'dedup_key', a.dedup_key, 'alert_id', a.id, 'value', a.value)";
+
+static int add_event(struct alerts_run *r, const char *id, const char *from, const char *to,
+		     bool suppressed, const char *details, char *evid, size_t evlen, char *err,
+		     size_t errlen)
+{
+	PGresult *res;
+	const char *p[6] = { id, r->now, from, to, suppressed ? "true" : "false",
+			     details ? details : "{}" };
+	if (q(r->c, "INSERT INTO alert_events (alert_id, at, from_state, to_state, suppressed, "
+		    "details) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+	      6, p, &res, err, errlen) < 0)
+		return -1;
+	snprintf(evid, evlen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int add_outbox(struct alerts_run *r, const char *id, const char *evid, const char *action,
+		      char *err, size_t errlen)
+{
+	char sql[2048];
+	snprintf(sql, sizeof sql,
+		 "WITH o AS (INSERT INTO notification_outbox (alert_id, event_id, action, severity, "
+		 "dedup_key, payload, created_at) SELECT a.id, $2, $3, a.severity, a.dedup_key, %s, $4 "
+		 "FROM alerts a WHERE a.id = $1 RETURNING 1) "
+		 "UPDATE alerts SET notified_state = $6 WHERE id = $1",
+		 PAYLOAD_SQL);
+	const char *p[6] = { id, evid, action, r->now, r->generator_url,
+			     !strcmp(action, "trigger") ? "firing" : "resolved" };
+	return q(r->c, sql, 6, p, NULL, err, errlen);
+}
+
+/* pending -> firing. */
+static int fire(struct alerts_run *r, const char *id, bool maint, char *err, size_t errlen)
+{
+	char ev[32];
+	const char *p[2] = { id, r->now };
+	if (q(r->c, "UPDATE alerts SET state = 'firing', firing_since = $2 WHERE id = $1", 2, p,
+	      NULL, err, errlen) < 0 ||
+	    add_event(r, id, "pending", "firing", maint, NULL, ev, sizeof ev, err, errlen) < 0)
+		return -1;
+	r->changes++;
+	if (maint)
+		return 0;
+	return add_outbox(r, id, ev, "trigger", err, errlen);
+}
+
+static int new_alert(struct alerts_run *r, const struct obs_copy *o, char *err, size_t errlen)
+{
+	char val[64], fe[16], ra[16], id[32], ev[32];
+	PGresult *res;
+	snprintf(val, sizeof val, "%.17g", o->value);
+	snprintf(fe, sizeof fe, "%u", o->for_evals);
+	snprintf(ra, sizeof ra, "%u", o->resolve_after);
+	const char *p[15] = { o->dedup_key, o->rule, o->severity, o->subject, o->service,
+			      o->region_group, o->labels, o->summary, o->details, val, r->now,
+			      o->target, fe, ra, NULL };
+	if (q(r->c, "INSERT INTO alerts (dedup_key, rule, severity, state, subject, service, "
+		    "region_group, labels, summary, details, value, created_at, pending_since, "
+		    "last_eval_at, active_evals, clean_evals, target, for_evals, resolve_after) "
+		    "VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, 1, 0, "
+		    "$12, $13, $14) RETURNING id, "
+		    "tw_in_maintenance(service, target, subject, region_group, labels, $11)",
+	      14, p, &res, err, errlen) < 0)
+		return -1;
+	snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+	bool maint = PQgetvalue(res, 0, 1)[0] == 't';
+	PQclear(res);
+	if (add_event(r, id, NULL, "pending", false, NULL, ev, sizeof ev, err, errlen) < 0)
+		return -1;
+	r->changes++;
+	if (o->for_evals <= 1)
+		return fire(r, id, maint, err, errlen);
+	return 0;
+}
+
+/* Columns of the open alerts read at commit. */
+enum { C_ID, C_KEY, C_RULE, C_STATE, C_ACTIVE, C_CLEAN, C_NOTIFIED, C_MAINT, C_RESOLVE_AFTER };
+
+static int cmp_key(const void *k, const void *o)
+{
+	return strcmp((const char *)k, ((const struct obs_copy *)o)->dedup_key);
+}
+
+static int cmp_obs(const void *a, const void *b)
+{
+	return strcmp(((const struct obs_copy *)a)->dedup_key, ((const struct obs_copy *)b)->dedup_key);
+}
+
+static bool rule_evaluated(const struct alerts_run *r, const char *rule)
+{
+	for (size_t i = 0; i < r->nrules; i++)
+		if (!strcmp(r->rules[i], rule))
+			return true;
+	return false;
+}
+
+/* '{a,b}' of the rules observed or evaluated, for = ANY($1). */
+static char *rules_array(const struct alerts_run *r)
+{
+	struct sli_sql b = { 0 };
+	sli_sql_printf(&b, "{");
+	size_t n = 0;
+	for (size_t i = 0; i < r->nrules; i++) {
+		sli_sql_printf(&b, "%s\"", n++ ? "," : "");
+		for (const char *s = r->rules[i]; *s; s++)
+			sli_sql_printf(&b, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
+		sli_sql_printf(&b, "\"");
+	}
+	for (size_t i = 0; i < r->nobs; i++) {
+		if (rule_evaluated(r, r->obs[i].rule))
+			continue;
+		sli_sql_printf(&b, "%s\"", n++ ? "," : "");
+		for (const char *s = r->obs[i].rule; *s; s++)
+			sli_sql_printf(&b, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
+		sli_sql_printf(&b, "\"");
+	}
+	sli_sql_printf(&b, "}");
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static int apply(struct alerts_run *r, char *err, size_t errlen)
+{
+	PGresult *open = NULL;
+	int rc = -1;
+	char *rules = rules_array(r);
+	if (!rules)
+		return fail(err, errlen, "out of memory");
+	if (r->nobs > 0)
+		qsort(r->obs, r->nobs, sizeof *r->obs, cmp_obs);
+
+	/* open alerts of these rules, and resolved ones whose resolve was held
+	 * back by a maintenance window */
+	const char *p0[2] = { rules, r->now };
+	if (q(r->c, "SELECT id, dedup_key, rule, state, active_evals, clean_evals, notified_state, "
+		    "tw_in_maintenance(service, target, subject, region_group, labels, $2), "
+		    "resolve_after FROM alerts "
+		    "WHERE rule = ANY($1::text[]) AND (state <> 'resolved' OR notified_state = 'firing') "
+		    "ORDER BY id FOR UPDATE",
+	      2, p0, &open, err, errlen) < 0)
+		goto out;
+
+	for (int i = 0; i < PQntuples(open); i++) {
+		const char *id = PQgetvalue(open, i, C_ID), *state = PQgetvalue(open, i, C_STATE);
+		const char *notified = PQgetisnull(open, i, C_NOTIFIED) ? "" : PQgetvalue(open, i, C_NOTIFIED);
+		bool maint = PQgetvalue(open, i, C_MAINT)[0] == 't';
+		char ev[32];
+
+		if (!strcmp(state, "resolved")) {
+			/* resolved inside a window after receivers were told it fired */
+			if (maint || !rule_evaluated(r, PQgetvalue(open, i, C_RULE)))
+				continue;
+			if (add_event(r, id, "resolved", "resolved", false,
+				      "{\"reason\": \"maintenance_ended\"}", ev, sizeof ev, err, errlen) < 0 ||
+			    add_outbox(r, id, ev, "resolve", err, errlen) < 0)
+				goto out;
+			r->changes++;
+			continue;
+		}
+
+		struct obs_copy *o = r->nobs == 0 ? NULL
+						  : bsearch(PQgetvalue(open, i, C_KEY), r->obs, r->nobs,
+							    sizeof *r->obs, cmp_key);
+		if (o) {
+			o->done = true;
+			long active = strtol(PQgetvalue(open, i, C_ACTIVE), NULL, 10) + 1;
+			char val[64], fe[16], ra[16];
+			snprintf(val, sizeof val, "%.17g", o->value);
+			snprintf(fe, sizeof fe, "%u", o->for_evals);
+			snprintf(ra, sizeof ra, "%u", o->resolve_after);
+			const char *p[10] = { id, r->now, o->summary, o->details, val, o->labels,
+					      o->severity, fe, ra, o->target };
+			if (q(r->c, "UPDATE alerts SET active_evals = active_evals + 1, clean_evals = 0, "
+				    "last_eval_at = $2, summary = $3, details = $4, value = $5, labels = $6, "
+				    "severity = $7, for_evals = $8, resolve_after = $9, target = $10 "
+				    "WHERE id = $1", 10, p, NULL, err, errlen) < 0)
+				goto out;
+			if (!strcmp(state, "pending")) {
+				if (active >= (long)o->for_evals && fire(r, id, maint, err, errlen) < 0)
+					goto out;
+			} else if (strcmp(notified, "firing") != 0 && !maint) {
+				/* fired inside a window that has ended: tell receivers now */
+				if (add_event(r, id, "firing", "firing", false,
+					      "{\"reason\": \"maintenance_ended\"}", ev, sizeof ev, err,
+					      errlen) < 0 ||
+				    add_outbox(r, id, ev, "trigger", err, errlen) < 0)
+					goto out;
+				r->changes++;
+			}
+			continue;
+		}
+		if (!rule_evaluated(r, PQgetvalue(open, i, C_RULE)))
+			continue;
+		/* the condition is false at this evaluation */
+		long clean = strtol(PQgetvalue(open, i, C_CLEAN), NULL, 10) + 1;
+		long after = strtol(PQgetvalue(open, i, C_RESOLVE_AFTER), NULL, 10);
+		const char *p[2] = { id, r->now };
+		if (clean < (after > 0 ? after : 1)) {
+			if (q(r->c, "UPDATE alerts SET clean_evals = clean_evals + 1, active_evals = 0, "
+				    "last_eval_at = $2 WHERE id = $1", 2, p, NULL, err, errlen) < 0)
+				goto out;
+			continue;
+		}
+		bool told = !strcmp(notified, "firing");
+		if (q(r->c, "UPDATE alerts SET state = 'resolved', resolved_at = $2, clean_evals = "
+			    "clean_evals + 1, active_evals = 0, last_eval_at = $2 WHERE id = $1", 2, p,
+		      NULL, err, errlen) < 0 ||
+		    add_event(r, id, state, "resolved", told && maint, NULL, ev, sizeof ev, err,
+			      errlen) < 0)
+			goto out;
+		r->changes++;
+		if (told && !maint && add_outbox(r, id, ev, "resolve", err, errlen) < 0)
+			goto out;
+	}
+
+	for (size_t i = 0; i < r->nobs; i++)
+		if (!r->obs[i].done && new_alert(r, &r->obs[i], err, errlen) < 0)
+			goto out;
+	rc = 0;
+out:
+	PQclear(open);
+	free(rules);
+	return rc;
+}
+
+int alerts_commit(struct alerts_run *r, int *changes, char *err, size_t errlen)
+{
+	if (changes)
+		*changes = 0;
+	if (apply(r, err, errlen) < 0) {
+		alerts_abort(r);
+		return -1;
+	}
+	if (q(r->c, "COMMIT", 0, NULL, NULL, err, errlen) < 0) {
+		alerts_abort(r);
+		return -1;
+	}
+	if (changes)
+		*changes = r->changes;
+	run_free(r);
+	return 0;
+}
+
+/* ---- maintenance windows ---- */
+
+int maint_create(PGconn *conn, const struct maint_window *w, int64_t *id, char *err,
+		 size_t errlen)
+{
+	char s[48], e[48];
+	PGresult *res;
+	char *labels = json_text(w->labels);
+	if (!labels)
+		return fail(err, errlen, "out of memory");
+	if (w->ends_ms <= w->starts_ms) {
+		free(labels);
+		return fail(err, errlen, "the window must end after it starts");
+	}
+	const char *p[8] = { tw_rfc3339_ms(w->starts_ms, s, sizeof s),
+			     tw_rfc3339_ms(w->ends_ms, e, sizeof e), w->service, w->target,
+			     w->region, labels, w->reason ? w->reason : "", w->created_by };
+	int rc = q(conn, "INSERT INTO maintenance_windows (starts_at, ends_at, service, target, "
+			 "region, labels, reason, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+			 "RETURNING id", 8, p, &res, err, errlen);
+	free(labels);
+	if (rc < 0)
+		return -1;
+	if (id)
+		*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int maint_list(PGconn *conn, int64_t now_ms, bool all, bool json, FILE *out, char *err,
+	       size_t errlen)
+{
+	char now[48];
+	PGresult *res;
+	const char *p[2] = { tw_rfc3339_ms(now_ms, now, sizeof now), all ? "true" : "false" };
+	if (q(conn, "SELECT id, " TS("starts_at") ", " TS("ends_at") ", service, target, region, "
+		    "labels::text, reason, created_by, " TS("created_at") ", "
+		    "(starts_at <= $1::timestamptz AND ends_at > $1::timestamptz) "
+		    "FROM maintenance_windows WHERE $2::boolean OR ends_at > $1::timestamptz "
+		    "ORDER BY starts_at, id", 2, p, &res, err, errlen) < 0)
+		return -1;
+	int n = PQntuples(res);
+	if (!json)
+		fprintf(out, "%-6s %-24s %-24s %-6s %-12s %-20s %-10s %-20s %s\n", "ID", "STARTS", "ENDS",
+			"ACTIVE", "SERVICE", "TARGET", "REGION", "LABELS", "REASON");
+	for (int i = 0; i < n; i++) {
+#define V(k) (PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k))
+		if (json) {
+			json_t *j = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:o, s:s, s:s?, s:s, s:b}",
+					      "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+					      "starts_at", PQgetvalue(res, i, 1), "ends_at", PQgetvalue(res, i, 2), "service", V(3), "target", V(4), "region",
+					      V(5), "labels", json_loads(PQgetvalue(res, i, 6), 0, NULL), "reason", PQgetvalue(res, i, 7),
+					      "created_by", V(8), "created_at", PQgetvalue(res, i, 9), "active",
+					      PQgetvalue(res, i, 10)[0] == 't');
+			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+			if (s)
+				fprintf(out, "%s\n", s);
+			free(s);
+			json_decref(j);
+		} else {
+			const char *labels = PQgetvalue(res, i, 6);
+			fprintf(out, "%-6s %-24s %-24s %-6s %-12s %-20s %-10s %-20s %s\n",
+				PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+				PQgetvalue(res, i, 10)[0] == 't' ? "yes" : "no", V(3) ? V(3) : "*",
+				V(4) ? V(4) : "*", V(5) ? V(5) : "*", strcmp(labels, "{}") ? labels : "*",
+				PQgetvalue(res, i, 7));
+		}
+#undef V
+	}
+	PQclear(res);
+	return 0;
+}
+
+int maint_delete(PGconn *conn, int64_t id, char *err, size_t errlen)
+{
+	char s[32];
+	PGresult *res;
+	snprintf(s, sizeof s, "%" PRId64, id);
+	const char *p[1] = { s };
+	if (q(conn, "DELETE FROM maintenance_windows WHERE id = $1", 1, p, &res, err, errlen) < 0)
+		return -1;
+	long n = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return n > 0 ? 0 : 1;
+}

@@ -1,0 +1,732 @@
+/*
+ * rules_other.c - the non-SLO alert rules (see rules_other.h for the list,
+ * severities and dedup keys). Every rule is one SQL query that returns the
+ * observations already shaped, one row per key whose condition holds, with
+ * the columns of struct alert_obs:
+ *
+ *   rule, dedup_key, severity, subject, service, region_group, target,
+ *   labels (json), summary, details (json), value
+ *
+ * so the C side only binds parameters and hands rows to alerts_observe().
+ * Time: $1 is the evaluation time in ms since the epoch
+ * (to_timestamp($1 / 1000)); the clock is never read. Measurements after
+ * now are ignored. The SQL helpers tw_rule_* are in sql/004_rules_other.sql.
+ *
+ * "Currently served" (certificate rules): the latest result that carries a
+ * certificate per (target, port, sni, region, profile) within the last
+ * RULES_CURRENT_MS. A rotated certificate stops counting at the first
+ * result that shows the new one; a region that stopped probing stops
+ * counting after RULES_CURRENT_MS.
+ */
+#include "rules_other.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "alerts.h"
+#include "log.h"
+
+#define NOW "to_timestamp($1::float8 / 1000)"
+#define MS(p) "(" p "::float8 * interval '1 millisecond')"
+
+/* The columns every rule query returns, in this order. */
+enum { C_RULE, C_KEY, C_SEV, C_SUBJECT, C_SERVICE, C_REGION, C_TARGET, C_LABELS, C_SUMMARY,
+       C_DETAILS, C_VALUE, C_NCOLS };
+
+/* ------------------------------------------------------------ cert expiry */
+
+/*
+ * cert_expiry_<tier>: for every tier (each ticket_days as a ticket, page_hours
+ * as a page) and every target, the condition holds when a currently served
+ * certificate - the leaf (cert_not_after) or any certificate of the chain
+ * (chain_not_after_min, which the probe computes over the verified chain
+ * including the leaf and the anchor) - has
+ *     notAfter <= now + tier
+ * in any region or profile. Already expired certificates count too. The
+ * tiers are cumulative. The lead time is computed from the certificate's
+ * absolute notAfter and the evaluation time, not from the probe's
+ * days_to_expiry, so a probe's clock skew does not move it.
+ *
+ * One alert per (tier, target): summary and details name the earliest
+ * expiring certificate (leaf, or chain at depth d) and the regions where a
+ * certificate within the tier is served; details.served lists every
+ * (region, profile) observation within the tier.
+ *
+ * $2 current window ms, $3 rule names, $4 severities, $5 tier ms, $6 tier labels.
+ */
+static const char sql_cert_expiry[] =
+	"WITH cur AS ("
+	" SELECT DISTINCT ON (target, port, coalesce(sni, ''), region, profile)"
+	"  tw_rule_subject(target, port, sni) AS subject, tw_rule_hostport(target, port) AS hp,"
+	"  sni, region, profile, service, labels, started_at, fingerprint_sha256 AS fp,"
+	"  cert_not_after, chain_not_after_min, chain_not_after_min_depth"
+	" FROM results"
+	" WHERE started_at > " NOW " - " MS("$2") " AND started_at <= " NOW
+	"  AND (cert_not_after IS NOT NULL OR chain_not_after_min IS NOT NULL)"
+	" ORDER BY target, port, coalesce(sni, ''), region, profile, started_at DESC),\n"
+	"obs AS ("
+	" SELECT cur.*,"
+	"  CASE WHEN chain_not_after_min IS NOT NULL AND coalesce(chain_not_after_min_depth, 0) > 0"
+	"        AND (cert_not_after IS NULL OR chain_not_after_min < cert_not_after)"
+	"       THEN 'chain' ELSE 'leaf' END AS which,"
+	"  CASE WHEN chain_not_after_min IS NOT NULL AND coalesce(chain_not_after_min_depth, 0) > 0"
+	"        AND (cert_not_after IS NULL OR chain_not_after_min < cert_not_after)"
+	"       THEN chain_not_after_min_depth ELSE 0 END AS depth,"
+	"  least(cert_not_after, chain_not_after_min) AS na"
+	" FROM cur),\n"
+	"tier AS (SELECT * FROM unnest($3::text[], $4::text[], $5::float8[], $6::text[])"
+	"         AS t(rule, severity, lead_ms, label)),\n"
+	"hit AS (SELECT t.rule, t.severity, t.lead_ms, t.label, o.* FROM tier t"
+	"        JOIN obs o ON o.na <= " NOW " + " MS("t.lead_ms") "),\n"
+	"first AS (SELECT DISTINCT ON (rule, subject) * FROM hit"
+	"          ORDER BY rule, subject, na, region, profile),\n"
+	"agg AS (SELECT rule, subject, max(service) AS service,"
+	"  string_agg(DISTINCT region, ', ' ORDER BY region) AS regions,"
+	"  min(cert_not_after) AS leaf_na, min(chain_not_after_min) AS chain_na,"
+	"  (array_agg(labels ORDER BY started_at DESC))[1] AS labels,"
+	"  jsonb_agg(jsonb_build_object('region', region, 'profile', profile,"
+	"    'certificate', which, 'depth', depth, 'not_after', tw_rule_iso(na),"
+	"    'fingerprint', fp, 'seen_at', tw_rule_iso(started_at)) ORDER BY region, profile) AS served"
+	" FROM hit GROUP BY rule, subject),\n"
+	"lead AS (SELECT f.*, extract(epoch FROM f.na - " NOW ")::float8 AS lead_s FROM first f)\n"
+	"SELECT l.rule, l.rule || ':' || l.subject || ':all', l.severity, l.subject, a.service, 'all',"
+	" l.hp,"
+	" (coalesce(a.labels, '{}') || jsonb_build_object('target', l.hp, 'tier', l.label))::text,"
+	" l.subject || ' ' ||"
+	"  CASE l.which WHEN 'leaf' THEN 'leaf certificate'"
+	"   ELSE 'chain certificate (depth ' || l.depth || ')' END || ' ' ||"
+	"  CASE WHEN l.lead_s < 0 THEN 'expired ' ELSE 'expires in ' END ||"
+	"  CASE WHEN abs(l.lead_s) >= 172800 THEN to_char(abs(l.lead_s) / 86400, 'FM999999990.0') || ' days'"
+	"   ELSE to_char(abs(l.lead_s) / 3600, 'FM999999990.0') || ' hours' END ||"
+	"  CASE WHEN l.lead_s < 0 THEN ' ago' ELSE '' END ||"
+	"  ' (' || tw_rule_iso(l.na) || '), served in ' || a.regions,"
+	" jsonb_build_object('certificate', l.which, 'depth', l.depth, 'not_after', tw_rule_iso(l.na),"
+	"  'expires_in_hours', round((l.lead_s / 3600)::numeric, 3), 'threshold', l.label,"
+	"  'threshold_hours', l.lead_ms / 3600000, 'fingerprint', l.fp, 'regions', a.regions,"
+	"  'leaf_not_after', tw_rule_iso(a.leaf_na), 'chain_not_after', tw_rule_iso(a.chain_na),"
+	"  'served', a.served)::text,"
+	" l.lead_s / 86400"
+	" FROM lead l JOIN agg a USING (rule, subject)"
+	" ORDER BY 1, 2";
+
+/* ----------------------------------------------------------- mTLS mass */
+
+/*
+ * mtls_mass_failure (page), pooled globally: over the rollup_1m buckets
+ * starting in [now - window, now), a target (host:port[/sni]) fails in a
+ * region when it had mTLS attempts there (mtls_attempts > 0) and
+ *     mtls_failures / mtls_attempts >= min_failure_ratio
+ * (pooled over its profiles). The rule holds when at least min_targets
+ * distinct targets fail in at least one region. Region-wide problems (one
+ * region's client certificate expired) and global ones page once; details
+ * give the failing (target, region) pairs and the counts per region.
+ *
+ * $2 window ms, $3 min_failure_ratio, $4 min_targets.
+ */
+static const char sql_mtls_mass[] =
+	"WITH t AS ("
+	" SELECT tw_rule_subject(target, port, nullif(sni, '')) AS subject, region,"
+	"  max(service) AS service, sum(mtls_attempts) AS attempts, sum(mtls_failures) AS failures"
+	" FROM rollup_1m"
+	" WHERE bucket >= " NOW " - " MS("$2") " AND bucket < " NOW " AND mtls_attempts > 0"
+	" GROUP BY 1, 2),\n"
+	"f AS (SELECT *, failures::float8 / attempts AS ratio FROM t"
+	"      WHERE failures::float8 / attempts >= $3::float8),\n"
+	"agg AS (SELECT count(DISTINCT subject) AS failing,"
+	"  (SELECT count(DISTINCT subject) FROM t) AS total,"
+	"  count(DISTINCT service) AS nsvc, max(service) AS svc,"
+	"  string_agg(DISTINCT region, ', ' ORDER BY region) AS regions,"
+	"  sum(attempts) AS attempts, sum(failures) AS failures FROM f),\n"
+	"per_region AS (SELECT jsonb_object_agg(region, n) AS j FROM"
+	"  (SELECT region, count(*) AS n FROM f GROUP BY region) x),\n"
+	"lst AS (SELECT jsonb_agg(jsonb_build_object('target', subject, 'region', region,"
+	"  'attempts', attempts, 'failures', failures, 'ratio', round(ratio::numeric, 4))"
+	"  ORDER BY ratio DESC, subject, region) AS j FROM (SELECT * FROM f"
+	"  ORDER BY ratio DESC, subject, region LIMIT 50) y)\n"
+	"SELECT 'mtls_mass_failure', 'mtls_mass_failure:mtls:all', 'page', 'mtls',"
+	" CASE WHEN a.nsvc = 1 THEN a.svc END, 'all', NULL, '{}',"
+	" 'mTLS failing on ' || a.failing || ' of ' || a.total ||"
+	"  ' targets probed with a client certificate (failure ratio >= ' ||"
+	"  trim_scale(round($3::numeric, 4)) || ' over ' || tw_rule_dur($2::float8) || ') in ' || a.regions,"
+	" jsonb_build_object('failing_targets', a.failing, 'mtls_targets', a.total,"
+	"  'min_targets', $4::bigint, 'min_failure_ratio', $3::float8, 'window_ms', $2::bigint,"
+	"  'mtls_attempts', a.attempts, 'mtls_failures', a.failures,"
+	"  'failing_per_region', r.j, 'failing', l.j)::text,"
+	" a.failing"
+	" FROM agg a, per_region r, lst l WHERE a.failing >= $4::bigint";
+
+/* -------------------------------------------------------- SNI mismatch */
+
+/*
+ * sni_mismatch (ticket), per target (host:port[/sni], pooled over regions
+ * and profiles): over the rollup_1m buckets starting in [now - window,
+ * now),  sum(sni_mismatch_count) >= min_events  (min_events 0 counts as 1).
+ * sni_mismatch_count counts results whose leaf does not match the name
+ * sent (the SNI, or the host without SNI).
+ *
+ * $2 window ms, $3 min_events.
+ */
+static const char sql_sni_mismatch[] =
+	"WITH r AS ("
+	" SELECT tw_rule_subject(target, port, nullif(sni, '')) AS subject,"
+	"  tw_rule_hostport(target, port) AS hp, nullif(sni, '') AS sni, region, max(service) AS service,"
+	"  sum(sni_mismatch_count) AS mism, sum(attempts) AS attempts"
+	" FROM rollup_1m"
+	" WHERE bucket >= " NOW " - " MS("$2") " AND bucket < " NOW
+	" GROUP BY 1, 2, 3, 4),\n"
+	"t AS (SELECT subject, min(hp) AS hp, max(sni) AS sni, max(service) AS service,"
+	"  sum(mism) AS mism, sum(attempts) AS attempts,"
+	"  string_agg(region, ', ' ORDER BY region) FILTER (WHERE mism > 0) AS regions,"
+	"  jsonb_object_agg(region, mism) AS per_region"
+	" FROM r GROUP BY subject)\n"
+	"SELECT 'sni_mismatch', 'sni_mismatch:' || subject || ':all', 'ticket', subject, service, 'all', hp,"
+	" jsonb_strip_nulls(jsonb_build_object('target', hp, 'sni', sni))::text,"
+	" subject || ' certificate does not match the name sent: ' || mism || ' of ' || attempts ||"
+	"  ' handshakes in the last ' || tw_rule_dur($2::float8) || ' (' || regions || ')',"
+	" jsonb_build_object('mismatches', mism, 'attempts', attempts, 'min_events', $3::bigint,"
+	"  'window_ms', $2::bigint, 'per_region', per_region)::text,"
+	" mism"
+	" FROM t WHERE mism >= greatest($3::bigint, 1) ORDER BY subject";
+
+/* -------------------------------------------------------- probe silent */
+
+/*
+ * probe_silent (ticket), per probe: last_seen (collector clock: the last
+ * batch, hello or heartbeat) is strictly older than intervals x the probe's
+ * interval:
+ *     last_seen < now - intervals * interval
+ * The interval is the smallest results.interval_ms among the probe's last
+ * 1000 results by seq (an index range scan on the results key; probes has
+ * no interval column), or RULES_DEFAULT_INTERVAL_MS when it has none.
+ * A retired probe keeps alerting until its probes row is deleted.
+ *
+ * $2 intervals, $3 default interval ms.
+ */
+static const char sql_probe_silent[] =
+	"SELECT 'probe_silent', 'probe_silent:' || p.probe_id || ':' || p.region, 'ticket', p.probe_id,"
+	" NULL, p.region, NULL,"
+	" jsonb_build_object('probe', p.probe_id, 'region', p.region)::text,"
+	" 'probe ' || p.probe_id || ' (' || p.region || ') silent for ' ||"
+	"  tw_rule_dur(extract(epoch FROM " NOW " - p.last_seen)::float8 * 1000) ||"
+	"  ' (last seen ' || tw_rule_iso(p.last_seen) || '), more than ' || $2::bigint ||"
+	"  ' x its ' || tw_rule_dur(iv.ms) || ' probing interval',"
+	" jsonb_build_object('last_seen', tw_rule_iso(p.last_seen),"
+	"  'silent_ms', round(extract(epoch FROM " NOW " - p.last_seen) * 1000),"
+	"  'interval_ms', iv.ms, 'interval_known', iv.known, 'intervals', $2::bigint,"
+	"  'threshold_ms', $2::bigint * iv.ms, 'version', p.version)::text,"
+	" extract(epoch FROM " NOW " - p.last_seen)::float8"
+	" FROM probes p"
+	" LEFT JOIN LATERAL (SELECT min(r.interval_ms) AS ms FROM results r"
+	"   WHERE r.probe_id = p.probe_id AND r.seq > p.last_seq - 1000 AND r.seq <= p.last_seq"
+	"   AND r.interval_ms > 0) x ON true"
+	" CROSS JOIN LATERAL (SELECT coalesce(x.ms, $3::bigint)::float8 AS ms,"
+	"   x.ms IS NOT NULL AS known) iv"
+	" WHERE p.last_seen < " NOW " - $2::bigint * " MS("iv.ms")
+	" ORDER BY p.probe_id";
+
+/* ---------------------------------------------------------- clock skew */
+
+/*
+ * clock_skew (ticket), per probe: |clock_offset_ms| > max_ms, strictly,
+ * clock_offset_ms being the probe's clock minus the collector's at its
+ * last hello/heartbeat. Such a probe's own validity checks (cert_expired,
+ * cert_not_yet_valid, days_to_expiry, OCSP freshness) and its started_at
+ * times are suspect; the summary says so.
+ *
+ * $1 max_ms (the only rule without the evaluation time: it reads the
+ * probes' latest offsets).
+ */
+static const char sql_clock_skew[] =
+	"SELECT 'clock_skew', 'clock_skew:' || probe_id || ':' || region, 'ticket', probe_id,"
+	" NULL, region, NULL,"
+	" jsonb_build_object('probe', probe_id, 'region', region)::text,"
+	" 'probe ' || probe_id || ' (' || region || ') clock is ' || tw_rule_dur(abs(clock_offset_ms)) ||"
+	"  CASE WHEN clock_offset_ms > 0 THEN ' ahead of' ELSE ' behind' END ||"
+	"  ' the collector''s (max ' || tw_rule_dur($1::float8) || '): its certificate expiry'"
+	"  || ' and validity results are suspect',"
+	" jsonb_build_object('clock_offset_ms', clock_offset_ms, 'max_ms', $1::float8,"
+	"  'last_seen', tw_rule_iso(last_seen), 'version', version)::text,"
+	" clock_offset_ms"
+	" FROM probes WHERE abs(clock_offset_ms) > $1::float8 ORDER BY probe_id";
+
+/* --------------------------------------------------- fingerprint drift */
+
+/*
+ * cert_fingerprint_drift (ticket), per target: for one profile, the regions
+ * currently serving the target (a result with a fingerprint within the last
+ * RULES_CURRENT_MS) serve at least two different leaf fingerprints, and
+ * have done so continuously for at least fingerprint_for:
+ *     now - since >= fingerprint_for
+ * "since" comes from the results of those regions over the last
+ * fingerprint_for + RULES_CURRENT_MS: each region's fingerprint is carried
+ * forward from each of its results; since is the first result after the
+ * last moment at which the regions agreed (a region counts once it has a
+ * result in that span). Profiles are compared separately: a server that
+ * picks an RSA or an ECDSA certificate by client profile is not drift. When
+ * several profiles diverge, the one diverging longest is reported.
+ * (certificate_sightings only keeps first/last seen per region, which cannot
+ * tell a continuous divergence from two rotations, hence results.)
+ *
+ * $2 fingerprint_for ms, $3 current window ms.
+ */
+static const char sql_fp_drift[] =
+	"WITH r AS ("
+	" SELECT tw_rule_subject(target, port, sni) AS subject, tw_rule_hostport(target, port) AS hp,"
+	"  region, profile, started_at AS t, fingerprint_sha256 AS fp, service, labels"
+	" FROM results"
+	" WHERE started_at > " NOW " - " MS("$2") " - " MS("$3") " AND started_at <= " NOW
+	"  AND fingerprint_sha256 IS NOT NULL),\n"
+	"cur AS (SELECT DISTINCT ON (subject, profile, region) subject, profile, region, fp, t, hp,"
+	"  service, labels FROM r WHERE t > " NOW " - " MS("$3")
+	"  ORDER BY subject, profile, region, t DESC),\n"
+	"div AS (SELECT subject, profile FROM cur GROUP BY 1, 2 HAVING count(DISTINCT fp) > 1),\n"
+	"ev AS (SELECT subject, profile, region, t, fp FROM ("
+	"  SELECT r.subject, r.profile, r.region, r.t, r.fp,"
+	"   lag(r.fp) OVER (PARTITION BY r.subject, r.profile, r.region ORDER BY r.t) AS prev"
+	"  FROM r JOIN (SELECT cur.subject, cur.profile, cur.region FROM cur JOIN div USING (subject, profile)) k"
+	"   USING (subject, profile, region)) x"
+	" WHERE prev IS DISTINCT FROM fp),\n"
+	"st AS (SELECT e.subject, e.profile, e.t,"
+	"  (SELECT count(DISTINCT s.fp) FROM (SELECT DISTINCT ON (e2.region) e2.fp FROM ev e2"
+	"    WHERE e2.subject = e.subject AND e2.profile = e.profile AND e2.t <= e.t"
+	"    ORDER BY e2.region, e2.t DESC) s) AS nfp"
+	" FROM ev e),\n"
+	"onset AS (SELECT subject, profile, min(t) AS since FROM ("
+	"  SELECT st.*, max(t) FILTER (WHERE nfp <= 1) OVER (PARTITION BY subject, profile) AS last_ok"
+	"  FROM st) y"
+	" WHERE nfp > 1 AND (last_ok IS NULL OR t > last_ok) GROUP BY 1, 2),\n"
+	"pick AS (SELECT DISTINCT ON (subject) subject, profile, since FROM onset"
+	"  WHERE since <= " NOW " - " MS("$2") " ORDER BY subject, since, profile),\n"
+	"c AS (SELECT p.subject, p.profile, p.since, min(cur.hp) AS hp, max(cur.service) AS service,"
+	"  (array_agg(cur.labels ORDER BY cur.t DESC))[1] AS labels,"
+	"  jsonb_object_agg(cur.region, cur.fp) AS regions,"
+	"  string_agg(cur.region || ' ' || left(cur.fp, 16), ', ' ORDER BY cur.region) AS txt"
+	"  FROM pick p JOIN cur USING (subject, profile) GROUP BY 1, 2, 3)\n"
+	"SELECT 'cert_fingerprint_drift', 'cert_fingerprint_drift:' || subject || ':all', 'ticket',"
+	" subject, service, 'all', hp,"
+	" (coalesce(labels, '{}') || jsonb_build_object('target', hp))::text,"
+	" subject || ' serves different certificates in different regions for ' ||"
+	"  tw_rule_dur(extract(epoch FROM " NOW " - since)::float8 * 1000) ||"
+	"  ' (profile ' || profile || '): ' || txt,"
+	" jsonb_build_object('profile', profile, 'diverging_since', tw_rule_iso(since),"
+	"  'diverging_ms', round(extract(epoch FROM " NOW " - since) * 1000),"
+	"  'fingerprint_for_ms', $2::bigint, 'regions', regions)::text,"
+	" extract(epoch FROM " NOW " - since)::float8"
+	" FROM c ORDER BY subject";
+
+/* ----------------------------------------------------- TLS param drift */
+
+/*
+ * tls_params_1h upkeep (see sql/004_rules_other.sql): summarise the
+ * complete UTC hours in [max(done_until, hour(now - baseline - 1h)),
+ * hour(now - 1h)) once. Two steps so that the results scan gets literal
+ * bounds (partition pruning).
+ */
+static const char sql_tls_span[] =
+	"SELECT greatest(coalesce((SELECT done_until FROM rules_other_state"
+	"  WHERE name = 'tls_params_1h'), '-infinity'),"
+	"  date_trunc('hour', " NOW " - " MS("$2") " - interval '1 hour', 'UTC'))::text,"
+	" date_trunc('hour', " NOW " - interval '1 hour', 'UTC')::text,"
+	" greatest(coalesce((SELECT done_until FROM rules_other_state"
+	"  WHERE name = 'tls_params_1h'), '-infinity'),"
+	"  date_trunc('hour', " NOW " - " MS("$2") " - interval '1 hour', 'UTC'))"
+	" < date_trunc('hour', " NOW " - interval '1 hour', 'UTC')";
+
+static const char sql_tls_summarise[] =
+	"WITH ins AS (INSERT INTO tls_params_1h (bucket, target, port, sni, region, profile,"
+	"  tls_version, cipher, handshakes)"
+	" SELECT date_trunc('hour', started_at, 'UTC'), target, port, coalesce(sni, ''), region,"
+	"  profile, tls_version, coalesce(cipher, ''), count(*)"
+	" FROM results WHERE started_at >= $1::timestamptz AND started_at < $2::timestamptz"
+	"  AND tls_version IS NOT NULL"
+	" GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+	" ON CONFLICT (bucket, target, port, sni, region, profile, tls_version, cipher)"
+	" DO UPDATE SET handshakes = tls_params_1h.handshakes + EXCLUDED.handshakes)\n"
+	"INSERT INTO rules_other_state (name, done_until) VALUES ('tls_params_1h', $2::timestamptz)"
+	" ON CONFLICT (name) DO UPDATE"
+	" SET done_until = greatest(rules_other_state.done_until, EXCLUDED.done_until)";
+
+static const char sql_tls_prune[] =
+	"DELETE FROM tls_params_1h WHERE bucket < " NOW " - " MS("$2") " - interval '1 day'";
+
+/*
+ * tls_negotiation_drift (ticket), per target x profile: in some region, the
+ * (tls_version, cipher) negotiated most often in the last hour differs from
+ * the one negotiated most often over the baseline (the tls_params_1h hours
+ * in [now - baseline_window, hour(now - 1h)), i.e. the week before the
+ * last hour), and the baseline pair was strictly less frequent in the last
+ * hour than the new one (a tie is no change). Only completed handshakes
+ * count, and only keys with >= RULES_DRIFT_MIN_BASELINE handshakes in the
+ * baseline and >= RULES_DRIFT_MIN_CURRENT in the last hour. Regions are
+ * compared to their own baseline (one misrouted region shows) and reported
+ * together: one alert per target x profile listing the regions that
+ * changed.
+ *
+ * $2 baseline ms, $3 min baseline, $4 min current, $5 current window ms.
+ */
+static const char sql_tls_drift[] =
+	"WITH base AS (SELECT target, port, sni, region, profile, tls_version, cipher,"
+	"  sum(handshakes) AS n FROM tls_params_1h"
+	" WHERE bucket >= " NOW " - " MS("$2")
+	"  AND bucket < date_trunc('hour', " NOW " - interval '1 hour', 'UTC')"
+	" GROUP BY 1, 2, 3, 4, 5, 6, 7),\n"
+	"bmode AS (SELECT DISTINCT ON (target, port, sni, region, profile) *,"
+	"  sum(n) OVER (PARTITION BY target, port, sni, region, profile) AS total FROM base"
+	"  ORDER BY target, port, sni, region, profile, n DESC, tls_version DESC, cipher),\n"
+	"curc AS (SELECT target, port, coalesce(sni, '') AS sni, region, profile, tls_version,"
+	"  coalesce(cipher, '') AS cipher, count(*) AS n, max(service) AS service,"
+	"  (array_agg(labels ORDER BY started_at DESC))[1] AS labels"
+	" FROM results WHERE started_at > " NOW " - " MS("$5") " AND started_at <= " NOW
+	"  AND tls_version IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7),\n"
+	"cmode AS (SELECT DISTINCT ON (target, port, sni, region, profile) *,"
+	"  sum(n) OVER (PARTITION BY target, port, sni, region, profile) AS total FROM curc"
+	"  ORDER BY target, port, sni, region, profile, n DESC, tls_version DESC, cipher),\n"
+	"hit AS (SELECT tw_rule_subject(b.target, b.port, b.sni) AS subject,"
+	"  tw_rule_hostport(b.target, b.port) AS hp, b.profile, b.region,"
+	"  b.tls_version AS b_ver, b.cipher AS b_cipher, b.n AS b_n, b.total AS b_total,"
+	"  c.tls_version AS c_ver, c.cipher AS c_cipher, c.n AS c_n, c.total AS c_total,"
+	"  coalesce(cb.n, 0) AS c_n_base, c.service, c.labels"
+	" FROM bmode b JOIN cmode c USING (target, port, sni, region, profile)"
+	" LEFT JOIN curc cb ON cb.target = b.target AND cb.port = b.port AND cb.sni = b.sni"
+	"  AND cb.region = b.region AND cb.profile = b.profile"
+	"  AND cb.tls_version = b.tls_version AND cb.cipher = b.cipher"
+	" WHERE b.total >= $3::bigint AND c.total >= $4::bigint"
+	"  AND (c.tls_version, c.cipher) <> (b.tls_version, b.cipher) AND coalesce(cb.n, 0) < c.n),\n"
+	"g AS (SELECT subject, profile, min(hp) AS hp, max(service) AS service,"
+	"  (array_agg(labels))[1] AS labels,"
+	"  string_agg(region, ', ' ORDER BY region) AS regions,"
+	"  (array_agg(c_ver || ' ' || c_cipher ORDER BY region))[1] AS now_txt,"
+	"  (array_agg(b_ver || ' ' || b_cipher ORDER BY region))[1] AS base_txt,"
+	"  jsonb_object_agg(region, jsonb_build_object("
+	"   'baseline', jsonb_build_object('tls_version', b_ver, 'cipher', b_cipher,"
+	"     'handshakes', b_n, 'of', b_total),"
+	"   'current', jsonb_build_object('tls_version', c_ver, 'cipher', c_cipher,"
+	"     'handshakes', c_n, 'of', c_total, 'baseline_pair_handshakes', c_n_base))) AS per_region,"
+	"  count(*) AS n"
+	" FROM hit GROUP BY subject, profile)\n"
+	"SELECT 'tls_negotiation_drift', 'tls_negotiation_drift:' || subject || ':' || profile || ':all',"
+	" 'ticket', subject, service, 'all', hp,"
+	" (coalesce(labels, '{}') || jsonb_build_object('target', hp, 'profile', profile))::text,"
+	" subject || ' (profile ' || profile || ') negotiates ' || now_txt || ' in ' || regions ||"
+	"  ' in the last ' || tw_rule_dur($5::float8) || '; baseline ' || base_txt,"
+	" jsonb_build_object('profile', profile, 'baseline_window_ms', $2::bigint,"
+	"  'current_window_ms', $5::bigint, 'min_baseline', $3::bigint, 'min_current', $4::bigint,"
+	"  'regions', per_region)::text,"
+	" n"
+	" FROM g ORDER BY subject, profile";
+
+/* ------------------------------------------------------------ plumbing */
+
+/* Runs sql with text params; NULL with err set when it did not return
+ * tuples / succeed. The caller PQclear()s. */
+static PGresult *query(PGconn *c, const char *what, const char *sql, int n,
+		       const char *const *params, char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return r;
+	snprintf(err, errlen, "rules_other %s: %s", what,
+		 r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	err[strcspn(err, "\n")] = '\0';
+	PQclear(r);
+	return NULL;
+}
+
+static const char *col(const PGresult *r, int row, int c)
+{
+	return PQgetisnull(r, row, c) ? NULL : PQgetvalue(r, row, c);
+}
+
+/* Parses a json object column; NULL (and no error) for SQL NULL. */
+static int json_col(const PGresult *r, int row, int c, json_t **out, char *err, size_t errlen)
+{
+	const char *s = col(r, row, c);
+	json_error_t je;
+	*out = NULL;
+	if (!s)
+		return 0;
+	*out = json_loads(s, 0, &je);
+	if (!*out) {
+		snprintf(err, errlen, "rules_other: bad json from SQL: %s", je.text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs one rule query and observes every row it returns. */
+static int observe_query(PGconn *c, struct alerts_run *run, const char *what, const char *sql,
+			 int n, const char *const *params, unsigned resolve_after, int *count,
+			 char *err, size_t errlen)
+{
+	PGresult *r = query(c, what, sql, n, params, err, errlen);
+	int rc = -1;
+	if (!r)
+		return -1;
+	if (PQnfields(r) != C_NCOLS) {
+		snprintf(err, errlen, "rules_other %s: %d columns, expected %d", what, PQnfields(r),
+			 C_NCOLS);
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *labels = NULL, *details = NULL;
+		struct alert_obs o = {
+			.rule = col(r, i, C_RULE),
+			.dedup_key = col(r, i, C_KEY),
+			.severity = col(r, i, C_SEV),
+			.subject = col(r, i, C_SUBJECT),
+			.service = col(r, i, C_SERVICE),
+			.region_group = col(r, i, C_REGION),
+			.target = col(r, i, C_TARGET),
+			.summary = col(r, i, C_SUMMARY),
+			.value = col(r, i, C_VALUE) ? strtod(col(r, i, C_VALUE), NULL) : 0,
+			.for_evals = 1,
+			.resolve_after = resolve_after,
+		};
+		if (json_col(r, i, C_LABELS, &labels, err, errlen) ||
+		    json_col(r, i, C_DETAILS, &details, err, errlen)) {
+			json_decref(labels);
+			goto out;
+		}
+		o.labels = labels;
+		o.details = details;
+		int orc = alerts_observe(run, &o, err, errlen);
+		if (orc == 0)
+			log_debug("rules_other: %s %s: %s", o.rule, o.dedup_key, o.summary);
+		json_decref(labels);
+		json_decref(details);
+		if (orc)
+			goto out;
+		if (count)
+			(*count)++;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+static unsigned resolve_after_of(const struct slo_config *cfg, const struct slo_rule_common *rc)
+{
+	return rc->resolve_after ? rc->resolve_after : cfg->alerts.resolve_after;
+}
+
+static void fmt_i64(char *buf, size_t cap, int64_t v)
+{
+	snprintf(buf, cap, "%" PRId64, v);
+}
+
+/* ---------------------------------------------------------------- rules */
+
+#define MAX_TIERS (SLO_MAX_TICKET_DAYS + 1)
+
+struct tiers {
+	size_t n;
+	char names[MAX_TIERS][48];
+	const char *sev[MAX_TIERS];
+	double ms[MAX_TIERS];
+	char label[MAX_TIERS][24];
+};
+
+/* "cert_expiry_30d" ... "cert_expiry_24h" from the config. */
+static void cert_tiers(const struct slo_config *cfg, struct tiers *t)
+{
+	const typeof(cfg->alerts.cert_expiry) *ce = &cfg->alerts.cert_expiry;
+	t->n = 0;
+	for (size_t i = 0; i < ce->nticket_days && i < SLO_MAX_TICKET_DAYS; i++) {
+		snprintf(t->label[t->n], sizeof t->label[0], "%ud", ce->ticket_days[i]);
+		t->sev[t->n] = "ticket";
+		t->ms[t->n] = (double)ce->ticket_days[i] * 86400000.0;
+		t->n++;
+	}
+	if (ce->page_hours > 0) {
+		snprintf(t->label[t->n], sizeof t->label[0], "%gh", ce->page_hours);
+		t->sev[t->n] = "page";
+		t->ms[t->n] = ce->page_hours * 3600000.0;
+		t->n++;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		snprintf(t->names[i], sizeof t->names[0], "cert_expiry_%s", t->label[i]);
+}
+
+/* A PostgreSQL array literal of simple words or numbers (no quoting needed:
+ * rule names, severities, labels and %.17g numbers). */
+static void array_lit(char *buf, size_t cap, size_t n, const char *const *items)
+{
+	size_t off = 0;
+	off += (size_t)snprintf(buf + off, cap - off, "{");
+	for (size_t i = 0; i < n && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? "," : "", items[i]);
+	if (off < cap)
+		snprintf(buf + off, cap - off, "}");
+}
+
+static int rule_cert_expiry(PGconn *c, const char *now, const struct slo_config *cfg,
+			    struct alerts_run *run, char *err, size_t errlen)
+{
+	struct tiers t;
+	cert_tiers(cfg, &t);
+	if (t.n == 0)
+		return 0;
+	if (cfg->alerts.cert_expiry.c.enabled) {
+		char cur[32], a_names[MAX_TIERS * 50], a_sev[MAX_TIERS * 8], a_ms[MAX_TIERS * 32],
+			a_lab[MAX_TIERS * 26], msbuf[MAX_TIERS][32];
+		const char *names[MAX_TIERS], *labels[MAX_TIERS], *ms[MAX_TIERS];
+		for (size_t i = 0; i < t.n; i++) {
+			names[i] = t.names[i];
+			labels[i] = t.label[i];
+			snprintf(msbuf[i], sizeof msbuf[i], "%.17g", t.ms[i]);
+			ms[i] = msbuf[i];
+		}
+		array_lit(a_names, sizeof a_names, t.n, names);
+		array_lit(a_sev, sizeof a_sev, t.n, t.sev);
+		array_lit(a_ms, sizeof a_ms, t.n, ms);
+		array_lit(a_lab, sizeof a_lab, t.n, labels);
+		fmt_i64(cur, sizeof cur, RULES_CURRENT_MS);
+		const char *p[] = { now, cur, a_names, a_sev, a_ms, a_lab };
+		if (observe_query(c, run, "cert_expiry", sql_cert_expiry, 6, p,
+				  resolve_after_of(cfg, &cfg->alerts.cert_expiry.c), NULL, err, errlen))
+			return -1;
+	}
+	for (size_t i = 0; i < t.n; i++)
+		if (alerts_rule_evaluated(run, t.names[i], err, errlen))
+			return -1;
+	return 0;
+}
+
+static int rule_mtls_mass(PGconn *c, const char *now, const struct slo_config *cfg,
+			  struct alerts_run *run, char *err, size_t errlen)
+{
+	const typeof(cfg->alerts.mtls_mass) *m = &cfg->alerts.mtls_mass;
+	if (m->c.enabled) {
+		char w[32], ratio[40], mt[32];
+		fmt_i64(w, sizeof w, m->window_ms);
+		snprintf(ratio, sizeof ratio, "%.17g", m->min_failure_ratio);
+		snprintf(mt, sizeof mt, "%u", m->min_targets ? m->min_targets : 1);
+		const char *p[] = { now, w, ratio, mt };
+		if (observe_query(c, run, "mtls_mass_failure", sql_mtls_mass, 4, p,
+				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
+			return -1;
+	}
+	return alerts_rule_evaluated(run, "mtls_mass_failure", err, errlen);
+}
+
+static int rule_sni_mismatch(PGconn *c, const char *now, const struct slo_config *cfg,
+			     struct alerts_run *run, char *err, size_t errlen)
+{
+	const typeof(cfg->alerts.sni_mismatch) *m = &cfg->alerts.sni_mismatch;
+	if (m->c.enabled) {
+		char w[32], me[32];
+		fmt_i64(w, sizeof w, m->window_ms);
+		snprintf(me, sizeof me, "%" PRIu64, m->min_events);
+		const char *p[] = { now, w, me };
+		if (observe_query(c, run, "sni_mismatch", sql_sni_mismatch, 3, p,
+				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
+			return -1;
+	}
+	return alerts_rule_evaluated(run, "sni_mismatch", err, errlen);
+}
+
+static int rule_probe_silent(PGconn *c, const char *now, const struct slo_config *cfg,
+			     struct alerts_run *run, char *err, size_t errlen)
+{
+	const typeof(cfg->alerts.probe_silent) *m = &cfg->alerts.probe_silent;
+	if (m->c.enabled) {
+		char iv[32], def[32];
+		snprintf(iv, sizeof iv, "%u", m->intervals ? m->intervals : 1);
+		fmt_i64(def, sizeof def, RULES_DEFAULT_INTERVAL_MS);
+		const char *p[] = { now, iv, def };
+		if (observe_query(c, run, "probe_silent", sql_probe_silent, 3, p,
+				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
+			return -1;
+	}
+	return alerts_rule_evaluated(run, "probe_silent", err, errlen);
+}
+
+static int rule_clock_skew(PGconn *c, const char *now, const struct slo_config *cfg,
+			   struct alerts_run *run, char *err, size_t errlen)
+{
+	const typeof(cfg->alerts.clock_skew) *m = &cfg->alerts.clock_skew;
+	if (m->c.enabled) {
+		char mx[40];
+		snprintf(mx, sizeof mx, "%.17g", m->max_ms);
+		const char *p[] = { mx };
+		if (observe_query(c, run, "clock_skew", sql_clock_skew, 1, p,
+				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
+			return -1;
+	}
+	return alerts_rule_evaluated(run, "clock_skew", err, errlen);
+}
+
+/* Brings tls_params_1h up to hour(now - 1h) and prunes it. */
+static int tls_params_upkeep(PGconn *c, const char *now, const char *baseline, char *err,
+			     size_t errlen)
+{
+	const char *p[] = { now, baseline };
+	PGresult *r = query(c, "tls_params span", sql_tls_span, 2, p, err, errlen);
+	if (!r)
+		return -1;
+	int rc = 0;
+	if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 2), "t") == 0) {
+		const char *span[] = { PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1) };
+		PGresult *s = query(c, "tls_params summarise", sql_tls_summarise, 2, span, err, errlen);
+		rc = s ? 0 : -1;
+		PQclear(s);
+	}
+	PQclear(r);
+	if (rc == 0) {
+		PGresult *d = query(c, "tls_params prune", sql_tls_prune, 2, p, err, errlen);
+		rc = d ? 0 : -1;
+		PQclear(d);
+	}
+	return rc;
+}
+
+static int rule_drift(PGconn *c, const char *now, const struct slo_config *cfg,
+		      struct alerts_run *run, char *err, size_t errlen)
+{
+	const typeof(cfg->alerts.drift) *m = &cfg->alerts.drift;
+	if (m->c.enabled) {
+		char fp_for[32], cur[32], base[32], minb[16], minc[16];
+		fmt_i64(fp_for, sizeof fp_for, m->fingerprint_for_ms);
+		fmt_i64(cur, sizeof cur, RULES_CURRENT_MS);
+		fmt_i64(base, sizeof base, m->baseline_window_ms);
+		snprintf(minb, sizeof minb, "%d", RULES_DRIFT_MIN_BASELINE);
+		snprintf(minc, sizeof minc, "%d", RULES_DRIFT_MIN_CURRENT);
+		const char *p1[] = { now, fp_for, cur };
+		const char *p2[] = { now, base, minb, minc, cur };
+		unsigned ra = resolve_after_of(cfg, &m->c);
+		if (observe_query(c, run, "cert_fingerprint_drift", sql_fp_drift, 3, p1, ra, NULL,
+				  err, errlen) ||
+		    tls_params_upkeep(c, now, base, err, errlen) ||
+		    observe_query(c, run, "tls_negotiation_drift", sql_tls_drift, 5, p2, ra, NULL,
+				  err, errlen))
+			return -1;
+	}
+	if (alerts_rule_evaluated(run, "cert_fingerprint_drift", err, errlen))
+		return -1;
+	return alerts_rule_evaluated(run, "tls_negotiation_drift", err, errlen);
+}
+
+int rules_other_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
+		     struct alerts_run *run, char *err, size_t errlen)
+{
+	char now[32];
+	if (!c || !cfg || !run) {
+		snprintf(err, errlen, "rules_other_eval: missing connection, config or run");
+		return -1;
+	}
+	fmt_i64(now, sizeof now, now_ms);
+	if (rule_cert_expiry(c, now, cfg, run, err, errlen) ||
+	    rule_mtls_mass(c, now, cfg, run, err, errlen) ||
+	    rule_sni_mismatch(c, now, cfg, run, err, errlen) ||
+	    rule_probe_silent(c, now, cfg, run, err, errlen) ||
+	    rule_clock_skew(c, now, cfg, run, err, errlen) ||
+	    rule_drift(c, now, cfg, run, err, errlen))
+		return -1;
+	return 0;
+}

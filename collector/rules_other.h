@@ -1,0 +1,69 @@
+/*
+ * rules_other.h - the alert rules that are not SLO burn rates (issue 4,
+ * "Other alerts"; DESIGN 6): certificate expiry, mass mTLS failure, SNI
+ * mismatch, silent probe, probe clock skew, certificate fingerprint drift
+ * between regions and negotiated TLS version/cipher drift from the weekly
+ * baseline. Thresholds come from slo_config.h (struct slo_alerts).
+ *
+ * Each rule is SQL over the stored data (results, rollup_1m, probes and the
+ * rule's own tls_params_1h summary, sql/004_rules_other.sql) evaluated at
+ * the injected time now_ms - the clock is never read. A row whose
+ * measurement time is after now_ms is ignored, so an evaluation at a past
+ * time sees what was stored about that time.
+ *
+ * Rules, their severity and dedup key (RULE:SUBJECT:REGION_GROUP, ":"-joined
+ * like the burn-rate keys; stable: it never contains a value that changes
+ * while the condition holds):
+ *
+ *   cert_expiry_<N>d  ticket, one rule per alerts.cert_expiry.ticket_days
+ *   cert_expiry_<H>h  page, alerts.cert_expiry.page_hours
+ *       key  RULE:host:port[/sni]:all
+ *       The tiers are cumulative: a certificate 5 days from expiry keeps the
+ *       30d ticket open and opens the 7d ticket; all resolve at rotation.
+ *   mtls_mass_failure      page    mtls_mass_failure:mtls:all
+ *   sni_mismatch           ticket  sni_mismatch:host:port[/sni]:all
+ *   probe_silent           ticket  probe_silent:PROBE:REGION
+ *   clock_skew             ticket  clock_skew:PROBE:REGION
+ *   cert_fingerprint_drift ticket  cert_fingerprint_drift:host:port[/sni]:all
+ *   tls_negotiation_drift  ticket  tls_negotiation_drift:host:port[/sni]:PROFILE:all
+ *
+ * host:port[/sni]: "/sni" only when an SNI other than the host was sent.
+ * The exact conditions are written above each rule in rules_other.c.
+ *
+ * A disabled rule (enabled: false) is still reported as evaluated with no
+ * observation, so its open alerts resolve instead of staying open forever.
+ */
+#ifndef TW_RULES_OTHER_H
+#define TW_RULES_OTHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "alerts.h"
+#include "slo_config.h"
+
+/* "Currently served": the latest observation per target, SNI, region and
+ * profile within this window before now (certificate expiry and drift). */
+#define RULES_CURRENT_MS (3600 * 1000LL)
+
+/* tls_negotiation_drift needs this many completed handshakes of the key in
+ * the baseline window and in the last hour before it compares them. */
+#define RULES_DRIFT_MIN_BASELINE 12
+#define RULES_DRIFT_MIN_CURRENT 3
+
+/* A probe whose interval is unknown (no stored result) is taken to probe
+ * every 60 s, the probe's default interval. */
+#define RULES_DEFAULT_INTERVAL_MS 60000LL
+
+/* Evaluates every rule on c (inside the transaction alerts_begin opened on
+ * the same connection: the run's observations and the tls_params_1h
+ * summary commit or roll back together), calling alerts_observe() for each
+ * key whose condition holds and alerts_rule_evaluated() for every rule.
+ * Returns 0, or -1 with err set (the caller then calls alerts_abort). cfg
+ * and run are borrowed. */
+int rules_other_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
+		     struct alerts_run *run, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,399 @@
+/*
+ * sli.c - the SLIs over rollups (see sli.h and docs/SLI.md).
+ */
+#include "sli.h"
+#include "twtime.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#define HOUR_MS 3600000LL
+
+const double sli_latency_bounds[SLI_LATENCY_BUCKETS] = {
+	0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2500, 5000, 10000,
+};
+
+int sli_latency_bound_index(double threshold_ms)
+{
+	/* bucket k (1-based) is [bounds[k-1], bounds[k]); "< T" where T =
+	 * bounds[k] is buckets 1..k */
+	for (int k = 1; k < SLI_LATENCY_BUCKETS; k++)
+		if (sli_latency_bounds[k] == threshold_ms)
+			return k;
+	return -1;
+}
+
+void sli_latency_bounds_string(char *buf, size_t cap)
+{
+	size_t off = 0;
+	if (cap)
+		buf[0] = '\0';
+	for (int k = 1; k < SLI_LATENCY_BUCKETS && off < cap; k++) {
+		int n = snprintf(buf + off, cap - off, "%s%g", k > 1 ? ", " : "",
+				 sli_latency_bounds[k]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+double sli_percentile(const uint64_t *hist, double q)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < SLI_LATENCY_BUCKETS; i++)
+		total += hist[i];
+	if (total == 0 || !(q > 0 && q < 1))
+		return NAN;
+	double rank = q * (double)total, cum = 0;
+	for (int i = 0; i < SLI_LATENCY_BUCKETS; i++) {
+		double c = (double)hist[i];
+		if (c > 0 && cum + c >= rank) {
+			if (i == SLI_LATENCY_BUCKETS - 1)
+				return sli_latency_bounds[i];      /* open bucket: its lower bound */
+			double lo = sli_latency_bounds[i], hi = sli_latency_bounds[i + 1];
+			return lo + (hi - lo) * (rank - cum) / c;
+		}
+		cum += c;
+	}
+	return sli_latency_bounds[SLI_LATENCY_BUCKETS - 1];
+}
+
+/* ---- SQL text ---- */
+
+void sli_sql_printf(struct sli_sql *b, const char *fmt, ...)
+{
+	if (b->oom)
+		return;
+	for (;;) {
+		va_list ap;
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->p && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap - b->len <= (size_t)n)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+void sli_sql_literal(struct sli_sql *b, PGconn *c, const char *s)
+{
+	if (!s) {
+		sli_sql_printf(b, "NULL");
+		return;
+	}
+	char *e = PQescapeLiteral(c, s, strlen(s));
+	if (!e) {
+		b->oom = true;
+		return;
+	}
+	sli_sql_printf(b, "%s", e);
+	PQfreemem(e);
+}
+
+void sli_sql_time(struct sli_sql *b, int64_t ms)
+{
+	char t[48];
+	sli_sql_printf(b, "'%s'::timestamptz", tw_rfc3339_ms(ms, t, sizeof t));
+}
+
+/* ---- windows ---- */
+
+static int64_t floor_hour(int64_t ms)
+{
+	int64_t h = ms / HOUR_MS;
+	if (ms % HOUR_MS < 0)
+		h--;
+	return h * HOUR_MS;
+}
+
+static int64_t ceil_hour(int64_t ms)
+{
+	int64_t f = floor_hour(ms);
+	return f == ms ? ms : f + HOUR_MS;
+}
+
+void sli_window(int64_t now_ms, int64_t len_ms, int64_t minute_retention_ms,
+		struct sli_window *w)
+{
+	w->to_ms = now_ms;
+	w->from_ms = now_ms - len_ms;
+	if (minute_retention_ms > 0 && len_ms > minute_retention_ms)
+		w->from_ms = floor_hour(w->from_ms);
+}
+
+void sli_window_cond(struct sli_sql *b, const struct sli_window *w)
+{
+	int64_t ch = ceil_hour(w->from_ms), ft = floor_hour(w->to_ms);
+	sli_sql_printf(b, "((g = '1m' AND bucket >= ");
+	sli_sql_time(b, w->from_ms);
+	sli_sql_printf(b, " AND bucket < ");
+	sli_sql_time(b, w->to_ms);
+	if (ch < ft) {
+		/* minutes only outside the whole hours [ch, ft) */
+		sli_sql_printf(b, " AND (bucket < ");
+		sli_sql_time(b, ch);
+		sli_sql_printf(b, " OR bucket >= ");
+		sli_sql_time(b, ft);
+		sli_sql_printf(b, ")) OR (g = '1h' AND bucket >= ");
+		sli_sql_time(b, ch);
+		sli_sql_printf(b, " AND bucket < ");
+		sli_sql_time(b, ft);
+	}
+	sli_sql_printf(b, "))");
+}
+
+void sli_rows_sql(struct sli_sql *b, const struct sli_window *w, size_t nw)
+{
+	int64_t hlo = INT64_MAX, hhi = INT64_MIN;
+	sli_sql_printf(b, "(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false");
+	for (size_t i = 0; i < nw; i++) {
+		int64_t ch = ceil_hour(w[i].from_ms), ft = floor_hour(w[i].to_ms);
+		if (ch < ft) {
+			/* the two edges */
+			if (w[i].from_ms < ch) {
+				sli_sql_printf(b, " OR (bucket >= ");
+				sli_sql_time(b, w[i].from_ms);
+				sli_sql_printf(b, " AND bucket < ");
+				sli_sql_time(b, ch);
+				sli_sql_printf(b, ")");
+			}
+			if (ft < w[i].to_ms) {
+				sli_sql_printf(b, " OR (bucket >= ");
+				sli_sql_time(b, ft);
+				sli_sql_printf(b, " AND bucket < ");
+				sli_sql_time(b, w[i].to_ms);
+				sli_sql_printf(b, ")");
+			}
+			if (ch < hlo)
+				hlo = ch;
+			if (ft > hhi)
+				hhi = ft;
+		} else {
+			sli_sql_printf(b, " OR (bucket >= ");
+			sli_sql_time(b, w[i].from_ms);
+			sli_sql_printf(b, " AND bucket < ");
+			sli_sql_time(b, w[i].to_ms);
+			sli_sql_printf(b, ")");
+		}
+	}
+	sli_sql_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE ");
+	if (hlo < hhi) {
+		sli_sql_printf(b, "bucket >= ");
+		sli_sql_time(b, hlo);
+		sli_sql_printf(b, " AND bucket < ");
+		sli_sql_time(b, hhi);
+	} else {
+		sli_sql_printf(b, "false");
+	}
+	sli_sql_printf(b, ")");
+}
+
+/* ---- selectors ---- */
+
+void sli_split_target(const char *t, char *hbuf, size_t cap, unsigned *port)
+{
+	*port = 0;
+	const char *colon = strrchr(t, ':');
+	size_t hlen = strlen(t);
+	if (t[0] == '[') {
+		const char *rb = strchr(t, ']');
+		if (rb) {
+			hlen = (size_t)(rb - t - 1);
+			t++;
+			if (rb[1] == ':')
+				*port = (unsigned)strtoul(rb + 2, NULL, 10);
+		}
+	} else if (colon && strchr(t, ':') == colon && colon[1]) {
+		char *e;
+		unsigned long p = strtoul(colon + 1, &e, 10);
+		if (*e == '\0' && p > 0 && p < 65536) {
+			*port = (unsigned)p;
+			hlen = (size_t)(colon - t);
+		}
+	}
+	if (cap == 0)
+		return;
+	if (hlen >= cap)
+		hlen = cap - 1;
+	memcpy(hbuf, t, hlen);
+	hbuf[hlen] = '\0';
+}
+
+void sli_selector_cond(struct sli_sql *b, PGconn *c, const struct slo_selector *sel)
+{
+	sli_sql_printf(b, "true");
+	if (!sel)
+		return;
+	if (sel->service) {
+		sli_sql_printf(b, " AND r.service = ");
+		sli_sql_literal(b, c, sel->service);
+	}
+	if (sel->region) {
+		sli_sql_printf(b, " AND r.region = ");
+		sli_sql_literal(b, c, sel->region);
+	}
+	if (sel->profile) {
+		sli_sql_printf(b, " AND r.profile = ");
+		sli_sql_literal(b, c, sel->profile);
+	}
+	if (sel->target) {
+		char host[512];
+		unsigned port;
+		sli_split_target(sel->target, host, sizeof host, &port);
+		sli_sql_printf(b, " AND r.target = ");
+		sli_sql_literal(b, c, host);
+		if (port)
+			sli_sql_printf(b, " AND r.port = %u", port);
+	}
+	if (sel->nlabels) {
+		json_t *o = json_object();
+		for (size_t i = 0; o && i < sel->nlabels; i++)
+			json_object_set_new(o, sel->label_keys[i], json_string(sel->label_values[i]));
+		char *js = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(o);
+		if (!js) {
+			b->oom = true;
+			return;
+		}
+		sli_sql_printf(b, " AND t.labels @> ");
+		sli_sql_literal(b, c, js);
+		sli_sql_printf(b, "::jsonb");
+		free(js);
+	}
+}
+
+/* ---- sli_query ---- */
+
+static uint64_t u64(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtoull(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static double ratio(uint64_t num, uint64_t den)
+{
+	return den ? (double)num / (double)den : NAN;
+}
+
+int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window *w,
+	      enum sli_group group, struct sli_values **out, size_t *n, char *err,
+	      size_t errlen)
+{
+	static const char *const gexpr[] = {
+		[SLI_GROUP_NONE] = "NULL::text",
+		[SLI_GROUP_TARGET] = "CASE WHEN strpos(r.target, ':') > 0 THEN '[' || r.target || ']' "
+				     "ELSE r.target END || ':' || r.port",
+		[SLI_GROUP_SERVICE] = "r.service",
+		[SLI_GROUP_REGION] = "r.region",
+		[SLI_GROUP_PROFILE] = "r.profile",
+	};
+	struct sli_sql b = { 0 };
+	PGresult *res = NULL;
+	int rc = -1;
+	*out = NULL;
+	*n = 0;
+
+	sli_sql_printf(&b, "SELECT %s AS grp, sum(attempts), sum(successes), sum(failures), "
+			   "sum(handshakes), sum(handshake_ms_count), sum(mtls_attempts), "
+			   "sum(mtls_failures), sum(ocsp_stapled_count), sum(cipher_fallback_count), "
+			   "sum(sni_mismatch_count), min(min_days_to_expiry), "
+			   "(extract(epoch FROM min(min_chain_not_after)) * 1000)::bigint",
+		       gexpr[group]);
+	for (int k = 1; k <= SLI_LATENCY_BUCKETS; k++)
+		sli_sql_printf(&b, ", sum(coalesce(handshake_ms_hist[%d], 0))", k);
+	sli_sql_printf(&b, " FROM ");
+	sli_rows_sql(&b, w, 1);
+	sli_sql_printf(&b, " r LEFT JOIN targets t ON t.target = r.target AND t.port = r.port "
+			   "AND t.sni = r.sni WHERE ");
+	{
+		/* the window condition names bare columns g and bucket */
+		sli_window_cond(&b, w);
+	}
+	sli_sql_printf(&b, " AND ");
+	sli_selector_cond(&b, c, sel);
+	sli_sql_printf(&b, " GROUP BY 1 %s ORDER BY 1",
+		       group == SLI_GROUP_NONE ? "HAVING count(*) > 0" : "");
+	if (b.oom) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	res = PQexec(c, b.p);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "SLI query: %s", PQresultErrorMessage(res));
+		goto out;
+	}
+	int rows = PQntuples(res);
+	struct sli_values *v = calloc(rows ? (size_t)rows : 1, sizeof *v);
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < rows; i++) {
+		struct sli_values *x = &v[i];
+		if (!PQgetisnull(res, i, 0) && !(x->group = strdup(PQgetvalue(res, i, 0)))) {
+			sli_values_free(v, (size_t)rows);
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		x->attempts = u64(res, i, 1);
+		x->successes = u64(res, i, 2);
+		x->failures = u64(res, i, 3);
+		x->handshakes = u64(res, i, 4);
+		x->timed = u64(res, i, 5);
+		x->mtls_attempts = u64(res, i, 6);
+		x->mtls_failures = u64(res, i, 7);
+		x->ocsp_stapled = u64(res, i, 8);
+		x->cipher_fallback = u64(res, i, 9);
+		x->sni_mismatch = u64(res, i, 10);
+		x->min_days_to_expiry = PQgetisnull(res, i, 11) ? NAN
+							   : strtod(PQgetvalue(res, i, 11), NULL);
+		x->min_chain_not_after_ms = PQgetisnull(res, i, 12)
+						    ? INT64_MIN
+						    : strtoll(PQgetvalue(res, i, 12), NULL, 10);
+		for (int k = 0; k < SLI_LATENCY_BUCKETS; k++)
+			x->hist[k] = u64(res, i, 13 + k);
+		x->success_rate = ratio(x->successes, x->attempts);
+		x->p95_ms = sli_percentile(x->hist, 0.95);
+		x->p99_ms = sli_percentile(x->hist, 0.99);
+		x->mtls_failure_rate = ratio(x->mtls_failures, x->mtls_attempts);
+		x->ocsp_stapling_rate = ratio(x->ocsp_stapled, x->handshakes);
+		x->cipher_fallback_rate = ratio(x->cipher_fallback, x->handshakes);
+		x->sni_mismatch_rate = ratio(x->sni_mismatch, x->handshakes);
+	}
+	*out = v;
+	*n = (size_t)rows;
+	rc = 0;
+out:
+	PQclear(res);
+	free(b.p);
+	return rc;
+}
+
+void sli_values_free(struct sli_values *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].group);
+	free(v);
+}

@@ -1,0 +1,127 @@
+/*
+ * sli.h - the service level indicators (issue 4 M1-M6, M9; docs/SLI.md),
+ * computed from the rollups (sql/001_init.sql) so that the cost grows with
+ * the number of series and the window's length in hours, not with raw rows.
+ *
+ * One definition of "which rollup rows make up a window", used by every
+ * query here and by burn.c (sli_window_cond):
+ *
+ *   A window is [from, to). A rollup row belongs to it when its bucket does:
+ *   whole UTC hours inside [from, to) come from rollup_1h, the partial hours
+ *   at both edges from rollup_1m, so a window is exact to the minute and
+ *   reads at most 2 x 59 minute rows + its hours per series. When `from` is
+ *   older than rollup_1m keeps rows (retention_days: tw_maintain_partitions
+ *   deletes rollup_1m rows older than UTC midnight retention_days ago), `from`
+ *   is rounded DOWN to its hour, i.e. the window grows by up to 59 minutes
+ *   instead of silently losing its leading minutes (sli_window).
+ *
+ * All functions here are blocking (the evaluator thread, the CLI); none
+ * runs on the event loop. Times are Unix milliseconds.
+ */
+#ifndef TW_SLI_H
+#define TW_SLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "slo_config.h"
+
+/* Mirrors tw_latency_bounds() in sql/001_init.sql (test_burn checks they are
+ * equal): bucket k (1-based) counts handshake_ms in [bound[k-1], bound[k]),
+ * the last is open-ended. */
+#define SLI_LATENCY_BUCKETS 20
+extern const double sli_latency_bounds[SLI_LATENCY_BUCKETS];
+
+/* For a latency threshold T that is a bucket bound (T > 0): the number k of
+ * buckets whose upper bound is <= T, so "handshake_ms < T" = hist[1..k].
+ * -1 when T is not a bound. */
+int sli_latency_bound_index(double threshold_ms);
+/* "1, 2, 5, ... 10000" */
+void sli_latency_bounds_string(char *buf, size_t cap);
+
+/* Percentile q (0 < q < 1) of a histogram with SLI_LATENCY_BUCKETS buckets:
+ * the rank q x N is located in the cumulative counts and interpolated
+ * linearly inside its bucket (as Prometheus' histogram_quantile); a rank in
+ * the open last bucket gives that bucket's lower bound (10000 ms). NAN when
+ * the histogram is empty. */
+double sli_percentile(const uint64_t *hist, double q);
+
+struct sli_window {
+	int64_t from_ms, to_ms;
+};
+
+/* The window of length len_ms ending at now_ms, with the rounding above
+ * (minute_retention_ms: how far back rollup_1m is complete; 0 = forever). */
+void sli_window(int64_t now_ms, int64_t len_ms, int64_t minute_retention_ms,
+		struct sli_window *w);
+
+struct sli_sql;
+/* Appends a SQL boolean over columns `g` ('1m' or '1h') and `bucket` of a
+ * rollup row source saying whether the row is in window w. */
+void sli_window_cond(struct sli_sql *b, const struct sli_window *w);
+/* Appends the row source for the union of windows: "(SELECT '1m' AS g, *
+ * FROM rollup_1m WHERE ... UNION ALL SELECT '1h', * FROM rollup_1h WHERE ...)"
+ * reading only the rows some window needs. */
+void sli_rows_sql(struct sli_sql *b, const struct sli_window *w, size_t nw);
+
+/* How sli_query groups. */
+enum sli_group {
+	SLI_GROUP_NONE,       /* one row: everything the selector matches */
+	SLI_GROUP_TARGET,     /* "host:port" (sni as a separate series is folded in) */
+	SLI_GROUP_SERVICE,
+	SLI_GROUP_REGION,
+	SLI_GROUP_PROFILE,
+};
+
+/* The indicators of one group over one window. Ratios are NAN when their
+ * denominator is 0. */
+struct sli_values {
+	char *group;                    /* NULL for SLI_GROUP_NONE / no value */
+	uint64_t attempts, successes, failures;
+	uint64_t handshakes;            /* completed TLS handshakes */
+	uint64_t timed;                 /* attempts with a handshake_ms (histogram total) */
+	uint64_t hist[SLI_LATENCY_BUCKETS];
+	uint64_t mtls_attempts, mtls_failures, ocsp_stapled, cipher_fallback, sni_mismatch;
+	double success_rate;            /* M1 successes / attempts */
+	double p95_ms, p99_ms;          /* M2 */
+	double min_days_to_expiry;      /* M3 leaf (NAN: none seen) */
+	int64_t min_chain_not_after_ms; /* M3 chain (INT64_MIN: none seen) */
+	double mtls_failure_rate;       /* M4 mtls_failures / mtls_attempts */
+	double ocsp_stapling_rate;      /* M5 ocsp_stapled / handshakes */
+	double cipher_fallback_rate;    /* M6 cipher_fallback / handshakes */
+	double sni_mismatch_rate;       /* M9 sni_mismatch / handshakes */
+};
+
+/* Every SLI for the series `sel` matches (NULL = all) over w, grouped.
+ * *out (array of *n, free with sli_values_free) is sorted by group. */
+int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window *w,
+	      enum sli_group group, struct sli_values **out, size_t *n, char *err,
+	      size_t errlen);
+void sli_values_free(struct sli_values *v, size_t n);
+
+/* Appends a SQL condition over rollup columns (alias r) and targets labels
+ * (alias t, LEFT JOINed on target, port, sni) for a selector ("true" when
+ * it selects everything). Strings are escaped for c. */
+void sli_selector_cond(struct sli_sql *b, PGconn *c, const struct slo_selector *sel);
+
+/* Splits a selector target "host", "host:port" or "[v6]:port": *port 0 when
+ * none. host is written to hbuf. */
+void sli_split_target(const char *t, char *hbuf, size_t cap, unsigned *port);
+
+/* A growable SQL text buffer (also used by burn.c and alerts.c): printf
+ * appends; after an allocation failure `oom` is set and appends do nothing.
+ * Free p with free(). */
+struct sli_sql {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+void sli_sql_printf(struct sli_sql *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a literal escaped for c (PQescapeLiteral), or NULL. */
+void sli_sql_literal(struct sli_sql *b, PGconn *c, const char *s);
+/* Appends '<rfc3339>'::timestamptz. */
+void sli_sql_time(struct sli_sql *b, int64_t ms);
+
+#endif
