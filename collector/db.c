@@ -556,7 +556,9 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 		static char setup[4096];
 		if (!setup[0] &&
 		    snprintf(setup, sizeof setup,
-			     "SET statement_timeout = '100s'; SET client_min_messages = warning; %s",
+			     "SET statement_timeout = '100s'; SET client_min_messages = warning; "
+			     /* rollup buckets are UTC minutes and hours whatever the server zone */
+			     "SET TimeZone = 'UTC'; %s",
 			     db_sql_staging_ddl()) >= (int)sizeof setup) {
 			setup[0] = '\0';
 			conn_fail(c, "internal: setup SQL too long");

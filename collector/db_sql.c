@@ -256,7 +256,7 @@ static char *build_ingest(void)
 			"ocsp_stapled, sni_match, days_to_expiry, chain_not_after_min, handshake_ms, "
 			"tw_latency_bucket(handshake_ms) AS lb, fingerprint_sha256, leaf_subject, "
 			"leaf_sans, leaf_issuer, cert_not_before, cert_not_after, leaf_key, "
-			"leaf_sig_alg),\n");
+			"leaf_sig_alg, labels),\n");
 
 	/* g1: per minute, key and outcome (outcome kept for the jsonb counts). */
 	db_buf_puts(&b, "g1 AS (SELECT date_trunc('minute', started_at) AS bucket, target, port, "
@@ -293,6 +293,17 @@ static char *build_ingest(void)
 		    "ON CONFLICT (fingerprint_sha256, target, port, region) DO UPDATE SET "
 		    "first_seen = least(certificate_sightings.first_seen, EXCLUDED.first_seen), "
 		    "last_seen = greatest(certificate_sightings.last_seen, EXCLUDED.last_seen)),\n"
+		    /* targets: service and labels as last configured, for SLO selectors */
+		    "t AS (INSERT INTO targets AS tg (target, port, sni, service, labels, first_seen, last_seen) "
+		    "SELECT DISTINCT ON (target, port, coalesce(sni, '')) target, port, coalesce(sni, ''), "
+		    "service, coalesce(labels, '{}'::jsonb), started_at, started_at FROM ins "
+		    "ORDER BY target, port, coalesce(sni, ''), started_at DESC "
+		    "ON CONFLICT (target, port, sni) DO UPDATE SET "
+		    "service = CASE WHEN EXCLUDED.last_seen >= tg.last_seen "
+		    "THEN coalesce(EXCLUDED.service, tg.service) ELSE tg.service END, "
+		    "labels = CASE WHEN EXCLUDED.last_seen >= tg.last_seen THEN EXCLUDED.labels ELSE tg.labels END, "
+		    "first_seen = least(tg.first_seen, EXCLUDED.first_seen), "
+		    "last_seen = greatest(tg.last_seen, EXCLUDED.last_seen)),\n"
 		    "p AS (INSERT INTO probes (probe_id, region, version, first_seen, last_seen, last_seq) "
 		    "SELECT probe_id, max(region), max(probe_version), min(received_at), max(received_at), "
 		    "max(seq) FROM ins GROUP BY probe_id ORDER BY probe_id "

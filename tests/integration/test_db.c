@@ -1183,3 +1183,46 @@ Test(db, many_concurrent_batches_exact_counts_and_rate)
 	event_base_free(b);
 	free(ci);
 }
+
+/* Rollup hours are UTC hours even when the database's time zone is not
+ * (Asia/Kolkata is +05:30: a zone-dependent date_trunc would put hourly
+ * buckets on the half hour); ingest also keeps the targets table (service,
+ * labels) that SLO selectors read. */
+Test(db, hourly_buckets_are_utc_and_targets_are_kept)
+{
+	char *ci = new_migrated_db("tw_db_utc");
+	PGconn *c = pg(ci);
+	exec_ok(c, "ALTER DATABASE tw_db_utc SET timezone = 'Asia/Kolkata'");
+	struct event_base *b = event_base_new();
+	struct db_opts o = { .connections = 1 };
+	struct db_pool *p = pool_up(b, ci, &o);
+	size_t n = 120;
+	Tlswatch__Result **v = gen_batch(1, n, base_ms_now() + 30 * 60000, 3);
+	Tlswatch__Label lab = TLSWATCH__LABEL__INIT, *labs[1] = { &lab };
+	lab.key = "team";
+	lab.value = "web";
+	/* the newest result of its (target, port, sni) carries the labels */
+	v[n - 1]->n_labels = 1;
+	v[n - 1]->labels = labs;
+	struct cbrec rec = ingest_sync(b, p, "probe-utc", "eu-west", v, n);
+	v[n - 1]->n_labels = 0;
+	v[n - 1]->labels = NULL;
+	cr_assert(rec.ok, "%s", rec.err);
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM rollup_1h WHERE "
+			      "date_trunc('hour', bucket AT TIME ZONE 'UTC') <> bucket AT TIME ZONE 'UTC'"), 0,
+		     "hourly buckets not on UTC hours");
+	cr_expect_gt(q_int(c, "SELECT count(*) FROM rollup_1h"), 0);
+	cr_expect_eq(q_int(c, "SELECT sum(attempts) FROM rollup_1h"), (long long)n);
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM targets"),
+		     q_int(c, "SELECT count(DISTINCT (target, port, coalesce(sni, ''))) FROM results"));
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM targets t JOIN results r ON r.seq = 120 AND "
+			      "t.target = r.target AND t.port = r.port AND t.sni = coalesce(r.sni, '') "
+			      "WHERE t.labels->>'team' = 'web'"), 1, "labels of the newest result kept");
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM targets WHERE labels <> '{}'"), 1);
+	expect_rollups_exact(c);
+	free_batch(v, n);
+	db_pool_free(p);
+	event_base_free(b);
+	PQfinish(c);
+	free(ci);
+}
