@@ -3,7 +3,9 @@
  */
 #include "http.h"
 #include "db.h"
+#include "evaluator.h"
 #include "ingest.h"
+#include "notify.h"
 #include "log.h"
 
 #include <netinet/in.h>
@@ -23,8 +25,16 @@ struct http_srv {
 	struct evhttp_bound_socket *sock;
 	struct ingest *ing;
 	struct db_pool *db;
+	struct notifier *notifier;      /* NULL: no notify file */
+	struct evaluator *evaluator;    /* NULL: alerting off */
 	unsigned port;
 };
+
+void http_srv_set_alerting(struct http_srv *h, struct evaluator *ev, struct notifier *nt)
+{
+	h->evaluator = ev;
+	h->notifier = nt;
+}
 
 /* ---- metrics ---- */
 
@@ -101,6 +111,38 @@ static void render_metrics(const struct http_srv *h, struct evbuffer *b)
 	    "Database connections currently up.", ds.connections_up);
 	one(b, "tlswatch_collector_db_queued_rows", "gauge",
 	    "Rows waiting for a database connection.", ds.queued_rows);
+	if (h->evaluator) {
+		struct evaluator_stats es;
+		evaluator_get_stats(h->evaluator, &es);
+		one(b, "tlswatch_evaluator_leader", "gauge",
+		    "1 while this collector holds the evaluator lock (evaluates alerts).", es.leader);
+		one(b, "tlswatch_evaluator_runs_total", "counter", "Alert evaluations completed.", es.runs);
+		one(b, "tlswatch_evaluator_failures_total", "counter", "Alert evaluations that failed.",
+		    es.failures);
+		family(b, "tlswatch_evaluator_last_duration_seconds", "gauge",
+		       "Duration of the last alert evaluation.");
+		evbuffer_add_printf(b, "tlswatch_evaluator_last_duration_seconds %.6f\n",
+				    es.last_duration_ms / 1000.0);
+	}
+	if (h->notifier) {
+		struct notifier_stats ns;
+		notifier_get_stats(h->notifier, &ns);
+		one(b, "tlswatch_notify_routed_total", "counter", "Outbox rows routed to sinks.", ns.routed);
+		one(b, "tlswatch_notify_attempts_total", "counter", "Delivery attempts (HTTP requests).",
+		    ns.attempts);
+		one(b, "tlswatch_notify_delivered_total", "counter", "Deliveries acknowledged by a sink.",
+		    ns.delivered);
+		one(b, "tlswatch_notify_failed_total", "counter",
+		    "Deliveries given up (4xx, or out of attempts or age).", ns.failed);
+		one(b, "tlswatch_notify_retries_total", "counter", "Attempts that scheduled a retry.",
+		    ns.retries);
+		one(b, "tlswatch_notify_in_flight", "gauge", "Delivery requests in flight.", ns.in_flight);
+		one(b, "tlswatch_notify_db_up", "gauge", "1 while the notifier's database session is up.",
+		    ns.db_up);
+		if (ns.pending >= 0)
+			one(b, "tlswatch_notify_pending", "gauge", "Deliveries pending in the database.",
+			    (uint64_t)ns.pending);
+	}
 }
 
 char *http_srv_metrics_text(const struct http_srv *h)

@@ -33,6 +33,11 @@ unsigned http_srv_port(const struct http_srv *h);
  * NULL on out of memory. Exposed for tests. */
 char *http_srv_metrics_text(const struct http_srv *h);
 
+/* Adds the evaluator's and notifier's counters to /metrics (either may be
+ * NULL); they are borrowed and must outlive h. */
+struct evaluator;
+struct notifier;
+void http_srv_set_alerting(struct http_srv *h, struct evaluator *ev, struct notifier *nt);
 void http_srv_free(struct http_srv *h);
 
 #endif

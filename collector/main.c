@@ -4,6 +4,8 @@
 #include "col_config.h"
 #include "db.h"
 #include "evaluator.h"
+#include "notify.h"
+#include "notify_config.h"
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
@@ -182,6 +184,7 @@ static int run_main(int argc, char **argv)
 	struct ingest_opts io;
 	struct slo_config *slo = NULL;
 	struct evaluator *ev = NULL;
+	struct notifier *nt = NULL;
 
 	if (parse_args(argc, argv, "run", true, run_usage, &path, &check_only, &rc) < 0)
 		return rc;
@@ -200,6 +203,10 @@ static int run_main(int argc, char **argv)
 	if (check_only) {
 		if (ingest_check_tls(&io, err, sizeof err) < 0) {
 			fprintf(stderr, "%s: tls: %s\n", path, err);
+			goto out;
+		}
+		if (cfg->notify_file && notify_config_check(cfg->notify_file, err, sizeof err) < 0) {
+			fprintf(stderr, "%s\n", err);
 			goto out;
 		}
 		printf("%s: valid: listen %s%s%s, database connections %u, max_frame %llu\n", path,
@@ -225,6 +232,14 @@ static int run_main(int argc, char **argv)
 	};
 	if (!(db = db_pool_new(base, &dbo, err, sizeof err))) {
 		fprintf(stderr, "%s: database: %s\n", path, err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	/* the notifier delivers outbox rows written by whichever collector
+	 * evaluates; every collector runs one (leases keep it exactly-once) */
+	if (cfg->notify_file &&
+	    !(nt = notifier_new(base, cfg->db_conninfo, cfg->notify_file, err, sizeof err))) {
+		fprintf(stderr, "%s\n", err);
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -268,6 +283,10 @@ static int run_main(int argc, char **argv)
 			 cfg->slo_file ? cfg->slo_file : "(none)", cfg->evaluation_interval_ms,
 			 cfg->collector_id);
 	}
+	if (http)
+		http_srv_set_alerting(http, ev, nt);
+	if (nt)
+		log_info("notifier: delivering notifications per %s", cfg->notify_file);
 	log_info("tlswatch-collector %s listening for probes on %s (port %u)%s%s%s; "
 		 "database connections %u", TLSWATCH_COLLECTOR_VERSION, cfg->listen,
 		 ingest_port(ing), http ? ", HTTP on " : "", http ? cfg->http_listen : "",
@@ -284,6 +303,7 @@ out:
 			event_free(sigs[i]);
 	http_srv_free(http);
 	ingest_free(ing);
+	notifier_free(nt);
 	db_pool_free(db);
 	if (base)
 		event_base_free(base);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "db.h"
@@ -109,6 +110,24 @@ Test(leader, one_evaluator_pages_once_and_fails_over)
 		"    objective: 99.9\n"
 		"    selector: {service: shop}\n") == 0);
 
+	/* every collector also runs a notifier towards one signed webhook */
+	char notify[700];
+	snprintf(notify, sizeof notify, "%s/notify.yaml", dir);
+	cr_assert(tw_write_file(notify, tw_fmt(
+		"sinks:\n"
+		"  - name: pager\n"
+		"    type: webhook\n"
+		"    url: http://127.0.0.1:%s/hook\n"
+		"    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+		"routes:\n"
+		"  - match:\n"
+		"      severity: page\n"
+		"    sinks: [pager]\n"
+		"retry:\n"
+		"  initial: 200ms\n"
+		"delivery:\n"
+		"  poll_interval: 200ms\n", penv("TW_PORT_HOOK"))) == 0);
+
 	struct coll cs[N];
 	static const char *const cport[N] = { "TW_PORT_C1", "TW_PORT_C2", "TW_PORT_C3" };
 	static const char *const hport[N] = { "TW_PORT_H1", "TW_PORT_H2", "TW_PORT_H3" };
@@ -131,9 +150,11 @@ Test(leader, one_evaluator_pages_once_and_fails_over)
 			"  slo_file: %s\n"
 			"  evaluation_interval: 1s\n"
 			"  collector_id: %s\n"
+			"  notify_file: %s\n"
 			"log:\n"
 			"  level: info\n",
-			penv(cport[i]), pipe, pipe, pipe, penv(hport[i]), conninfo, slo, cs[i].id)) == 0);
+			penv(cport[i]), pipe, pipe, pipe, penv(hport[i]), conninfo, slo, cs[i].id,
+			notify)) == 0);
 	}
 	for (int i = 0; i < N; i++) {
 		char *argv[] = { (char *)tw_fmt("%s/tlswatch-collector", penv("TW_BUILD")), "run", "-c",
@@ -231,6 +252,38 @@ Test(leader, one_evaluator_pages_once_and_fails_over)
 	cr_assert_eq(q(c, triggers), 2);
 	cr_assert_eq(q(c, "SELECT count(*) FROM notification_outbox WHERE action = 'trigger'"),
 		     q(c, "SELECT count(DISTINCT dedup_key) FROM notification_outbox WHERE action = 'trigger'"));
+
+	/* end to end: the pager received each page exactly once, signed, with
+	 * one webhook-id per state change - whichever collector delivered it */
+	wait_for(c, "SELECT count(*) FROM notification_deliveries WHERE state = 'delivered'", 2, 10000);
+	cr_assert_eq(q(c, "SELECT count(*) FROM notification_deliveries WHERE state = 'delivered'"), 2);
+	char *hook = tw_read_file(penv("TW_HOOK_LOG"));
+	cr_assert(hook, "the webhook receiver logged nothing");
+	int posts = 0, signed_ok = 0;
+	char ids[8][128];
+	for (char *line = hook, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		json_error_t je;
+		json_t *o = json_loads(line, 0, &je);
+		if (!o)
+			continue;
+		json_t *hd = json_object_get(o, "headers");
+		const char *id = json_string_value(json_object_get(hd, "webhook-id"));
+		cr_assert(id, "a request without webhook-id");
+		for (int k = 0; k < posts && k < 8; k++)
+			cr_expect_str_neq(ids[k], id, "webhook-id %s delivered twice", id);
+		if (posts < 8)
+			snprintf(ids[posts], sizeof ids[0], "%s", id);
+		posts++;
+		signed_ok += json_is_true(json_object_get(o, "sig"));
+		cr_expect(strstr(json_string_value(json_object_get(o, "body")), "slo_burn_") != NULL);
+		json_decref(o);
+	}
+	free(hook);
+	cr_expect_eq(posts, 2, "the pager got %d requests for 2 pages", posts);
+	cr_expect_eq(signed_ok, posts, "unsigned or badly signed requests");
 
 	/* the others stop cleanly (the evaluator thread is joined) */
 	for (int i = 0; i < N; i++) {
