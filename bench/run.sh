@@ -277,6 +277,9 @@ substep ingest "$HERE/ingest.sh"
 say ""
 say "== 5. probe scale: one probe daemon, many schedule entries, local nginx"
 substep scale "$HERE/probe_scale.sh"
+say ""
+say "== 6. alert evaluation: all default rules, 10,000 SLO series, 30 days of rollups"
+substep eval "$HERE/eval.sh"
 
 # ---- summary ----------------------------------------------------------------------------------
 say ""
@@ -294,6 +297,7 @@ say "  blackbox        : $(ratio "$HS_CPU_1" "$BB_RATE") / $(ratio "$HS_CPU_200"
 say "client simulation wall time: tlswatch-probe check ${PC_WALL}s, testssl.sh -c ${TS_WALL}s, testssl/probe $(ratio "$TS_WALL" "$PC_WALL")x"
 sed -n '/^-* ingest summary/,/^ingest status/p' "$T/ingest.out" 2>/dev/null
 sed -n '/^-* probe scale summary/,/^probe_scale status/p' "$T/scale.out" 2>/dev/null
+sed -n '/^-* eval summary/,/^eval status/p' "$T/eval.out" 2>/dev/null
 say "bench status: $([ $status -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see above)')"
 say "========================================================"
 exit $status
