@@ -25,7 +25,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 PKI="$TW_WORK/pki"
 PIPE="$TW_WORK/pipe"
-tw_alloc_ports GOOD EXPIRED INCOMPLETE MISMATCH WEAK TLS1 SELF OCSPP DEADP PG COLL HTTP
+tw_alloc_ports GOOD EXPIRED INCOMPLETE MISMATCH WEAK TLS1 SELF OCSPP DEADP PG COLL HTTP HOOK
 step "PKI for the endpoints and for the probe -> collector stream"
 sh "$here/tests/harness/mkpki.sh" "$PKI" "$OCSPP" "$DEADP" >/dev/null || tw_die "PKI generation failed"
 sh "$here/tests/harness/mkpki-pipeline.sh" "$PIPE" probe-eu:eu-west probe-us:us-east probe-ap:ap-south \
@@ -58,6 +58,25 @@ tw_pg_start "$PG"
 echo "ok: $TW_PG_CONNINFO"
 
 step "collector: migrate, then run (mTLS on 127.0.0.1:$COLL, HTTP on 127.0.0.1:$HTTP)"
+# a local "pager": a webhook receiver that verifies our Standard Webhooks signature
+SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+tw_start pager "$HOOK" python3 "$here/tests/harness/webhook_receiver.py" --port "$HOOK" \
+	--log "$TW_WORK/pager.jsonl" --secret "$SECRET" --reject-bad-sig
+cat >"$TW_WORK/slos.yaml" <<EOF
+slos:
+  - {name: shop, sli: availability, objective: 99.9, window: 30d, selector: {service: shop}}
+  - {name: shop-eu, sli: availability, objective: 99.9, window: 30d, selector: {service: shop, region: eu-west}}
+  - {name: healthy, sli: availability, objective: 99.9, window: 30d, selector: {service: healthy}}
+  - {name: healthy-latency, sli: latency, threshold_ms: 100, objective: 99, window: 30d, selector: {service: healthy}}
+EOF
+cat >"$TW_WORK/notify.yaml" <<EOF
+sinks:
+  - {name: pager, type: webhook, url: "http://127.0.0.1:$HOOK/tlswatch", secret: $SECRET}
+routes:
+  - sinks: [pager]
+delivery:
+  poll_interval: 500ms
+EOF
 cat >"$TW_WORK/collector.yaml" <<EOF
 listen: 127.0.0.1:$COLL
 tls:
@@ -69,6 +88,11 @@ http:
 database:
   conninfo: "$TW_PG_CONNINFO"
   connections: 2
+alerting:
+  slo_file: $TW_WORK/slos.yaml
+  evaluation_interval: 5s
+  collector_id: demo-collector
+  notify_file: $TW_WORK/notify.yaml
 EOF
 "$COLLECTOR" migrate -c "$TW_WORK/collector.yaml" 2>"$TW_WORK/logs/migrate.log" || { cat "$TW_WORK/logs/migrate.log"; tw_die "migrate failed"; }
 tw_start collector "$COLL" "$COLLECTOR" run -c "$TW_WORK/collector.yaml"
@@ -162,6 +186,35 @@ step "probes (identity and region from their certificates)"
 $PSQL -c "SELECT probe_id, region, version, last_seq, round(clock_offset_ms::numeric, 1) AS clock_offset_ms,
                last_seen FROM probes ORDER BY 1"
 
+step "alerts (evaluated every 5 s by the collector holding the evaluator lock)"
+$PSQL -c "SELECT rule, severity, state, subject, region_group AS regions, left(summary, 90) AS summary
+          FROM alerts WHERE state <> 'resolved' ORDER BY severity, rule, subject"
+
+step "SLO status now (tlswatch-collector evaluate --dry-run)"
+"$COLLECTOR" evaluate -c "$TW_WORK/collector.yaml" --dry-run 2>/dev/null | head -30
+
+step "the pager received (signed webhooks, verified by the receiver)"
+python3 - "$TW_WORK/pager.jsonl" <<'EOF'
+import json, sys
+n = ok = 0
+try:
+    lines = open(sys.argv[1]).read().splitlines()
+except OSError:
+    lines = []
+for line in lines:
+    r = json.loads(line)
+    n += 1
+    ok += r.get("sig") is True
+    try:
+        body = json.loads(r["body"])
+    except Exception:
+        body = {}
+    a = body.get("data", body)
+    print("  %-9s %-8s %s" % (a.get("action", a.get("event", "?")), a.get("severity", "?"),
+                              (a.get("summary") or "")[:100]))
+print("  %d notifications, %d with a valid signature" % (n, ok))
+EOF
+
 step "collector: /readyz and a few /metrics lines"
 python3 - "$HTTP" <<'EOF'
 import sys, urllib.request
@@ -177,7 +230,8 @@ for path in ("/readyz", "/metrics"):
         for line in body.splitlines():
             if line.startswith("#"):
                 continue
-            if any(k in line for k in ("rows_inserted", "results_received", "connections_current")):
+            if any(k in line for k in ("rows_inserted", "results_received", "evaluator_leader",
+                                       "notify_delivered")):
                 print(" ", line)
 EOF
 
