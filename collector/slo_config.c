@@ -2,70 +2,26 @@
  * slo_config.c - loads slos.yaml (see slo_config.h and
  * deploy/slos.example.yaml).
  *
- * The same walk as probe/config.c and collector/col_config.c (their static
- * helpers are copied here so all loaders report errors alike): libyaml's
- * document API builds the node tree, we walk it once copying what we keep
- * into a fresh struct slo_config, and stop at the first error, which names
- * file:line:column (libyaml's marks are 0-based, ours 1-based).
+ * common/yamlcfg.c loads the document and provides the walker shared by
+ * every loader (so all report errors alike); this file is the slos.yaml
+ * schema: we walk the tree once copying what we keep into a fresh struct
+ * slo_config, and stop at the first error, which names file:line:column.
  */
 #include "slo_config.h"
 #include "sli.h"         /* sli_latency_bound_index */
+#include "yamlcfg.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #define SLO_CONFIG_MAX_FILE (16u * 1024 * 1024)
 #define MAX_WINDOW_MS       (400LL * 24 * 3600 * 1000)
 #define MAX_SLOS            100000
-
-struct ps {
-	const char *path;
-	yaml_document_t *doc;
-	unsigned char *seen;    /* collections already walked (aliases) */
-	size_t nnodes;
-	char *err;
-	size_t errlen;
-};
-
-/* ---- errors ---- */
-
-__attribute__((format(printf, 5, 6)))
-static int errat(struct ps *ps, unsigned line0, unsigned col0, const char *ctx,
-		 const char *fmt, ...)
-{
-	char msg[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (ctx && *ctx)
-		snprintf(ps->err, ps->errlen, "%s:%u:%u: %s: %s", ps->path, line0 + 1, col0 + 1,
-			 ctx, msg);
-	else
-		snprintf(ps->err, ps->errlen, "%s:%u:%u: %s", ps->path, line0 + 1, col0 + 1, msg);
-	return -1;
-}
-
-#define ERRN(ps, node, ctx, ...) \
-	errat((ps), (unsigned)(node)->start_mark.line, (unsigned)(node)->start_mark.column, \
-	      (ctx), __VA_ARGS__)
-
-static const char *kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE: return "a scalar";
-	case YAML_SEQUENCE_NODE: return "a sequence";
-	case YAML_MAPPING_NODE: return "a mapping";
-	default: return "nothing";
-	}
-}
 
 static struct slo_pos pos_of(const yaml_node_t *n)
 {
@@ -74,304 +30,11 @@ static struct slo_pos pos_of(const yaml_node_t *n)
 	return p;
 }
 
-static void join_keys(const char *const *keys, char *buf, size_t cap)
-{
-	size_t off = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; keys[i]; i++) {
-		int n = snprintf(buf + off, cap - off, "%s%s", i ? ", " : "", keys[i]);
-		if (n < 0 || (size_t)n >= cap - off)
-			break;
-		off += (size_t)n;
-	}
-}
-
-/* ---- nodes ---- */
-
-static yaml_node_t *node(struct ps *ps, int id)
-{
-	return yaml_document_get_node(ps->doc, id);
-}
-
-/* Collections may be reached only once: an alias to a mapping or sequence
- * would let a small file expand exponentially ("billion laughs"). */
-static int visit(struct ps *ps, yaml_node_t *n, const char *ctx)
-{
-	size_t idx = (size_t)(n - ps->doc->nodes.start);
-	if (idx >= ps->nnodes)
-		return 0;
-	if (ps->seen[idx])
-		return ERRN(ps, n, ctx, "used a second time through an alias; aliases of "
-			    "mappings or sequences are not supported");
-	ps->seen[idx] = 1;
-	return 0;
-}
-
-static int want_mapping(struct ps *ps, yaml_node_t *n, const char *ctx)
-{
-	if (n->type != YAML_MAPPING_NODE)
-		return ERRN(ps, n, ctx, "expected a mapping, got %s", kind_name(n));
-	return visit(ps, n, ctx);
-}
-
-/* The scalar's text, or NULL after an error. */
-static const char *want_scalar(struct ps *ps, yaml_node_t *n, const char *ctx, bool allow_empty)
-{
-	if (n->type != YAML_SCALAR_NODE) {
-		ERRN(ps, n, ctx, "expected a scalar, got %s", kind_name(n));
-		return NULL;
-	}
-	const char *s = (const char *)n->data.scalar.value;
-	if (strlen(s) != n->data.scalar.length) {
-		ERRN(ps, n, ctx, "expected a string without NUL bytes");
-		return NULL;
-	}
-	if (!allow_empty && *s == '\0') {
-		ERRN(ps, n, ctx, "expected a non-empty string");
-		return NULL;
-	}
-	return s;
-}
-
-/* Checks that a mapping has scalar keys from `allowed`, each at most once. */
-static int check_keys(struct ps *ps, yaml_node_t *map, const char *ctx,
-		      const char *const *allowed)
-{
-	if (want_mapping(ps, map, ctx) < 0)
-		return -1;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ps, p->key);
-		if (k->type != YAML_SCALAR_NODE)
-			return ERRN(ps, k, ctx, "expected a scalar key, got %s", kind_name(k));
-		const char *ks = (const char *)k->data.scalar.value;
-		bool ok = false;
-		for (size_t i = 0; allowed[i]; i++)
-			if (strcmp(ks, allowed[i]) == 0)
-				ok = true;
-		if (!ok) {
-			char list[512];
-			join_keys(allowed, list, sizeof list);
-			return ERRN(ps, k, ctx, "unknown key \"%.64s\" (allowed: %s)", ks, list);
-		}
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = node(ps, q->key);
-			if (strcmp((const char *)k2->data.scalar.value, ks) == 0)
-				return ERRN(ps, k, ctx, "duplicate key \"%s\" (first at line %u, column %u)",
-					    ks, pos_of(k2).line, pos_of(k2).column);
-		}
-	}
-	return 0;
-}
-
-/* Value of `key` in a checked mapping, or NULL; *keynode gets the key. */
-static yaml_node_t *get(struct ps *ps, yaml_node_t *map, const char *key, yaml_node_t **keynode)
-{
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ps, p->key);
-		if (strcmp((const char *)k->data.scalar.value, key) == 0) {
-			if (keynode)
-				*keynode = k;
-			return node(ps, p->value);
-		}
-	}
-	return NULL;
-}
-
-static yaml_node_t *need(struct ps *ps, yaml_node_t *map, const char *key, const char *ctx)
-{
-	yaml_node_t *v = get(ps, map, key, NULL);
-	if (!v)
-		ERRN(ps, map, ctx, "missing required key \"%s\"", key);
-	return v;
-}
-
-/* Context strings are for messages: truncating one is harmless. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-static void subctx(char *buf, size_t cap, const char *ctx, const char *key)
-{
-	if (ctx && *ctx)
-		snprintf(buf, cap, "%s.%s", ctx, key);
-	else
-		snprintf(buf, cap, "%s", key);
-}
-#pragma GCC diagnostic pop
-
-/* ---- values ---- */
-
-static int oom(struct ps *ps)
-{
-	snprintf(ps->err, ps->errlen, "%s: out of memory", ps->path);
-	return -1;
-}
-
-static int copy_string(struct ps *ps, yaml_node_t *n, const char *ctx, char **out)
-{
-	const char *s = want_scalar(ps, n, ctx, false);
-	if (!s)
-		return -1;
-	char *d = strdup(s);
-	if (!d)
-		return oom(ps);
-	free(*out);
-	*out = d;
-	return 0;
-}
-
-/* Optional string key of a checked mapping. */
-static int opt_string(struct ps *ps, yaml_node_t *map, const char *key, const char *ctx,
-		      char **out)
-{
-	yaml_node_t *v = get(ps, map, key, NULL);
-	if (!v)
-		return 0;
-	char c[256];
-	subctx(c, sizeof c, ctx, key);
-	return copy_string(ps, v, c, out);
-}
-
-static int req_string(struct ps *ps, yaml_node_t *map, const char *key, const char *ctx,
-		      char **out)
-{
-	if (!need(ps, map, key, ctx))
-		return -1;
-	return opt_string(ps, map, key, ctx, out);
-}
-
-/* Decimal digits only (no sign, no spaces); *end gets the first non-digit. */
-static int parse_digits(const char *s, unsigned long long *out, const char **end)
-{
-	if (!isdigit((unsigned char)s[0]))
-		return -1;
-	char *e;
-	errno = 0;
-	unsigned long long v = strtoull(s, &e, 10);
-	if (errno == ERANGE)
-		return -1;
-	*out = v;
-	*end = e;
-	return 0;
-}
-
-static int parse_uint_range(const char *s, unsigned long long min, unsigned long long max,
-			    unsigned long long *out)
-{
-	unsigned long long v;
-	const char *e;
-	if (parse_digits(s, &v, &e) < 0 || *e != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-
-/* ---- loading ---- */
-
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return NULL;
-	}
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		fclose(f);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return NULL;
-	}
-	for (;;) {
-		if (n == cap) {
-			if (cap >= SLO_CONFIG_MAX_FILE) {
-				snprintf(err, errlen, "%s: file larger than %u bytes", path,
-					 SLO_CONFIG_MAX_FILE);
-				goto fail;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				snprintf(err, errlen, "%s: out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0) {
-			if (ferror(f)) {
-				snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-				goto fail;
-			}
-			break;
-		}
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
-static void syntax_error(struct ps *ps, yaml_parser_t *p, const char *buf, size_t len)
-{
-	unsigned line = (unsigned)p->problem_mark.line, col = (unsigned)p->problem_mark.column;
-	if (p->error == YAML_READER_ERROR) {
-		/* Reader errors carry a byte offset, not a mark. */
-		line = col = 0;
-		for (size_t i = 0; i < p->problem_offset && i < len; i++) {
-			if (buf[i] == '\n') {
-				line++;
-				col = 0;
-			} else {
-				col++;
-			}
-		}
-	}
-	const char *what = p->problem ? p->problem : "malformed input";
-	if (p->error == YAML_MEMORY_ERROR) {
-		oom(ps);
-		return;
-	}
-	if (p->context)
-		errat(ps, line, col, "", "YAML syntax error: %s (%s at line %u, column %u)", what,
-		      p->context, (unsigned)p->context_mark.line + 1,
-		      (unsigned)p->context_mark.column + 1);
-	else
-		errat(ps, line, col, "", "YAML syntax error: %s", what);
-}
-
 /* ---- numbers and durations ---- */
 
 int slo_parse_duration_ms(const char *s, int64_t *out_ms)
 {
-	unsigned long long v;
-	const char *e;
-	long long mul;
-	if (!s || parse_digits(s, &v, &e) < 0)
-		return -1;
-	if (strcmp(e, "ms") == 0)
-		mul = 1;
-	else if (strcmp(e, "s") == 0)
-		mul = 1000;
-	else if (strcmp(e, "m") == 0)
-		mul = 60LL * 1000;
-	else if (strcmp(e, "h") == 0)
-		mul = 3600LL * 1000;
-	else if (strcmp(e, "d") == 0)
-		mul = 24LL * 3600 * 1000;
-	else if (strcmp(e, "w") == 0)
-		mul = 7LL * 24 * 3600 * 1000;
-	else
-		return -1;
-	if (v > (unsigned long long)(INT64_MAX / mul))
-		return -1;
-	*out_ms = (int64_t)v * mul;
-	return 0;
+	return yc_parse_ms(s, 'w', INT64_MAX, out_ms);
 }
 
 const char *slo_format_duration(int64_t ms, char *buf, size_t cap)
@@ -394,34 +57,11 @@ const char *slo_format_duration(int64_t ms, char *buf, size_t cap)
 	return buf;
 }
 
-static int get_u64(struct ps *ps, yaml_node_t *v, const char *ctx, unsigned long long min,
-		   unsigned long long max, uint64_t *out)
-{
-	const char *s = want_scalar(ps, v, ctx, true);
-	unsigned long long x;
-	if (!s)
-		return -1;
-	if (parse_uint_range(s, min, max, &x) < 0)
-		return ERRN(ps, v, ctx, "expected an integer %llu-%llu, got \"%.64s\"", min, max, s);
-	*out = x;
-	return 0;
-}
-
-static int get_uint(struct ps *ps, yaml_node_t *v, const char *ctx, unsigned long long min,
-		    unsigned long long max, unsigned *out)
-{
-	uint64_t x;
-	if (get_u64(ps, v, ctx, min, max, &x) < 0)
-		return -1;
-	*out = (unsigned)x;
-	return 0;
-}
-
 /* A finite decimal number; lo/hi exclusive when the flags say so. */
-static int get_double(struct ps *ps, yaml_node_t *v, const char *ctx, double lo, bool lo_open,
+static int get_double(struct yc *yc, yaml_node_t *v, const char *ctx, double lo, bool lo_open,
 		      double hi, bool hi_open, const char *what, double *out)
 {
-	const char *s = want_scalar(ps, v, ctx, true);
+	const char *s = yc_want_scalar(yc, v, ctx, true);
 	if (!s)
 		return -1;
 	char *e;
@@ -430,36 +70,22 @@ static int get_double(struct ps *ps, yaml_node_t *v, const char *ctx, double lo,
 	bool ok = *s && !isspace((unsigned char)*s) && *e == '\0' && errno == 0 && isfinite(d) &&
 		  (lo_open ? d > lo : d >= lo) && (hi_open ? d < hi : d <= hi);
 	if (!ok)
-		return ERRN(ps, v, ctx, "expected %s, got \"%.64s\"", what, s);
+		return YC_ERRN(yc, v, ctx, "expected %s, got \"%.64s\"", what, s);
 	*out = d;
 	return 0;
 }
 
-static int get_window(struct ps *ps, yaml_node_t *v, const char *ctx, int64_t min_ms,
+static int get_window(struct yc *yc, yaml_node_t *v, const char *ctx, int64_t min_ms,
 		      int64_t *out)
 {
-	const char *s = want_scalar(ps, v, ctx, true);
+	const char *s = yc_want_scalar(yc, v, ctx, true);
 	int64_t ms;
 	if (!s)
 		return -1;
 	if (slo_parse_duration_ms(s, &ms) < 0 || ms < min_ms || ms > MAX_WINDOW_MS)
-		return ERRN(ps, v, ctx, "expected a duration like 5m, 1h, 6h, 3d or 30d "
-			    "(%" PRId64 "s to 400d), got \"%.64s\"", min_ms / 1000, s);
+		return YC_ERRN(yc, v, ctx, "expected a duration like 5m, 1h, 6h, 3d or 30d "
+			       "(%" PRId64 "s to 400d), got \"%.64s\"", min_ms / 1000, s);
 	*out = ms;
-	return 0;
-}
-
-static int get_bool(struct ps *ps, yaml_node_t *v, const char *ctx, bool *out)
-{
-	const char *s = want_scalar(ps, v, ctx, true);
-	if (!s)
-		return -1;
-	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-		*out = true;
-	else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-		*out = false;
-	else
-		return ERRN(ps, v, ctx, "expected true or false, got \"%.64s\"", s);
 	return 0;
 }
 
@@ -527,74 +153,74 @@ static int rule_copy(struct slo_burn_rule *dst, const struct slo_burn_rule *src)
 	return 0;
 }
 
-static int parse_rule(struct ps *ps, yaml_node_t *n, const char *ctx, struct rule_patch *p)
+static int parse_rule(struct yc *yc, yaml_node_t *n, const char *ctx, struct rule_patch *p)
 {
 	char c[256];
 	yaml_node_t *v;
 	memset(p, 0, sizeof *p);
 	p->n = n;
 	p->r.pos = pos_of(n);
-	if (check_keys(ps, n, ctx, RULE_KEYS) < 0 || req_string(ps, n, "name", ctx, &p->r.name) < 0)
+	if (yc_check_keys(yc, n, ctx, RULE_KEYS) < 0 || yc_req_string(yc, n, "name", ctx, &p->r.name) < 0)
 		return -1;
 	if (!name_ok(p->r.name)) {
-		subctx(c, sizeof c, ctx, "name");
-		return ERRN(ps, get(ps, n, "name", NULL), c,
-			    "expected letters, digits, '_', '-' or '.', got \"%.64s\"", p->r.name);
+		yc_subctx(c, sizeof c, ctx, "name");
+		return YC_ERRN(yc, yc_get(yc, n, "name", NULL), c,
+			       "expected letters, digits, '_', '-' or '.', got \"%.64s\"", p->r.name);
 	}
-	if ((v = get(ps, n, "enabled", NULL))) {
-		subctx(c, sizeof c, ctx, "enabled");
-		if (get_bool(ps, v, c, &p->enabled) < 0)
+	if ((v = yc_get(yc, n, "enabled", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "enabled");
+		if (yc_bool(yc, v, c, &p->enabled) < 0)
 			return -1;
 		p->has_enabled = true;
 	}
-	if ((v = get(ps, n, "severity", NULL))) {
-		subctx(c, sizeof c, ctx, "severity");
-		if (copy_string(ps, v, c, &p->r.severity) < 0)
+	if ((v = yc_get(yc, n, "severity", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "severity");
+		if (yc_copy_string(yc, v, c, &p->r.severity) < 0)
 			return -1;
 		if (strcmp(p->r.severity, "page") && strcmp(p->r.severity, "ticket"))
-			return ERRN(ps, v, c, "expected page or ticket, got \"%.64s\"",
-				    p->r.severity);
+			return YC_ERRN(yc, v, c, "expected page or ticket, got \"%.64s\"",
+				       p->r.severity);
 		p->has_severity = true;
 	}
-	if ((v = get(ps, n, "burn_rate", NULL))) {
-		subctx(c, sizeof c, ctx, "burn_rate");
-		if (get_double(ps, v, c, 0, true, 1e6, false, "a number > 0", &p->r.burn_rate) < 0)
+	if ((v = yc_get(yc, n, "burn_rate", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "burn_rate");
+		if (get_double(yc, v, c, 0, true, 1e6, false, "a number > 0", &p->r.burn_rate) < 0)
 			return -1;
 		p->has_burn = true;
 	}
-	if ((v = get(ps, n, "long_window", NULL))) {
-		subctx(c, sizeof c, ctx, "long_window");
-		if (get_window(ps, v, c, 60000, &p->r.long_ms) < 0)
+	if ((v = yc_get(yc, n, "long_window", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "long_window");
+		if (get_window(yc, v, c, 60000, &p->r.long_ms) < 0)
 			return -1;
 		p->has_long = true;
 	}
-	if ((v = get(ps, n, "short_window", NULL))) {
-		subctx(c, sizeof c, ctx, "short_window");
-		if (get_window(ps, v, c, 60000, &p->r.short_ms) < 0)
+	if ((v = yc_get(yc, n, "short_window", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "short_window");
+		if (get_window(yc, v, c, 60000, &p->r.short_ms) < 0)
 			return -1;
 		p->has_short = true;
 	}
-	if ((v = get(ps, n, "min_events", NULL))) {
-		subctx(c, sizeof c, ctx, "min_events");
-		if (get_u64(ps, v, c, 0, 1000000000000ull, &p->r.min_events) < 0)
+	if ((v = yc_get(yc, n, "min_events", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "min_events");
+		if (yc_u64(yc, v, c, 0, 1000000000000ull, &p->r.min_events) < 0)
 			return -1;
 		p->has_min_events = true;
 	}
-	if ((v = get(ps, n, "min_failures", NULL))) {
-		subctx(c, sizeof c, ctx, "min_failures");
-		if (get_u64(ps, v, c, 0, 1000000000000ull, &p->r.min_failures) < 0)
+	if ((v = yc_get(yc, n, "min_failures", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "min_failures");
+		if (yc_u64(yc, v, c, 0, 1000000000000ull, &p->r.min_failures) < 0)
 			return -1;
 		p->has_min_failures = true;
 	}
-	if ((v = get(ps, n, "for_evals", NULL))) {
-		subctx(c, sizeof c, ctx, "for_evals");
-		if (get_uint(ps, v, c, 0, 10000, &p->r.for_evals) < 0)
+	if ((v = yc_get(yc, n, "for_evals", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "for_evals");
+		if (yc_uint(yc, v, c, 0, 10000, &p->r.for_evals) < 0)
 			return -1;
 		p->has_for = true;
 	}
-	if ((v = get(ps, n, "resolve_after", NULL))) {
-		subctx(c, sizeof c, ctx, "resolve_after");
-		if (get_uint(ps, v, c, 1, 10000, &p->r.resolve_after) < 0)
+	if ((v = yc_get(yc, n, "resolve_after", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "resolve_after");
+		if (yc_uint(yc, v, c, 1, 10000, &p->r.resolve_after) < 0)
 			return -1;
 		p->has_resolve = true;
 	}
@@ -603,7 +229,7 @@ static int parse_rule(struct ps *ps, yaml_node_t *n, const char *ctx, struct rul
 
 /* Applies a list of patches (sequence node `seq`) to *rules / *n. Every
  * rule's resolve_after that was never given becomes default_resolve. */
-static int apply_rules(struct ps *ps, yaml_node_t *seq, const char *ctx,
+static int apply_rules(struct yc *yc, yaml_node_t *seq, const char *ctx,
 		       struct slo_burn_rule **rules, size_t *n)
 {
 	char c[256];
@@ -613,26 +239,26 @@ static int apply_rules(struct ps *ps, yaml_node_t *seq, const char *ctx,
 	     !strcmp((const char *)seq->data.scalar.value, "null")))
 		return 0;   /* "rules:" with nothing (or only comments) under it */
 	if (seq->type != YAML_SEQUENCE_NODE)
-		return ERRN(ps, seq, ctx, "expected a sequence of rules, got %s", kind_name(seq));
-	if (visit(ps, seq, ctx) < 0)
+		return YC_ERRN(yc, seq, ctx, "expected a sequence of rules, got %s", yc_kind_name(seq));
+	if (yc_visit(yc, seq, ctx) < 0)
 		return -1;
 	size_t i = 0;
 	for (yaml_node_item_t *it = seq->data.sequence.items.start;
 	     it < seq->data.sequence.items.top; it++, i++) {
 		struct rule_patch p;
 		snprintf(c, sizeof c, "%s[%zu]", ctx, i);
-		int rc = parse_rule(ps, node(ps, *it), c, &p);
+		int rc = parse_rule(yc, yc_node(yc, *it), c, &p);
 		if (rc < 0) {
 			rule_clear(&p.r);
 			return -1;
 		}
 		/* an earlier entry of the same list with the same name is an error */
 		for (yaml_node_item_t *jt = seq->data.sequence.items.start; jt < it; jt++) {
-			yaml_node_t *nn = get(ps, node(ps, *jt), "name", NULL);
+			yaml_node_t *nn = yc_get(yc, yc_node(yc, *jt), "name", NULL);
 			if (nn && !strcmp((const char *)nn->data.scalar.value, p.r.name)) {
 				rule_clear(&p.r);
-				return ERRN(ps, p.n, c, "rule \"%s\" given twice (first at line %u)",
-					    (const char *)nn->data.scalar.value, pos_of(nn).line);
+				return YC_ERRN(yc, p.n, c, "rule \"%s\" given twice (first at line %u)",
+					       (const char *)nn->data.scalar.value, pos_of(nn).line);
 			}
 		}
 		size_t k;
@@ -650,14 +276,14 @@ static int apply_rules(struct ps *ps, yaml_node_t *seq, const char *ctx,
 					      !p.has_short ? "short_window" : NULL;
 			if (missing) {
 				rule_clear(&p.r);
-				return ERRN(ps, p.n, c, "missing required key \"%s\" (a rule that does "
-					    "not amend an existing one must give severity, burn_rate, "
-					    "long_window and short_window)", missing);
+				return YC_ERRN(yc, p.n, c, "missing required key \"%s\" (a rule that does "
+					       "not amend an existing one must give severity, burn_rate, "
+					       "long_window and short_window)", missing);
 			}
 			struct slo_burn_rule *nr = realloc(*rules, (*n + 1) * sizeof *nr);
 			if (!nr) {
 				rule_clear(&p.r);
-				return oom(ps);
+				return yc_oom(yc);
 			}
 			*rules = nr;
 			p.r.for_evals = p.has_for ? p.r.for_evals : 1;
@@ -698,11 +324,11 @@ static int apply_rules(struct ps *ps, yaml_node_t *seq, const char *ctx,
 	for (size_t k = 0; k < *n; k++)
 		if ((*rules)[k].short_ms > (*rules)[k].long_ms) {
 			char a[32], b[32];
-			return errat(ps, (*rules)[k].pos.line ? (*rules)[k].pos.line - 1 : 0,
-				     (*rules)[k].pos.column ? (*rules)[k].pos.column - 1 : 0, ctx,
-				     "rule \"%s\": short_window %s is longer than long_window %s",
-				     (*rules)[k].name, slo_format_duration((*rules)[k].short_ms, a, sizeof a),
-				     slo_format_duration((*rules)[k].long_ms, b, sizeof b));
+			return yc_errat(yc, (*rules)[k].pos.line ? (*rules)[k].pos.line - 1 : 0,
+				        (*rules)[k].pos.column ? (*rules)[k].pos.column - 1 : 0, ctx,
+				        "rule \"%s\": short_window %s is longer than long_window %s",
+				        (*rules)[k].name, slo_format_duration((*rules)[k].short_ms, a, sizeof a),
+				        slo_format_duration((*rules)[k].long_ms, b, sizeof b));
 		}
 	return 0;
 }
@@ -799,47 +425,47 @@ static void alerts_defaults(struct slo_alerts *a)
 }
 
 /* enabled + resolve_after of one alerts.<rule> mapping (already checked). */
-static int parse_common(struct ps *ps, yaml_node_t *m, const char *ctx,
+static int parse_common(struct yc *yc, yaml_node_t *m, const char *ctx,
 			struct slo_rule_common *c)
 {
 	char cc[256];
 	yaml_node_t *v;
-	if ((v = get(ps, m, "enabled", NULL))) {
-		subctx(cc, sizeof cc, ctx, "enabled");
-		if (get_bool(ps, v, cc, &c->enabled) < 0)
+	if ((v = yc_get(yc, m, "enabled", NULL))) {
+		yc_subctx(cc, sizeof cc, ctx, "enabled");
+		if (yc_bool(yc, v, cc, &c->enabled) < 0)
 			return -1;
 	}
-	if ((v = get(ps, m, "resolve_after", NULL))) {
-		subctx(cc, sizeof cc, ctx, "resolve_after");
-		if (get_uint(ps, v, cc, 1, 10000, &c->resolve_after) < 0)
+	if ((v = yc_get(yc, m, "resolve_after", NULL))) {
+		yc_subctx(cc, sizeof cc, ctx, "resolve_after");
+		if (yc_uint(yc, v, cc, 1, 10000, &c->resolve_after) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int parse_alerts(struct ps *ps, yaml_node_t *root, struct slo_alerts *a)
+static int parse_alerts(struct yc *yc, yaml_node_t *root, struct slo_alerts *a)
 {
-	yaml_node_t *m = root ? get(ps, root, "alerts", NULL) : NULL, *s, *v;
+	yaml_node_t *m = root ? yc_get(yc, root, "alerts", NULL) : NULL, *s, *v;
 	char c[256];
 	if (!m)
 		goto fill;
-	if (check_keys(ps, m, "alerts", ALERTS_KEYS) < 0)
+	if (yc_check_keys(yc, m, "alerts", ALERTS_KEYS) < 0)
 		return -1;
-	if ((v = get(ps, m, "resolve_after", NULL)) &&
-	    get_uint(ps, v, "alerts.resolve_after", 1, 10000, &a->resolve_after) < 0)
+	if ((v = yc_get(yc, m, "resolve_after", NULL)) &&
+	    yc_uint(yc, v, "alerts.resolve_after", 1, 10000, &a->resolve_after) < 0)
 		return -1;
 
-	if ((s = get(ps, m, "cert_expiry", NULL))) {
+	if ((s = yc_get(yc, m, "cert_expiry", NULL))) {
 		const char *ctx = "alerts.cert_expiry";
-		if (check_keys(ps, s, ctx, CERT_KEYS) < 0 ||
-		    parse_common(ps, s, ctx, &a->cert_expiry.c) < 0)
+		if (yc_check_keys(yc, s, ctx, CERT_KEYS) < 0 ||
+		    parse_common(yc, s, ctx, &a->cert_expiry.c) < 0)
 			return -1;
-		if ((v = get(ps, s, "ticket_days", NULL))) {
-			subctx(c, sizeof c, ctx, "ticket_days");
+		if ((v = yc_get(yc, s, "ticket_days", NULL))) {
+			yc_subctx(c, sizeof c, ctx, "ticket_days");
 			if (v->type != YAML_SEQUENCE_NODE)
-				return ERRN(ps, v, c, "expected a sequence of days like [30, 7], got %s",
-					    kind_name(v));
-			if (visit(ps, v, c) < 0)
+				return YC_ERRN(yc, v, c, "expected a sequence of days like [30, 7], got %s",
+					       yc_kind_name(v));
+			if (yc_visit(yc, v, c) < 0)
 				return -1;
 			size_t k = 0;
 			for (yaml_node_item_t *it = v->data.sequence.items.start;
@@ -847,86 +473,86 @@ static int parse_alerts(struct ps *ps, yaml_node_t *root, struct slo_alerts *a)
 				char ci[280];
 				snprintf(ci, sizeof ci, "%s[%zu]", c, k);
 				if (k == SLO_MAX_TICKET_DAYS)
-					return ERRN(ps, node(ps, *it), ci, "at most %d thresholds",
-						    SLO_MAX_TICKET_DAYS);
+					return YC_ERRN(yc, yc_node(yc, *it), ci, "at most %d thresholds",
+						       SLO_MAX_TICKET_DAYS);
 				unsigned d;
-				if (get_uint(ps, node(ps, *it), ci, 1, 3650, &d) < 0)
+				if (yc_uint(yc, yc_node(yc, *it), ci, 1, 3650, &d) < 0)
 					return -1;
 				if (k > 0 && d >= a->cert_expiry.ticket_days[k - 1])
-					return ERRN(ps, node(ps, *it), ci, "expected days in descending "
-						    "order (%u after %u)", d, a->cert_expiry.ticket_days[k - 1]);
+					return YC_ERRN(yc, yc_node(yc, *it), ci, "expected days in descending "
+						       "order (%u after %u)", d, a->cert_expiry.ticket_days[k - 1]);
 				a->cert_expiry.ticket_days[k++] = d;
 			}
 			a->cert_expiry.nticket_days = k;
 		}
-		if ((v = get(ps, s, "page_hours", NULL))) {
-			subctx(c, sizeof c, ctx, "page_hours");
-			if (get_double(ps, v, c, 0, true, 24 * 3650, false, "hours > 0",
+		if ((v = yc_get(yc, s, "page_hours", NULL))) {
+			yc_subctx(c, sizeof c, ctx, "page_hours");
+			if (get_double(yc, v, c, 0, true, 24 * 3650, false, "hours > 0",
 				       &a->cert_expiry.page_hours) < 0)
 				return -1;
 		}
 	}
-	if ((s = get(ps, m, "mtls_mass", NULL))) {
+	if ((s = yc_get(yc, m, "mtls_mass", NULL))) {
 		const char *ctx = "alerts.mtls_mass";
-		if (check_keys(ps, s, ctx, MTLS_KEYS) < 0 ||
-		    parse_common(ps, s, ctx, &a->mtls_mass.c) < 0)
+		if (yc_check_keys(yc, s, ctx, MTLS_KEYS) < 0 ||
+		    parse_common(yc, s, ctx, &a->mtls_mass.c) < 0)
 			return -1;
-		if ((v = get(ps, s, "min_targets", NULL)) &&
-		    get_uint(ps, v, "alerts.mtls_mass.min_targets", 1, 1000000,
-			     &a->mtls_mass.min_targets) < 0)
+		if ((v = yc_get(yc, s, "min_targets", NULL)) &&
+		    yc_uint(yc, v, "alerts.mtls_mass.min_targets", 1, 1000000,
+			    &a->mtls_mass.min_targets) < 0)
 			return -1;
-		if ((v = get(ps, s, "min_failure_ratio", NULL)) &&
-		    get_double(ps, v, "alerts.mtls_mass.min_failure_ratio", 0, true, 1, false,
+		if ((v = yc_get(yc, s, "min_failure_ratio", NULL)) &&
+		    get_double(yc, v, "alerts.mtls_mass.min_failure_ratio", 0, true, 1, false,
 			       "a ratio in (0, 1]", &a->mtls_mass.min_failure_ratio) < 0)
 			return -1;
-		if ((v = get(ps, s, "window", NULL)) &&
-		    get_window(ps, v, "alerts.mtls_mass.window", 60000, &a->mtls_mass.window_ms) < 0)
+		if ((v = yc_get(yc, s, "window", NULL)) &&
+		    get_window(yc, v, "alerts.mtls_mass.window", 60000, &a->mtls_mass.window_ms) < 0)
 			return -1;
 	}
-	if ((s = get(ps, m, "sni_mismatch", NULL))) {
+	if ((s = yc_get(yc, m, "sni_mismatch", NULL))) {
 		const char *ctx = "alerts.sni_mismatch";
-		if (check_keys(ps, s, ctx, SNI_KEYS) < 0 ||
-		    parse_common(ps, s, ctx, &a->sni_mismatch.c) < 0)
+		if (yc_check_keys(yc, s, ctx, SNI_KEYS) < 0 ||
+		    parse_common(yc, s, ctx, &a->sni_mismatch.c) < 0)
 			return -1;
-		if ((v = get(ps, s, "min_events", NULL)) &&
-		    get_u64(ps, v, "alerts.sni_mismatch.min_events", 1, 1000000000ull,
-			    &a->sni_mismatch.min_events) < 0)
+		if ((v = yc_get(yc, s, "min_events", NULL)) &&
+		    yc_u64(yc, v, "alerts.sni_mismatch.min_events", 1, 1000000000ull,
+			   &a->sni_mismatch.min_events) < 0)
 			return -1;
-		if ((v = get(ps, s, "window", NULL)) &&
-		    get_window(ps, v, "alerts.sni_mismatch.window", 60000,
+		if ((v = yc_get(yc, s, "window", NULL)) &&
+		    get_window(yc, v, "alerts.sni_mismatch.window", 60000,
 			       &a->sni_mismatch.window_ms) < 0)
 			return -1;
 	}
-	if ((s = get(ps, m, "probe_silent", NULL))) {
+	if ((s = yc_get(yc, m, "probe_silent", NULL))) {
 		const char *ctx = "alerts.probe_silent";
-		if (check_keys(ps, s, ctx, SILENT_KEYS) < 0 ||
-		    parse_common(ps, s, ctx, &a->probe_silent.c) < 0)
+		if (yc_check_keys(yc, s, ctx, SILENT_KEYS) < 0 ||
+		    parse_common(yc, s, ctx, &a->probe_silent.c) < 0)
 			return -1;
-		if ((v = get(ps, s, "intervals", NULL)) &&
-		    get_uint(ps, v, "alerts.probe_silent.intervals", 1, 1000,
-			     &a->probe_silent.intervals) < 0)
+		if ((v = yc_get(yc, s, "intervals", NULL)) &&
+		    yc_uint(yc, v, "alerts.probe_silent.intervals", 1, 1000,
+			    &a->probe_silent.intervals) < 0)
 			return -1;
 	}
-	if ((s = get(ps, m, "clock_skew", NULL))) {
+	if ((s = yc_get(yc, m, "clock_skew", NULL))) {
 		const char *ctx = "alerts.clock_skew";
-		if (check_keys(ps, s, ctx, SKEW_KEYS) < 0 ||
-		    parse_common(ps, s, ctx, &a->clock_skew.c) < 0)
+		if (yc_check_keys(yc, s, ctx, SKEW_KEYS) < 0 ||
+		    parse_common(yc, s, ctx, &a->clock_skew.c) < 0)
 			return -1;
-		if ((v = get(ps, s, "max_ms", NULL)) &&
-		    get_double(ps, v, "alerts.clock_skew.max_ms", 0, true, 86400000, false,
+		if ((v = yc_get(yc, s, "max_ms", NULL)) &&
+		    get_double(yc, v, "alerts.clock_skew.max_ms", 0, true, 86400000, false,
 			       "milliseconds > 0", &a->clock_skew.max_ms) < 0)
 			return -1;
 	}
-	if ((s = get(ps, m, "drift", NULL))) {
+	if ((s = yc_get(yc, m, "drift", NULL))) {
 		const char *ctx = "alerts.drift";
-		if (check_keys(ps, s, ctx, DRIFT_KEYS) < 0 || parse_common(ps, s, ctx, &a->drift.c) < 0)
+		if (yc_check_keys(yc, s, ctx, DRIFT_KEYS) < 0 || parse_common(yc, s, ctx, &a->drift.c) < 0)
 			return -1;
-		if ((v = get(ps, s, "fingerprint_for", NULL)) &&
-		    get_window(ps, v, "alerts.drift.fingerprint_for", 60000,
+		if ((v = yc_get(yc, s, "fingerprint_for", NULL)) &&
+		    get_window(yc, v, "alerts.drift.fingerprint_for", 60000,
 			       &a->drift.fingerprint_for_ms) < 0)
 			return -1;
-		if ((v = get(ps, s, "baseline_window", NULL)) &&
-		    get_window(ps, v, "alerts.drift.baseline_window", 3600000,
+		if ((v = yc_get(yc, s, "baseline_window", NULL)) &&
+		    get_window(yc, v, "alerts.drift.baseline_window", 3600000,
 			       &a->drift.baseline_window_ms) < 0)
 			return -1;
 	}
@@ -939,44 +565,44 @@ fill:;
 	return 0;
 }
 
-static int parse_selector(struct ps *ps, yaml_node_t *m, const char *ctx, struct slo_selector *s)
+static int parse_selector(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_selector *s)
 {
 	char c[256];
-	if (check_keys(ps, m, ctx, SEL_KEYS) < 0 ||
-	    opt_string(ps, m, "service", ctx, &s->service) < 0 ||
-	    opt_string(ps, m, "region", ctx, &s->region) < 0 ||
-	    opt_string(ps, m, "profile", ctx, &s->profile) < 0 ||
-	    opt_string(ps, m, "target", ctx, &s->target) < 0)
+	if (yc_check_keys(yc, m, ctx, SEL_KEYS) < 0 ||
+	    yc_opt_string(yc, m, "service", ctx, &s->service) < 0 ||
+	    yc_opt_string(yc, m, "region", ctx, &s->region) < 0 ||
+	    yc_opt_string(yc, m, "profile", ctx, &s->profile) < 0 ||
+	    yc_opt_string(yc, m, "target", ctx, &s->target) < 0)
 		return -1;
-	yaml_node_t *l = get(ps, m, "labels", NULL);
+	yaml_node_t *l = yc_get(yc, m, "labels", NULL);
 	if (!l)
 		return 0;
-	subctx(c, sizeof c, ctx, "labels");
-	if (want_mapping(ps, l, c) < 0)
+	yc_subctx(c, sizeof c, ctx, "labels");
+	if (yc_want_mapping(yc, l, c) < 0)
 		return -1;
 	size_t n = (size_t)(l->data.mapping.pairs.top - l->data.mapping.pairs.start);
 	s->label_keys = calloc(n ? n : 1, sizeof *s->label_keys);
 	s->label_values = calloc(n ? n : 1, sizeof *s->label_values);
 	if (!s->label_keys || !s->label_values)
-		return oom(ps);
+		return yc_oom(yc);
 	for (yaml_node_pair_t *p = l->data.mapping.pairs.start; p < l->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ps, p->key), *v = node(ps, p->value);
-		const char *ks = want_scalar(ps, k, c, false);
+		yaml_node_t *k = yc_node(yc, p->key), *v = yc_node(yc, p->value);
+		const char *ks = yc_want_scalar(yc, k, c, false);
 		if (!ks)
 			return -1;
 		for (size_t i = 0; i < s->nlabels; i++)
 			if (!strcmp(s->label_keys[i], ks))
-				return ERRN(ps, k, c, "duplicate label \"%.64s\"", ks);
+				return YC_ERRN(yc, k, c, "duplicate label \"%.64s\"", ks);
 		char cv[300];
 		snprintf(cv, sizeof cv, "%s.%s", c, ks);
-		const char *vs = want_scalar(ps, v, cv, true);
+		const char *vs = yc_want_scalar(yc, v, cv, true);
 		if (!vs)
 			return -1;
 		if (!(s->label_keys[s->nlabels] = strdup(ks)))
-			return oom(ps);
+			return yc_oom(yc);
 		s->nlabels++;
 		if (!(s->label_values[s->nlabels - 1] = strdup(vs)))
-			return oom(ps);
+			return yc_oom(yc);
 	}
 	return 0;
 }
@@ -995,24 +621,24 @@ static void selector_free(struct slo_selector *s)
 	free(s->label_values);
 }
 
-static int parse_slo(struct ps *ps, yaml_node_t *m, const char *ctx, struct slo_config *cfg,
+static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_config *cfg,
 		     struct slo *o)
 {
 	char c[256];
 	yaml_node_t *v;
 	o->pos = pos_of(m);
-	if (check_keys(ps, m, ctx, SLO_KEYS) < 0 || req_string(ps, m, "name", ctx, &o->name) < 0 ||
-	    opt_string(ps, m, "description", ctx, &o->description) < 0)
+	if (yc_check_keys(yc, m, ctx, SLO_KEYS) < 0 || yc_req_string(yc, m, "name", ctx, &o->name) < 0 ||
+	    yc_opt_string(yc, m, "description", ctx, &o->description) < 0)
 		return -1;
-	subctx(c, sizeof c, ctx, "name");
+	yc_subctx(c, sizeof c, ctx, "name");
 	if (!name_ok(o->name))
-		return ERRN(ps, get(ps, m, "name", NULL), c,
-			    "expected letters, digits, '_', '-' or '.', got \"%.64s\"", o->name);
+		return YC_ERRN(yc, yc_get(yc, m, "name", NULL), c,
+			       "expected letters, digits, '_', '-' or '.', got \"%.64s\"", o->name);
 
-	subctx(c, sizeof c, ctx, "sli");
-	if (!(v = need(ps, m, "sli", ctx)))
+	yc_subctx(c, sizeof c, ctx, "sli");
+	if (!(v = yc_need(yc, m, "sli", ctx)))
 		return -1;
-	const char *s = want_scalar(ps, v, c, false);
+	const char *s = yc_want_scalar(yc, v, c, false);
 	if (!s)
 		return -1;
 	if (!strcmp(s, "availability"))
@@ -1020,54 +646,54 @@ static int parse_slo(struct ps *ps, yaml_node_t *m, const char *ctx, struct slo_
 	else if (!strcmp(s, "latency"))
 		o->sli = SLO_SLI_LATENCY;
 	else
-		return ERRN(ps, v, c, "expected availability or latency, got \"%.64s\"", s);
+		return YC_ERRN(yc, v, c, "expected availability or latency, got \"%.64s\"", s);
 
-	v = get(ps, m, "threshold_ms", NULL);
-	subctx(c, sizeof c, ctx, "threshold_ms");
+	v = yc_get(yc, m, "threshold_ms", NULL);
+	yc_subctx(c, sizeof c, ctx, "threshold_ms");
 	if (o->sli == SLO_SLI_LATENCY) {
 		if (!v)
-			return ERRN(ps, m, ctx, "missing required key \"threshold_ms\" (sli: latency)");
-		if (get_double(ps, v, c, 0, true, 1e9, false, "milliseconds > 0",
+			return YC_ERRN(yc, m, ctx, "missing required key \"threshold_ms\" (sli: latency)");
+		if (get_double(yc, v, c, 0, true, 1e9, false, "milliseconds > 0",
 			       &o->threshold_ms) < 0)
 			return -1;
 		if (sli_latency_bound_index(o->threshold_ms) < 0) {
 			char list[256];
 			sli_latency_bounds_string(list, sizeof list);
-			return ERRN(ps, v, c, "expected one of the latency histogram's bucket bounds "
-				    "(%s), got %g", list, o->threshold_ms);
+			return YC_ERRN(yc, v, c, "expected one of the latency histogram's bucket bounds "
+				       "(%s), got %g", list, o->threshold_ms);
 		}
 	} else if (v) {
-		return ERRN(ps, v, c, "only for sli: latency");
+		return YC_ERRN(yc, v, c, "only for sli: latency");
 	}
 
-	subctx(c, sizeof c, ctx, "objective");
-	if (!(v = need(ps, m, "objective", ctx)) ||
-	    get_double(ps, v, c, 0, true, 100, true, "a percentage in (0, 100) like 99.9",
+	yc_subctx(c, sizeof c, ctx, "objective");
+	if (!(v = yc_need(yc, m, "objective", ctx)) ||
+	    get_double(yc, v, c, 0, true, 100, true, "a percentage in (0, 100) like 99.9",
 		       &o->objective_pct) < 0)
 		return -1;
 	o->objective = o->objective_pct / 100.0;
 
 	o->window_ms = 30LL * 24 * 3600000;
-	subctx(c, sizeof c, ctx, "window");
-	if ((v = get(ps, m, "window", NULL)) && get_window(ps, v, c, 3600000, &o->window_ms) < 0)
+	yc_subctx(c, sizeof c, ctx, "window");
+	if ((v = yc_get(yc, m, "window", NULL)) && get_window(yc, v, c, 3600000, &o->window_ms) < 0)
 		return -1;
 
-	if ((v = get(ps, m, "selector", NULL))) {
-		subctx(c, sizeof c, ctx, "selector");
-		if (parse_selector(ps, v, c, &o->sel) < 0)
+	if ((v = yc_get(yc, m, "selector", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "selector");
+		if (parse_selector(yc, v, c, &o->sel) < 0)
 			return -1;
 	}
-	if ((v = get(ps, m, "split_by_region", NULL))) {
-		subctx(c, sizeof c, ctx, "split_by_region");
-		if (get_bool(ps, v, c, &o->split_by_region) < 0)
+	if ((v = yc_get(yc, m, "split_by_region", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "split_by_region");
+		if (yc_bool(yc, v, c, &o->split_by_region) < 0)
 			return -1;
 	}
 	if (copy_rules(cfg->default_rules, cfg->ndefault_rules, &o->rules) < 0)
-		return oom(ps);
+		return yc_oom(yc);
 	o->nrules = cfg->ndefault_rules;
-	if ((v = get(ps, m, "rules", NULL))) {
-		subctx(c, sizeof c, ctx, "rules");
-		if (apply_rules(ps, v, c, &o->rules, &o->nrules) < 0)
+	if ((v = yc_get(yc, m, "rules", NULL))) {
+		yc_subctx(c, sizeof c, ctx, "rules");
+		if (apply_rules(yc, v, c, &o->rules, &o->nrules) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < o->nrules; i++)
@@ -1076,54 +702,54 @@ static int parse_slo(struct ps *ps, yaml_node_t *m, const char *ctx, struct slo_
 	return 0;
 }
 
-static int parse_root(struct ps *ps, yaml_node_t *root, struct slo_config *cfg)
+static int parse_root(struct yc *yc, yaml_node_t *root, struct slo_config *cfg)
 {
 	yaml_node_t *d, *v;
-	if (check_keys(ps, root, "", TOP_KEYS) < 0)
+	if (yc_check_keys(yc, root, "", TOP_KEYS) < 0)
 		return -1;
 	cfg->resolve_after = 3;
 	if (builtin_rules(&cfg->default_rules, &cfg->ndefault_rules) < 0)
-		return oom(ps);
-	if ((d = get(ps, root, "defaults", NULL))) {
-		if (check_keys(ps, d, "defaults", DEFAULTS_KEYS) < 0)
+		return yc_oom(yc);
+	if ((d = yc_get(yc, root, "defaults", NULL))) {
+		if (yc_check_keys(yc, d, "defaults", DEFAULTS_KEYS) < 0)
 			return -1;
-		if ((v = get(ps, d, "resolve_after", NULL)) &&
-		    get_uint(ps, v, "defaults.resolve_after", 1, 10000, &cfg->resolve_after) < 0)
+		if ((v = yc_get(yc, d, "resolve_after", NULL)) &&
+		    yc_uint(yc, v, "defaults.resolve_after", 1, 10000, &cfg->resolve_after) < 0)
 			return -1;
-		if ((v = get(ps, d, "rules", NULL)) &&
-		    apply_rules(ps, v, "defaults.rules", &cfg->default_rules,
+		if ((v = yc_get(yc, d, "rules", NULL)) &&
+		    apply_rules(yc, v, "defaults.rules", &cfg->default_rules,
 				&cfg->ndefault_rules) < 0)
 			return -1;
 	}
 	alerts_defaults(&cfg->alerts);
-	if (parse_alerts(ps, root, &cfg->alerts) < 0)
+	if (parse_alerts(yc, root, &cfg->alerts) < 0)
 		return -1;
 
-	yaml_node_t *seq = get(ps, root, "slos", NULL);
+	yaml_node_t *seq = yc_get(yc, root, "slos", NULL);
 	if (seq) {
 		if (seq->type != YAML_SEQUENCE_NODE)
-			return ERRN(ps, seq, "slos", "expected a sequence of SLOs, got %s",
-				    kind_name(seq));
-		if (visit(ps, seq, "slos") < 0)
+			return YC_ERRN(yc, seq, "slos", "expected a sequence of SLOs, got %s",
+				       yc_kind_name(seq));
+		if (yc_visit(yc, seq, "slos") < 0)
 			return -1;
 		size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 		if (n > MAX_SLOS)
-			return ERRN(ps, seq, "slos", "at most %d SLOs", MAX_SLOS);
+			return YC_ERRN(yc, seq, "slos", "at most %d SLOs", MAX_SLOS);
 		cfg->slos = calloc(n ? n : 1, sizeof *cfg->slos);
 		if (!cfg->slos)
-			return oom(ps);
+			return yc_oom(yc);
 		for (size_t i = 0; i < n; i++) {
 			char c[64];
 			snprintf(c, sizeof c, "slos[%zu]", i);
-			yaml_node_t *m = node(ps, seq->data.sequence.items.start[i]);
+			yaml_node_t *m = yc_node(yc, seq->data.sequence.items.start[i]);
 			cfg->nslos = i + 1;
-			if (parse_slo(ps, m, c, cfg, &cfg->slos[i]) < 0)
+			if (parse_slo(yc, m, c, cfg, &cfg->slos[i]) < 0)
 				return -1;
 			for (size_t j = 0; j < i; j++)
 				if (!strcmp(cfg->slos[j].name, cfg->slos[i].name))
-					return ERRN(ps, get(ps, m, "name", NULL), c,
-						    "SLO name \"%s\" already used at line %u",
-						    cfg->slos[i].name, cfg->slos[j].pos.line);
+					return YC_ERRN(yc, yc_get(yc, m, "name", NULL), c,
+						       "SLO name \"%s\" already used at line %u",
+						       cfg->slos[i].name, cfg->slos[j].pos.line);
 		}
 	}
 	for (size_t i = 0; i < cfg->ndefault_rules; i++)
@@ -1134,41 +760,22 @@ static int parse_root(struct ps *ps, yaml_node_t *root, struct slo_config *cfg)
 
 /* ---- loading ---- */
 
-static struct slo_config *load(const char *path, const char *buf, size_t len, char *err,
-			       size_t errlen)
+/* A new config from an opened document (root NULL: an empty file). */
+static struct slo_config *build(struct yc *yc, yaml_node_t *root)
 {
-	struct ps ps = { .path = path, .err = err, .errlen = errlen };
-	struct slo_config *cfg = NULL;
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	bool have_doc = false, ok = false;
-
-	if (!yaml_parser_initialize(&parser)) {
-		oom(&ps);
-		return NULL;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		syntax_error(&ps, &parser, buf, len);
+	struct slo_config *cfg = calloc(1, sizeof *cfg);
+	bool ok = false;
+	if (!cfg || !(cfg->path = strdup(yc->path))) {
+		yc_oom(yc);
 		goto out;
 	}
-	have_doc = true;
-	ps.doc = &doc;
-	ps.nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
-	ps.seen = calloc(ps.nnodes ? ps.nnodes : 1, 1);
-	cfg = calloc(1, sizeof *cfg);
-	if (!ps.seen || !cfg || !(cfg->path = strdup(path))) {
-		oom(&ps);
-		goto out;
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
 	if (!root) {
 		/* an empty file: no SLOs, every default */
 		cfg->resolve_after = 3;
 		alerts_defaults(&cfg->alerts);
 		if (builtin_rules(&cfg->default_rules, &cfg->ndefault_rules) < 0 ||
-		    parse_alerts(&ps, NULL, &cfg->alerts) < 0) {
-			oom(&ps);
+		    parse_alerts(yc, NULL, &cfg->alerts) < 0) {
+			yc_oom(yc);
 			goto out;
 		}
 		for (size_t i = 0; i < cfg->ndefault_rules; i++)
@@ -1176,28 +783,10 @@ static struct slo_config *load(const char *path, const char *buf, size_t len, ch
 		ok = true;
 		goto out;
 	}
-	{
-		yaml_document_t extra;
-		if (!yaml_parser_load(&parser, &extra)) {
-			syntax_error(&ps, &parser, buf, len);
-			goto out;
-		}
-		yaml_node_t *r2 = yaml_document_get_root_node(&extra);
-		if (r2) {
-			ERRN(&ps, r2, "", "expected a single YAML document, found a second one");
-			yaml_document_delete(&extra);
-			goto out;
-		}
-		yaml_document_delete(&extra);
-	}
-	if (parse_root(&ps, root, cfg) < 0)
+	if (parse_root(yc, root, cfg) < 0)
 		goto out;
 	ok = true;
 out:
-	if (have_doc)
-		yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	free(ps.seen);
 	if (!ok) {
 		slo_config_free(cfg);
 		return NULL;
@@ -1207,31 +796,26 @@ out:
 
 struct slo_config *slo_config_load(const char *path, char *err, size_t errlen)
 {
-	char dummy[1];
-	if (!err || errlen == 0) {
-		err = dummy;
-		errlen = sizeof dummy;
-	}
-	err[0] = '\0';
-	size_t len;
-	char *buf = read_file(path, &len, err, errlen);
-	if (!buf)
-		return NULL;
-	struct slo_config *cfg = load(path, buf, len, err, errlen);
-	free(buf);
+	struct yc yc;
+	struct slo_config *cfg = NULL;
+	yaml_node_t *root;
+	if (yc_open(&yc, path, SLO_CONFIG_MAX_FILE, NULL, 0, err, errlen, &root) == 0)
+		cfg = build(&yc, root);
+	yc_close(&yc);
 	return cfg;
 }
 
 struct slo_config *slo_config_load_string(const char *name, const char *yaml, size_t len,
 					  char *err, size_t errlen)
 {
-	char dummy[1];
-	if (!err || errlen == 0) {
-		err = dummy;
-		errlen = sizeof dummy;
-	}
-	err[0] = '\0';
-	return load(name ? name : "<string>", yaml, len, err, errlen);
+	struct yc yc;
+	struct slo_config *cfg = NULL;
+	yaml_node_t *root;
+	if (yc_open_string(&yc, name ? name : "<string>", yaml, len, NULL, err, errlen,
+			   &root) == 0)
+		cfg = build(&yc, root);
+	yc_close(&yc);
+	return cfg;
 }
 
 struct slo_config *slo_config_new_default(void)

@@ -3,9 +3,9 @@
  * See frame.h for the contract and who owns what.
  */
 #include "frame.h"
+#include "bytes.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,34 +21,6 @@ const char *frame_status_str(enum frame_status st)
 	case FRAME_MALFORMED:  return "malformed";
 	}
 	return "unknown";
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 /* Size of the packed payload, or 0 when env must not be sent. */
@@ -77,7 +49,7 @@ int frame_encode(const Tlswatch__Envelope *env, uint8_t **out, size_t *outlen,
 	buf = malloc(FRAME_HEADER_LEN + n);
 	if (buf == NULL)
 		return -1;
-	put_be32(buf, (uint32_t)n);
+	bytes_put_be32(buf, (uint32_t)n);
 	if (tlswatch__envelope__pack(env, buf + FRAME_HEADER_LEN) != n) {
 		free(buf);
 		return -1;
@@ -92,16 +64,16 @@ static enum frame_status check_header(const uint8_t hdr[FRAME_HEADER_LEN],
 				      size_t max_frame, uint32_t *plen,
 				      char *err, size_t errlen)
 {
-	uint32_t n = get_be32(hdr);
+	uint32_t n = bytes_get_be32(hdr);
 
 	*plen = n;
 	if ((uint64_t)n > (uint64_t)max_frame) {
-		set_err(err, errlen, "frame announces %" PRIu32 " bytes, max is %zu",
+		bytes_set_err(err, errlen, "frame announces %" PRIu32 " bytes, max is %zu",
 			n, max_frame);
 		return FRAME_TOO_LARGE;
 	}
 	if (n == 0) {
-		set_err(err, errlen, "zero-length frame");
+		bytes_set_err(err, errlen, "zero-length frame");
 		return FRAME_MALFORMED;
 	}
 	return FRAME_OK;
@@ -117,13 +89,13 @@ static enum frame_status unpack_payload(const uint8_t *p, size_t n,
 	if (e == NULL) {
 		/* protobuf-c does not distinguish bad wire data, a missing
 		 * required field and ENOMEM; all end the connection. */
-		set_err(err, errlen,
+		bytes_set_err(err, errlen,
 			"cannot unpack %zu-byte envelope (bad protobuf or missing required field)",
 			n);
 		return FRAME_MALFORMED;
 	}
 	if (e->msg_case == TLSWATCH__ENVELOPE__MSG__NOT_SET) {
-		set_err(err, errlen, "envelope of %zu bytes carries no message", n);
+		bytes_set_err(err, errlen, "envelope of %zu bytes carries no message", n);
 		tlswatch__envelope__free_unpacked(e, NULL);
 		return FRAME_MALFORMED;
 	}
@@ -140,7 +112,7 @@ enum frame_status frame_decode(const uint8_t *buf, size_t len, size_t max_frame,
 
 	*env = NULL;
 	*consumed = 0;
-	set_err(err, errlen, "%s", "");
+	bytes_set_err(err, errlen, "%s", "");
 	if (len < FRAME_HEADER_LEN)
 		return FRAME_INCOMPLETE;
 	st = check_header(buf, max_frame, &n, err, errlen);
@@ -165,7 +137,7 @@ enum frame_status frame_read_evbuffer(struct evbuffer *in, size_t max_frame,
 	uint32_t n;
 
 	*env = NULL;
-	set_err(err, errlen, "%s", "");
+	bytes_set_err(err, errlen, "%s", "");
 	if (evbuffer_get_length(in) < FRAME_HEADER_LEN ||
 	    evbuffer_copyout(in, hdr, FRAME_HEADER_LEN) != (ev_ssize_t)FRAME_HEADER_LEN)
 		return FRAME_INCOMPLETE;
@@ -178,7 +150,7 @@ enum frame_status frame_read_evbuffer(struct evbuffer *in, size_t max_frame,
 	/* Linearize only this frame, not whatever follows it. */
 	p = evbuffer_pullup(in, (ev_ssize_t)total);
 	if (p == NULL) {
-		set_err(err, errlen, "cannot linearize %zu-byte frame (out of memory)",
+		bytes_set_err(err, errlen, "cannot linearize %zu-byte frame (out of memory)",
 			total);
 		return FRAME_MALFORMED;
 	}
@@ -201,7 +173,7 @@ int frame_write_evbuffer(struct evbuffer *out, const Tlswatch__Envelope *env,
 	if (evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HEADER_LEN + n), &v, 1) != 1)
 		return -1;
 	p = v.iov_base;
-	put_be32(p, (uint32_t)n);
+	bytes_put_be32(p, (uint32_t)n);
 	if (tlswatch__envelope__pack(env, p + FRAME_HEADER_LEN) != n)
 		return -1;   /* uncommitted reservation is simply discarded */
 	v.iov_len = FRAME_HEADER_LEN + n;

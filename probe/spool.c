@@ -36,6 +36,7 @@
  * new segment, so there is no special case for "active and acked".
  */
 #include "spool.h"
+#include "bytes.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -43,7 +44,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,45 +113,6 @@ struct spool {
 };
 
 /* ---- helpers ---- */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
 {
@@ -313,8 +274,8 @@ static enum rec_status iter_next(struct spool *s, struct rec_iter *it, uint64_t 
 		*why = "header cut short";
 		return REC_BAD;
 	}
-	n = get_be32(p);
-	crc = get_be32(p + 4);
+	n = bytes_get_be32(p);
+	crc = bytes_get_be32(p + 4);
 	if (n == 0 || n > SPOOL_MAX_RECORD) {
 		*why = "impossible length";
 		return REC_BAD;
@@ -331,7 +292,7 @@ static enum rec_status iter_next(struct spool *s, struct rec_iter *it, uint64_t 
 		*why = "CRC mismatch";
 		return REC_BAD;
 	}
-	*seq = get_be64(p + 8);
+	*seq = bytes_get_be64(p + 8);
 	*data = p + REC_HDR;
 	*len = n;
 	it->off += REC_HDR + n;
@@ -357,7 +318,7 @@ static int seg_read_fd(struct spool *s, size_t i, char *err, size_t errlen)
 	seg_filename(name, sizeof name, s->segs[i].name);
 	s->rfd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (s->rfd < 0) {
-		set_err(err, errlen, "%s/%s: open: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: open: %s", s->dir, name, strerror(errno));
 		return -1;
 	}
 	s->rfd_name = s->segs[i].name;
@@ -397,7 +358,7 @@ static int seg_count_live(struct spool *s, size_t i, uint64_t floor, uint64_t *o
 		if (seq > floor)
 			n++;
 	if (st != REC_END) {
-		set_err(err, errlen, "%s/%020llu.seg: offset %llu: %s", s->dir,
+		bytes_set_err(err, errlen, "%s/%020llu.seg: offset %llu: %s", s->dir,
 			(ull)g->name, (ull)it.off,
 			st == REC_IOERR ? strerror(errno) : why);
 		return -1;
@@ -430,12 +391,12 @@ static int close_active(struct spool *s, bool sync, char *err, size_t errlen)
 		return 0;
 	seg_filename(name, sizeof name, s->segs[s->nsegs - 1].name);
 	if (sync && fsync(fd) != 0) {
-		set_err(err, errlen, "%s/%s: fsync: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: fsync: %s", s->dir, name, strerror(errno));
 		return -1;
 	}
 	s->active_fd = -1;
 	if (close(fd) != 0) {
-		set_err(err, errlen, "%s/%s: close: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: close: %s", s->dir, name, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -459,7 +420,7 @@ static int delete_oldest(struct spool *s, char *err, size_t errlen)
 		s->rfd = -1;
 	}
 	if (unlinkat(s->dirfd, name, 0) != 0 && errno != ENOENT) {
-		set_err(err, errlen, "%s/%s: unlink: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: unlink: %s", s->dir, name, strerror(errno));
 		return -1;
 	}
 	if (s->cur_valid && s->cur_name == g->name)
@@ -499,12 +460,12 @@ static int write_state(struct spool *s, uint64_t acked, uint64_t reserved,
 	n = snprintf(buf, sizeof buf, "acked %llu\nreserved %llu\n",
 		     (ull)acked, (ull)reserved);
 	if (n < 0 || (size_t)n >= sizeof buf) {
-		set_err(err, errlen, "%s/%s: state does not fit", s->dir, STATE_TMP);
+		bytes_set_err(err, errlen, "%s/%s: state does not fit", s->dir, STATE_TMP);
 		return -1;
 	}
 	fd = openat(s->dirfd, STATE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		set_err(err, errlen, "%s/%s: open: %s", s->dir, STATE_TMP, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: open: %s", s->dir, STATE_TMP, strerror(errno));
 		return -1;
 	}
 	while (off < (size_t)n) {
@@ -513,29 +474,29 @@ static int write_state(struct spool *s, uint64_t acked, uint64_t reserved,
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			set_err(err, errlen, "%s/%s: write: %s", s->dir, STATE_TMP,
+			bytes_set_err(err, errlen, "%s/%s: write: %s", s->dir, STATE_TMP,
 				strerror(errno));
 			goto out;
 		}
 		off += (size_t)w;
 	}
 	if (fsync(fd) != 0) {
-		set_err(err, errlen, "%s/%s: fsync: %s", s->dir, STATE_TMP, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: fsync: %s", s->dir, STATE_TMP, strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
 	if (close(fd) != 0 && rc == 0) {
-		set_err(err, errlen, "%s/%s: close: %s", s->dir, STATE_TMP, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: close: %s", s->dir, STATE_TMP, strerror(errno));
 		rc = -1;
 	}
 	if (rc == 0 && renameat(s->dirfd, STATE_TMP, s->dirfd, STATE_FILE) != 0) {
-		set_err(err, errlen, "%s/%s: rename to %s: %s", s->dir, STATE_TMP,
+		bytes_set_err(err, errlen, "%s/%s: rename to %s: %s", s->dir, STATE_TMP,
 			STATE_FILE, strerror(errno));
 		rc = -1;
 	}
 	if (rc == 0 && fsync(s->dirfd) != 0) {
-		set_err(err, errlen, "%s: fsync: %s", s->dir, strerror(errno));
+		bytes_set_err(err, errlen, "%s: fsync: %s", s->dir, strerror(errno));
 		rc = -1;
 	}
 	if (rc != 0 && unlinkat(s->dirfd, STATE_TMP, 0) != 0 && errno != ENOENT)
@@ -577,7 +538,7 @@ static int read_state(struct spool *s, char *err, size_t errlen)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		set_err(err, errlen, "%s/%s: open: %s", s->dir, STATE_FILE, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: open: %s", s->dir, STATE_FILE, strerror(errno));
 		return -1;
 	}
 	while (got < sizeof buf - 1) {
@@ -586,7 +547,7 @@ static int read_state(struct spool *s, char *err, size_t errlen)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			set_err(err, errlen, "%s/%s: read: %s", s->dir, STATE_FILE,
+			bytes_set_err(err, errlen, "%s/%s: read: %s", s->dir, STATE_FILE,
 				strerror(errno));
 			goto out;
 		}
@@ -598,7 +559,7 @@ static int read_state(struct spool *s, char *err, size_t errlen)
 	/* A damaged state could make us reuse seqs; refuse rather than guess. */
 	if (strlen(buf) != got || parse_state_line(&p, "acked", &s->acked) != 0 ||
 	    parse_state_line(&p, "reserved", &s->reserved) != 0 || *p != '\0') {
-		set_err(err, errlen, "%s/%s: malformed (want \"acked N\\nreserved N\\n\")",
+		bytes_set_err(err, errlen, "%s/%s: malformed (want \"acked N\\nreserved N\\n\")",
 			s->dir, STATE_FILE);
 		goto out;
 	}
@@ -618,7 +579,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 	size_t n = strlen(path);
 
 	if (n >= sizeof buf) {
-		set_err(err, errlen, "%s: path too long", path);
+		bytes_set_err(err, errlen, "%s: path too long", path);
 		return -1;
 	}
 	memcpy(buf, path, n + 1);
@@ -629,7 +590,8 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 			continue;
 		*p = '\0';
 		if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-			set_err(err, errlen, "%s: cannot create spool directory: mkdir %s: %s",
+			bytes_set_err(err, errlen,
+				"%s: cannot create spool directory: mkdir %s: %s",
 				path, buf, strerror(errno));
 			return -1;
 		}
@@ -673,12 +635,12 @@ static int list_segments(struct spool *s, char *err, size_t errlen)
 
 	fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, errlen, "%s: open: %s", s->dir, strerror(errno));
+		bytes_set_err(err, errlen, "%s: open: %s", s->dir, strerror(errno));
 		return -1;
 	}
 	d = fdopendir(fd);
 	if (d == NULL) {
-		set_err(err, errlen, "%s: opendir: %s", s->dir, strerror(errno));
+		bytes_set_err(err, errlen, "%s: opendir: %s", s->dir, strerror(errno));
 		if (close(fd) != 0)
 			log_warn("spool: %s: close: %s", s->dir, strerror(errno));
 		return -1;
@@ -690,7 +652,8 @@ static int list_segments(struct spool *s, char *err, size_t errlen)
 		de = readdir(d);
 		if (de == NULL) {
 			if (errno != 0) {
-				set_err(err, errlen, "%s: readdir: %s", s->dir, strerror(errno));
+				bytes_set_err(err, errlen, "%s: readdir: %s", s->dir,
+					strerror(errno));
 				goto out;
 			}
 			break;
@@ -698,7 +661,7 @@ static int list_segments(struct spool *s, char *err, size_t errlen)
 		if (!parse_seg_name(de->d_name, &g.name))
 			continue;
 		if (push_seg(s, &g) != 0) {
-			set_err(err, errlen, "%s: out of memory", s->dir);
+			bytes_set_err(err, errlen, "%s: out of memory", s->dir);
 			goto out;
 		}
 	}
@@ -729,11 +692,11 @@ static int recover_segment(struct spool *s, size_t i, uint64_t *prev, char *err,
 	seg_filename(name, sizeof name, g->name);
 	fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, errlen, "%s/%s: open: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: open: %s", s->dir, name, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) != 0) {
-		set_err(err, errlen, "%s/%s: fstat: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: fstat: %s", s->dir, name, strerror(errno));
 		goto out;
 	}
 	iter_init(&it, fd, g->name, 0, (uint64_t)sb.st_size);
@@ -750,7 +713,7 @@ static int recover_segment(struct spool *s, size_t i, uint64_t *prev, char *err,
 		*prev = seq;
 	}
 	if (st == REC_IOERR) {
-		set_err(err, errlen, "%s/%s: read: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: read: %s", s->dir, name, strerror(errno));
 		goto out;
 	}
 	g->size = it.off;
@@ -758,12 +721,13 @@ static int recover_segment(struct spool *s, size_t i, uint64_t *prev, char *err,
 		uint64_t cut = (uint64_t)sb.st_size - it.off;
 
 		if (ftruncate(fd, (off_t)it.off) != 0) {
-			set_err(err, errlen, "%s/%s: ftruncate to %llu: %s", s->dir, name,
+			bytes_set_err(err, errlen, "%s/%s: ftruncate to %llu: %s", s->dir, name,
 				(ull)it.off, strerror(errno));
 			goto out;
 		}
 		if (fsync(fd) != 0) {
-			set_err(err, errlen, "%s/%s: fsync: %s", s->dir, name, strerror(errno));
+			bytes_set_err(err, errlen, "%s/%s: fsync: %s", s->dir, name,
+				strerror(errno));
 			goto out;
 		}
 		s->truncated_bytes += cut;
@@ -773,7 +737,7 @@ static int recover_segment(struct spool *s, size_t i, uint64_t *prev, char *err,
 	rc = 0;
 out:
 	if (close(fd) != 0 && rc == 0) {
-		set_err(err, errlen, "%s/%s: close: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: close: %s", s->dir, name, strerror(errno));
 		rc = -1;
 	}
 	return rc;
@@ -801,7 +765,8 @@ static int recover(struct spool *s, char *err, size_t errlen)
 		}
 		seg_filename(name, sizeof name, g->name);
 		if (unlinkat(s->dirfd, name, 0) != 0 && errno != ENOENT) {
-			set_err(err, errlen, "%s/%s: unlink: %s", s->dir, name, strerror(errno));
+			bytes_set_err(err, errlen, "%s/%s: unlink: %s", s->dir, name,
+				strerror(errno));
 			return -1;
 		}
 	}
@@ -820,12 +785,12 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen)
 	struct stat sb;
 
 	if (o == NULL || o->dir == NULL || o->dir[0] == '\0') {
-		set_err(err, errlen, "spool: no directory given");
+		bytes_set_err(err, errlen, "spool: no directory given");
 		return NULL;
 	}
 	s = calloc(1, sizeof *s);
 	if (s == NULL) {
-		set_err(err, errlen, "%s: out of memory", o->dir);
+		bytes_set_err(err, errlen, "%s: out of memory", o->dir);
 		return NULL;
 	}
 	s->dirfd = -1;
@@ -837,7 +802,7 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen)
 		s->seg_limit = s->max_bytes;
 	s->dir = strdup(o->dir);
 	if (s->dir == NULL) {
-		set_err(err, errlen, "%s: out of memory", o->dir);
+		bytes_set_err(err, errlen, "%s: out of memory", o->dir);
 		goto fail;
 	}
 	if (mkdir_p(s->dir, err, errlen) != 0)
@@ -845,20 +810,21 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen)
 	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0) {
 		if (errno == ENOTDIR)
-			set_err(err, errlen, "%s: exists and is not a directory", s->dir);
+			bytes_set_err(err, errlen, "%s: exists and is not a directory", s->dir);
 		else
-			set_err(err, errlen, "%s: open: %s", s->dir, strerror(errno));
+			bytes_set_err(err, errlen, "%s: open: %s", s->dir, strerror(errno));
 		goto fail;
 	}
 	if (fstat(s->dirfd, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		set_err(err, errlen, "%s: not a directory", s->dir);
+		bytes_set_err(err, errlen, "%s: not a directory", s->dir);
 		goto fail;
 	}
 	if (flock(s->dirfd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK)
-			set_err(err, errlen, "%s: spool is in use by another process", s->dir);
+			bytes_set_err(err, errlen, "%s: spool is in use by another process",
+				s->dir);
 		else
-			set_err(err, errlen, "%s: flock: %s", s->dir, strerror(errno));
+			bytes_set_err(err, errlen, "%s: flock: %s", s->dir, strerror(errno));
 		goto fail;
 	}
 	if (read_state(s, err, errlen) != 0)
@@ -872,7 +838,7 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen)
 	 * gone to records lost with the page cache). */
 	s->next = max_u64(max_u64(s->last_seq, s->acked), s->reserved) + 1;
 	if (s->next == 0) {
-		set_err(err, errlen, "%s: sequence numbers exhausted", s->dir);
+		bytes_set_err(err, errlen, "%s: sequence numbers exhausted", s->dir);
 		goto fail;
 	}
 	return s;
@@ -920,7 +886,7 @@ uint64_t spool_next_seq(struct spool *s, char *err, size_t errlen)
 		uint64_t r = s->next + (SEQ_BLOCK - 1);
 
 		if (r < s->next) {
-			set_err(err, errlen, "%s: sequence numbers exhausted", s->dir);
+			bytes_set_err(err, errlen, "%s: sequence numbers exhausted", s->dir);
 			return 0;
 		}
 		if (write_state(s, s->acked, r, err, errlen) != 0)
@@ -939,13 +905,13 @@ static int open_active(struct spool *s, uint64_t seq, char *err, size_t errlen)
 	int fd;
 
 	if (push_seg(s, &g) != 0) {
-		set_err(err, errlen, "%s: out of memory", s->dir);
+		bytes_set_err(err, errlen, "%s: out of memory", s->dir);
 		return -1;
 	}
 	seg_filename(name, sizeof name, seq);
 	fd = openat(s->dirfd, name, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		set_err(err, errlen, "%s/%s: create: %s", s->dir, name, strerror(errno));
+		bytes_set_err(err, errlen, "%s/%s: create: %s", s->dir, name, strerror(errno));
 		s->nsegs--;
 		return -1;
 	}
@@ -990,12 +956,12 @@ int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
 	int eno;
 
 	if (data == NULL || len == 0 || len > SPOOL_MAX_RECORD) {
-		set_err(err, errlen, "%s: record of %zu bytes (allowed 1..%u)", s->dir,
+		bytes_set_err(err, errlen, "%s: record of %zu bytes (allowed 1..%u)", s->dir,
 			len, SPOOL_MAX_RECORD);
 		return -1;
 	}
 	if (seq != s->next || seq > s->reserved) {
-		set_err(err, errlen, "%s: seq %llu out of order (spool_next_seq gives %llu)",
+		bytes_set_err(err, errlen, "%s: seq %llu out of order (spool_next_seq gives %llu)",
 			s->dir, (ull)seq, (ull)s->next);
 		return -1;
 	}
@@ -1009,9 +975,9 @@ int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
 		return -1;
 	g = &s->segs[s->nsegs - 1];
 
-	put_be32(hdr, (uint32_t)len);
-	put_be64(hdr + 8, seq);
-	put_be32(hdr + 4, spool_crc32c(spool_crc32c(0, hdr + 8, 8), data, len));
+	bytes_put_be32(hdr, (uint32_t)len);
+	bytes_put_be64(hdr + 8, seq);
+	bytes_put_be32(hdr + 4, spool_crc32c(spool_crc32c(0, hdr + 8, 8), data, len));
 	/* one writev per record; loop only on a short write */
 	while (done < rec) {
 		struct iovec v[2];
@@ -1049,7 +1015,7 @@ int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
 fail:
 	eno = errno;
 	seg_filename(name, sizeof name, g->name);
-	set_err(err, errlen, "%s/%s: write: %s", s->dir, name, strerror(eno));
+	bytes_set_err(err, errlen, "%s/%s: write: %s", s->dir, name, strerror(eno));
 	/* Cut a partial record so the segment stays appendable; if that fails
 	 * too, stop appending to it (open will cut the torn tail). */
 	if (done > 0 && ftruncate(s->active_fd, (off_t)g->size) != 0) {
@@ -1186,8 +1152,8 @@ int spool_read(struct spool *s, uint64_t after_seq, size_t max_recs, size_t max_
 			if (st == REC_END)
 				break;
 			if (st != REC_OK) {
-				set_err(err, errlen, "%s/%020llu.seg: offset %llu: %s", s->dir,
-					(ull)s->segs[i].name, (ull)at,
+				bytes_set_err(err, errlen, "%s/%020llu.seg: offset %llu: %s",
+					s->dir, (ull)s->segs[i].name, (ull)at,
 					st == REC_IOERR ? strerror(errno) : why);
 				goto out;
 			}
@@ -1199,13 +1165,13 @@ int spool_read(struct spool *s, uint64_t after_seq, size_t max_recs, size_t max_
 				goto done;
 			}
 			if (seq <= last) {
-				set_err(err, errlen, "%s/%020llu.seg: offset %llu: seq %llu "
+				bytes_set_err(err, errlen, "%s/%020llu.seg: offset %llu: seq %llu "
 					"after %llu", s->dir, (ull)s->segs[i].name, (ull)at,
 					(ull)seq, (ull)last);
 				goto out;
 			}
 			if (batch_add(&b, seq, data, len) != 0) {
-				set_err(err, errlen, "%s: out of memory", s->dir);
+				bytes_set_err(err, errlen, "%s: out of memory", s->dir);
 				goto out;
 			}
 			last = seq;
@@ -1271,13 +1237,13 @@ int spool_ack(struct spool *s, uint64_t seq, char *err, size_t errlen)
 int spool_sync(struct spool *s, char *err, size_t errlen)
 {
 	if (s->active_fd >= 0 && fsync(s->active_fd) != 0) {
-		set_err(err, errlen, "%s/%020llu.seg: fsync: %s", s->dir,
+		bytes_set_err(err, errlen, "%s/%020llu.seg: fsync: %s", s->dir,
 			(ull)s->segs[s->nsegs - 1].name, strerror(errno));
 		return -1;
 	}
 	if (s->dir_dirty) {
 		if (fsync(s->dirfd) != 0) {
-			set_err(err, errlen, "%s: fsync: %s", s->dir, strerror(errno));
+			bytes_set_err(err, errlen, "%s: fsync: %s", s->dir, strerror(errno));
 			return -1;
 		}
 		s->dir_dirty = false;
