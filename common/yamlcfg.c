@@ -19,6 +19,26 @@
 
 /* ---- errors ---- */
 
+/* Errors quote what the file said (keys, values); a control character in
+ * there (a newline inside a quoted key...) must not break the one-line
+ * contract of the message: it is shown as \n, \t or \xHH. */
+static void one_line(char *s, size_t cap)
+{
+	char tmp[768];
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < sizeof tmp; p++) {
+		if (*p >= 0x20 && *p != 0x7f)
+			tmp[o++] = (char)*p;
+		else if (*p == '\n' || *p == '\t' || *p == '\r') {
+			tmp[o++] = '\\';
+			tmp[o++] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+		} else
+			o += (size_t)snprintf(tmp + o, sizeof tmp - o, "\\x%02x", *p);
+	}
+	tmp[o] = '\0';
+	snprintf(s, cap, "%s", tmp);
+}
+
 int yc_errat(struct yc *yc, unsigned line0, unsigned col0, const char *ctx, const char *fmt, ...)
 {
 	char msg[768];
@@ -26,6 +46,7 @@ int yc_errat(struct yc *yc, unsigned line0, unsigned col0, const char *ctx, cons
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	one_line(msg, sizeof msg);
 	if (ctx && *ctx)
 		snprintf(yc->err, yc->errlen, "%s:%u:%u: %s: %s", yc->path, line0 + 1, col0 + 1,
 			 ctx, msg);

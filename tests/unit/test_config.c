@@ -285,6 +285,21 @@ Test(config, unknown_key)
 		 "defaults: unknown key \"intervall\"");
 }
 
+/* What the file said is quoted in errors; a newline or tab inside it (a
+ * double-quoted key) is shown escaped so the error stays one line (found by
+ * tests/fuzz/fuzz_config.c). */
+Test(config, error_quoting_a_control_character_stays_one_line)
+{
+	char err[1024] = "";
+	const char *p = write_tmp(HEAD "targets:\n  - host: a\n\"bo\\ngus\\t\\x01\": 1\n");
+	struct probe_config *cfg = config_load(p, err, sizeof err);
+	unlink(p);
+	cr_assert_null(cfg);
+	cr_expect_null(strchr(err, '\n'), "error spans lines: %s", err);
+	cr_expect_null(strchr(err, '\t'), "raw tab in: %s", err);
+	cr_expect(strstr(err, "unknown key \"bo\\ngus\\t\\x01\"") != NULL, "%s", err);
+}
+
 Test(config, duplicate_key)
 {
 	load_err(HEAD "targets:\n  - host: a\n    host: b\n", 13, 5,
