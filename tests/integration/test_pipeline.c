@@ -275,17 +275,24 @@ static void check_contiguous(struct pipe_env *e, const char *probe, long long pr
 	cr_expect_eq(mx, produced, "last seq %lld, produced %lld", mx, produced);
 }
 
+/* The usual setup: probe-a (eu-west), the 5 standard targets x 2 profiles
+ * every second, a migrated database, the collector and the probe running. */
+static void start_standard(struct pipe_env *e)
+{
+	write_collector_yaml(e);
+	write_probe_yaml(e, "probe-a", "1s", "8MiB", standard_targets());
+	migrate(e);
+	start_collector(e);
+	start_probe(e);
+}
+
 static const char *const Q_ROWS = "SELECT count(*) FROM results";
 
 Test(pipeline, end_to_end_rows_match_the_probe)
 {
 	struct pipe_env e;
 	pe_init(&e, "e2e");
-	write_collector_yaml(&e);
-	write_probe_yaml(&e, "probe-a", "1s", "8MiB", standard_targets());
-	migrate(&e);
-	start_collector(&e);
-	start_probe(&e);
+	start_standard(&e);
 	/* 5 targets x 2 profiles, at least 3 rounds */
 	long long n = wait_rows(&e, Q_ROWS, 30, 30000);
 	if (n < 30)
@@ -346,11 +353,7 @@ Test(pipeline, collector_sigkill_mid_stream_loses_nothing)
 {
 	struct pipe_env e;
 	pe_init(&e, "collkill");
-	write_collector_yaml(&e);
-	write_probe_yaml(&e, "probe-a", "1s", "8MiB", standard_targets());
-	migrate(&e);
-	start_collector(&e);
-	start_probe(&e);
+	start_standard(&e);
 	cr_assert_geq(wait_rows(&e, Q_ROWS, 10, 20000), 10);
 	tw_stop(e.coll, SIGKILL, 2000);
 	e.coll = -1;
@@ -373,11 +376,7 @@ Test(pipeline, postgres_down_30s_loses_nothing)
 {
 	struct pipe_env e;
 	pe_init(&e, "pgdown");
-	write_collector_yaml(&e);
-	write_probe_yaml(&e, "probe-a", "1s", "8MiB", standard_targets());
-	migrate(&e);
-	start_collector(&e);
-	start_probe(&e);
+	start_standard(&e);
 	cr_assert_geq(wait_rows(&e, Q_ROWS, 10, 20000), 10);
 	PQfinish(e.pg);
 	e.pg = NULL;
@@ -436,11 +435,7 @@ Test(pipeline, probe_sigkill_restart_sequence_continues)
 {
 	struct pipe_env e;
 	pe_init(&e, "probekill");
-	write_collector_yaml(&e);
-	write_probe_yaml(&e, "probe-a", "1s", "8MiB", standard_targets());
-	migrate(&e);
-	start_collector(&e);
-	start_probe(&e);
+	start_standard(&e);
 	cr_assert_geq(wait_rows(&e, Q_ROWS, 20, 20000), 20);
 	tw_stop(e.probe, SIGKILL, 2000);
 	e.probe = -1;
