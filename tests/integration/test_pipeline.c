@@ -93,15 +93,17 @@ static void pe_fini(struct pipe_env *e)
 		PQfinish(e->pg);
 }
 
-static void write_collector_yaml(struct pipe_env *e)
+/* cert: the collector's certificate name in TW_PIPE ("collector", or
+ * "other-collector" issued by another CA) */
+static void write_collector_yaml_cert(struct pipe_env *e, const char *cert)
 {
 	const char *pipe = penv("TW_PIPE");
 	const char *y = tw_fmt(
 		"listen: 127.0.0.1:%s\n"
 		"tls:\n"
 		"  ca_file: %s/pipe-ca.pem\n"
-		"  cert_file: %s/collector.pem\n"
-		"  key_file: %s/collector.key\n"
+		"  cert_file: %s/%s.pem\n"
+		"  key_file: %s/%s.key\n"
 		"http:\n"
 		"  listen: 127.0.0.1:%s\n"
 		"database:\n"
@@ -109,8 +111,14 @@ static void write_collector_yaml(struct pipe_env *e)
 		"  connections: 2\n"
 		"log:\n"
 		"  level: info\n",
-		penv("TW_PORT_COLLECTOR"), pipe, pipe, pipe, penv("TW_PORT_HTTP"), e->conninfo);
+		penv("TW_PORT_COLLECTOR"), pipe, pipe, cert, pipe, cert, penv("TW_PORT_HTTP"),
+		e->conninfo);
 	cr_assert(tw_write_file(e->collector_yaml, y) == 0);
+}
+
+static void write_collector_yaml(struct pipe_env *e)
+{
+	write_collector_yaml_cert(e, "collector");
 }
 
 /* targets: a YAML fragment (list items) appended after "targets:" */
@@ -517,6 +525,36 @@ Test(pipeline, spool_full_drops_are_counted_and_logged)
 	/* what was dropped is the oldest: the stored rows are the newest, without holes */
 	long long mn = q(&e, "SELECT min(seq) FROM results"), mx = q(&e, "SELECT max(seq) FROM results");
 	cr_expect_eq(mx - mn + 1, rows, "stored rows have holes: %lld..%lld for %lld rows", mn, mx, rows);
+	check_accounting(&e, "probe-a");
+	stop_clean(&e, &e.coll, "collector");
+	pe_fini(&e);
+}
+
+/* The probe authenticates the collector too: a collector whose certificate
+ * comes from another CA (an impostor, or a man in the middle) gets nothing;
+ * the probe says why, keeps spooling, and delivers once the real one is back. */
+Test(pipeline, probe_refuses_a_collector_from_another_ca)
+{
+	struct pipe_env e;
+	pe_init(&e, "impostor");
+	write_collector_yaml_cert(&e, "other-collector");
+	write_probe_yaml(&e, "probe-a", "1s", "8MiB", standard_targets());
+	migrate(&e);
+	start_collector(&e);
+	start_probe(&e);
+	tw_sleep_ms(4000);
+	cr_expect_eq(q(&e, Q_ROWS), 0, "results reached a collector the probe must not trust");
+	cr_expect_gt(tw_file_count(e.probe_log, "collector certificate verify failed"), 0,
+		     "the probe did not say why it refused the collector");
+	stop_clean(&e, &e.coll, "collector");
+	/* the real collector: everything spooled meanwhile arrives */
+	write_collector_yaml(&e);
+	start_collector(&e);
+	cr_assert_gt(wait_rows(&e, Q_ROWS, 10, 45000), 9, "nothing arrived from the spool");
+	stop_clean(&e, &e.probe, "probe");
+	long long produced = stat_ll(&e, "produced");
+	wait_rows(&e, Q_ROWS, produced, 15000);
+	check_contiguous(&e, "probe-a", produced);
 	check_accounting(&e, "probe-a");
 	stop_clean(&e, &e.coll, "collector");
 	pe_fini(&e);
