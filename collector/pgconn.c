@@ -316,6 +316,8 @@ static void start_connect(struct pgconn *c)
 	struct pgconn_params p;
 	pgconn_params_init(&p, c->conninfo, c->app_name);
 	c->fail_why[0] = '\0';
+	c->stmt_failed = false;
+	c->err[0] = c->sqlstate[0] = '\0';
 	c->pg = PQconnectStartParams(p.keys, p.vals, 1);
 	set_state(c, PGC_CONNECTING);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
