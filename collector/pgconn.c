@@ -48,6 +48,13 @@ enum io_phase {
 	IO_COPY,    /* the server is in COPY IN: feeding copy_data's chunks */
 };
 
+/* What an I/O step achieved (memcached's style: no bare ints). */
+enum io_status {
+	IO_COMPLETE,   /* done: go on */
+	IO_INCOMPLETE, /* the socket would block: wait for EV_WRITE */
+	IO_HARD_ERROR, /* the connection is broken */
+};
+
 /* How a COPY's data ends. */
 enum copy_end { COPY_MORE, COPY_FINISH, COPY_ABORT };
 
@@ -355,15 +362,15 @@ static bool send_query(struct pgconn *c, const char *sql, int n, const char *con
 
 /* ------------------------------------------------------------ I/O */
 
-/* Feeds the COPY. 1 all sent and ended, 0 wait for EV_WRITE, -1 broken. */
-static int copy_pump(struct pgconn *c)
+/* Feeds the COPY until its end is sent, or the socket would block. */
+static enum io_status copy_pump(struct pgconn *c)
 {
 	for (;;) {
 		int f = PQflush(c->pg);
 		if (f < 0)
-			return -1;
+			return IO_HARD_ERROR;
 		if (f > 0)
-			return 0;
+			return IO_INCOMPLETE;
 		if (c->copy_end == COPY_MORE && !c->chunk) {
 			const char *b = NULL;
 			size_t n = 0;
@@ -380,9 +387,9 @@ static int copy_pump(struct pgconn *c)
 			size_t n = c->chunk_len > COPY_CHUNK_MAX ? COPY_CHUNK_MAX : c->chunk_len;
 			int r = PQputCopyData(c->pg, c->chunk, (int)n);
 			if (r < 0)
-				return -1;
+				return IO_HARD_ERROR;
 			if (r == 0)
-				return 0;
+				return IO_INCOMPLETE;
 			c->chunk += n;
 			c->chunk_len -= n;
 			if (c->chunk_len == 0)
@@ -392,8 +399,8 @@ static int copy_pump(struct pgconn *c)
 		int r = PQputCopyEnd(c->pg, c->copy_end == COPY_FINISH ? NULL
 							 : "COPY data aborted by the client");
 		if (r < 0)
-			return -1;
-		return r == 0 ? 0 : 1;
+			return IO_HARD_ERROR;
+		return r == 0 ? IO_INCOMPLETE : IO_COMPLETE;
 	}
 }
 
@@ -467,12 +474,12 @@ static void io_run(struct pgconn *c)
 {
 	while (c->state == PGC_SETUP || c->state == PGC_BUSY) {
 		if (c->io == IO_COPY) {
-			int r = copy_pump(c);
-			if (r < 0) {
+			enum io_status r = copy_pump(c);
+			if (r == IO_HARD_ERROR) {
 				lost(c, PQerrorMessage(c->pg));
 				return;
 			}
-			if (r == 0) {
+			if (r == IO_INCOMPLETE) {
 				if (watch(c, true, true) < 0)
 					lost(c, "cannot watch the socket");
 				return;
