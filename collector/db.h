@@ -1,7 +1,8 @@
 /*
- * db.h - the collector's storage: a small pool of asynchronous libpq
- * connections driven by the collector's libevent loop (no blocking call on
- * the loop after startup), and the ingest transaction of DESIGN 1/6:
+ * db.h - the collector's storage: a small pool of asynchronous PostgreSQL
+ * connections (pgconn.h) driven by the collector's libevent loop (no
+ * blocking call on the loop after startup), and the ingest transaction of
+ * DESIGN 1/6:
  *
  *   BEGIN; COPY staging FROM STDIN (the batch);
  *   one statement: INSERT INTO results SELECT .. FROM staging

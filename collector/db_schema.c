@@ -6,6 +6,7 @@
 #include "db.h"
 #include "db_int.h"
 #include "log.h"
+#include "pgconn.h"
 #include "sql_migrations.h"
 
 #include <stdio.h>
@@ -17,20 +18,10 @@
 
 static PGconn *connect_blocking(const char *conninfo, char *err, size_t errlen)
 {
-	const char *keys[5], *vals[5];
-	db_conn_params(conninfo, keys, vals);
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		/* PQerrorMessage never contains the password. */
-		snprintf(err, errlen, "connect: %s", PQerrorMessage(c));
-		err[strcspn(err, "\n")] = '\0';
-		PQfinish(c);
-		return NULL;
-	}
+	char why[512];
+	PGconn *c = pgconn_connect_blocking(conninfo, "tlswatch-collector", why, sizeof why);
+	if (!c)
+		snprintf(err, errlen, "connect: %s", why); /* libpq's message: never the password */
 	return c;
 }
 

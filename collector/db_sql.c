@@ -17,75 +17,9 @@
 #include "db_int.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ db_buf */
-
-static bool buf_reserve(struct db_buf *b, size_t more)
-{
-	if (b->oom)
-		return false;
-	if (b->len + more + 1 <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-void db_buf_put(struct db_buf *b, const void *s, size_t n)
-{
-	if (!buf_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void db_buf_puts(struct db_buf *b, const char *s)
-{
-	db_buf_put(b, s, strlen(s));
-}
-
-void db_buf_printf(struct db_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char small[256];
-
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		db_buf_put(b, small, (size_t)n);
-		return;
-	}
-	if (!buf_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void db_buf_free(struct db_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
 
 /* --------------------------------------------------------- the columns */
 
@@ -155,26 +89,22 @@ static char *staging_ddl, *copy_sql, *ingest_sql;
 
 static char *build_staging(void)
 {
-	struct db_buf b = { 0 };
-	db_buf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS staging (");
+	struct strbuf b = { 0 };
+	strbuf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS staging (");
 	for (size_t i = 0; i < NCOLS; i++)
-		db_buf_printf(&b, "%s%s %s", i ? ", " : "", cols[i].stg, cols[i].type);
-	db_buf_puts(&b, ") ON COMMIT DELETE ROWS");
-	if (b.oom)
-		db_buf_free(&b);
-	return b.p;
+		strbuf_printf(&b, "%s%s %s", i ? ", " : "", cols[i].stg, cols[i].type);
+	strbuf_puts(&b, ") ON COMMIT DELETE ROWS");
+	return strbuf_take(&b); /* NULL when out of memory */
 }
 
 static char *build_copy(void)
 {
-	struct db_buf b = { 0 };
-	db_buf_puts(&b, "COPY staging (");
+	struct strbuf b = { 0 };
+	strbuf_puts(&b, "COPY staging (");
 	for (size_t i = 0; i < NCOLS; i++)
-		db_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].stg);
-	db_buf_puts(&b, ") FROM STDIN");
-	if (b.oom)
-		db_buf_free(&b);
-	return b.p;
+		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i].stg);
+	strbuf_puts(&b, ") FROM STDIN");
+	return strbuf_take(&b); /* NULL when out of memory */
 }
 
 /* Counters of a rollup row besides the key, service, outcomes, histogram
@@ -188,41 +118,41 @@ static const char *const counters[] = {
 #define KEY "bucket, target, port, sni, region, profile"
 
 /* g2 (hourly) from g1 (per minute), both per key and outcome. */
-static void put_hourly(struct db_buf *b)
+static void put_hourly(struct strbuf *b)
 {
-	db_buf_puts(b, "g2 AS (SELECT date_trunc('hour', bucket) AS bucket, target, port, sni, "
+	strbuf_puts(b, "g2 AS (SELECT date_trunc('hour', bucket) AS bucket, target, port, sni, "
 		       "region, profile, outcome, max(service) AS service");
 	for (size_t i = 0; i < NCOUNTERS; i++)
-		db_buf_printf(b, ", sum(%s)::%s AS %s", counters[i],
+		strbuf_printf(b, ", sum(%s)::%s AS %s", counters[i],
 			      strcmp(counters[i], "handshake_ms_sum") ? "bigint" : "double precision",
 			      counters[i]);
 	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
-		db_buf_printf(b, ", sum(h%d)::bigint AS h%d", k, k);
-	db_buf_puts(b, ", min(min_days_to_expiry) AS min_days_to_expiry, "
+		strbuf_printf(b, ", sum(h%d)::bigint AS h%d", k, k);
+	strbuf_puts(b, ", min(min_days_to_expiry) AS min_days_to_expiry, "
 		       "min(min_chain_not_after) AS min_chain_not_after "
 		       "FROM g1 GROUP BY 1, 2, 3, 4, 5, 6, 7),\n");
 }
 
 /* rN: one rollup table upserted from a per-outcome grouping. */
-static void put_rollup(struct db_buf *b, const char *cte, const char *table, const char *src)
+static void put_rollup(struct strbuf *b, const char *cte, const char *table, const char *src)
 {
-	db_buf_printf(b, "%s AS (INSERT INTO %s (" KEY ", service, successes, failures, outcomes, "
+	strbuf_printf(b, "%s AS (INSERT INTO %s (" KEY ", service, successes, failures, outcomes, "
 			 "handshake_ms_hist, min_days_to_expiry, min_chain_not_after",
 		      cte, table);
 	for (size_t i = 0; i < NCOUNTERS; i++)
-		db_buf_printf(b, ", %s", counters[i]);
-	db_buf_puts(b, ") SELECT " KEY ", max(service), "
+		strbuf_printf(b, ", %s", counters[i]);
+	strbuf_puts(b, ") SELECT " KEY ", max(service), "
 		       "coalesce(sum(attempts) FILTER (WHERE tw_is_success(outcome)), 0)::bigint, "
 		       "coalesce(sum(attempts) FILTER (WHERE NOT tw_is_success(outcome)), 0)::bigint, "
 		       "jsonb_object_agg(outcome, attempts), ARRAY[");
 	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
-		db_buf_printf(b, "%ssum(h%d)", k > 1 ? ", " : "", k);
-	db_buf_puts(b, "]::bigint[], min(min_days_to_expiry), min(min_chain_not_after)");
+		strbuf_printf(b, "%ssum(h%d)", k > 1 ? ", " : "", k);
+	strbuf_puts(b, "]::bigint[], min(min_days_to_expiry), min(min_chain_not_after)");
 	for (size_t i = 0; i < NCOUNTERS; i++)
-		db_buf_printf(b, ", sum(%s)::%s", counters[i],
+		strbuf_printf(b, ", sum(%s)::%s", counters[i],
 			      strcmp(counters[i], "handshake_ms_sum") ? "bigint" : "double precision");
 	/* ORDER BY: every transaction locks rollup rows in the same order. */
-	db_buf_printf(b, " FROM %s GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 "
+	strbuf_printf(b, " FROM %s GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 "
 			 "ON CONFLICT (" KEY ") DO UPDATE SET "
 			 "service = coalesce(EXCLUDED.service, %s.service), "
 			 "successes = %s.successes + EXCLUDED.successes, "
@@ -233,23 +163,23 @@ static void put_rollup(struct db_buf *b, const char *cte, const char *table, con
 			 "min_chain_not_after = least(%s.min_chain_not_after, EXCLUDED.min_chain_not_after)",
 		      src, table, table, table, table, table, table, table);
 	for (size_t i = 0; i < NCOUNTERS; i++)
-		db_buf_printf(b, ", %s = %s.%s + EXCLUDED.%s", counters[i], table, counters[i],
+		strbuf_printf(b, ", %s = %s.%s + EXCLUDED.%s", counters[i], table, counters[i],
 			      counters[i]);
-	db_buf_puts(b, "),\n");
+	strbuf_puts(b, "),\n");
 }
 
 static char *build_ingest(void)
 {
-	struct db_buf b = { 0 };
+	struct strbuf b = { 0 };
 
 	/* ins: the new rows; ORDER BY (probe_id, seq) for a stable lock order. */
-	db_buf_puts(&b, "WITH ins AS (INSERT INTO results (");
+	strbuf_puts(&b, "WITH ins AS (INSERT INTO results (");
 	for (size_t i = 0; i < NCOLS; i++)
-		db_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].res ? cols[i].res : cols[i].stg);
-	db_buf_puts(&b, ") SELECT ");
+		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i].res ? cols[i].res : cols[i].stg);
+	strbuf_puts(&b, ") SELECT ");
 	for (size_t i = 0; i < NCOLS; i++)
-		db_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].expr ? cols[i].expr : cols[i].stg);
-	db_buf_puts(&b, " FROM staging ORDER BY probe_id, seq "
+		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i].expr ? cols[i].expr : cols[i].stg);
+	strbuf_puts(&b, " FROM staging ORDER BY probe_id, seq "
 			"ON CONFLICT (probe_id, seq, started_at) DO NOTHING "
 			"RETURNING probe_id, seq, region, probe_version, started_at, received_at, "
 			"target, port, sni, profile, service, mtls, outcome, findings, tls_version, "
@@ -259,7 +189,7 @@ static char *build_ingest(void)
 			"leaf_sig_alg, labels),\n");
 
 	/* g1: per minute, key and outcome (outcome kept for the jsonb counts). */
-	db_buf_puts(&b, "g1 AS (SELECT date_trunc('minute', started_at) AS bucket, target, port, "
+	strbuf_puts(&b, "g1 AS (SELECT date_trunc('minute', started_at) AS bucket, target, port, "
 			"coalesce(sni, '') AS sni, region, profile, outcome, max(service) AS service, "
 			"count(*) AS attempts, count(tls_version) AS handshakes, "
 			"coalesce(sum(handshake_ms), 0) AS handshake_ms_sum, "
@@ -273,13 +203,13 @@ static char *build_ingest(void)
 			"min(days_to_expiry) AS min_days_to_expiry, "
 			"min(chain_not_after_min) AS min_chain_not_after");
 	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
-		db_buf_printf(&b, ", count(*) FILTER (WHERE lb = %d) AS h%d", k, k);
-	db_buf_puts(&b, " FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7),\n");
+		strbuf_printf(&b, ", count(*) FILTER (WHERE lb = %d) AS h%d", k, k);
+	strbuf_puts(&b, " FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7),\n");
 	put_hourly(&b);
 	put_rollup(&b, "r1", "rollup_1m", "g1");
 	put_rollup(&b, "r2", "rollup_1h", "g2");
 
-	db_buf_puts(&b,
+	strbuf_puts(&b,
 		    "c AS (INSERT INTO certificates (fingerprint_sha256, subject, sans, issuer, "
 		    "not_before, not_after, key, sig_alg, first_seen) "
 		    "SELECT DISTINCT ON (fingerprint_sha256) fingerprint_sha256, leaf_subject, leaf_sans, "
@@ -312,9 +242,7 @@ static char *build_ingest(void)
 		    "last_seen = greatest(probes.last_seen, EXCLUDED.last_seen), "
 		    "last_seq = greatest(probes.last_seq, EXCLUDED.last_seq))\n"
 		    "SELECT probe_id, count(*) FROM ins GROUP BY probe_id;\nCOMMIT");
-	if (b.oom)
-		db_buf_free(&b);
-	return b.p;
+	return strbuf_take(&b); /* NULL when out of memory */
 }
 
 const char *db_sql_staging_ddl(void)
@@ -352,14 +280,14 @@ __attribute__((destructor)) static void free_sql(void)
 
 enum enc { ENC_PLAIN, ENC_ARRAY_ELEM, ENC_JSON };
 
-static void put_copy_char(struct db_buf *b, unsigned char c)
+static void put_copy_char(struct strbuf *b, unsigned char c)
 {
 	switch (c) {
-	case '\\': db_buf_put(b, "\\\\", 2); break;
-	case '\t': db_buf_put(b, "\\t", 2); break;
-	case '\n': db_buf_put(b, "\\n", 2); break;
-	case '\r': db_buf_put(b, "\\r", 2); break;
-	default: db_buf_put(b, &c, 1);
+	case '\\': strbuf_put(b, "\\\\", 2); break;
+	case '\t': strbuf_put(b, "\\t", 2); break;
+	case '\n': strbuf_put(b, "\\n", 2); break;
+	case '\r': strbuf_put(b, "\\r", 2); break;
+	default: strbuf_put(b, &c, 1);
 	}
 }
 
@@ -386,18 +314,18 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-static void put_text(struct db_buf *b, const char *str, enum enc e)
+static void put_text(struct strbuf *b, const char *str, enum enc e)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	while (*s) {
 		size_t n = utf8_len(s);
 		if (n == 0) {
-			db_buf_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
+			strbuf_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
 			s++;
 			continue;
 		}
 		if (n > 1) {
-			db_buf_put(b, s, n);
+			strbuf_put(b, s, n);
 			s += n;
 			continue;
 		}
@@ -416,10 +344,10 @@ static void put_text(struct db_buf *b, const char *str, enum enc e)
 	}
 }
 
-static void put_null(struct db_buf *b) { db_buf_put(b, "\\N", 2); }
-static void sep(struct db_buf *b) { db_buf_put(b, "\t", 1); }
+static void put_null(struct strbuf *b) { strbuf_put(b, "\\N", 2); }
+static void sep(struct strbuf *b) { strbuf_put(b, "\t", 1); }
 
-static void put_str(struct db_buf *b, const char *s)
+static void put_str(struct strbuf *b, const char *s)
 {
 	sep(b);
 	if (s)
@@ -428,69 +356,69 @@ static void put_str(struct db_buf *b, const char *s)
 		put_null(b);
 }
 
-static void put_i64(struct db_buf *b, bool has, int64_t v)
+static void put_i64(struct strbuf *b, bool has, int64_t v)
 {
 	sep(b);
 	if (has)
-		db_buf_printf(b, "%lld", (long long)v);
+		strbuf_printf(b, "%lld", (long long)v);
 	else
 		put_null(b);
 }
 
-static void put_bool(struct db_buf *b, bool has, bool v)
+static void put_bool(struct strbuf *b, bool has, bool v)
 {
 	sep(b);
 	if (has)
-		db_buf_put(b, v ? "t" : "f", 1);
+		strbuf_put(b, v ? "t" : "f", 1);
 	else
 		put_null(b);
 }
 
 /* Non-finite doubles are stored as NULL: NaN would poison every sum. */
-static void put_dbl(struct db_buf *b, bool has, double v)
+static void put_dbl(struct strbuf *b, bool has, double v)
 {
 	sep(b);
 	if (has && isfinite(v))
-		db_buf_printf(b, "%.17g", v);
+		strbuf_printf(b, "%.17g", v);
 	else
 		put_null(b);
 }
 
 /* Unix seconds, clamped to what to_timestamp() accepts. */
-static void put_unix_s(struct db_buf *b, bool has, int64_t v)
+static void put_unix_s(struct strbuf *b, bool has, int64_t v)
 {
 	const int64_t lo = -200000000000LL, hi = 9000000000000LL;
 	put_i64(b, has, v < lo ? lo : v > hi ? hi : v);
 }
 
-static void put_array(struct db_buf *b, char *const *v, size_t n, bool null_if_empty)
+static void put_array(struct strbuf *b, char *const *v, size_t n, bool null_if_empty)
 {
 	sep(b);
 	if (n == 0 && null_if_empty) {
 		put_null(b);
 		return;
 	}
-	db_buf_put(b, "{", 1);
+	strbuf_put(b, "{", 1);
 	for (size_t i = 0; i < n; i++) {
-		db_buf_put(b, i ? ",\"" : "\"", i ? 2 : 1);
+		strbuf_put(b, i ? ",\"" : "\"", i ? 2 : 1);
 		put_text(b, v[i] ? v[i] : "", ENC_ARRAY_ELEM);
-		db_buf_put(b, "\"", 1);
+		strbuf_put(b, "\"", 1);
 	}
-	db_buf_put(b, "}", 1);
+	strbuf_put(b, "}", 1);
 }
 
-static void put_json_str(struct db_buf *b, const char *s)
+static void put_json_str(struct strbuf *b, const char *s)
 {
 	if (!s) {
-		db_buf_puts(b, "null");
+		strbuf_puts(b, "null");
 		return;
 	}
-	db_buf_put(b, "\"", 1);
+	strbuf_put(b, "\"", 1);
 	put_text(b, s, ENC_JSON);
-	db_buf_put(b, "\"", 1);
+	strbuf_put(b, "\"", 1);
 }
 
-int db_copy_result(struct db_buf *b, const Tlswatch__Result *r, const char *probe_id,
+int db_copy_result(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
 		   const char *region, const char *version, int64_t received_unix_ms)
 {
 	if (!r || !r->has_seq || r->seq > (uint64_t)INT64_MAX || !r->target || !r->profile ||
@@ -517,15 +445,15 @@ int db_copy_result(struct db_buf *b, const Tlswatch__Result *r, const char *prob
 	put_str(b, r->service);
 
 	sep(b); /* labels: {"key": "value"} */
-	db_buf_put(b, "{", 1);
+	strbuf_put(b, "{", 1);
 	for (size_t i = 0; i < r->n_labels; i++) {
 		if (i)
-			db_buf_put(b, ",", 1);
+			strbuf_put(b, ",", 1);
 		put_json_str(b, r->labels[i] && r->labels[i]->key ? r->labels[i]->key : "");
-		db_buf_put(b, ":", 1);
+		strbuf_put(b, ":", 1);
 		put_json_str(b, r->labels[i] ? r->labels[i]->value : NULL);
 	}
-	db_buf_put(b, "}", 1);
+	strbuf_put(b, "}", 1);
 
 	put_i64(b, r->has_interval_ms, r->interval_ms);
 	put_bool(b, r->has_mtls, r->mtls);
@@ -535,17 +463,17 @@ int db_copy_result(struct db_buf *b, const Tlswatch__Result *r, const char *prob
 	put_str(b, r->alert);
 
 	sep(b); /* verify_errors: [{"depth":0,"code":10,"reason":".."}] */
-	db_buf_put(b, "[", 1);
+	strbuf_put(b, "[", 1);
 	for (size_t i = 0; i < r->n_verify_errors; i++) {
 		const Tlswatch__VerifyError *v = r->verify_errors[i];
 		if (!v)
 			continue;
-		db_buf_printf(b, "%s{\"depth\":%d,\"code\":%d,\"reason\":", i ? "," : "",
+		strbuf_printf(b, "%s{\"depth\":%d,\"code\":%d,\"reason\":", i ? "," : "",
 			      (int)v->depth, (int)v->code);
 		put_json_str(b, v->reason);
-		db_buf_put(b, "}", 1);
+		strbuf_put(b, "}", 1);
 	}
-	db_buf_put(b, "]", 1);
+	strbuf_put(b, "]", 1);
 
 	put_str(b, r->tls_version);
 	put_str(b, r->cipher);
@@ -577,15 +505,6 @@ int db_copy_result(struct db_buf *b, const Tlswatch__Result *r, const char *prob
 	put_dbl(b, r->has_connect_ms, r->connect_ms);
 	put_dbl(b, r->has_handshake_ms, r->handshake_ms);
 	put_dbl(b, r->has_total_ms, r->total_ms);
-	db_buf_put(b, "\n", 1);
+	strbuf_put(b, "\n", 1);
 	return 0;
-}
-
-void db_conn_params(const char *conninfo, const char *keys[5], const char *vals[5])
-{
-	keys[0] = "dbname"; vals[0] = conninfo;
-	keys[1] = "fallback_application_name"; vals[1] = "tlswatch-collector";
-	keys[2] = "client_encoding"; vals[2] = "UTF8";
-	keys[3] = NULL; vals[3] = NULL;
-	keys[4] = NULL; vals[4] = NULL;
 }

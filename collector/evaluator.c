@@ -1,11 +1,21 @@
 /*
  * evaluator.c - the leader-elected alert evaluator (see evaluator.h).
+ *
+ * Why a blocking thread with its own connection, not a pgconn on the loop:
+ * one evaluation is a multi-statement transaction (burn-rate queries, then
+ * C logic deciding alert transitions, then the writes and outbox rows that
+ * depend on it, then COMMIT) held together by the session's advisory lock.
+ * Written as callbacks it would be a state machine per rule step; as a
+ * thread it reads top to bottom, and the loop never waits on it. The
+ * connection is still opened through the one conninfo expansion
+ * (pgconn_connect_blocking).
  */
 #define _GNU_SOURCE
 #include "evaluator.h"
 #include "alerts.h"
 #include "burn.h"
 #include "log.h"
+#include "pgconn.h"
 #include "rules_other.h"
 #include "twtime.h"
 
@@ -254,20 +264,17 @@ static void *thread_main(void *arg)
 		if (!c) {
 			held = false;
 			set_leader(e, false);
-			/* bounded connect and keepalives (the conninfo's own settings win:
-			 * the expanded dbname comes after them) so that neither a dead
+			/* pgconn's conninfo expansion: bounded connect and keepalives
+			 * (the conninfo's own settings win), so that neither a dead
 			 * server nor evaluator_stop() waits for the TCP timeouts */
-			const char *const keys[] = { "connect_timeout", "keepalives_idle",
-						     "keepalives_interval", "keepalives_count",
-						     "dbname", NULL };
-			const char *const vals[] = { "10", "30", "10", "3", e->conninfo, NULL };
-			c = PQconnectdbParams(keys, vals, 1);
-			if (PQstatus(c) != CONNECTION_OK ||
-			    evaluator_prepare_conn(c, err, sizeof err) < 0) {
-				log_warn("evaluator: cannot connect to the database: %s",
-					 PQstatus(c) != CONNECTION_OK ? PQerrorMessage(c) : err);
+			c = pgconn_connect_blocking(e->conninfo, "tlswatch-evaluator", err,
+						    sizeof err);
+			if (c && evaluator_prepare_conn(c, err, sizeof err) < 0) {
 				PQfinish(c);
 				c = NULL;
+			}
+			if (!c) {
+				log_warn("evaluator: cannot connect to the database: %s", err);
 			} else {
 				set_cancel(e, c);
 			}

@@ -3,9 +3,9 @@
  * (sql/002_alerts.sql) to the sinks of notify.yaml, on the collector's
  * libevent loop.
  *
- * It owns one asynchronous libpq connection (the same pattern as db.c) and
- * a libcurl multi handle driven by the loop (CURLMOPT_SOCKETFUNCTION /
- * CURLMOPT_TIMERFUNCTION). Every poll_interval it
+ * It owns one pgconn (pgconn.h, the collector's one asynchronous PostgreSQL
+ * connection object) and a libcurl multi handle driven by the loop
+ * (notify_http.h). Every poll_interval it
  *   1. routes outbox rows not routed yet: one notification_deliveries row
  *      per matching sink (idempotency key "tw-<outbox id>-<sink>"),
  *   2. claims due pending deliveries with a lease (locked_until), so that
@@ -28,7 +28,8 @@
  * again with the same idempotency key.
  *
  * libcurl: notifier_new() calls curl_global_init() and notifier_free()
- * curl_global_cleanup() (reference counted by libcurl >= 7.84).
+ * curl_global_cleanup() (through notify_http_new/free; reference counted by
+ * libcurl >= 7.84).
  */
 #ifndef TW_NOTIFY_H
 #define TW_NOTIFY_H
