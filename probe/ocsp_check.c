@@ -8,6 +8,7 @@
  */
 #include "ocsp_check.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

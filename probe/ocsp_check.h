@@ -8,7 +8,9 @@
 #include <event2/event.h>
 #include <event2/dns.h>
 #include <openssl/x509.h>
-#include "handshake.h"
+
+/* What a response says about the leaf; NONE when nothing was learned. */
+enum ocsp_status { OCSP_ST_NONE = 0, OCSP_ST_GOOD, OCSP_ST_REVOKED, OCSP_ST_UNKNOWN };
 
 /* Finds the issuer of leaf among the given certificates, NULL if none. */
 X509 *ocsp_find_issuer(X509 *leaf, STACK_OF(X509) *a, STACK_OF(X509) *b);

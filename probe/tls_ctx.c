@@ -1,6 +1,5 @@
 /* tls_ctx.c - see tls_ctx.h. */
 #include "tls_ctx.h"
-#include "handshake.h"
 #include "tlsutil.h"
 
 #include <stdio.h>
@@ -8,15 +7,6 @@
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-
-static int conn_ex_index = -1;
-
-int tls_conn_ex_index(void)
-{
-	if (conn_ex_index < 0)
-		conn_ex_index = SSL_get_ex_new_index(0, "tlswatch conn", NULL, NULL, NULL);
-	return conn_ex_index;
-}
 
 int tls_cipher_tier(const SSL_CIPHER *c)
 {
@@ -44,18 +34,11 @@ static int alpn_wire(const char *list, unsigned char *out, size_t cap, size_t *o
 	return 0;
 }
 
-/* The verify callback never aborts: it records the error for classify.c
- * and lets the handshake go on, so that a bad chain still yields its
- * certificates. */
-static int verify_record_cb(int preverify_ok, X509_STORE_CTX *xs)
+/* Verification never aborts the handshake (DESIGN 4.2): a bad chain must
+ * still yield its certificates. handshake.c replaces this callback on each
+ * SSL with one that also records the error for classify.c. */
+static int verify_continue_cb(int preverify_ok, X509_STORE_CTX *xs)
 {
-	if (!preverify_ok) {
-		SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-		struct hs_conn *c = ssl ? SSL_get_ex_data(ssl, tls_conn_ex_index()) : NULL;
-		if (c)
-			hs_record_verify_error(c, X509_STORE_CTX_get_error_depth(xs),
-					       X509_STORE_CTX_get_error(xs));
-	}
 	return 1;
 }
 
@@ -77,7 +60,6 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 			 p->unsupported_reason ? p->unsupported_reason : "unsupported");
 		goto fail;
 	}
-	tls_conn_ex_index();
 	tc->ctx = SSL_CTX_new(TLS_client_method());
 	if (!tc->ctx) {
 		snprintf(err, errlen, "SSL_CTX_new: %s", tlsutil_err_drain(why, sizeof why));
@@ -139,7 +121,7 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 		snprintf(err, errlen, "cannot load the system trust store: %s", tlsutil_err_drain(why, sizeof why));
 		goto fail;
 	}
-	SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, verify_record_cb);
+	SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, verify_continue_cb);
 
 	if (cert || key) {
 		if (!cert || !key) {

@@ -43,7 +43,4 @@ static inline int tls_check_key_file_mode(const char *path, char *err, size_t er
 	return tlsutil_check_key_file(path, err, errlen);
 }
 
-/* The ex_data index under which an SSL carries its struct hs_conn. */
-int tls_conn_ex_index(void);
-
 #endif
