@@ -168,9 +168,11 @@ static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi
 	(void)len; (void)argi; (void)argl;
 	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed && *processed > 0) {
 		struct hs_conn *c = (struct hs_conn *)BIO_get_callback_arg(b);
+		if (!c)
+			return ret;
 		size_t room = sizeof c->f.first_bytes - c->f.first_len;
 		size_t n = *processed < room ? *processed : room;
-		if (c && n) {
+		if (n) {
 			memcpy(c->f.first_bytes + c->f.first_len, argp, n);
 			c->f.first_len += n;
 		}
@@ -392,16 +394,32 @@ static void start_tls(struct hs_conn *c)
 		fail(c, PH_HANDSHAKE, false, 0, "cannot send SNI \"%s\"", c->sni);
 		return;
 	}
-	/* Verify the name the user asked about: an IP literal as an IP. */
+	/* Verify the name the user asked about: an IP literal as an IP. If
+	 * OpenSSL cannot take the name, the connection fails: going on would
+	 * report a certificate as valid for a name nobody compared. */
 	unsigned char ipbuf[16];
 	if (inet_pton(AF_INET, c->req.host, ipbuf) == 1 || inet_pton(AF_INET6, c->req.host, ipbuf) == 1) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->req.host);
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->req.host) != 1) {
+			ERR_clear_error();
+			fail(c, PH_HANDSHAKE, false, 0, "cannot set the IP address %s to verify",
+			     c->req.host);
+			return;
+		}
 	} else {
 		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		SSL_set1_host(c->ssl, c->req.host);
+		if (SSL_set1_host(c->ssl, c->req.host) != 1) {
+			ERR_clear_error();
+			fail(c, PH_HANDSHAKE, false, 0, "cannot set the host name %s to verify",
+			     c->req.host);
+			return;
+		}
 	}
-	if (c->req.tc->profile->request_ocsp)
-		SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp);
+	if (c->req.tc->profile->request_ocsp &&
+	    SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp) != 1) {
+		ERR_clear_error();
+		fail(c, PH_HANDSHAKE, false, 0, "cannot request an OCSP staple");
+		return;
+	}
 	SSL_set_connect_state(c->ssl);
 	hs_set_state(c, HS_HANDSHAKE);
 	drive(c);
