@@ -1,6 +1,7 @@
 /* tls_ctx.c - see tls_ctx.h. */
 #include "tls_ctx.h"
 #include "tlsutil.h"
+#include "trust_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,13 +115,12 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 		}
 	}
 
-	if (o->ca_file) {
-		if (tlsutil_use_ca_file(tc->ctx, o->ca_file, err, errlen) != 0)
-			goto fail;
-	} else if (!SSL_CTX_set_default_verify_paths(tc->ctx)) {
-		snprintf(err, errlen, "cannot load the system trust store: %s", tlsutil_err_drain(why, sizeof why));
+	/* The bundle is parsed once and shared (trust_store.h): ~160
+	 * contexts naming the same CA file must not parse it ~160 times. */
+	tc->trust = trust_store_get(o->ca_file, err, errlen);
+	if (!tc->trust)
 		goto fail;
-	}
+	SSL_CTX_set1_cert_store(tc->ctx, trust_store_x509(tc->trust));
 	SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, verify_continue_cb);
 
 	if (cert || key) {
@@ -168,5 +168,6 @@ void tls_ctx_free(struct tls_profile_ctx *tc)
 	if (!tc)
 		return;
 	SSL_CTX_free(tc->ctx);
+	trust_store_put(tc->trust);
 	free(tc);
 }

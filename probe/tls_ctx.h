@@ -2,7 +2,9 @@
  * tls_ctx.h - turns a profile into a ready SSL_CTX (versions, ciphers,
  * groups, signature algorithms, security level, ALPN, trust store, client
  * certificate). One tls_profile_ctx is shared by every handshake of that
- * profile; it holds a reference to the profile, it does not own it.
+ * profile; it holds a reference to the profile, it does not own it, and a
+ * handle on the trust store shared by every context naming the same CA
+ * file (trust_store.h), given back by tls_ctx_free().
  */
 #ifndef TW_TLS_CTX_H
 #define TW_TLS_CTX_H
@@ -12,6 +14,8 @@
 #include <time.h>
 #include "profile.h"
 #include "tlsutil.h"
+
+struct trust_store;
 
 struct tls_ctx_opts {
 	const char *ca_file;      /* NULL: the system trust store */
@@ -26,6 +30,7 @@ struct tls_profile_ctx {
 	int max_version;          /* effective maximum version */
 	bool has_client_cert;
 	time_t client_cert_not_after;
+	struct trust_store *trust;  /* the shared CA store this context holds */
 };
 
 /* Builds the context. Returns NULL with a one-line reason in err. */
