@@ -44,7 +44,8 @@ endif
 DEPFLAGS   = -MMD -MP
 ALLCFLAGS  = -std=gnu11 $(OPT) -g $(WARN) $(SANFLAGS) -I$(B)/gen $(INC) $(PKG_CFLAGS) $(CFLAGS)
 
-# Per-directory include paths (pattern-specific; the longest stem wins).
+# Per-directory include paths (pattern-specific variables: where several
+# patterns match, the most specific one, with the shortest stem, wins).
 INC_ALL := -Icommon -Iprobe -Icollector -Itests/harness
 $(B)/obj/common/%.o:    INC := -Icommon
 $(B)/obj/probe/%.o:     INC := -Iprobe -Icommon
