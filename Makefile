@@ -4,7 +4,14 @@
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the local demo
 #   make bench      benchmarks (printed, not asserted)
+#   make fuzz       libFuzzer targets (clang) into build/fuzz/
+#   make check      source checks: banned functions, include cycles
 #   make SANITIZE=1 test   the same under AddressSanitizer + UBSan
+#
+# Three libraries: libtwcommon.a (common/ + the generated protobuf code),
+# libtwprobe.a (probe/ only), libtwcollector.a (collector/ only). Each
+# daemon links its own library and common, nothing else. Include paths are
+# per directory: a collector source cannot even find a probe header.
 
 B        := build
 PKGS     := openssl libevent libevent_openssl libprotobuf-c jansson yaml-0.1 libpq libcurl
@@ -14,27 +21,50 @@ CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?=
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wformat=2 -Wstrict-prototypes
-BASECFLAGS = -std=gnu11 $(OPT) -g $(WARN) -I$(B)/gen -Icommon -Iprobe -Icollector \
-             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
-TESTLIBS  = $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
+
+# pkg-config, asked once and only when a recipe needs the flags: `make deps`,
+# `make clean` and the outer make of `make test` (which installs packages and
+# then runs a sub-make) never ask. A package pkg-config does not know stops
+# the build with its name instead of compiling with silently empty flags.
+pkg_missing = $(strip $(foreach p,$(1),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+pkg_flags = $(if $(call pkg_missing,$(2)),$(error pkg-config cannot find: $(call pkg_missing,$(2)) \
+	(run `make deps`, or install its -dev package)),$(shell pkg-config $(1) $(2)))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_flags,--cflags,$$(PKGS)))$(PKG_CFLAGS)
+LIBS       = $(eval LIBS := $$(call pkg_flags,--libs,$$(PKGS)) -lm)$(LIBS)
+TESTLIBS   = $(eval TESTLIBS := $$(call pkg_flags,--libs,$$(TESTPKGS)))$(TESTLIBS)
 
 ifeq ($(SANITIZE),1)
-BASECFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDSAN      := -fsanitize=address,undefined
-B          := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=address,undefined
+B        := build/san
 endif
 
-ALLCFLAGS = $(BASECFLAGS) $(CFLAGS)
+# -MMD -MP: each object records the headers it really included (.d files,
+# read back below), so touching a header rebuilds only its users.
+DEPFLAGS   = -MMD -MP
+ALLCFLAGS  = -std=gnu11 $(OPT) -g $(WARN) $(SANFLAGS) -I$(B)/gen $(INC) $(PKG_CFLAGS) $(CFLAGS)
+
+# Per-directory include paths (pattern-specific variables: where several
+# patterns match, the most specific one, with the shortest stem, wins).
+INC_ALL := -Icommon -Iprobe -Icollector -Itests/harness
+$(B)/obj/common/%.o:    INC := -Icommon
+$(B)/obj/probe/%.o:     INC := -Iprobe -Icommon
+$(B)/obj/collector/%.o: INC := -Icollector -Icommon
+$(B)/obj/gen/%.o:       INC := -Icommon -Icollector
+$(B)/obj/tests/%.o:     INC := $(INC_ALL)
+$(B)/tests/%:           INC := $(INC_ALL)
+$(B)/bench/%:           INC := $(INC_ALL)
+# collector/ingest.c still includes probe/tls_ctx.h for the key check; it
+# goes once ingest.c calls tlsutil_check_key_file (common/tlsutil.h).
+$(B)/obj/collector/ingest.o: INC := -Icollector -Icommon -Iprobe
 
 PROTO_C  := $(B)/gen/tlswatch.pb-c.c
 PROTO_H  := $(B)/gen/tlswatch.pb-c.h
 
 COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(B)/obj/gen/tlswatch.pb-c.o
 PROBE_SRC  := $(filter-out probe/main.c,$(wildcard probe/*.c))
-LIB_OBJ    := $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) $(PROBE_SRC)) $(B)/obj/gen/tlswatch.pb-c.o
-# collector objects use their own prefixes (col_, db_, srv_...) so that test
-# binaries can link both libraries.
+PROBE_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(PROBE_SRC))
 COLL_SRC   := $(filter-out collector/main.c,$(wildcard collector/*.c))
 COLL_OBJ   := $(patsubst %.c,$(B)/obj/%.o,$(COLL_SRC)) $(B)/obj/gen/sql_migrations.o
 SQL_SRC    := $(sort $(wildcard sql/[0-9]*.sql))
@@ -50,9 +80,14 @@ BENCH_BIN  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 PROBE_BIN  := $(B)/tlswatch-probe
 COLL_BIN   := $(B)/tlswatch-collector
-LIBS_ALL    = $(B)/libtwcollector.a $(B)/libtwprobe.a
+LIB_COMMON := $(B)/libtwcommon.a
+LIB_PROBE  := $(B)/libtwprobe.a
+LIB_COLL   := $(B)/libtwcollector.a
+# tests and benchmarks may use everything; common last, both others need it
+LIBS_ALL   := $(LIB_COLL) $(LIB_PROBE) $(LIB_COMMON)
 
-.PHONY: all deps test unit integration demo bench clean check-banned
+.PHONY: all deps test tests-build unit integration demo bench fuzz check check-banned \
+	check-includes clean
 .SECONDARY:
 
 all: $(PROBE_BIN) $(COLL_BIN)
@@ -60,7 +95,9 @@ all: $(PROBE_BIN) $(COLL_BIN)
 deps:
 	@sh scripts/deps.sh
 
-$(PROTO_C) $(PROTO_H): proto/tlswatch.proto
+# One protoc-c run makes both files (a grouped target: under -j two plain
+# targets would run it twice, racing on the same outputs).
+$(PROTO_C) $(PROTO_H) &: proto/tlswatch.proto
 	@mkdir -p $(B)/gen
 	protoc-c --proto_path=proto --c_out=$(B)/gen proto/tlswatch.proto
 
@@ -68,48 +105,60 @@ $(B)/gen/sql_migrations.c: $(SQL_SRC) scripts/embed-sql.py
 	@mkdir -p $(B)/gen
 	python3 scripts/embed-sql.py $@ $(SQL_SRC)
 
-$(B)/obj/gen/sql_migrations.o: $(B)/gen/sql_migrations.c collector/sql_migrations.h
+$(B)/obj/gen/sql_migrations.o: $(B)/gen/sql_migrations.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(B)/obj/gen/tlswatch.pb-c.o: $(PROTO_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -w -c -o $@ $<
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -w -c -o $@ $<
 
-$(B)/obj/%.o: %.c $(PROTO_H) $(wildcard common/*.h probe/*.h collector/*.h tests/harness/*.h)
+# The generated header must exist before the first compile (no .d file yet
+# says who includes it); order-only, so regenerating it rebuilds only the
+# objects whose .d lists it.
+$(B)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(B)/libtwprobe.a: $(LIB_OBJ)
+$(LIB_COMMON): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libtwcollector.a: $(COLL_OBJ)
+$(LIB_PROBE): $(PROBE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(PROBE_BIN): $(B)/obj/probe/main.o $(B)/libtwprobe.a
+$(LIB_COLL): $(COLL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PROBE_BIN): $(B)/obj/probe/main.o $(LIB_PROBE) $(LIB_COMMON)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
 
-$(COLL_BIN): $(B)/obj/collector/main.o $(LIBS_ALL)
+$(COLL_BIN): $(B)/obj/collector/main.o $(LIB_COLL) $(LIB_COMMON)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(LIBS_ALL) $(HARNESS_OBJ) $(PROTO_H)
+# Test and bench binaries compile and link in one step; -MF/-MT name their
+# .d file and its target explicitly.
+$(B)/tests/%: tests/unit/%.c $(LIBS_ALL) $(HARNESS_OBJ) | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Itests/harness $(LDSAN) -o $@ $< $(HARNESS_OBJ) $(LIBS_ALL) $(LIBS) $(TESTLIBS)
+	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(HARNESS_OBJ) $(LIBS_ALL) \
+		$(LIBS) $(TESTLIBS)
 
-$(B)/tests/%: tests/integration/%.c $(LIBS_ALL) $(HARNESS_OBJ) $(PROTO_H)
+$(B)/tests/%: tests/integration/%.c $(LIBS_ALL) $(HARNESS_OBJ) | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Itests/harness $(LDSAN) -o $@ $< $(HARNESS_OBJ) $(LIBS_ALL) $(LIBS) $(TESTLIBS)
+	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(HARNESS_OBJ) $(LIBS_ALL) \
+		$(LIBS) $(TESTLIBS)
 
-$(B)/bench/%: bench/%.c $(LIBS_ALL) $(PROTO_H)
+$(B)/bench/%: bench/%.c $(LIBS_ALL) | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) $(LDSAN) -o $@ $< $(LIBS_ALL) $(LIBS)
+	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(LIBS_ALL) $(LIBS)
 
 # `make test` = deps, build, run. The sub-make keeps pkg-config lookups after
 # the packages are installed.
 test: deps
 	@sh scripts/check-banned.sh
+	@python3 scripts/check-includes.py
 	@$(MAKE) --no-print-directory tests-build
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 
@@ -129,8 +178,55 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
 	@TW_BUILD=$(B) sh bench/run.sh
 
+check: check-banned check-includes
+
 check-banned:
 	@sh scripts/check-banned.sh
 
+check-includes:
+	@python3 scripts/check-includes.py
+
+# ---- fuzzing (clang + libFuzzer) ----
+# Every library object is rebuilt with coverage and sanitizers into
+# build/fuzz/obj, so the fuzzer sees (and checks) all the code it reaches.
+FZ        := build/fuzz
+FUZZ_CC   ?= clang
+FUZZ_SAN  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=gnu11 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -I$(B)/gen $(INC) $(PKG_CFLAGS)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(FZ)/%,$(FUZZ_SRC))
+FUZZ_LIBS := $(FZ)/libtwcollector.a $(FZ)/libtwprobe.a $(FZ)/libtwcommon.a
+
+$(FZ)/obj/common/%.o:    INC := -Icommon
+$(FZ)/obj/probe/%.o:     INC := -Iprobe -Icommon
+$(FZ)/obj/collector/%.o: INC := -Icollector -Icommon
+$(FZ)/obj/collector/ingest.o: INC := -Icollector -Icommon -Iprobe
+$(FZ)/obj/gen/%.o:       INC := -Icommon -Icollector
+$(FZ)/%:                 INC := $(INC_ALL)
+
+fuzz: $(FUZZ_BIN)
+
+$(FZ)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -w -c -o $@ $<
+
+$(FZ)/obj/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(FZ)/libtwcommon.a: $(patsubst $(B)/obj/%,$(FZ)/obj/%,$(COMMON_OBJ))
+$(FZ)/libtwprobe.a: $(patsubst $(B)/obj/%,$(FZ)/obj/%,$(PROBE_OBJ))
+$(FZ)/libtwcollector.a: $(patsubst $(B)/obj/%,$(FZ)/obj/%,$(COLL_OBJ))
+$(FUZZ_LIBS):
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/%: tests/fuzz/%.c $(FUZZ_LIBS) | $(PROTO_H)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -MT $@ -o $@ $< \
+		$(FUZZ_LIBS) $(LIBS)
+
 clean:
 	rm -rf build
+
+# Header dependencies recorded by -MMD (absent before the first build).
+-include $(shell find $(B) $(FZ) -name '*.d' 2>/dev/null)

@@ -13,7 +13,6 @@
  */
 #define _GNU_SOURCE  /* asprintf */
 #include "notify_config.h"
-#include "notify_sinks.h"  /* sink_whsec_decode */
 #include "yamlcfg.h"
 
 #include <ctype.h>
@@ -25,6 +24,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #define NOTIFY_CONFIG_MAX_FILE (1u * 1024 * 1024)
 #define MAX_SINKS   256
@@ -202,6 +202,58 @@ out:
 	return rc;
 }
 
+/* Decoded here, at load time, so a bad secret is a config error with a
+ * position rather than a failed delivery later. */
+int notify_config_whsec_decode(const char *secret, unsigned char **key, size_t *len)
+{
+	*key = NULL;
+	*len = 0;
+	if (!secret)
+		return -1;
+	if (strncmp(secret, "whsec_", 6) == 0)
+		secret += 6;
+	size_t n = strlen(secret), pad = 0;
+	if (n == 0 || n > 4096)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)secret[i];
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || !(isalnum(c) || c == '+' || c == '/'))
+			return -1; /* a character after padding, or not base64 */
+	}
+	if (pad > 2)
+		return -1;
+	/* accept unpadded input: pad it to a multiple of 4 */
+	size_t padded = (n + 3) / 4 * 4;
+	if (pad && padded != n)
+		return -1;
+	char *buf = malloc(padded + 1);
+	unsigned char *out = malloc(padded / 4 * 3 + 1);
+	if (!buf || !out) {
+		free(buf);
+		free(out);
+		return -1;
+	}
+	memcpy(buf, secret, n);
+	for (size_t i = n; i < padded; i++, pad++)
+		buf[i] = '=';
+	buf[padded] = '\0';
+	int r = EVP_DecodeBlock(out, (unsigned char *)buf, (int)padded);
+	OPENSSL_cleanse(buf, padded);
+	free(buf);
+	if (r < 0 || (size_t)r <= pad) {
+		OPENSSL_cleanse(out, padded / 4 * 3);
+		free(out);
+		return -1;
+	}
+	*key = out;
+	*len = (size_t)r - pad;
+	return 0;
+}
+
 static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct notify_sink_cfg *s,
 		      const struct notify_config *cfg, size_t idx)
 {
@@ -291,7 +343,7 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 	}
 	if (r == 1) {
 		bool prefixed = strncmp(secret, "whsec_", 6) == 0;
-		int d = prefixed ? sink_whsec_decode(secret, &s->secret, &s->secret_len) : -1;
+		int d = prefixed ? notify_config_whsec_decode(secret, &s->secret, &s->secret_len) : -1;
 		wipe_free(secret);
 		yc_subctx(c, sizeof c, ctx, yc_get(yc, m, "secret_env", NULL) ? "secret_env" : "secret");
 		if (d < 0 || s->secret_len < 16 || s->secret_len > 256)

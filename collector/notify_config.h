@@ -98,4 +98,9 @@ size_t notify_route_match(const struct notify_config *cfg, const char *severity,
 
 const char *notify_sink_type_name(enum sink_type t);
 
+/* "whsec_<base64>" (the prefix is optional, as in the reference libraries)
+ * -> key bytes (malloc'd, *len). 0, or -1 when not base64 or empty. */
+int notify_config_whsec_decode(const char *secret, unsigned char **key, size_t *len)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -124,56 +124,6 @@ static size_t b64_encode(const unsigned char *in, size_t n, char *out, size_t ca
 	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
-int sink_whsec_decode(const char *secret, unsigned char **key, size_t *len)
-{
-	*key = NULL;
-	*len = 0;
-	if (!secret)
-		return -1;
-	if (strncmp(secret, "whsec_", 6) == 0)
-		secret += 6;
-	size_t n = strlen(secret), pad = 0;
-	if (n == 0 || n > 4096)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)secret[i];
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		if (pad || !(isalnum(c) || c == '+' || c == '/'))
-			return -1; /* a character after padding, or not base64 */
-	}
-	if (pad > 2)
-		return -1;
-	/* accept unpadded input: pad it to a multiple of 4 */
-	size_t padded = (n + 3) / 4 * 4;
-	if (pad && padded != n)
-		return -1;
-	char *buf = malloc(padded + 1);
-	unsigned char *out = malloc(padded / 4 * 3 + 1);
-	if (!buf || !out) {
-		free(buf);
-		free(out);
-		return -1;
-	}
-	memcpy(buf, secret, n);
-	for (size_t i = n; i < padded; i++, pad++)
-		buf[i] = '=';
-	buf[padded] = '\0';
-	int r = EVP_DecodeBlock(out, (unsigned char *)buf, (int)padded);
-	OPENSSL_cleanse(buf, padded);
-	free(buf);
-	if (r < 0 || (size_t)r <= pad) {
-		OPENSSL_cleanse(out, padded / 4 * 3);
-		free(out);
-		return -1;
-	}
-	*key = out;
-	*len = (size_t)r - pad;
-	return 0;
-}
-
 int sink_webhook_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t ts,
 		      const char *body, size_t body_len, char *out, size_t cap)
 {

@@ -52,11 +52,6 @@ int sink_build(const struct notify_sink_cfg *s, const char *action, const char *
 	       size_t errlen) __attribute__((warn_unused_result));
 void sink_msg_free(struct sink_msg *m);
 
-/* "whsec_<base64>" (the prefix is optional, as in the reference libraries)
- * -> key bytes (malloc'd, *len). 0, or -1 when not base64 or empty. */
-int sink_whsec_decode(const char *secret, unsigned char **key, size_t *len)
-	__attribute__((warn_unused_result));
-
 /* "v1,<base64(HMAC-SHA256(key, msg_id "." ts "." body))>" into out.
  * Returns 0, or -1 when out is too small (88 bytes always suffice). */
 int sink_webhook_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t ts,

@@ -8,7 +8,7 @@
  * slo_config, and stop at the first error, which names file:line:column.
  */
 #include "slo_config.h"
-#include "sli.h"         /* sli_latency_bound_index */
+#include "sli_latency.h"
 #include "yamlcfg.h"
 
 #include <ctype.h>

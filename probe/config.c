@@ -9,10 +9,13 @@
 #define _GNU_SOURCE  /* qsort_r */
 #include "config.h"
 #include "log.h"
+#include "tlsutil.h"
 #include "yamlcfg.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,14 @@ static struct config_pos pos_of(const yaml_node_t *n)
 	struct config_pos p = { (unsigned)n->start_mark.line + 1,
 				(unsigned)n->start_mark.column + 1 };
 	return p;
+}
+
+/* Where the value of key sits in mapping m (left as is when absent). */
+static void value_pos(struct yc *yc, yaml_node_t *m, const char *key, struct config_pos *pos)
+{
+	yaml_node_t *v = m ? yc_get(yc, m, key, NULL) : NULL;
+	if (v)
+		*pos = pos_of(v);
 }
 
 /* ---- values ---- */
@@ -213,6 +224,9 @@ static int parse_collector(struct yc *yc, yaml_node_t *root, struct probe_config
 	    yc_req_string(yc, m, "cert_file", "collector", &cfg->cert_file) < 0 ||
 	    yc_req_string(yc, m, "key_file", "collector", &cfg->key_file) < 0)
 		return -1;
+	value_pos(yc, m, "ca_file", &cfg->ca_pos);
+	value_pos(yc, m, "cert_file", &cfg->cert_pos);
+	value_pos(yc, m, "key_file", &cfg->key_pos);
 	yaml_node_t *v;
 	if ((v = yc_get(yc, m, "batch_max_records", NULL)) &&
 	    yc_uint(yc, v, "collector.batch_max_records", 1, MAX_BATCH_RECORDS,
@@ -297,6 +311,7 @@ static int parse_defaults(struct yc *yc, yaml_node_t *root, struct probe_config 
 		return -1;
 	if (m && yc_opt_string(yc, m, "ca_file", "defaults", &d->ca_file) < 0)
 		return -1;
+	value_pos(yc, m, "ca_file", &d->ca_file_pos);
 	if (m && (v = yc_get(yc, m, "revocation", NULL)) &&
 	    get_revocation(yc, v, "defaults.revocation", &d->revocation) < 0)
 		return -1;
@@ -411,8 +426,12 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 		yc_get(yc, m, "client_key", &k);
 		return YC_ERRN(yc, k, ctx, "client_key needs client_cert as well");
 	}
+	value_pos(yc, m, "client_cert", &t->client_cert_pos);
+	value_pos(yc, m, "client_key", &t->client_key_pos);
 	if (yc_opt_string(yc, m, "ca_file", ctx, &t->ca_file) < 0)
 		return -1;
+	t->ca_file_pos = cfg->defaults.ca_file_pos;
+	value_pos(yc, m, "ca_file", &t->ca_file_pos);
 	if (!t->ca_file && cfg->defaults.ca_file && !(t->ca_file = strdup(cfg->defaults.ca_file)))
 		return yc_oom(yc);
 	yc_subctx(c, sizeof c, ctx, "revocation");
@@ -545,6 +564,81 @@ out:
 		return NULL;
 	}
 	return cfg;
+}
+
+/* ---- files ---- */
+
+static int file_err(const struct probe_config *cfg, struct config_pos pos, const char *ctx,
+		    char *err, size_t errlen, const char *why)
+{
+	snprintf(err, errlen, "%s:%u:%u: %s: %s", cfg->path, pos.line, pos.column, ctx, why);
+	return -1;
+}
+
+/* Opens the file (what the daemon will do) rather than asking access():
+ * a directory or a file the daemon's user cannot read fails here too. */
+static int check_readable(const struct probe_config *cfg, const char *file,
+			  struct config_pos pos, const char *ctx, char *err, size_t errlen)
+{
+	char why[512];
+	FILE *f = fopen(file, "r");
+	if (f) {
+		/* a directory opens but cannot be read */
+		int c = fgetc(f);
+		bool bad = c == EOF && ferror(f);
+		int e = errno;
+		fclose(f);
+		if (!bad)
+			return 0;
+		errno = e;
+	}
+	snprintf(why, sizeof why, "cannot read %s: %s", file, strerror(errno));
+	return file_err(cfg, pos, ctx, err, errlen, why);
+}
+
+static int check_key(const struct probe_config *cfg, const char *file, struct config_pos pos,
+		     const char *ctx, char *err, size_t errlen)
+{
+	char why[512];
+	if (check_readable(cfg, file, pos, ctx, err, errlen) < 0)
+		return -1;
+	if (tlsutil_check_key_file(file, why, sizeof why) != 0)
+		return file_err(cfg, pos, ctx, err, errlen, why);
+	return 0;
+}
+
+int config_check_files(const struct probe_config *cfg, char *err, size_t errlen)
+{
+	char ctx[64];
+
+	if (check_readable(cfg, cfg->ca_file, cfg->ca_pos, "collector.ca_file", err, errlen) < 0 ||
+	    check_readable(cfg, cfg->cert_file, cfg->cert_pos, "collector.cert_file", err, errlen) < 0 ||
+	    check_key(cfg, cfg->key_file, cfg->key_pos, "collector.key_file", err, errlen) < 0)
+		return -1;
+	if (cfg->defaults.ca_file && check_readable(cfg, cfg->defaults.ca_file,
+						    cfg->defaults.ca_file_pos, "defaults.ca_file",
+						    err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const struct config_target *t = &cfg->targets[i];
+		if (t->client_cert) {
+			snprintf(ctx, sizeof ctx, "targets[%zu].client_cert", i);
+			if (check_readable(cfg, t->client_cert, t->client_cert_pos, ctx, err, errlen) < 0)
+				return -1;
+			snprintf(ctx, sizeof ctx, "targets[%zu].client_key", i);
+			if (check_key(cfg, t->client_key, t->client_key_pos, ctx, err, errlen) < 0)
+				return -1;
+		}
+		/* an inherited ca_file was checked above, at its own position */
+		if (t->ca_file && !(cfg->defaults.ca_file && t->ca_file_pos.line ==
+				    cfg->defaults.ca_file_pos.line &&
+				    t->ca_file_pos.column == cfg->defaults.ca_file_pos.column)) {
+			snprintf(ctx, sizeof ctx, "targets[%zu].ca_file", i);
+			if (check_readable(cfg, t->ca_file, t->ca_file_pos, ctx, err, errlen) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 static void free_profiles(char **p, struct config_pos *pos, size_t n)

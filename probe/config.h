@@ -11,9 +11,10 @@
  *   probe.yaml:12:5: targets[2].port: expected an integer 1-65535, got "http"
  * (an unreadable file gives "FILE: cannot read: <strerror>").
  *
- * Not checked here: whether profile names exist (the caller checks them
- * against its profile list - positions are kept for that; a name given twice
- * in one list IS an error here) and whether files exist.
+ * Not checked by config_load: whether profile names exist (the caller
+ * checks them against its profile list - positions are kept for that; a
+ * name given twice in one list IS an error here) and whether files exist
+ * (config_check_files, with the positions kept for it).
  */
 #ifndef TW_CONFIG_H
 #define TW_CONFIG_H
@@ -62,6 +63,8 @@ struct config_target {
 	char *ca_file;                 /* trust store for this target; NULL = system store */
 	enum config_revocation revocation;
 	struct config_pos pos;         /* the "- host: ..." mapping */
+	struct config_pos client_cert_pos, client_key_pos;
+	struct config_pos ca_file_pos; /* the target's value, or defaults.ca_file's */
 };
 
 struct config_defaults {
@@ -72,6 +75,7 @@ struct config_defaults {
 	size_t nprofiles;
 	unsigned expiry_warn_days;     /* default 30 */
 	char *ca_file;                 /* default NULL = system trust store */
+	struct config_pos ca_file_pos;
 	enum config_revocation revocation; /* default staple */
 };
 
@@ -87,6 +91,7 @@ struct probe_config {
 	char *ca_file;
 	char *cert_file;
 	char *key_file;
+	struct config_pos ca_pos, cert_pos, key_pos;
 	unsigned batch_max_records;    /* 0 = not given (the uplink's default, 500) */
 	unsigned batch_max_delay_ms;   /* 0 = not given (200 ms) */
 	unsigned heartbeat_ms;         /* 0 = not given (10 s) */
@@ -109,6 +114,14 @@ struct probe_config {
 /* Returns a new config or NULL with err set (see above). */
 struct probe_config *config_load(const char *path, char *err, size_t errlen);
 void config_free(struct probe_config *cfg);
+
+/* Every file the config names (collector.ca_file/cert_file/key_file,
+ * defaults.ca_file, each target's client_cert/client_key/ca_file) can be
+ * opened for reading, and every private key is closed to group and others.
+ * Returns 0, or -1 with "FILE:LINE:COLUMN: where: cannot read PATH: reason"
+ * (or the key-mode reason) for the first that fails. */
+int config_check_files(const struct probe_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Exposed for tests and other config readers. Each returns 0 or -1.
  * Durations: <n>ms|s|m|h, up to 7 days. Sizes: <n>[B|KiB|MiB|GiB]. */

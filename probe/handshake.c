@@ -97,7 +97,7 @@ static void fail(struct hs_conn *c, enum hs_phase ph, bool timed_out, int err, c
 	finish(c);
 }
 
-void hs_record_verify_error(struct hs_conn *c, int depth, int code)
+static void hs_record_verify_error(struct hs_conn *c, int depth, int code)
 {
 	for (int i = 0; i < c->f.n_verify_errors; i++)
 		if (c->f.verify_errors[i].depth == depth && c->f.verify_errors[i].code == code)
@@ -107,6 +107,30 @@ void hs_record_verify_error(struct hs_conn *c, int depth, int code)
 		c->f.verify_errors[c->f.n_verify_errors].code = code;
 		c->f.n_verify_errors++;
 	}
+}
+
+/* The ex_data index under which an SSL carries its struct hs_conn. */
+static int hs_ex_index(void)
+{
+	static int idx = -1;
+	if (idx < 0)
+		idx = SSL_get_ex_new_index(0, "tlswatch hs_conn", NULL, NULL, NULL);
+	return idx;
+}
+
+/* The verify callback never aborts: it records the error for classify.c
+ * and lets the handshake go on, so that a bad chain still yields its
+ * certificates. */
+static int verify_record_cb(int preverify_ok, X509_STORE_CTX *xs)
+{
+	if (!preverify_ok) {
+		SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+		struct hs_conn *c = ssl ? SSL_get_ex_data(ssl, hs_ex_index()) : NULL;
+		if (c)
+			hs_record_verify_error(c, X509_STORE_CTX_get_error_depth(xs),
+					       X509_STORE_CTX_get_error(xs));
+	}
+	return 1;
 }
 
 /* ---- observation hooks ------------------------------------------------ */
@@ -144,9 +168,11 @@ static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi
 	(void)len; (void)argi; (void)argl;
 	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed && *processed > 0) {
 		struct hs_conn *c = (struct hs_conn *)BIO_get_callback_arg(b);
+		if (!c)
+			return ret;
 		size_t room = sizeof c->f.first_bytes - c->f.first_len;
 		size_t n = *processed < room ? *processed : room;
-		if (c && n) {
+		if (n) {
 			memcpy(c->f.first_bytes + c->f.first_len, argp, n);
 			c->f.first_len += n;
 		}
@@ -348,7 +374,11 @@ static void start_tls(struct hs_conn *c)
 		fail(c, PH_HANDSHAKE, false, 0, "SSL_new failed");
 		return;
 	}
-	SSL_set_ex_data(c->ssl, tls_conn_ex_index(), c);
+	if (hs_ex_index() < 0 || !SSL_set_ex_data(c->ssl, hs_ex_index(), c)) {
+		fail(c, PH_HANDSHAKE, false, 0, "cannot attach the connection to its SSL");
+		return;
+	}
+	SSL_set_verify(c->ssl, SSL_VERIFY_PEER, verify_record_cb);
 	bio = BIO_new_socket(c->fd, BIO_NOCLOSE);
 	if (!bio) {
 		fail(c, PH_HANDSHAKE, false, 0, "BIO_new_socket failed");
@@ -364,16 +394,32 @@ static void start_tls(struct hs_conn *c)
 		fail(c, PH_HANDSHAKE, false, 0, "cannot send SNI \"%s\"", c->sni);
 		return;
 	}
-	/* Verify the name the user asked about: an IP literal as an IP. */
+	/* Verify the name the user asked about: an IP literal as an IP. If
+	 * OpenSSL cannot take the name, the connection fails: going on would
+	 * report a certificate as valid for a name nobody compared. */
 	unsigned char ipbuf[16];
 	if (inet_pton(AF_INET, c->req.host, ipbuf) == 1 || inet_pton(AF_INET6, c->req.host, ipbuf) == 1) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->req.host);
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->req.host) != 1) {
+			ERR_clear_error();
+			fail(c, PH_HANDSHAKE, false, 0, "cannot set the IP address %s to verify",
+			     c->req.host);
+			return;
+		}
 	} else {
 		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		SSL_set1_host(c->ssl, c->req.host);
+		if (SSL_set1_host(c->ssl, c->req.host) != 1) {
+			ERR_clear_error();
+			fail(c, PH_HANDSHAKE, false, 0, "cannot set the host name %s to verify",
+			     c->req.host);
+			return;
+		}
 	}
-	if (c->req.tc->profile->request_ocsp)
-		SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp);
+	if (c->req.tc->profile->request_ocsp &&
+	    SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp) != 1) {
+		ERR_clear_error();
+		fail(c, PH_HANDSHAKE, false, 0, "cannot request an OCSP staple");
+		return;
+	}
 	SSL_set_connect_state(c->ssl);
 	hs_set_state(c, HS_HANDSHAKE);
 	drive(c);

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/dns.h>
 
+#include "ocsp_check.h"
 #include "starttls.h"
 #include "tls_ctx.h"
 
@@ -43,8 +44,6 @@ enum hs_state {
 enum hs_phase { PH_NONE, PH_DNS, PH_CONNECT, PH_STARTTLS, PH_HANDSHAKE, PH_POSTREAD };
 
 enum revocation_mode { REV_STAPLE = 0, REV_OCSP };
-
-enum ocsp_status { OCSP_ST_NONE = 0, OCSP_ST_GOOD, OCSP_ST_REVOKED, OCSP_ST_UNKNOWN };
 
 struct hs_verify_error { int depth; int code; };
 
@@ -118,9 +117,6 @@ const struct hs_request *hs_request(const struct hs_conn *c);
 /* The name actually sent as SNI, NULL when none. */
 const char *hs_sni_sent(const struct hs_conn *c);
 void hs_free(struct hs_conn *c);
-
-/* Called by the verify callback (tls_ctx.c). */
-void hs_record_verify_error(struct hs_conn *c, int depth, int code);
 
 const char *hs_state_name(enum hs_state s);
 

@@ -8,6 +8,7 @@
  */
 #include "ocsp_check.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,17 @@ struct ocsp_query {
 	ocsp_query_cb cb;
 	void *arg;
 	bool done;
+	enum evhttp_request_error error; /* set by on_http_error before on_http_done */
+	bool failed;
 };
+
+/* libevent reports why a request failed here, then calls on_http_done. */
+static void on_http_error(enum evhttp_request_error e, void *arg)
+{
+	struct ocsp_query *q = arg;
+	q->error = e;
+	q->failed = true;
+}
 
 static void on_http_done(struct evhttp_request *req, void *arg)
 {
@@ -137,7 +148,12 @@ static void on_http_done(struct evhttp_request *req, void *arg)
 	if (q->done)
 		return;
 	q->done = true;
-	if (!req || evhttp_request_get_response_code(req) == 0) {
+	if (q->failed && q->error == EVREQ_HTTP_DATA_TOO_LONG) {
+		snprintf(why, sizeof why, "response larger than %u bytes", OCSP_MAX_RESPONSE);
+		q->cb(NULL, 0, why, q->arg);
+		return;
+	}
+	if (q->failed || !req || evhttp_request_get_response_code(req) == 0) {
 		q->cb(NULL, 0, "connection failed", q->arg);
 		return;
 	}
@@ -149,6 +165,12 @@ static void on_http_done(struct evhttp_request *req, void *arg)
 	}
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
+	if (n > OCSP_MAX_RESPONSE) {
+		/* libevent enforces the cap; this keeps it true whatever it does */
+		snprintf(why, sizeof why, "response larger than %u bytes", OCSP_MAX_RESPONSE);
+		q->cb(NULL, 0, why, q->arg);
+		return;
+	}
 	unsigned char *body = n ? evbuffer_pullup(in, -1) : NULL;
 	if (!body) {
 		q->cb(NULL, 0, "empty HTTP body", q->arg);
@@ -208,11 +230,16 @@ struct ocsp_query *ocsp_query_start(struct event_base *base, struct evdns_base *
 	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)((long)(timeout_ms * 1000) % 1000000) };
 	evhttp_connection_set_timeout_tv(q->conn, &tv);
 	evhttp_connection_set_retries(q->conn, 0);
+	/* libevent stops reading (and fails the request) past these, whether
+	 * the body comes with a Content-Length or chunked */
+	evhttp_connection_set_max_body_size(q->conn, OCSP_MAX_RESPONSE);
+	evhttp_connection_set_max_headers_size(q->conn, 16 * 1024);
 	hreq = evhttp_request_new(on_http_done, q);
 	if (!hreq) {
 		snprintf(err, errlen, "cannot create HTTP request");
 		goto fail;
 	}
+	evhttp_request_set_error_cb(hreq, on_http_error);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
 	evhttp_add_header(h, "Host", evhttp_uri_get_host(q->uri));
 	evhttp_add_header(h, "Content-Type", "application/ocsp-request");

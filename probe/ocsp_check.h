@@ -8,7 +8,9 @@
 #include <event2/event.h>
 #include <event2/dns.h>
 #include <openssl/x509.h>
-#include "handshake.h"
+
+/* What a response says about the leaf; NONE when nothing was learned. */
+enum ocsp_status { OCSP_ST_NONE = 0, OCSP_ST_GOOD, OCSP_ST_REVOKED, OCSP_ST_UNKNOWN };
 
 /* Finds the issuer of leaf among the given certificates, NULL if none. */
 X509 *ocsp_find_issuer(X509 *leaf, STACK_OF(X509) *a, STACK_OF(X509) *b);
@@ -23,9 +25,16 @@ enum ocsp_status ocsp_eval_der(const unsigned char *der, long len, X509 *leaf, X
 /* The first OCSP responder URL of the leaf (heap copy) or NULL. */
 char *ocsp_responder_url(X509 *leaf);
 
+/* The largest OCSP response body accepted from a responder. Real ones are
+ * a few KiB (one status, a signature, maybe a delegated signer's
+ * certificate); a responder that sends more is broken or hostile, and the
+ * probe must not buffer it. */
+#define OCSP_MAX_RESPONSE (64u * 1024u)
+
 struct ocsp_query;
-/* Called once. der is NULL when the responder could not be reached or
- * answered with an HTTP error (reason in why). */
+/* Called once. der is NULL when the responder could not be reached,
+ * answered with an HTTP error, or sent a body over OCSP_MAX_RESPONSE
+ * (reason in why). */
 typedef void (*ocsp_query_cb)(const unsigned char *der, size_t len, const char *why, void *arg);
 
 /* Starts a POST of an OCSP request for leaf/issuer to url. Returns NULL

@@ -24,9 +24,10 @@ static void run_usage(FILE *out)
 "result on disk and streams it to the collector over mutual TLS.\n"
 "\n"
 "  -c, --config FILE        probe configuration (schema: deploy/probe.example.yaml)\n"
-"  --check-config           validate FILE (syntax, types, profile names) and exit:\n"
-"                           0 valid, 2 invalid with FILE:LINE:COLUMN on stderr;\n"
-"                           the files it names (certificates, CAs) are not opened\n"
+"  --check-config           validate FILE (syntax, types, profile names; every\n"
+"                           file it names can be opened, private keys closed to\n"
+"                           group and others) and exit: 0 valid, 2 invalid with\n"
+"                           FILE:LINE:COLUMN on stderr\n"
 "  --testssl-db FILE        testssl.sh client database for profile names\n"
 "                           (default %s, used when readable)\n"
 "  --log-level LEVEL        error, warn, info or debug (default: log.level of FILE,\n"
@@ -94,6 +95,11 @@ static int check_config(const char *path, const char *db)
 		goto out;
 	}
 	if (daemon_check_profiles(cfg, &all, &entries, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	/* the daemon opens these at start; "valid" must mean it can */
+	if (config_check_files(cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}

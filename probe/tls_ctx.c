@@ -1,56 +1,19 @@
 /* tls_ctx.c - see tls_ctx.h. */
 #include "tls_ctx.h"
-#include "handshake.h"
+#include "tlsutil.h"
+#include "trust_store.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-
-static int conn_ex_index = -1;
-
-int tls_conn_ex_index(void)
-{
-	if (conn_ex_index < 0)
-		conn_ex_index = SSL_get_ex_new_index(0, "tlswatch conn", NULL, NULL, NULL);
-	return conn_ex_index;
-}
 
 int tls_cipher_tier(const SSL_CIPHER *c)
 {
 	int kx = SSL_CIPHER_get_kx_nid(c);
 	int fs = (kx == NID_kx_ecdhe || kx == NID_kx_dhe || kx == NID_kx_any) ? 1 : 0;
 	return fs + (SSL_CIPHER_is_aead(c) ? 1 : 0);
-}
-
-int tls_check_key_file_mode(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		snprintf(err, errlen, "cannot read private key %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "private key %s is accessible by group or others (mode %04o); "
-			 "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
-/* First error on the OpenSSL queue as text, and the queue cleared. */
-static const char *ossl_reason(char *buf, size_t cap)
-{
-	unsigned long e = ERR_peek_last_error();
-	if (e == 0)
-		snprintf(buf, cap, "unknown OpenSSL error");
-	else
-		ERR_error_string_n(e, buf, cap);
-	ERR_clear_error();
-	return buf;
 }
 
 /* ALPN "h2,http/1.1" -> length-prefixed wire format. */
@@ -72,18 +35,11 @@ static int alpn_wire(const char *list, unsigned char *out, size_t cap, size_t *o
 	return 0;
 }
 
-/* The verify callback never aborts: it records the error for classify.c
- * and lets the handshake go on, so that a bad chain still yields its
- * certificates. */
-static int verify_record_cb(int preverify_ok, X509_STORE_CTX *xs)
+/* Verification never aborts the handshake (DESIGN 4.2): a bad chain must
+ * still yield its certificates. handshake.c replaces this callback on each
+ * SSL with one that also records the error for classify.c. */
+static int verify_continue_cb(int preverify_ok, X509_STORE_CTX *xs)
 {
-	if (!preverify_ok) {
-		SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-		struct hs_conn *c = ssl ? SSL_get_ex_data(ssl, tls_conn_ex_index()) : NULL;
-		if (c)
-			hs_record_verify_error(c, X509_STORE_CTX_get_error_depth(xs),
-					       X509_STORE_CTX_get_error(xs));
-	}
 	return 1;
 }
 
@@ -91,7 +47,7 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 				    char *err, size_t errlen)
 {
 	struct tls_profile_ctx *tc = calloc(1, sizeof *tc);
-	char why[256];
+	char why[512];
 	const char *cert = o->client_cert ? o->client_cert : p->client_cert;
 	const char *key = o->client_key ? o->client_key : p->client_key;
 
@@ -105,10 +61,9 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 			 p->unsupported_reason ? p->unsupported_reason : "unsupported");
 		goto fail;
 	}
-	tls_conn_ex_index();
 	tc->ctx = SSL_CTX_new(TLS_client_method());
 	if (!tc->ctx) {
-		snprintf(err, errlen, "SSL_CTX_new: %s", ossl_reason(why, sizeof why));
+		snprintf(err, errlen, "SSL_CTX_new: %s", tlsutil_err_drain(why, sizeof why));
 		goto fail;
 	}
 	SSL_CTX_set_security_level(tc->ctx, p->seclevel);
@@ -160,39 +115,21 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 		}
 	}
 
-	if (o->ca_file) {
-		if (!SSL_CTX_load_verify_locations(tc->ctx, o->ca_file, NULL)) {
-			snprintf(err, errlen, "cannot load CA file %s: %s", o->ca_file,
-				 ossl_reason(why, sizeof why));
-			goto fail;
-		}
-	} else if (!SSL_CTX_set_default_verify_paths(tc->ctx)) {
-		snprintf(err, errlen, "cannot load the system trust store: %s", ossl_reason(why, sizeof why));
+	/* The bundle is parsed once and shared (trust_store.h): ~160
+	 * contexts naming the same CA file must not parse it ~160 times. */
+	tc->trust = trust_store_get(o->ca_file, err, errlen);
+	if (!tc->trust)
 		goto fail;
-	}
-	SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, verify_record_cb);
+	SSL_CTX_set1_cert_store(tc->ctx, trust_store_x509(tc->trust));
+	SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, verify_continue_cb);
 
 	if (cert || key) {
 		if (!cert || !key) {
 			snprintf(err, errlen, "client certificate and key must be given together");
 			goto fail;
 		}
-		if (tls_check_key_file_mode(key, err, errlen) != 0)
+		if (tlsutil_use_identity(tc->ctx, cert, key, err, errlen) != 0)
 			goto fail;
-		if (SSL_CTX_use_certificate_chain_file(tc->ctx, cert) != 1) {
-			snprintf(err, errlen, "cannot load client certificate %s: %s", cert,
-				 ossl_reason(why, sizeof why));
-			goto fail;
-		}
-		if (SSL_CTX_use_PrivateKey_file(tc->ctx, key, SSL_FILETYPE_PEM) != 1) {
-			snprintf(err, errlen, "cannot load client key %s: %s", key, ossl_reason(why, sizeof why));
-			goto fail;
-		}
-		if (SSL_CTX_check_private_key(tc->ctx) != 1) {
-			ERR_clear_error();
-			snprintf(err, errlen, "client key %s does not match certificate %s", key, cert);
-			goto fail;
-		}
 		X509 *x = SSL_CTX_get0_certificate(tc->ctx);
 		if (x) {
 			ASN1_TIME *na = X509_get0_notAfter(x) ? (ASN1_TIME *)X509_get0_notAfter(x) : NULL;
@@ -231,5 +168,6 @@ void tls_ctx_free(struct tls_profile_ctx *tc)
 	if (!tc)
 		return;
 	SSL_CTX_free(tc->ctx);
+	trust_store_put(tc->trust);
 	free(tc);
 }

@@ -2,7 +2,9 @@
  * tls_ctx.h - turns a profile into a ready SSL_CTX (versions, ciphers,
  * groups, signature algorithms, security level, ALPN, trust store, client
  * certificate). One tls_profile_ctx is shared by every handshake of that
- * profile; it holds a reference to the profile, it does not own it.
+ * profile; it holds a reference to the profile, it does not own it, and a
+ * handle on the trust store shared by every context naming the same CA
+ * file (trust_store.h), given back by tls_ctx_free().
  */
 #ifndef TW_TLS_CTX_H
 #define TW_TLS_CTX_H
@@ -11,6 +13,9 @@
 #include <stdbool.h>
 #include <time.h>
 #include "profile.h"
+#include "tlsutil.h"
+
+struct trust_store;
 
 struct tls_ctx_opts {
 	const char *ca_file;      /* NULL: the system trust store */
@@ -25,6 +30,7 @@ struct tls_profile_ctx {
 	int max_version;          /* effective maximum version */
 	bool has_client_cert;
 	time_t client_cert_not_after;
+	struct trust_store *trust;  /* the shared CA store this context holds */
 };
 
 /* Builds the context. Returns NULL with a one-line reason in err. */
@@ -35,11 +41,11 @@ void tls_ctx_free(struct tls_profile_ctx *tc);
 /* 0 = neither AEAD nor forward secret, 2 = both. */
 int tls_cipher_tier(const SSL_CIPHER *c);
 
-/* Checks that a private key file is not readable by group or others.
- * Returns 0, or -1 with the reason in err. */
-int tls_check_key_file_mode(const char *path, char *err, size_t errlen);
-
-/* The ex_data index under which an SSL carries its struct hs_conn. */
-int tls_conn_ex_index(void);
+/* The key-permission check moved to common/tlsutil.h; this name stays only
+ * for callers not yet switched (collector/ingest.c, probe/uplink.c). */
+static inline int tls_check_key_file_mode(const char *path, char *err, size_t errlen)
+{
+	return tlsutil_check_key_file(path, err, errlen);
+}
 
 #endif

@@ -1,24 +1,15 @@
 /*
  * fuzz_config.c - libFuzzer target for the four YAML configuration loaders
  * (probe.yaml, collector.yaml, slos.yaml, notify.yaml) and the walker they
- * share (common/yamlcfg.c). Not built by the Makefile.
+ * share (common/yamlcfg.c).
  *
- * Build and run from the repo root, after `make` (the libraries):
+ * Built by `make fuzz` (clang, every library object instrumented) into
+ * build/fuzz/. Run from the repo root:
  *
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -Ibuild/gen -Icommon -Iprobe -Icollector \
- *     $(pkg-config --cflags libevent libprotobuf-c jansson yaml-0.1 libpq) \
- *     -o build/fuzz_config tests/fuzz/fuzz_config.c \
- *     common/yamlcfg.c common/hostport.c probe/config.c \
- *     collector/col_config.c collector/slo_config.c collector/notify_config.c \
- *     build/libtwcollector.a build/libtwprobe.a \
- *     $(pkg-config --libs libevent libevent_openssl libprotobuf-c jansson yaml-0.1 \
- *       libpq libssl libcrypto libcurl) -lm
- *   mkdir -p build/fuzz_config_corpus && cp deploy/[a-z]*.yaml build/fuzz_config_corpus/
- *   build/fuzz_config -max_total_time=60 build/fuzz_config_corpus
+ *   mkdir -p build/fuzz/config_corpus && cp deploy/[a-z]*.yaml build/fuzz/config_corpus/
+ *   build/fuzz/fuzz_config -max_total_time=60 build/fuzz/config_corpus
  *
- * (The loaders and the walker are compiled with coverage; what they call
- * comes uninstrumented from the libraries.) The loaders read files, so each input is written to one temp file and loaded
+ * The loaders read files, so each input is written to one temp file and loaded
  * by all four. Contract checked: a loader returns a config or NULL with a
  * non-empty one-line error, never crashes, leaks or reads out of bounds.
  */

@@ -1,13 +1,11 @@
 /*
- * fuzz_frame.c - libFuzzer target for common/frame.c (not built by the Makefile).
+ * fuzz_frame.c - libFuzzer target for common/frame.c.
  *
- * Build and run from the repo root, after `make` has generated build/gen/:
+ * Built by `make fuzz` (clang, every library object instrumented) into
+ * build/fuzz/. Run from the repo root:
  *
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -Ibuild/gen -Icommon $(pkg-config --cflags libevent libprotobuf-c) \
- *     -o build/fuzz_frame tests/fuzz/fuzz_frame.c common/frame.c \
- *     build/gen/tlswatch.pb-c.c $(pkg-config --libs libevent libprotobuf-c)
- *   mkdir -p build/fuzz_corpus && build/fuzz_frame -max_total_time=60 build/fuzz_corpus
+ *   mkdir -p build/fuzz/frame_corpus
+ *   build/fuzz/fuzz_frame -max_total_time=60 build/fuzz/frame_corpus
  *
  * Each input is treated as a byte stream: frames are decoded back to back
  * with frame_decode() (small max so TOO_LARGE is reachable), and the same

@@ -34,7 +34,7 @@ Test(notify_sinks, signer_reproduces_the_standard_webhooks_test_vector)
 	size_t keylen = 0;
 	char sig[128];
 	const char *body = "{\"test\": 2432232314}";
-	cr_assert_eq(sink_whsec_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, &keylen), 0);
+	cr_assert_eq(notify_config_whsec_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, &keylen), 0);
 	cr_assert_eq(keylen, 24u);
 	cr_assert_eq(sink_webhook_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
 				       body, strlen(body), sig, sizeof sig), 0);
@@ -52,25 +52,25 @@ Test(notify_sinks, whsec_decoding)
 	unsigned char *k1 = NULL, *k2 = NULL, *k3 = NULL;
 	size_t l1, l2, l3;
 	/* the prefix is optional, as in the reference implementation */
-	cr_assert_eq(sink_whsec_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &k1, &l1), 0);
-	cr_assert_eq(sink_whsec_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &k2, &l2), 0);
+	cr_assert_eq(notify_config_whsec_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &k1, &l1), 0);
+	cr_assert_eq(notify_config_whsec_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &k2, &l2), 0);
 	cr_assert_eq(l1, l2);
 	cr_assert(memcmp(k1, k2, l1) == 0);
 	/* padding: "YWJjZA==" is "abcd"; unpadded input is accepted */
-	cr_assert_eq(sink_whsec_decode("whsec_YWJjZA==", &k3, &l3), 0);
+	cr_assert_eq(notify_config_whsec_decode("whsec_YWJjZA==", &k3, &l3), 0);
 	cr_assert_eq(l3, 4u);
 	cr_assert(memcmp(k3, "abcd", 4) == 0);
 	free(k3);
-	cr_assert_eq(sink_whsec_decode("whsec_YWJjZA", &k3, &l3), 0);
+	cr_assert_eq(notify_config_whsec_decode("whsec_YWJjZA", &k3, &l3), 0);
 	cr_assert_eq(l3, 4u);
 	free(k1);
 	free(k2);
 	free(k3);
 	unsigned char *k = NULL;
 	size_t l;
-	cr_assert_eq(sink_whsec_decode("whsec_", &k, &l), -1);
-	cr_assert_eq(sink_whsec_decode("whsec_not base64!", &k, &l), -1);
-	cr_assert_eq(sink_whsec_decode("whsec_YW=Jj", &k, &l), -1);
+	cr_assert_eq(notify_config_whsec_decode("whsec_", &k, &l), -1);
+	cr_assert_eq(notify_config_whsec_decode("whsec_not base64!", &k, &l), -1);
+	cr_assert_eq(notify_config_whsec_decode("whsec_YW=Jj", &k, &l), -1);
 	cr_assert_null(k);
 }
 
@@ -320,7 +320,7 @@ Test(notify_sinks, slack_message)
 Test(notify_sinks, webhook_is_signed_per_standard_webhooks)
 {
 	struct notify_sink_cfg s = sink_of(SINK_WEBHOOK);
-	cr_assert_eq(sink_whsec_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &s.secret,
+	cr_assert_eq(notify_config_whsec_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &s.secret,
 				       &s.secret_len), 0);
 	struct notify_header h = { (char *)"X-Team", (char *)"sre" };
 	s.headers = &h;

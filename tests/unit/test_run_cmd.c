@@ -99,13 +99,125 @@ Test(run_cmd, help_documents_signals_files_and_exit_codes)
 	cr_assert_null(strstr(out, "not implemented"));
 }
 
+/* A temp dir holding the files a config names: a.pem and a.key (0600).
+ * Their content is not looked at by --check-config, only that they open. */
+static void files_dir(char *dir, size_t cap)
+{
+	char p[256];
+	snprintf(dir, cap, "/tmp/tw-runcmd-f-XXXXXX");
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	const char *names[] = { "ca.pem", "probe.pem", "probe.key", "client.pem", "client.key",
+				"partner-ca.pem" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+		write_text(p, "-----BEGIN PLACEHOLDER-----\n");
+		cr_assert(chmod(p, strstr(names[i], ".key") ? 0600 : 0644) == 0);
+	}
+}
+
+static void files_dir_rm(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert(system(cmd) == 0);
+}
+
+/* text with every "/etc/tlswatch" replaced by dir, written to a temp file */
+static void write_with_dir(char *path, const char *text, const char *dir)
+{
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	cr_assert(f);
+	for (const char *p = text; *p;) {
+		const char *hit = strstr(p, "/etc/tlswatch");
+		size_t n = hit ? (size_t)(hit - p) : strlen(p);
+		cr_assert(fwrite(p, 1, n, f) == n);
+		p += n;
+		if (hit) {
+			cr_assert(fputs(dir, f) >= 0);
+			p += strlen("/etc/tlswatch");
+		}
+	}
+	cr_assert(fclose(f) == 0);
+}
+
 Test(run_cmd, example_config_is_valid)
 {
-	char out[4096];
+	char out[4096], dir[64], path[] = "/tmp/tw-runcmd-XXXXXX", args[256];
+	char *example = read_text("deploy/probe.example.yaml");
+	cr_assert(example, "deploy/probe.example.yaml: %s", strerror(errno));
+
+	/* as shipped it names /etc/tlswatch files that do not exist here */
 	int rc = run_probe("run -c deploy/probe.example.yaml --check-config", out, sizeof out);
+	cr_assert_eq(rc, 2, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "deploy/probe.example.yaml:68:12: collector.ca_file: cannot read "
+			      "/etc/tlswatch/ca.pem: No such file"), "%s", out);
+
+	files_dir(dir, sizeof dir);
+	write_with_dir(path, example, dir);
+	free(example);
+	snprintf(args, sizeof args, "run -c %s --check-config", path);
+	rc = run_probe(args, out, sizeof out);
+	unlink(path);
+	files_dir_rm(dir);
 	cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
 	cr_assert(strstr(out, "valid") && strstr(out, "targets"), "%s", out);
 	cr_assert(strstr(out, "6 schedule entries"), "%s", out);
+}
+
+/* Each file the config names, made unusable in turn: --check-config
+ * fails at the value's line and column, naming the file. */
+Test(run_cmd, check_config_opens_every_file)
+{
+	char dir[64], out[4096], args[256], want[512], victim[256];
+	const char *yaml =
+		"probe: {id: p1, region: r1}\n"
+		"collector:\n"
+		"  address: \"c.example:7443\"\n"
+		"  ca_file: /etc/tlswatch/ca.pem\n"                       /* 4:12 */
+		"  cert_file: /etc/tlswatch/probe.pem\n"                  /* 5:14 */
+		"  key_file: /etc/tlswatch/probe.key\n"                   /* 6:13 */
+		"spool: {path: /tmp/spool}\n"
+		"defaults: {ca_file: /etc/tlswatch/partner-ca.pem}\n"     /* 8:21 */
+		"targets:\n"
+		"  - host: a.example\n"
+		"  - host: b.example\n"
+		"    client_cert: /etc/tlswatch/client.pem\n"             /* 12:18 */
+		"    client_key: /etc/tlswatch/client.key\n"              /* 13:17 */
+		"    ca_file: /etc/tlswatch/ca.pem\n";                    /* 14:14 */
+	const struct { const char *file; const char *where; int mode; const char *why; } cases[] = {
+		{ "ca.pem", ":4:12: collector.ca_file: cannot read ", -1, "No such file" },
+		{ "probe.pem", ":5:14: collector.cert_file: cannot read ", -1, "No such file" },
+		{ "probe.key", ":6:13: collector.key_file: cannot read ", -1, "No such file" },
+		{ "probe.key", ":6:13: collector.key_file: private key ", 0644, "(mode 0644)" },
+		{ "partner-ca.pem", ":8:21: defaults.ca_file: cannot read ", -1, "No such file" },
+		{ "client.pem", ":12:18: targets[1].client_cert: cannot read ", -1, "No such file" },
+		{ "client.key", ":13:17: targets[1].client_key: private key ", 0604, "(mode 0604)" },
+		{ "client.key", ":13:17: targets[1].client_key: cannot read ", 0000 | 01000, "" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char path[] = "/tmp/tw-runcmd-XXXXXX";
+		files_dir(dir, sizeof dir);
+		write_with_dir(path, yaml, dir);
+		snprintf(victim, sizeof victim, "%s/%s", dir, cases[i].file);
+		if (cases[i].mode < 0) {
+			cr_assert(unlink(victim) == 0);
+		} else if (cases[i].mode & 01000) {
+			/* a directory where a file should be */
+			cr_assert(unlink(victim) == 0 && mkdir(victim, 0700) == 0);
+		} else {
+			cr_assert(chmod(victim, (mode_t)cases[i].mode) == 0);
+		}
+		snprintf(args, sizeof args, "run -c %s --check-config", path);
+		int rc = run_probe(args, out, sizeof out);
+		snprintf(want, sizeof want, "%s%s%s", path, cases[i].where, victim);
+		unlink(path);
+		files_dir_rm(dir);
+		cr_assert_eq(rc, 2, "case %zu: exit %d: %s", i, rc, out);
+		cr_assert(strstr(out, want), "case %zu: want \"%s\" in: %s", i, want, out);
+		cr_assert(strstr(out, cases[i].why), "case %zu: want \"%s\" in: %s", i, cases[i].why, out);
+	}
 }
 
 Test(run_cmd, unknown_profile_names_its_position)

@@ -1,0 +1,155 @@
+/*
+ * test_handshake.c - probe/handshake.c paths that real servers cannot
+ * reach: OpenSSL refusing the name to verify, and the BIO callback called
+ * without a connection.
+ *
+ * curl's UNITTEST idea, done the simple way: this file includes
+ * handshake.c itself, so its static functions are callable here, and two
+ * OpenSSL calls are routed through wrappers that fail on demand. (The
+ * archive's handshake.o is then never pulled in: every symbol it defines
+ * is already defined here.)
+ *
+ * The peer is a loopback socket that listens but never answers, so a
+ * connection that gets past start_tls can only time out; one that fails
+ * the name fails at once, without a timeout.
+ */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+static bool refuse_host, refuse_ip;
+
+static int wrapped_set1_host(SSL *s, const char *name)
+{
+	return refuse_host ? 0 : SSL_set1_host(s, name);
+}
+
+static int wrapped_set1_ip_asc(X509_VERIFY_PARAM *p, const char *ip)
+{
+	return refuse_ip ? 0 : X509_VERIFY_PARAM_set1_ip_asc(p, ip);
+}
+
+#define SSL_set1_host(s, n) wrapped_set1_host((s), (n))
+#define X509_VERIFY_PARAM_set1_ip_asc(p, ip) wrapped_set1_ip_asc((p), (ip))
+#include "handshake.c"
+#undef SSL_set1_host
+#undef X509_VERIFY_PARAM_set1_ip_asc
+
+#include "profile.h"
+
+static struct event_base *base;
+static struct evdns_base *dns;
+static struct profile_list profiles;
+static struct tls_profile_ctx *tc;
+static int listen_fd = -1;
+static uint16_t listen_port;
+
+static void setup(void)
+{
+	char err[256] = "";
+	base = event_base_new();
+	cr_assert_not_null(base);
+	dns = evdns_base_new(base, 0); /* no name servers: numeric hosts only */
+	cr_assert_not_null(dns);
+	cr_assert_eq(profile_add_builtins(&profiles), 0);
+	const struct profile *p = profile_find(&profiles, "modern");
+	cr_assert_not_null(p);
+	struct tls_ctx_opts o = { 0 };
+	tc = tls_ctx_new(p, &o, err, sizeof err);
+	cr_assert_not_null(tc, "%s", err);
+
+	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(listen_fd >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	cr_assert_eq(bind(listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+	cr_assert_eq(listen(listen_fd, 16), 0);
+	cr_assert_eq(getsockname(listen_fd, (struct sockaddr *)&a, &len), 0);
+	listen_port = ntohs(a.sin_port);
+	refuse_host = refuse_ip = false;
+}
+
+static void teardown(void)
+{
+	if (listen_fd >= 0)
+		close(listen_fd);
+	tls_ctx_free(tc);
+	profile_list_free(&profiles);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+}
+
+TestSuite(handshake, .init = setup, .fini = teardown, .timeout = 20);
+
+struct outcome {
+	bool done;
+	struct hs_facts f;
+};
+
+static void on_done(struct hs_conn *c, void *arg)
+{
+	struct outcome *o = arg;
+	o->done = true;
+	o->f = *hs_facts(c);
+	o->f.peer_chain = o->f.verified_chain = NULL; /* owned by c */
+	hs_free(c);
+	event_base_loopbreak(base);
+}
+
+static struct outcome run(const char *host, double timeout_ms)
+{
+	struct outcome o = { 0 };
+	struct hs_request req = {
+		.host = host, .port = listen_port, .connect_to = "127.0.0.1",
+		.timeout_ms = timeout_ms, .mtls_wait_ms = 100, .tc = tc,
+	};
+	cr_assert_not_null(hs_start(base, dns, &req, on_done, &o));
+	cr_assert_eq(event_base_dispatch(base), 0);
+	cr_assert(o.done);
+	return o;
+}
+
+Test(handshake, silent_peer_times_out_in_the_handshake)
+{
+	/* the control: with the names accepted, the connection reaches the
+	 * handshake and waits there */
+	struct outcome o = run("probe.test", 300);
+	cr_expect_eq(o.f.failed_phase, PH_HANDSHAKE);
+	cr_expect(o.f.timed_out);
+}
+
+Test(handshake, refused_host_name_fails_the_connection)
+{
+	refuse_host = true;
+	struct outcome o = run("probe.test", 3000);
+	cr_expect_eq(o.f.failed_phase, PH_HANDSHAKE);
+	cr_expect_not(o.f.timed_out, "went on without checking the name: %s", o.f.detail);
+	cr_expect(strstr(o.f.detail, "cannot set the host name probe.test to verify"), "%s",
+		  o.f.detail);
+}
+
+Test(handshake, refused_ip_address_fails_the_connection)
+{
+	refuse_ip = true;
+	struct outcome o = run("127.0.0.1", 3000);
+	cr_expect_eq(o.f.failed_phase, PH_HANDSHAKE);
+	cr_expect_not(o.f.timed_out, "went on without checking the address: %s", o.f.detail);
+	cr_expect(strstr(o.f.detail, "cannot set the IP address 127.0.0.1 to verify"), "%s",
+		  o.f.detail);
+}
+
+Test(handshake, bio_callback_without_a_connection)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	cr_assert_not_null(b);
+	BIO_set_callback_arg(b, NULL);
+	size_t processed = 3;
+	cr_expect_eq(bio_read_cb(b, BIO_CB_READ | BIO_CB_RETURN, "abc", 3, 0, 0, 1, &processed), 1);
+	BIO_free(b);
+}
