@@ -70,6 +70,7 @@ BINDIR=$PREFIX/bin
 CONFDIR=$SYSCONFDIR/tlswatch
 
 for v in PREFIX SYSCONFDIR UNITDIR SYSUSERSDIR TMPFILESDIR DATADIR; do
+	val=""
 	eval "val=\$$v"
 	case $val in
 	/*) ;;
