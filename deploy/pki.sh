@@ -97,6 +97,12 @@ subject_of() {
 	openssl x509 -in "$1" -noout -subject -nameopt compat 2>/dev/null | sed 's/^subject=//'
 }
 
+# The subjectAltName of a certificate as openssl prints it
+# ("DNS:a, IP Address:127.0.0.1").
+sans_of() {
+	openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | sed -n '2s/^ *//p'
+}
+
 # ---- CA ----
 
 cmd_init() {
@@ -172,16 +178,16 @@ issue() {
 	echo "$PROG: issued $out/$base.pem ($(subject_of "$out/$base.pem"); $DAYS days)"
 }
 
-# decide OUTDIR BASENAME WANTED_SUBJECT: 0 = issue, 1 = nothing to do
+unchanged() { echo "$PROG: $1 exists ($(subject_of "$1"); not changed; --renew re-issues it)"; }
+
+# decide OUTDIR BASENAME WANTED_SUBJECT: 0 = issue, 1 = it exists with that
+# subject (nothing to do); another subject is refused
 decide() {
 	cert=$1/$2.pem
 	[ -e "$cert" ] || return 0
 	[ "$RENEW" = 1 ] && return 0
 	have=$(subject_of "$cert")
-	if [ "$have" = "$3" ]; then
-		echo "$PROG: $cert exists ($have; not changed; --renew re-issues it)"
-		return 1
-	fi
+	[ "$have" = "$3" ] && return 1
 	die "$cert exists for \"$have\", not \"$3\"; --renew replaces it"
 }
 
@@ -193,7 +199,15 @@ cmd_collector() {
 	need_ca
 	cn=${SANS%%,*}; cn=${cn#*:}
 	out=$DIR/collectors/$name
-	decide "$out" collector "/O=tlswatch/CN=$cn" || return 0
+	decide "$out" collector "/O=tlswatch/CN=$cn" || {
+		# same subject: the names probes dial must be the same too
+		have=$(sans_of "$out/collector.pem")
+		want=$(echo "$SANS" | sed -e 's/IP:/IP Address:/g' -e 's/,/, /g')
+		[ "$have" = "$want" ] ||
+			die "$out/collector.pem names \"$have\", not \"$want\"; --renew replaces it"
+		unchanged "$out/collector.pem"
+		return 0
+	}
 	issue "$out" collector probes-ca.pem "/O=tlswatch/CN=$cn" serverAuth "$SANS"
 }
 
@@ -203,7 +217,7 @@ cmd_probe() {
 	check_name "region" "$2"
 	need_ca
 	out=$DIR/probes/$1
-	decide "$out" probe "/O=tlswatch/OU=$2/CN=$1" || return 0
+	decide "$out" probe "/O=tlswatch/OU=$2/CN=$1" || { unchanged "$out/probe.pem"; return 0; }
 	issue "$out" probe ca.pem "/O=tlswatch/OU=$2/CN=$1" clientAuth ""
 }
 

@@ -369,7 +369,10 @@ Test(pki, runs_again_without_changing_anything_and_refuses_overwrites)
 	cr_expect(contains(&out, "CA exists"));
 	strbuf_free(&out);
 	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s probe probe-a eu-west", d), 0);
-	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s collector c1 --san DNS:localhost", d), 0);
+	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s collector c1 --san DNS:localhost --san IP:127.0.0.1",
+			 d), 0);
+	/* other names for the same collector: refused, not silently kept */
+	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s collector c1 --san DNS:localhost", d), 2);
 	/* the same id in another region is another identity: refused */
 	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s probe probe-a us-east", d), 2);
 	expect_kept(d, snap);
