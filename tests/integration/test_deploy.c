@@ -396,6 +396,10 @@ Test(pki, runs_again_without_changing_anything_and_refuses_overwrites)
 	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s --days 0 probe x y", d), 2);
 	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s --keep-key probe x y", d), 2);
 	cr_expect_eq(run(NULL, "deploy/pki.sh --dir %s/none probe x y", d), 2);
+	cr_expect_eq(run(&out, "deploy/pki.sh --dir %s list", d), 0);
+	cr_expect(contains(&out, "probes/probe-a/probe.pem\n  /O=tlswatch/OU=eu-west/CN=probe-a\n  notAfter="));
+	cr_expect(contains(&out, "collectors/c1/collector.pem\n  /O=tlswatch/CN=localhost\n"));
+	strbuf_free(&out);
 	cr_expect_eq(run(&out, "deploy/pki.sh --help"), 0);
 	cr_expect(contains(&out, "probe ID REGION") && contains(&out, "--renew"));
 	strbuf_free(&out);
