@@ -6,6 +6,8 @@
 #   make bench      benchmarks (printed, not asserted)
 #   make fuzz       libFuzzer targets (clang) into build/fuzz/
 #   make check      source checks: banned functions, include cycles
+#   make install    binaries, systemd units, sysusers/tmpfiles, example configs
+#                   (PREFIX=/usr/local, DESTDIR=; see scripts/install.sh --help)
 #   make SANITIZE=1 test   the same under AddressSanitizer + UBSan
 #
 # Three libraries: libtwcommon.a (common/ + the generated protobuf code),
@@ -86,7 +88,7 @@ LIB_COLL   := $(B)/libtwcollector.a
 # tests and benchmarks may use everything; common last, both others need it
 LIBS_ALL   := $(LIB_COLL) $(LIB_PROBE) $(LIB_COMMON)
 
-.PHONY: all deps test tests-build unit integration demo bench fuzz check check-banned \
+.PHONY: all deps test tests-build unit integration demo bench fuzz check check-banned install \
 	check-includes clean
 .SECONDARY:
 
@@ -224,6 +226,10 @@ $(FUZZ_LIBS):
 $(FZ)/%: tests/fuzz/%.c $(FUZZ_LIBS) | $(PROTO_H)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -MT $@ -o $@ $< \
 		$(FUZZ_LIBS) $(LIBS)
+
+PREFIX ?= /usr/local
+install: $(PROBE_BIN) $(COLL_BIN)
+	@sh scripts/install.sh PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BUILD=$(B)
 
 clean:
 	rm -rf build
