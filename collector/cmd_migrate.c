@@ -22,8 +22,11 @@ static void migrate_usage(FILE *out)
 "Applies the embedded sql/NNN_*.sql migrations not yet recorded in\n"
 "schema_migrations, in order, each in its own transaction, then creates the\n"
 "results partitions from today - retention_days to today + partitions_ahead_days\n"
-"and drops older ones. Safe to run again. Exit 0 on success, 1 when the\n"
-"database fails, 2 on a usage or configuration error.\n");
+"and drops older ones. Safe to run again, also while collectors run: it\n"
+"takes an advisory lock of its own (not the evaluator leader's), so two\n"
+"migrations wait for each other, at most lock_timeout (60s unless the\n"
+"conninfo sets it) before giving up with exit 1. Exit 0 on success, 1 when\n"
+"the database fails, 2 on a usage or configuration error.\n");
 }
 
 

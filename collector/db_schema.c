@@ -5,6 +5,7 @@
  */
 #include "db.h"
 #include "db_int.h"
+#include "db_schema.h"
 #include "log.h"
 #include "sql_migrations.h"
 
@@ -12,8 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* pg_advisory_lock(key1, key2) serialising migrations of every collector. */
-#define MIGRATE_LOCK "1953985907, 2"
+/* pg_advisory_lock(key1, key2) serialising migrations of every collector:
+ * its own key (db_schema.h), never the evaluator's, which a leader holds for
+ * its whole session. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MIGRATE_LOCK STR(DB_SCHEMA_LOCK_CLASS) ", " STR(DB_SCHEMA_MIGRATE_LOCK_KEY)
+
+/* How long a migrate waits for another one (all of whose migrations run in
+ * well under a minute) before it gives up, unless the conninfo sets its own
+ * lock_timeout (options='-c lock_timeout=...'). */
+#define MIGRATE_LOCK_TIMEOUT "60s"
 
 static PGconn *connect_blocking(const char *conninfo, char *err, size_t errlen)
 {
@@ -54,6 +64,7 @@ int db_migrate(const char *conninfo, char *err, size_t errlen)
 	int applied = -1;
 	bool *have = NULL;
 	int maxv = 0;
+	bool locked = false;
 	PGconn *c = connect_blocking(conninfo, err, errlen);
 	if (!c)
 		return -1;
@@ -67,9 +78,31 @@ int db_migrate(const char *conninfo, char *err, size_t errlen)
 	}
 	/* Two collectors migrating at once: the second waits here, then finds
 	 * everything applied. The lock is released by the unlock below or when
-	 * the session ends. */
+	 * the session ends. The wait is bounded: a migration lock held for
+	 * longer than lock_timeout is a stuck session an operator must see. */
 	if (exec_ok(c, "SET client_min_messages = warning", "set", err, errlen) ||
-	    exec_ok(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", "advisory lock", err, errlen) ||
+	    exec_ok(c, "SELECT CASE WHEN current_setting('lock_timeout') IN ('0', '0ms') THEN "
+		       "set_config('lock_timeout', '" MIGRATE_LOCK_TIMEOUT "', false) END",
+		    "set lock_timeout", err, errlen))
+		goto out;
+	PGresult *lr = PQexec(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")");
+	if (PQresultStatus(lr) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(lr, PG_DIAG_SQLSTATE);
+		if (state && !strcmp(state, "55P03"))       /* lock_not_available */
+			snprintf(err, errlen, "another `tlswatch-collector migrate` holds the migration "
+				 "lock and did not finish within lock_timeout (" MIGRATE_LOCK_TIMEOUT " unless "
+				 "the conninfo sets it); run migrate again once it has finished, or "
+				 "end the session pg_locks shows holding it (locktype advisory, "
+				 "classid %d, objid %d)", DB_SCHEMA_LOCK_CLASS, DB_SCHEMA_MIGRATE_LOCK_KEY);
+		else
+			snprintf(err, errlen, "advisory lock: %s", PQresultErrorMessage(lr));
+		err[strcspn(err, "\n")] = '\0';
+		PQclear(lr);
+		goto out;
+	}
+	PQclear(lr);
+	locked = true;
+	if (exec_ok(c, "RESET lock_timeout", "reset lock_timeout", err, errlen) ||
 	    exec_ok(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
 		       "version integer PRIMARY KEY, name text NOT NULL, "
 		       "applied_at timestamptz NOT NULL DEFAULT now())",
@@ -128,7 +161,7 @@ int db_migrate(const char *conninfo, char *err, size_t errlen)
 	}
 	applied = n;
 out:
-	if (c && PQstatus(c) == CONNECTION_OK)
+	if (locked && PQstatus(c) == CONNECTION_OK)
 		PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")"));
 	PQfinish(c);
 	free(have);
