@@ -26,7 +26,7 @@
  * after the change (one definition: PAYLOAD_SQL).
  */
 #include "alerts.h"
-#include "sli.h"          /* struct sli_sql */
+#include "strbuf.h"
 #include "twtime.h"
 
 #include <inttypes.h>
@@ -237,14 +237,22 @@ void alerts_abort(struct alerts_run *r)
 /* The sink-neutral payload (sql/002 notification_outbox) of alert $1,
  * generator URL base $5 (NULL: none). */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-static const char PAYLOAD_SQL[] =
-	"jsonb_build_object('rule', a.rule, 'severity', a.severity, 'state', a.state, "
-	"'summary', a.summary, 'subject', a.subject, 'service', a.service, "
-	"'region_group', a.region_group, 'labels', a.labels, "
-	"'annotations', jsonb_build_object('summary', a.summary), 'details', a.details, "
-	"'starts_at', " TS("a.firing_since") ", 'ends_at', " TS("a.resolved_at") ", "
-	"'generator_url', CASE WHEN $5::text IS NULL THEN NULL ELSE $5::text || '/alerts/' || a.id END, "
-	"'dedup_key', a.dedup_key, 'alert_id', a.id, 'value', a.value)";
+#define PAYLOAD_SQL \
+	"jsonb_build_object('rule', a.rule, 'severity', a.severity, 'state', a.state, " \
+	"'summary', a.summary, 'subject', a.subject, 'service', a.service, " \
+	"'region_group', a.region_group, 'labels', a.labels, " \
+	"'annotations', jsonb_build_object('summary', a.summary), 'details', a.details, " \
+	"'starts_at', " TS("a.firing_since") ", 'ends_at', " TS("a.resolved_at") ", " \
+	"'generator_url', CASE WHEN $5::text IS NULL THEN NULL ELSE $5::text || '/alerts/' || a.id END, " \
+	"'dedup_key', a.dedup_key, 'alert_id', a.id, 'value', a.value)"
+
+/* One outbox row for alert $1 / event $2 / action $3 at $4, and what
+ * receivers were told ($6). One constant: nothing is formatted at run time. */
+static const char OUTBOX_SQL[] =
+	"WITH o AS (INSERT INTO notification_outbox (alert_id, event_id, action, severity, "
+	"dedup_key, payload, created_at) SELECT a.id, $2, $3, a.severity, a.dedup_key, "
+	PAYLOAD_SQL ", $4 FROM alerts a WHERE a.id = $1 RETURNING 1) "
+	"UPDATE alerts SET notified_state = $6 WHERE id = $1";
 
 static int add_event(struct alerts_run *r, const char *id, const char *from, const char *to,
 		     bool suppressed, const char *details, char *evid, size_t evlen, char *err,
@@ -265,16 +273,9 @@ static int add_event(struct alerts_run *r, const char *id, const char *from, con
 static int add_outbox(struct alerts_run *r, const char *id, const char *evid, const char *action,
 		      char *err, size_t errlen)
 {
-	char sql[2048];
-	snprintf(sql, sizeof sql,
-		 "WITH o AS (INSERT INTO notification_outbox (alert_id, event_id, action, severity, "
-		 "dedup_key, payload, created_at) SELECT a.id, $2, $3, a.severity, a.dedup_key, %s, $4 "
-		 "FROM alerts a WHERE a.id = $1 RETURNING 1) "
-		 "UPDATE alerts SET notified_state = $6 WHERE id = $1",
-		 PAYLOAD_SQL);
 	const char *p[6] = { id, evid, action, r->now, r->generator_url,
 			     !strcmp(action, "trigger") ? "firing" : "resolved" };
-	return q(r->c, sql, 6, p, NULL, err, errlen);
+	return q(r->c, OUTBOX_SQL, 6, p, NULL, err, errlen);
 }
 
 /* pending -> firing. */
@@ -342,32 +343,34 @@ static bool rule_evaluated(const struct alerts_run *r, const char *rule)
 	return false;
 }
 
-/* '{a,b}' of the rules observed or evaluated, for = ANY($1). */
+/* Appends s as an element of a text[] literal: "s" with " and \\ escaped. */
+static void array_elem(struct strbuf *b, const char *s, bool first)
+{
+	strbuf_puts(b, first ? "\"" : ",\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			strbuf_putc(b, '\\');
+		strbuf_putc(b, *s);
+	}
+	strbuf_putc(b, '"');
+}
+
+/* '{a,b}' of the rules observed or evaluated, for = ANY($1); NULL when out
+ * of memory. Any number of rules of any length (the one growable buffer). */
 static char *rules_array(const struct alerts_run *r)
 {
-	struct sli_sql b = { 0 };
-	sli_sql_printf(&b, "{");
+	struct strbuf b = { 0 };
 	size_t n = 0;
-	for (size_t i = 0; i < r->nrules; i++) {
-		sli_sql_printf(&b, "%s\"", n++ ? "," : "");
-		for (const char *s = r->rules[i]; *s; s++)
-			sli_sql_printf(&b, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
-		sli_sql_printf(&b, "\"");
-	}
-	for (size_t i = 0; i < r->nobs; i++) {
-		if (rule_evaluated(r, r->obs[i].rule))
-			continue;
-		sli_sql_printf(&b, "%s\"", n++ ? "," : "");
-		for (const char *s = r->obs[i].rule; *s; s++)
-			sli_sql_printf(&b, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
-		sli_sql_printf(&b, "\"");
-	}
-	sli_sql_printf(&b, "}");
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	strbuf_putc(&b, '{');
+	for (size_t i = 0; i < r->nrules; i++)
+		array_elem(&b, r->rules[i], n++ == 0);
+	for (size_t i = 0; i < r->nobs; i++)
+		if (!rule_evaluated(r, r->obs[i].rule))
+			array_elem(&b, r->obs[i].rule, n++ == 0);
+	strbuf_putc(&b, '}');
+	char *s = strbuf_take(&b);     /* NULL when an append failed */
+	strbuf_free(&b);
+	return s;
 }
 
 static int apply(struct alerts_run *r, char *err, size_t errlen)
@@ -376,7 +379,8 @@ static int apply(struct alerts_run *r, char *err, size_t errlen)
 	int rc = -1;
 	char *rules = rules_array(r);
 	if (!rules)
-		return fail(err, errlen, "out of memory");
+		return fail(err, errlen, "out of memory building the list of %zu rules",
+			    r->nrules + r->nobs);
 	if (r->nobs > 0)
 		qsort(r->obs, r->nobs, sizeof *r->obs, cmp_obs);
 
