@@ -23,7 +23,7 @@ static void evaluate_usage(FILE *out)
 "usage: tlswatch-collector evaluate -c FILE [--now TIME] [--json] [--dry-run]\n"
 "\n"
 "  -c, --config FILE   collector configuration; uses database.conninfo,\n"
-"                      retention_days and the alerting section (slo_file,\n"
+"                      retention.rollup_1m and the alerting section (slo_file,\n"
 "                      collector_id, external_url)\n"
 "  --now TIME          evaluate as of TIME (RFC 3339, e.g. 2026-03-02T10:00:00Z;\n"
 "                      default: now)\n"
@@ -111,7 +111,7 @@ int cmd_evaluate_main(int argc, char **argv)
 	}
 	struct evaluator_run_opts o = {
 		.collector_id = cfg->collector_id, .generator_url = cfg->external_url,
-		.retention_days = cfg->retention_days, .dry_run = dry, .status_out = stdout,
+		.retention_days = cfg->retention.rollup_1m, .dry_run = dry, .status_out = stdout,
 		.status_json = json,
 	};
 	struct evaluator_result res;

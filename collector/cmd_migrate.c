@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "col_config.h"
 #include "db.h"
+#include "db_schema.h"
 #include "log.h"
 
 #include <stdbool.h>
@@ -17,12 +18,16 @@ static void migrate_usage(FILE *out)
 "usage: tlswatch-collector migrate -c FILE\n"
 "\n"
 "  -c, --config FILE   collector configuration; uses database.conninfo,\n"
-"                      retention_days and partitions_ahead_days\n"
+"                      retention and partitions_ahead_days\n"
 "\n"
 "Applies the embedded sql/NNN_*.sql migrations not yet recorded in\n"
-"schema_migrations, in order, each in its own transaction, then creates the\n"
-"results partitions from today - retention_days to today + partitions_ahead_days\n"
-"and drops older ones. Safe to run again, also while collectors run: it\n"
+"schema_migrations, in order, each in its own transaction; stores the\n"
+"`retention:` days of every table (the collectors' hourly maintenance applies\n"
+"them: run migrate after changing them); then runs that maintenance once:\n"
+"creates the results and rollup_1m day partitions up to today +\n"
+"partitions_ahead_days (moving rows the default partition holds for a day\n"
+"into it), drops the ones older than their retention and prunes the other\n"
+"tables. Safe to run again, also while collectors run: it\n"
 "takes an advisory lock of its own (not the evaluator leader's), so two\n"
 "migrations wait for each other, at most lock_timeout (60s unless the\n"
 "conninfo sets it) before giving up with exit 1. Exit 0 on success, 1 when\n"
@@ -51,13 +56,22 @@ int cmd_migrate_main(int argc, char **argv)
 		fprintf(stderr, "tlswatch-collector migrate: %s\n", err);
 		goto out;
 	}
+	if (db_store_retention(cfg->db_conninfo, &cfg->retention, err, sizeof err) < 0) {
+		fprintf(stderr, "tlswatch-collector migrate: %s\n", err);
+		goto out;
+	}
 	if (db_maintain_partitions(cfg->db_conninfo, cfg->retention_days,
 				   cfg->partitions_ahead_days, err, sizeof err) < 0) {
 		fprintf(stderr, "tlswatch-collector migrate: partitions: %s\n", err);
 		goto out;
 	}
-	printf("migrate: %d migration%s applied; partitions cover %u days back and %u ahead\n",
-	       n, n == 1 ? "" : "s", cfg->retention_days, cfg->partitions_ahead_days);
+	printf("migrate: %d migration%s applied; partitions cover %u days back and %u ahead\n"
+	       "retention (days): results %u, rollup_1m %u, rollup_1h %u, alert_events %u, "
+	       "notifications %u, evaluation_runs %u, certificate_sightings %u\n",
+	       n, n == 1 ? "" : "s", cfg->retention_days, cfg->partitions_ahead_days,
+	       cfg->retention.results, cfg->retention.rollup_1m, cfg->retention.rollup_1h,
+	       cfg->retention.alert_events, cfg->retention.notifications,
+	       cfg->retention.evaluation_runs, cfg->retention.certificate_sightings);
 	rc = CMD_EXIT_OK;
 out:
 	col_config_free(cfg);

@@ -209,7 +209,7 @@ int cmd_run_main(int argc, char **argv)
 			.conninfo = cfg->db_conninfo, .cfg = slo,
 			.interval_ms = cfg->evaluation_interval_ms,
 			.collector_id = cfg->collector_id, .external_url = cfg->external_url,
-			.retention_days = cfg->retention_days,
+			.retention_days = cfg->retention.rollup_1m,
 		};
 		if (!(ev = evaluator_start(&eo, err, sizeof err))) {
 			log_error("%s", err);

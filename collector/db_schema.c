@@ -8,6 +8,7 @@
 #include "db_schema.h"
 #include "log.h"
 #include "sql_migrations.h"
+#include "strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,4 +210,86 @@ int db_maintain_partitions(const char *conninfo, unsigned retention_days, unsign
 	PQclear(r);
 	PQfinish(c);
 	return n;
+}
+
+/* ---- retention policy (sql/005_retention.sql) ---- */
+
+void db_retention_defaults(struct db_retention *r)
+{
+	if (!r->results)
+		r->results = 30;
+	if (!r->rollup_1m)
+		r->rollup_1m = 30;
+	if (!r->rollup_1h)
+		r->rollup_1h = 400;
+	if (!r->alert_events)
+		r->alert_events = 180;
+	if (!r->notifications)
+		r->notifications = 30;
+	if (!r->evaluation_runs)
+		r->evaluation_runs = 30;
+	if (!r->certificate_sightings)
+		r->certificate_sightings = 400;
+}
+
+int db_store_retention(const char *conninfo, const struct db_retention *in, char *err,
+		       size_t errlen)
+{
+	struct db_retention r = *in;
+	db_retention_defaults(&r);
+	const struct {
+		const char *name;
+		unsigned days;
+	} rows[] = {
+		{ "rollup_1m", r.rollup_1m }, { "rollup_1h", r.rollup_1h },
+		{ "alert_events", r.alert_events }, { "notifications", r.notifications },
+		{ "evaluation_runs", r.evaluation_runs },
+		{ "certificate_sightings", r.certificate_sightings },
+	};
+	struct strbuf nb = { 0 }, db = { 0 };
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		if (rows[i].days < 1 || rows[i].days > DB_RETENTION_MAX_DAYS) {
+			snprintf(err, errlen, "retention.%s: %u days is out of range (1-%u)",
+				 rows[i].name, rows[i].days, DB_RETENTION_MAX_DAYS);
+			strbuf_free(&nb);
+			strbuf_free(&db);
+			return -1;
+		}
+		strbuf_printf(&nb, "%s%s", i ? "," : "{", rows[i].name);
+		strbuf_printf(&db, "%s%u", i ? "," : "{", rows[i].days);
+	}
+	strbuf_putc(&nb, '}');
+	strbuf_putc(&db, '}');
+	char *names = strbuf_take(&nb), *days = strbuf_take(&db);
+	strbuf_free(&nb);
+	strbuf_free(&db);
+	if (!names || !days) {
+		free(names);
+		free(days);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	PGconn *c = connect_blocking(conninfo, err, errlen);
+	if (!c) {
+		free(names);
+		free(days);
+		return -1;
+	}
+	const char *pv[2] = { names, days };
+	PGresult *res = PQexecParams(c,
+		"INSERT INTO retention_policy AS p (name, days) "
+		"SELECT * FROM unnest($1::text[], $2::integer[]) "
+		"ON CONFLICT (name) DO UPDATE SET days = EXCLUDED.days, updated_at = now() "
+		"WHERE p.days <> EXCLUDED.days", 2, NULL, pv, NULL, NULL, 0);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "store retention policy: %s", PQresultErrorMessage(res));
+		err[strcspn(err, "\n")] = '\0';
+		rc = -1;
+	}
+	PQclear(res);
+	PQfinish(c);
+	free(names);
+	free(days);
+	return rc;
 }
