@@ -1,7 +1,9 @@
 /*
- * db_schema.c - the blocking side of storage: db_migrate() for
- * `tlswatch-collector migrate` (and startup) and db_maintain_partitions().
- * Both open their own short-lived connection; neither runs on the loop.
+ * db_schema.c - the blocking side of storage (db_schema.h): db_migrate() for
+ * `tlswatch-collector migrate` (and tests), db_store_retention() and
+ * db_maintain_partitions() (sql/005_retention.sql: partitions and every
+ * table's retention). Each opens its own short-lived connection; none runs
+ * on the loop.
  */
 #include "db.h"
 #include "db_int.h"
@@ -200,7 +202,7 @@ int db_maintain_partitions(const char *conninfo, unsigned retention_days, unsign
 			const char *a = PQgetvalue(r, i, 0);
 			if (strcmp(a, "created") == 0 || strcmp(a, "dropped") == 0) {
 				n++;
-				log_info("db: partition %s %s", PQgetvalue(r, i, 1), a);
+				log_info("db: %s %s: %s", PQgetvalue(r, i, 1), a, PQgetvalue(r, i, 2));
 			} else {
 				log_warn("db: partition %s %s: %s", PQgetvalue(r, i, 1), a,
 					 PQgetvalue(r, i, 2));
