@@ -56,7 +56,7 @@ int cmd_migrate_main(int argc, char **argv)
 		fprintf(stderr, "tlswatch-collector migrate: %s\n", err);
 		goto out;
 	}
-	if (db_store_retention(cfg->db_conninfo, &cfg->retention, err, sizeof err) < 0) {
+	if (db_schema_store_retention(cfg->db_conninfo, &cfg->retention, err, sizeof err) < 0) {
 		fprintf(stderr, "tlswatch-collector migrate: %s\n", err);
 		goto out;
 	}

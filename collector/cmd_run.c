@@ -55,7 +55,7 @@ static void run_usage(FILE *out)
 "2 on a usage or configuration error.\n");
 }
 
-
+/* What the signal handler needs; lives on cmd_run_main's stack. */
 struct run_ctx {
 	struct event_base *base;
 	struct ingest *ing;

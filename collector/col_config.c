@@ -262,14 +262,15 @@ static int parse_retention(struct yc *yc, yaml_node_t *root, struct col_config *
 		const char *key;
 		size_t off;
 	} days[] = {
-#define F(k) { #k, offsetof(struct db_retention, k) }
+#define F(k) { #k, offsetof(struct db_schema_retention, k) }
 		F(results), F(rollup_1m), F(rollup_1h), F(alert_events), F(notifications),
 		F(evaluation_runs), F(certificate_sightings),
 #undef F
 	};
 	yaml_node_t *m = yc_get(yc, root, "retention", NULL), *v, *old;
 	if ((old = yc_get(yc, root, "retention_days", NULL)) &&
-	    yc_uint(yc, old, "retention_days", 1, DB_RETENTION_MAX_DAYS, &cfg->retention.results) < 0)
+	    yc_uint(yc, old, "retention_days", 1, DB_SCHEMA_RETENTION_MAX_DAYS,
+		    &cfg->retention.results) < 0)
 		return -1;
 	if (m) {
 		if (yc_check_keys(yc, m, "retention", RETENTION_KEYS) < 0)
@@ -283,12 +284,12 @@ static int parse_retention(struct yc *yc, yaml_node_t *root, struct col_config *
 					       "says the same: give one of them",
 					       (unsigned)old->start_mark.line + 1);
 			yc_subctx(ctx, sizeof ctx, "retention", days[i].key);
-			if (yc_uint(yc, v, ctx, 1, DB_RETENTION_MAX_DAYS,
+			if (yc_uint(yc, v, ctx, 1, DB_SCHEMA_RETENTION_MAX_DAYS,
 				    (unsigned *)((char *)&cfg->retention + days[i].off)) < 0)
 				return -1;
 		}
 	}
-	db_retention_defaults(&cfg->retention);
+	db_schema_retention_defaults(&cfg->retention);
 	/* SLO windows longer than rollup_1m's retention read rollup_1h (sli.h) */
 	if (m && cfg->retention.rollup_1h < cfg->retention.rollup_1m) {
 		yaml_node_t *h = yc_get(yc, m, "rollup_1h", NULL);

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db_schema.h"   /* struct db_retention */
+#include "db_schema.h"   /* struct db_schema_retention */
 
 /* 1-based position of a value in the file. */
 struct col_config_pos {
@@ -51,7 +51,7 @@ struct col_config {
 	uint64_t db_queue_max_rows;     /* default 50000 */
 
 	unsigned retention_days;        /* = retention.results (retention_days is its old name) */
-	struct db_retention retention;  /* every field set (defaults filled), 1-3650 */
+	struct db_schema_retention retention;  /* every field set (defaults filled), 1-3650 */
 	unsigned partitions_ahead_days; /* default 3, 1-365 */
 
 	uint64_t max_frame;             /* default 4MiB, 1KiB-64MiB */

@@ -1,6 +1,6 @@
 /*
  * db_schema.c - the blocking side of storage (db_schema.h): db_migrate() for
- * `tlswatch-collector migrate` (and tests), db_store_retention() and
+ * `tlswatch-collector migrate` (and tests), db_schema_store_retention() and
  * db_maintain_partitions() (sql/005_retention.sql: partitions and every
  * table's retention). Each opens its own short-lived connection; none runs
  * on the loop.
@@ -216,7 +216,7 @@ int db_maintain_partitions(const char *conninfo, unsigned retention_days, unsign
 
 /* ---- retention policy (sql/005_retention.sql) ---- */
 
-void db_retention_defaults(struct db_retention *r)
+void db_schema_retention_defaults(struct db_schema_retention *r)
 {
 	if (!r->results)
 		r->results = 30;
@@ -234,11 +234,11 @@ void db_retention_defaults(struct db_retention *r)
 		r->certificate_sightings = 400;
 }
 
-int db_store_retention(const char *conninfo, const struct db_retention *in, char *err,
-		       size_t errlen)
+int db_schema_store_retention(const char *conninfo, const struct db_schema_retention *in,
+			      char *err, size_t errlen)
 {
-	struct db_retention r = *in;
-	db_retention_defaults(&r);
+	struct db_schema_retention r = *in;
+	db_schema_retention_defaults(&r);
 	const struct {
 		const char *name;
 		unsigned days;
@@ -250,9 +250,9 @@ int db_store_retention(const char *conninfo, const struct db_retention *in, char
 	};
 	struct strbuf nb = { 0 }, db = { 0 };
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		if (rows[i].days < 1 || rows[i].days > DB_RETENTION_MAX_DAYS) {
+		if (rows[i].days < 1 || rows[i].days > DB_SCHEMA_RETENTION_MAX_DAYS) {
 			snprintf(err, errlen, "retention.%s: %u days is out of range (1-%u)",
-				 rows[i].name, rows[i].days, DB_RETENTION_MAX_DAYS);
+				 rows[i].name, rows[i].days, DB_SCHEMA_RETENTION_MAX_DAYS);
 			strbuf_free(&nb);
 			strbuf_free(&db);
 			return -1;

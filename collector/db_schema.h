@@ -23,10 +23,10 @@
  * How many days each growing table keeps (sql/005_retention.sql). results is
  * what the caller of tw_maintain_partitions() passes (day partitions and
  * results_default); the others are stored in the retention_policy table by
- * db_store_retention() (`migrate`) and applied by tw_maintain_partitions()
+ * db_schema_store_retention() (`migrate`) and applied by tw_maintain_partitions()
  * wherever it runs (the pool, hourly; migrate). 0 = the default.
  */
-struct db_retention {
+struct db_schema_retention {
 	unsigned results;               /* 30: results day partitions, results_default */
 	unsigned rollup_1m;             /* 30: rollup_1m day partitions */
 	unsigned rollup_1h;             /* 400 */
@@ -35,14 +35,14 @@ struct db_retention {
 	unsigned evaluation_runs;       /* 30 */
 	unsigned certificate_sightings; /* 400: sightings not seen since; unsighted certificates */
 };
-#define DB_RETENTION_MAX_DAYS 3650
+#define DB_SCHEMA_RETENTION_MAX_DAYS 3650
 
 /* Fills the defaults above into r's zero fields. */
-void db_retention_defaults(struct db_retention *r);
+void db_schema_retention_defaults(struct db_schema_retention *r);
 
 /* Blocking: stores r (every table but results) in retention_policy, so that
  * every collector's partition maintenance applies it. 0, or -1 with err. */
-int db_store_retention(const char *conninfo, const struct db_retention *r, char *err,
-		       size_t errlen);
+int db_schema_store_retention(const char *conninfo, const struct db_schema_retention *r,
+			      char *err, size_t errlen);
 
 #endif

@@ -78,15 +78,23 @@ int maint_list(PGconn *conn, int64_t now_ms, bool all, bool json, FILE *out, cha
 		if (json) {
 			json_t *j = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:o, s:s, s:s?, s:s, s:b}",
 					      "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
-					      "starts_at", PQgetvalue(res, i, 1), "ends_at", PQgetvalue(res, i, 2), "service", V(3), "target", V(4), "region",
-					      V(5), "labels", json_loads(PQgetvalue(res, i, 6), 0, NULL), "reason", PQgetvalue(res, i, 7),
-					      "created_by", V(8), "created_at", PQgetvalue(res, i, 9), "active",
-					      PQgetvalue(res, i, 10)[0] == 't');
+					      "starts_at", PQgetvalue(res, i, 1),
+					      "ends_at", PQgetvalue(res, i, 2),
+					      "service", V(3), "target", V(4), "region", V(5),
+					      "labels", json_loads(PQgetvalue(res, i, 6), 0, NULL),
+					      "reason", PQgetvalue(res, i, 7),
+					      "created_by", V(8), "created_at", PQgetvalue(res, i, 9),
+					      "active", PQgetvalue(res, i, 10)[0] == 't');
 			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-			if (s)
-				fprintf(out, "%s\n", s);
-			free(s);
 			json_decref(j);
+			if (!s) {
+				/* a window missing from the list would look deleted */
+				PQclear(res);
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			fprintf(out, "%s\n", s);
+			free(s);
 		} else {
 			const char *labels = PQgetvalue(res, i, 6);
 			fprintf(out, "%-6s %-24s %-24s %-6s %-12s %-20s %-10s %-20s %s\n",

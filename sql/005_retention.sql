@@ -31,7 +31,7 @@
 --
 -- The days of every table but results live in retention_policy, written by
 -- `tlswatch-collector migrate` from collector.yaml's `retention:` section
--- (collector/db_schema.c db_store_retention) and read by
+-- (collector/db_schema.c db_schema_store_retention) and read by
 -- tw_maintain_partitions(), which every collector's pool runs hourly and
 -- migrate runs once. Its signature is unchanged, so a collector still running
 -- the previous binary keeps working against this schema.

@@ -110,8 +110,8 @@ Test(retention, results_default_rows_move_into_their_new_partition_and_old_ones_
 	cr_assert_eq(n(c, "SELECT count(*) FROM rollup_1m_default"), 4);
 
 	char err[512] = "";
-	struct db_retention r = { .rollup_1m = 3 };
-	cr_assert_eq(db_store_retention(ci, &r, err, sizeof err), 0, "%s", err);
+	struct db_schema_retention r = { .rollup_1m = 3 };
+	cr_assert_eq(db_schema_store_retention(ci, &r, err, sizeof err), 0, "%s", err);
 	int made = db_maintain_partitions(ci, 7, 2, err, sizeof err);
 	/* results: 10 days created (today-7 .. today+2); rollup_1m: 6; one
 	 * prune of each default partition */
@@ -139,7 +139,7 @@ Test(retention, results_default_rows_move_into_their_new_partition_and_old_ones_
 
 	/* a shorter retention drops whole partitions (not rows), rows with them */
 	r.rollup_1m = 1;
-	cr_assert_eq(db_store_retention(ci, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(db_schema_store_retention(ci, &r, err, sizeof err), 0, "%s", err);
 	rollup_at(c, "rollup_1m", "today2", "now()");
 	made = db_maintain_partitions(ci, 1, 2, err, sizeof err);
 	/* results: today-7 .. today-2 (6); rollup_1m: today-3, today-2 (2) */
@@ -231,9 +231,9 @@ Test(retention, every_other_table_is_pruned_by_its_own_days)
 	       "('mixed', 'b', 443, 'eu', now() - interval '30 days', now() - interval '2 days')");
 
 	char err[512] = "";
-	struct db_retention r = { .rollup_1h = 10, .alert_events = 5, .notifications = 4,
+	struct db_schema_retention r = { .rollup_1h = 10, .alert_events = 5, .notifications = 4,
 				  .evaluation_runs = 2, .certificate_sightings = 6 };
-	cr_assert_eq(db_store_retention(ci, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(db_schema_store_retention(ci, &r, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(n(c, "SELECT days FROM retention_policy WHERE name = 'notifications'"), 4);
 	cr_assert_eq(n(c, "SELECT days FROM retention_policy WHERE name = 'rollup_1m'"), 30,
 		     "an unset field stores the default");
