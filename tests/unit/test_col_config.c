@@ -78,6 +78,18 @@ static const char *example_path(void)
 
 /* ---- valid files ---- */
 
+/* The documented defaults of the retention section (= the example file's). */
+static void expect_default_retention(const struct col_config *cfg)
+{
+	cr_expect_eq(cfg->retention.results, 30);
+	cr_expect_eq(cfg->retention.rollup_1m, 30);
+	cr_expect_eq(cfg->retention.rollup_1h, 400);
+	cr_expect_eq(cfg->retention.alert_events, 180);
+	cr_expect_eq(cfg->retention.notifications, 30);
+	cr_expect_eq(cfg->retention.evaluation_runs, 30);
+	cr_expect_eq(cfg->retention.certificate_sightings, 400);
+}
+
 Test(col_config, example_file_loads)
 {
 	char err[1024] = "";
@@ -95,13 +107,7 @@ Test(col_config, example_file_loads)
 	cr_expect_eq(cfg->db_connections, 4);
 	cr_expect_eq(cfg->db_queue_max_rows, 50000);
 	cr_expect_eq(cfg->retention_days, 30);
-	cr_expect_eq(cfg->retention.results, 30);
-	cr_expect_eq(cfg->retention.rollup_1m, 30);
-	cr_expect_eq(cfg->retention.rollup_1h, 400);
-	cr_expect_eq(cfg->retention.alert_events, 180);
-	cr_expect_eq(cfg->retention.notifications, 30);
-	cr_expect_eq(cfg->retention.evaluation_runs, 30);
-	cr_expect_eq(cfg->retention.certificate_sightings, 400);
+	expect_default_retention(cfg);
 	cr_expect_eq(cfg->partitions_ahead_days, 3);
 	cr_expect_eq(cfg->max_frame, 4u << 20);
 	cr_expect_eq(cfg->max_connections, 10000);
@@ -167,13 +173,7 @@ Test(col_config, defaults)
 	cr_expect_eq(cfg->db_connections, 4);
 	cr_expect_eq(cfg->db_queue_max_rows, 50000);
 	cr_expect_eq(cfg->retention_days, 30);
-	cr_expect_eq(cfg->retention.results, 30);
-	cr_expect_eq(cfg->retention.rollup_1m, 30);
-	cr_expect_eq(cfg->retention.rollup_1h, 400);
-	cr_expect_eq(cfg->retention.alert_events, 180);
-	cr_expect_eq(cfg->retention.notifications, 30);
-	cr_expect_eq(cfg->retention.evaluation_runs, 30);
-	cr_expect_eq(cfg->retention.certificate_sightings, 400);
+	expect_default_retention(cfg);
 	cr_expect_eq(cfg->partitions_ahead_days, 3);
 	cr_expect_eq(cfg->max_frame, 4u << 20);
 	cr_expect_eq(cfg->idle_timeout_ms, 60000);
