@@ -138,10 +138,13 @@ int cmd_evaluate_main(int argc, char **argv)
 				      changes);
 		changes = NULL;          /* "o" stole it, also when json_pack failed */
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		if (s)
-			printf("%s\n", s);
-		free(s);
 		json_decref(j);
+		if (!s) {
+			fprintf(stderr, "tlswatch-collector evaluate: out of memory\n");
+			goto out;
+		}
+		printf("%s\n", s);
+		free(s);
 	} else {
 		printf("evaluated at %s%s: %zu SLO statuses over %zu series in %.1f ms; %d burn rules "
 		       "active; %d alert changes\n", t, dry ? " (dry run)" : "", res.slos, res.series,

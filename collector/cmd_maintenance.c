@@ -88,11 +88,16 @@ int cmd_maintenance_main(int argc, char **argv)
 					"KEY=VALUE, got \"%s\"\n", kv);
 				goto out;
 			}
-			if (!labels)
-				labels = json_object();
-			char key[256];
-			snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-			json_object_set_new(labels, key, json_string(eq + 1));
+			/* the key as given, however long (a cut key would never match) */
+			char *key = strndup(kv, (size_t)(eq - kv));
+			if ((!labels && !(labels = json_object())) || !key ||
+			    json_object_set_new(labels, key, json_string(eq + 1)) < 0) {
+				free(key);
+				fprintf(stderr, "tlswatch-collector maintenance: out of memory\n");
+				rc = CMD_EXIT_RUNTIME;
+				goto out;
+			}
+			free(key);
 		} else if (create && !strcmp(a, "--start") && more) {
 			start_s = argv[++i];
 		} else if (create && !strcmp(a, "--end") && more) {

@@ -195,6 +195,18 @@ Test(collector_cli, maintenance_windows_and_evaluate)
 	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM evaluation_runs WHERE collector_id = 'cli-test'"),
 		     1);
 
+	/* a label key of any length is kept whole (it was cut at 255 bytes) */
+	char longkey[301];
+	memset(longkey, 'k', 300);
+	longkey[300] = '\0';
+	r = cli_run(&t, 10000, ARGS("maintenance", "create", "-c", t.yaml, "--label",
+				    tw_fmt("%s=v", longkey), "--duration", "1h", "--reason", "long"));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	long long id2 = strtoll(r.out, NULL, 10);
+	free(r.out);
+	cr_assert_eq(tw_pg_ll(c, tw_fmt("SELECT count(*) FROM maintenance_windows WHERE id = %lld "
+					"AND labels = jsonb_build_object('%s', 'v')", id2, longkey)), 1);
+
 	r = cli_run(&t, 10000, ARGS("maintenance", "delete", "-c", t.yaml, tw_fmt("%lld", id)));
 	cr_assert_eq(r.status, 0, "%s", r.out);
 	cr_assert(strstr(r.out, tw_fmt("deleted %lld", id)), "%s", r.out);
@@ -203,6 +215,6 @@ Test(collector_cli, maintenance_windows_and_evaluate)
 	cr_assert_eq(r.status, 1, "%s", r.out);
 	cr_assert(strstr(r.out, "no window"), "%s", r.out);
 	free(r.out);
-	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM maintenance_windows"), 0);
+	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM maintenance_windows"), 1, "only the second");
 	PQfinish(c);
 }
