@@ -84,6 +84,9 @@ static struct run cli_run(struct cli *t, int timeout_ms, const char *const *args
 		r.status = WEXITSTATUS(st);
 	r.out = tw_read_file(logp);
 	cr_assert(r.out);
+	/* under SANITIZE=1 the command's own reports land in its log, not ours */
+	cr_assert(!strstr(r.out, "Sanitizer") && !strstr(r.out, "runtime error:"),
+		  "sanitizer report from %s:\n%s", args[0], r.out);
 	return r;
 }
 
