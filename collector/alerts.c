@@ -26,7 +26,7 @@
  * after the change (one definition: PAYLOAD_SQL).
  */
 #include "alerts.h"
-#include "sli.h"          /* struct sli_sql */
+#include "strbuf.h"
 #include "twtime.h"
 
 #include <inttypes.h>
@@ -237,14 +237,22 @@ void alerts_abort(struct alerts_run *r)
 /* The sink-neutral payload (sql/002 notification_outbox) of alert $1,
  * generator URL base $5 (NULL: none). */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-static const char PAYLOAD_SQL[] =
-	"jsonb_build_object('rule', a.rule, 'severity', a.severity, 'state', a.state, "
-	"'summary', a.summary, 'subject', a.subject, 'service', a.service, "
-	"'region_group', a.region_group, 'labels', a.labels, "
-	"'annotations', jsonb_build_object('summary', a.summary), 'details', a.details, "
-	"'starts_at', " TS("a.firing_since") ", 'ends_at', " TS("a.resolved_at") ", "
-	"'generator_url', CASE WHEN $5::text IS NULL THEN NULL ELSE $5::text || '/alerts/' || a.id END, "
-	"'dedup_key', a.dedup_key, 'alert_id', a.id, 'value', a.value)";
+#define PAYLOAD_SQL \
+	"jsonb_build_object('rule', a.rule, 'severity', a.severity, 'state', a.state, " \
+	"'summary', a.summary, 'subject', a.subject, 'service', a.service, " \
+	"'region_group', a.region_group, 'labels', a.labels, " \
+	"'annotations', jsonb_build_object('summary', a.summary), 'details', a.details, " \
+	"'starts_at', " TS("a.firing_since") ", 'ends_at', " TS("a.resolved_at") ", " \
+	"'generator_url', CASE WHEN $5::text IS NULL THEN NULL ELSE $5::text || '/alerts/' || a.id END, " \
+	"'dedup_key', a.dedup_key, 'alert_id', a.id, 'value', a.value)"
+
+/* One outbox row for alert $1 / event $2 / action $3 at $4, and what
+ * receivers were told ($6). One constant: nothing is formatted at run time. */
+static const char OUTBOX_SQL[] =
+	"WITH o AS (INSERT INTO notification_outbox (alert_id, event_id, action, severity, "
+	"dedup_key, payload, created_at) SELECT a.id, $2, $3, a.severity, a.dedup_key, "
+	PAYLOAD_SQL ", $4 FROM alerts a WHERE a.id = $1 RETURNING 1) "
+	"UPDATE alerts SET notified_state = $6 WHERE id = $1";
 
 static int add_event(struct alerts_run *r, const char *id, const char *from, const char *to,
 		     bool suppressed, const char *details, char *evid, size_t evlen, char *err,
@@ -265,16 +273,9 @@ static int add_event(struct alerts_run *r, const char *id, const char *from, con
 static int add_outbox(struct alerts_run *r, const char *id, const char *evid, const char *action,
 		      char *err, size_t errlen)
 {
-	char sql[2048];
-	snprintf(sql, sizeof sql,
-		 "WITH o AS (INSERT INTO notification_outbox (alert_id, event_id, action, severity, "
-		 "dedup_key, payload, created_at) SELECT a.id, $2, $3, a.severity, a.dedup_key, %s, $4 "
-		 "FROM alerts a WHERE a.id = $1 RETURNING 1) "
-		 "UPDATE alerts SET notified_state = $6 WHERE id = $1",
-		 PAYLOAD_SQL);
 	const char *p[6] = { id, evid, action, r->now, r->generator_url,
 			     !strcmp(action, "trigger") ? "firing" : "resolved" };
-	return q(r->c, sql, 6, p, NULL, err, errlen);
+	return q(r->c, OUTBOX_SQL, 6, p, NULL, err, errlen);
 }
 
 /* pending -> firing. */
@@ -342,32 +343,34 @@ static bool rule_evaluated(const struct alerts_run *r, const char *rule)
 	return false;
 }
 
-/* '{a,b}' of the rules observed or evaluated, for = ANY($1). */
+/* Appends s as an element of a text[] literal: "s" with " and \\ escaped. */
+static void array_elem(struct strbuf *b, const char *s, bool first)
+{
+	strbuf_puts(b, first ? "\"" : ",\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			strbuf_putc(b, '\\');
+		strbuf_putc(b, *s);
+	}
+	strbuf_putc(b, '"');
+}
+
+/* '{a,b}' of the rules observed or evaluated, for = ANY($1); NULL when out
+ * of memory. Any number of rules of any length (the one growable buffer). */
 static char *rules_array(const struct alerts_run *r)
 {
-	struct sli_sql b = { 0 };
-	sli_sql_printf(&b, "{");
+	struct strbuf b = { 0 };
 	size_t n = 0;
-	for (size_t i = 0; i < r->nrules; i++) {
-		sli_sql_printf(&b, "%s\"", n++ ? "," : "");
-		for (const char *s = r->rules[i]; *s; s++)
-			sli_sql_printf(&b, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
-		sli_sql_printf(&b, "\"");
-	}
-	for (size_t i = 0; i < r->nobs; i++) {
-		if (rule_evaluated(r, r->obs[i].rule))
-			continue;
-		sli_sql_printf(&b, "%s\"", n++ ? "," : "");
-		for (const char *s = r->obs[i].rule; *s; s++)
-			sli_sql_printf(&b, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
-		sli_sql_printf(&b, "\"");
-	}
-	sli_sql_printf(&b, "}");
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	strbuf_putc(&b, '{');
+	for (size_t i = 0; i < r->nrules; i++)
+		array_elem(&b, r->rules[i], n++ == 0);
+	for (size_t i = 0; i < r->nobs; i++)
+		if (!rule_evaluated(r, r->obs[i].rule))
+			array_elem(&b, r->obs[i].rule, n++ == 0);
+	strbuf_putc(&b, '}');
+	char *s = strbuf_take(&b);     /* NULL when an append failed */
+	strbuf_free(&b);
+	return s;
 }
 
 static int apply(struct alerts_run *r, char *err, size_t errlen)
@@ -376,7 +379,8 @@ static int apply(struct alerts_run *r, char *err, size_t errlen)
 	int rc = -1;
 	char *rules = rules_array(r);
 	if (!rules)
-		return fail(err, errlen, "out of memory");
+		return fail(err, errlen, "out of memory building the list of %zu rules",
+			    r->nrules + r->nobs);
 	if (r->nobs > 0)
 		qsort(r->obs, r->nobs, sizeof *r->obs, cmp_obs);
 
@@ -492,88 +496,47 @@ int alerts_commit(struct alerts_run *r, int *changes, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- maintenance windows ---- */
+/* ---- what an evaluation changed (`tlswatch-collector evaluate`) ---- */
 
-int maint_create(PGconn *conn, const struct maint_window *w, int64_t *id, char *err,
-		 size_t errlen)
+int alerts_last_event_id(PGconn *conn, int64_t *id, char *err, size_t errlen)
 {
-	char s[48], e[48];
 	PGresult *res;
-	char *labels = json_text(w->labels);
-	if (!labels)
-		return fail(err, errlen, "out of memory");
-	if (w->ends_ms <= w->starts_ms) {
-		free(labels);
-		return fail(err, errlen, "the window must end after it starts");
-	}
-	const char *p[8] = { tw_rfc3339_ms(w->starts_ms, s, sizeof s),
-			     tw_rfc3339_ms(w->ends_ms, e, sizeof e), w->service, w->target,
-			     w->region, labels, w->reason ? w->reason : "", w->created_by };
-	int rc = q(conn, "INSERT INTO maintenance_windows (starts_at, ends_at, service, target, "
-			 "region, labels, reason, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-			 "RETURNING id", 8, p, &res, err, errlen);
-	free(labels);
-	if (rc < 0)
+	if (q(conn, "SELECT coalesce(max(id), 0) FROM alert_events", 0, NULL, &res, err, errlen) < 0)
 		return -1;
-	if (id)
-		*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return 0;
 }
 
-int maint_list(PGconn *conn, int64_t now_ms, bool all, bool json, FILE *out, char *err,
-	       size_t errlen)
+int alerts_print_changes(PGconn *conn, int64_t since_id, json_t *json_out, FILE *out, char *err,
+			 size_t errlen)
 {
-	char now[48];
+	char since[32];
 	PGresult *res;
-	const char *p[2] = { tw_rfc3339_ms(now_ms, now, sizeof now), all ? "true" : "false" };
-	if (q(conn, "SELECT id, " TS("starts_at") ", " TS("ends_at") ", service, target, region, "
-		    "labels::text, reason, created_by, " TS("created_at") ", "
-		    "(starts_at <= $1::timestamptz AND ends_at > $1::timestamptz) "
-		    "FROM maintenance_windows WHERE $2::boolean OR ends_at > $1::timestamptz "
-		    "ORDER BY starts_at, id", 2, p, &res, err, errlen) < 0)
+	snprintf(since, sizeof since, "%" PRId64, since_id);
+	const char *p[1] = { since };
+	if (q(conn, "SELECT a.dedup_key, a.severity, coalesce(e.from_state, '-'), e.to_state, "
+		    "e.suppressed, a.summary FROM alert_events e JOIN alerts a ON a.id = e.alert_id "
+		    "WHERE e.id > $1 ORDER BY e.id", 1, p, &res, err, errlen) < 0)
 		return -1;
-	int n = PQntuples(res);
-	if (!json)
-		fprintf(out, "%-6s %-24s %-24s %-6s %-12s %-20s %-10s %-20s %s\n", "ID", "STARTS", "ENDS",
-			"ACTIVE", "SERVICE", "TARGET", "REGION", "LABELS", "REASON");
-	for (int i = 0; i < n; i++) {
-#define V(k) (PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k))
-		if (json) {
-			json_t *j = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:o, s:s, s:s?, s:s, s:b}",
-					      "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
-					      "starts_at", PQgetvalue(res, i, 1), "ends_at", PQgetvalue(res, i, 2), "service", V(3), "target", V(4), "region",
-					      V(5), "labels", json_loads(PQgetvalue(res, i, 6), 0, NULL), "reason", PQgetvalue(res, i, 7),
-					      "created_by", V(8), "created_at", PQgetvalue(res, i, 9), "active",
-					      PQgetvalue(res, i, 10)[0] == 't');
-			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-			if (s)
-				fprintf(out, "%s\n", s);
-			free(s);
-			json_decref(j);
-		} else {
-			const char *labels = PQgetvalue(res, i, 6);
-			fprintf(out, "%-6s %-24s %-24s %-6s %-12s %-20s %-10s %-20s %s\n",
-				PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-				PQgetvalue(res, i, 10)[0] == 't' ? "yes" : "no", V(3) ? V(3) : "*",
-				V(4) ? V(4) : "*", V(5) ? V(5) : "*", strcmp(labels, "{}") ? labels : "*",
-				PQgetvalue(res, i, 7));
+	int rc = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		bool suppressed = PQgetvalue(res, i, 4)[0] == 't';
+		if (!json_out) {
+			fprintf(out, "alert %s (%s): %s -> %s%s: %s\n", PQgetvalue(res, i, 0),
+				PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+				suppressed ? " (suppressed: maintenance)" : "", PQgetvalue(res, i, 5));
+			continue;
 		}
-#undef V
+		if (json_array_append_new(json_out, json_pack(
+			"{s:s, s:s, s:s, s:s, s:b, s:s}", "dedup_key", PQgetvalue(res, i, 0),
+			"severity", PQgetvalue(res, i, 1), "from", PQgetvalue(res, i, 2),
+			"to", PQgetvalue(res, i, 3), "suppressed", suppressed,
+			"summary", PQgetvalue(res, i, 5))) < 0) {
+			rc = fail(err, errlen, "out of memory");
+			break;
+		}
 	}
 	PQclear(res);
-	return 0;
-}
-
-int maint_delete(PGconn *conn, int64_t id, char *err, size_t errlen)
-{
-	char s[32];
-	PGresult *res;
-	snprintf(s, sizeof s, "%" PRId64, id);
-	const char *p[1] = { s };
-	if (q(conn, "DELETE FROM maintenance_windows WHERE id = $1", 1, p, &res, err, errlen) < 0)
-		return -1;
-	long n = strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return n > 0 ? 0 : 1;
+	return rc;
 }

@@ -24,6 +24,9 @@
  *   a firing alert inside a maintenance window: event suppressed, no outbox;
  *   when the window ends and it still fires, the trigger is sent then.
  *
+ * Maintenance windows themselves (create, list, delete) are maint.h's; this
+ * module only asks tw_in_maintenance() whether an alert is inside one.
+ *
  * Ownership: obs strings and json are borrowed for the call (json is not
  * stolen). Every function returns 0, or -1 with err set (the caller then
  * calls alerts_abort).
@@ -65,18 +68,11 @@ int alerts_commit(struct alerts_run *r, int *changes, char *err, size_t errlen);
 /* Rolls back and frees r. NULL is fine. */
 void alerts_abort(struct alerts_run *r);
 
-/* Maintenance windows (CLI; later the HTTP API). Blocking, own transaction. */
-struct maint_window {
-	int64_t id;
-	int64_t starts_ms, ends_ms;
-	const char *service, *target, *region, *reason, *created_by;
-	const json_t *labels;      /* object or NULL */
-};
-int maint_create(PGconn *conn, const struct maint_window *w, int64_t *id, char *err, size_t errlen);
-/* Prints the windows ending after now (all when all is true) as a table or JSON lines. */
-int maint_list(PGconn *conn, int64_t now_ms, bool all, bool json, FILE *out, char *err,
-	       size_t errlen);
-/* 0 deleted, 1 no such window, -1 error. */
-int maint_delete(PGconn *conn, int64_t id, char *err, size_t errlen);
+/* The newest alert_events id (0 when none), read before an evaluation. */
+int alerts_last_event_id(PGconn *conn, int64_t *id, char *err, size_t errlen);
+/* The alert changes recorded after since_id, in order: one line each on out,
+ * or, when json_out (an array) is given, one object each appended to it. */
+int alerts_print_changes(PGconn *conn, int64_t since_id, json_t *json_out, FILE *out, char *err,
+			 size_t errlen);
 
 #endif

@@ -8,12 +8,14 @@
  * fresh struct col_config, and stop at the first error, which names
  * file:line:column.
  */
+#define _GNU_SOURCE     /* explicit_bzero */
 #include "col_config.h"
 #include "log.h"
 #include "tlsutil.h"
 #include "yamlcfg.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +32,12 @@ static struct col_config_pos pos_of(const yaml_node_t *n)
 
 /* ---- collector sections ---- */
 
-static const char *const TOP_KEYS[] = { "listen", "tls", "http", "database", "retention_days",
-					"partitions_ahead_days", "limits", "log", "alerting", NULL };
+static const char *const TOP_KEYS[] = { "listen", "tls", "http", "database", "retention",
+					"retention_days", "partitions_ahead_days", "limits", "log",
+					"alerting", NULL };
+static const char *const RETENTION_KEYS[] = { "results", "rollup_1m", "rollup_1h", "alert_events",
+					      "notifications", "evaluation_runs",
+					      "certificate_sightings", NULL };
 static const char *const TLS_KEYS[] = { "ca_file", "cert_file", "key_file", NULL };
 static const char *const HTTP_KEYS[] = { "listen", NULL };
 static const char *const DB_KEYS[] = { "conninfo", "connections", "queue_max_rows", NULL };
@@ -123,6 +129,11 @@ static int parse_database(struct yc *yc, yaml_node_t *root, struct col_config *c
 		return -1;
 	if (yc_req_string(yc, m, "conninfo", "database", &cfg->db_conninfo) < 0)
 		return -1;
+	/* the document's copy of the conninfo (it may hold a password) goes
+	 * with the document; wipe it now that we have ours */
+	yaml_node_t *ci = yc_get(yc, m, "conninfo", NULL);
+	if (ci && ci->type == YAML_SCALAR_NODE)
+		explicit_bzero(ci->data.scalar.value, ci->data.scalar.length);
 	if ((v = yc_get(yc, m, "connections", NULL)) &&
 	    yc_uint(yc, v, "database.connections", 1, MAX_DB_CONNECTIONS, &cfg->db_connections) < 0)
 		return -1;
@@ -243,11 +254,59 @@ id:
 	return 0;
 }
 
+/* retention: (optional) per-table days; retention_days is the old name of
+ * retention.results (both at once is an error). */
+static int parse_retention(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} days[] = {
+#define F(k) { #k, offsetof(struct db_schema_retention, k) }
+		F(results), F(rollup_1m), F(rollup_1h), F(alert_events), F(notifications),
+		F(evaluation_runs), F(certificate_sightings),
+#undef F
+	};
+	yaml_node_t *m = yc_get(yc, root, "retention", NULL), *v, *old;
+	if ((old = yc_get(yc, root, "retention_days", NULL)) &&
+	    yc_uint(yc, old, "retention_days", 1, DB_SCHEMA_RETENTION_MAX_DAYS,
+		    &cfg->retention.results) < 0)
+		return -1;
+	if (m) {
+		if (yc_check_keys(yc, m, "retention", RETENTION_KEYS) < 0)
+			return -1;
+		for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
+			char ctx[64];
+			if (!(v = yc_get(yc, m, days[i].key, NULL)))
+				continue;
+			if (old && !strcmp(days[i].key, "results"))
+				return YC_ERRN(yc, v, "retention.results", "retention_days (line %u) "
+					       "says the same: give one of them",
+					       (unsigned)old->start_mark.line + 1);
+			yc_subctx(ctx, sizeof ctx, "retention", days[i].key);
+			if (yc_uint(yc, v, ctx, 1, DB_SCHEMA_RETENTION_MAX_DAYS,
+				    (unsigned *)((char *)&cfg->retention + days[i].off)) < 0)
+				return -1;
+		}
+	}
+	db_schema_retention_defaults(&cfg->retention);
+	/* SLO windows longer than rollup_1m's retention read rollup_1h (sli.h) */
+	if (m && cfg->retention.rollup_1h < cfg->retention.rollup_1m) {
+		yaml_node_t *h = yc_get(yc, m, "rollup_1h", NULL);
+		return YC_ERRN(yc, h ? h : yc_get(yc, m, "rollup_1m", NULL),
+			       h ? "retention.rollup_1h" : "retention.rollup_1m",
+			       "rollup_1h (%u days) must be kept at least as long as rollup_1m (%u "
+			       "days): SLO windows beyond rollup_1m read rollup_1h",
+			       cfg->retention.rollup_1h, cfg->retention.rollup_1m);
+	}
+	cfg->retention_days = cfg->retention.results;
+	return 0;
+}
+
 static void set_defaults(struct col_config *cfg)
 {
 	cfg->db_connections = 4;
 	cfg->db_queue_max_rows = 50000;
-	cfg->retention_days = 30;
 	cfg->partitions_ahead_days = 3;
 	cfg->max_frame = 4u << 20;
 	cfg->max_connections = 10000;
@@ -279,8 +338,7 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 	if (parse_tls(yc, root, cfg) < 0 || parse_http(yc, root, cfg) < 0 ||
 	    parse_database(yc, root, cfg) < 0)
 		return -1;
-	if ((v = yc_get(yc, root, "retention_days", NULL)) &&
-	    yc_uint(yc, v, "retention_days", 1, 3650, &cfg->retention_days) < 0)
+	if (parse_retention(yc, root, cfg) < 0)
 		return -1;
 	if ((v = yc_get(yc, root, "partitions_ahead_days", NULL)) &&
 	    yc_uint(yc, v, "partitions_ahead_days", 1, 365, &cfg->partitions_ahead_days) < 0)
@@ -303,7 +361,8 @@ struct col_config *col_config_load(const char *path, char *err, size_t errlen)
 	struct col_config *cfg = NULL;
 	bool ok = false;
 	yaml_node_t *root;
-	if (yc_open(&yc, path, COL_CONFIG_MAX_FILE, TOP_KEYS, 0, err, errlen, &root) < 0)
+	/* YC_WIPE: the file's bytes hold the conninfo, maybe with a password */
+	if (yc_open(&yc, path, COL_CONFIG_MAX_FILE, TOP_KEYS, YC_WIPE, err, errlen, &root) < 0)
 		goto out;
 	cfg = calloc(1, sizeof *cfg);
 	if (!cfg || !(cfg->path = strdup(path))) {
@@ -372,7 +431,10 @@ void col_config_free(struct col_config *cfg)
 	free(cfg->key_file);
 	free(cfg->http_listen);
 	free(cfg->http_host);
-	free(cfg->db_conninfo);
+	if (cfg->db_conninfo) {
+		explicit_bzero(cfg->db_conninfo, strlen(cfg->db_conninfo));
+		free(cfg->db_conninfo);
+	}
 	free(cfg->slo_file);
 	free(cfg->collector_id);
 	free(cfg->external_url);

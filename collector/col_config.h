@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db_schema.h"   /* struct db_schema_retention */
+
 /* 1-based position of a value in the file. */
 struct col_config_pos {
 	unsigned line, column;
@@ -43,11 +45,13 @@ struct col_config {
 	char *http_host;
 	unsigned http_port;
 
-	char *db_conninfo;              /* libpq string or URI */
+	char *db_conninfo;              /* libpq string or URI; may hold a password:
+					 * wiped before it is freed */
 	unsigned db_connections;        /* default 4, 1-64 */
 	uint64_t db_queue_max_rows;     /* default 50000 */
 
-	unsigned retention_days;        /* default 30, 1-3650 */
+	unsigned retention_days;        /* = retention.results (retention_days is its old name) */
+	struct db_schema_retention retention;  /* every field set (defaults filled), 1-3650 */
 	unsigned partitions_ahead_days; /* default 3, 1-365 */
 
 	uint64_t max_frame;             /* default 4MiB, 1KiB-64MiB */

@@ -395,6 +395,8 @@ void evaluator_stop(struct evaluator *e)
 	pthread_join(e->thread, NULL);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
+	/* the conninfo may hold a password */
+	explicit_bzero(e->conninfo, strlen(e->conninfo));
 	free(e->conninfo);
 	free(e->collector_id);
 	free(e->external_url);

@@ -32,7 +32,8 @@
 #include "slo_config.h"
 
 /* pg_try_advisory_lock(int4, int4): 'twms' like tw_maintain_partitions'
- * lock (key 1); the evaluator is key 2. */
+ * lock (key 1); the evaluator is key 2, held for the leader's whole session,
+ * so nothing else may take it (migrate has key 3; db_schema.h lists them). */
 #define EVALUATOR_LOCK_CLASS 1953985907
 #define EVALUATOR_LOCK_KEY   2
 

@@ -51,6 +51,11 @@ enum { C_RULE, C_KEY, C_SEV, C_SUBJECT, C_SERVICE, C_REGION, C_TARGET, C_LABELS,
  * absolute notAfter and the evaluation time, not from the probe's
  * days_to_expiry, so a probe's clock skew does not move it.
  *
+ * Labels: the target's own labels, plus `target` (host:port) and
+ * `expiry_tier` (the tier's label, e.g. "7d") where the target has no label
+ * of that name: rule-made labels never clobber the user's (probe.yaml
+ * targets commonly carry a `tier`). The same holds for every rule here.
+ *
  * One alert per (tier, target): summary and details name the earliest
  * expiring certificate (leaf, or chain at depth d) and the regions where a
  * certificate within the tier is served; details.served lists every
@@ -95,7 +100,7 @@ static const char sql_cert_expiry[] =
 	"lead AS (SELECT f.*, extract(epoch FROM f.na - " NOW ")::float8 AS lead_s FROM first f)\n"
 	"SELECT l.rule, l.rule || ':' || l.subject || ':all', l.severity, l.subject, a.service, 'all',"
 	" l.hp,"
-	" (coalesce(a.labels, '{}') || jsonb_build_object('target', l.hp, 'tier', l.label))::text,"
+	" (jsonb_build_object('target', l.hp, 'expiry_tier', l.label) || coalesce(a.labels, '{}'))::text,"
 	" l.subject || ' ' ||"
 	"  CASE l.which WHEN 'leaf' THEN 'leaf certificate'"
 	"   ELSE 'chain certificate (depth ' || l.depth || ')' END || ' ' ||"
@@ -308,7 +313,7 @@ static const char sql_fp_drift[] =
 	"  FROM pick p JOIN cur USING (subject, profile) GROUP BY 1, 2, 3)\n"
 	"SELECT 'cert_fingerprint_drift', 'cert_fingerprint_drift:' || subject || ':all', 'ticket',"
 	" subject, service, 'all', hp,"
-	" (coalesce(labels, '{}') || jsonb_build_object('target', hp))::text,"
+	" (jsonb_build_object('target', hp) || coalesce(labels, '{}'))::text,"
 	" subject || ' serves different certificates in different regions for ' ||"
 	"  tw_rule_dur(extract(epoch FROM " NOW " - since)::float8 * 1000) ||"
 	"  ' (profile ' || profile || '): ' || txt,"
@@ -410,7 +415,7 @@ static const char sql_tls_drift[] =
 	" FROM hit GROUP BY subject, profile)\n"
 	"SELECT 'tls_negotiation_drift', 'tls_negotiation_drift:' || subject || ':' || profile || ':all',"
 	" 'ticket', subject, service, 'all', hp,"
-	" (coalesce(labels, '{}') || jsonb_build_object('target', hp, 'profile', profile))::text,"
+	" (jsonb_build_object('target', hp, 'profile', profile) || coalesce(labels, '{}'))::text,"
 	" subject || ' (profile ' || profile || ') negotiates ' || now_txt || ' in ' || regions ||"
 	"  ' in the last ' || tw_rule_dur($5::float8) || '; baseline ' || base_txt,"
 	" jsonb_build_object('profile', profile, 'baseline_window_ms', $2::bigint,"

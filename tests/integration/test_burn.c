@@ -25,6 +25,7 @@
 
 #include "alerts.h"
 #include "burn.h"
+#include "maint.h"
 #include "db.h"
 #include "evaluator.h"
 #include "proc.h"

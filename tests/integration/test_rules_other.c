@@ -184,6 +184,7 @@ struct res {
 	double chain_na;           /* NONE: NULL */
 	int chain_depth;
 	const char *tls_version, *cipher;
+	const char *labels;        /* JSON object text; NULL: '{}' */
 };
 
 static long long next_seq = 1;
@@ -193,8 +194,8 @@ static void add_result(PGconn *c, const struct res *r)
 	exec_ok(c,
 		"INSERT INTO results (probe_id, seq, region, started_at, received_at, target, port, "
 		"sni, profile, service, interval_ms, outcome, tls_version, cipher, cert_not_after, "
-		"chain_not_after_min, chain_not_after_min_depth, fingerprint_sha256) VALUES "
-		"(%s, %lld, %s, %s, %s, %s, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+		"chain_not_after_min, chain_not_after_min_depth, fingerprint_sha256, labels) VALUES "
+		"(%s, %lld, %s, %s, %s, %s, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
 		lit(r->probe ? r->probe : "p-eu"), next_seq++, lit(r->region ? r->region : "eu-west"),
 		ts(r->at), ts(r->at + 0.5), lit(r->target), r->port ? r->port : 443, lit(r->sni),
 		lit(r->profile ? r->profile : "modern"), lit(r->service),
@@ -202,7 +203,8 @@ static void add_result(PGconn *c, const struct res *r)
 		lit(r->outcome ? r->outcome : "ok"), lit(r->tls_version), lit(r->cipher),
 		r->leaf_na == NONE ? "NULL" : ts(r->leaf_na),
 		r->chain_na == NONE ? "NULL" : ts(r->chain_na),
-		r->chain_na == NONE ? "NULL" : tw_fmt("%d", r->chain_depth), lit(r->fp));
+		r->chain_na == NONE ? "NULL" : tw_fmt("%d", r->chain_depth), lit(r->fp),
+		lit(r->labels ? r->labels : "{}"));
 }
 
 struct roll {
@@ -315,8 +317,42 @@ Test(rules_other, cert_expiry_tiers_and_boundaries)
 		     "jsonb_array_length(details->'served')",
 		     "chain 1 30d 2027-11-24T12:00:00Z 1");
 	expect_field(c, "cert_expiry_7d:c.example:443:all",
-		     "round(value::numeric, 3) || ' ' || target || ' ' || (labels->>'tier')",
+		     "round(value::numeric, 3) || ' ' || target || ' ' || (labels->>'expiry_tier')",
 		     "6.000 c.example:443 7d");
+	PQfinish(c);
+}
+
+/* The shipped probe example labels targets with `tier`; the expiry rule's own
+ * label used to overwrite it (and `target`) in the alert and the webhook
+ * payload. Rule-made labels never clobber the target's labels. */
+Test(rules_other, cert_expiry_keeps_the_targets_own_labels)
+{
+	PGconn *c = new_db("ro_cert_labels");
+	struct slo_config cfg = cfg_default();
+	struct res r = { .target = "l.example", .at = -MIN, .fp = "fl", .leaf_na = 5 * DAY,
+			 .chain_na = NONE, .tls_version = "TLSv1.3",
+			 .labels = "{\"team\": \"web\", \"tier\": \"1\", \"target\": \"frontend\"}" };
+	add_result(c, &r);
+	eval_at(c, 0, &cfg);
+	const char *want = "web 1 frontend 7d";
+	expect_field(c, "cert_expiry_7d:l.example:443:all",
+		     "concat_ws(' ', labels->>'team', labels->>'tier', labels->>'target', "
+		     "labels->>'expiry_tier')", want);
+	expect_field(c, "cert_expiry_30d:l.example:443:all",
+		     "concat_ws(' ', labels->>'team', labels->>'tier', labels->>'target', "
+		     "labels->>'expiry_tier')", "web 1 frontend 30d");
+	/* what the receivers get: the webhook payload's labels */
+	char *got = q_str(c, "SELECT concat_ws(' ', payload->'labels'->>'team', "
+			     "payload->'labels'->>'tier', payload->'labels'->>'target', "
+			     "payload->'labels'->>'expiry_tier') FROM notification_outbox "
+			     "WHERE dedup_key = 'cert_expiry_7d:l.example:443:all'");
+	cr_assert_str_eq(got, want);
+	free(got);
+	/* a target without labels still gets the rule's own */
+	cert_obs(c, "m.example", "eu-west", -MIN, "fm", 5 * DAY, NONE, 0);
+	eval_at(c, MIN, &cfg);
+	expect_field(c, "cert_expiry_7d:m.example:443:all",
+		     "concat_ws(' ', labels->>'target', labels->>'expiry_tier')", "m.example:443 7d");
 	PQfinish(c);
 }
 
