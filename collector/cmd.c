@@ -5,6 +5,7 @@
 #define _GNU_SOURCE      /* timegm */
 #include "cmd.h"
 #include "evaluator.h"
+#include "pgconn.h"
 #include "twtime.h"
 
 #include <ctype.h>
@@ -90,11 +91,10 @@ int cmd_parse_time(const char *s, int64_t *ms)
 PGconn *cmd_connect(const struct col_config *cfg, const char *cmd)
 {
 	char err[512];
-	PGconn *c = PQconnectdb(cfg->db_conninfo);
-	if (PQstatus(c) != CONNECTION_OK) {
-		/* PQerrorMessage never contains the password */
-		fprintf(stderr, "tlswatch-collector %s: database: %s", cmd, PQerrorMessage(c));
-		PQfinish(c);
+	/* the one conninfo expansion (pgconn.h); its messages never contain the password */
+	PGconn *c = pgconn_connect_blocking(cfg->db_conninfo, "tlswatch-collector", err, sizeof err);
+	if (!c) {
+		fprintf(stderr, "tlswatch-collector %s: database: %s\n", cmd, err);
 		return NULL;
 	}
 	if (evaluator_prepare_conn(c, err, sizeof err) < 0) {

@@ -18,8 +18,10 @@
 #include "log.h"
 #include "notify.h"
 #include "notify_config.h"
+#include "sdnotify.h"
 #include "slo_config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -84,6 +86,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	rc->stopping = true;
+	if (sdnotify_stopping() < 0)
+		log_warn("systemd notify (STOPPING): %s", strerror(errno));
 	log_info("%s: stopping: no new connections; waiting up to %u ms for batches in flight",
 		 sig == SIGINT ? "SIGINT" : "SIGTERM", rc->shutdown_timeout_ms);
 	ingest_shutdown(rc->ing, rc->shutdown_timeout_ms, shutdown_done, rc);
@@ -117,6 +121,7 @@ int cmd_run_main(int argc, char **argv)
 	struct ingest *ing = NULL;
 	struct http_srv *http = NULL;
 	struct event *sigs[3] = { NULL, NULL, NULL };
+	struct sdnotify_watchdog *wd = NULL;
 	struct ingest_opts io;
 	struct slo_config *slo = NULL;
 	struct evaluator *ev = NULL;
@@ -227,12 +232,20 @@ int cmd_run_main(int argc, char **argv)
 		 "database connections %u", CMD_COLLECTOR_VERSION, cfg->listen,
 		 ingest_port(ing), http ? ", HTTP on " : "", http ? cfg->http_listen : "",
 		 http ? "" : " (no HTTP)", cfg->db_connections);
+	/* systemd Type=notify: ready once listening; the watchdog pings from the
+	 * loop, so they stop exactly when the loop stops turning */
+	const char *werr = NULL;
+	if (!(wd = sdnotify_watchdog_start(base, &werr)) && werr)
+		log_warn("systemd watchdog: %s", werr);
+	if (sdnotify_ready("listening for probes") < 0)
+		log_warn("systemd notify (READY): %s", strerror(errno));
 	if (event_base_dispatch(base) < 0) {
 		log_error("event loop failed");
 		goto out;
 	}
 	rc = CMD_EXIT_OK;
 out:
+	sdnotify_watchdog_free(wd);
 	evaluator_stop(ev);             /* joins; its session ends, releasing the lock */
 	for (int i = 0; i < 3; i++)
 		if (sigs[i])
