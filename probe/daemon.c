@@ -27,7 +27,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "result.h"
-#include "scheduler.h"
+#include "sched.h"
 #include "spool.h"
 #include "tls_ctx.h"
 #include "twtime.h"

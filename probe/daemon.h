@@ -2,7 +2,7 @@
  * daemon.h - `tlswatch-probe run`: the scheduling daemon (DESIGN 4.5).
  *
  * One libevent loop carries everything: the scheduler's timer
- * (scheduler.h), every handshake (handshake.h, the same engine and Result
+ * (sched.h), every handshake (handshake.h, the same engine and Result
  * as `check`), the spool (spool.h) and the uplink to the collector
  * (uplink.h). Per finished handshake: classify -> result_fill -> identity,
  * seq, service, labels, interval, mtls -> pack -> spool_append ->
