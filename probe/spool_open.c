@@ -275,12 +275,14 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen)
 		goto fail;
 	}
 	s->bio = o->bio;
-	if (s->bio && s->next + 2 * SEQ_BLOCK - 1 > s->next) {
-		/* the first block, before the first result asks for it */
-		s->reserve_want = s->next + 2 * SEQ_BLOCK - 1;
-		if (spool_state_kick(s) != 0)
-			log_warn("spool: %s: cannot queue the first reservation; the first "
-				 "result will write it", s->dir);
+	if (s->bio && s->next > s->reserved && s->next + 2 * SEQ_BLOCK - 1 > s->next) {
+		/* The first two blocks, here: open runs before the loop has
+		 * anything to do, and the first result must not wait. */
+		uint64_t r = s->next + 2 * SEQ_BLOCK - 1;
+
+		if (spool_state_write(s, s->acked, r, err, errlen) != 0)
+			goto fail;
+		s->reserved = r;
 	}
 	return s;
 fail:
