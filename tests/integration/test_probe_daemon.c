@@ -193,3 +193,27 @@ Test(probe_daemon, slow_fsync_does_not_stall_handshakes, .fini = cleanup)
 	cr_assert_eq(num(j, "spool", "acked_seq"), (double)standin_count(r.coll, "acked"));
 	json_decref(j);
 }
+
+Test(probe_daemon, refused_hello_logs_the_collectors_reason, .fini = cleanup)
+{
+	static struct run r;
+	setup_run(&r, "hello_mismatch");
+	spawn(&r);
+
+	double t0 = tw_now_ms();
+	while (tw_now_ms() - t0 < 10000 && standin_count(r.coll, "errors") < 2)
+		tw_sleep_ms(50);
+	cr_assert_geq(standin_count(r.coll, "errors"), 2, "the probe did not come back:\n%s",
+		      logtext(&r));
+	tw_sleep_ms(300);
+	const char *l = logtext(&r);
+	cr_assert(strstr(l, "level=error"), "%s", l);
+	cr_assert(strstr(l, "code=hello_mismatch"), "no code in the log:\n%s", l);
+	cr_assert(strstr(l, "message=\"probe id \\\"probe-a\\\" does not match the certificate\""),
+		  "no message in the log:\n%s", l);
+	cr_assert(strstr(l, "retrying in "), "no backoff:\n%s", l);
+	cr_assert_null(strstr(l, "Broken pipe"), "%s", l);
+	int st = tw_stop(r.pid, SIGTERM, 10000);
+	r.pid = -1;
+	cr_assert(WIFEXITED(st), "status %d", st);
+}
