@@ -8,6 +8,12 @@
  * seq, service, labels, interval, mtls -> pack -> spool_append ->
  * uplink_kick.
  *
+ * The loop never waits for the disk: fsync, rename and unlink (the spool's
+ * acks, rotations and periodic syncs, and the stats file) run on one
+ * background worker thread (bio.h) and report back to the loop. A slow
+ * disk delays durability, not handshakes; the stats file's "durable"
+ * object shows how far behind it is.
+ *
  * Configuration generations. A loaded probe.yaml, its profile list, its
  * shared TLS contexts (one per distinct profile x client cert/key x
  * ca_file) and its schedule entries form one generation. SIGHUP builds a
