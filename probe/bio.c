@@ -249,10 +249,11 @@ void bio_free(struct bio *b)
 	}
 	if (b->ev_wake)
 		event_free(b->ev_wake);
+	/* closing a pipe fails only for a bad fd, and no one is left to tell */
 	if (b->pipe_r >= 0)
-		close(b->pipe_r);
+		(void)close(b->pipe_r);
 	if (b->pipe_w >= 0)
-		close(b->pipe_w);
+		(void)close(b->pipe_w);
 	pthread_cond_destroy(&b->cond_work);
 	pthread_cond_destroy(&b->cond_idle);
 	pthread_mutex_destroy(&b->mu);

@@ -171,6 +171,13 @@ static int stats_submit(struct daemon *d, char *text)
 		return -1;
 	}
 	snprintf(j->tmp, n, "%s.tmp", d->o->stats_file);
+	if (!d->bio) {
+		/* no worker (startup failed before it): write it here */
+		d->stats_busy = true;
+		stats_work(j);
+		stats_done(j);
+		return 0;
+	}
 	if (bio_submit(d->bio, stats_work, stats_done, j) != 0) {
 		stats_job_free(j);
 		return -1;
