@@ -10,6 +10,7 @@
  *             grace to have the spool acked
  *   STOPPED   the loop is told to exit; daemon_run syncs and closes
  */
+#include "daemon.h"
 #include "daemon_int.h"
 #include "bio.h"
 #include "log.h"

@@ -4,6 +4,7 @@
  * proto Labels of its targets; built completely before a reload swaps it
  * in, and freed once the last handshake started from it is done.
  */
+#include "daemon.h"
 #include "daemon_int.h"
 #include "log.h"
 #include "profile.h"

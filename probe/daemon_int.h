@@ -1,6 +1,6 @@
 /*
  * daemon_int.h - what the daemon's files share (not for use outside
- * probe/daemon*.c; the API is daemon.h).
+ * probe/daemon*.c; the API is daemon.h, which its files include first).
  *
  *   daemon.c         the loop: startup, signals, periodic events, stop states
  *   daemon_gen.c     configuration generations: build, TLS contexts, reload
@@ -33,8 +33,9 @@
 #ifndef TW_DAEMON_INT_H
 #define TW_DAEMON_INT_H
 
-#include "daemon.h"
 #include "classify.h"
+#include "config.h"
+#include "profile.h"
 #include "sched.h"
 #include "tls_ctx.h"
 #include "twtime.h"
@@ -48,6 +49,7 @@
 #include "tlswatch.pb-c.h"
 
 struct bio;
+struct daemon_opts;
 struct spool;
 struct uplink;
 struct hs_conn;

@@ -5,6 +5,7 @@
  * becomes a Result: classify -> result_fill -> identity, seq, service,
  * labels, interval, mtls -> pack -> spool_append -> uplink_kick.
  */
+#include "daemon.h"
 #include "daemon_int.h"
 #include "handshake.h"
 #include "log.h"

@@ -3,6 +3,7 @@
  * (--stats-file, written every summary interval, on SIGUSR1 and at stop)
  * and the summary log line.
  */
+#include "daemon.h"
 #include "daemon_int.h"
 #include "bio.h"
 #include "log.h"

@@ -34,6 +34,7 @@
  * are asked for half a block ahead. The one wait left is a reservation the
  * disk has not delivered yet (counted in reserve_waits).
  */
+#include "spool.h"
 #include "spool_int.h"
 #include "bio.h"
 #include "bytes.h"

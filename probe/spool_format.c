@@ -7,6 +7,7 @@
  * time does not re-read a chunk per call; every record is CRC-checked each
  * time it is decoded.
  */
+#include "spool.h"
 #include "spool_int.h"
 #include "bytes.h"
 

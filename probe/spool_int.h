@@ -1,7 +1,8 @@
 /*
  * spool_int.h - what the spool's files share: the in-memory spool, the
  * record iterator and the functions one spool file calls in another. Not
- * for use outside probe/spool*.c (the API is spool.h).
+ * for use outside probe/spool*.c (the API is spool.h). It includes nothing
+ * of ours, so the spool's files include spool.h first, then this.
  *
  *   spool.c         segments in memory, sequence numbers, append, ack, sync,
  *                   stats
@@ -15,9 +16,8 @@
 #ifndef TW_SPOOL_INT_H
 #define TW_SPOOL_INT_H
 
-#include "spool.h"
-
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 

@@ -4,6 +4,7 @@
  * scanned, the first bad record ends it and the file is truncated there);
  * and closing it.
  */
+#include "spool.h"
 #include "spool_int.h"
 #include "bio.h"
 #include "bytes.h"

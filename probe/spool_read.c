@@ -7,6 +7,7 @@
  * search and walks its headers from the start (or from the cursor, when
  * the cursor is behind the floor in that same segment).
  */
+#include "spool.h"
 #include "spool_int.h"
 #include "bytes.h"
 

@@ -15,6 +15,7 @@
  * burst of acks costs one write, and `state` never goes backwards (jobs run
  * in order, each with the maximum so far).
  */
+#include "spool.h"
 #include "spool_int.h"
 #include "bio.h"
 #include "bytes.h"
