@@ -2,11 +2,17 @@
  * daemon.h - `tlswatch-probe run`: the scheduling daemon (DESIGN 4.5).
  *
  * One libevent loop carries everything: the scheduler's timer
- * (scheduler.h), every handshake (handshake.h, the same engine and Result
+ * (sched.h), every handshake (handshake.h, the same engine and Result
  * as `check`), the spool (spool.h) and the uplink to the collector
  * (uplink.h). Per finished handshake: classify -> result_fill -> identity,
  * seq, service, labels, interval, mtls -> pack -> spool_append ->
  * uplink_kick.
+ *
+ * The loop never waits for the disk: fsync, rename and unlink (the spool's
+ * acks, rotations and periodic syncs, and the stats file) run on one
+ * background worker thread (bio.h) and report back to the loop. A slow
+ * disk delays durability, not handshakes; the stats file's "durable"
+ * object shows how far behind it is.
  *
  * Configuration generations. A loaded probe.yaml, its profile list, its
  * shared TLS contexts (one per distinct profile x client cert/key x

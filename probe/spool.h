@@ -29,12 +29,27 @@
  * there (logged with the byte offset and count of bytes cut). Later
  * segments are still read. Segments left empty or wholly acked are deleted.
  *
- * fsync policy: spool_sync() fsyncs the active segment; the daemon calls it
- * every fsync interval (default 1 s) and at shutdown. A killed process loses
- * nothing (the page cache survives it); a power loss can lose at most the
- * last interval, never corrupt what is older.
+ * fsync policy: spool_sync_start() fsyncs the active segment; the daemon
+ * calls it every fsync interval (default 1 s), and spool_sync() at
+ * shutdown. A killed process loses nothing (the page cache survives it); a
+ * power loss can lose at most the last interval, never corrupt what is
+ * older.
  *
- * Not thread-safe; one owner on the event loop.
+ * Durable writes off the loop. Without a worker (spool_opts.bio NULL) every
+ * call below does its fsyncs, renames and unlinks before it returns. With
+ * one (bio.h), the loop never waits for the disk: spool_ack() returns at
+ * once and the ack takes effect - `state` persisted, then acked_seq moves
+ * and segments are deleted, in that order, as above - when the worker has
+ * written it (several acks meanwhile become one write); rotation fsyncs
+ * the old segment on the worker; spool_sync_start() queues the fsync; the
+ * next block of sequence numbers is reserved half a block ahead. What does
+ * not change: a seq is handed out only once `state` reserving it is on
+ * disk, and segments are deleted only once the ack covering them is.
+ * Failures of background writes are logged and counted (durable_errors);
+ * a failed ack or reservation is retried by the next one.
+ *
+ * Not thread-safe; one owner on the event loop (the worker only ever sees
+ * copies: its own fds and numbers).
  */
 #ifndef TW_SPOOL_H
 #define TW_SPOOL_H
@@ -42,6 +57,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct bio;
 
 #define SPOOL_SEGMENT_DEFAULT (4u << 20)   /* rotate after 4 MiB */
 #define SPOOL_MAX_RECORD      (1u << 20)   /* a record's payload, at most */
@@ -53,6 +70,9 @@ struct spool_opts {
 	uint64_t max_bytes;        /* total of all segment files; oldest whole
 				    * segments dropped beyond; 0 = no limit */
 	uint64_t segment_bytes;    /* 0 = SPOOL_SEGMENT_DEFAULT */
+	struct bio *bio;           /* background durable writes; NULL: inline.
+				    * Borrowed: must outlive the spool, whose
+				    * spool_close() finishes its jobs first. */
 };
 
 /* One record handed out by spool_read(). data is owned by the spool_batch. */
@@ -77,6 +97,9 @@ struct spool_stats {
 	uint64_t last_seq;         /* highest assigned (0: none yet) */
 	uint64_t dropped;          /* records dropped because of max_bytes, since open */
 	uint64_t truncated_bytes;  /* torn/corrupt bytes cut at open */
+	uint64_t reserve_waits;    /* spool_next_seq waited for the worker */
+	uint64_t durable_errors;   /* background fsync/state writes that failed */
+	uint64_t durable_pending;  /* jobs queued on the worker */
 };
 
 /* Opens (creating the directory, mkdir -p, if needed) and recovers. NULL
@@ -115,12 +138,19 @@ void spool_batch_free(struct spool_batch *b);
 /* Everything up to seq is acked: the acked number is persisted (fsynced),
  * then segments wholly <= seq are deleted (the active one too: the next
  * append starts a new segment). Acks that go backwards are ignored, acks
- * past the last seq are clamped to it. 0 / -1. */
+ * past the last seq are clamped to it. 0 / -1. With a worker: 0 once the
+ * write is queued; acked_seq moves when it is done. */
 int spool_ack(struct spool *s, uint64_t seq, char *err, size_t errlen);
 
 /* fsync the active segment (and the directory when a segment was created
- * since the last call). 0 / -1. */
+ * since the last call), after every queued background job: when it
+ * returns 0 everything appended and acked so far is durable. Blocks. 0 / -1. */
 int spool_sync(struct spool *s, char *err, size_t errlen);
+
+/* The same without waiting: with a worker the fsync is queued (unless one
+ * is already queued) and its failure logged there; without one it is
+ * spool_sync(). 0 / -1 (could not queue or inline failure). */
+int spool_sync_start(struct spool *s, char *err, size_t errlen);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st);
 

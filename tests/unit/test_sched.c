@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler.h"
+#include "sched.h"
 
 TestSuite(sched);
 
@@ -216,7 +216,7 @@ Test(sched, overdue_while_running_not_run_twice)
 	struct rec r = { .s = s, .finish = false };
 	int64_t t0 = e->next_due;
 	cr_assert_eq(sched_pop_due(s, t0, rec_cb, &r), 1);
-	cr_assert_eq(e->state, SCHED_RUNNING);
+	cr_assert_eq(e->state, SCHED_ENTRY_RUNNING);
 	/* the run takes 3.5 intervals: the slots at +1s, +2s, +3s pass */
 	for (int64_t now = t0; now <= t0 + 3500; now += 100)
 		sched_pop_due(s, now, rec_cb, &r);
@@ -247,17 +247,17 @@ Test(sched, overdue_while_queued)
 	struct sched_entry *b = sched_add(s, &kb, 1000, NULL, t);
 	int64_t b_slot = b->next_due;
 	cr_assert_eq(sched_pop_due(s, b_slot, rec_cb, &r), 0);
-	cr_assert_eq(b->state, SCHED_QUEUED);
+	cr_assert_eq(b->state, SCHED_ENTRY_QUEUED);
 	cr_assert_eq(sched_next_due(s, b_slot), 1000, "full: the next event is b's next slot");
 	/* a stays busy 2.5 s: b waits in the queue past two of its slots */
 	cr_assert_eq(sched_pop_due(s, b_slot + 2500, rec_cb, &r), 0);
 	cr_assert_eq(b->overdue, 2);
-	cr_assert_eq(b->state, SCHED_QUEUED);
+	cr_assert_eq(b->state, SCHED_ENTRY_QUEUED);
 	cr_assert_eq(b->runs, 0);
 	sched_done(s, a);
 	cr_assert_eq(sched_next_due(s, b_slot + 2500), 0);
 	cr_assert_eq(sched_pop_due(s, b_slot + 2500, rec_cb, &r), 1);
-	cr_assert_eq(b->state, SCHED_RUNNING);
+	cr_assert_eq(b->state, SCHED_ENTRY_RUNNING);
 	cr_assert_eq(b->run_due, b_slot, "the queued run keeps its slot");
 	cr_assert_eq(b->runs, 1);
 	cr_assert_eq(sched_lateness_ms(s, 1.0), 2500);
@@ -442,7 +442,7 @@ Test(sched, reload_keeps_survivors)
 	/* start a and let one of its slots pass: running, overdue 1 */
 	struct rec r = { .s = s, .finish = false };
 	sched_pop_due(s, a->next_due, rec_cb, &r);
-	cr_assert_eq(a->state, SCHED_RUNNING);
+	cr_assert_eq(a->state, SCHED_ENTRY_RUNNING);
 	int64_t now = a->run_due + 1500;
 	sched_pop_due(s, now, rec_cb, &r);
 	cr_assert_eq(a->overdue, 1);
@@ -462,7 +462,7 @@ Test(sched, reload_keeps_survivors)
 	cr_assert_eq(rs.retimed, 1);
 	cr_assert_eq(rs.removed_running, 0);
 	cr_assert_eq(sched_find(s, &specs2[0].key), a, "same object");
-	cr_assert_eq(a->state, SCHED_RUNNING);
+	cr_assert_eq(a->state, SCHED_ENTRY_RUNNING);
 	cr_assert_eq(a->next_due, a_next);
 	cr_assert_eq(a->overdue, 1);
 	cr_assert_eq(a->runs, a_runs);
@@ -481,7 +481,7 @@ Test(sched, reload_keeps_survivors)
 	sched_pop_due(s, now, rec_cb, &r);
 	cr_assert_eq(a->runs, a_runs);
 	sched_done(s, a);
-	cr_assert_eq(a->state, SCHED_IDLE);
+	cr_assert_eq(a->state, SCHED_ENTRY_IDLE);
 
 	/* a duplicate key fails and changes nothing */
 	struct sched_spec dup[2] = { specs2[0], specs2[0] };

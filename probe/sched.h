@@ -1,5 +1,5 @@
 /*
- * scheduler.h - the probe's schedule: which (target x profile) entry runs when.
+ * sched.h - the probe's schedule: which (target x profile) entry runs when.
  * A pure data structure: no event loop, no clock of its own. Every call
  * takes `now`, monotonic milliseconds, so tests drive it with invented time
  * and the daemon with tw_mono_ms().
@@ -43,24 +43,29 @@
  * Cost: sched_pop_due is O(log n) per slot, sched_done O(1), sched_reload
  * O(n); memory about 120 bytes + key per entry.
  *
- * (Named scheduler.h, not sched.h: with -Iprobe a probe/sched.h would
- * shadow the system <sched.h> that pthread.h includes. Prefix: sched_.)
+ * Name: with -Iprobe this file is also what `#include <sched.h>` finds
+ * (pthread.h includes it), so it starts by pulling in the system header
+ * with #include_next: both are then visible, as the system's users expect.
+ * Nothing here may collide with it (hence SCHED_ENTRY_*: <sched.h> has
+ * SCHED_IDLE).
  *
  * Ownership: the sched owns its entries; udata is the caller's and is never
  * freed here. An entry removed by a reload while RUNNING stays valid until
  * its sched_done(), which frees it. Not thread-safe.
  */
-#ifndef TW_SCHEDULER_H
-#define TW_SCHEDULER_H
+#include_next <sched.h>
+
+#ifndef TW_SCHED_H
+#define TW_SCHED_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 enum sched_state {
-	SCHED_IDLE,      /* waiting for next_due */
-	SCHED_QUEUED,    /* a slot is due; waiting for the concurrency limit */
-	SCHED_RUNNING    /* handed to the start callback; until sched_done() */
+	SCHED_ENTRY_IDLE,      /* waiting for next_due */
+	SCHED_ENTRY_QUEUED,    /* a slot is due; waiting for the concurrency limit */
+	SCHED_ENTRY_RUNNING    /* handed to the start callback; until sched_done() */
 };
 
 struct sched_key {

@@ -1,5 +1,5 @@
 /*
- * scheduler.c - see scheduler.h for the model (phases, clocks, overdue rules).
+ * sched.c - see sched.h for the model (phases, clocks, overdue rules).
  *
  * Three structures over one set of entries:
  *   heap   binary min-heap of every live entry by next_due (heap_idx kept
@@ -10,7 +10,7 @@
  *          sched_add's duplicate check and reload matching.
  * Removed entries still RUNNING hang on the `orphans` list until sched_done.
  */
-#include "scheduler.h"
+#include "sched.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -328,7 +328,7 @@ static struct sched_entry *entry_new(const struct sched_key *k, void *udata)
 	}
 	e->hash = fmix64(sched_fnv1a64(e->key, e->keylen));
 	e->udata = udata;
-	e->state = SCHED_IDLE;
+	e->state = SCHED_ENTRY_IDLE;
 	return e;
 }
 
@@ -460,11 +460,11 @@ int sched_reload(struct sched *s, const struct sched_spec *specs, size_t n, int6
 		if (e->heap_idx != SIZE_MAX)
 			continue;
 		rs.removed++;
-		if (e->state == SCHED_QUEUED) {
+		if (e->state == SCHED_ENTRY_QUEUED) {
 			list_unlink(&s->queue, e);
 			s->nqueued--;
 		}
-		if (e->state == SCHED_RUNNING) {
+		if (e->state == SCHED_ENTRY_RUNNING) {
 			e->removed = true;
 			list_push(&s->orphans, e);
 			rs.removed_running++;
@@ -524,8 +524,8 @@ static void account_due(struct sched *s, int64_t now)
 		int64_t due = (now - e->next_due) / iv + 1;     /* slots due, >= 1 */
 		int64_t newest = e->next_due + (due - 1) * iv;
 		uint64_t missed = (uint64_t)due;
-		if (e->state == SCHED_IDLE) {
-			e->state = SCHED_QUEUED;
+		if (e->state == SCHED_ENTRY_IDLE) {
+			e->state = SCHED_ENTRY_QUEUED;
 			e->run_due = newest;
 			list_push(&s->queue, e);
 			s->nqueued++;
@@ -546,7 +546,7 @@ size_t sched_pop_due(struct sched *s, int64_t now, sched_start_cb cb, void *arg)
 		struct sched_entry *e = s->queue.head;
 		list_unlink(&s->queue, e);
 		s->nqueued--;
-		e->state = SCHED_RUNNING;
+		e->state = SCHED_ENTRY_RUNNING;
 		e->runs++;
 		s->running++;
 		s->started++;
@@ -572,7 +572,7 @@ int64_t sched_next_due(const struct sched *s, int64_t now)
 
 void sched_done(struct sched *s, struct sched_entry *e)
 {
-	if (e->state != SCHED_RUNNING)
+	if (e->state != SCHED_ENTRY_RUNNING)
 		return;
 	s->running--;
 	if (e->removed) {
@@ -580,7 +580,7 @@ void sched_done(struct sched *s, struct sched_entry *e)
 		entry_free(e);
 		return;
 	}
-	e->state = SCHED_IDLE;
+	e->state = SCHED_ENTRY_IDLE;
 }
 
 void sched_get_stats(const struct sched *s, struct sched_stats *st)
