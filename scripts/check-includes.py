@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Include discipline for common/, probe/ and collector/.
 
-A module is a pair X.c + X.h in one directory. Module A depends on module B
+A module is a pair X.c + X.h in one directory; a module's internal header
+X_int.h (shared by its files X*.c, not for other modules) belongs to X. Module A depends on module B
 when A.c or A.h includes B.h. Two rules, each printed with the offending
 files, exit status 1 when either is broken:
 
@@ -36,7 +37,10 @@ INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 def module_of(path):
     d, f = os.path.split(path)
-    return os.path.join(d, os.path.splitext(f)[0])
+    stem = os.path.splitext(f)[0]
+    if stem.endswith("_int"):
+        stem = stem[:-len("_int")]
+    return os.path.join(d, stem)
 
 
 def resolve(root, from_dir, name):
