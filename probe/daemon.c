@@ -14,6 +14,7 @@
 #include "daemon_int.h"
 #include "bio.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "handshake.h"
 #include "spool.h"
 #include "uplink.h"
@@ -125,9 +126,17 @@ void daemon_drain_check(struct daemon *d)
 		enter_grace(d);
 }
 
+/* systemd (Type=notify) is told; a failure to tell it is logged, never fatal. */
+static void tell_systemd(int r, const char *what)
+{
+	if (r < 0)
+		log_warn("systemd notify (%s): %s", what, strerror(errno));
+}
+
 static void begin_stop(struct daemon *d, const char *why)
 {
 	if (d->state == D_RUNNING) {
+		tell_systemd(sdnotify_stopping(), "STOPPING");
 		unsigned deadline = d->gen->max_timeout_ms;
 		if (deadline > DRAIN_MAX_MS)
 			deadline = DRAIN_MAX_MS;
@@ -159,7 +168,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		if (d->state == D_RUNNING) {
 			log_info("SIGHUP: reloading %s", d->o->config_path);
+			tell_systemd(sdnotify_reloading(), "RELOADING");
 			daemon_gen_reload(d);
+			tell_systemd(sdnotify_ready(NULL), "READY");
 		}
 		break;
 	case SIGUSR1:
@@ -238,6 +249,7 @@ static void daemon_free(struct daemon *d)
 		spool_close(d->spool);
 	}
 	bio_free(d->bio);       /* after its users: it finishes their jobs */
+	sdnotify_watchdog_free(d->watchdog);
 	free(d->stats_next);
 	struct event *evs[] = { d->ev_tick, d->ev_sync, d->ev_summary, d->ev_drain_end,
 				d->ev_grace_poll, d->ev_grace_end, d->ev_sig[0], d->ev_sig[1],
@@ -372,6 +384,12 @@ int daemon_run(const struct daemon_opts *o)
 		 (unsigned long long)sp.last_seq, (unsigned long long)sp.truncated_bytes);
 	daemon_stats_write(d);
 	daemon_runner_pump(d);
+
+	/* systemd: ready once scheduling; watchdog pings come from the loop */
+	const char *werr = NULL;
+	if (!(d->watchdog = sdnotify_watchdog_start(d->base, &werr)) && werr)
+		log_warn("systemd watchdog: %s", werr);
+	tell_systemd(sdnotify_ready("probing"), "READY");
 
 	if (event_base_dispatch(d->base) < 0) {
 		log_error("event loop failed");

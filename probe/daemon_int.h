@@ -136,6 +136,7 @@ struct daemon {
 	struct event *ev_grace_poll; /* GRACE: is everything acked? */
 	struct event *ev_grace_end;  /* GRACE deadline */
 	struct event *ev_sig[4];
+	struct sdnotify_watchdog *watchdog; /* systemd WatchdogSec pings, or NULL */
 	unsigned fsync_ms;
 
 	struct drun *runs;          /* in flight */

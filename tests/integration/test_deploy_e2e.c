@@ -9,11 +9,14 @@
  * Run through tests/integration/test_deploy_e2e.sh (PostgreSQL, ports).
  */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -209,4 +212,82 @@ Test(deploy_e2e, a_probe_claiming_another_region_is_refused)
 		dump_logs();
 	cr_assert_gt(tw_file_count(E.coll_log, "does not match certificate OU"), 0);
 	cr_expect_eq(tw_pg_ll(E.pg, "SELECT count(*) FROM results"), 0);
+}
+
+/* ---- systemd Type=notify: the units say Type=notify and WatchdogSec, so each
+ * daemon must send READY=1 once it serves, WATCHDOG=1 from its loop, and
+ * STOPPING=1 when SIGTERM starts the drain. A datagram socket plays systemd. */
+
+static int notify_listen(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	cr_assert_lt(strlen(path), sizeof a.sun_path);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0, "bind %s", path);
+	return fd;
+}
+
+/* Reads datagrams into seen (appended) until one contains want. */
+static bool notify_wait(int fd, const char *want, int timeout_ms, char *seen, size_t cap)
+{
+	double end = tw_now_ms() + timeout_ms;
+	while (tw_now_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		char msg[4096];
+		ssize_t n = recv(fd, msg, sizeof msg - 1, 0);
+		if (n <= 0)
+			continue;
+		msg[n] = '\0';
+		size_t l = strlen(seen);
+		snprintf(seen + l, cap - l, "%s|", msg);
+		if (strstr(msg, want))
+			return true;
+	}
+	return false;
+}
+
+Test(deploy_e2e, daemons_tell_systemd_ready_watchdog_and_stopping)
+{
+	char cpath[600], ppath[600], cseen[8192] = "", pseen[8192] = "";
+	snprintf(cpath, sizeof cpath, "%s/notify-c-%d", penv("TW_WORK"), (int)getpid());
+	snprintf(ppath, sizeof ppath, "%s/notify-p-%d", penv("TW_WORK"), (int)getpid());
+	int cfd = notify_listen(cpath), pfd = notify_listen(ppath);
+
+	/* 400 ms watchdog: pings every 200 ms */
+	setenv("WATCHDOG_USEC", "400000", 1);
+	setenv("NOTIFY_SOCKET", cpath, 1);
+	setup_db_and_collector("notify");
+	setenv("NOTIFY_SOCKET", ppath, 1);
+	start_probe(0, "probe-a", "eu-west");
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+
+	cr_expect(notify_wait(cfd, "READY=1", 15000, cseen, sizeof cseen),
+		  "collector never said READY=1: %s", cseen);
+	cr_expect(notify_wait(pfd, "READY=1", 15000, pseen, sizeof pseen),
+		  "probe never said READY=1: %s", pseen);
+	cr_expect(notify_wait(cfd, "WATCHDOG=1", 3000, cseen, sizeof cseen),
+		  "collector sent no watchdog ping: %s", cseen);
+	cr_expect(notify_wait(pfd, "WATCHDOG=1", 3000, pseen, sizeof pseen),
+		  "probe sent no watchdog ping: %s", pseen);
+
+	kill(E.probe[0], SIGHUP);
+	cr_expect(notify_wait(pfd, "RELOADING=1", 5000, pseen, sizeof pseen),
+		  "probe did not say RELOADING=1 on SIGHUP: %s", pseen);
+
+	kill(E.probe[0], SIGTERM);
+	cr_expect(notify_wait(pfd, "STOPPING=1", 5000, pseen, sizeof pseen),
+		  "probe did not say STOPPING=1 on SIGTERM: %s", pseen);
+	kill(E.coll, SIGTERM);
+	cr_expect(notify_wait(cfd, "STOPPING=1", 5000, cseen, sizeof cseen),
+		  "collector did not say STOPPING=1 on SIGTERM: %s", cseen);
+	close(cfd);
+	close(pfd);
+	unlink(cpath);
+	unlink(ppath);
 }
