@@ -705,6 +705,10 @@ Test(configs, shipped_configs_pass_check_config_with_pki_material)
 	cr_assert_eq(run(NULL, "cp %s/collectors/c1/* %s/ && cp deploy/slos.example.yaml %s/slos.yaml && "
 			       "cp deploy/notify.example.yaml %s/notify.yaml && cp %s/probes/probe-a/* %s/",
 			 pki, ex, ex, ex, pki, ex), 0);
+	/* probe.example.yaml's mTLS target names a client certificate and a
+	 * partner CA: --check-config opens every file a config names */
+	cr_assert_eq(run(NULL, "cd %s && cp -p probe.pem client.pem && cp -p probe.key client.key && "
+			       "cp -p ca.pem partner-ca.pem", ex), 0);
 	place(ex, "deploy/collector.example.yaml", "collector.yaml");
 	place(ex, "deploy/probe.example.yaml", "probe.yaml");
 	cr_expect_eq(run(NULL, NOTIFY_ENV " %s/tlswatch-collector run -c %s/collector.yaml --check-config",
@@ -716,6 +720,8 @@ Test(configs, shipped_configs_pass_check_config_with_pki_material)
 			 k8src), 0);
 	cr_assert_eq(run(NULL, "mkdir -p %s/tls && cp %s/collectors/c1/* %s/tls/ && cp %s/slos.yaml "
 			       "%s/notify.yaml %s/", k8, pki, k8, k8src, k8src, k8), 0);
+	/* the probe pods' Secret: its own certificate, key and the CA */
+	cr_assert_eq(run(NULL, "cp -p %s/probes/probe-a/* %s/tls/", pki, k8), 0);
 	char f[1024];
 	snprintf(f, sizeof f, "%s/collector.yaml", k8src);
 	place(k8, f, "collector.yaml");
