@@ -8,17 +8,38 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 int log_active_level = TWLOG_WARN;
 static const char *log_prog = "tlswatch";
 static bool log_json;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+/*
+ * libevent's own messages ("[warn] Epoll MOD(4) on fd 15 failed ...") would
+ * go to stderr in its format; they come through here as our lines instead.
+ * One class is expected and harmless: libpq closes its socket itself when it
+ * sees the server gone, before the connection object can delete the events
+ * on it, so the epoll removal that follows fails with EBADF (the kernel
+ * already forgot a closed descriptor). Those are debug, everything else keeps
+ * libevent's severity.
+ */
+static void libevent_log(int severity, const char *msg)
+{
+	enum log_level lvl = severity >= EVENT_LOG_ERR ? TWLOG_ERROR
+			     : severity == EVENT_LOG_WARN ? TWLOG_WARN : TWLOG_DEBUG;
+	if (lvl == TWLOG_WARN && strstr(msg, "Epoll") && strstr(msg, "Bad file descriptor"))
+		lvl = TWLOG_DEBUG;
+	log_at(lvl, "libevent: %s", msg);
+}
+
 void log_init(const char *prog, enum log_level level, bool json)
 {
 	log_prog = prog;
 	log_active_level = (int)level;
 	log_json = json;
+	event_set_log_callback(libevent_log);
 }
 
 int log_level_parse(const char *s)
