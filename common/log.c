@@ -31,7 +31,7 @@ static void libevent_log(int severity, const char *msg)
 			     : severity == EVENT_LOG_WARN ? TWLOG_WARN : TWLOG_DEBUG;
 	if (lvl == TWLOG_WARN && strstr(msg, "Epoll") && strstr(msg, "Bad file descriptor"))
 		lvl = TWLOG_DEBUG;
-	log_at(lvl, "libevent: %s", msg);
+	log_at((int)lvl, "libevent: %s", msg);
 }
 
 void log_init(const char *prog, enum log_level level, bool json)
