@@ -38,6 +38,7 @@
  * waiting for that answer stays on the list until the answer comes.
  */
 #include "ingest.h"
+#include "ingest_batch.h"
 #include "db.h"
 #include "frame.h"
 #include "log.h"
@@ -638,6 +639,7 @@ static void job_cb(void *arg, bool ok, uint64_t max_seq, size_t inserted, const 
 
 /* Submits the pending batches (up to max_pending_rows, at least one batch)
  * as one job. */
+void *(*ingest_batch_malloc)(size_t n) = malloc;
 static void conn_submit(struct ingest_conn *c)
 {
 	struct ingest *ing = c->ing;
@@ -652,9 +654,15 @@ static void conn_submit(struct ingest_conn *c)
 		last = b;
 		b = b->next;
 	}
-	Tlswatch__Result **arr = malloc(rows * sizeof *arr);
+	Tlswatch__Result **arr = ingest_batch_malloc(rows * sizeof *arr);
 	if (!arr) {
-		conn_log(c, TWLOG_ERROR, "out of memory submitting %zu rows", rows);
+		/* The rows stay pending; like a database failure, try again
+		 * later (nothing else would: no job runs, no frame is read). */
+		struct timeval tv;
+		conn_log(c, TWLOG_ERROR, "out of memory submitting %zu rows; retrying in %u ms",
+			 rows, INGEST_RETRY_MIN_MS);
+		ms_to_tv(INGEST_RETRY_MIN_MS, &tv);
+		evtimer_add(c->retry, &tv);
 		return;
 	}
 	size_t k = 0;
