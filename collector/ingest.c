@@ -34,8 +34,7 @@
  *
  * Lifetime. Closing a connection cancels its db job and moves it to a
  * free-later list; a zero-timeout "reaper" event frees it, never inside its
- * own callback. db_last_seq() cannot be cancelled, so a closed connection
- * waiting for that answer stays on the list until the answer comes.
+ * own callback. db_last_seq() cannot be cancelled: see the lookup table.
  */
 #include "ingest.h"
 #include "ingest_batch.h"
@@ -165,7 +164,8 @@ struct ingest_conn {
 	unsigned db_failures;             /* consecutive failures of the same rows */
 
 	bool lastseq_needed;              /* Hello accepted, db_last_seq not asked yet */
-	bool lastseq_wait;                /* db_last_seq answer outstanding */
+	uint64_t lookup_id;               /* db_last_seq answer outstanding: our entry */
+	struct ingest_conn *lookup_next;  /* the lookup table's chain */
 	uint64_t acked_seq;               /* highest seq acked on this connection */
 
 	struct ingest_conn *predecessor;  /* same probe, older, db job still running */
@@ -284,6 +284,46 @@ static void list_push(struct ingest_conn **head, struct ingest_conn *c)
 }
 
 static void conn_advance(struct ingest_conn *c);
+
+/* ---- db_last_seq lookups ----
+ *
+ * db_last_seq() cannot be cancelled, and its answer may come after the
+ * connection - or the whole server - is gone (ingest_free() before the pool
+ * answers on a later loop turn). So the callback's argument is not the
+ * connection but a number, and this table maps the numbers still wanted to
+ * their connections. Closing a connection removes its entry; an answer
+ * whose number is not in the table is dropped. Nothing is allocated per
+ * lookup, so an answer that never comes (the pool freed first) leaks
+ * nothing. One table per process, used only from the loop thread.
+ */
+#define LOOKUP_BUCKETS 256
+static struct ingest_conn *lookup_table[LOOKUP_BUCKETS];
+static uint64_t lookup_last_id;
+
+static void lookup_add(struct ingest_conn *c)
+{
+	struct ingest_conn **head;
+	c->lookup_id = ++lookup_last_id;
+	head = &lookup_table[c->lookup_id % LOOKUP_BUCKETS];
+	c->lookup_next = *head;
+	*head = c;
+}
+
+/* Takes the entry of id out of the table: its connection, or NULL. */
+static struct ingest_conn *lookup_take(uint64_t id)
+{
+	struct ingest_conn **pp = &lookup_table[id % LOOKUP_BUCKETS];
+	for (; *pp; pp = &(*pp)->lookup_next) {
+		struct ingest_conn *c = *pp;
+		if (c->lookup_id == id) {
+			*pp = c->lookup_next;
+			c->lookup_next = NULL;
+			c->lookup_id = 0;
+			return c;
+		}
+	}
+	return NULL;
+}
 static void conn_update_reading(struct ingest_conn *c);
 static void conn_process_input(struct ingest_conn *c);
 static void conn_check_drained(struct ingest_conn *c);
@@ -349,6 +389,8 @@ static void conn_close(struct ingest_conn *c)
 		c->job = NULL;
 	}
 	c->job_running = false;
+	if (c->lookup_id)
+		lookup_take(c->lookup_id);
 	batches_free(c->pending);
 	batches_free(c->inflight);
 	c->pending = c->pending_tail = c->inflight = NULL;
@@ -427,10 +469,8 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 	struct ingest_conn *c = ing->closed;
 	while (c) {
 		struct ingest_conn *next = c->next;
-		if (!c->lastseq_wait) {
-			list_remove(&ing->closed, c);
-			conn_free(c);
-		}
+		list_remove(&ing->closed, c);
+		conn_free(c);
 		c = next;
 	}
 }
@@ -554,12 +594,9 @@ static void conn_send_ack(struct ingest_conn *c, uint64_t seq)
 
 static void lastseq_cb(void *arg, bool found, uint64_t seq)
 {
-	struct ingest_conn *c = arg;
-	c->lastseq_wait = false;
-	if (c->state == CONN_CLOSED) {
-		schedule_reaper(c->ing);
-		return;
-	}
+	struct ingest_conn *c = lookup_take((uint64_t)(uintptr_t)arg);
+	if (!c)
+		return;  /* closed meanwhile, perhaps with the whole server */
 	if (found && (c->state == CONN_STREAMING || c->state == CONN_DRAINING)) {
 		conn_log(c, TWLOG_DEBUG, "last committed seq=%llu", (unsigned long long)seq);
 		conn_send_ack(c, seq);
@@ -717,15 +754,16 @@ static void conn_advance(struct ingest_conn *c)
 {
 	if (c->state != CONN_STREAMING && c->state != CONN_DRAINING)
 		return;
-	if (c->predecessor || c->lastseq_wait || c->job_running)
+	if (c->predecessor || c->lookup_id || c->job_running)
 		return;
 	if (c->lastseq_needed) {
 		c->lastseq_needed = false;
 		if (c->state == CONN_STREAMING) {
-			c->lastseq_wait = true;
-			if (db_last_seq(c->ing->db, c->probe_id, lastseq_cb, c) == 0)
+			lookup_add(c);
+			if (db_last_seq(c->ing->db, c->probe_id, lastseq_cb,
+					(void *)(uintptr_t)c->lookup_id) == 0)
 				return;
-			c->lastseq_wait = false;  /* no database now: acks come from commits */
+			lookup_take(c->lookup_id);  /* no database now: acks come from commits */
 			conn_log(c, TWLOG_DEBUG, "cannot look up the last committed seq now");
 		}
 	}
@@ -1179,7 +1217,7 @@ static void conn_check_drained(struct ingest_conn *c)
 {
 	if (c->state != CONN_DRAINING)
 		return;
-	if (c->job_running || c->pending || c->lastseq_wait || c->predecessor)
+	if (c->job_running || c->pending || c->lookup_id || c->predecessor)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;  /* write_cb comes back when flushed */

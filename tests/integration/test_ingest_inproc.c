@@ -79,6 +79,18 @@ static void srv_pause(struct srv *s)
 	s->running = false;
 }
 
+/* Runs the loop on this thread until *flag is set or ms pass; the flag's value. */
+static bool srv_run_until(struct srv *s, const atomic_int *flag, int ms)
+{
+	double end = tw_now_ms() + ms;
+	struct timeval slice = { 0, 20000 };
+	while (!atomic_load(flag) && tw_now_ms() < end) {
+		event_base_loopexit(s->base, &slice);
+		event_base_dispatch(s->base);
+	}
+	return atomic_load(flag) != 0;
+}
+
 /* A fresh migrated database named dbname, a pool of one connection to it
  * (ready), and the server on a free port; the loop is not running yet. */
 static void srv_start(struct srv *s, const char *dbname)
@@ -197,5 +209,57 @@ Test(ingest_inproc, submit_out_of_memory_retries_later)
 	cr_expect_eq(st.pending_rows, 0);
 	cr_expect_geq(st.jobs_committed, 2);
 	ingest_batch_malloc = malloc;
+	srv_free(&s);
+}
+
+/* ---- teardown while a db_last_seq answer is outstanding ---- */
+
+static void last_seq_cb(void *arg, bool found, uint64_t seq)
+{
+	atomic_store((atomic_int *)arg, 1);
+}
+
+/* A connection asked db_last_seq (which cannot be cancelled); the server is
+ * freed before the answer comes, and the pool delivers it afterwards. Under
+ * SANITIZE=1 this was a heap-use-after-free of the freed connection. */
+Test(ingest_inproc, free_with_last_seq_outstanding)
+{
+	struct srv s;
+	srv_start(&s, "inproc_free");
+	/* Hold the probes table: the Hello's probe record and its db_last_seq
+	 * lookup queue behind the lock on the pool's one connection. */
+	PGconn *lock = PQconnectdb(s.conninfo);
+	cr_assert_eq(PQstatus(lock), CONNECTION_OK, "%s", PQerrorMessage(lock));
+	cr_assert_eq(tw_pg_exec(lock, "BEGIN; LOCK TABLE probes IN ACCESS EXCLUSIVE MODE"), 0);
+	srv_resume(&s);
+
+	struct tw_probe *c = connect_probe(&s, "probe-b");
+	cr_assert_eq(tw_probe_send_hello(c, "probe-b", "us-east"), 0);
+	PGconn *q = PQconnectdb(s.conninfo);
+	cr_assert_eq(PQstatus(q), CONNECTION_OK);
+	bool waiting = false;
+	for (int i = 0; i < 250 && !waiting; i++) {
+		PGresult *r = PQexec(q, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+				     "current_database() AND wait_event_type = 'Lock' AND pid <> "
+				     "pg_backend_pid()");
+		waiting = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+		PQclear(r);
+		if (!waiting)
+			tw_sleep_ms(20);
+	}
+	PQfinish(q);
+	cr_assert(waiting, "the Hello's database work never reached the lock");
+
+	srv_pause(&s);
+	ingest_free(s.ing);
+	s.ing = NULL;
+	/* Queued after the connection's lookup on the same connection: when it
+	 * is answered, so was the lookup. */
+	atomic_int answered = 0;
+	cr_assert_eq(db_last_seq(s.db, "probe-b", last_seq_cb, &answered), 0);
+	cr_assert_eq(tw_pg_exec(lock, "COMMIT"), 0);
+	PQfinish(lock);
+	cr_expect(srv_run_until(&s, &answered, 10000), "the pool never answered");
+	tw_probe_free(c);
 	srv_free(&s);
 }
