@@ -7,7 +7,8 @@
  * first a Hello whose probe_id (and region, if given) must equal the
  * certificate's, then ResultBatches and Heartbeats. Each batch goes to
  * db_ingest(); the collector sends Ack(seq) after the rows are committed.
- * The connection state machine is described in ingest.c.
+ * The connection state machine is described in ingest_conn.c; the files
+ * of the server are listed in ingest_int.h.
  *
  * Anything a probe does wrong (no or untrusted certificate, identity
  * mismatch, oversized or malformed frame, ...) closes that connection only,
