@@ -13,6 +13,9 @@
  * Anything a probe does wrong (no or untrusted certificate, identity
  * mismatch, oversized or malformed frame, ...) closes that connection only,
  * with one log line naming the peer and the reason, counted per reason.
+ * Once TLS is up the probe is told why first: an Error frame whose code is
+ * the reason's ingest_refusal_name() and whose message is the logged
+ * sentence.
  *
  * Ownership: the event_base and the db_pool are borrowed and must outlive
  * the server. ingest_free() closes every connection (cancelling their db

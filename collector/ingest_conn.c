@@ -7,6 +7,7 @@
  *   STREAMING     --SIGTERM--> DRAINING --all committed and acked--> CLOSED
  *   STREAMING     --same probe connected again, db job in flight--> RETIRING
  *   RETIRING      --its db job finished--> CLOSED
+ *   after TLS     --refusal--> REFUSING --Error written--> LINGERING --> CLOSED
  *   any           --peer gone, timeout--> CLOSED
  *
  * Every event (bytes in, output flushed, TLS event, deadline, retry, a
@@ -15,6 +16,12 @@
  * frames, let the database side move (ingest_commit.c), check the drain,
  * flush a refusal, close. ingest_conn_set_state() is the only writer of
  * c->state: it logs, arms the state's deadline and sets reading.
+ *
+ * Refusals. Once TLS is up, a refused peer is told why: an Error frame
+ * (code = the refusal's metrics name) is written, our side is shut for
+ * writing, and the input is discarded until the peer closes (or
+ * INGEST_LINGER_MS), so that the close does not reset the connection before
+ * the Error has been read.
  */
 #include "ingest_int.h"
 #include "frame.h"
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -32,7 +40,8 @@
 #include <openssl/err.h>
 
 static const char *const state_names[] = {
-	"tls_accepting", "await_hello", "streaming", "draining", "retiring", "closed",
+	"tls_accepting", "await_hello", "streaming", "draining", "retiring", "refusing",
+	"lingering", "closed",
 };
 
 void ingest_conn_log(const struct ingest_conn *c, enum log_level lvl, const char *fmt, ...)
@@ -57,6 +66,8 @@ static bool conn_wants_read(const struct ingest_conn *c)
 	switch (c->state) {
 	case CONN_TLS_ACCEPTING:
 	case CONN_AWAIT_HELLO:
+	case CONN_REFUSING:   /* read and discarded: a full buffer must not stall */
+	case CONN_LINGERING:  /* the write, nor hide the peer's close */
 		return true;
 	case CONN_STREAMING:
 		return !c->ing->db_paused && c->q.held_rows < c->ing->o.max_pending_rows;
@@ -84,6 +95,8 @@ static void conn_arm_deadline(struct ingest_conn *c)
 		 * nothing: not while reading is paused or rows await their Ack */
 		ms = conn_wants_read(c) && c->q.held_rows == 0 ? o->idle_timeout_ms : 0;
 		break;
+	case CONN_REFUSING: ms = INGEST_LINGER_MS; break;
+	case CONN_LINGERING: return;  /* REFUSING's deadline goes on */
 	default: ms = 0; break;
 	}
 	if (ms == 0) {
@@ -207,6 +220,20 @@ void ingest_conn_send_ack(struct ingest_conn *c, uint64_t seq)
 	ingest_conn_log(c, TWLOG_DEBUG, "ack seq=%llu", (unsigned long long)ack.seq);
 }
 
+/* Tells the peer why it is refused: an Error frame, code = the refusal's
+ * metrics name, message = the sentence we log. */
+static enum conn_io conn_send_error(struct ingest_conn *c, enum ingest_refusal why,
+				    const char *msg)
+{
+	Tlswatch__Error err = TLSWATCH__ERROR__INIT;
+	Tlswatch__Envelope env = TLSWATCH__ENVELOPE__INIT;
+	err.code = (char *)ingest_refusal_name(why);
+	err.message = (char *)msg;
+	env.msg_case = TLSWATCH__ENVELOPE__MSG_ERROR;
+	env.error = &err;
+	return conn_write_frame(c, &env);
+}
+
 void ingest_conn_refuse(struct ingest_conn *c, enum ingest_refusal why, const char *fmt, ...)
 {
 	char msg[768];
@@ -216,6 +243,14 @@ void ingest_conn_refuse(struct ingest_conn *c, enum ingest_refusal why, const ch
 	va_end(ap);
 	c->ing->st.refused[why]++;
 	ingest_conn_log(c, TWLOG_WARN, "refused (%s): %s", ingest_refusal_name(why), msg);
+	/* Once TLS is up the peer can read a frame: it learns why, rather
+	 * than seeing a broken pipe. */
+	if (c->state != CONN_CLOSED && SSL_is_init_finished(c->ssl) &&
+	    conn_send_error(c, why, msg) == IO_COMPLETE) {
+		conn_release(c);
+		ingest_conn_set_state(c, CONN_REFUSING);
+		return;
+	}
 	ingest_conn_close(c);
 }
 
@@ -261,6 +296,12 @@ static enum conn_io conn_read_frame(struct ingest_conn *c, Tlswatch__Envelope **
 	}
 }
 
+static void conn_discard_input(struct ingest_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
 /* ---- the machine ---- */
 
 /* DRAINING: everything received is committed and acked, and written. */
@@ -298,6 +339,19 @@ void ingest_conn_drive(struct ingest_conn *c)
 				ingest_conn_end(c, CLOSE_SHUTDOWN, TWLOG_INFO, "drained: everything "
 						"received is committed and acked (seq=%llu)",
 						(unsigned long long)c->acked_seq);
+			break;
+		case CONN_REFUSING:
+			conn_discard_input(c);
+			if (ingest_conn_flushed(c) != IO_COMPLETE)
+				break;
+			/* FIN after the Error; the peer's close ends LINGERING */
+			if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == 0)
+				ingest_conn_set_state(c, CONN_LINGERING);
+			else  /* the peer is gone already */
+				ingest_conn_close(c);
+			break;
+		case CONN_LINGERING:
+			conn_discard_input(c);
 			break;
 		}
 	} while (c->state != st);
@@ -362,6 +416,12 @@ static void event_cb(struct bufferevent *bev, short events, void *arg)
 		(void)ingest_tls_stream_error(c->bev, events, why, sizeof why);
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		break;
+	case CONN_REFUSING:
+	case CONN_LINGERING:
+		(void)ingest_tls_stream_error(c->bev, events, why, sizeof why);
+		ingest_conn_log(c, TWLOG_DEBUG, "refused peer gone");
+		ingest_conn_close(c);
+		break;
 	case CONN_CLOSED:
 		break;
 	default: {
@@ -390,6 +450,12 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_STREAMING:
 		ingest_conn_end(c, CLOSE_IDLE_TIMEOUT, TWLOG_INFO, "no frame for %u ms",
 				o->idle_timeout_ms);
+		break;
+	case CONN_REFUSING:
+	case CONN_LINGERING:
+		ingest_conn_log(c, TWLOG_DEBUG, "refused peer did not close within %u ms",
+				INGEST_LINGER_MS);
+		ingest_conn_close(c);
 		break;
 	default:
 		break;

@@ -34,6 +34,7 @@
 #define INGEST_ID_MAX          128   /* probe id / region from a certificate */
 #define INGEST_VERSION_MAX     64
 #define INGEST_RESUME_POLL_MS  1000
+#define INGEST_LINGER_MS       2000  /* a refused peer gets this long to read the Error */
 
 /* What an I/O step achieved, memcached-style. */
 enum conn_io {
@@ -67,6 +68,15 @@ enum conn_state {
 	 * in flight: not reading, not acking; kept until that job finishes so
 	 * the successor's commits come after it. No deadline. */
 	CONN_RETIRING,
+	/* Refused after the TLS handshake: an Error frame (code = the refusal
+	 * name) is queued; input is discarded until the output is written.
+	 * Deadline: INGEST_LINGER_MS. */
+	CONN_REFUSING,
+	/* The Error frame is written and our side is shut for writing; input is
+	 * discarded until the peer closes, so that closing does not reset the
+	 * connection before the peer has read the Error. Deadline: the rest of
+	 * INGEST_LINGER_MS. */
+	CONN_LINGERING,
 	/* Closed: events off, on the free-later list, freed by the reaper. */
 	CONN_CLOSED,
 };
@@ -179,7 +189,8 @@ void ingest_conn_update_reading(struct ingest_conn *c);
 /* Closes c: its job is cancelled, its batches dropped; freed later by the
  * reaper. Statistics and logging are the caller's. */
 void ingest_conn_close(struct ingest_conn *c);
-/* A misbehaving peer: one warning with the reason, counted by kind. */
+/* A misbehaving peer: one warning with the reason, counted by kind; after
+ * the TLS handshake the peer is told why in an Error frame first. */
 void ingest_conn_refuse(struct ingest_conn *c, enum ingest_refusal why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Ends an accepted stream for a reason that is not the peer's fault. */

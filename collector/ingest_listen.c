@@ -161,7 +161,7 @@ void ingest_shutdown(struct ingest *ing, unsigned timeout_ms, void (*done)(void 
 			ingest_conn_kick(c);
 			break;
 		default:
-			break;  /* retiring: ends with its job */
+			break;  /* retiring, refusing: they end by themselves */
 		}
 	}
 	ingest_ms_to_tv(timeout_ms, &tv);

@@ -111,6 +111,24 @@ static uint64_t tc_read_ack(struct tw_probe *c)
 	return seq;
 }
 
+/* A refused client is told why before the close: the next frame is an
+ * Error with code (the refusal's metrics name) and a message containing
+ * sentence, then the connection closes. */
+static void expect_error_frame(struct tw_probe *c, const char *code, const char *sentence)
+{
+	Tlswatch__Envelope *e = NULL;
+	int r = tc_read_env(c, &e);
+	cr_assert_eq(r, 1, "no Error frame before the close (%s)", r == 0 ? "closed" : "timeout");
+	cr_assert_eq(e->msg_case, TLSWATCH__ENVELOPE__MSG_ERROR, "expected an Error, got case %d",
+		     e->msg_case);
+	cr_expect_str_eq(e->error->code, code);
+	cr_expect(e->error->message && strstr(e->error->message, sentence),
+		  "Error message \"%s\" does not say \"%s\"",
+		  e->error->message ? e->error->message : "(none)", sentence);
+	tlswatch__envelope__free_unpacked(e, NULL);
+	cr_expect(tw_probe_closed_by_peer(c), "still open after the Error frame");
+}
+
 /* ---- messages ---- */
 
 static void send_hello(struct tw_probe *c, const char *probe_id, const char *region)
@@ -408,7 +426,7 @@ Test(ingest, certificate_without_region_refused)
 	struct tw_probe *c = tc_connect("probe-noregion");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-x", "eu-west");
-	cr_expect(tw_probe_closed_by_peer(c));
+	expect_error_frame(c, "cert_identity", "certificate has no OU (region)");
 	expect_log(c->peer, "refused (cert_identity): certificate has no OU (region)");
 	expect_refused("cert_identity", r0 + 1);
 	tw_probe_free(c);
@@ -444,15 +462,21 @@ Test(ingest, hello_claiming_another_identity_refused)
 	struct tw_probe *c = tc_connect("probe-g");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-a", "ap-south");
-	cr_expect(tw_probe_closed_by_peer(c));
+	expect_error_frame(c, "hello_mismatch", "hello probe_id probe-a does not match "
+			   "certificate CN probe-g");
 	expect_log(c->peer, "refused (hello_mismatch): hello probe_id probe-a does not match "
 		   "certificate CN probe-g");
 	tw_probe_free(c);
 
 	c = tc_connect("probe-g");
 	cr_assert(c->handshake_ok);
+	/* as a real probe does: the batches follow the Hello at once, so the
+	 * collector has unread input when it refuses - the Error still arrives */
 	send_hello(c, "probe-g", "us-east");
-	cr_expect(tw_probe_closed_by_peer(c));
+	send_batch(c, 1, 50, NULL, NULL);
+	send_batch(c, 51, 100, NULL, NULL);
+	expect_error_frame(c, "hello_mismatch", "hello region us-east does not match "
+			   "certificate OU ap-south");
 	expect_log(c->peer, "refused (hello_mismatch): hello region us-east does not match "
 		   "certificate OU ap-south");
 	tw_probe_free(c);
@@ -469,7 +493,7 @@ Test(ingest, result_claiming_another_identity_refused)
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-d", "eu-west");
 	send_batch(c, 1, 2, NULL, "us-east");
-	cr_expect(tw_probe_closed_by_peer(c));
+	expect_error_frame(c, "identity_mismatch", "result seq 1 claims region us-east");
 	expect_log(c->peer, "refused (identity_mismatch): result seq 1 claims region us-east but "
 		   "certificate says eu-west");
 	tw_probe_free(c);
@@ -496,7 +520,7 @@ Test(ingest, oversized_frame_refused)
 	cr_assert(c->handshake_ok);
 	const uint8_t hdr[4] = { 0x7f, 0xff, 0xff, 0xff };
 	tw_probe_write(c, hdr, sizeof hdr);
-	cr_expect(tw_probe_closed_by_peer(c));
+	expect_error_frame(c, "frame_too_large", "frame too large: 2147483647 > ");
 	char want[128];
 	snprintf(want, sizeof want, "refused (frame_too_large): frame too large: 2147483647 > %s bytes",
 		 env("TW_MAX_FRAME"));
@@ -513,7 +537,7 @@ Test(ingest, garbage_after_tls_refused)
 	uint8_t junk[20] = { 0, 0, 0, 16 };
 	memset(junk + 4, 0xff, 16);
 	tw_probe_write(c, junk, sizeof junk);
-	cr_expect(tw_probe_closed_by_peer(c));
+	expect_error_frame(c, "malformed_frame", "malformed frame: ");
 	expect_log(c->peer, "refused (malformed_frame): malformed frame: ");
 	expect_refused("malformed_frame", r0 + 1);
 	tw_probe_free(c);
@@ -525,7 +549,7 @@ Test(ingest, hello_timeout_refused)
 	struct tw_probe *c = tc_connect("probe-e");
 	cr_assert(c->handshake_ok);
 	tw_probe_set_timeout(c, 6000);
-	cr_expect(tw_probe_closed_by_peer(c), "no Hello, still open");  /* hello_timeout: 2s */
+	expect_error_frame(c, "hello_timeout", "no Hello within 2000 ms");  /* hello_timeout: 2s */
 	expect_log(c->peer, "refused (hello_timeout): no Hello within 2000 ms");
 	expect_refused("hello_timeout", r0 + 1);
 	tw_probe_free(c);
@@ -572,7 +596,7 @@ Test(ingest, good_probe_unaffected_by_bad_client)
 	tw_probe_write(bad, buf + 2, len - 2);
 	free(buf);
 	send_batch(good, 5, 6, NULL, NULL);
-	cr_expect(tw_probe_closed_by_peer(bad));
+	expect_error_frame(bad, "protocol", "first frame must be Hello, got Heartbeat");
 	cr_expect_eq(tc_read_ack(good), 6);
 	expect_log(bad->peer, "refused (protocol): first frame must be Hello, got Heartbeat");
 	/* and once more after the refusal */
