@@ -27,7 +27,6 @@
  * 1 on a stream failure or BENCH_INGEST_TIMEOUT (seconds, default 1800),
  * 2 on a setup error. Figures are printed, not asserted.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -46,9 +45,9 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "frame.h"
+#include "tlsutil.h"
 #include "tlswatch.pb-c.h"
 
 #define NTARGETS 1000
@@ -605,25 +604,14 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 static SSL_CTX *ctx_new(const char *dir, const char *id)
 {
-	char ca[1024], cert[1024], key[1024];
+	char ca[1024], cert[1024], key[1024], err[1024];
 	snprintf(ca, sizeof ca, "%s/pipe-ca.pem", dir);
 	snprintf(cert, sizeof cert, "%s/%s.pem", dir, id);
 	snprintf(key, sizeof key, "%s/%s.key", dir, id);
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct tlsutil_identity tid = { .ca_file = ca, .cert_file = cert, .key_file = key };
+	SSL_CTX *ctx = tlsutil_ctx_new(TLSUTIL_CLIENT, &tid, err, sizeof err);
 	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		char tmp[200];
-		ERR_error_string_n(ERR_peek_last_error(), tmp, sizeof tmp);
-		fprintf(stderr, "bench_ingest: TLS material for %s in %s: %s\n", id, dir, tmp);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
+		fprintf(stderr, "bench_ingest: TLS material for %s: %s\n", id, err);
 	return ctx;
 }
 
@@ -632,12 +620,11 @@ static int probe_connect(struct bench *b, struct probe *p)
 	SSL *ssl = SSL_new(p->ctx);
 	if (!ssl)
 		return -1;
-	unsigned char ipbuf[16];
-	if (inet_pton(AF_INET, b->host, ipbuf) == 1 || inet_pton(AF_INET6, b->host, ipbuf) == 1) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), b->host);
-	} else {
-		SSL_set_tlsext_host_name(ssl, b->host);
-		SSL_set1_host(ssl, b->host);
+	char err[512];
+	if (tlsutil_set_peer_name(ssl, b->host, err, sizeof err) != 0) {
+		fprintf(stderr, "bench_ingest: %s\n", err);
+		SSL_free(ssl);
+		return -1;
 	}
 	p->bev = bufferevent_openssl_socket_new(b->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

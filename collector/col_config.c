@@ -10,7 +10,7 @@
  */
 #include "col_config.h"
 #include "log.h"
-#include "tls_ctx.h"     /* tls_check_key_file_mode */
+#include "tlsutil.h"
 #include "yamlcfg.h"
 
 #include <errno.h>
@@ -349,7 +349,7 @@ int col_config_check_files(const struct col_config *cfg, char *err, size_t errle
 	    check_readable(cfg, cfg->cert_file, cfg->cert_pos, "tls.cert_file", err, errlen) < 0 ||
 	    check_readable(cfg, cfg->key_file, cfg->key_pos, "tls.key_file", err, errlen) < 0)
 		return -1;
-	if (tls_check_key_file_mode(cfg->key_file, why, sizeof why) != 0)
+	if (tlsutil_check_key_file(cfg->key_file, why, sizeof why) != 0)
 		return file_err(cfg, cfg->key_pos, "tls.key_file", err, errlen, why);
 	if (cfg->slo_file &&
 	    check_readable(cfg, cfg->slo_file, cfg->slo_pos, "alerting.slo_file", err, errlen) < 0)

@@ -1,12 +1,11 @@
 /* tls_ctx.c - see tls_ctx.h. */
 #include "tls_ctx.h"
 #include "handshake.h"
+#include "tlsutil.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -24,33 +23,6 @@ int tls_cipher_tier(const SSL_CIPHER *c)
 	int kx = SSL_CIPHER_get_kx_nid(c);
 	int fs = (kx == NID_kx_ecdhe || kx == NID_kx_dhe || kx == NID_kx_any) ? 1 : 0;
 	return fs + (SSL_CIPHER_is_aead(c) ? 1 : 0);
-}
-
-int tls_check_key_file_mode(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		snprintf(err, errlen, "cannot read private key %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "private key %s is accessible by group or others (mode %04o); "
-			 "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
-/* First error on the OpenSSL queue as text, and the queue cleared. */
-static const char *ossl_reason(char *buf, size_t cap)
-{
-	unsigned long e = ERR_peek_last_error();
-	if (e == 0)
-		snprintf(buf, cap, "unknown OpenSSL error");
-	else
-		ERR_error_string_n(e, buf, cap);
-	ERR_clear_error();
-	return buf;
 }
 
 /* ALPN "h2,http/1.1" -> length-prefixed wire format. */
@@ -91,7 +63,7 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 				    char *err, size_t errlen)
 {
 	struct tls_profile_ctx *tc = calloc(1, sizeof *tc);
-	char why[256];
+	char why[512];
 	const char *cert = o->client_cert ? o->client_cert : p->client_cert;
 	const char *key = o->client_key ? o->client_key : p->client_key;
 
@@ -108,7 +80,7 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 	tls_conn_ex_index();
 	tc->ctx = SSL_CTX_new(TLS_client_method());
 	if (!tc->ctx) {
-		snprintf(err, errlen, "SSL_CTX_new: %s", ossl_reason(why, sizeof why));
+		snprintf(err, errlen, "SSL_CTX_new: %s", tlsutil_err_drain(why, sizeof why));
 		goto fail;
 	}
 	SSL_CTX_set_security_level(tc->ctx, p->seclevel);
@@ -161,13 +133,10 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 	}
 
 	if (o->ca_file) {
-		if (!SSL_CTX_load_verify_locations(tc->ctx, o->ca_file, NULL)) {
-			snprintf(err, errlen, "cannot load CA file %s: %s", o->ca_file,
-				 ossl_reason(why, sizeof why));
+		if (tlsutil_use_ca_file(tc->ctx, o->ca_file, err, errlen) != 0)
 			goto fail;
-		}
 	} else if (!SSL_CTX_set_default_verify_paths(tc->ctx)) {
-		snprintf(err, errlen, "cannot load the system trust store: %s", ossl_reason(why, sizeof why));
+		snprintf(err, errlen, "cannot load the system trust store: %s", tlsutil_err_drain(why, sizeof why));
 		goto fail;
 	}
 	SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, verify_record_cb);
@@ -177,22 +146,8 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 			snprintf(err, errlen, "client certificate and key must be given together");
 			goto fail;
 		}
-		if (tls_check_key_file_mode(key, err, errlen) != 0)
+		if (tlsutil_use_identity(tc->ctx, cert, key, err, errlen) != 0)
 			goto fail;
-		if (SSL_CTX_use_certificate_chain_file(tc->ctx, cert) != 1) {
-			snprintf(err, errlen, "cannot load client certificate %s: %s", cert,
-				 ossl_reason(why, sizeof why));
-			goto fail;
-		}
-		if (SSL_CTX_use_PrivateKey_file(tc->ctx, key, SSL_FILETYPE_PEM) != 1) {
-			snprintf(err, errlen, "cannot load client key %s: %s", key, ossl_reason(why, sizeof why));
-			goto fail;
-		}
-		if (SSL_CTX_check_private_key(tc->ctx) != 1) {
-			ERR_clear_error();
-			snprintf(err, errlen, "client key %s does not match certificate %s", key, cert);
-			goto fail;
-		}
 		X509 *x = SSL_CTX_get0_certificate(tc->ctx);
 		if (x) {
 			ASN1_TIME *na = X509_get0_notAfter(x) ? (ASN1_TIME *)X509_get0_notAfter(x) : NULL;
