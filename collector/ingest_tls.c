@@ -3,7 +3,7 @@
  * ingest_tls.h).
  */
 #include "ingest_tls.h"
-#include "tls_ctx.h"
+#include "tlsutil.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,63 +14,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-static const char *ossl_err(char *buf, size_t cap)
-{
-	unsigned long e = ERR_peek_last_error();
-	if (!e)
-		snprintf(buf, cap, "unknown OpenSSL error");
-	else
-		ERR_error_string_n(e, buf, cap);
-	ERR_clear_error();
-	return buf;
-}
-
 SSL_CTX *ingest_tls_ctx_new(const struct ingest_opts *o, char *err, size_t errlen)
 {
-	char why[256];
-	if (tls_check_key_file_mode(o->key_file, err, errlen) != 0)
-		return NULL;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx) {
-		snprintf(err, errlen, "cannot create TLS context: %s", ossl_err(why, sizeof why));
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
-		snprintf(err, errlen, "cannot load certificate %s: %s", o->cert_file,
-			 ossl_err(why, sizeof why));
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "cannot load private key %s: %s", o->key_file,
-			 ossl_err(why, sizeof why));
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		ERR_clear_error();
-		snprintf(err, errlen, "private key %s does not match certificate %s", o->key_file,
-			 o->cert_file);
-		goto fail;
-	}
-	/* Trust exactly the probes' CA: no default paths, no system store. */
-	if (SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) != 1) {
-		snprintf(err, errlen, "cannot load CA file %s: %s", o->ca_file,
-			 ossl_err(why, sizeof why));
-		goto fail;
-	}
-	STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_file);
-	if (names)
-		SSL_CTX_set_client_CA_list(ctx, names);
-	ERR_clear_error();
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	SSL_CTX_set_verify_depth(ctx, 8);
-	return ctx;
-fail:
-	SSL_CTX_free(ctx);
-	return NULL;
+	const struct tlsutil_identity id = {
+		.ca_file = o->ca_file, .cert_file = o->cert_file, .key_file = o->key_file,
+	};
+	return tlsutil_ctx_new(TLSUTIL_SERVER, &id, err, errlen);
 }
 
 int ingest_check_tls(const struct ingest_opts *o, char *err, size_t errlen)

@@ -18,7 +18,9 @@
 
 struct bufferevent;
 
-/* Key mode checked, certificate, key and CA loaded. NULL with the reason. */
+/* common/tlsutil's server context for the probe link: key mode checked,
+ * certificate, key and CA loaded, a client certificate from that CA
+ * required. NULL with the reason. */
 SSL_CTX *ingest_tls_ctx_new(const struct ingest_opts *o, char *err, size_t errlen);
 
 /* The identity of a completed handshake into cn and ou (cap bytes each):
