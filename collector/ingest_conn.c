@@ -492,7 +492,6 @@ struct ingest_conn *ingest_conn_new(struct ingest *ing, evutil_socket_t fd, cons
 	ingest_list_push(&ing->live, c);
 	ing->st.connections_total++;
 	ing->st.connections_current++;
-	c->state = CONN_TLS_ACCEPTING;  /* the initial state: nothing to leave */
 	conn_arm_deadline(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_debug("peer=%s accepted", peer);
