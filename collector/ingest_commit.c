@@ -85,6 +85,26 @@ static void conn_backoff(struct ingest_conn *c, unsigned ms)
 	conn_set_db(c, CDB_BACKOFF);
 }
 
+/* One more failed attempt at the same rows (they are queued again): back
+ * off, 0.5 s doubling to 8 s; after INGEST_MAX_DB_ATTEMPTS close instead,
+ * so the probe replays them from its spool later. */
+static void conn_attempt_failed(struct ingest_conn *c, size_t rows, const char *why)
+{
+	c->db_failures++;
+	if (c->db_failures >= INGEST_MAX_DB_ATTEMPTS) {
+		ingest_conn_end(c, CLOSE_DB_FAILED, TWLOG_ERROR,
+				"the same %zu rows failed %u times (last: %s); closing so the "
+				"probe replays them from its spool later", rows, c->db_failures, why);
+		return;
+	}
+	unsigned ms = INGEST_RETRY_MIN_MS << (c->db_failures - 1);
+	if (ms > INGEST_RETRY_MAX_MS)
+		ms = INGEST_RETRY_MAX_MS;
+	ingest_conn_log(c, TWLOG_WARN, "a batch of %zu rows was not stored (attempt %u): %s; "
+			"not acked, retrying in %u ms", rows, c->db_failures, why, ms);
+	conn_backoff(c, ms);
+}
+
 static void lastseq_cb(void *arg, bool found, uint64_t seq)
 {
 	struct ingest_conn *c = lookup_take((uint64_t)(uintptr_t)arg);
@@ -113,7 +133,6 @@ static void job_cb(void *arg, bool ok, uint64_t max_seq, size_t inserted, const 
 		ing->st.pending_rows -= ingest_batchq_committed(&c->q);
 	} else {
 		ing->st.jobs_failed++;
-		c->db_failures++;
 		ingest_batchq_requeue(&c->q);
 	}
 	if (c->state == CONN_RETIRING) {
@@ -123,20 +142,7 @@ static void job_cb(void *arg, bool ok, uint64_t max_seq, size_t inserted, const 
 		return;
 	}
 	if (!ok) {
-		if (c->db_failures >= INGEST_MAX_DB_ATTEMPTS) {
-			ingest_conn_end(c, CLOSE_DB_FAILED, TWLOG_ERROR,
-					"database failed the same %zu rows %u times (last: %s); "
-					"closing so the probe replays them from its spool later",
-					rows, c->db_failures, err ? err : "unknown error");
-			return;
-		}
-		unsigned ms = INGEST_RETRY_MIN_MS << (c->db_failures - 1);
-		if (ms > INGEST_RETRY_MAX_MS)
-			ms = INGEST_RETRY_MAX_MS;
-		ingest_conn_log(c, TWLOG_WARN, "database failed a batch of %zu rows (attempt %u): %s; "
-				"not acked, retrying in %u ms", rows, c->db_failures,
-				err ? err : "unknown error", ms);
-		conn_backoff(c, ms);
+		conn_attempt_failed(c, rows, err ? err : "database error");
 		return;
 	}
 	ingest_conn_log(c, TWLOG_DEBUG, "committed %zu rows (%zu new), max seq=%llu", rows,
@@ -150,7 +156,8 @@ static void job_cb(void *arg, bool ok, uint64_t max_seq, size_t inserted, const 
 /* Submits the first pending batches (up to max_pending_rows rows, at least
  * one batch) as one job. IO_COMPLETE: in flight. IO_INCOMPLETE: the
  * database cannot take rows now (reading paused everywhere). IO_SOFT_ERROR:
- * not submitted, CDB_BACKOFF. IO_HARD_ERROR: c was refused. */
+ * not submitted: CDB_BACKOFF, or closed after too many attempts.
+ * IO_HARD_ERROR: c was refused. */
 static enum conn_io conn_db_submit(struct ingest_conn *c)
 {
 	struct ingest *ing = c->ing;
@@ -163,13 +170,8 @@ static enum conn_io conn_db_submit(struct ingest_conn *c)
 	Tlswatch__Result **arr = ingest_batchq_submit(&c->q, ing->o.max_pending_rows, &rows,
 						      &received_ms);
 	if (!arr) {
-		/* The rows stay queued; like a failed job, this counts as an
-		 * attempt and goes again after the backoff. */
-		c->db_failures++;
-		ingest_conn_log(c, TWLOG_ERROR, "out of memory submitting %zu pending rows "
-				"(attempt %u); retrying in %u ms", c->q.held_rows, c->db_failures,
-				INGEST_RETRY_MIN_MS);
-		conn_backoff(c, INGEST_RETRY_MIN_MS);
+		/* nothing moved: like a failed job, an attempt that goes again */
+		conn_attempt_failed(c, c->q.held_rows, "out of memory submitting them");
 		return IO_SOFT_ERROR;
 	}
 	conn_set_db(c, CDB_JOB);
@@ -195,9 +197,7 @@ static enum conn_io conn_db_submit(struct ingest_conn *c)
 				   "result lacks a required field)", rows);
 		return IO_HARD_ERROR;
 	}
-	ingest_conn_log(c, TWLOG_ERROR, "database refused a batch of %zu rows: %s", rows,
-			strerror(e ? e : EINVAL));
-	conn_backoff(c, INGEST_RETRY_MAX_MS);
+	conn_attempt_failed(c, rows, strerror(e ? e : EIO));
 	return IO_SOFT_ERROR;
 }
 

@@ -212,6 +212,34 @@ Test(ingest_inproc, submit_out_of_memory_retries_later)
 	srv_free(&s);
 }
 
+/* Memory never comes back: after as many attempts as a failing database
+ * gets, the connection closes (the probe replays from its spool) instead
+ * of retrying forever. */
+Test(ingest_inproc, submit_out_of_memory_for_good_closes)
+{
+	struct srv s;
+	srv_start(&s, "inproc_oom_close");
+	ingest_batch_malloc = failing_malloc;
+	atomic_store(&alloc_failures_left, 1000);
+	srv_resume(&s);
+
+	struct tw_probe *c = connect_probe(&s, "probe-b");
+	cr_assert_eq(tw_probe_send_hello(c, "probe-b", "us-east"), 0);
+	cr_assert_eq(tw_probe_send_batch(c, 1, 2, NULL, NULL, started_base()), 0);
+	tw_probe_set_timeout(c, 15000);  /* backoff 0.5 + 1 + 2 + 4 s */
+	cr_expect(tw_probe_closed_by_peer(c), "still open after repeated allocation failures");
+	tw_probe_free(c);
+	srv_pause(&s);
+	ingest_batch_malloc = malloc;
+	struct ingest_stats st;
+	ingest_get_stats(s.ing, &st);
+	cr_expect_eq(atomic_load(&alloc_failed), 5, "attempts: %d", atomic_load(&alloc_failed));
+	cr_expect_eq(st.closed[CLOSE_DB_FAILED], 1);
+	cr_expect_eq(st.pending_rows, 0);
+	cr_expect_eq(st.jobs_committed, 0);
+	srv_free(&s);
+}
+
 /* ---- teardown while a db_last_seq answer is outstanding ---- */
 
 static void last_seq_cb(void *arg, bool found, uint64_t seq)
