@@ -6,110 +6,22 @@
  * checked with libpq, refusals checked in the collector's log (with the
  * peer's address) and in /metrics.
  *
+ * Graceful shutdown and a missing database, which need a collector of
+ * their own, are in test_ingest_daemon.c.
+ *
  * Criterion runs tests in parallel: every test that streams uses its own
  * probe identity, and every refusal reason is produced by one test only,
  * so per-reason metric deltas are exact.
  */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <errno.h>
-#include <libpq-fe.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <fcntl.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "frame.h"
-#include "tlsprobe.h"
-#include "tlswatch.pb-c.h"
+#include "ingest_env.h"
 
 TestSuite(ingest, .timeout = 60);
-
-/* ---- environment ---- */
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-	cr_assert(v && *v, "%s is not set: run through tests/integration/test_ingest.sh", name);
-	return v;
-}
-
-static int env_port(const char *name)
-{
-	return (int)strtol(env(name), NULL, 10);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-/* ---- the probe client (tests/harness/tlsprobe.h), asserting ---- */
-
-static int tcp_connect(int port, unsigned timeout_ms)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "connect: %s",
-		     strerror(errno));
-	struct timeval tv = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-/* Connects with the certificate NAME.pem/.key from the pipeline PKI (NULL:
- * none). The handshake may fail (refused clients): see handshake_ok. */
-static struct tw_probe *tc_connect_port(const char *name, int maxver, int port)
-{
-	struct tw_probe *c = tw_probe_connect(env("TW_PIPE"), name, maxver, port);
-	cr_assert_not_null(c, "cannot set up a client as %s to port %d", name ? name : "-", port);
-	return c;
-}
-
-static struct tw_probe *tc_connect_v(const char *name, int maxver)
-{
-	return tc_connect_port(name, maxver, env_port("TW_COL_PORT"));
-}
-
-static struct tw_probe *tc_connect(const char *name)
-{
-	return tc_connect_v(name, 0);
-}
-
-/* Next envelope: 1 ok (*out owned by the caller), 0 closed, -1 timeout. */
-static int tc_read_env(struct tw_probe *c, Tlswatch__Envelope **out)
-{
-	int r = tw_probe_read_env(c, out);
-	cr_assert_neq(r, -2, "the collector sent something that is not a frame");
-	return r;
-}
-
-/* Waits for an Ack; returns its seq. */
-static uint64_t tc_read_ack(struct tw_probe *c)
-{
-	Tlswatch__Envelope *e = NULL;
-	int r = tc_read_env(c, &e);
-	cr_assert_eq(r, 1, "no Ack from the collector (%s)", r == 0 ? "closed" : "timeout");
-	cr_assert_eq(e->msg_case, TLSWATCH__ENVELOPE__MSG_ACK, "expected an Ack, got case %d",
-		     e->msg_case);
-	uint64_t seq = e->ack->seq;
-	cr_expect(e->ack->has_collector_unix_ms);
-	tlswatch__envelope__free_unpacked(e, NULL);
-	return seq;
-}
 
 /* A refused client is told why before the close: the next frame is an
  * Error with code (the refusal's metrics name) and a message containing
@@ -127,36 +39,6 @@ static void expect_error_frame(struct tw_probe *c, const char *code, const char 
 		  e->error->message ? e->error->message : "(none)", sentence);
 	tlswatch__envelope__free_unpacked(e, NULL);
 	cr_expect(tw_probe_closed_by_peer(c), "still open after the Error frame");
-}
-
-/* ---- messages ---- */
-
-static void send_hello(struct tw_probe *c, const char *probe_id, const char *region)
-{
-	cr_assert_eq(tw_probe_send_hello(c, probe_id, region), 0);
-}
-
-static void send_heartbeat(struct tw_probe *c)
-{
-	cr_assert_eq(tw_probe_send_heartbeat(c), 0);
-}
-
-/* A fixed start time per seq, so a replay is byte-identical. */
-static int64_t started_base(void)
-{
-	static int64_t base;
-	if (!base)
-		base = ((int64_t)time(NULL) - 3600) * 1000;
-	return base;
-}
-
-/* Sends results seq first..last; claim_probe/claim_region go into every
- * Result (NULL: left out, as the real probe may do). */
-static void send_batch(struct tw_probe *c, uint64_t first, uint64_t last, const char *claim_probe,
-		       const char *claim_region)
-{
-	cr_assert_eq(tw_probe_send_batch(c, first, last, claim_probe, claim_region, started_base()),
-		     0);
 }
 
 /* ---- the collector's log ---- */
@@ -186,59 +68,9 @@ static void expect_log(const char *a, const char *b)
 		       b ? b : "", b ? "\"" : "");
 }
 
-/* ---- HTTP ---- */
-
-/* GET path from the collector's HTTP port; returns the status, *body malloc()ed. */
-static int http_get_port(int port, const char *method, const char *path, char **body)
-{
-	int fd = tcp_connect(port, 5000);
-	char req[256];
-	int n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
-	cr_assert_eq(write(fd, req, (size_t)n), n);
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (len + 1 >= cap)
-			buf = realloc(buf, cap *= 2);
-		ssize_t r = read(fd, buf + len, cap - len - 1);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	int status = 0;
-	cr_assert_eq(sscanf(buf, "HTTP/1.%*d %d", &status), 1, "bad HTTP response: %.80s", buf);
-	char *b = strstr(buf, "\r\n\r\n");
-	*body = strdup(b ? b + 4 : "");
-	free(buf);
-	return status;
-}
-
 static int http_get(const char *method, const char *path, char **body)
 {
 	return http_get_port(env_port("TW_HTTP_PORT"), method, path, body);
-}
-
-/* The value of one exact series ("name" or "name{labels}") in /metrics. */
-static double metric_port(int port, const char *series)
-{
-	char *body;
-	cr_assert_eq(http_get_port(port, "GET", "/metrics", &body), 200);
-	size_t sl = strlen(series);
-	double v = -1;
-	bool found = false;
-	char *save = NULL;
-	for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
-			v = strtod(line + sl + 1, NULL);
-			found = true;
-			break;
-		}
-	}
-	free(body);
-	cr_assert(found, "no series %s in /metrics", series);
-	return v;
 }
 
 static double metric(const char *series)
@@ -261,31 +93,6 @@ static void expect_refused(const char *reason, double want)
 	for (int i = 0; i < 100 && (v = refused(reason)) < want; i++)
 		sleep_ms(50);
 	cr_expect_eq(v, want, "refused{reason=%s} = %g, expected %g", reason, v, want);
-}
-
-/* ---- database ---- */
-
-static PGconn *pg(void)
-{
-	PGconn *db = PQconnectdb(env("TW_PG_CONNINFO"));
-	cr_assert_eq(PQstatus(db), CONNECTION_OK, "%s", PQerrorMessage(db));
-	return db;
-}
-
-static long long q_int(PGconn *db, const char *sql, const char *p1)
-{
-	const char *params[1] = { p1 };
-	PGresult *r = PQexecParams(db, sql, p1 ? 1 : 0, NULL, params, NULL, NULL, 0);
-	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(db));
-	cr_assert_eq(PQntuples(r), 1);
-	long long v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
-}
-
-static long long rows_of(PGconn *db, const char *probe)
-{
-	return q_int(db, "SELECT count(*) FROM results WHERE probe_id = $1", probe);
 }
 
 /* ---- good probes ---- */
@@ -733,191 +540,4 @@ Test(ingest, metrics_count_streams)
 	cr_expect_geq(metric("tlswatch_collector_acks_sent_total") - acks0, 1);
 	tw_probe_free(c);
 	PQfinish(db);
-}
-
-/* ---- graceful shutdown (a collector of its own) ---- */
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	socklen_t sl = sizeof sa;
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
-/* A collector of its own (port, http port or 0, conninfo), logging to
- * $TW_WORK/logs/NAME.log; returns its pid once the probe port accepts. */
-static pid_t start_collector(const char *name, int port, int http_port, const char *conninfo,
-			     char *yaml, size_t yamlcap, char *logf, size_t logcap)
-{
-	char text[2048], http[64] = "";
-	const char *work = env("TW_WORK"), *pipe = env("TW_PIPE");
-	snprintf(yaml, yamlcap, "%s/%s.yaml", work, name);
-	snprintf(logf, logcap, "%s/logs/%s.log", work, name);
-	if (http_port)
-		snprintf(http, sizeof http, "http: {listen: 127.0.0.1:%d}\n", http_port);
-	snprintf(text, sizeof text,
-		 "listen: 127.0.0.1:%d\n"
-		 "tls: {ca_file: %s/pipe-ca.pem, cert_file: %s/collector.pem, key_file: %s/collector.key}\n"
-		 "%s"
-		 "database: {conninfo: \"%s\", connections: 1}\n"
-		 "limits: {shutdown_timeout: 5s}\n"
-		 "log: {level: debug}\n", port, pipe, pipe, pipe, http, conninfo);
-	FILE *f = fopen(yaml, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		execl(env("TW_COLLECTOR_BIN"), "tlswatch-collector", "run", "-c", yaml, (char *)NULL);
-		_exit(127);
-	}
-	/* wait for the port: a bare TCP connect and close is not a refusal */
-	bool up = false;
-	for (int i = 0; i < 200 && !up; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-		up = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-		close(fd);
-		if (!up)
-			sleep_ms(50);
-	}
-	if (!up)
-		kill(pid, SIGKILL);
-	cr_assert(up, "collector %s did not listen (see %s)", name, logf);
-	return pid;
-}
-
-/* SIGTERM; true when it exits 0 within 10 s. */
-static bool stop_collector(pid_t pid)
-{
-	int st = -1;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
-		sleep_ms(50);
-	if (st == -1 || !WIFEXITED(st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		return false;
-	}
-	return WEXITSTATUS(st) == 0;
-}
-
-/* SIGTERM while a probe streams: the batch it sent is committed and acked,
- * then the connection closes and the collector exits 0. */
-Test(ingest, sigterm_drains_acks_and_exits_zero)
-{
-	char yaml[256], logf[256];
-	int port = free_port();
-	pid_t pid = start_collector("collector-drain", port, 0, env("TW_PG_CONNINFO"), yaml,
-				    sizeof yaml, logf, sizeof logf);
-	PGconn *db = pg();
-	struct tw_probe *c = tc_connect_port("probe-j", 0, port);
-	cr_assert(c->handshake_ok);
-	send_hello(c, "probe-j", "eu-west");
-	send_batch(c, 1, 5, NULL, NULL);
-	cr_expect_eq(tc_read_ack(c), 5);
-	/* Hold the probe's row: the next ingest transaction (which updates
-	 * probes.last_seq) blocks, so SIGTERM finds its job in flight. */
-	PGconn *lock = pg();
-	PGresult *r = PQexec(lock, "BEGIN; SELECT 1 FROM probes WHERE probe_id = 'probe-j' FOR UPDATE");
-	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(lock));
-	cr_assert_eq(PQntuples(r), 1);
-	PQclear(r);
-	send_batch(c, 6, 40, NULL, NULL);
-	sleep_ms(300);
-	kill(pid, SIGTERM);
-	cr_expect(tw_probe_quiet_for(c, 500), "closed or acked while the batch could not commit");
-	r = PQexec(lock, "COMMIT");
-	PQclear(r);
-	PQfinish(lock);
-	cr_expect_eq(tc_read_ack(c), 40);
-	cr_expect(tw_probe_closed_by_peer(c), "still open after the drain");
-	int st = -1;
-	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
-		sleep_ms(50);
-	if (st == -1 || !WIFEXITED(st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "collector status %d (see %s)", st, logf);
-	cr_expect_eq(rows_of(db, "probe-j"), 40);
-	FILE *lf = fopen(logf, "r");
-	cr_assert_not_null(lf);
-	char line[4096];
-	bool drained = false, done = false, draining_first = false, draining = false;
-	while (fgets(line, sizeof line, lf)) {
-		if (strstr(line, "probe=probe-j state streaming -> draining"))
-			draining = true;
-		if (strstr(line, "committed 35 rows") && draining)
-			draining_first = true;
-		drained |= strstr(line, "probe=probe-j") && strstr(line, "closed (shutdown): drained") &&
-			   strstr(line, "(seq=40)");
-		done |= strstr(line, "shutdown complete") != NULL;
-	}
-	fclose(lf);
-	cr_expect(drained, "no drain line for probe-j in %s", logf);
-	cr_expect(draining_first, "the batch was not in flight during the drain (%s)", logf);
-	cr_expect(done, "no \"shutdown complete\" in %s", logf);
-	tw_probe_free(c);
-	PQfinish(db);
-}
-
-/* PostgreSQL not there (the database does not exist yet): reads pause, no
- * Ack, /readyz 503; once the database is created and migrated the pool
- * connects by itself, reads resume and the held batch is acked. */
-Test(ingest, database_missing_pauses_then_resumes)
-{
-	char yaml[256], logf[256], conninfo[512], cmd[1024];
-	int port = free_port(), hport = free_port();
-	snprintf(conninfo, sizeof conninfo, "%s dbname=tw_backpressure", env("TW_PG_CONNINFO"));
-	pid_t pid = start_collector("collector-bp", port, hport, conninfo, yaml, sizeof yaml,
-				    logf, sizeof logf);
-	char *body;
-	cr_expect_eq(http_get_port(hport, "GET", "/readyz", &body), 503);
-	cr_expect(strstr(body, "database not ready") != NULL, "readyz: %s", body);
-	free(body);
-
-	struct tw_probe *c = tc_connect_port("probe-k", 0, port);
-	cr_assert(c->handshake_ok);
-	send_hello(c, "probe-k", "us-east");
-	send_batch(c, 1, 3, NULL, NULL);
-	cr_expect(tw_probe_quiet_for(c, 1500), "acked or closed without a database");
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_reading_paused"), 1);
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_pending_rows"), 3);
-
-	PGconn *db = pg();
-	PGresult *r = PQexec(db, "CREATE DATABASE tw_backpressure");
-	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
-	PQclear(r);
-	PQfinish(db);
-	snprintf(cmd, sizeof cmd, "%s migrate -c %s >>%s 2>&1", env("TW_COLLECTOR_BIN"), yaml, logf);
-	cr_assert_eq(system(cmd), 0, "migrate failed (see %s)", logf);
-
-	tw_probe_set_timeout(c, 40000);  /* the pool reconnects with backoff (<= 10 s) */
-	cr_expect_eq(tc_read_ack(c), 3);
-	tw_probe_set_timeout(c, 5000);
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_reading_paused"), 0);
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_pending_rows"), 0);
-	cr_expect_eq(http_get_port(hport, "GET", "/readyz", &body), 200);
-	free(body);
-	send_batch(c, 4, 5, NULL, NULL);
-	cr_expect_eq(tc_read_ack(c), 5);
-
-	PGconn *bp = PQconnectdb(conninfo);
-	cr_assert_eq(PQstatus(bp), CONNECTION_OK, "%s", PQerrorMessage(bp));
-	cr_expect_eq(rows_of(bp, "probe-k"), 5);
-	PQfinish(bp);
-	tw_probe_free(c);
-	cr_expect(stop_collector(pid), "collector-bp did not exit 0 on SIGTERM (see %s)", logf);
 }
