@@ -91,9 +91,9 @@ static bool srv_run_until(struct srv *s, const atomic_int *flag, int ms)
 	return atomic_load(flag) != 0;
 }
 
-/* A fresh migrated database named dbname, a pool of one connection to it
- * (ready), and the server on a free port; the loop is not running yet. */
-static void srv_start(struct srv *s, const char *dbname)
+/* A fresh migrated database named dbname, a pool of one connection to it,
+ * and the server on a free port; the loop is not running yet. */
+static void srv_create(struct srv *s, const char *dbname)
 {
 	char err[512];
 	memset(s, 0, sizeof *s);
@@ -120,6 +120,12 @@ static void srv_start(struct srv *s, const char *dbname)
 	cr_assert_not_null(s->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s));
 	struct timeval tv = { 0, 10000 };
 	cr_assert_eq(event_add(s->tick, &tv), 0);
+}
+
+/* srv_create, then the loop runs until the pool is ready. */
+static void srv_start(struct srv *s, const char *dbname)
+{
+	srv_create(s, dbname);
 	for (int i = 0; i < 500 && !db_is_ready(s->db); i++) {
 		struct timeval slice = { 0, 20000 };
 		event_base_loopexit(s->base, &slice);
@@ -240,7 +246,29 @@ Test(ingest_inproc, submit_out_of_memory_for_good_closes)
 	srv_free(&s);
 }
 
-/* ---- teardown while a db_last_seq answer is outstanding ---- */
+/* ---- teardown while the database still owes an answer ---- */
+
+/* The server is freed before the pool has connected; when it does, the
+ * pool's "ready" callback must not reach the freed server (it did: under
+ * SANITIZE=1 a heap-use-after-free in on_db_ready). */
+Test(ingest_inproc, free_before_the_pool_is_ready)
+{
+	struct srv s;
+	srv_create(&s, "inproc_ready");
+	ingest_free(s.ing);
+	s.ing = NULL;
+	for (int i = 0; i < 500 && !db_is_ready(s.db); i++) {
+		struct timeval slice = { 0, 20000 };
+		event_base_loopexit(s.base, &slice);
+		event_base_dispatch(s.base);
+	}
+	cr_expect(db_is_ready(s.db), "the pool did not become ready");
+	struct timeval slice = { 0, 100000 };  /* its ready callback runs from its kick event */
+	event_base_loopexit(s.base, &slice);
+	event_base_dispatch(s.base);
+	srv_free(&s);
+}
+
 
 static void last_seq_cb(void *arg, bool found, uint64_t seq)
 {
