@@ -205,18 +205,19 @@ void ingest_commit_step(struct ingest_conn *c)
 {
 	if ((c->state != CONN_STREAMING && c->state != CONN_DRAINING) || c->predecessor)
 		return;
+	if (c->db == CDB_LOOKUP_DUE && c->state == CONN_DRAINING)
+		conn_set_db(c, CDB_IDLE);  /* no lookup while draining: acks come from commits */
 	if (c->db == CDB_LOOKUP_DUE) {
+		/* CDB_LOOKUP before the call: an answer given at once finds the
+		 * state it ends */
+		lookup_add(c);
+		conn_set_db(c, CDB_LOOKUP);
+		if (db_last_seq(c->ing->db, c->probe_id, lastseq_cb,
+				(void *)(uintptr_t)c->lookup_id) == 0)
+			return;
+		lookup_take(c->lookup_id);  /* no database now: acks come from commits */
 		conn_set_db(c, CDB_IDLE);
-		if (c->state == CONN_STREAMING) {
-			lookup_add(c);
-			if (db_last_seq(c->ing->db, c->probe_id, lastseq_cb,
-					(void *)(uintptr_t)c->lookup_id) == 0) {
-				conn_set_db(c, CDB_LOOKUP);
-				return;
-			}
-			lookup_take(c->lookup_id);  /* no database now: acks come from commits */
-			ingest_conn_log(c, TWLOG_DEBUG, "cannot look up the last committed seq now");
-		}
+		ingest_conn_log(c, TWLOG_DEBUG, "cannot look up the last committed seq now");
 	}
 	if (c->db == CDB_IDLE && c->q.pending)
 		(void)conn_db_submit(c);  /* every outcome is in c->db or c->state */
