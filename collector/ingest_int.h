@@ -45,8 +45,8 @@ enum conn_io {
 };
 
 /*
- * A connection's life. conn_set_state() is the only writer; it logs the
- * transition and arms the state's deadline.
+ * A connection's life. ingest_conn_set_state() is the only writer; it logs
+ * the transition, arms the state's deadline and sets reading.
  */
 enum conn_state {
 	/* TCP accepted, TLS handshake in progress (the peer must present a
@@ -111,7 +111,7 @@ struct ingest_conn {
 	SSL *ssl;                         /* borrowed from bev */
 	struct event *deadline;           /* the state's timer */
 	struct event *retry;              /* CDB_BACKOFF's timer */
-	struct event *kick;               /* deferred conn_drive (never re-entrant) */
+	struct event *kick;               /* deferred ingest_conn_drive (never re-entrant) */
 	char peer[INET6_ADDRSTRLEN + 8];
 	char probe_id[INGEST_ID_MAX];     /* certificate CN ("" before the handshake) */
 	char region[INGEST_ID_MAX];       /* certificate OU */
