@@ -7,11 +7,15 @@
  * first a Hello whose probe_id (and region, if given) must equal the
  * certificate's, then ResultBatches and Heartbeats. Each batch goes to
  * db_ingest(); the collector sends Ack(seq) after the rows are committed.
- * The connection state machine is described in ingest.c.
+ * The connection state machine is described in ingest_conn.c; the files
+ * of the server are listed in ingest_int.h.
  *
  * Anything a probe does wrong (no or untrusted certificate, identity
  * mismatch, oversized or malformed frame, ...) closes that connection only,
  * with one log line naming the peer and the reason, counted per reason.
+ * Once TLS is up the probe is told why first: an Error frame whose code is
+ * the reason's ingest_refusal_name() and whose message is the logged
+ * sentence.
  *
  * Ownership: the event_base and the db_pool are borrowed and must outlive
  * the server. ingest_free() closes every connection (cancelling their db

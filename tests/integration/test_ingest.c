@@ -6,326 +6,39 @@
  * checked with libpq, refusals checked in the collector's log (with the
  * peer's address) and in /metrics.
  *
+ * Graceful shutdown and a missing database, which need a collector of
+ * their own, are in test_ingest_daemon.c.
+ *
  * Criterion runs tests in parallel: every test that streams uses its own
  * probe identity, and every refusal reason is produced by one test only,
  * so per-reason metric deltas are exact.
  */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <errno.h>
-#include <libpq-fe.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <fcntl.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "frame.h"
-#include "tlswatch.pb-c.h"
+#include "ingest_env.h"
 
 TestSuite(ingest, .timeout = 60);
 
-/* ---- environment ---- */
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-	cr_assert(v && *v, "%s is not set: run through tests/integration/test_ingest.sh", name);
-	return v;
-}
-
-static int env_port(const char *name)
-{
-	return (int)strtol(env(name), NULL, 10);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-/* ---- a blocking TLS client playing a probe ---- */
-
-struct tc {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	bool handshake_ok;
-	unsigned local_port;
-	char peer[64];          /* how the collector names us: 127.0.0.1:PORT */
-};
-
-static int tcp_connect(int port, unsigned timeout_ms)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "connect: %s",
-		     strerror(errno));
-	struct timeval tv = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-static void tc_set_timeout(struct tc *c, unsigned ms)
-{
-	struct timeval tv = { ms / 1000, (long)(ms % 1000) * 1000 };
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
-
-/* Connects with the certificate NAME.pem/.key from the pipeline PKI (NULL:
- * none). The handshake may fail (refused clients): see handshake_ok. */
-static struct tc *tc_connect_port(const char *name, int maxver, int port);
-
-static struct tc *tc_connect_v(const char *name, int maxver)
-{
-	return tc_connect_port(name, maxver, env_port("TW_COL_PORT"));
-}
-
-static struct tc *tc_connect_port(const char *name, int maxver, int port)
-{
-	char cert[512], key[512], ca[512];
-	struct tc *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	signal(SIGPIPE, SIG_IGN);  /* writes to a refused connection fail, not kill */
-	snprintf(ca, sizeof ca, "%s/pipe-ca.pem", env("TW_PIPE"));
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	cr_assert_not_null(c->ctx);
-	if (maxver)
-		SSL_CTX_set_max_proto_version(c->ctx, maxver);
-	cr_assert_eq(SSL_CTX_load_verify_locations(c->ctx, ca, NULL), 1);
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	if (name) {
-		snprintf(cert, sizeof cert, "%s/%s.pem", env("TW_PIPE"), name);
-		snprintf(key, sizeof key, "%s/%s.key", env("TW_PIPE"), name);
-		cr_assert_eq(SSL_CTX_use_certificate_chain_file(c->ctx, cert), 1, "%s", cert);
-		cr_assert_eq(SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM), 1, "%s", key);
-	}
-	c->fd = tcp_connect(port, 5000);
-	struct sockaddr_in me;
-	socklen_t sl = sizeof me;
-	getsockname(c->fd, (struct sockaddr *)&me, &sl);
-	c->local_port = ntohs(me.sin_port);
-	snprintf(c->peer, sizeof c->peer, "peer=127.0.0.1:%u", c->local_port);
-	c->ssl = SSL_new(c->ctx);
-	SSL_set_fd(c->ssl, c->fd);
-	SSL_set1_host(c->ssl, "localhost");
-	c->handshake_ok = SSL_connect(c->ssl) == 1;
-	ERR_clear_error();
-	return c;
-}
-
-static struct tc *tc_connect(const char *name)
-{
-	return tc_connect_v(name, 0);
-}
-
-static void tc_free(struct tc *c)
-{
-	if (!c)
-		return;
-	SSL_free(c->ssl);
-	SSL_CTX_free(c->ctx);
-	close(c->fd);
-	free(c);
-}
-
-/* Not asserted: a refused client's write may fail; the test notices by
- * what it reads next. */
-static void tc_write(struct tc *c, const void *buf, size_t len)
-{
-	if (SSL_write(c->ssl, buf, (int)len) <= 0)
-		ERR_clear_error();
-}
-
-/* SO_RCVTIMEO expired: OpenSSL reports EAGAIN as want-read. */
-static bool timed_out(int sslerr)
-{
-	return sslerr == SSL_ERROR_WANT_READ ||
-	       (sslerr == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK));
-}
-
-static void tc_send(struct tc *c, const Tlswatch__Envelope *e)
-{
-	uint8_t *buf;
-	size_t len;
-	cr_assert_eq(frame_encode(e, &buf, &len, FRAME_DEFAULT_MAX), 0);
-	tc_write(c, buf, len);
-	free(buf);
-}
-
-/* Reads exactly len bytes: 1 ok, 0 closed/error, -1 timeout. */
-static int tc_read_full(struct tc *c, uint8_t *buf, size_t len)
-{
-	size_t got = 0;
-	while (got < len) {
-		int n = SSL_read(c->ssl, buf + got, (int)(len - got));
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		int e = SSL_get_error(c->ssl, n);
-		ERR_clear_error();
-		return timed_out(e) ? -1 : 0;
-	}
-	return 1;
-}
-
-/* Next envelope: 1 ok (*out owned by the caller), 0 closed, -1 timeout. */
-static int tc_read_env(struct tc *c, Tlswatch__Envelope **out)
-{
-	uint8_t hdr[4];
-	int r = tc_read_full(c, hdr, 4);
-	if (r != 1)
-		return r;
-	uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-	cr_assert_leq(n, 1u << 20, "collector sent a %u-byte frame", n);
-	uint8_t *buf = malloc(4 + n);
-	memcpy(buf, hdr, 4);
-	r = tc_read_full(c, buf + 4, n);
-	if (r != 1) {
-		free(buf);
-		return r;
-	}
-	size_t used;
-	char err[128];
-	enum frame_status st = frame_decode(buf, 4 + n, FRAME_DEFAULT_MAX, out, &used, err, sizeof err);
-	free(buf);
-	cr_assert_eq(st, FRAME_OK, "collector sent a bad frame: %s", err);
-	return 1;
-}
-
-/* Waits for an Ack; returns its seq. */
-static uint64_t tc_read_ack(struct tc *c)
+/* A refused client is told why before the close: the next frame is an
+ * Error with code (the refusal's metrics name) and a message containing
+ * sentence, then the connection closes. */
+static void expect_error_frame(struct tw_probe *c, const char *code, const char *sentence)
 {
 	Tlswatch__Envelope *e = NULL;
 	int r = tc_read_env(c, &e);
-	cr_assert_eq(r, 1, "no Ack from the collector (%s)", r == 0 ? "closed" : "timeout");
-	cr_assert_eq(e->msg_case, TLSWATCH__ENVELOPE__MSG_ACK, "expected an Ack, got case %d",
+	cr_assert_eq(r, 1, "no Error frame before the close (%s)", r == 0 ? "closed" : "timeout");
+	cr_assert_eq(e->msg_case, TLSWATCH__ENVELOPE__MSG_ERROR, "expected an Error, got case %d",
 		     e->msg_case);
-	uint64_t seq = e->ack->seq;
-	cr_expect(e->ack->has_collector_unix_ms);
+	cr_expect_str_eq(e->error->code, code);
+	cr_expect(e->error->message && strstr(e->error->message, sentence),
+		  "Error message \"%s\" does not say \"%s\"",
+		  e->error->message ? e->error->message : "(none)", sentence);
 	tlswatch__envelope__free_unpacked(e, NULL);
-	return seq;
-}
-
-/* True when the collector closes the connection within a few seconds
- * (nothing but a close, or frames then a close). */
-static bool tc_closed_by_peer(struct tc *c)
-{
-	for (int i = 0; i < 50; i++) {
-		uint8_t b[256];
-		int n = SSL_read(c->ssl, b, sizeof b);
-		if (n > 0)
-			continue;
-		int e = SSL_get_error(c->ssl, n);
-		ERR_clear_error();
-		return !timed_out(e);
-	}
-	return false;
-}
-
-/* Nothing arrives within ms (the connection stays open and quiet). */
-static bool tc_quiet_for(struct tc *c, unsigned ms)
-{
-	tc_set_timeout(c, ms);
-	uint8_t b[1];
-	int n = SSL_read(c->ssl, b, 1);
-	int e = SSL_get_error(c->ssl, n);
-	ERR_clear_error();
-	tc_set_timeout(c, 5000);
-	return n <= 0 && timed_out(e);
-}
-
-/* ---- messages ---- */
-
-static void send_hello(struct tc *c, const char *probe_id, const char *region)
-{
-	Tlswatch__Hello h = TLSWATCH__HELLO__INIT;
-	Tlswatch__Envelope e = TLSWATCH__ENVELOPE__INIT;
-	h.probe_id = (char *)probe_id;
-	h.region = (char *)region;
-	h.version = "test-probe 1.0";
-	h.has_sent_unix_ms = true;
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	h.sent_unix_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-	e.msg_case = TLSWATCH__ENVELOPE__MSG_HELLO;
-	e.hello = &h;
-	tc_send(c, &e);
-}
-
-static void send_heartbeat(struct tc *c)
-{
-	Tlswatch__Heartbeat h = TLSWATCH__HEARTBEAT__INIT;
-	Tlswatch__Envelope e = TLSWATCH__ENVELOPE__INIT;
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	h.has_sent_unix_ms = true;
-	h.sent_unix_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-	e.msg_case = TLSWATCH__ENVELOPE__MSG_HEARTBEAT;
-	e.heartbeat = &h;
-	tc_send(c, &e);
-}
-
-/* A fixed start time per seq, so a replay is byte-identical. */
-static int64_t started_ms(uint64_t seq)
-{
-	static int64_t base;
-	if (!base)
-		base = ((int64_t)time(NULL) - 3600) * 1000;
-	return base + (int64_t)seq * 1000;
-}
-
-/* Sends results seq first..last; claim_probe/claim_region go into every
- * Result (NULL: left out, as the real probe may do). */
-static void send_batch(struct tc *c, uint64_t first, uint64_t last, const char *claim_probe,
-		       const char *claim_region)
-{
-	size_t n = (size_t)(last - first + 1);
-	Tlswatch__Result *rs = calloc(n, sizeof *rs);
-	Tlswatch__Result **rp = calloc(n, sizeof *rp);
-	for (size_t i = 0; i < n; i++) {
-		Tlswatch__Result *r = &rs[i];
-		tlswatch__result__init(r);
-		r->probe_id = (char *)claim_probe;
-		r->region = (char *)claim_region;
-		r->has_seq = true;
-		r->seq = first + i;
-		r->has_started_unix_ms = true;
-		r->started_unix_ms = started_ms(first + i);
-		r->target = "www.example.test";
-		r->port = 443;
-		r->sni = "www.example.test";
-		r->profile = "modern";
-		r->outcome = "ok";
-		r->tls_version = "TLSv1.3";
-		r->has_handshake_ms = true;
-		r->handshake_ms = 12.5;
-		r->has_total_ms = true;
-		r->total_ms = 20.25;
-		rp[i] = r;
-	}
-	Tlswatch__ResultBatch b = TLSWATCH__RESULT_BATCH__INIT;
-	Tlswatch__Envelope e = TLSWATCH__ENVELOPE__INIT;
-	b.n_results = n;
-	b.results = rp;
-	e.msg_case = TLSWATCH__ENVELOPE__MSG_BATCH;
-	e.batch = &b;
-	tc_send(c, &e);
-	free(rp);
-	free(rs);
+	cr_expect(tw_probe_closed_by_peer(c), "still open after the Error frame");
 }
 
 /* ---- the collector's log ---- */
@@ -355,59 +68,9 @@ static void expect_log(const char *a, const char *b)
 		       b ? b : "", b ? "\"" : "");
 }
 
-/* ---- HTTP ---- */
-
-/* GET path from the collector's HTTP port; returns the status, *body malloc()ed. */
-static int http_get_port(int port, const char *method, const char *path, char **body)
-{
-	int fd = tcp_connect(port, 5000);
-	char req[256];
-	int n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
-	cr_assert_eq(write(fd, req, (size_t)n), n);
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (len + 1 >= cap)
-			buf = realloc(buf, cap *= 2);
-		ssize_t r = read(fd, buf + len, cap - len - 1);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	int status = 0;
-	cr_assert_eq(sscanf(buf, "HTTP/1.%*d %d", &status), 1, "bad HTTP response: %.80s", buf);
-	char *b = strstr(buf, "\r\n\r\n");
-	*body = strdup(b ? b + 4 : "");
-	free(buf);
-	return status;
-}
-
 static int http_get(const char *method, const char *path, char **body)
 {
 	return http_get_port(env_port("TW_HTTP_PORT"), method, path, body);
-}
-
-/* The value of one exact series ("name" or "name{labels}") in /metrics. */
-static double metric_port(int port, const char *series)
-{
-	char *body;
-	cr_assert_eq(http_get_port(port, "GET", "/metrics", &body), 200);
-	size_t sl = strlen(series);
-	double v = -1;
-	bool found = false;
-	char *save = NULL;
-	for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
-			v = strtod(line + sl + 1, NULL);
-			found = true;
-			break;
-		}
-	}
-	free(body);
-	cr_assert(found, "no series %s in /metrics", series);
-	return v;
 }
 
 static double metric(const char *series)
@@ -432,37 +95,12 @@ static void expect_refused(const char *reason, double want)
 	cr_expect_eq(v, want, "refused{reason=%s} = %g, expected %g", reason, v, want);
 }
 
-/* ---- database ---- */
-
-static PGconn *pg(void)
-{
-	PGconn *db = PQconnectdb(env("TW_PG_CONNINFO"));
-	cr_assert_eq(PQstatus(db), CONNECTION_OK, "%s", PQerrorMessage(db));
-	return db;
-}
-
-static long long q_int(PGconn *db, const char *sql, const char *p1)
-{
-	const char *params[1] = { p1 };
-	PGresult *r = PQexecParams(db, sql, p1 ? 1 : 0, NULL, params, NULL, NULL, 0);
-	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(db));
-	cr_assert_eq(PQntuples(r), 1);
-	long long v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
-}
-
-static long long rows_of(PGconn *db, const char *probe)
-{
-	return q_int(db, "SELECT count(*) FROM results WHERE probe_id = $1", probe);
-}
-
 /* ---- good probes ---- */
 
 Test(ingest, good_probe_rows_stored_with_cert_region)
 {
 	PGconn *db = pg();
-	struct tc *c = tc_connect("probe-a");
+	struct tw_probe *c = tc_connect("probe-a");
 	cr_assert(c->handshake_ok, "handshake failed");
 	send_hello(c, "probe-a", "eu-west");
 	send_batch(c, 1, 5, NULL, NULL);
@@ -480,7 +118,7 @@ Test(ingest, good_probe_rows_stored_with_cert_region)
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM probes WHERE probe_id = $1 AND region = 'eu-west'",
 			   "probe-a"), 1);
 	expect_log("probe=probe-a region=eu-west hello version=test-probe 1.0", NULL);
-	tc_free(c);
+	tw_probe_free(c);
 	PQfinish(db);
 }
 
@@ -488,7 +126,7 @@ Test(ingest, replayed_batch_acked_again_no_new_rows)
 {
 	PGconn *db = pg();
 	double dup0 = metric("tlswatch_collector_rows_duplicate_total");
-	struct tc *c = tc_connect("probe-c");
+	struct tw_probe *c = tc_connect("probe-c");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-c", "ap-south");
 	send_batch(c, 1, 3, NULL, NULL);
@@ -496,7 +134,7 @@ Test(ingest, replayed_batch_acked_again_no_new_rows)
 	send_batch(c, 1, 3, NULL, NULL);
 	cr_expect_eq(tc_read_ack(c), 3);
 	cr_expect_eq(rows_of(db, "probe-c"), 3);
-	tc_free(c);
+	tw_probe_free(c);
 
 	/* a new connection: the Ack after Hello says what is committed */
 	c = tc_connect("probe-c");
@@ -507,41 +145,41 @@ Test(ingest, replayed_batch_acked_again_no_new_rows)
 	cr_expect_eq(tc_read_ack(c), 4);
 	cr_expect_eq(rows_of(db, "probe-c"), 4);
 	cr_expect_geq(metric("tlswatch_collector_rows_duplicate_total") - dup0, 5);
-	tc_free(c);
+	tw_probe_free(c);
 	PQfinish(db);
 }
 
 Test(ingest, reconnect_supersedes_older_connection)
 {
 	PGconn *db = pg();
-	struct tc *old = tc_connect("probe-f");
+	struct tw_probe *old = tc_connect("probe-f");
 	cr_assert(old->handshake_ok);
 	send_hello(old, "probe-f", "eu-west");
 	send_batch(old, 1, 2, NULL, NULL);
 	cr_expect_eq(tc_read_ack(old), 2);
 
-	struct tc *c = tc_connect("probe-f");
+	struct tw_probe *c = tc_connect("probe-f");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-f", "eu-west");
 	cr_expect_eq(tc_read_ack(c), 2);
-	cr_expect(tc_closed_by_peer(old), "the older connection stayed open");
+	cr_expect(tw_probe_closed_by_peer(old), "the older connection stayed open");
 	expect_log(old->peer, "closed (superseded): the probe connected again from 127.0.0.1:");
 	send_batch(c, 3, 3, NULL, NULL);
 	cr_expect_eq(tc_read_ack(c), 3);
 	cr_expect_eq(rows_of(db, "probe-f"), 3);
-	tc_free(old);
-	tc_free(c);
+	tw_probe_free(old);
+	tw_probe_free(c);
 	PQfinish(db);
 }
 
 Test(ingest, heartbeat_updates_probe_and_gets_no_reply)
 {
 	PGconn *db = pg();
-	struct tc *c = tc_connect("probe-h");
+	struct tw_probe *c = tc_connect("probe-h");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-h", "us-east");
 	send_heartbeat(c);
-	cr_expect(tc_quiet_for(c, 500), "the collector answered a heartbeat or closed");
+	cr_expect(tw_probe_quiet_for(c, 500), "the collector answered a heartbeat or closed");
 	send_batch(c, 10, 11, NULL, NULL);
 	cr_expect_eq(tc_read_ack(c), 11);
 	long long n = -1;
@@ -552,7 +190,7 @@ Test(ingest, heartbeat_updates_probe_and_gets_no_reply)
 			sleep_ms(100);
 	}
 	cr_expect_eq(n, 1, "probes row of probe-h with a clock offset");
-	tc_free(c);
+	tw_probe_free(c);
 	PQfinish(db);
 }
 
@@ -561,44 +199,44 @@ Test(ingest, heartbeat_updates_probe_and_gets_no_reply)
 Test(ingest, no_client_certificate_refused)
 {
 	double r0 = refused("no_client_cert");
-	struct tc *c = tc_connect(NULL);
+	struct tw_probe *c = tc_connect(NULL);
 	/* TLS 1.3: the client's handshake completes, the refusal comes after */
-	cr_expect(!c->handshake_ok || tc_closed_by_peer(c), "connection without a certificate served");
+	cr_expect(!c->handshake_ok || tw_probe_closed_by_peer(c), "connection without a certificate served");
 	expect_log(c->peer, "refused (no_client_cert): no client certificate");
 	expect_refused("no_client_cert", r0 + 1);
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 Test(ingest, no_client_certificate_refused_tls12)
 {
 	/* TLS 1.2: the handshake itself fails; same reason */
-	struct tc *c = tc_connect_v(NULL, TLS1_2_VERSION);
+	struct tw_probe *c = tc_connect_v(NULL, TLS1_2_VERSION);
 	cr_expect(!c->handshake_ok, "TLS 1.2 handshake without a certificate succeeded");
 	expect_log(c->peer, "refused (no_client_cert): no client certificate");
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 Test(ingest, rogue_ca_certificate_refused)
 {
 	double r0 = refused("cert_verify_failed");
-	struct tc *c = tc_connect("rogue-probe-a");
-	cr_expect(!c->handshake_ok || tc_closed_by_peer(c), "a rogue CA's certificate was served");
+	struct tw_probe *c = tc_connect("rogue-probe-a");
+	cr_expect(!c->handshake_ok || tw_probe_closed_by_peer(c), "a rogue CA's certificate was served");
 	expect_log(c->peer, "refused (cert_verify_failed): certificate verify failed: "
 		   "unable to get local issuer certificate");
 	expect_refused("cert_verify_failed", r0 + 1);
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 Test(ingest, certificate_without_region_refused)
 {
 	double r0 = refused("cert_identity");
-	struct tc *c = tc_connect("probe-noregion");
+	struct tw_probe *c = tc_connect("probe-noregion");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-x", "eu-west");
-	cr_expect(tc_closed_by_peer(c));
+	expect_error_frame(c, "cert_identity", "certificate has no OU (region)");
 	expect_log(c->peer, "refused (cert_identity): certificate has no OU (region)");
 	expect_refused("cert_identity", r0 + 1);
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 Test(ingest, not_tls_refused)
@@ -628,21 +266,27 @@ Test(ingest, hello_claiming_another_identity_refused)
 {
 	PGconn *db = pg();
 	double r0 = refused("hello_mismatch");
-	struct tc *c = tc_connect("probe-g");
+	struct tw_probe *c = tc_connect("probe-g");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-a", "ap-south");
-	cr_expect(tc_closed_by_peer(c));
+	expect_error_frame(c, "hello_mismatch", "hello probe_id probe-a does not match "
+			   "certificate CN probe-g");
 	expect_log(c->peer, "refused (hello_mismatch): hello probe_id probe-a does not match "
 		   "certificate CN probe-g");
-	tc_free(c);
+	tw_probe_free(c);
 
 	c = tc_connect("probe-g");
 	cr_assert(c->handshake_ok);
+	/* as a real probe does: the batches follow the Hello at once, so the
+	 * collector has unread input when it refuses - the Error still arrives */
 	send_hello(c, "probe-g", "us-east");
-	cr_expect(tc_closed_by_peer(c));
+	send_batch(c, 1, 50, NULL, NULL);
+	send_batch(c, 51, 100, NULL, NULL);
+	expect_error_frame(c, "hello_mismatch", "hello region us-east does not match "
+			   "certificate OU ap-south");
 	expect_log(c->peer, "refused (hello_mismatch): hello region us-east does not match "
 		   "certificate OU ap-south");
-	tc_free(c);
+	tw_probe_free(c);
 	expect_refused("hello_mismatch", r0 + 2);
 	cr_expect_eq(rows_of(db, "probe-g"), 0);
 	PQfinish(db);
@@ -652,23 +296,23 @@ Test(ingest, result_claiming_another_identity_refused)
 {
 	PGconn *db = pg();
 	double r0 = refused("identity_mismatch");
-	struct tc *c = tc_connect("probe-d");
+	struct tw_probe *c = tc_connect("probe-d");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-d", "eu-west");
 	send_batch(c, 1, 2, NULL, "us-east");
-	cr_expect(tc_closed_by_peer(c));
+	expect_error_frame(c, "identity_mismatch", "result seq 1 claims region us-east");
 	expect_log(c->peer, "refused (identity_mismatch): result seq 1 claims region us-east but "
 		   "certificate says eu-west");
-	tc_free(c);
+	tw_probe_free(c);
 
 	c = tc_connect("probe-d");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-d", "eu-west");
 	send_batch(c, 1, 2, "probe-b", NULL);
-	cr_expect(tc_closed_by_peer(c));
+	cr_expect(tw_probe_closed_by_peer(c));
 	expect_log(c->peer, "refused (identity_mismatch): result seq 1 claims probe_id probe-b but "
 		   "certificate CN is probe-d");
-	tc_free(c);
+	tw_probe_free(c);
 	expect_refused("identity_mismatch", r0 + 2);
 	cr_expect_eq(rows_of(db, "probe-d"), 0);
 	PQfinish(db);
@@ -679,54 +323,54 @@ Test(ingest, result_claiming_another_identity_refused)
 Test(ingest, oversized_frame_refused)
 {
 	double r0 = refused("frame_too_large");
-	struct tc *c = tc_connect("probe-e");
+	struct tw_probe *c = tc_connect("probe-e");
 	cr_assert(c->handshake_ok);
 	const uint8_t hdr[4] = { 0x7f, 0xff, 0xff, 0xff };
-	tc_write(c, hdr, sizeof hdr);
-	cr_expect(tc_closed_by_peer(c));
+	tw_probe_write(c, hdr, sizeof hdr);
+	expect_error_frame(c, "frame_too_large", "frame too large: 2147483647 > ");
 	char want[128];
 	snprintf(want, sizeof want, "refused (frame_too_large): frame too large: 2147483647 > %s bytes",
 		 env("TW_MAX_FRAME"));
 	expect_log(c->peer, want);
 	expect_refused("frame_too_large", r0 + 1);
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 Test(ingest, garbage_after_tls_refused)
 {
 	double r0 = refused("malformed_frame");
-	struct tc *c = tc_connect("probe-e");
+	struct tw_probe *c = tc_connect("probe-e");
 	cr_assert(c->handshake_ok);
 	uint8_t junk[20] = { 0, 0, 0, 16 };
 	memset(junk + 4, 0xff, 16);
-	tc_write(c, junk, sizeof junk);
-	cr_expect(tc_closed_by_peer(c));
+	tw_probe_write(c, junk, sizeof junk);
+	expect_error_frame(c, "malformed_frame", "malformed frame: ");
 	expect_log(c->peer, "refused (malformed_frame): malformed frame: ");
 	expect_refused("malformed_frame", r0 + 1);
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 Test(ingest, hello_timeout_refused)
 {
 	double r0 = refused("hello_timeout");
-	struct tc *c = tc_connect("probe-e");
+	struct tw_probe *c = tc_connect("probe-e");
 	cr_assert(c->handshake_ok);
-	tc_set_timeout(c, 6000);
-	cr_expect(tc_closed_by_peer(c), "no Hello, still open");  /* hello_timeout: 2s */
+	tw_probe_set_timeout(c, 6000);
+	expect_error_frame(c, "hello_timeout", "no Hello within 2000 ms");  /* hello_timeout: 2s */
 	expect_log(c->peer, "refused (hello_timeout): no Hello within 2000 ms");
 	expect_refused("hello_timeout", r0 + 1);
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 Test(ingest, idle_stream_closed)
 {
-	struct tc *c = tc_connect("probe-e");
+	struct tw_probe *c = tc_connect("probe-e");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-e", "us-east");
-	tc_set_timeout(c, 8000);
-	cr_expect(tc_closed_by_peer(c), "idle stream still open");  /* idle_timeout: 4s */
+	tw_probe_set_timeout(c, 8000);
+	cr_expect(tw_probe_closed_by_peer(c), "idle stream still open");  /* idle_timeout: 4s */
 	expect_log(c->peer, "closed (idle_timeout): no frame for 4000 ms");
-	tc_free(c);
+	tw_probe_free(c);
 }
 
 /* A bad client is refused while a good probe on another connection goes on. */
@@ -734,13 +378,13 @@ Test(ingest, good_probe_unaffected_by_bad_client)
 {
 	PGconn *db = pg();
 	double r0 = refused("protocol");
-	struct tc *good = tc_connect("probe-b");
+	struct tw_probe *good = tc_connect("probe-b");
 	cr_assert(good->handshake_ok);
 	send_hello(good, "probe-b", "us-east");
 	send_batch(good, 1, 2, NULL, NULL);
 	cr_expect_eq(tc_read_ack(good), 2);
 
-	struct tc *bad = tc_connect("probe-e");
+	struct tw_probe *bad = tc_connect("probe-e");
 	cr_assert(bad->handshake_ok);
 	/* half a frame from the bad client, then the good one streams */
 	Tlswatch__Heartbeat h = TLSWATCH__HEARTBEAT__INIT;
@@ -752,14 +396,14 @@ Test(ingest, good_probe_unaffected_by_bad_client)
 	uint8_t *buf;
 	size_t len;
 	cr_assert_eq(frame_encode(&e, &buf, &len, FRAME_DEFAULT_MAX), 0);
-	tc_write(bad, buf, 2);
+	tw_probe_write(bad, buf, 2);
 	send_batch(good, 3, 4, NULL, NULL);
 	cr_expect_eq(tc_read_ack(good), 4);
 	/* the rest: a Heartbeat before any Hello is refused */
-	tc_write(bad, buf + 2, len - 2);
+	tw_probe_write(bad, buf + 2, len - 2);
 	free(buf);
 	send_batch(good, 5, 6, NULL, NULL);
-	cr_expect(tc_closed_by_peer(bad));
+	expect_error_frame(bad, "protocol", "first frame must be Hello, got Heartbeat");
 	cr_expect_eq(tc_read_ack(good), 6);
 	expect_log(bad->peer, "refused (protocol): first frame must be Hello, got Heartbeat");
 	/* and once more after the refusal */
@@ -767,8 +411,8 @@ Test(ingest, good_probe_unaffected_by_bad_client)
 	cr_expect_eq(tc_read_ack(good), 8);
 	cr_expect_eq(rows_of(db, "probe-b"), 8);
 	expect_refused("protocol", r0 + 1);
-	tc_free(bad);
-	tc_free(good);
+	tw_probe_free(bad);
+	tw_probe_free(good);
 	PQfinish(db);
 }
 
@@ -882,7 +526,7 @@ Test(ingest, metrics_count_streams)
 	double results0 = metric("tlswatch_collector_results_received_total");
 	double rows0 = metric("tlswatch_collector_rows_inserted_total");
 	double acks0 = metric("tlswatch_collector_acks_sent_total");
-	struct tc *c = tc_connect("probe-i");
+	struct tw_probe *c = tc_connect("probe-i");
 	cr_assert(c->handshake_ok);
 	send_hello(c, "probe-i", "ap-south");
 	send_batch(c, 100, 109, NULL, NULL);
@@ -894,193 +538,6 @@ Test(ingest, metrics_count_streams)
 	cr_expect_geq(metric("tlswatch_collector_results_received_total") - results0, 10);
 	cr_expect_geq(metric("tlswatch_collector_rows_inserted_total") - rows0, 10);
 	cr_expect_geq(metric("tlswatch_collector_acks_sent_total") - acks0, 1);
-	tc_free(c);
+	tw_probe_free(c);
 	PQfinish(db);
-}
-
-/* ---- graceful shutdown (a collector of its own) ---- */
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	socklen_t sl = sizeof sa;
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
-/* A collector of its own (port, http port or 0, conninfo), logging to
- * $TW_WORK/logs/NAME.log; returns its pid once the probe port accepts. */
-static pid_t start_collector(const char *name, int port, int http_port, const char *conninfo,
-			     char *yaml, size_t yamlcap, char *logf, size_t logcap)
-{
-	char text[2048], http[64] = "";
-	const char *work = env("TW_WORK"), *pipe = env("TW_PIPE");
-	snprintf(yaml, yamlcap, "%s/%s.yaml", work, name);
-	snprintf(logf, logcap, "%s/logs/%s.log", work, name);
-	if (http_port)
-		snprintf(http, sizeof http, "http: {listen: 127.0.0.1:%d}\n", http_port);
-	snprintf(text, sizeof text,
-		 "listen: 127.0.0.1:%d\n"
-		 "tls: {ca_file: %s/pipe-ca.pem, cert_file: %s/collector.pem, key_file: %s/collector.key}\n"
-		 "%s"
-		 "database: {conninfo: \"%s\", connections: 1}\n"
-		 "limits: {shutdown_timeout: 5s}\n"
-		 "log: {level: debug}\n", port, pipe, pipe, pipe, http, conninfo);
-	FILE *f = fopen(yaml, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		execl(env("TW_COLLECTOR_BIN"), "tlswatch-collector", "run", "-c", yaml, (char *)NULL);
-		_exit(127);
-	}
-	/* wait for the port: a bare TCP connect and close is not a refusal */
-	bool up = false;
-	for (int i = 0; i < 200 && !up; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-		up = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-		close(fd);
-		if (!up)
-			sleep_ms(50);
-	}
-	if (!up)
-		kill(pid, SIGKILL);
-	cr_assert(up, "collector %s did not listen (see %s)", name, logf);
-	return pid;
-}
-
-/* SIGTERM; true when it exits 0 within 10 s. */
-static bool stop_collector(pid_t pid)
-{
-	int st = -1;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
-		sleep_ms(50);
-	if (st == -1 || !WIFEXITED(st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		return false;
-	}
-	return WEXITSTATUS(st) == 0;
-}
-
-/* SIGTERM while a probe streams: the batch it sent is committed and acked,
- * then the connection closes and the collector exits 0. */
-Test(ingest, sigterm_drains_acks_and_exits_zero)
-{
-	char yaml[256], logf[256];
-	int port = free_port();
-	pid_t pid = start_collector("collector-drain", port, 0, env("TW_PG_CONNINFO"), yaml,
-				    sizeof yaml, logf, sizeof logf);
-	PGconn *db = pg();
-	struct tc *c = tc_connect_port("probe-j", 0, port);
-	cr_assert(c->handshake_ok);
-	send_hello(c, "probe-j", "eu-west");
-	send_batch(c, 1, 5, NULL, NULL);
-	cr_expect_eq(tc_read_ack(c), 5);
-	/* Hold the probe's row: the next ingest transaction (which updates
-	 * probes.last_seq) blocks, so SIGTERM finds its job in flight. */
-	PGconn *lock = pg();
-	PGresult *r = PQexec(lock, "BEGIN; SELECT 1 FROM probes WHERE probe_id = 'probe-j' FOR UPDATE");
-	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(lock));
-	cr_assert_eq(PQntuples(r), 1);
-	PQclear(r);
-	send_batch(c, 6, 40, NULL, NULL);
-	sleep_ms(300);
-	kill(pid, SIGTERM);
-	cr_expect(tc_quiet_for(c, 500), "closed or acked while the batch could not commit");
-	r = PQexec(lock, "COMMIT");
-	PQclear(r);
-	PQfinish(lock);
-	cr_expect_eq(tc_read_ack(c), 40);
-	cr_expect(tc_closed_by_peer(c), "still open after the drain");
-	int st = -1;
-	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
-		sleep_ms(50);
-	if (st == -1 || !WIFEXITED(st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "collector status %d (see %s)", st, logf);
-	cr_expect_eq(rows_of(db, "probe-j"), 40);
-	FILE *lf = fopen(logf, "r");
-	cr_assert_not_null(lf);
-	char line[4096];
-	bool drained = false, done = false, draining_first = false, draining = false;
-	while (fgets(line, sizeof line, lf)) {
-		if (strstr(line, "probe=probe-j state streaming -> draining"))
-			draining = true;
-		if (strstr(line, "committed 35 rows") && draining)
-			draining_first = true;
-		drained |= strstr(line, "probe=probe-j") && strstr(line, "closed (shutdown): drained") &&
-			   strstr(line, "(seq=40)");
-		done |= strstr(line, "shutdown complete") != NULL;
-	}
-	fclose(lf);
-	cr_expect(drained, "no drain line for probe-j in %s", logf);
-	cr_expect(draining_first, "the batch was not in flight during the drain (%s)", logf);
-	cr_expect(done, "no \"shutdown complete\" in %s", logf);
-	tc_free(c);
-	PQfinish(db);
-}
-
-/* PostgreSQL not there (the database does not exist yet): reads pause, no
- * Ack, /readyz 503; once the database is created and migrated the pool
- * connects by itself, reads resume and the held batch is acked. */
-Test(ingest, database_missing_pauses_then_resumes)
-{
-	char yaml[256], logf[256], conninfo[512], cmd[1024];
-	int port = free_port(), hport = free_port();
-	snprintf(conninfo, sizeof conninfo, "%s dbname=tw_backpressure", env("TW_PG_CONNINFO"));
-	pid_t pid = start_collector("collector-bp", port, hport, conninfo, yaml, sizeof yaml,
-				    logf, sizeof logf);
-	char *body;
-	cr_expect_eq(http_get_port(hport, "GET", "/readyz", &body), 503);
-	cr_expect(strstr(body, "database not ready") != NULL, "readyz: %s", body);
-	free(body);
-
-	struct tc *c = tc_connect_port("probe-k", 0, port);
-	cr_assert(c->handshake_ok);
-	send_hello(c, "probe-k", "us-east");
-	send_batch(c, 1, 3, NULL, NULL);
-	cr_expect(tc_quiet_for(c, 1500), "acked or closed without a database");
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_reading_paused"), 1);
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_pending_rows"), 3);
-
-	PGconn *db = pg();
-	PGresult *r = PQexec(db, "CREATE DATABASE tw_backpressure");
-	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
-	PQclear(r);
-	PQfinish(db);
-	snprintf(cmd, sizeof cmd, "%s migrate -c %s >>%s 2>&1", env("TW_COLLECTOR_BIN"), yaml, logf);
-	cr_assert_eq(system(cmd), 0, "migrate failed (see %s)", logf);
-
-	tc_set_timeout(c, 40000);  /* the pool reconnects with backoff (<= 10 s) */
-	cr_expect_eq(tc_read_ack(c), 3);
-	tc_set_timeout(c, 5000);
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_reading_paused"), 0);
-	cr_expect_eq(metric_port(hport, "tlswatch_collector_pending_rows"), 0);
-	cr_expect_eq(http_get_port(hport, "GET", "/readyz", &body), 200);
-	free(body);
-	send_batch(c, 4, 5, NULL, NULL);
-	cr_expect_eq(tc_read_ack(c), 5);
-
-	PGconn *bp = PQconnectdb(conninfo);
-	cr_assert_eq(PQstatus(bp), CONNECTION_OK, "%s", PQerrorMessage(bp));
-	cr_expect_eq(rows_of(bp, "probe-k"), 5);
-	PQfinish(bp);
-	tc_free(c);
-	cr_expect(stop_collector(pid), "collector-bp did not exit 0 on SIGTERM (see %s)", logf);
 }

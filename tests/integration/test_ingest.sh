@@ -11,7 +11,6 @@
 #   TW_HTTP_PORT       its /healthz /readyz /metrics port
 #   TW_COLLECTOR_LOG   its log file
 #   TW_MAX_FRAME       limits.max_frame in bytes
-#   TW_COLLECTOR_BIN   the binary (one test starts a second collector of its own)
 #   TW_PG_CONNINFO     (pg.sh) the database
 # After the test binary, the collector gets SIGTERM and must exit 0 within
 # its shutdown timeout, logging "shutdown complete".
@@ -37,8 +36,7 @@ PIPE=$TW_WORK/pipe
 # One probe identity per test that streams, so parallel tests never
 # supersede each other's connections.
 sh "$here/mkpki-pipeline.sh" "$PIPE" probe-a:eu-west probe-b:us-east probe-c:ap-south \
-	probe-d:eu-west probe-e:us-east probe-f:eu-west probe-g:ap-south probe-h:us-east probe-i:ap-south probe-j:eu-west \
-	probe-k:us-east \
+	probe-d:eu-west probe-e:us-east probe-f:eu-west probe-g:ap-south probe-h:us-east probe-i:ap-south \
 	>/dev/null || tw_die "mkpki-pipeline.sh failed"
 
 tw_pg_start "$PG"
@@ -78,7 +76,7 @@ TW_WAIT="$TW_WAIT collector-http:$HTTP:$COLPID"  # its HTTP port too
 tw_wait_ports 20
 
 export TW_PIPE="$PIPE" TW_COL_PORT="$COL" TW_HTTP_PORT="$HTTP" TW_MAX_FRAME="$MAX_FRAME"
-export TW_COLLECTOR_LOG="$TW_WORK/logs/collector.log" TW_COLLECTOR_BIN="$collector"
+export TW_COLLECTOR_LOG="$TW_WORK/logs/collector.log"
 
 tw_run_watched 180 "$bin" "$@"
 rc=$?

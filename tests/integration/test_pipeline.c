@@ -559,3 +559,43 @@ Test(pipeline, probe_refuses_a_collector_from_another_ca)
 	stop_clean(&e, &e.coll, "collector");
 	pe_fini(&e);
 }
+
+/* The collector refuses a probe whose configured id is not the one its
+ * certificate names, and tells it why: the probe logs the collector's
+ * reason (an Error frame, code hello_mismatch), not a broken pipe, and
+ * nothing is stored. */
+Test(pipeline, refused_probe_is_told_why)
+{
+	struct pipe_env e;
+	pe_init(&e, "refused");
+	write_collector_yaml(&e);
+	write_probe_yaml(&e, "probe-a", "1s", "8MiB", standard_targets());
+	char *y = tw_read_file(e.probe_yaml);
+	cr_assert_not_null(y);
+	char *id = strstr(y, "  id: probe-a\n");
+	cr_assert_not_null(id);
+	id[strlen("  id: probe-")] = 'z';  /* id probe-z, certificate CN probe-a */
+	cr_assert(tw_write_file(e.probe_yaml, y) == 0);
+	free(y);
+	migrate(&e);
+	start_collector(&e);
+	start_probe(&e);
+	bool told = false;
+	for (int i = 0; i < 100 && !told; i++) {
+		told = tw_file_count(e.probe_log, "hello_mismatch") > 0;
+		if (!told)
+			tw_sleep_ms(100);
+	}
+	if (!told)
+		pe_dump_logs(&e);
+	cr_expect(told, "the probe did not log the collector's reason (hello_mismatch)");
+	cr_expect_gt(tw_file_count(e.probe_log, "hello probe_id probe-z does not match "
+				   "certificate CN probe-a"), 0, "the probe did not log the message");
+	cr_expect_gt(tw_file_count(e.coll_log, "refused (hello_mismatch): hello probe_id probe-z "
+				   "does not match certificate CN probe-a"), 0);
+	cr_expect_eq(tw_file_count(e.probe_log, "Broken pipe"), 0);
+	cr_expect_eq(q(&e, Q_ROWS), 0, "results of a refused probe were stored");
+	stop_clean(&e, &e.probe, "probe");
+	stop_clean(&e, &e.coll, "collector");
+	pe_fini(&e);
+}

@@ -1,0 +1,210 @@
+/*
+ * ingest_proto.c - what a probe's frames mean to the server (DESIGN 5):
+ * the Hello that must name the certificate's probe, the ResultBatches whose
+ * results may not claim another identity, the Heartbeats that keep the
+ * probe's last_seen. The connection machinery is ingest_conn.c's; this file
+ * decides, ingest_conn.c does.
+ */
+#include "ingest_int.h"
+#include "db.h"
+#include "twtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A peer-supplied string made safe for one log line: printable ASCII,
+ * at most 64 characters. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+	size_t o = 0;
+	if (!s)
+		s = "(none)";
+	for (; *s && o + 4 < cap && o < 64; s++)
+		buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	if (*s && o + 4 < cap) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static double clock_offset(bool has, int64_t sent_ms)
+{
+	return has ? (double)(sent_ms - tw_wall_ms()) : 0.0;
+}
+
+static const char *msg_name(const Tlswatch__Envelope *env)
+{
+	switch (env->msg_case) {
+	case TLSWATCH__ENVELOPE__MSG_HELLO: return "Hello";
+	case TLSWATCH__ENVELOPE__MSG_BATCH: return "ResultBatch";
+	case TLSWATCH__ENVELOPE__MSG_ACK: return "Ack";
+	case TLSWATCH__ENVELOPE__MSG_HEARTBEAT: return "Heartbeat";
+	case TLSWATCH__ENVELOPE__MSG_ERROR: return "Error";
+	default: return "unknown message";
+	}
+}
+
+/* Another live connection of the same probe is replaced by c. One with a
+ * job in flight retires (c waits for that job); the others close now. */
+static void supersede_older(struct ingest_conn *c)
+{
+	struct ingest *ing = c->ing;
+	struct ingest_conn *o = ing->live, *next;
+	for (; o; o = next) {
+		next = o->next;
+		if (o == c || o->state != CONN_STREAMING || strcmp(o->probe_id, c->probe_id) != 0)
+			continue;
+		ing->st.closed[CLOSE_SUPERSEDED]++;
+		ingest_conn_log(o, TWLOG_INFO, "closed (superseded): the probe connected again "
+				"from %s%s", c->peer, o->db == CDB_JOB
+				? "; its batch in flight finishes first" : "");
+		if (o->db == CDB_JOB) {
+			ing->st.pending_rows -= ingest_batchq_drop_pending(&o->q);
+			ingest_conn_set_state(o, CONN_RETIRING);
+			o->successor = c;
+			c->predecessor = o;
+		} else {
+			if (o->predecessor) {  /* still waiting on an older one: inherit it */
+				c->predecessor = o->predecessor;
+				c->predecessor->successor = c;
+				o->predecessor = NULL;
+			}
+			ingest_conn_close(o);
+		}
+	}
+}
+
+/* c streams afterwards, or was refused or closed. */
+static void on_hello(struct ingest_conn *c, const Tlswatch__Hello *h)
+{
+	char a[80];
+	if (strcmp(h->probe_id, c->probe_id) != 0) {
+		ingest_conn_refuse(c, REFUSE_HELLO_MISMATCH,
+				   "hello probe_id %s does not match certificate CN %s",
+				   printable(h->probe_id, a, sizeof a), c->probe_id);
+		return;
+	}
+	if (h->region && strcmp(h->region, c->region) != 0) {
+		ingest_conn_refuse(c, REFUSE_HELLO_MISMATCH,
+				   "hello region %s does not match certificate OU %s",
+				   printable(h->region, a, sizeof a), c->region);
+		return;
+	}
+	if (h->version) {
+		/* stored and logged: printable ASCII, at most INGEST_VERSION_MAX */
+		size_t n = strnlen(h->version, INGEST_VERSION_MAX);
+		free(c->version);
+		if (!(c->version = malloc(n + 1))) {
+			ingest_conn_log(c, TWLOG_ERROR, "out of memory");
+			ingest_conn_close(c);
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char ch = h->version[i];
+			c->version[i] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+		}
+		c->version[n] = '\0';
+	}
+	double off = clock_offset(h->has_sent_unix_ms, h->sent_unix_ms);
+	c->ing->st.hellos++;
+	ingest_conn_log(c, TWLOG_INFO, "hello version=%s last_acked_seq=%s%llu clock_offset_ms=%.0f",
+			c->version ? c->version : "-", h->has_last_acked_seq ? "" : "none/",
+			(unsigned long long)h->last_acked_seq, off);
+	db_probe_seen(c->ing->db, c->probe_id, c->region, c->version, off);
+	supersede_older(c);
+	ingest_conn_set_state(c, CONN_STREAMING);  /* c->db is CDB_LOOKUP_DUE */
+}
+
+/* Every result must carry a seq in range and may name only c's identity.
+ * 0, or -1 when c was refused. */
+static int check_batch(struct ingest_conn *c, const Tlswatch__ResultBatch *rb)
+{
+	char a[80];
+	for (size_t i = 0; i < rb->n_results; i++) {
+		const Tlswatch__Result *r = rb->results[i];
+		if (!r->has_seq) {
+			ingest_conn_refuse(c, REFUSE_PROTOCOL, "result %zu of a batch has no seq", i);
+			return -1;
+		}
+		if (r->seq > (uint64_t)INT64_MAX || r->port > 65535) {
+			ingest_conn_refuse(c, REFUSE_PROTOCOL, "result seq %llu port %u is out of range",
+					   (unsigned long long)r->seq, r->port);
+			return -1;
+		}
+		if (r->probe_id && strcmp(r->probe_id, c->probe_id) != 0) {
+			ingest_conn_refuse(c, REFUSE_IDENTITY_MISMATCH,
+					   "result seq %llu claims probe_id %s but certificate CN is %s",
+					   (unsigned long long)r->seq,
+					   printable(r->probe_id, a, sizeof a), c->probe_id);
+			return -1;
+		}
+		if (r->region && strcmp(r->region, c->region) != 0) {
+			ingest_conn_refuse(c, REFUSE_IDENTITY_MISMATCH,
+					   "result seq %llu claims region %s but certificate says %s",
+					   (unsigned long long)r->seq,
+					   printable(r->region, a, sizeof a), c->region);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Takes env: queued for the database (the drive submits it). */
+static void on_batch(struct ingest_conn *c, Tlswatch__Envelope *env)
+{
+	struct ingest *ing = c->ing;
+	const Tlswatch__ResultBatch *rb = env->batch;
+	size_t n = rb->n_results;
+	if (check_batch(c, rb) < 0) {
+		tlswatch__envelope__free_unpacked(env, NULL);
+		return;
+	}
+	ing->st.batches++;
+	ing->st.results += n;
+	if (n == 0) {
+		tlswatch__envelope__free_unpacked(env, NULL);
+		return;
+	}
+	if (ingest_batchq_push(&c->q, env, tw_wall_ms()) != 0) {
+		ingest_conn_log(c, TWLOG_ERROR, "out of memory buffering a batch");
+		ingest_conn_close(c);
+		return;
+	}
+	ing->st.pending_rows += n;
+	ingest_conn_idle_restart(c);  /* a frame: the idle clock starts again */
+}
+
+void ingest_proto_on_frame(struct ingest_conn *c, Tlswatch__Envelope *env)
+{
+	c->ing->st.frames++;
+	if (c->state == CONN_AWAIT_HELLO) {
+		if (env->msg_case != TLSWATCH__ENVELOPE__MSG_HELLO)
+			ingest_conn_refuse(c, REFUSE_PROTOCOL, "first frame must be Hello, got %s",
+					   msg_name(env));
+		else
+			on_hello(c, env->hello);
+		tlswatch__envelope__free_unpacked(env, NULL);
+		return;
+	}
+	switch (env->msg_case) {
+	case TLSWATCH__ENVELOPE__MSG_BATCH:
+		on_batch(c, env);
+		return;
+	case TLSWATCH__ENVELOPE__MSG_HEARTBEAT: {
+		const Tlswatch__Heartbeat *hb = env->heartbeat;
+		c->ing->st.heartbeats++;
+		db_probe_seen(c->ing->db, c->probe_id, c->region, c->version,
+			      clock_offset(hb->has_sent_unix_ms, hb->sent_unix_ms));
+		/* No reply: the probe only expects Acks for batches it sent (an Ack
+		 * here would also mask a stuck database from its liveness check). */
+		ingest_conn_idle_restart(c);
+		break;
+	}
+	default:
+		ingest_conn_refuse(c, REFUSE_PROTOCOL, "unexpected %s from a probe", msg_name(env));
+		break;
+	}
+	tlswatch__envelope__free_unpacked(env, NULL);
+}

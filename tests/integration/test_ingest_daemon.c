@@ -1,0 +1,204 @@
+/*
+ * test_ingest_daemon.c - the collector's probe server as a daemon, each
+ * test with a `tlswatch-collector run` of its own (tests/integration/
+ * test_ingest_daemon.sh provides PostgreSQL and the PKI): SIGTERM drains -
+ * the batch in flight is committed and acked before the close - and a
+ * database that is not there yet pauses reading until it is.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ingest_env.h"
+
+TestSuite(ingest_daemon, .timeout = 90);
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	socklen_t sl = sizeof sa;
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* A collector of its own (port, http port or 0, conninfo), logging to
+ * $TW_WORK/logs/NAME.log; returns its pid once the probe port accepts. */
+static pid_t start_collector(const char *name, int port, int http_port, const char *conninfo,
+			     char *yaml, size_t yamlcap, char *logf, size_t logcap)
+{
+	char text[2048], http[64] = "";
+	const char *work = env("TW_WORK"), *pipe = env("TW_PIPE");
+	snprintf(yaml, yamlcap, "%s/%s.yaml", work, name);
+	snprintf(logf, logcap, "%s/logs/%s.log", work, name);
+	if (http_port)
+		snprintf(http, sizeof http, "http: {listen: 127.0.0.1:%d}\n", http_port);
+	snprintf(text, sizeof text,
+		 "listen: 127.0.0.1:%d\n"
+		 "tls: {ca_file: %s/pipe-ca.pem, cert_file: %s/collector.pem, key_file: %s/collector.key}\n"
+		 "%s"
+		 "database: {conninfo: \"%s\", connections: 1}\n"
+		 "limits: {shutdown_timeout: 5s}\n"
+		 "log: {level: debug}\n", port, pipe, pipe, pipe, http, conninfo);
+	FILE *f = fopen(yaml, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execl(env("TW_COLLECTOR_BIN"), "tlswatch-collector", "run", "-c", yaml, (char *)NULL);
+		_exit(127);
+	}
+	/* wait for the port: a bare TCP connect and close is not a refusal */
+	bool up = false;
+	for (int i = 0; i < 200 && !up; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+		up = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+		close(fd);
+		if (!up)
+			sleep_ms(50);
+	}
+	if (!up)
+		kill(pid, SIGKILL);
+	cr_assert(up, "collector %s did not listen (see %s)", name, logf);
+	return pid;
+}
+
+/* SIGTERM; true when it exits 0 within 10 s. */
+static bool stop_collector(pid_t pid)
+{
+	int st = -1;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		sleep_ms(50);
+	if (st == -1 || !WIFEXITED(st)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		return false;
+	}
+	return WEXITSTATUS(st) == 0;
+}
+
+/* SIGTERM while a probe streams: the batch it sent is committed and acked,
+ * then the connection closes and the collector exits 0. */
+Test(ingest_daemon, sigterm_drains_acks_and_exits_zero)
+{
+	char yaml[256], logf[256];
+	int port = free_port();
+	pid_t pid = start_collector("collector-drain", port, 0, env("TW_PG_CONNINFO"), yaml,
+				    sizeof yaml, logf, sizeof logf);
+	PGconn *db = pg();
+	struct tw_probe *c = tc_connect_port("probe-j", 0, port);
+	cr_assert(c->handshake_ok);
+	send_hello(c, "probe-j", "eu-west");
+	send_batch(c, 1, 5, NULL, NULL);
+	cr_expect_eq(tc_read_ack(c), 5);
+	/* Hold the probe's row: the next ingest transaction (which updates
+	 * probes.last_seq) blocks, so SIGTERM finds its job in flight. */
+	PGconn *lock = pg();
+	PGresult *r = PQexec(lock, "BEGIN; SELECT 1 FROM probes WHERE probe_id = 'probe-j' FOR UPDATE");
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(lock));
+	cr_assert_eq(PQntuples(r), 1);
+	PQclear(r);
+	send_batch(c, 6, 40, NULL, NULL);
+	sleep_ms(300);
+	kill(pid, SIGTERM);
+	cr_expect(tw_probe_quiet_for(c, 500), "closed or acked while the batch could not commit");
+	r = PQexec(lock, "COMMIT");
+	PQclear(r);
+	PQfinish(lock);
+	cr_expect_eq(tc_read_ack(c), 40);
+	cr_expect(tw_probe_closed_by_peer(c), "still open after the drain");
+	int st = -1;
+	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		sleep_ms(50);
+	if (st == -1 || !WIFEXITED(st)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "collector status %d (see %s)", st, logf);
+	cr_expect_eq(rows_of(db, "probe-j"), 40);
+	FILE *lf = fopen(logf, "r");
+	cr_assert_not_null(lf);
+	char line[4096];
+	bool drained = false, done = false, draining_first = false, draining = false;
+	while (fgets(line, sizeof line, lf)) {
+		if (strstr(line, "probe=probe-j state streaming -> draining"))
+			draining = true;
+		if (strstr(line, "committed 35 rows") && draining)
+			draining_first = true;
+		drained |= strstr(line, "probe=probe-j") && strstr(line, "closed (shutdown): drained") &&
+			   strstr(line, "(seq=40)");
+		done |= strstr(line, "shutdown complete") != NULL;
+	}
+	fclose(lf);
+	cr_expect(drained, "no drain line for probe-j in %s", logf);
+	cr_expect(draining_first, "the batch was not in flight during the drain (%s)", logf);
+	cr_expect(done, "no \"shutdown complete\" in %s", logf);
+	tw_probe_free(c);
+	PQfinish(db);
+}
+
+/* PostgreSQL not there (the database does not exist yet): reads pause, no
+ * Ack, /readyz 503; once the database is created and migrated the pool
+ * connects by itself, reads resume and the held batch is acked. */
+Test(ingest_daemon, database_missing_pauses_then_resumes)
+{
+	char yaml[256], logf[256], conninfo[512], cmd[1024];
+	int port = free_port(), hport = free_port();
+	snprintf(conninfo, sizeof conninfo, "%s dbname=tw_backpressure", env("TW_PG_CONNINFO"));
+	pid_t pid = start_collector("collector-bp", port, hport, conninfo, yaml, sizeof yaml,
+				    logf, sizeof logf);
+	char *body;
+	cr_expect_eq(http_get_port(hport, "GET", "/readyz", &body), 503);
+	cr_expect(strstr(body, "database not ready") != NULL, "readyz: %s", body);
+	free(body);
+
+	struct tw_probe *c = tc_connect_port("probe-k", 0, port);
+	cr_assert(c->handshake_ok);
+	send_hello(c, "probe-k", "us-east");
+	send_batch(c, 1, 3, NULL, NULL);
+	cr_expect(tw_probe_quiet_for(c, 1500), "acked or closed without a database");
+	cr_expect_eq(metric_port(hport, "tlswatch_collector_reading_paused"), 1);
+	cr_expect_eq(metric_port(hport, "tlswatch_collector_pending_rows"), 3);
+
+	PGconn *db = pg();
+	PGresult *r = PQexec(db, "CREATE DATABASE tw_backpressure");
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
+	PQclear(r);
+	PQfinish(db);
+	snprintf(cmd, sizeof cmd, "%s migrate -c %s >>%s 2>&1", env("TW_COLLECTOR_BIN"), yaml, logf);
+	cr_assert_eq(system(cmd), 0, "migrate failed (see %s)", logf);
+
+	tw_probe_set_timeout(c, 40000);  /* the pool reconnects with backoff (<= 10 s) */
+	cr_expect_eq(tc_read_ack(c), 3);
+	tw_probe_set_timeout(c, 5000);
+	cr_expect_eq(metric_port(hport, "tlswatch_collector_reading_paused"), 0);
+	cr_expect_eq(metric_port(hport, "tlswatch_collector_pending_rows"), 0);
+	cr_expect_eq(http_get_port(hport, "GET", "/readyz", &body), 200);
+	free(body);
+	send_batch(c, 4, 5, NULL, NULL);
+	cr_expect_eq(tc_read_ack(c), 5);
+
+	PGconn *bp = PQconnectdb(conninfo);
+	cr_assert_eq(PQstatus(bp), CONNECTION_OK, "%s", PQerrorMessage(bp));
+	cr_expect_eq(rows_of(bp, "probe-k"), 5);
+	PQfinish(bp);
+	tw_probe_free(c);
+	cr_expect(stop_collector(pid), "collector-bp did not exit 0 on SIGTERM (see %s)", logf);
+}
