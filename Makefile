@@ -56,9 +56,6 @@ $(B)/obj/gen/%.o:       INC := -Icommon -Icollector
 $(B)/obj/tests/%.o:     INC := $(INC_ALL)
 $(B)/tests/%:           INC := $(INC_ALL)
 $(B)/bench/%:           INC := $(INC_ALL)
-# collector/ingest.c still includes probe/tls_ctx.h for the key check; it
-# goes once ingest.c calls tlsutil_check_key_file (common/tlsutil.h).
-$(B)/obj/collector/ingest.o: INC := -Icollector -Icommon -Iprobe
 
 PROTO_C  := $(B)/gen/tlswatch.pb-c.c
 PROTO_H  := $(B)/gen/tlswatch.pb-c.h
@@ -202,7 +199,6 @@ FUZZ_LIBS := $(FZ)/libtwcollector.a $(FZ)/libtwprobe.a $(FZ)/libtwcommon.a
 $(FZ)/obj/common/%.o:    INC := -Icommon
 $(FZ)/obj/probe/%.o:     INC := -Iprobe -Icommon
 $(FZ)/obj/collector/%.o: INC := -Icollector -Icommon
-$(FZ)/obj/collector/ingest.o: INC := -Icollector -Icommon -Iprobe
 $(FZ)/obj/gen/%.o:       INC := -Icommon -Icollector
 $(FZ)/%:                 INC := $(INC_ALL)
 

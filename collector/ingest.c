@@ -178,7 +178,7 @@ struct ingest *ingest_new(struct event_base *base, struct db_pool *db,
 	/* the strings are borrowed only during ingest_new */
 	ing->o.host = ing->o.ca_file = ing->o.cert_file = ing->o.key_file = NULL;
 
-	if (!(ing->ctx = ingest_tls_ctx_new(o, err, errlen)))
+	if (!(ing->ctx = ingest_tls_ctx_new(o->ca_file, o->cert_file, o->key_file, err, errlen)))
 		goto fail;
 	ing->reaper = evtimer_new(base, reaper_cb, ing);
 	ing->resume_poll = evtimer_new(base, resume_poll_cb, ing);
@@ -234,4 +234,13 @@ void ingest_free(struct ingest *ing)
 		event_free(ing->shutdown_done_ev);
 	SSL_CTX_free(ing->ctx);
 	free(ing);
+}
+
+int ingest_check_tls(const struct ingest_opts *o, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = ingest_tls_ctx_new(o->ca_file, o->cert_file, o->key_file, err, errlen);
+	if (!ctx)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
 }

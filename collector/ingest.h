@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <event2/event.h>
 
+#include "ingest_refusal.h"
+
 struct db_pool;
 struct ingest;
 
@@ -44,33 +46,6 @@ struct ingest_opts {
 	unsigned hello_timeout_ms;     /* 0 = 10 s */
 	unsigned idle_timeout_ms;      /* no frame for this long closes; 0 = 60 s */
 	size_t max_pending_rows;       /* rows buffered per connection; 0 = 10000 */
-};
-
-/* Why a connection was refused; each has a metrics label (ingest_refusal_name). */
-enum ingest_refusal {
-	REFUSE_MAX_CONNECTIONS = 0,
-	REFUSE_NO_CLIENT_CERT,
-	REFUSE_CERT_VERIFY_FAILED,
-	REFUSE_TLS_HANDSHAKE_FAILED,
-	REFUSE_HANDSHAKE_TIMEOUT,
-	REFUSE_CERT_IDENTITY,          /* certificate without a usable CN or OU */
-	REFUSE_HELLO_TIMEOUT,
-	REFUSE_HELLO_MISMATCH,         /* Hello probe_id/region differ from the certificate */
-	REFUSE_IDENTITY_MISMATCH,      /* a Result claims another probe_id/region */
-	REFUSE_FRAME_TOO_LARGE,
-	REFUSE_MALFORMED_FRAME,
-	REFUSE_PROTOCOL,               /* a valid frame at the wrong time, result without seq */
-	REFUSE__COUNT
-};
-
-/* Why the collector closed an accepted probe stream (not a refusal). */
-enum ingest_close {
-	CLOSE_PEER = 0,                /* the probe disconnected */
-	CLOSE_IDLE_TIMEOUT,
-	CLOSE_SUPERSEDED,              /* the same probe connected again */
-	CLOSE_DB_FAILED,               /* the database failed the same rows too often */
-	CLOSE_SHUTDOWN,
-	CLOSE__COUNT
 };
 
 /* Static metrics label: "no_client_cert", "frame_too_large", ... */

@@ -14,21 +14,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-SSL_CTX *ingest_tls_ctx_new(const struct ingest_opts *o, char *err, size_t errlen)
+SSL_CTX *ingest_tls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
+			     char *err, size_t errlen)
 {
 	const struct tlsutil_identity id = {
-		.ca_file = o->ca_file, .cert_file = o->cert_file, .key_file = o->key_file,
+		.ca_file = ca_file, .cert_file = cert_file, .key_file = key_file,
 	};
 	return tlsutil_ctx_new(TLSUTIL_SERVER, &id, err, errlen);
-}
-
-int ingest_check_tls(const struct ingest_opts *o, char *err, size_t errlen)
-{
-	SSL_CTX *ctx = ingest_tls_ctx_new(o, err, errlen);
-	if (!ctx)
-		return -1;
-	SSL_CTX_free(ctx);
-	return 0;
 }
 
 /* The one entry of nid in the subject as UTF-8, checked: printable ASCII

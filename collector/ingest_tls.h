@@ -14,14 +14,15 @@
 #include <stddef.h>
 #include <openssl/ssl.h>
 
-#include "ingest.h"
+#include "ingest_refusal.h"
 
 struct bufferevent;
 
 /* common/tlsutil's server context for the probe link: key mode checked,
  * certificate, key and CA loaded, a client certificate from that CA
  * required. NULL with the reason. */
-SSL_CTX *ingest_tls_ctx_new(const struct ingest_opts *o, char *err, size_t errlen);
+SSL_CTX *ingest_tls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
+			     char *err, size_t errlen);
 
 /* The identity of a completed handshake into cn and ou (cap bytes each):
  * 0, or -1 with the refusal (no certificate, no usable CN or OU) and a

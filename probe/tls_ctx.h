@@ -41,11 +41,4 @@ void tls_ctx_free(struct tls_profile_ctx *tc);
 /* 0 = neither AEAD nor forward secret, 2 = both. */
 int tls_cipher_tier(const SSL_CIPHER *c);
 
-/* The key-permission check moved to common/tlsutil.h; this name stays only
- * for callers not yet switched (collector/ingest.c, probe/uplink.c). */
-static inline int tls_check_key_file_mode(const char *path, char *err, size_t errlen)
-{
-	return tlsutil_check_key_file(path, err, errlen);
-}
-
 #endif
