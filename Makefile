@@ -5,7 +5,7 @@
 #   make demo       install missing packages, build, run the local demo
 #   make bench      benchmarks (printed, not asserted)
 #   make fuzz       libFuzzer targets (clang) into build/fuzz/
-#   make check      source checks: banned functions, include cycles
+#   make check      source checks: banned functions, include cycles, symbol prefixes
 #   make install    binaries, systemd units, sysusers/tmpfiles, example configs
 #                   (PREFIX=/usr/local, DESTDIR=; see scripts/install.sh --help)
 #   make SANITIZE=1 test   the same under AddressSanitizer + UBSan
@@ -85,7 +85,7 @@ LIB_COLL   := $(B)/libtwcollector.a
 # tests and benchmarks may use everything; common last, both others need it
 LIBS_ALL   := $(LIB_COLL) $(LIB_PROBE) $(LIB_COMMON)
 
-.PHONY: all deps test tests-build unit integration demo bench fuzz check check-banned install \
+.PHONY: all deps test tests-build unit integration demo bench fuzz check check-banned check-symbols install \
 	check-includes clean
 .SECONDARY:
 
@@ -159,6 +159,7 @@ test: deps
 	@sh scripts/check-banned.sh
 	@python3 scripts/check-includes.py
 	@$(MAKE) --no-print-directory tests-build
+	@sh scripts/check-symbols.sh $(B)
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 
 tests-build: $(PROBE_BIN) $(COLL_BIN) $(UNIT_BIN) $(INTEG_BIN)
@@ -177,7 +178,11 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
 	@TW_BUILD=$(B) sh bench/run.sh
 
-check: check-banned check-includes
+check: check-banned check-includes check-symbols
+
+# every extern symbol carries its file's prefix (reads the built objects)
+check-symbols: $(PROBE_BIN) $(COLL_BIN)
+	@sh scripts/check-symbols.sh $(B)
 
 check-banned:
 	@sh scripts/check-banned.sh

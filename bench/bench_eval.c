@@ -73,9 +73,9 @@ static int measure(PGconn *c, long series, int days, int slo_days, int64_t now,
 	char *y = slo_yaml(series, slo_days);
 	if (!y)
 		return -1;
-	double t0 = tw_mono_ms();
+	double t0 = twtime_mono_ms();
 	struct slo_config *cfg = slo_config_load_string("bench.yaml", y, strlen(y), err, sizeof err);
-	double load_ms = tw_mono_ms() - t0;
+	double load_ms = twtime_mono_ms() - t0;
 	free(y);
 	if (!cfg) {
 		fprintf(stderr, "bench_eval: %s\n", err);
@@ -155,11 +155,11 @@ int main(int argc, char **argv)
 	exec(c, "SET statement_timeout = 0");
 
 	/* now = hh:30 of the current hour */
-	int64_t now = tw_wall_ms() / HOUR_MS * HOUR_MS + 30 * 60000LL;
+	int64_t now = twtime_wall_ms() / HOUR_MS * HOUR_MS + 30 * 60000LL;
 	char nows[48];
-	tw_rfc3339_ms(now, nows, sizeof nows);
+	twtime_rfc3339_ms(now, nows, sizeof nows);
 	long targets = series / 4;
-	double t0 = tw_mono_ms();
+	double t0 = twtime_mono_ms();
 	static const char COLS[] =
 		"(bucket, target, port, sni, region, profile, service, attempts, successes, failures, "
 		"outcomes, handshakes, handshake_ms_hist, handshake_ms_sum, handshake_ms_count, "
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 		 COLS, targets - 1, nows, days + 1, nows, nows);
 	if (exec(c, sql) < 0)
 		return 1;
-	double t1 = tw_mono_ms();
+	double t1 = twtime_mono_ms();
 	/* minutes: the edges the windows read (see the top comment) */
 	const long ranges[][2] = {         /* [from, to) in minutes from now */
 		{ -30, 0 }, { -60, -30 }, { -360, -330 }, { -4320, -4290 },
@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	}
 	exec(c, "VACUUM ANALYZE rollup_1h");
 	exec(c, "VACUUM ANALYZE rollup_1m");
-	double t2 = tw_mono_ms();
+	double t2 = twtime_mono_ms();
 	PGresult *r = PQexec(c, "SELECT (SELECT count(*) FROM rollup_1h), (SELECT count(*) FROM rollup_1m), "
 			       "pg_size_pretty(pg_total_relation_size('rollup_1h') + "
 			       "pg_total_relation_size('rollup_1m'))");

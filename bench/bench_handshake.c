@@ -5,7 +5,7 @@
  *
  * Runs N handshakes against HOST:PORT with the given profile (default
  * "modern"), verification on (CA_FILE is the only trust anchor), keeping K
- * in flight on one event_base, through the library's own hs_start(). Prints
+ * in flight on one event_base, through the library's own handshake_start(). Prints
  * one key=value line: handshakes, failures, CPU and wall time, rates, and
  * the process peak RSS (ru_maxrss). Run one concurrency per process so
  * ru_maxrss belongs to that run. Figures are printed, not asserted; the exit
@@ -21,7 +21,7 @@
 #include <event2/dns.h>
 
 #include "handshake.h"
-#include "tls_ctx.h"
+#include "tlsctx.h"
 #include "profile.h"
 
 struct bench {
@@ -40,7 +40,7 @@ static void start_more(struct bench *b);
 static void done(struct hs_conn *c, void *arg)
 {
 	struct bench *b = arg;
-	const struct hs_facts *f = hs_facts(c);
+	const struct hs_facts *f = handshake_facts(c);
 
 	if (f->handshake_done && f->failed_phase == PH_NONE && f->n_verify_errors == 0) {
 		b->ok++;
@@ -58,7 +58,7 @@ static void done(struct hs_conn *c, void *arg)
 				 (int)f->failed_phase, (int)f->timed_out, f->sys_errno,
 				 f->n_verify_errors, f->ssl_error, f->detail);
 	}
-	hs_free(c);
+	handshake_free(c);
 	b->running--;
 	b->finished++;
 	start_more(b);
@@ -71,7 +71,7 @@ static void start_more(struct bench *b)
 	while (b->started < b->n && b->running < b->k) {
 		b->started++;
 		b->running++;
-		if (!hs_start(b->base, b->dns, &b->req, done, b)) {
+		if (!handshake_start(b->base, b->dns, &b->req, done, b)) {
 			fprintf(stderr, "bench_handshake: hs_start returned NULL (out of memory)\n");
 			b->running--;
 			b->finished++;
@@ -125,10 +125,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[256] = "";
-	struct tls_ctx_opts to = { ca, NULL, NULL };
-	struct tls_profile_ctx *tc = tls_ctx_new(p, &to, err, sizeof err);
+	struct tlsctx_opts to = { ca, NULL, NULL };
+	struct tlsctx *tc = tlsctx_new(p, &to, err, sizeof err);
 	if (!tc) {
-		fprintf(stderr, "bench_handshake: tls_ctx_new: %s\n", err);
+		fprintf(stderr, "bench_handshake: tlsctx_new: %s\n", err);
 		return 2;
 	}
 	b.base = event_base_new();
@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 
 	evdns_base_free(b.dns, 0);
 	event_base_free(b.base);
-	tls_ctx_free(tc);
+	tlsctx_free(tc);
 	profile_list_free(&all);
 	return b.finished == b.n ? 0 : 1;
 }

@@ -140,7 +140,7 @@ struct alerts_run *alerts_begin(PGconn *conn, int64_t now_ms, const char *genera
 	}
 	r->c = conn;
 	r->now_ms = now_ms;
-	tw_rfc3339_ms(now_ms, r->now, sizeof r->now);
+	twtime_rfc3339_ms(now_ms, r->now, sizeof r->now);
 	if (generator_url && *generator_url) {
 		if (!(r->generator_url = strdup(generator_url))) {
 			free(r);

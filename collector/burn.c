@@ -311,9 +311,9 @@ int burn_evaluate(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 	if (b.oom)
 		goto oom;
 
-	double t0 = tw_mono_ms();
+	double t0 = twtime_mono_ms();
 	res = PQexec(c, b.p);
-	e->query_ms = tw_mono_ms() - t0;
+	e->query_ms = twtime_mono_ms() - t0;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "burn query: %s", PQresultErrorMessage(res));
 		goto out;
@@ -566,7 +566,7 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 					      "windows", wins, "rules", rules);
 			if (j) {
 				json_object_set_new(j, "eval_at",
-						    json_string(tw_rfc3339_ms(e->now_ms, t, sizeof t)));
+						    json_string(twtime_rfc3339_ms(e->now_ms, t, sizeof t)));
 				char *s = json_dumps(j, JSON_COMPACT);
 				if (s)
 					fprintf(out, "%s\n", s);

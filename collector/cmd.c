@@ -43,7 +43,7 @@ int cmd_parse_config_args(int argc, char **argv, const char *cmd, bool allow_che
 int cmd_parse_time(const char *s, int64_t *ms)
 {
 	if (!strcmp(s, "now")) {
-		*ms = tw_wall_ms();
+		*ms = twtime_wall_ms();
 		return 0;
 	}
 	struct tm tm;

@@ -68,7 +68,7 @@ int cmd_evaluate_main(int argc, char **argv)
 		fprintf(stderr, "tlswatch-collector evaluate: -c FILE is required (see --help)\n");
 		return CMD_EXIT_USAGE;
 	}
-	int64_t now = tw_wall_ms();
+	int64_t now = twtime_wall_ms();
 	if (now_s && cmd_parse_time(now_s, &now) < 0) {
 		fprintf(stderr, "tlswatch-collector evaluate: --now: expected an RFC 3339 time like "
 			"2026-03-02T10:00:00Z, got \"%s\"\n", now_s);
@@ -129,7 +129,7 @@ int cmd_evaluate_main(int argc, char **argv)
 		goto out;
 	}
 	char t[48];
-	tw_rfc3339_ms(now, t, sizeof t);
+	twtime_rfc3339_ms(now, t, sizeof t);
 	if (json) {
 		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:i, s:i, s:f, s:o}", "eval_at", t,
 				      "dry_run", dry, "slos", (json_int_t)res.slos, "series",

@@ -127,7 +127,7 @@ int cmd_maintenance_main(int argc, char **argv)
 	int64_t id = 0;
 	if (create) {
 		int64_t d;
-		w.starts_ms = tw_wall_ms();
+		w.starts_ms = twtime_wall_ms();
 		if (start_s && cmd_parse_time(start_s, &w.starts_ms) < 0) {
 			fprintf(stderr, "tlswatch-collector maintenance: --start: expected an RFC 3339 "
 				"time like 2026-03-02T22:00:00Z or \"now\", got \"%s\"\n", start_s);
@@ -184,7 +184,7 @@ int cmd_maintenance_main(int argc, char **argv)
 		}
 		printf("%lld\n", (long long)id);
 	} else if (list) {
-		if (maint_list(c, tw_wall_ms(), all, json, stdout, err, sizeof err) < 0) {
+		if (maint_list(c, twtime_wall_ms(), all, json, stdout, err, sizeof err) < 0) {
 			fprintf(stderr, "tlswatch-collector maintenance list: %s\n", err);
 			goto out;
 		}

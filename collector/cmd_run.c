@@ -179,7 +179,7 @@ int cmd_run_main(int argc, char **argv)
 	/* the notifier delivers outbox rows written by whichever collector
 	 * evaluates; every collector runs one (leases keep it exactly-once) */
 	if (cfg->notify_file &&
-	    !(nt = notifier_new(base, cfg->db_conninfo, cfg->notify_file, err, sizeof err))) {
+	    !(nt = notify_new(base, cfg->db_conninfo, cfg->notify_file, err, sizeof err))) {
 		fprintf(stderr, "%s\n", err);
 		rc = CMD_EXIT_USAGE;
 		goto out;
@@ -252,7 +252,7 @@ out:
 			event_free(sigs[i]);
 	http_srv_free(http);
 	ingest_free(ing);
-	notifier_free(nt);
+	notify_free(nt);
 	db_pool_free(db);
 	if (base)
 		event_base_free(base);

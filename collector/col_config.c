@@ -58,11 +58,11 @@ static const char *const ALERTING_KEYS[] = { "slo_file", "evaluation_interval", 
 static int get_hostport(struct yc *yc, yaml_node_t *v, const char *ctx, char **text,
 			char **host, unsigned *port)
 {
-	if (yc_copy_string(yc, v, ctx, text) < 0)
+	if (yamlcfg_copy_string(yc, v, ctx, text) < 0)
 		return -1;
-	int r = yc_split_hostport(*text, host, port, 0);
+	int r = yamlcfg_split_hostport(*text, host, port, 0);
 	if (r == -2)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	if (r < 0)
 		return YC_ERRN(yc, v, ctx, "expected HOST:PORT or [IPV6]:PORT with a port "
 			       "1-65535, got \"%.64s\"", *text);
@@ -72,11 +72,11 @@ static int get_hostport(struct yc *yc, yaml_node_t *v, const char *ctx, char **t
 static int get_size(struct yc *yc, yaml_node_t *v, const char *ctx, uint64_t min, uint64_t max,
 		    uint64_t *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	uint64_t x;
 	if (!s)
 		return -1;
-	if (yc_parse_size(s, &x) < 0)
+	if (yamlcfg_parse_size(s, &x) < 0)
 		return YC_ERRN(yc, v, ctx, "expected a size like 65536, 512KiB or 4MiB, got \"%.64s\"",
 			       s);
 	if (x < min || x > max)
@@ -90,16 +90,16 @@ static int get_size(struct yc *yc, yaml_node_t *v, const char *ctx, uint64_t min
 static int get_file(struct yc *yc, yaml_node_t *m, const char *key, const char *ctx,
 		    char **out, struct col_config_pos *pos)
 {
-	if (yc_req_string(yc, m, key, ctx, out) < 0)
+	if (yamlcfg_req_string(yc, m, key, ctx, out) < 0)
 		return -1;
-	*pos = pos_of(yc_get(yc, m, key, NULL));
+	*pos = pos_of(yamlcfg_get(yc, m, key, NULL));
 	return 0;
 }
 
 static int parse_tls(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 {
-	yaml_node_t *m = yc_need(yc, root, "tls", "");
-	if (!m || yc_check_keys(yc, m, "tls", TLS_KEYS) < 0)
+	yaml_node_t *m = yamlcfg_need(yc, root, "tls", "");
+	if (!m || yamlcfg_check_keys(yc, m, "tls", TLS_KEYS) < 0)
 		return -1;
 	if (get_file(yc, m, "ca_file", "tls", &cfg->ca_file, &cfg->ca_pos) < 0 ||
 	    get_file(yc, m, "cert_file", "tls", &cfg->cert_file, &cfg->cert_pos) < 0 ||
@@ -110,12 +110,12 @@ static int parse_tls(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 
 static int parse_http(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 {
-	yaml_node_t *m = yc_get(yc, root, "http", NULL);
+	yaml_node_t *m = yamlcfg_get(yc, root, "http", NULL);
 	if (!m)
 		return 0;
-	if (yc_check_keys(yc, m, "http", HTTP_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, "http", HTTP_KEYS) < 0)
 		return -1;
-	yaml_node_t *v = yc_need(yc, m, "listen", "http");
+	yaml_node_t *v = yamlcfg_need(yc, m, "listen", "http");
 	if (!v)
 		return -1;
 	return get_hostport(yc, v, "http.listen", &cfg->http_listen, &cfg->http_host,
@@ -124,66 +124,66 @@ static int parse_http(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 
 static int parse_database(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 {
-	yaml_node_t *m = yc_need(yc, root, "database", ""), *v;
-	if (!m || yc_check_keys(yc, m, "database", DB_KEYS) < 0)
+	yaml_node_t *m = yamlcfg_need(yc, root, "database", ""), *v;
+	if (!m || yamlcfg_check_keys(yc, m, "database", DB_KEYS) < 0)
 		return -1;
-	if (yc_req_string(yc, m, "conninfo", "database", &cfg->db_conninfo) < 0)
+	if (yamlcfg_req_string(yc, m, "conninfo", "database", &cfg->db_conninfo) < 0)
 		return -1;
 	/* the document's copy of the conninfo (it may hold a password) goes
 	 * with the document; wipe it now that we have ours */
-	yaml_node_t *ci = yc_get(yc, m, "conninfo", NULL);
+	yaml_node_t *ci = yamlcfg_get(yc, m, "conninfo", NULL);
 	if (ci && ci->type == YAML_SCALAR_NODE)
 		explicit_bzero(ci->data.scalar.value, ci->data.scalar.length);
-	if ((v = yc_get(yc, m, "connections", NULL)) &&
-	    yc_uint(yc, v, "database.connections", 1, MAX_DB_CONNECTIONS, &cfg->db_connections) < 0)
+	if ((v = yamlcfg_get(yc, m, "connections", NULL)) &&
+	    yamlcfg_uint(yc, v, "database.connections", 1, MAX_DB_CONNECTIONS, &cfg->db_connections) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "queue_max_rows", NULL)) &&
-	    yc_u64(yc, v, "database.queue_max_rows", 1, MAX_ROWS, &cfg->db_queue_max_rows) < 0)
+	if ((v = yamlcfg_get(yc, m, "queue_max_rows", NULL)) &&
+	    yamlcfg_u64(yc, v, "database.queue_max_rows", 1, MAX_ROWS, &cfg->db_queue_max_rows) < 0)
 		return -1;
 	return 0;
 }
 
 static int parse_limits(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 {
-	yaml_node_t *m = yc_get(yc, root, "limits", NULL), *v;
+	yaml_node_t *m = yamlcfg_get(yc, root, "limits", NULL), *v;
 	if (!m)
 		return 0;
-	if (yc_check_keys(yc, m, "limits", LIMITS_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, "limits", LIMITS_KEYS) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "max_frame", NULL)) &&
+	if ((v = yamlcfg_get(yc, m, "max_frame", NULL)) &&
 	    get_size(yc, v, "limits.max_frame", MIN_FRAME, MAX_FRAME, &cfg->max_frame) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "max_connections", NULL)) &&
-	    yc_uint(yc, v, "limits.max_connections", 1, MAX_CONNECTIONS,
+	if ((v = yamlcfg_get(yc, m, "max_connections", NULL)) &&
+	    yamlcfg_uint(yc, v, "limits.max_connections", 1, MAX_CONNECTIONS,
 		    &cfg->max_connections) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "idle_timeout", NULL)) &&
-	    yc_duration(yc, v, "limits.idle_timeout", 1000, &cfg->idle_timeout_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "idle_timeout", NULL)) &&
+	    yamlcfg_duration(yc, v, "limits.idle_timeout", 1000, &cfg->idle_timeout_ms) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "handshake_timeout", NULL)) &&
-	    yc_duration(yc, v, "limits.handshake_timeout", 100, &cfg->handshake_timeout_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "handshake_timeout", NULL)) &&
+	    yamlcfg_duration(yc, v, "limits.handshake_timeout", 100, &cfg->handshake_timeout_ms) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "hello_timeout", NULL)) &&
-	    yc_duration(yc, v, "limits.hello_timeout", 100, &cfg->hello_timeout_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "hello_timeout", NULL)) &&
+	    yamlcfg_duration(yc, v, "limits.hello_timeout", 100, &cfg->hello_timeout_ms) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "shutdown_timeout", NULL)) &&
-	    yc_duration(yc, v, "limits.shutdown_timeout", 0, &cfg->shutdown_timeout_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "shutdown_timeout", NULL)) &&
+	    yamlcfg_duration(yc, v, "limits.shutdown_timeout", 0, &cfg->shutdown_timeout_ms) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "max_pending_rows", NULL)) &&
-	    yc_u64(yc, v, "limits.max_pending_rows", 1, MAX_ROWS, &cfg->max_pending_rows) < 0)
+	if ((v = yamlcfg_get(yc, m, "max_pending_rows", NULL)) &&
+	    yamlcfg_u64(yc, v, "limits.max_pending_rows", 1, MAX_ROWS, &cfg->max_pending_rows) < 0)
 		return -1;
 	return 0;
 }
 
 static int parse_log(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 {
-	yaml_node_t *m = yc_get(yc, root, "log", NULL), *v;
+	yaml_node_t *m = yamlcfg_get(yc, root, "log", NULL), *v;
 	if (!m)
 		return 0;
-	if (yc_check_keys(yc, m, "log", LOG_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, "log", LOG_KEYS) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "level", NULL))) {
-		const char *s = yc_want_scalar(yc, v, "log.level", false);
+	if ((v = yamlcfg_get(yc, m, "level", NULL))) {
+		const char *s = yamlcfg_want_scalar(yc, v, "log.level", false);
 		if (!s)
 			return -1;
 		int lvl = log_level_parse(s);
@@ -192,14 +192,14 @@ static int parse_log(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 				       "got \"%.64s\"", s);
 		cfg->log_level = lvl;
 	}
-	if ((v = yc_get(yc, m, "json", NULL)) && yc_bool(yc, v, "log.json", &cfg->log_json) < 0)
+	if ((v = yamlcfg_get(yc, m, "json", NULL)) && yamlcfg_bool(yc, v, "log.json", &cfg->log_json) < 0)
 		return -1;
 	return 0;
 }
 
 static int parse_alerting(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 {
-	yaml_node_t *m = yc_get(yc, root, "alerting", NULL), *v;
+	yaml_node_t *m = yamlcfg_get(yc, root, "alerting", NULL), *v;
 	if (!m)
 		return 0;
 	/* "alerting:" alone (null) turns the evaluator on with every default */
@@ -208,21 +208,21 @@ static int parse_alerting(struct yc *yc, yaml_node_t *root, struct col_config *c
 		cfg->alerting = true;
 		goto id;
 	}
-	if (yc_check_keys(yc, m, "alerting", ALERTING_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, "alerting", ALERTING_KEYS) < 0)
 		return -1;
 	cfg->alerting = true;
-	if ((v = yc_get(yc, m, "slo_file", NULL))) {
-		if (yc_copy_string(yc, v, "alerting.slo_file", &cfg->slo_file) < 0)
+	if ((v = yamlcfg_get(yc, m, "slo_file", NULL))) {
+		if (yamlcfg_copy_string(yc, v, "alerting.slo_file", &cfg->slo_file) < 0)
 			return -1;
 		cfg->slo_pos = pos_of(v);
 	}
-	if ((v = yc_get(yc, m, "notify_file", NULL))) {
-		if (yc_copy_string(yc, v, "alerting.notify_file", &cfg->notify_file) < 0)
+	if ((v = yamlcfg_get(yc, m, "notify_file", NULL))) {
+		if (yamlcfg_copy_string(yc, v, "alerting.notify_file", &cfg->notify_file) < 0)
 			return -1;
 		cfg->notify_pos = pos_of(v);
 	}
-	if ((v = yc_get(yc, m, "evaluation_interval", NULL))) {
-		if (yc_duration(yc, v, "alerting.evaluation_interval", 1000,
+	if ((v = yamlcfg_get(yc, m, "evaluation_interval", NULL))) {
+		if (yamlcfg_duration(yc, v, "alerting.evaluation_interval", 1000,
 				&cfg->evaluation_interval_ms) < 0)
 			return -1;
 		if (cfg->evaluation_interval_ms > 3600000)
@@ -230,10 +230,10 @@ static int parse_alerting(struct yc *yc, yaml_node_t *root, struct col_config *c
 				       "expected a duration of at most 1h, got \"%.64s\"",
 				       (const char *)v->data.scalar.value);
 	}
-	if (yc_opt_string(yc, m, "collector_id", "alerting", &cfg->collector_id) < 0)
+	if (yamlcfg_opt_string(yc, m, "collector_id", "alerting", &cfg->collector_id) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "external_url", NULL))) {
-		if (yc_copy_string(yc, v, "alerting.external_url", &cfg->external_url) < 0)
+	if ((v = yamlcfg_get(yc, m, "external_url", NULL))) {
+		if (yamlcfg_copy_string(yc, v, "alerting.external_url", &cfg->external_url) < 0)
 			return -1;
 		if (strncmp(cfg->external_url, "http://", 7) && strncmp(cfg->external_url, "https://", 8))
 			return YC_ERRN(yc, v, "alerting.external_url",
@@ -249,7 +249,7 @@ id:
 		char id[300];
 		snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
 		if (!(cfg->collector_id = strdup(id)))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 	}
 	return 0;
 }
@@ -267,24 +267,24 @@ static int parse_retention(struct yc *yc, yaml_node_t *root, struct col_config *
 		F(evaluation_runs), F(certificate_sightings),
 #undef F
 	};
-	yaml_node_t *m = yc_get(yc, root, "retention", NULL), *v, *old;
-	if ((old = yc_get(yc, root, "retention_days", NULL)) &&
-	    yc_uint(yc, old, "retention_days", 1, DB_SCHEMA_RETENTION_MAX_DAYS,
+	yaml_node_t *m = yamlcfg_get(yc, root, "retention", NULL), *v, *old;
+	if ((old = yamlcfg_get(yc, root, "retention_days", NULL)) &&
+	    yamlcfg_uint(yc, old, "retention_days", 1, DB_SCHEMA_RETENTION_MAX_DAYS,
 		    &cfg->retention.results) < 0)
 		return -1;
 	if (m) {
-		if (yc_check_keys(yc, m, "retention", RETENTION_KEYS) < 0)
+		if (yamlcfg_check_keys(yc, m, "retention", RETENTION_KEYS) < 0)
 			return -1;
 		for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
 			char ctx[64];
-			if (!(v = yc_get(yc, m, days[i].key, NULL)))
+			if (!(v = yamlcfg_get(yc, m, days[i].key, NULL)))
 				continue;
 			if (old && !strcmp(days[i].key, "results"))
 				return YC_ERRN(yc, v, "retention.results", "retention_days (line %u) "
 					       "says the same: give one of them",
 					       (unsigned)old->start_mark.line + 1);
-			yc_subctx(ctx, sizeof ctx, "retention", days[i].key);
-			if (yc_uint(yc, v, ctx, 1, DB_SCHEMA_RETENTION_MAX_DAYS,
+			yamlcfg_subctx(ctx, sizeof ctx, "retention", days[i].key);
+			if (yamlcfg_uint(yc, v, ctx, 1, DB_SCHEMA_RETENTION_MAX_DAYS,
 				    (unsigned *)((char *)&cfg->retention + days[i].off)) < 0)
 				return -1;
 		}
@@ -292,8 +292,8 @@ static int parse_retention(struct yc *yc, yaml_node_t *root, struct col_config *
 	db_schema_retention_defaults(&cfg->retention);
 	/* SLO windows longer than rollup_1m's retention read rollup_1h (sli.h) */
 	if (m && cfg->retention.rollup_1h < cfg->retention.rollup_1m) {
-		yaml_node_t *h = yc_get(yc, m, "rollup_1h", NULL);
-		return YC_ERRN(yc, h ? h : yc_get(yc, m, "rollup_1m", NULL),
+		yaml_node_t *h = yamlcfg_get(yc, m, "rollup_1h", NULL);
+		return YC_ERRN(yc, h ? h : yamlcfg_get(yc, m, "rollup_1m", NULL),
 			       h ? "retention.rollup_1h" : "retention.rollup_1m",
 			       "rollup_1h (%u days) must be kept at least as long as rollup_1m (%u "
 			       "days): SLO windows beyond rollup_1m read rollup_1h",
@@ -325,14 +325,14 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 	yaml_node_t *v;
 	if (root->type != YAML_MAPPING_NODE) {
 		char list[256];
-		yc_join_keys(TOP_KEYS, list, sizeof list);
+		yamlcfg_join_keys(TOP_KEYS, list, sizeof list);
 		return YC_ERRN(yc, root, "", "expected a mapping at the top level (keys: %s), got %s",
-			       list, yc_kind_name(root));
+			       list, yamlcfg_kind_name(root));
 	}
-	if (yc_check_keys(yc, root, "", TOP_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, root, "", TOP_KEYS) < 0)
 		return -1;
 	set_defaults(cfg);
-	if (!(v = yc_need(yc, root, "listen", "")) ||
+	if (!(v = yamlcfg_need(yc, root, "listen", "")) ||
 	    get_hostport(yc, v, "listen", &cfg->listen, &cfg->listen_host, &cfg->listen_port) < 0)
 		return -1;
 	if (parse_tls(yc, root, cfg) < 0 || parse_http(yc, root, cfg) < 0 ||
@@ -340,15 +340,15 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 		return -1;
 	if (parse_retention(yc, root, cfg) < 0)
 		return -1;
-	if ((v = yc_get(yc, root, "partitions_ahead_days", NULL)) &&
-	    yc_uint(yc, v, "partitions_ahead_days", 1, 365, &cfg->partitions_ahead_days) < 0)
+	if ((v = yamlcfg_get(yc, root, "partitions_ahead_days", NULL)) &&
+	    yamlcfg_uint(yc, v, "partitions_ahead_days", 1, 365, &cfg->partitions_ahead_days) < 0)
 		return -1;
 	if (parse_limits(yc, root, cfg) < 0 || parse_log(yc, root, cfg) < 0 ||
 	    parse_alerting(yc, root, cfg) < 0)
 		return -1;
 	if (cfg->http_listen && strcmp(cfg->http_host, cfg->listen_host) == 0 &&
 	    cfg->http_port == cfg->listen_port) {
-		yaml_node_t *h = yc_get(yc, yc_get(yc, root, "http", NULL), "listen", NULL);
+		yaml_node_t *h = yamlcfg_get(yc, yamlcfg_get(yc, root, "http", NULL), "listen", NULL);
 		return YC_ERRN(yc, h, "http.listen", "expected an address other than listen (%s)",
 			       cfg->listen);
 	}
@@ -362,18 +362,18 @@ struct col_config *col_config_load(const char *path, char *err, size_t errlen)
 	bool ok = false;
 	yaml_node_t *root;
 	/* YC_WIPE: the file's bytes hold the conninfo, maybe with a password */
-	if (yc_open(&yc, path, COL_CONFIG_MAX_FILE, TOP_KEYS, YC_WIPE, err, errlen, &root) < 0)
+	if (yamlcfg_open(&yc, path, COL_CONFIG_MAX_FILE, TOP_KEYS, YC_WIPE, err, errlen, &root) < 0)
 		goto out;
 	cfg = calloc(1, sizeof *cfg);
 	if (!cfg || !(cfg->path = strdup(path))) {
-		yc_oom(&yc);
+		yamlcfg_oom(&yc);
 		goto out;
 	}
 	if (parse_root(&yc, root, cfg) < 0)
 		goto out;
 	ok = true;
 out:
-	yc_close(&yc);
+	yamlcfg_close(&yc);
 	if (!ok) {
 		col_config_free(cfg);
 		return NULL;

@@ -136,7 +136,7 @@ struct db_pool {
 	int schema_buckets;
 	int latest;
 	bool maint_queued, schema_queued;
-	double next_maint;  /* tw_mono_ms(); 0 = as soon as the schema is current */
+	double next_maint;  /* twtime_mono_ms(); 0 = as soon as the schema is current */
 	double next_schema; /* while not ready: the next schema re-check */
 	struct db_stats st;
 };

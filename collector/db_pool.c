@@ -158,7 +158,7 @@ static void conn_lost(struct db_conn *c, const char *why)
 		} else {
 			if (j->kind == J_MAINTAIN) {
 				p->maint_queued = false;
-				p->next_maint = tw_mono_ms() + MAINT_RETRY_MS;
+				p->next_maint = twtime_mono_ms() + MAINT_RETRY_MS;
 			}
 			if (j->kind == J_SCHEMA)
 				p->schema_queued = false;
@@ -249,7 +249,7 @@ static void control_done(struct db_conn *c)
 			 : j->kind == J_MAINTAIN ? "partition maintenance" : "schema check", c->err);
 	if (j->kind == J_MAINTAIN) {
 		p->maint_queued = false;
-		p->next_maint = tw_mono_ms() + (c->failed ? MAINT_RETRY_MS : MAINT_EVERY_MS);
+		p->next_maint = twtime_mono_ms() + (c->failed ? MAINT_RETRY_MS : MAINT_EVERY_MS);
 	} else if (j->kind == J_SCHEMA) {
 		p->schema_queued = false;
 		if (c->failed) {
@@ -419,13 +419,13 @@ static void pool_housekeeping(struct db_pool *p)
 	if (p->up == 0)
 		return;
 	if (!schema_ok(p)) {
-		if (!p->schema_queued && tw_mono_ms() >= p->next_schema) {
-			p->next_schema = tw_mono_ms() + TICK_MS;
+		if (!p->schema_queued && twtime_mono_ms() >= p->next_schema) {
+			p->next_schema = twtime_mono_ms() + TICK_MS;
 			queue_control(p, J_SCHEMA);
 		}
 		return;
 	}
-	if (!p->maint_queued && tw_mono_ms() >= p->next_maint)
+	if (!p->maint_queued && twtime_mono_ms() >= p->next_maint)
 		queue_control(p, J_MAINTAIN);
 }
 
@@ -597,7 +597,7 @@ void db_probe_seen(struct db_pool *p, const char *probe_id, const char *region,
 	j->region = strdup(region);
 	j->version = version ? strdup(version) : NULL;
 	j->clock_offset_ms = clock_offset_ms;
-	j->seen_ms = tw_wall_ms();
+	j->seen_ms = twtime_wall_ms();
 	if (!j->probe_id || !j->region || (version && !j->version)) {
 		db_job_free(j);
 		return;

@@ -88,7 +88,7 @@ static bool uses_labels(const struct slo_config *cfg)
 static int sync_targets(PGconn *c, int64_t now_ms, char *err, size_t errlen)
 {
 	char now[48];
-	tw_rfc3339_ms(now_ms, now, sizeof now);
+	twtime_rfc3339_ms(now_ms, now, sizeof now);
 	const char *p[1] = { now };
 	PGresult *r = PQexecParams(c,
 		"SELECT CASE WHEN coalesce((SELECT max(last_seen) FROM targets), '-infinity') < "
@@ -134,7 +134,7 @@ int evaluator_run_once(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 	struct burn_eval *be = NULL;
 	struct alerts_run *run = NULL;
 	int rc = -1;
-	double t0 = tw_mono_ms();
+	double t0 = twtime_mono_ms();
 	if (!o)
 		o = &dflt;
 	memset(res, 0, sizeof *res);
@@ -169,10 +169,10 @@ int evaluator_run_once(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 	if (alerts_commit(r, &changes, err, errlen) < 0)
 		goto out;
 	res->changes = changes;
-	res->duration_ms = tw_mono_ms() - t0;
+	res->duration_ms = twtime_mono_ms() - t0;
 	if (o->collector_id) {
 		char now[48], dur[32], ser[32], ch[32];
-		tw_rfc3339_ms(now_ms, now, sizeof now);
+		twtime_rfc3339_ms(now_ms, now, sizeof now);
 		snprintf(dur, sizeof dur, "%.3f", res->duration_ms);
 		snprintf(ser, sizeof ser, "%zu", res->slos);
 		snprintf(ch, sizeof ch, "%d", changes);
@@ -192,7 +192,7 @@ out:
 	alerts_abort(run);
 	burn_eval_free(be);
 	if (!res->duration_ms)
-		res->duration_ms = tw_mono_ms() - t0;
+		res->duration_ms = twtime_mono_ms() - t0;
 	return rc;
 }
 
@@ -295,7 +295,7 @@ static void *thread_main(void *arg)
 				.retention_days = e->retention_days,
 			};
 			struct evaluator_result res;
-			int64_t now = tw_wall_ms();
+			int64_t now = twtime_wall_ms();
 			int rc = evaluator_run_once(c, e->cfg, now, &ro, &res, err, sizeof err);
 			pthread_mutex_lock(&e->mu);
 			if (rc < 0)

@@ -126,7 +126,7 @@ static void render_metrics(const struct http_srv *h, struct evbuffer *b)
 	}
 	if (h->notifier) {
 		struct notifier_stats ns;
-		notifier_get_stats(h->notifier, &ns);
+		notify_get_stats(h->notifier, &ns);
 		one(b, "tlswatch_notify_routed_total", "counter", "Outbox rows routed to sinks.", ns.routed);
 		one(b, "tlswatch_notify_attempts_total", "counter", "Delivery attempts (HTTP requests).",
 		    ns.attempts);

@@ -208,7 +208,7 @@ void ingest_conn_send_ack(struct ingest_conn *c, uint64_t seq)
 	Tlswatch__Envelope env = TLSWATCH__ENVELOPE__INIT;
 	ack.seq = c->acked_seq;
 	ack.has_collector_unix_ms = true;
-	ack.collector_unix_ms = tw_wall_ms();
+	ack.collector_unix_ms = twtime_wall_ms();
 	env.msg_case = TLSWATCH__ENVELOPE__MSG_ACK;
 	env.ack = &ack;
 	if (conn_write_frame(c, &env) != IO_COMPLETE) {

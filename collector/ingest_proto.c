@@ -31,7 +31,7 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 static double clock_offset(bool has, int64_t sent_ms)
 {
-	return has ? (double)(sent_ms - tw_wall_ms()) : 0.0;
+	return has ? (double)(sent_ms - twtime_wall_ms()) : 0.0;
 }
 
 static const char *msg_name(const Tlswatch__Envelope *env)
@@ -167,7 +167,7 @@ static void on_batch(struct ingest_conn *c, Tlswatch__Envelope *env)
 		tlswatch__envelope__free_unpacked(env, NULL);
 		return;
 	}
-	if (ingest_batchq_push(&c->q, env, tw_wall_ms()) != 0) {
+	if (ingest_batchq_push(&c->q, env, twtime_wall_ms()) != 0) {
 		ingest_conn_log(c, TWLOG_ERROR, "out of memory buffering a batch");
 		ingest_conn_close(c);
 		return;

@@ -42,8 +42,8 @@ int maint_create(PGconn *conn, const struct maint_window *w, int64_t *id, char *
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	const char *p[8] = { tw_rfc3339_ms(w->starts_ms, s, sizeof s),
-			     tw_rfc3339_ms(w->ends_ms, e, sizeof e), w->service, w->target,
+	const char *p[8] = { twtime_rfc3339_ms(w->starts_ms, s, sizeof s),
+			     twtime_rfc3339_ms(w->ends_ms, e, sizeof e), w->service, w->target,
 			     w->region, labels, w->reason ? w->reason : "", w->created_by };
 	int rc = q(conn, "INSERT INTO maintenance_windows (starts_at, ends_at, service, target, "
 			 "region, labels, reason, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
@@ -62,7 +62,7 @@ int maint_list(PGconn *conn, int64_t now_ms, bool all, bool json, FILE *out, cha
 {
 	char now[48];
 	PGresult *res;
-	const char *p[2] = { tw_rfc3339_ms(now_ms, now, sizeof now), all ? "true" : "false" };
+	const char *p[2] = { twtime_rfc3339_ms(now_ms, now, sizeof now), all ? "true" : "false" };
 	if (q(conn, "SELECT id, " TS("starts_at") ", " TS("ends_at") ", service, target, region, "
 		    "labels::text, reason, created_by, " TS("created_at") ", "
 		    "(starts_at <= $1::timestamptz AND ends_at > $1::timestamptz) "

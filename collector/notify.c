@@ -67,7 +67,7 @@ void notify_warn_limited(struct notifier *n, const char *what, const char *err)
 {
 	char msg[sizeof n->last_err];
 	snprintf(msg, sizeof msg, "%s: %s", what, err);
-	double now = tw_mono_ms();
+	double now = twtime_mono_ms();
 	if (strcmp(msg, n->last_err) == 0 && now - n->last_errlog < ERRLOG_EVERY_MS)
 		return;
 	snprintf(n->last_err, sizeof n->last_err, "%s", msg);
@@ -218,7 +218,7 @@ static void timer_in(struct event *ev, unsigned ms)
 
 /* ------------------------------------------------------------ public */
 
-struct notifier *notifier_new_config(struct event_base *base, const char *conninfo,
+struct notifier *notify_new_config(struct event_base *base, const char *conninfo,
 				     struct notify_config *cfg, char *err, size_t errlen)
 {
 	struct notifier *n = NULL;
@@ -236,17 +236,17 @@ struct notifier *notifier_new_config(struct event_base *base, const char *connin
 	n->cfg = cfg;
 	n->st.pending = -1;
 	if (getrandom(&n->rng, sizeof n->rng, GRND_NONBLOCK) != (ssize_t)sizeof n->rng)
-		n->rng = (uint64_t)tw_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)n;
+		n->rng = (uint64_t)twtime_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)n;
 	if (!n->rng)
 		n->rng = 88172645463325252ull;
 	if (!(n->http = notify_http_new(base, err, errlen))) {
-		notifier_free(n);
+		notify_free(n);
 		return NULL;
 	}
 	if (!(n->tick = event_new(base, -1, EV_PERSIST, on_tick, n)) ||
 	    !(n->kick = event_new(base, -1, 0, on_tick, n))) {
 		snprintf(err, errlen, "notify: out of memory");
-		notifier_free(n);
+		notify_free(n);
 		return NULL;
 	}
 	timer_in(n->tick, cfg->poll_interval_ms);
@@ -260,22 +260,22 @@ struct notifier *notifier_new_config(struct event_base *base, const char *connin
 		.on_state = on_db_state, .arg = n,
 	};
 	if (!(n->pg = pgconn_new(base, &po, err, errlen))) {
-		notifier_free(n);
+		notify_free(n);
 		return NULL;
 	}
 	return n;
 }
 
-struct notifier *notifier_new(struct event_base *base, const char *conninfo,
+struct notifier *notify_new(struct event_base *base, const char *conninfo,
 			      const char *notify_file, char *err, size_t errlen)
 {
 	struct notify_config *cfg = notify_config_load(notify_file, err, errlen);
 	if (!cfg)
 		return NULL;
-	return notifier_new_config(base, conninfo, cfg, err, errlen);
+	return notify_new_config(base, conninfo, cfg, err, errlen);
 }
 
-void notifier_free(struct notifier *n)
+void notify_free(struct notifier *n)
 {
 	if (!n)
 		return;
@@ -297,14 +297,14 @@ void notifier_free(struct notifier *n)
 	free(n);
 }
 
-void notifier_get_stats(const struct notifier *n, struct notifier_stats *st)
+void notify_get_stats(const struct notifier *n, struct notifier_stats *st)
 {
 	*st = n->st;
 	st->in_flight = notify_http_in_flight(n->http);
 	st->db_up = pgconn_is_up(n->pg);
 }
 
-void notifier_kick(struct notifier *n)
+void notify_kick(struct notifier *n)
 {
 	if (n)
 		event_active(n->kick, EV_TIMEOUT, 0);

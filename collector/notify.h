@@ -21,13 +21,13 @@
  * Secrets (routing keys, webhook secrets, Slack URLs, header values) are
  * never logged: log lines name the sink and the URL's host.
  *
- * Ownership: notifier_new() copies conninfo and loads notify_file into its
- * own config; notifier_free() (not from inside a notifier callback - there
+ * Ownership: notify_new() copies conninfo and loads notify_file into its
+ * own config; notify_free() (not from inside a notifier callback - there
  * are none) cancels requests in flight without recording them: their
  * leases expire and another collector, or this one restarted, sends them
  * again with the same idempotency key.
  *
- * libcurl: notifier_new() calls curl_global_init() and notifier_free()
+ * libcurl: notify_new() calls curl_global_init() and notify_free()
  * curl_global_cleanup() (through notify_http_new/free; reference counted by
  * libcurl >= 7.84).
  */
@@ -44,12 +44,12 @@ struct notify_config;
 
 /* Starts at once (connects in the background). NULL with err set when the
  * file is invalid (FILE:LINE:COLUMN: ...) or on ENOMEM. */
-struct notifier *notifier_new(struct event_base *base, const char *conninfo,
+struct notifier *notify_new(struct event_base *base, const char *conninfo,
 			      const char *notify_file, char *err, size_t errlen);
 /* The same with a loaded config, which the notifier takes (frees). */
-struct notifier *notifier_new_config(struct event_base *base, const char *conninfo,
+struct notifier *notify_new_config(struct event_base *base, const char *conninfo,
 				     struct notify_config *cfg, char *err, size_t errlen);
-void notifier_free(struct notifier *n);
+void notify_free(struct notifier *n);
 
 /* Counters since start (this process), for /metrics. pending is the number
  * of pending deliveries in the database when last counted (every ~5 s; -1
@@ -64,10 +64,10 @@ struct notifier_stats {
 	unsigned in_flight;   /* requests now */
 	bool db_up;
 };
-void notifier_get_stats(const struct notifier *n, struct notifier_stats *st);
+void notify_get_stats(const struct notifier *n, struct notifier_stats *st);
 
 /* Runs a cycle (route, claim) now instead of at the next poll tick. */
-void notifier_kick(struct notifier *n);
+void notify_kick(struct notifier *n);
 
 /* --check-config: see notify_config_check() in notify_config.h. */
 

@@ -39,11 +39,11 @@
 static int get_duration(struct yc *yc, yaml_node_t *v, const char *ctx, int64_t min_ms,
 			int64_t max_ms, int64_t *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	int64_t ms;
 	if (!s)
 		return -1;
-	if (yc_parse_ms(s, 'd', max_ms, &ms) < 0 || ms < min_ms)
+	if (yamlcfg_parse_ms(s, 'd', max_ms, &ms) < 0 || ms < min_ms)
 		return YC_ERRN(yc, v, ctx, "expected a duration like 500ms, 30s, 5m, 1h or 7d "
 			       "between %lldms and %lldms, got \"%.64s\"", (long long)min_ms,
 			       (long long)max_ms, s);
@@ -67,21 +67,21 @@ static int get_str_list(struct yc *yc, yaml_node_t *v, const char *ctx, char ***
 	char c[256];
 	if (v->type == YAML_SCALAR_NODE) {
 		if (!(*out = calloc(1, sizeof **out)))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 		*n = 1;
-		return yc_copy_string(yc, v, ctx, &(*out)[0]);
+		return yamlcfg_copy_string(yc, v, ctx, &(*out)[0]);
 	}
-	if (yc_want_sequence(yc, v, ctx) < 0)
+	if (yamlcfg_want_sequence(yc, v, ctx) < 0)
 		return -1;
 	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (cnt == 0)
 		return YC_ERRN(yc, v, ctx, "expected at least one value");
 	if (!(*out = calloc(cnt, sizeof **out)))
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	*n = cnt;
 	for (size_t i = 0; i < cnt; i++) {
 		snprintf(c, sizeof c, "%s[%zu]", ctx, i);
-		if (yc_copy_string(yc, yc_node(yc, v->data.sequence.items.start[i]), c, &(*out)[i]) < 0)
+		if (yamlcfg_copy_string(yc, yamlcfg_node(yc, v->data.sequence.items.start[i]), c, &(*out)[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -90,7 +90,7 @@ static int get_str_list(struct yc *yc, yaml_node_t *v, const char *ctx, char ***
 /* The value of NAME_env: the environment variable must be set and non-empty. */
 static int from_env(struct yc *yc, yaml_node_t *v, const char *ctx, char **out)
 {
-	const char *name = yc_want_scalar(yc, v, ctx, false);
+	const char *name = yamlcfg_want_scalar(yc, v, ctx, false);
 	if (!name)
 		return -1;
 	const char *val = getenv(name);
@@ -98,7 +98,7 @@ static int from_env(struct yc *yc, yaml_node_t *v, const char *ctx, char **out)
 		return YC_ERRN(yc, v, ctx, "environment variable %.64s is not set or empty", name);
 	char *d = strdup(val);
 	if (!d)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	*out = d;
 	return 0;
 }
@@ -110,16 +110,16 @@ static int secret_or_env(struct yc *yc, yaml_node_t *map, const char *key, const
 {
 	char envkey[64], c[256];
 	snprintf(envkey, sizeof envkey, "%s_env", key);
-	yaml_node_t *a = yc_get(yc, map, key, NULL), *b = yc_get(yc, map, envkey, NULL);
+	yaml_node_t *a = yamlcfg_get(yc, map, key, NULL), *b = yamlcfg_get(yc, map, envkey, NULL);
 	if (a && b)
 		return YC_ERRN(yc, b, ctx, "give %s or %s, not both", key, envkey);
 	if (a) {
-		yc_subctx(c, sizeof c, ctx, key);
+		yamlcfg_subctx(c, sizeof c, ctx, key);
 		*vnode = a;
-		return yc_copy_string(yc, a, c, out) < 0 ? -1 : 1;
+		return yamlcfg_copy_string(yc, a, c, out) < 0 ? -1 : 1;
 	}
 	if (b) {
-		yc_subctx(c, sizeof c, ctx, envkey);
+		yamlcfg_subctx(c, sizeof c, ctx, envkey);
 		*vnode = b;
 		return from_env(yc, b, c, out) < 0 ? -1 : 1;
 	}
@@ -178,7 +178,7 @@ static int check_url(struct yc *yc, yaml_node_t *at, const char *ctx, struct not
 	char *scheme = NULL, *host = NULL, *port = NULL;
 	int rc = -1;
 	if (!u)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	if (curl_url_set(u, CURLUPART_URL, s->url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) ||
@@ -190,7 +190,7 @@ static int check_url(struct yc *yc, yaml_node_t *at, const char *ctx, struct not
 		port = NULL;
 	if (asprintf(&s->host, "%s%s%s", host, port ? ":" : "", port ? port : "") < 0) {
 		s->host = NULL;
-		yc_oom(yc);
+		yamlcfg_oom(yc);
 		goto out;
 	}
 	rc = 0;
@@ -259,13 +259,13 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 {
 	char c[256];
 	yaml_node_t *v, *at = NULL;
-	if (yc_check_keys(yc, m, ctx, SINK_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, ctx, SINK_KEYS) < 0)
 		return -1;
 
-	if (!(v = yc_get(yc, m, "name", NULL)))
+	if (!(v = yamlcfg_get(yc, m, "name", NULL)))
 		return YC_ERRN(yc, m, ctx, "missing required key \"name\"");
-	yc_subctx(c, sizeof c, ctx, "name");
-	if (yc_copy_string(yc, v, c, &s->name) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "name");
+	if (yamlcfg_copy_string(yc, v, c, &s->name) < 0)
 		return -1;
 	if (!valid_sink_name(s->name))
 		return YC_ERRN(yc, v, c, "expected 1-64 characters from A-Z a-z 0-9 _ . -, got "
@@ -274,10 +274,10 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 		if (strcmp(cfg->sinks[i].name, s->name) == 0)
 			return YC_ERRN(yc, v, c, "duplicate sink name \"%s\"", s->name);
 
-	if (!(v = yc_get(yc, m, "type", NULL)))
+	if (!(v = yamlcfg_get(yc, m, "type", NULL)))
 		return YC_ERRN(yc, m, ctx, "missing required key \"type\"");
-	yc_subctx(c, sizeof c, ctx, "type");
-	const char *t = yc_want_scalar(yc, v, c, false);
+	yamlcfg_subctx(c, sizeof c, ctx, "type");
+	const char *t = yamlcfg_want_scalar(yc, v, c, false);
 	if (!t)
 		return -1;
 	if (!strcmp(t, "pagerduty"))
@@ -299,10 +299,10 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 		if (s->type != SINK_PAGERDUTY)
 			return YC_ERRN(yc, m, ctx, "missing required key \"url\" (or \"url_env\")");
 		if (!(s->url = strdup(PAGERDUTY_URL)))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 		at = m;
 	}
-	yc_subctx(c, sizeof c, ctx, yc_get(yc, m, "url_env", NULL) ? "url_env" : "url");
+	yamlcfg_subctx(c, sizeof c, ctx, yamlcfg_get(yc, m, "url_env", NULL) ? "url_env" : "url");
 	if (check_url(yc, at, c, s) < 0)
 		return -1;
 	if (s->type == SINK_ALERTMANAGER) {
@@ -314,7 +314,7 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 		if (n < strlen(api) || strcmp(s->url + n - strlen(api), api) != 0) {
 			char *u = NULL;
 			if (asprintf(&u, "%s%s", s->url, api) < 0)
-				return yc_oom(yc);
+				return yamlcfg_oom(yc);
 			wipe_free(s->url);
 			s->url = u;
 		}
@@ -345,24 +345,24 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 		bool prefixed = strncmp(secret, "whsec_", 6) == 0;
 		int d = prefixed ? notify_config_whsec_decode(secret, &s->secret, &s->secret_len) : -1;
 		wipe_free(secret);
-		yc_subctx(c, sizeof c, ctx, yc_get(yc, m, "secret_env", NULL) ? "secret_env" : "secret");
+		yamlcfg_subctx(c, sizeof c, ctx, yamlcfg_get(yc, m, "secret_env", NULL) ? "secret_env" : "secret");
 		if (d < 0 || s->secret_len < 16 || s->secret_len > 256)
 			return YC_ERRN(yc, at, c, "expected \"whsec_\" followed by the base64 of a "
 				       "16-256 byte key (the value is not shown)");
 	}
 
-	if ((v = yc_get(yc, m, "headers", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "headers");
-		if (yc_check_keys(yc, v, c, NULL) < 0)
+	if ((v = yamlcfg_get(yc, m, "headers", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "headers");
+		if (yamlcfg_check_keys(yc, v, c, NULL) < 0)
 			return -1;
 		size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
 		if (n > MAX_HEADERS)
 			return YC_ERRN(yc, v, c, "at most %d headers", MAX_HEADERS);
 		if (n && !(s->headers = calloc(n, sizeof *s->headers)))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 		for (size_t i = 0; i < n; i++) {
 			yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
-			yaml_node_t *k = yc_node(yc, p->key), *hv = yc_node(yc, p->value);
+			yaml_node_t *k = yamlcfg_node(yc, p->key), *hv = yamlcfg_node(yc, p->value);
 			const char *kn = (const char *)k->data.scalar.value;
 			static const char *const reserved[] = { "content-type", "content-length",
 				"host", "webhook-id", "webhook-timestamp", "webhook-signature",
@@ -374,7 +374,7 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 					return YC_ERRN(yc, k, c, "header %s is set by the notifier", kn);
 			char hc[300];
 			snprintf(hc, sizeof hc, "%s.%s", c, kn);
-			const char *hs = yc_want_scalar(yc, hv, hc, true);
+			const char *hs = yamlcfg_want_scalar(yc, hv, hc, true);
 			if (!hs)
 				return -1;
 			if (strpbrk(hs, "\r\n"))
@@ -383,19 +383,19 @@ static int parse_sink(struct yc *yc, yaml_node_t *m, const char *ctx, struct not
 			s->headers[i].value = strdup(hs);
 			s->nheaders = i + 1;
 			if (!s->headers[i].name || !s->headers[i].value)
-				return yc_oom(yc);
+				return yamlcfg_oom(yc);
 		}
 	}
 
 	s->timeout_ms = 10000;
-	if ((v = yc_get(yc, m, "timeout", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "timeout");
+	if ((v = yamlcfg_get(yc, m, "timeout", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "timeout");
 		if (get_duration_u(yc, v, c, 100, 300000, &s->timeout_ms) < 0)
 			return -1;
 	}
 	s->hold_ms = 90 * DAY_MS;
-	if ((v = yc_get(yc, m, "hold", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "hold");
+	if ((v = yamlcfg_get(yc, m, "hold", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "hold");
 		if (s->type != SINK_ALERTMANAGER)
 			return YC_ERRN(yc, v, c, "hold is for alertmanager sinks only");
 		if (get_duration(yc, v, c, 60000, 3650 * DAY_MS, &s->hold_ms) < 0)
@@ -419,11 +419,11 @@ static int parse_route(struct yc *yc, yaml_node_t *m, const char *ctx, struct no
 {
 	char c[256], cc[300];
 	yaml_node_t *v;
-	if (yc_check_keys(yc, m, ctx, ROUTE_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, ctx, ROUTE_KEYS) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "match", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "match");
-		if (yc_check_keys(yc, v, c, MATCH_KEYS) < 0)
+	if ((v = yamlcfg_get(yc, m, "match", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "match");
+		if (yamlcfg_check_keys(yc, v, c, MATCH_KEYS) < 0)
 			return -1;
 		struct { const char *key; char ***list; size_t *n; } lists[] = {
 			{ "severity", &r->severity, &r->nseverity },
@@ -432,7 +432,7 @@ static int parse_route(struct yc *yc, yaml_node_t *m, const char *ctx, struct no
 			{ "region", &r->region, &r->nregion },
 		};
 		for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
-			yaml_node_t *lv = yc_get(yc, v, lists[i].key, NULL);
+			yaml_node_t *lv = yamlcfg_get(yc, v, lists[i].key, NULL);
 			if (!lv)
 				continue;
 			snprintf(cc, sizeof cc, "%s.%s", c, lists[i].key);
@@ -442,48 +442,48 @@ static int parse_route(struct yc *yc, yaml_node_t *m, const char *ctx, struct no
 				for (size_t j = 0; j < r->nseverity; j++)
 					if (strcmp(r->severity[j], "page") && strcmp(r->severity[j], "ticket")) {
 						yaml_node_t *at = lv->type == YAML_SEQUENCE_NODE
-							? yc_node(yc, lv->data.sequence.items.start[j]) : lv;
+							? yamlcfg_node(yc, lv->data.sequence.items.start[j]) : lv;
 						return YC_ERRN(yc, at, cc, "expected page or ticket, got "
 							       "\"%.64s\"", r->severity[j]);
 					}
 		}
-		yaml_node_t *lv = yc_get(yc, v, "labels", NULL);
+		yaml_node_t *lv = yamlcfg_get(yc, v, "labels", NULL);
 		if (lv) {
 			snprintf(cc, sizeof cc, "%s.labels", c);
-			if (yc_check_keys(yc, lv, cc, NULL) < 0)
+			if (yamlcfg_check_keys(yc, lv, cc, NULL) < 0)
 				return -1;
 			size_t n = (size_t)(lv->data.mapping.pairs.top - lv->data.mapping.pairs.start);
 			r->label_keys = calloc(n ? n : 1, sizeof *r->label_keys);
 			r->label_values = calloc(n ? n : 1, sizeof *r->label_values);
 			if (!r->label_keys || !r->label_values)
-				return yc_oom(yc);
+				return yamlcfg_oom(yc);
 			for (size_t i = 0; i < n; i++) {
 				yaml_node_pair_t *p = &lv->data.mapping.pairs.start[i];
-				yaml_node_t *k = yc_node(yc, p->key), *kv = yc_node(yc, p->value);
+				yaml_node_t *k = yamlcfg_node(yc, p->key), *kv = yamlcfg_node(yc, p->value);
 				char lc[400];
 				snprintf(lc, sizeof lc, "%s.%s", cc, (const char *)k->data.scalar.value);
-				if (yc_copy_string(yc, k, cc, &r->label_keys[i]) < 0)
+				if (yamlcfg_copy_string(yc, k, cc, &r->label_keys[i]) < 0)
 					return -1;
 				r->nlabels = i + 1;
-				const char *s = yc_want_scalar(yc, kv, lc, true);
+				const char *s = yamlcfg_want_scalar(yc, kv, lc, true);
 				if (!s)
 					return -1;
 				if (!(r->label_values[i] = strdup(s)))
-					return yc_oom(yc);
+					return yamlcfg_oom(yc);
 			}
 		}
 	}
-	if (!(v = yc_get(yc, m, "sinks", NULL)))
+	if (!(v = yamlcfg_get(yc, m, "sinks", NULL)))
 		return YC_ERRN(yc, m, ctx, "missing required key \"sinks\"");
-	yc_subctx(c, sizeof c, ctx, "sinks");
+	yamlcfg_subctx(c, sizeof c, ctx, "sinks");
 	char **names = NULL;
 	size_t n = 0;
 	int rc = get_str_list(yc, v, c, &names, &n);
 	if (rc == 0 && !(r->sinks = calloc(n, sizeof *r->sinks)))
-		rc = yc_oom(yc);
+		rc = yamlcfg_oom(yc);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		yaml_node_t *at = v->type == YAML_SEQUENCE_NODE
-					  ? yc_node(yc, v->data.sequence.items.start[i]) : v;
+					  ? yamlcfg_node(yc, v->data.sequence.items.start[i]) : v;
 		snprintf(cc, sizeof cc, "%s[%zu]", c, i);
 		if (sink_index(cfg, names[i], &r->sinks[i]) < 0)
 			rc = YC_ERRN(yc, at, cc, "no sink named \"%.64s\"", names[i]);
@@ -495,9 +495,9 @@ static int parse_route(struct yc *yc, yaml_node_t *m, const char *ctx, struct no
 	free(names);
 	if (rc < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "continue", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "continue");
-		if (yc_bool(yc, v, c, &r->cont) < 0)
+	if ((v = yamlcfg_get(yc, m, "continue", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "continue");
+		if (yamlcfg_bool(yc, v, c, &r->cont) < 0)
 			return -1;
 	}
 	return 0;
@@ -505,7 +505,7 @@ static int parse_route(struct yc *yc, yaml_node_t *m, const char *ctx, struct no
 
 static int parse_jitter(struct yc *yc, yaml_node_t *v, const char *ctx, double *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, false);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, false);
 	if (!s)
 		return -1;
 	char *e;
@@ -521,42 +521,42 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct notify_config *cf
 {
 	char c[256];
 	yaml_node_t *v, *m;
-	if (yc_check_keys(yc, root, "", TOP_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, root, "", TOP_KEYS) < 0)
 		return -1;
 
-	if (!(v = yc_get(yc, root, "sinks", NULL)))
+	if (!(v = yamlcfg_get(yc, root, "sinks", NULL)))
 		return YC_ERRN(yc, root, "", "missing required key \"sinks\"");
-	if (yc_want_sequence(yc, v, "sinks") < 0)
+	if (yamlcfg_want_sequence(yc, v, "sinks") < 0)
 		return -1;
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (n == 0 || n > MAX_SINKS)
 		return YC_ERRN(yc, v, "sinks", "expected 1-%d sinks", MAX_SINKS);
 	if (!(cfg->sinks = calloc(n, sizeof *cfg->sinks)))
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	unsigned max_timeout = 0;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(c, sizeof c, "sinks[%zu]", i);
 		cfg->nsinks = i + 1;
-		if (parse_sink(yc, yc_node(yc, v->data.sequence.items.start[i]), c, &cfg->sinks[i], cfg,
+		if (parse_sink(yc, yamlcfg_node(yc, v->data.sequence.items.start[i]), c, &cfg->sinks[i], cfg,
 			       i) < 0)
 			return -1;
 		if (cfg->sinks[i].timeout_ms > max_timeout)
 			max_timeout = cfg->sinks[i].timeout_ms;
 	}
 
-	if ((v = yc_get(yc, root, "routes", NULL))) {
-		if (yc_want_sequence(yc, v, "routes") < 0)
+	if ((v = yamlcfg_get(yc, root, "routes", NULL))) {
+		if (yamlcfg_want_sequence(yc, v, "routes") < 0)
 			return -1;
 		n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 		if (n == 0 || n > MAX_ROUTES)
 			return YC_ERRN(yc, v, "routes", "expected 1-%d routes (leave \"routes\" out to send "
 				       "every alert to every sink)", MAX_ROUTES);
 		if (!(cfg->routes = calloc(n, sizeof *cfg->routes)))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 		for (size_t i = 0; i < n; i++) {
 			snprintf(c, sizeof c, "routes[%zu]", i);
 			cfg->nroutes = i + 1;
-			if (parse_route(yc, yc_node(yc, v->data.sequence.items.start[i]), c,
+			if (parse_route(yc, yamlcfg_node(yc, v->data.sequence.items.start[i]), c,
 					&cfg->routes[i], cfg) < 0)
 				return -1;
 		}
@@ -567,24 +567,24 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct notify_config *cf
 	cfg->max_attempts = 0;
 	cfg->max_age_ms = DAY_MS;
 	cfg->jitter = 0.2;
-	if ((m = yc_get(yc, root, "retry", NULL))) {
-		if (yc_check_keys(yc, m, "retry", RETRY_KEYS) < 0)
+	if ((m = yamlcfg_get(yc, root, "retry", NULL))) {
+		if (yamlcfg_check_keys(yc, m, "retry", RETRY_KEYS) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "initial", NULL)) &&
+		if ((v = yamlcfg_get(yc, m, "initial", NULL)) &&
 		    get_duration_u(yc, v, "retry.initial", 10, 3600000, &cfg->retry_initial_ms) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "max", NULL)) &&
+		if ((v = yamlcfg_get(yc, m, "max", NULL)) &&
 		    get_duration_u(yc, v, "retry.max", 10, 24 * 3600000ll, &cfg->retry_max_ms) < 0)
 			return -1;
 		if (cfg->retry_max_ms < cfg->retry_initial_ms)
 			return YC_ERRN(yc, v ? v : m, "retry.max", "must not be shorter than retry.initial");
-		if ((v = yc_get(yc, m, "max_attempts", NULL)) &&
-		    yc_uint(yc, v, "retry.max_attempts", 0, 1000000, &cfg->max_attempts) < 0)
+		if ((v = yamlcfg_get(yc, m, "max_attempts", NULL)) &&
+		    yamlcfg_uint(yc, v, "retry.max_attempts", 0, 1000000, &cfg->max_attempts) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "max_age", NULL)) &&
+		if ((v = yamlcfg_get(yc, m, "max_age", NULL)) &&
 		    get_duration(yc, v, "retry.max_age", 1000, 365 * DAY_MS, &cfg->max_age_ms) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "jitter", NULL)) && parse_jitter(yc, v, "retry.jitter", &cfg->jitter) < 0)
+		if ((v = yamlcfg_get(yc, m, "jitter", NULL)) && parse_jitter(yc, v, "retry.jitter", &cfg->jitter) < 0)
 			return -1;
 	}
 
@@ -592,19 +592,19 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct notify_config *cf
 	cfg->batch = 100;
 	cfg->max_in_flight = 32;
 	cfg->lease_ms = max_timeout * 2 + 30000;
-	if ((m = yc_get(yc, root, "delivery", NULL))) {
-		if (yc_check_keys(yc, m, "delivery", DELIVERY_KEYS) < 0)
+	if ((m = yamlcfg_get(yc, root, "delivery", NULL))) {
+		if (yamlcfg_check_keys(yc, m, "delivery", DELIVERY_KEYS) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "poll_interval", NULL)) &&
+		if ((v = yamlcfg_get(yc, m, "poll_interval", NULL)) &&
 		    get_duration_u(yc, v, "delivery.poll_interval", 10, 600000, &cfg->poll_interval_ms) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "batch", NULL)) &&
-		    yc_uint(yc, v, "delivery.batch", 1, 10000, &cfg->batch) < 0)
+		if ((v = yamlcfg_get(yc, m, "batch", NULL)) &&
+		    yamlcfg_uint(yc, v, "delivery.batch", 1, 10000, &cfg->batch) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "max_in_flight", NULL)) &&
-		    yc_uint(yc, v, "delivery.max_in_flight", 1, 10000, &cfg->max_in_flight) < 0)
+		if ((v = yamlcfg_get(yc, m, "max_in_flight", NULL)) &&
+		    yamlcfg_uint(yc, v, "delivery.max_in_flight", 1, 10000, &cfg->max_in_flight) < 0)
 			return -1;
-		if ((v = yc_get(yc, m, "lease", NULL))) {
+		if ((v = yamlcfg_get(yc, m, "lease", NULL))) {
 			if (get_duration_u(yc, v, "delivery.lease", 1000, 3600000, &cfg->lease_ms) < 0)
 				return -1;
 			if (cfg->lease_ms < max_timeout + 1000)
@@ -626,18 +626,18 @@ struct notify_config *notify_config_load(const char *path, char *err, size_t err
 	/* YC_WIPE: the file's secrets stay in libyaml's freed nodes, but not in
 	 * our copy of the file */
 	yaml_node_t *root;
-	if (yc_open(&yc, path, NOTIFY_CONFIG_MAX_FILE, TOP_KEYS, YC_WIPE, err, errlen, &root) < 0)
+	if (yamlcfg_open(&yc, path, NOTIFY_CONFIG_MAX_FILE, TOP_KEYS, YC_WIPE, err, errlen, &root) < 0)
 		goto out;
 	cfg = calloc(1, sizeof *cfg);
 	if (!cfg || !(cfg->path = strdup(path))) {
-		yc_oom(&yc);
+		yamlcfg_oom(&yc);
 		goto out;
 	}
 	if (parse_root(&yc, root, cfg) < 0)
 		goto out;
 	ok = true;
 out:
-	yc_close(&yc);
+	yamlcfg_close(&yc);
 	if (!ok) {
 		notify_config_free(cfg);
 		return NULL;

@@ -79,7 +79,7 @@ static void req_done(struct notify_http *h, struct hreq *q, CURLcode res)
 	curl_multi_remove_handle(h->multi, q->easy);
 	req_unlink(h, q);
 	h->in_flight--;
-	r.duration_ms = tw_mono_ms() - q->started_mono;
+	r.duration_ms = twtime_mono_ms() - q->started_mono;
 	if (res == CURLE_OK) {
 		r.transport_ok = true;
 		curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r.status);
@@ -230,7 +230,7 @@ int notify_http_post(struct notify_http *h, const char *url, char *const *header
 		goto fail;
 	q->cb = cb;
 	q->arg = arg;
-	q->started_mono = tw_mono_ms();
+	q->started_mono = twtime_mono_ms();
 	CURL *e = q->easy = curl_easy_init();
 	bool ok = e != NULL;
 	struct curl_slist *sl = NULL;

@@ -95,7 +95,7 @@ void notify_cycle_start(struct notifier *n);
 /* The head operation finished: r its last result (NULL on error), err the
  * error (NULL when ok). */
 void notify_op_finished(struct notifier *n, struct notify_op *op, PGresult *r, const char *err);
-/* notifier_free(): the deliveries in flight, whose requests notify_http_free()
+/* notify_free(): the deliveries in flight, whose requests notify_http_free()
  * cancelled (their leases expire; they are sent again). */
 void notify_outbox_free_xfers(struct notifier *n);
 

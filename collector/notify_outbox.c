@@ -152,7 +152,7 @@ static void xfer_free(struct notify_xfer *x)
 		return;
 	if (x->n)
 		xfer_unlink(x->n, x);
-	sink_msg_free(&x->msg);
+	notify_sink_msg_free(&x->msg);
 	free(x->key);
 	free(x->lease);
 	free(x);
@@ -177,7 +177,7 @@ static void record(struct notifier *n, struct notify_xfer *x, long status, const
 		   double duration_ms, int64_t retry_after_ms, bool retry_after_given)
 {
 	const struct notify_config *c = n->cfg;
-	enum sink_verdict v = error && !status ? SINK_RETRY : sink_classify(status);
+	enum sink_verdict v = error && !status ? SINK_RETRY : notify_sink_classify(status);
 	unsigned attempts = x->attempts + 1;
 	int64_t delay = 0;
 	char why[512];
@@ -187,11 +187,11 @@ static void record(struct notifier *n, struct notify_xfer *x, long status, const
 		v = SINK_FAILED;  /* cannot be sent at all: no sink, or a bad payload */
 		status = 0;
 	} else if (v == SINK_RETRY) {
-		delay = sink_backoff_ms(attempts, c->retry_initial_ms, c->retry_max_ms, c->jitter,
+		delay = notify_sink_backoff_ms(attempts, c->retry_initial_ms, c->retry_max_ms, c->jitter,
 					notify_rnd01(n));
 		if (retry_after_given && retry_after_ms > delay)
 			delay = retry_after_ms;
-		double age_next = x->age_ms + (tw_mono_ms() - x->claimed_mono) + (double)delay;
+		double age_next = x->age_ms + (twtime_mono_ms() - x->claimed_mono) + (double)delay;
 		if (c->max_attempts && attempts >= c->max_attempts) {
 			v = SINK_FAILED;
 			snprintf(why + strlen(why), sizeof why - strlen(why), "%sgiving up after %u "
@@ -249,7 +249,7 @@ static void record(struct notifier *n, struct notify_xfer *x, long status, const
 			 (long long)delay, retry_after_given ? " (Retry-After)" : "");
 	else
 		log_error("notify: %s failed for good after attempt %u: %s%s", op->what, attempts,
-			  desc, status > 0 && sink_classify(status) == SINK_FAILED
+			  desc, status > 0 && notify_sink_classify(status) == SINK_FAILED
 			  ? " (not retried)" : strstr(why, "giving up") ? " (giving up)" : "");
 	xfer_free(x);
 	notify_op_submit(n, op);
@@ -262,7 +262,7 @@ static void xfer_done(void *arg, const struct notify_http_result *res)
 	long status = 0;
 	char err[400] = "";
 	int64_t ra = 0;
-	bool ra_ok = res->retry_after && sink_retry_after_ms(res->retry_after, tw_wall_ms(), &ra) == 0;
+	bool ra_ok = res->retry_after && notify_sink_retry_after_ms(res->retry_after, twtime_wall_ms(), &ra) == 0;
 	if (!res->transport_ok) {
 		snprintf(err, sizeof err, "%s", res->error);
 		/* the URL may hold a secret (Slack's path): never pass it on */
@@ -270,7 +270,7 @@ static void xfer_done(void *arg, const struct notify_http_result *res)
 			snprintf(err, sizeof err, "%s (host %s)", res->curl_error, x->sink->host);
 	} else {
 		status = res->status;
-		if (sink_classify(status) != SINK_DELIVERED) {
+		if (notify_sink_classify(status) != SINK_DELIVERED) {
 			char body[NOTIFY_HTTP_BODY_KEEP + 1];
 			snprintf(body, sizeof body, "%s", res->body);
 			clean_text(body);
@@ -296,8 +296,8 @@ static void xfer_start(struct notifier *n, int64_t id, const char *sink_name, co
 	x->delivery_id = id;
 	x->attempts = attempts;
 	x->age_ms = age_ms;
-	x->claimed_mono = tw_mono_ms();
-	x->started_wall_ms = tw_wall_ms();
+	x->claimed_mono = twtime_mono_ms();
+	x->started_wall_ms = twtime_wall_ms();
 	for (size_t i = 0; i < n->cfg->nsinks; i++)
 		if (strcmp(n->cfg->sinks[i].name, sink_name) == 0)
 			x->sink = &n->cfg->sinks[i];
@@ -306,7 +306,7 @@ static void xfer_start(struct notifier *n, int64_t id, const char *sink_name, co
 		record(n, x, -1, err, 0, 0, false);
 		return;
 	}
-	if (sink_build(x->sink, action, payload, key, x->started_wall_ms, &x->msg, err,
+	if (notify_sink_build(x->sink, action, payload, key, x->started_wall_ms, &x->msg, err,
 		       sizeof err) < 0) {
 		record(n, x, -1, err, 0, 0, false);
 		return;
@@ -330,8 +330,8 @@ static void xfer_start(struct notifier *n, int64_t id, const char *sink_name, co
 static void cycle_end(struct notifier *n)
 {
 	n->cycle_busy = false;
-	if (tw_mono_ms() >= n->next_count) {
-		n->next_count = tw_mono_ms() + COUNT_EVERY_MS;
+	if (twtime_mono_ms() >= n->next_count) {
+		n->next_count = twtime_mono_ms() + COUNT_EVERY_MS;
 		struct notify_op *op = notify_op_new(OP_COUNT);
 		if (op)
 			notify_op_submit(n, op);

@@ -48,7 +48,7 @@ static const char *jtime(const json_t *o, const char *key, char *buf, size_t cap
 	if (json_is_string(v) && *json_string_value(v))
 		return json_string_value(v);
 	if (json_is_number(v)) {
-		tw_rfc3339_ms((int64_t)json_number_value(v), buf, cap);
+		twtime_rfc3339_ms((int64_t)json_number_value(v), buf, cap);
 		return buf[0] ? buf : NULL;
 	}
 	return NULL;
@@ -124,7 +124,7 @@ static size_t b64_encode(const unsigned char *in, size_t n, char *out, size_t ca
 	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
-int sink_webhook_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t ts,
+int notify_sink_webhook_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t ts,
 		      const char *body, size_t body_len, char *out, size_t cap)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -163,7 +163,7 @@ out:
 
 /* ------------------------------------------------------------ policy */
 
-enum sink_verdict sink_classify(long st)
+enum sink_verdict notify_sink_classify(long st)
 {
 	if (st >= 200 && st < 300)
 		return SINK_DELIVERED;
@@ -172,7 +172,7 @@ enum sink_verdict sink_classify(long st)
 	return SINK_FAILED;
 }
 
-int sink_retry_after_ms(const char *v, int64_t now_ms, int64_t *ms)
+int notify_sink_retry_after_ms(const char *v, int64_t now_ms, int64_t *ms)
 {
 	if (!v)
 		return -1;
@@ -205,7 +205,7 @@ int sink_retry_after_ms(const char *v, int64_t now_ms, int64_t *ms)
 	return 0;
 }
 
-int64_t sink_backoff_ms(unsigned attempts, unsigned initial_ms, unsigned max_ms, double jitter,
+int64_t notify_sink_backoff_ms(unsigned attempts, unsigned initial_ms, unsigned max_ms, double jitter,
 			double u)
 {
 	double d = initial_ms;
@@ -353,10 +353,10 @@ static json_t *alertmanager_body(const struct notify_sink_cfg *s, const struct a
 		set_str(al, "startsAt", a->starts_at);
 	if (a->resolve) {
 		/* ends now (or when the evaluator says it resolved) */
-		set_str(al, "endsAt", a->ends_at ? a->ends_at : tw_rfc3339_ms(now_ms, ends, sizeof ends));
+		set_str(al, "endsAt", a->ends_at ? a->ends_at : twtime_rfc3339_ms(now_ms, ends, sizeof ends));
 	} else {
 		/* active until our resolve: we do not re-send (see notify.c) */
-		set_str(al, "endsAt", tw_rfc3339_ms(now_ms + s->hold_ms, ends, sizeof ends));
+		set_str(al, "endsAt", twtime_rfc3339_ms(now_ms + s->hold_ms, ends, sizeof ends));
 	}
 	if (a->generator_url && *a->generator_url)
 		set_str(al, "generatorURL", a->generator_url);
@@ -432,10 +432,10 @@ static json_t *webhook_body(const struct alert_view *a, const char *action, int6
 		return NULL;
 	json_object_set_new(data, "action", json_string(action));
 	return json_pack("{s:s, s:s, s:o}", "type", a->resolve ? "alert.resolve" : "alert.trigger",
-			 "timestamp", tw_rfc3339_ms(now_ms, ts, sizeof ts), "data", data);
+			 "timestamp", twtime_rfc3339_ms(now_ms, ts, sizeof ts), "data", data);
 }
 
-int sink_build(const struct notify_sink_cfg *s, const char *action, const char *payload_json,
+int notify_sink_build(const struct notify_sink_cfg *s, const char *action, const char *payload_json,
 	       const char *idempotency_key, int64_t now_ms, struct sink_msg *out, char *err,
 	       size_t errlen)
 {
@@ -483,7 +483,7 @@ int sink_build(const struct notify_sink_cfg *s, const char *action, const char *
 		char ts[32], sig[128];
 		int64_t secs = now_ms / 1000;
 		snprintf(ts, sizeof ts, "%lld", (long long)secs);
-		if (sink_webhook_sign(s->secret, s->secret_len, idempotency_key, secs, out->body,
+		if (notify_sink_webhook_sign(s->secret, s->secret_len, idempotency_key, secs, out->body,
 				      out->body_len, sig, sizeof sig) < 0) {
 			snprintf(err, errlen, "cannot compute the webhook signature");
 			goto out;
@@ -505,11 +505,11 @@ out:
 	json_decref(body);
 	json_decref(p);
 	if (rc < 0)
-		sink_msg_free(out);
+		notify_sink_msg_free(out);
 	return rc;
 }
 
-void sink_msg_free(struct sink_msg *m)
+void notify_sink_msg_free(struct sink_msg *m)
 {
 	if (!m)
 		return;

@@ -177,7 +177,7 @@ static bool is_up(enum pgconn_state s)
  * only (a server down for an hour must not fill the log). */
 static void log_connect_error(struct pgconn *c, const char *why)
 {
-	double now = tw_mono_ms();
+	double now = twtime_mono_ms();
 	if (strcmp(why, c->lastlog) == 0 && now - c->lastlog_ms < SAME_ERROR_QUIET_MS) {
 		log_debug("%s: connect failed: %s (retry in %u ms)", c->name, why, c->retry_ms);
 		return;

@@ -86,7 +86,7 @@ void sli_sql_literal(struct sli_sql *b, PGconn *c, const char *s)
 void sli_sql_time(struct sli_sql *b, int64_t ms)
 {
 	char t[48];
-	sli_sql_printf(b, "'%s'::timestamptz", tw_rfc3339_ms(ms, t, sizeof t));
+	sli_sql_printf(b, "'%s'::timestamptz", twtime_rfc3339_ms(ms, t, sizeof t));
 }
 
 /* ---- windows ---- */

@@ -34,7 +34,7 @@ static struct slo_pos pos_of(const yaml_node_t *n)
 
 int slo_parse_duration_ms(const char *s, int64_t *out_ms)
 {
-	return yc_parse_ms(s, 'w', INT64_MAX, out_ms);
+	return yamlcfg_parse_ms(s, 'w', INT64_MAX, out_ms);
 }
 
 const char *slo_format_duration(int64_t ms, char *buf, size_t cap)
@@ -61,7 +61,7 @@ const char *slo_format_duration(int64_t ms, char *buf, size_t cap)
 static int get_double(struct yc *yc, yaml_node_t *v, const char *ctx, double lo, bool lo_open,
 		      double hi, bool hi_open, const char *what, double *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	if (!s)
 		return -1;
 	char *e;
@@ -78,7 +78,7 @@ static int get_double(struct yc *yc, yaml_node_t *v, const char *ctx, double lo,
 static int get_window(struct yc *yc, yaml_node_t *v, const char *ctx, int64_t min_ms,
 		      int64_t *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	int64_t ms;
 	if (!s)
 		return -1;
@@ -160,67 +160,67 @@ static int parse_rule(struct yc *yc, yaml_node_t *n, const char *ctx, struct rul
 	memset(p, 0, sizeof *p);
 	p->n = n;
 	p->r.pos = pos_of(n);
-	if (yc_check_keys(yc, n, ctx, RULE_KEYS) < 0 || yc_req_string(yc, n, "name", ctx, &p->r.name) < 0)
+	if (yamlcfg_check_keys(yc, n, ctx, RULE_KEYS) < 0 || yamlcfg_req_string(yc, n, "name", ctx, &p->r.name) < 0)
 		return -1;
 	if (!name_ok(p->r.name)) {
-		yc_subctx(c, sizeof c, ctx, "name");
-		return YC_ERRN(yc, yc_get(yc, n, "name", NULL), c,
+		yamlcfg_subctx(c, sizeof c, ctx, "name");
+		return YC_ERRN(yc, yamlcfg_get(yc, n, "name", NULL), c,
 			       "expected letters, digits, '_', '-' or '.', got \"%.64s\"", p->r.name);
 	}
-	if ((v = yc_get(yc, n, "enabled", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "enabled");
-		if (yc_bool(yc, v, c, &p->enabled) < 0)
+	if ((v = yamlcfg_get(yc, n, "enabled", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "enabled");
+		if (yamlcfg_bool(yc, v, c, &p->enabled) < 0)
 			return -1;
 		p->has_enabled = true;
 	}
-	if ((v = yc_get(yc, n, "severity", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "severity");
-		if (yc_copy_string(yc, v, c, &p->r.severity) < 0)
+	if ((v = yamlcfg_get(yc, n, "severity", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "severity");
+		if (yamlcfg_copy_string(yc, v, c, &p->r.severity) < 0)
 			return -1;
 		if (strcmp(p->r.severity, "page") && strcmp(p->r.severity, "ticket"))
 			return YC_ERRN(yc, v, c, "expected page or ticket, got \"%.64s\"",
 				       p->r.severity);
 		p->has_severity = true;
 	}
-	if ((v = yc_get(yc, n, "burn_rate", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "burn_rate");
+	if ((v = yamlcfg_get(yc, n, "burn_rate", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "burn_rate");
 		if (get_double(yc, v, c, 0, true, 1e6, false, "a number > 0", &p->r.burn_rate) < 0)
 			return -1;
 		p->has_burn = true;
 	}
-	if ((v = yc_get(yc, n, "long_window", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "long_window");
+	if ((v = yamlcfg_get(yc, n, "long_window", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "long_window");
 		if (get_window(yc, v, c, 60000, &p->r.long_ms) < 0)
 			return -1;
 		p->has_long = true;
 	}
-	if ((v = yc_get(yc, n, "short_window", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "short_window");
+	if ((v = yamlcfg_get(yc, n, "short_window", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "short_window");
 		if (get_window(yc, v, c, 60000, &p->r.short_ms) < 0)
 			return -1;
 		p->has_short = true;
 	}
-	if ((v = yc_get(yc, n, "min_events", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "min_events");
-		if (yc_u64(yc, v, c, 0, 1000000000000ull, &p->r.min_events) < 0)
+	if ((v = yamlcfg_get(yc, n, "min_events", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "min_events");
+		if (yamlcfg_u64(yc, v, c, 0, 1000000000000ull, &p->r.min_events) < 0)
 			return -1;
 		p->has_min_events = true;
 	}
-	if ((v = yc_get(yc, n, "min_failures", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "min_failures");
-		if (yc_u64(yc, v, c, 0, 1000000000000ull, &p->r.min_failures) < 0)
+	if ((v = yamlcfg_get(yc, n, "min_failures", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "min_failures");
+		if (yamlcfg_u64(yc, v, c, 0, 1000000000000ull, &p->r.min_failures) < 0)
 			return -1;
 		p->has_min_failures = true;
 	}
-	if ((v = yc_get(yc, n, "for_evals", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "for_evals");
-		if (yc_uint(yc, v, c, 0, 10000, &p->r.for_evals) < 0)
+	if ((v = yamlcfg_get(yc, n, "for_evals", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "for_evals");
+		if (yamlcfg_uint(yc, v, c, 0, 10000, &p->r.for_evals) < 0)
 			return -1;
 		p->has_for = true;
 	}
-	if ((v = yc_get(yc, n, "resolve_after", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "resolve_after");
-		if (yc_uint(yc, v, c, 1, 10000, &p->r.resolve_after) < 0)
+	if ((v = yamlcfg_get(yc, n, "resolve_after", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "resolve_after");
+		if (yamlcfg_uint(yc, v, c, 1, 10000, &p->r.resolve_after) < 0)
 			return -1;
 		p->has_resolve = true;
 	}
@@ -239,22 +239,22 @@ static int apply_rules(struct yc *yc, yaml_node_t *seq, const char *ctx,
 	     !strcmp((const char *)seq->data.scalar.value, "null")))
 		return 0;   /* "rules:" with nothing (or only comments) under it */
 	if (seq->type != YAML_SEQUENCE_NODE)
-		return YC_ERRN(yc, seq, ctx, "expected a sequence of rules, got %s", yc_kind_name(seq));
-	if (yc_visit(yc, seq, ctx) < 0)
+		return YC_ERRN(yc, seq, ctx, "expected a sequence of rules, got %s", yamlcfg_kind_name(seq));
+	if (yamlcfg_visit(yc, seq, ctx) < 0)
 		return -1;
 	size_t i = 0;
 	for (yaml_node_item_t *it = seq->data.sequence.items.start;
 	     it < seq->data.sequence.items.top; it++, i++) {
 		struct rule_patch p;
 		snprintf(c, sizeof c, "%s[%zu]", ctx, i);
-		int rc = parse_rule(yc, yc_node(yc, *it), c, &p);
+		int rc = parse_rule(yc, yamlcfg_node(yc, *it), c, &p);
 		if (rc < 0) {
 			rule_clear(&p.r);
 			return -1;
 		}
 		/* an earlier entry of the same list with the same name is an error */
 		for (yaml_node_item_t *jt = seq->data.sequence.items.start; jt < it; jt++) {
-			yaml_node_t *nn = yc_get(yc, yc_node(yc, *jt), "name", NULL);
+			yaml_node_t *nn = yamlcfg_get(yc, yamlcfg_node(yc, *jt), "name", NULL);
 			if (nn && !strcmp((const char *)nn->data.scalar.value, p.r.name)) {
 				rule_clear(&p.r);
 				return YC_ERRN(yc, p.n, c, "rule \"%s\" given twice (first at line %u)",
@@ -283,7 +283,7 @@ static int apply_rules(struct yc *yc, yaml_node_t *seq, const char *ctx,
 			struct slo_burn_rule *nr = realloc(*rules, (*n + 1) * sizeof *nr);
 			if (!nr) {
 				rule_clear(&p.r);
-				return yc_oom(yc);
+				return yamlcfg_oom(yc);
 			}
 			*rules = nr;
 			p.r.for_evals = p.has_for ? p.r.for_evals : 1;
@@ -324,7 +324,7 @@ static int apply_rules(struct yc *yc, yaml_node_t *seq, const char *ctx,
 	for (size_t k = 0; k < *n; k++)
 		if ((*rules)[k].short_ms > (*rules)[k].long_ms) {
 			char a[32], b[32];
-			return yc_errat(yc, (*rules)[k].pos.line ? (*rules)[k].pos.line - 1 : 0,
+			return yamlcfg_errat(yc, (*rules)[k].pos.line ? (*rules)[k].pos.line - 1 : 0,
 				        (*rules)[k].pos.column ? (*rules)[k].pos.column - 1 : 0, ctx,
 				        "rule \"%s\": short_window %s is longer than long_window %s",
 				        (*rules)[k].name, slo_format_duration((*rules)[k].short_ms, a, sizeof a),
@@ -430,14 +430,14 @@ static int parse_common(struct yc *yc, yaml_node_t *m, const char *ctx,
 {
 	char cc[256];
 	yaml_node_t *v;
-	if ((v = yc_get(yc, m, "enabled", NULL))) {
-		yc_subctx(cc, sizeof cc, ctx, "enabled");
-		if (yc_bool(yc, v, cc, &c->enabled) < 0)
+	if ((v = yamlcfg_get(yc, m, "enabled", NULL))) {
+		yamlcfg_subctx(cc, sizeof cc, ctx, "enabled");
+		if (yamlcfg_bool(yc, v, cc, &c->enabled) < 0)
 			return -1;
 	}
-	if ((v = yc_get(yc, m, "resolve_after", NULL))) {
-		yc_subctx(cc, sizeof cc, ctx, "resolve_after");
-		if (yc_uint(yc, v, cc, 1, 10000, &c->resolve_after) < 0)
+	if ((v = yamlcfg_get(yc, m, "resolve_after", NULL))) {
+		yamlcfg_subctx(cc, sizeof cc, ctx, "resolve_after");
+		if (yamlcfg_uint(yc, v, cc, 1, 10000, &c->resolve_after) < 0)
 			return -1;
 	}
 	return 0;
@@ -445,27 +445,27 @@ static int parse_common(struct yc *yc, yaml_node_t *m, const char *ctx,
 
 static int parse_alerts(struct yc *yc, yaml_node_t *root, struct slo_alerts *a)
 {
-	yaml_node_t *m = root ? yc_get(yc, root, "alerts", NULL) : NULL, *s, *v;
+	yaml_node_t *m = root ? yamlcfg_get(yc, root, "alerts", NULL) : NULL, *s, *v;
 	char c[256];
 	if (!m)
 		goto fill;
-	if (yc_check_keys(yc, m, "alerts", ALERTS_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, "alerts", ALERTS_KEYS) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "resolve_after", NULL)) &&
-	    yc_uint(yc, v, "alerts.resolve_after", 1, 10000, &a->resolve_after) < 0)
+	if ((v = yamlcfg_get(yc, m, "resolve_after", NULL)) &&
+	    yamlcfg_uint(yc, v, "alerts.resolve_after", 1, 10000, &a->resolve_after) < 0)
 		return -1;
 
-	if ((s = yc_get(yc, m, "cert_expiry", NULL))) {
+	if ((s = yamlcfg_get(yc, m, "cert_expiry", NULL))) {
 		const char *ctx = "alerts.cert_expiry";
-		if (yc_check_keys(yc, s, ctx, CERT_KEYS) < 0 ||
+		if (yamlcfg_check_keys(yc, s, ctx, CERT_KEYS) < 0 ||
 		    parse_common(yc, s, ctx, &a->cert_expiry.c) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "ticket_days", NULL))) {
-			yc_subctx(c, sizeof c, ctx, "ticket_days");
+		if ((v = yamlcfg_get(yc, s, "ticket_days", NULL))) {
+			yamlcfg_subctx(c, sizeof c, ctx, "ticket_days");
 			if (v->type != YAML_SEQUENCE_NODE)
 				return YC_ERRN(yc, v, c, "expected a sequence of days like [30, 7], got %s",
-					       yc_kind_name(v));
-			if (yc_visit(yc, v, c) < 0)
+					       yamlcfg_kind_name(v));
+			if (yamlcfg_visit(yc, v, c) < 0)
 				return -1;
 			size_t k = 0;
 			for (yaml_node_item_t *it = v->data.sequence.items.start;
@@ -473,85 +473,85 @@ static int parse_alerts(struct yc *yc, yaml_node_t *root, struct slo_alerts *a)
 				char ci[280];
 				snprintf(ci, sizeof ci, "%s[%zu]", c, k);
 				if (k == SLO_MAX_TICKET_DAYS)
-					return YC_ERRN(yc, yc_node(yc, *it), ci, "at most %d thresholds",
+					return YC_ERRN(yc, yamlcfg_node(yc, *it), ci, "at most %d thresholds",
 						       SLO_MAX_TICKET_DAYS);
 				unsigned d;
-				if (yc_uint(yc, yc_node(yc, *it), ci, 1, 3650, &d) < 0)
+				if (yamlcfg_uint(yc, yamlcfg_node(yc, *it), ci, 1, 3650, &d) < 0)
 					return -1;
 				if (k > 0 && d >= a->cert_expiry.ticket_days[k - 1])
-					return YC_ERRN(yc, yc_node(yc, *it), ci, "expected days in descending "
+					return YC_ERRN(yc, yamlcfg_node(yc, *it), ci, "expected days in descending "
 						       "order (%u after %u)", d, a->cert_expiry.ticket_days[k - 1]);
 				a->cert_expiry.ticket_days[k++] = d;
 			}
 			a->cert_expiry.nticket_days = k;
 		}
-		if ((v = yc_get(yc, s, "page_hours", NULL))) {
-			yc_subctx(c, sizeof c, ctx, "page_hours");
+		if ((v = yamlcfg_get(yc, s, "page_hours", NULL))) {
+			yamlcfg_subctx(c, sizeof c, ctx, "page_hours");
 			if (get_double(yc, v, c, 0, true, 24 * 3650, false, "hours > 0",
 				       &a->cert_expiry.page_hours) < 0)
 				return -1;
 		}
 	}
-	if ((s = yc_get(yc, m, "mtls_mass", NULL))) {
+	if ((s = yamlcfg_get(yc, m, "mtls_mass", NULL))) {
 		const char *ctx = "alerts.mtls_mass";
-		if (yc_check_keys(yc, s, ctx, MTLS_KEYS) < 0 ||
+		if (yamlcfg_check_keys(yc, s, ctx, MTLS_KEYS) < 0 ||
 		    parse_common(yc, s, ctx, &a->mtls_mass.c) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "min_targets", NULL)) &&
-		    yc_uint(yc, v, "alerts.mtls_mass.min_targets", 1, 1000000,
+		if ((v = yamlcfg_get(yc, s, "min_targets", NULL)) &&
+		    yamlcfg_uint(yc, v, "alerts.mtls_mass.min_targets", 1, 1000000,
 			    &a->mtls_mass.min_targets) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "min_failure_ratio", NULL)) &&
+		if ((v = yamlcfg_get(yc, s, "min_failure_ratio", NULL)) &&
 		    get_double(yc, v, "alerts.mtls_mass.min_failure_ratio", 0, true, 1, false,
 			       "a ratio in (0, 1]", &a->mtls_mass.min_failure_ratio) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "window", NULL)) &&
+		if ((v = yamlcfg_get(yc, s, "window", NULL)) &&
 		    get_window(yc, v, "alerts.mtls_mass.window", 60000, &a->mtls_mass.window_ms) < 0)
 			return -1;
 	}
-	if ((s = yc_get(yc, m, "sni_mismatch", NULL))) {
+	if ((s = yamlcfg_get(yc, m, "sni_mismatch", NULL))) {
 		const char *ctx = "alerts.sni_mismatch";
-		if (yc_check_keys(yc, s, ctx, SNI_KEYS) < 0 ||
+		if (yamlcfg_check_keys(yc, s, ctx, SNI_KEYS) < 0 ||
 		    parse_common(yc, s, ctx, &a->sni_mismatch.c) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "min_events", NULL)) &&
-		    yc_u64(yc, v, "alerts.sni_mismatch.min_events", 1, 1000000000ull,
+		if ((v = yamlcfg_get(yc, s, "min_events", NULL)) &&
+		    yamlcfg_u64(yc, v, "alerts.sni_mismatch.min_events", 1, 1000000000ull,
 			   &a->sni_mismatch.min_events) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "window", NULL)) &&
+		if ((v = yamlcfg_get(yc, s, "window", NULL)) &&
 		    get_window(yc, v, "alerts.sni_mismatch.window", 60000,
 			       &a->sni_mismatch.window_ms) < 0)
 			return -1;
 	}
-	if ((s = yc_get(yc, m, "probe_silent", NULL))) {
+	if ((s = yamlcfg_get(yc, m, "probe_silent", NULL))) {
 		const char *ctx = "alerts.probe_silent";
-		if (yc_check_keys(yc, s, ctx, SILENT_KEYS) < 0 ||
+		if (yamlcfg_check_keys(yc, s, ctx, SILENT_KEYS) < 0 ||
 		    parse_common(yc, s, ctx, &a->probe_silent.c) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "intervals", NULL)) &&
-		    yc_uint(yc, v, "alerts.probe_silent.intervals", 1, 1000,
+		if ((v = yamlcfg_get(yc, s, "intervals", NULL)) &&
+		    yamlcfg_uint(yc, v, "alerts.probe_silent.intervals", 1, 1000,
 			    &a->probe_silent.intervals) < 0)
 			return -1;
 	}
-	if ((s = yc_get(yc, m, "clock_skew", NULL))) {
+	if ((s = yamlcfg_get(yc, m, "clock_skew", NULL))) {
 		const char *ctx = "alerts.clock_skew";
-		if (yc_check_keys(yc, s, ctx, SKEW_KEYS) < 0 ||
+		if (yamlcfg_check_keys(yc, s, ctx, SKEW_KEYS) < 0 ||
 		    parse_common(yc, s, ctx, &a->clock_skew.c) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "max_ms", NULL)) &&
+		if ((v = yamlcfg_get(yc, s, "max_ms", NULL)) &&
 		    get_double(yc, v, "alerts.clock_skew.max_ms", 0, true, 86400000, false,
 			       "milliseconds > 0", &a->clock_skew.max_ms) < 0)
 			return -1;
 	}
-	if ((s = yc_get(yc, m, "drift", NULL))) {
+	if ((s = yamlcfg_get(yc, m, "drift", NULL))) {
 		const char *ctx = "alerts.drift";
-		if (yc_check_keys(yc, s, ctx, DRIFT_KEYS) < 0 || parse_common(yc, s, ctx, &a->drift.c) < 0)
+		if (yamlcfg_check_keys(yc, s, ctx, DRIFT_KEYS) < 0 || parse_common(yc, s, ctx, &a->drift.c) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "fingerprint_for", NULL)) &&
+		if ((v = yamlcfg_get(yc, s, "fingerprint_for", NULL)) &&
 		    get_window(yc, v, "alerts.drift.fingerprint_for", 60000,
 			       &a->drift.fingerprint_for_ms) < 0)
 			return -1;
-		if ((v = yc_get(yc, s, "baseline_window", NULL)) &&
+		if ((v = yamlcfg_get(yc, s, "baseline_window", NULL)) &&
 		    get_window(yc, v, "alerts.drift.baseline_window", 3600000,
 			       &a->drift.baseline_window_ms) < 0)
 			return -1;
@@ -568,26 +568,26 @@ fill:;
 static int parse_selector(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_selector *s)
 {
 	char c[256];
-	if (yc_check_keys(yc, m, ctx, SEL_KEYS) < 0 ||
-	    yc_opt_string(yc, m, "service", ctx, &s->service) < 0 ||
-	    yc_opt_string(yc, m, "region", ctx, &s->region) < 0 ||
-	    yc_opt_string(yc, m, "profile", ctx, &s->profile) < 0 ||
-	    yc_opt_string(yc, m, "target", ctx, &s->target) < 0)
+	if (yamlcfg_check_keys(yc, m, ctx, SEL_KEYS) < 0 ||
+	    yamlcfg_opt_string(yc, m, "service", ctx, &s->service) < 0 ||
+	    yamlcfg_opt_string(yc, m, "region", ctx, &s->region) < 0 ||
+	    yamlcfg_opt_string(yc, m, "profile", ctx, &s->profile) < 0 ||
+	    yamlcfg_opt_string(yc, m, "target", ctx, &s->target) < 0)
 		return -1;
-	yaml_node_t *l = yc_get(yc, m, "labels", NULL);
+	yaml_node_t *l = yamlcfg_get(yc, m, "labels", NULL);
 	if (!l)
 		return 0;
-	yc_subctx(c, sizeof c, ctx, "labels");
-	if (yc_want_mapping(yc, l, c) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "labels");
+	if (yamlcfg_want_mapping(yc, l, c) < 0)
 		return -1;
 	size_t n = (size_t)(l->data.mapping.pairs.top - l->data.mapping.pairs.start);
 	s->label_keys = calloc(n ? n : 1, sizeof *s->label_keys);
 	s->label_values = calloc(n ? n : 1, sizeof *s->label_values);
 	if (!s->label_keys || !s->label_values)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	for (yaml_node_pair_t *p = l->data.mapping.pairs.start; p < l->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yc_node(yc, p->key), *v = yc_node(yc, p->value);
-		const char *ks = yc_want_scalar(yc, k, c, false);
+		yaml_node_t *k = yamlcfg_node(yc, p->key), *v = yamlcfg_node(yc, p->value);
+		const char *ks = yamlcfg_want_scalar(yc, k, c, false);
 		if (!ks)
 			return -1;
 		for (size_t i = 0; i < s->nlabels; i++)
@@ -595,14 +595,14 @@ static int parse_selector(struct yc *yc, yaml_node_t *m, const char *ctx, struct
 				return YC_ERRN(yc, k, c, "duplicate label \"%.64s\"", ks);
 		char cv[300];
 		snprintf(cv, sizeof cv, "%s.%s", c, ks);
-		const char *vs = yc_want_scalar(yc, v, cv, true);
+		const char *vs = yamlcfg_want_scalar(yc, v, cv, true);
 		if (!vs)
 			return -1;
 		if (!(s->label_keys[s->nlabels] = strdup(ks)))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 		s->nlabels++;
 		if (!(s->label_values[s->nlabels - 1] = strdup(vs)))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 	}
 	return 0;
 }
@@ -627,18 +627,18 @@ static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_
 	char c[256];
 	yaml_node_t *v;
 	o->pos = pos_of(m);
-	if (yc_check_keys(yc, m, ctx, SLO_KEYS) < 0 || yc_req_string(yc, m, "name", ctx, &o->name) < 0 ||
-	    yc_opt_string(yc, m, "description", ctx, &o->description) < 0)
+	if (yamlcfg_check_keys(yc, m, ctx, SLO_KEYS) < 0 || yamlcfg_req_string(yc, m, "name", ctx, &o->name) < 0 ||
+	    yamlcfg_opt_string(yc, m, "description", ctx, &o->description) < 0)
 		return -1;
-	yc_subctx(c, sizeof c, ctx, "name");
+	yamlcfg_subctx(c, sizeof c, ctx, "name");
 	if (!name_ok(o->name))
-		return YC_ERRN(yc, yc_get(yc, m, "name", NULL), c,
+		return YC_ERRN(yc, yamlcfg_get(yc, m, "name", NULL), c,
 			       "expected letters, digits, '_', '-' or '.', got \"%.64s\"", o->name);
 
-	yc_subctx(c, sizeof c, ctx, "sli");
-	if (!(v = yc_need(yc, m, "sli", ctx)))
+	yamlcfg_subctx(c, sizeof c, ctx, "sli");
+	if (!(v = yamlcfg_need(yc, m, "sli", ctx)))
 		return -1;
-	const char *s = yc_want_scalar(yc, v, c, false);
+	const char *s = yamlcfg_want_scalar(yc, v, c, false);
 	if (!s)
 		return -1;
 	if (!strcmp(s, "availability"))
@@ -648,8 +648,8 @@ static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_
 	else
 		return YC_ERRN(yc, v, c, "expected availability or latency, got \"%.64s\"", s);
 
-	v = yc_get(yc, m, "threshold_ms", NULL);
-	yc_subctx(c, sizeof c, ctx, "threshold_ms");
+	v = yamlcfg_get(yc, m, "threshold_ms", NULL);
+	yamlcfg_subctx(c, sizeof c, ctx, "threshold_ms");
 	if (o->sli == SLO_SLI_LATENCY) {
 		if (!v)
 			return YC_ERRN(yc, m, ctx, "missing required key \"threshold_ms\" (sli: latency)");
@@ -666,33 +666,33 @@ static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_
 		return YC_ERRN(yc, v, c, "only for sli: latency");
 	}
 
-	yc_subctx(c, sizeof c, ctx, "objective");
-	if (!(v = yc_need(yc, m, "objective", ctx)) ||
+	yamlcfg_subctx(c, sizeof c, ctx, "objective");
+	if (!(v = yamlcfg_need(yc, m, "objective", ctx)) ||
 	    get_double(yc, v, c, 0, true, 100, true, "a percentage in (0, 100) like 99.9",
 		       &o->objective_pct) < 0)
 		return -1;
 	o->objective = o->objective_pct / 100.0;
 
 	o->window_ms = 30LL * 24 * 3600000;
-	yc_subctx(c, sizeof c, ctx, "window");
-	if ((v = yc_get(yc, m, "window", NULL)) && get_window(yc, v, c, 3600000, &o->window_ms) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "window");
+	if ((v = yamlcfg_get(yc, m, "window", NULL)) && get_window(yc, v, c, 3600000, &o->window_ms) < 0)
 		return -1;
 
-	if ((v = yc_get(yc, m, "selector", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "selector");
+	if ((v = yamlcfg_get(yc, m, "selector", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "selector");
 		if (parse_selector(yc, v, c, &o->sel) < 0)
 			return -1;
 	}
-	if ((v = yc_get(yc, m, "split_by_region", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "split_by_region");
-		if (yc_bool(yc, v, c, &o->split_by_region) < 0)
+	if ((v = yamlcfg_get(yc, m, "split_by_region", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "split_by_region");
+		if (yamlcfg_bool(yc, v, c, &o->split_by_region) < 0)
 			return -1;
 	}
 	if (copy_rules(cfg->default_rules, cfg->ndefault_rules, &o->rules) < 0)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	o->nrules = cfg->ndefault_rules;
-	if ((v = yc_get(yc, m, "rules", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "rules");
+	if ((v = yamlcfg_get(yc, m, "rules", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "rules");
 		if (apply_rules(yc, v, c, &o->rules, &o->nrules) < 0)
 			return -1;
 	}
@@ -705,18 +705,18 @@ static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_
 static int parse_root(struct yc *yc, yaml_node_t *root, struct slo_config *cfg)
 {
 	yaml_node_t *d, *v;
-	if (yc_check_keys(yc, root, "", TOP_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, root, "", TOP_KEYS) < 0)
 		return -1;
 	cfg->resolve_after = 3;
 	if (builtin_rules(&cfg->default_rules, &cfg->ndefault_rules) < 0)
-		return yc_oom(yc);
-	if ((d = yc_get(yc, root, "defaults", NULL))) {
-		if (yc_check_keys(yc, d, "defaults", DEFAULTS_KEYS) < 0)
+		return yamlcfg_oom(yc);
+	if ((d = yamlcfg_get(yc, root, "defaults", NULL))) {
+		if (yamlcfg_check_keys(yc, d, "defaults", DEFAULTS_KEYS) < 0)
 			return -1;
-		if ((v = yc_get(yc, d, "resolve_after", NULL)) &&
-		    yc_uint(yc, v, "defaults.resolve_after", 1, 10000, &cfg->resolve_after) < 0)
+		if ((v = yamlcfg_get(yc, d, "resolve_after", NULL)) &&
+		    yamlcfg_uint(yc, v, "defaults.resolve_after", 1, 10000, &cfg->resolve_after) < 0)
 			return -1;
-		if ((v = yc_get(yc, d, "rules", NULL)) &&
+		if ((v = yamlcfg_get(yc, d, "rules", NULL)) &&
 		    apply_rules(yc, v, "defaults.rules", &cfg->default_rules,
 				&cfg->ndefault_rules) < 0)
 			return -1;
@@ -725,29 +725,29 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct slo_config *cfg)
 	if (parse_alerts(yc, root, &cfg->alerts) < 0)
 		return -1;
 
-	yaml_node_t *seq = yc_get(yc, root, "slos", NULL);
+	yaml_node_t *seq = yamlcfg_get(yc, root, "slos", NULL);
 	if (seq) {
 		if (seq->type != YAML_SEQUENCE_NODE)
 			return YC_ERRN(yc, seq, "slos", "expected a sequence of SLOs, got %s",
-				       yc_kind_name(seq));
-		if (yc_visit(yc, seq, "slos") < 0)
+				       yamlcfg_kind_name(seq));
+		if (yamlcfg_visit(yc, seq, "slos") < 0)
 			return -1;
 		size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 		if (n > MAX_SLOS)
 			return YC_ERRN(yc, seq, "slos", "at most %d SLOs", MAX_SLOS);
 		cfg->slos = calloc(n ? n : 1, sizeof *cfg->slos);
 		if (!cfg->slos)
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 		for (size_t i = 0; i < n; i++) {
 			char c[64];
 			snprintf(c, sizeof c, "slos[%zu]", i);
-			yaml_node_t *m = yc_node(yc, seq->data.sequence.items.start[i]);
+			yaml_node_t *m = yamlcfg_node(yc, seq->data.sequence.items.start[i]);
 			cfg->nslos = i + 1;
 			if (parse_slo(yc, m, c, cfg, &cfg->slos[i]) < 0)
 				return -1;
 			for (size_t j = 0; j < i; j++)
 				if (!strcmp(cfg->slos[j].name, cfg->slos[i].name))
-					return YC_ERRN(yc, yc_get(yc, m, "name", NULL), c,
+					return YC_ERRN(yc, yamlcfg_get(yc, m, "name", NULL), c,
 						       "SLO name \"%s\" already used at line %u",
 						       cfg->slos[i].name, cfg->slos[j].pos.line);
 		}
@@ -766,7 +766,7 @@ static struct slo_config *build(struct yc *yc, yaml_node_t *root)
 	struct slo_config *cfg = calloc(1, sizeof *cfg);
 	bool ok = false;
 	if (!cfg || !(cfg->path = strdup(yc->path))) {
-		yc_oom(yc);
+		yamlcfg_oom(yc);
 		goto out;
 	}
 	if (!root) {
@@ -775,7 +775,7 @@ static struct slo_config *build(struct yc *yc, yaml_node_t *root)
 		alerts_defaults(&cfg->alerts);
 		if (builtin_rules(&cfg->default_rules, &cfg->ndefault_rules) < 0 ||
 		    parse_alerts(yc, NULL, &cfg->alerts) < 0) {
-			yc_oom(yc);
+			yamlcfg_oom(yc);
 			goto out;
 		}
 		for (size_t i = 0; i < cfg->ndefault_rules; i++)
@@ -799,9 +799,9 @@ struct slo_config *slo_config_load(const char *path, char *err, size_t errlen)
 	struct yc yc;
 	struct slo_config *cfg = NULL;
 	yaml_node_t *root;
-	if (yc_open(&yc, path, SLO_CONFIG_MAX_FILE, NULL, 0, err, errlen, &root) == 0)
+	if (yamlcfg_open(&yc, path, SLO_CONFIG_MAX_FILE, NULL, 0, err, errlen, &root) == 0)
 		cfg = build(&yc, root);
-	yc_close(&yc);
+	yamlcfg_close(&yc);
 	return cfg;
 }
 
@@ -811,10 +811,10 @@ struct slo_config *slo_config_load_string(const char *name, const char *yaml, si
 	struct yc yc;
 	struct slo_config *cfg = NULL;
 	yaml_node_t *root;
-	if (yc_open_string(&yc, name ? name : "<string>", yaml, len, NULL, err, errlen,
+	if (yamlcfg_open_string(&yc, name ? name : "<string>", yaml, len, NULL, err, errlen,
 			   &root) == 0)
 		cfg = build(&yc, root);
-	yc_close(&yc);
+	yamlcfg_close(&yc);
 	return cfg;
 }
 

@@ -77,7 +77,7 @@ void log_write(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	tw_rfc3339_ms(tw_wall_ms(), ts, sizeof ts);
+	twtime_rfc3339_ms(twtime_wall_ms(), ts, sizeof ts);
 
 	if (log_json) {
 		char esc[4096];

@@ -3,21 +3,21 @@
 
 #include <stdio.h>
 
-double tw_mono_ms(void)
+double twtime_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-int64_t tw_wall_ms(void)
+int64_t twtime_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-char *tw_rfc3339(time_t t, char *buf, size_t cap)
+char *twtime_rfc3339(time_t t, char *buf, size_t cap)
 {
 	struct tm tm;
 	if (cap == 0)
@@ -27,7 +27,7 @@ char *tw_rfc3339(time_t t, char *buf, size_t cap)
 	return buf;
 }
 
-char *tw_rfc3339_ms(int64_t ms, char *buf, size_t cap)
+char *twtime_rfc3339_ms(int64_t ms, char *buf, size_t cap)
 {
 	struct tm tm;
 	time_t t = (time_t)(ms / 1000);

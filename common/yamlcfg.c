@@ -39,7 +39,7 @@ static void one_line(char *s, size_t cap)
 	snprintf(s, cap, "%s", tmp);
 }
 
-int yc_errat(struct yc *yc, unsigned line0, unsigned col0, const char *ctx, const char *fmt, ...)
+int yamlcfg_errat(struct yc *yc, unsigned line0, unsigned col0, const char *ctx, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -55,13 +55,13 @@ int yc_errat(struct yc *yc, unsigned line0, unsigned col0, const char *ctx, cons
 	return -1;
 }
 
-int yc_oom(struct yc *yc)
+int yamlcfg_oom(struct yc *yc)
 {
 	snprintf(yc->err, yc->errlen, "%s: out of memory", yc->path);
 	return -1;
 }
 
-const char *yc_kind_name(const yaml_node_t *n)
+const char *yamlcfg_kind_name(const yaml_node_t *n)
 {
 	switch (n->type) {
 	case YAML_SCALAR_NODE: return "a scalar";
@@ -71,7 +71,7 @@ const char *yc_kind_name(const yaml_node_t *n)
 	}
 }
 
-void yc_join_keys(const char *const *keys, char *buf, size_t cap)
+void yamlcfg_join_keys(const char *const *keys, char *buf, size_t cap)
 {
 	size_t off = 0;
 	buf[0] = '\0';
@@ -83,7 +83,7 @@ void yc_join_keys(const char *const *keys, char *buf, size_t cap)
 	}
 }
 
-void yc_subctx(char *buf, size_t cap, const char *ctx, const char *key)
+void yamlcfg_subctx(char *buf, size_t cap, const char *ctx, const char *key)
 {
 	/* a cut context path is still a useful error position */
 	if (ctx && *ctx)
@@ -94,14 +94,14 @@ void yc_subctx(char *buf, size_t cap, const char *ctx, const char *key)
 
 /* ---- nodes ---- */
 
-yaml_node_t *yc_node(struct yc *yc, int id)
+yaml_node_t *yamlcfg_node(struct yc *yc, int id)
 {
 	return yaml_document_get_node(&yc->doc, id);
 }
 
 /* Collections may be reached only once: an alias to a mapping or sequence
  * would let a small file expand exponentially ("billion laughs"). */
-int yc_visit(struct yc *yc, yaml_node_t *n, const char *ctx)
+int yamlcfg_visit(struct yc *yc, yaml_node_t *n, const char *ctx)
 {
 	size_t idx = (size_t)(n - yc->doc.nodes.start);
 	if (idx >= yc->nnodes)
@@ -113,24 +113,24 @@ int yc_visit(struct yc *yc, yaml_node_t *n, const char *ctx)
 	return 0;
 }
 
-int yc_want_mapping(struct yc *yc, yaml_node_t *n, const char *ctx)
+int yamlcfg_want_mapping(struct yc *yc, yaml_node_t *n, const char *ctx)
 {
 	if (n->type != YAML_MAPPING_NODE)
-		return YC_ERRN(yc, n, ctx, "expected a mapping, got %s", yc_kind_name(n));
-	return yc_visit(yc, n, ctx);
+		return YC_ERRN(yc, n, ctx, "expected a mapping, got %s", yamlcfg_kind_name(n));
+	return yamlcfg_visit(yc, n, ctx);
 }
 
-int yc_want_sequence(struct yc *yc, yaml_node_t *n, const char *ctx)
+int yamlcfg_want_sequence(struct yc *yc, yaml_node_t *n, const char *ctx)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
-		return YC_ERRN(yc, n, ctx, "expected a sequence, got %s", yc_kind_name(n));
-	return yc_visit(yc, n, ctx);
+		return YC_ERRN(yc, n, ctx, "expected a sequence, got %s", yamlcfg_kind_name(n));
+	return yamlcfg_visit(yc, n, ctx);
 }
 
-const char *yc_want_scalar(struct yc *yc, yaml_node_t *n, const char *ctx, bool allow_empty)
+const char *yamlcfg_want_scalar(struct yc *yc, yaml_node_t *n, const char *ctx, bool allow_empty)
 {
 	if (n->type != YAML_SCALAR_NODE) {
-		YC_ERRN(yc, n, ctx, "expected a scalar, got %s", yc_kind_name(n));
+		YC_ERRN(yc, n, ctx, "expected a scalar, got %s", yamlcfg_kind_name(n));
 		return NULL;
 	}
 	const char *s = (const char *)n->data.scalar.value;
@@ -145,16 +145,16 @@ const char *yc_want_scalar(struct yc *yc, yaml_node_t *n, const char *ctx, bool 
 	return s;
 }
 
-int yc_check_keys(struct yc *yc, yaml_node_t *map, const char *ctx, const char *const *allowed)
+int yamlcfg_check_keys(struct yc *yc, yaml_node_t *map, const char *ctx, const char *const *allowed)
 {
-	if (yc_want_mapping(yc, map, ctx) < 0)
+	if (yamlcfg_want_mapping(yc, map, ctx) < 0)
 		return -1;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yc_node(yc, p->key);
+		yaml_node_t *k = yamlcfg_node(yc, p->key);
 		if (k->type != YAML_SCALAR_NODE)
 			return YC_ERRN(yc, k, ctx, "expected a scalar key, got %s",
-				       yc_kind_name(k));
+				       yamlcfg_kind_name(k));
 		const char *ks = (const char *)k->data.scalar.value;
 		bool ok = false;
 		for (size_t i = 0; allowed && allowed[i]; i++)
@@ -162,11 +162,11 @@ int yc_check_keys(struct yc *yc, yaml_node_t *map, const char *ctx, const char *
 				ok = true;
 		if (allowed && !ok) {
 			char list[512];
-			yc_join_keys(allowed, list, sizeof list);
+			yamlcfg_join_keys(allowed, list, sizeof list);
 			return YC_ERRN(yc, k, ctx, "unknown key \"%.64s\" (allowed: %s)", ks, list);
 		}
 		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = yc_node(yc, q->key);
+			yaml_node_t *k2 = yamlcfg_node(yc, q->key);
 			if (strcmp((const char *)k2->data.scalar.value, ks) == 0)
 				return YC_ERRN(yc, k, ctx, "duplicate key \"%.64s\" (first at "
 					       "line %u, column %u)", ks,
@@ -177,23 +177,23 @@ int yc_check_keys(struct yc *yc, yaml_node_t *map, const char *ctx, const char *
 	return 0;
 }
 
-yaml_node_t *yc_get(struct yc *yc, yaml_node_t *map, const char *key, yaml_node_t **keynode)
+yaml_node_t *yamlcfg_get(struct yc *yc, yaml_node_t *map, const char *key, yaml_node_t **keynode)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yc_node(yc, p->key);
+		yaml_node_t *k = yamlcfg_node(yc, p->key);
 		if (strcmp((const char *)k->data.scalar.value, key) == 0) {
 			if (keynode)
 				*keynode = k;
-			return yc_node(yc, p->value);
+			return yamlcfg_node(yc, p->value);
 		}
 	}
 	return NULL;
 }
 
-yaml_node_t *yc_need(struct yc *yc, yaml_node_t *map, const char *key, const char *ctx)
+yaml_node_t *yamlcfg_need(struct yc *yc, yaml_node_t *map, const char *key, const char *ctx)
 {
-	yaml_node_t *v = yc_get(yc, map, key, NULL);
+	yaml_node_t *v = yamlcfg_get(yc, map, key, NULL);
 	if (!v)
 		YC_ERRN(yc, map, ctx, "missing required key \"%s\"", key);
 	return v;
@@ -201,37 +201,37 @@ yaml_node_t *yc_need(struct yc *yc, yaml_node_t *map, const char *key, const cha
 
 /* ---- values ---- */
 
-int yc_copy_string(struct yc *yc, yaml_node_t *n, const char *ctx, char **out)
+int yamlcfg_copy_string(struct yc *yc, yaml_node_t *n, const char *ctx, char **out)
 {
-	const char *s = yc_want_scalar(yc, n, ctx, false);
+	const char *s = yamlcfg_want_scalar(yc, n, ctx, false);
 	if (!s)
 		return -1;
 	char *d = strdup(s);
 	if (!d)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	free(*out);
 	*out = d;
 	return 0;
 }
 
-int yc_opt_string(struct yc *yc, yaml_node_t *map, const char *key, const char *ctx, char **out)
+int yamlcfg_opt_string(struct yc *yc, yaml_node_t *map, const char *key, const char *ctx, char **out)
 {
-	yaml_node_t *v = yc_get(yc, map, key, NULL);
+	yaml_node_t *v = yamlcfg_get(yc, map, key, NULL);
 	if (!v)
 		return 0;
 	char c[256];
-	yc_subctx(c, sizeof c, ctx, key);
-	return yc_copy_string(yc, v, c, out);
+	yamlcfg_subctx(c, sizeof c, ctx, key);
+	return yamlcfg_copy_string(yc, v, c, out);
 }
 
-int yc_req_string(struct yc *yc, yaml_node_t *map, const char *key, const char *ctx, char **out)
+int yamlcfg_req_string(struct yc *yc, yaml_node_t *map, const char *key, const char *ctx, char **out)
 {
-	if (!yc_need(yc, map, key, ctx))
+	if (!yamlcfg_need(yc, map, key, ctx))
 		return -1;
-	return yc_opt_string(yc, map, key, ctx, out);
+	return yamlcfg_opt_string(yc, map, key, ctx, out);
 }
 
-int yc_parse_digits(const char *s, unsigned long long *out, const char **end)
+int yamlcfg_parse_digits(const char *s, unsigned long long *out, const char **end)
 {
 	if (!isdigit((unsigned char)s[0]))
 		return -1;
@@ -245,18 +245,18 @@ int yc_parse_digits(const char *s, unsigned long long *out, const char **end)
 	return 0;
 }
 
-int yc_parse_uint_range(const char *s, unsigned long long min, unsigned long long max,
+int yamlcfg_parse_uint_range(const char *s, unsigned long long min, unsigned long long max,
 			unsigned long long *out)
 {
 	unsigned long long v;
 	const char *e;
-	if (yc_parse_digits(s, &v, &e) < 0 || *e != '\0' || v < min || v > max)
+	if (yamlcfg_parse_digits(s, &v, &e) < 0 || *e != '\0' || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
 }
 
-int yc_parse_ms(const char *s, char largest, int64_t max_ms, int64_t *out_ms)
+int yamlcfg_parse_ms(const char *s, char largest, int64_t max_ms, int64_t *out_ms)
 {
 	static const struct { const char *unit; int64_t mul; } U[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60LL * 1000 }, { "h", 3600LL * 1000 },
@@ -265,7 +265,7 @@ int yc_parse_ms(const char *s, char largest, int64_t max_ms, int64_t *out_ms)
 	size_t nu = largest == 'w' ? 6 : largest == 'd' ? 5 : 4;
 	unsigned long long v;
 	const char *e;
-	if (!s || yc_parse_digits(s, &v, &e) < 0)
+	if (!s || yamlcfg_parse_digits(s, &v, &e) < 0)
 		return -1;
 	for (size_t i = 0; i < nu; i++)
 		if (strcmp(e, U[i].unit) == 0) {
@@ -277,21 +277,21 @@ int yc_parse_ms(const char *s, char largest, int64_t max_ms, int64_t *out_ms)
 	return -1;
 }
 
-int yc_parse_duration_ms(const char *s, unsigned *out_ms)
+int yamlcfg_parse_duration_ms(const char *s, unsigned *out_ms)
 {
 	int64_t ms;
-	if (yc_parse_ms(s, 'h', MAX_DURATION_MS, &ms) < 0)
+	if (yamlcfg_parse_ms(s, 'h', MAX_DURATION_MS, &ms) < 0)
 		return -1;
 	*out_ms = (unsigned)ms;
 	return 0;
 }
 
-int yc_parse_size(const char *s, uint64_t *out)
+int yamlcfg_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	uint64_t mul;
 	const char *e;
-	if (!s || yc_parse_digits(s, &v, &e) < 0)
+	if (!s || yamlcfg_parse_digits(s, &v, &e) < 0)
 		return -1;
 	if (*e == '\0' || strcmp(e, "B") == 0)
 		mul = 1;
@@ -309,37 +309,37 @@ int yc_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int yc_u64(struct yc *yc, yaml_node_t *v, const char *ctx, unsigned long long min,
+int yamlcfg_u64(struct yc *yc, yaml_node_t *v, const char *ctx, unsigned long long min,
 	   unsigned long long max, uint64_t *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	unsigned long long x;
 	if (!s)
 		return -1;
-	if (yc_parse_uint_range(s, min, max, &x) < 0)
+	if (yamlcfg_parse_uint_range(s, min, max, &x) < 0)
 		return YC_ERRN(yc, v, ctx, "expected an integer %llu-%llu, got \"%.64s\"", min, max,
 			       s);
 	*out = x;
 	return 0;
 }
 
-int yc_uint(struct yc *yc, yaml_node_t *v, const char *ctx, unsigned long long min,
+int yamlcfg_uint(struct yc *yc, yaml_node_t *v, const char *ctx, unsigned long long min,
 	    unsigned long long max, unsigned *out)
 {
 	uint64_t x;
-	if (yc_u64(yc, v, ctx, min, max, &x) < 0)
+	if (yamlcfg_u64(yc, v, ctx, min, max, &x) < 0)
 		return -1;
 	*out = (unsigned)x;
 	return 0;
 }
 
-int yc_duration(struct yc *yc, yaml_node_t *v, const char *ctx, unsigned min_ms, unsigned *out)
+int yamlcfg_duration(struct yc *yc, yaml_node_t *v, const char *ctx, unsigned min_ms, unsigned *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	unsigned ms;
 	if (!s)
 		return -1;
-	if (yc_parse_duration_ms(s, &ms) < 0)
+	if (yamlcfg_parse_duration_ms(s, &ms) < 0)
 		return YC_ERRN(yc, v, ctx, "expected a duration like 500ms, 30s, 5m or 1h "
 			       "(at most 7 days), got \"%.64s\"", s);
 	if (ms < min_ms)
@@ -349,9 +349,9 @@ int yc_duration(struct yc *yc, yaml_node_t *v, const char *ctx, unsigned min_ms,
 	return 0;
 }
 
-int yc_bool(struct yc *yc, yaml_node_t *v, const char *ctx, bool *out)
+int yamlcfg_bool(struct yc *yc, yaml_node_t *v, const char *ctx, bool *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	if (!s)
 		return -1;
 	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
@@ -363,7 +363,7 @@ int yc_bool(struct yc *yc, yaml_node_t *v, const char *ctx, bool *out)
 	return 0;
 }
 
-int yc_split_hostport(const char *in, char **host, unsigned *port, unsigned default_port)
+int yamlcfg_split_hostport(const char *in, char **host, unsigned *port, unsigned default_port)
 {
 	char buf[256], err[160];
 	unsigned p = 0;
@@ -390,7 +390,7 @@ static char *read_file(struct yc *yc, unsigned max_file, size_t *len)
 	char *buf = malloc(cap);
 	if (!buf) {
 		fclose(f);
-		yc_oom(yc);
+		yamlcfg_oom(yc);
 		return NULL;
 	}
 	for (;;) {
@@ -402,7 +402,7 @@ static char *read_file(struct yc *yc, unsigned max_file, size_t *len)
 			}
 			char *nb = realloc(buf, cap * 2);
 			if (!nb) {
-				yc_oom(yc);
+				yamlcfg_oom(yc);
 				goto fail;
 			}
 			buf = nb;
@@ -445,15 +445,15 @@ static void syntax_error(struct yc *yc, yaml_parser_t *p, const char *buf, size_
 	}
 	const char *what = p->problem ? p->problem : "malformed input";
 	if (p->error == YAML_MEMORY_ERROR) {
-		yc_oom(yc);
+		yamlcfg_oom(yc);
 		return;
 	}
 	if (p->context)
-		yc_errat(yc, line, col, "", "YAML syntax error: %s (%s at line %u, column %u)",
+		yamlcfg_errat(yc, line, col, "", "YAML syntax error: %s (%s at line %u, column %u)",
 			 what, p->context, (unsigned)p->context_mark.line + 1,
 			 (unsigned)p->context_mark.column + 1);
 	else
-		yc_errat(yc, line, col, "", "YAML syntax error: %s", what);
+		yamlcfg_errat(yc, line, col, "", "YAML syntax error: %s", what);
 }
 
 /* Loads the document and checks that no second one follows. */
@@ -464,7 +464,7 @@ static int load(struct yc *yc, const char *buf, size_t len, const char *const *t
 	int rc = -1;
 	*root = NULL;
 	if (!yaml_parser_initialize(&parser))
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &yc->doc)) {
 		syntax_error(yc, &parser, buf, len);
@@ -476,8 +476,8 @@ static int load(struct yc *yc, const char *buf, size_t len, const char *const *t
 		/* an empty stream: no second document can follow */
 		if (top_keys) {
 			char list[256];
-			yc_join_keys(top_keys, list, sizeof list);
-			yc_errat(yc, 0, 0, "", "empty file: expected a mapping with keys %s", list);
+			yamlcfg_join_keys(top_keys, list, sizeof list);
+			yamlcfg_errat(yc, 0, 0, "", "empty file: expected a mapping with keys %s", list);
 			goto out;
 		}
 		rc = 0;
@@ -497,7 +497,7 @@ static int load(struct yc *yc, const char *buf, size_t len, const char *const *t
 	yc->nnodes = (size_t)(yc->doc.nodes.top - yc->doc.nodes.start);
 	yc->seen = calloc(yc->nnodes ? yc->nnodes : 1, 1);
 	if (!yc->seen) {
-		yc_oom(yc);
+		yamlcfg_oom(yc);
 		goto out;
 	}
 	*root = r;
@@ -520,7 +520,7 @@ static void init(struct yc *yc, const char *path, char *err, size_t errlen)
 	err[0] = '\0';
 }
 
-int yc_open(struct yc *yc, const char *path, unsigned max_file, const char *const *top_keys,
+int yamlcfg_open(struct yc *yc, const char *path, unsigned max_file, const char *const *top_keys,
 	    unsigned flags, char *err, size_t errlen, yaml_node_t **root)
 {
 	size_t len;
@@ -537,14 +537,14 @@ int yc_open(struct yc *yc, const char *path, unsigned max_file, const char *cons
 	return rc;
 }
 
-int yc_open_string(struct yc *yc, const char *name, const char *buf, size_t len,
+int yamlcfg_open_string(struct yc *yc, const char *name, const char *buf, size_t len,
 		   const char *const *top_keys, char *err, size_t errlen, yaml_node_t **root)
 {
 	init(yc, name, err, errlen);
 	return load(yc, buf, len, top_keys, root);
 }
 
-void yc_close(struct yc *yc)
+void yamlcfg_close(struct yc *yc)
 {
 	if (yc->have_doc)
 		yaml_document_delete(&yc->doc);

@@ -82,9 +82,9 @@ static void *bio_main(void *arg)
 		b->busy = true;
 		pthread_mutex_unlock(&b->mu);
 
-		double t0 = tw_mono_ms();
+		double t0 = twtime_mono_ms();
 		j->work(j->arg);
-		double dt = tw_mono_ms() - t0;
+		double dt = twtime_mono_ms() - t0;
 
 		pthread_mutex_lock(&b->mu);
 		b->busy = false;

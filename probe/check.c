@@ -12,7 +12,7 @@
 #include "profile.h"
 #include "result.h"
 #include "starttls.h"
-#include "tls_ctx.h"
+#include "tlsctx.h"
 #include "twtime.h"
 
 #include <arpa/inet.h>
@@ -48,7 +48,7 @@ struct check_opts {
 
 struct check_job {
 	const struct profile *profile;
-	struct tls_profile_ctx *tc;
+	struct tlsctx *tc;
 	struct hs_conn *conn;
 	Tlswatch__Result result;
 	bool done;
@@ -293,14 +293,14 @@ static void job_done(struct hs_conn *c, void *arg)
 	co.expiry_warn_days = run->o->expiry_warn_days;
 	co.ocsp_slow_ms = run->o->ocsp_slow_ms;
 	co.now = time(NULL);
-	classify(hs_facts(c), hs_request(c), hs_sni_sent(c), &co, &cl);
+	classify_result(handshake_facts(c), handshake_request(c), handshake_sni_sent(c), &co, &cl);
 	if (result_fill(&job->result, c, &cl) != 0) {
 		fprintf(stderr, "tlswatch-probe: out of memory\n");
 		run->exit_code = CHECK_EXIT_USAGE;
 	}
 	job->filled = true;
 	job->done = true;
-	hs_free(c);
+	handshake_free(c);
 	job->conn = NULL;
 	run->running--;
 	run->finished++;
@@ -320,7 +320,7 @@ static void start_more(struct check_run *run)
 		struct hs_request req = run->tmpl;
 		req.tc = job->tc;
 		run->running++;
-		job->conn = hs_start(run->base, run->dns, &req, job_done, run);
+		job->conn = handshake_start(run->base, run->dns, &req, job_done, run);
 		if (!job->conn) {
 			fprintf(stderr, "tlswatch-probe: out of memory\n");
 			run->running--;
@@ -420,7 +420,7 @@ int check_main(int argc, char **argv)
 			if (!copy)
 				USAGE_ERR("out of memory");
 			for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-				int f = finding_parse(t);
+				int f = classify_finding_parse(t);
 				if (f < 0) {
 					fprintf(stderr, "tlswatch-probe check: unknown finding \"%s\" in --fail-on\n", t);
 					free(copy);
@@ -481,10 +481,10 @@ int check_main(int argc, char **argv)
 	run.jobs = calloc(nsel, sizeof *run.jobs);
 	if (!run.jobs)
 		USAGE_ERR("out of memory");
-	struct tls_ctx_opts to = { o.ca_file, o.client_cert, o.client_key };
+	struct tlsctx_opts to = { o.ca_file, o.client_cert, o.client_key };
 	for (size_t i = 0; i < nsel; i++) {
 		run.jobs[i].profile = sel[i];
-		run.jobs[i].tc = tls_ctx_new(sel[i], &to, err, sizeof err);
+		run.jobs[i].tc = tlsctx_new(sel[i], &to, err, sizeof err);
 		if (!run.jobs[i].tc)
 			USAGE_ERR("%s", err);
 	}
@@ -537,7 +537,7 @@ int check_main(int argc, char **argv)
 		if (strcmp(r->outcome, "ok") != 0 && rc == CHECK_EXIT_OK)
 			rc = CHECK_EXIT_FAIL;
 		for (size_t k = 0; k < r->n_findings; k++) {
-			int f = finding_parse(r->findings[k]);
+			int f = classify_finding_parse(r->findings[k]);
 			if (f >= 0 && o.fail_on[f] && rc == CHECK_EXIT_OK)
 				rc = CHECK_EXIT_FAIL;
 		}
@@ -547,9 +547,9 @@ out:
 	if (run.jobs) {
 		for (size_t i = 0; i < run.njobs; i++) {
 			if (run.jobs[i].conn)
-				hs_free(run.jobs[i].conn);
+				handshake_free(run.jobs[i].conn);
 			result_clear(&run.jobs[i].result);
-			tls_ctx_free(run.jobs[i].tc);
+			tlsctx_free(run.jobs[i].tc);
 		}
 		free(run.jobs);
 	}
@@ -562,7 +562,7 @@ out:
 	return rc;
 }
 
-int profiles_main(int argc, char **argv)
+int check_profiles_main(int argc, char **argv)
 {
 	struct profile_list all = { 0 };
 	const char *db = TESTSSL_DB_DEFAULT;

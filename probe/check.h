@@ -8,7 +8,7 @@
 enum { CHECK_EXIT_OK = 0, CHECK_EXIT_FAIL = 1, CHECK_EXIT_USAGE = 2 };
 
 int check_main(int argc, char **argv);
-int profiles_main(int argc, char **argv);
+int check_profiles_main(int argc, char **argv);
 int run_main(int argc, char **argv);        /* run_cmd.c */
 
 #endif

@@ -43,17 +43,17 @@ static const char *const finding_names[FIND__COUNT] = {
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
 };
 
-const char *outcome_name(enum outcome o)
+const char *classify_outcome_name(enum outcome o)
 {
 	return (unsigned)o < OUT__COUNT ? outcome_names[o] : "?";
 }
 
-const char *finding_name(enum finding f)
+const char *classify_finding_name(enum finding f)
 {
 	return (unsigned)f < FIND__COUNT ? finding_names[f] : "?";
 }
 
-int finding_parse(const char *name)
+int classify_finding_parse(const char *name)
 {
 	for (int i = 0; i < FIND__COUNT; i++)
 		if (strcmp(name, finding_names[i]) == 0)
@@ -274,10 +274,10 @@ static void chain_expiry(const struct hs_facts *f, struct classification *c)
 	}
 }
 
-void classify(const struct hs_facts *f, const struct hs_request *req, const char *sni_sent,
+void classify_result(const struct hs_facts *f, const struct hs_request *req, const char *sni_sent,
 	      const struct classify_opts *o, struct classification *c)
 {
-	const struct tls_profile_ctx *tc = req->tc;
+	const struct tlsctx *tc = req->tc;
 	const struct profile *p = tc->profile;
 	X509 *leaf = f->peer_chain && sk_X509_num(f->peer_chain) > 0 ? sk_X509_value(f->peer_chain, 0) : NULL;
 	int d;
@@ -400,7 +400,7 @@ findings:
 	if (f->handshake_done) {
 		if (f->version < TLS1_2_VERSION)
 			c->findings[FIND_LEGACY_PROTOCOL] = true;
-		if (f->cipher && (tls_cipher_tier(f->cipher) < tc->best_tier || f->version < tc->max_version))
+		if (f->cipher && (tlsctx_cipher_tier(f->cipher) < tc->best_tier || f->version < tc->max_version))
 			c->findings[FIND_CIPHER_FALLBACK] = true;
 		if (p->request_ocsp && !f->ocsp_stapled)
 			c->findings[FIND_NO_OCSP_STAPLE] = true;

@@ -29,10 +29,10 @@ enum finding {
 	FIND__COUNT
 };
 
-const char *outcome_name(enum outcome o);
-const char *finding_name(enum finding f);
+const char *classify_outcome_name(enum outcome o);
+const char *classify_finding_name(enum finding f);
 /* -1 when the name is not a finding. */
-int finding_parse(const char *name);
+int classify_finding_parse(const char *name);
 
 struct classify_opts {
 	double expiry_warn_days;    /* expiring_soon threshold (default 30) */
@@ -52,7 +52,7 @@ struct classification {
 	double days_to_expiry;      /* leaf; NaN when no leaf */
 };
 
-void classify(const struct hs_facts *f, const struct hs_request *req, const char *sni_sent,
+void classify_result(const struct hs_facts *f, const struct hs_request *req, const char *sni_sent,
 	      const struct classify_opts *o, struct classification *out);
 
 #endif

@@ -54,7 +54,7 @@ static struct config_pos pos_of(const yaml_node_t *n)
 /* Where the value of key sits in mapping m (left as is when absent). */
 static void value_pos(struct yc *yc, yaml_node_t *m, const char *key, struct config_pos *pos)
 {
-	yaml_node_t *v = m ? yc_get(yc, m, key, NULL) : NULL;
+	yaml_node_t *v = m ? yamlcfg_get(yc, m, key, NULL) : NULL;
 	if (v)
 		*pos = pos_of(v);
 }
@@ -64,18 +64,18 @@ static void value_pos(struct yc *yc, yaml_node_t *m, const char *key, struct con
 /* The parsers live in common/yamlcfg.c; these names are the probe's API. */
 int config_parse_duration_ms(const char *s, unsigned *out_ms)
 {
-	return yc_parse_duration_ms(s, out_ms);
+	return yamlcfg_parse_duration_ms(s, out_ms);
 }
 
 int config_parse_size(const char *s, uint64_t *out)
 {
-	return yc_parse_size(s, out);
+	return yamlcfg_parse_size(s, out);
 }
 
 static int get_revocation(struct yc *yc, yaml_node_t *v, const char *ctx,
 			  enum config_revocation *out)
 {
-	const char *s = yc_want_scalar(yc, v, ctx, true);
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	if (!s)
 		return -1;
 	if (strcmp(s, "staple") == 0)
@@ -107,7 +107,7 @@ static int check_hostname(struct yc *yc, yaml_node_t *v, const char *ctx, const 
 static int get_profiles(struct yc *yc, yaml_node_t *v, const char *ctx, char ***out,
 			struct config_pos **outpos, size_t *outn)
 {
-	if (yc_want_sequence(yc, v, ctx) < 0)
+	if (yamlcfg_want_sequence(yc, v, ctx) < 0)
 		return -1;
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (n == 0)
@@ -117,16 +117,16 @@ static int get_profiles(struct yc *yc, yaml_node_t *v, const char *ctx, char ***
 	if (!names || !pos) {
 		free(names);
 		free(pos);
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	}
 	*out = names;
 	*outpos = pos;
 	*outn = n;    /* the caller frees on error, so count is set first */
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = yc_node(yc, v->data.sequence.items.start[i]);
+		yaml_node_t *item = yamlcfg_node(yc, v->data.sequence.items.start[i]);
 		char c[256];
 		snprintf(c, sizeof c, "%s[%zu]", ctx, i);
-		if (yc_copy_string(yc, item, c, &names[i]) < 0)
+		if (yamlcfg_copy_string(yc, item, c, &names[i]) < 0)
 			return -1;
 		pos[i] = pos_of(item);
 		/* A name twice would schedule the same entry twice. */
@@ -147,14 +147,14 @@ static int copy_profiles(struct yc *yc, char **src, const struct config_pos *src
 	if (!names || !pos) {
 		free(names);
 		free(pos);
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	}
 	*out = names;
 	*outpos = pos;
 	*outn = n;
 	for (size_t i = 0; i < n; i++) {
 		if (!(names[i] = strdup(src[i])))
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 		pos[i] = srcpos[i];
 	}
 	return 0;
@@ -162,18 +162,18 @@ static int copy_profiles(struct yc *yc, char **src, const struct config_pos *src
 
 static int get_labels(struct yc *yc, yaml_node_t *v, const char *ctx, struct config_target *t)
 {
-	if (yc_want_mapping(yc, v, ctx) < 0)
+	if (yamlcfg_want_mapping(yc, v, ctx) < 0)
 		return -1;
 	size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
 	if (n == 0)
 		return 0;
 	t->labels = calloc(n, sizeof *t->labels);
 	if (!t->labels)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
-		yaml_node_t *k = yc_node(yc, p->key), *val = yc_node(yc, p->value);
-		const char *ks = yc_want_scalar(yc, k, ctx, false);
+		yaml_node_t *k = yamlcfg_node(yc, p->key), *val = yamlcfg_node(yc, p->value);
+		const char *ks = yamlcfg_want_scalar(yc, k, ctx, false);
 		if (!ks)
 			return -1;
 		for (size_t j = 0; j < i; j++)
@@ -181,14 +181,14 @@ static int get_labels(struct yc *yc, yaml_node_t *v, const char *ctx, struct con
 				return YC_ERRN(yc, k, ctx, "duplicate label \"%.64s\"", ks);
 		char c[320];
 		snprintf(c, sizeof c, "%s.%.64s", ctx, ks);
-		const char *vs = yc_want_scalar(yc, val, c, true);
+		const char *vs = yamlcfg_want_scalar(yc, val, c, true);
 		if (!vs)
 			return -1;
 		t->labels[i].key = strdup(ks);
 		t->labels[i].value = strdup(vs);
 		t->nlabels = i + 1;
 		if (!t->labels[i].key || !t->labels[i].value)
-			return yc_oom(yc);
+			return yamlcfg_oom(yc);
 	}
 	return 0;
 }
@@ -197,61 +197,61 @@ static int get_labels(struct yc *yc, yaml_node_t *v, const char *ctx, struct con
 
 static int parse_probe(struct yc *yc, yaml_node_t *root, struct probe_config *cfg)
 {
-	yaml_node_t *m = yc_need(yc, root, "probe", "");
-	if (!m || yc_check_keys(yc, m, "probe", PROBE_KEYS) < 0)
+	yaml_node_t *m = yamlcfg_need(yc, root, "probe", "");
+	if (!m || yamlcfg_check_keys(yc, m, "probe", PROBE_KEYS) < 0)
 		return -1;
-	if (yc_req_string(yc, m, "id", "probe", &cfg->probe_id) < 0 ||
-	    yc_req_string(yc, m, "region", "probe", &cfg->region) < 0)
+	if (yamlcfg_req_string(yc, m, "id", "probe", &cfg->probe_id) < 0 ||
+	    yamlcfg_req_string(yc, m, "region", "probe", &cfg->region) < 0)
 		return -1;
 	return 0;
 }
 
 static int parse_collector(struct yc *yc, yaml_node_t *root, struct probe_config *cfg)
 {
-	yaml_node_t *m = yc_need(yc, root, "collector", "");
-	if (!m || yc_check_keys(yc, m, "collector", COLLECTOR_KEYS) < 0)
+	yaml_node_t *m = yamlcfg_need(yc, root, "collector", "");
+	if (!m || yamlcfg_check_keys(yc, m, "collector", COLLECTOR_KEYS) < 0)
 		return -1;
-	if (yc_req_string(yc, m, "address", "collector", &cfg->collector_address) < 0)
+	if (yamlcfg_req_string(yc, m, "address", "collector", &cfg->collector_address) < 0)
 		return -1;
-	yaml_node_t *a = yc_get(yc, m, "address", NULL);
-	if (yc_split_hostport(cfg->collector_address, &cfg->collector_host,
+	yaml_node_t *a = yamlcfg_get(yc, m, "address", NULL);
+	if (yamlcfg_split_hostport(cfg->collector_address, &cfg->collector_host,
 			      &cfg->collector_port, 0) < 0)
 		return YC_ERRN(yc, a, "collector.address",
 			       "expected host:port or [ipv6]:port with a port 1-65535, "
 			       "got \"%.64s\"",
 			       cfg->collector_address);
-	if (yc_req_string(yc, m, "ca_file", "collector", &cfg->ca_file) < 0 ||
-	    yc_req_string(yc, m, "cert_file", "collector", &cfg->cert_file) < 0 ||
-	    yc_req_string(yc, m, "key_file", "collector", &cfg->key_file) < 0)
+	if (yamlcfg_req_string(yc, m, "ca_file", "collector", &cfg->ca_file) < 0 ||
+	    yamlcfg_req_string(yc, m, "cert_file", "collector", &cfg->cert_file) < 0 ||
+	    yamlcfg_req_string(yc, m, "key_file", "collector", &cfg->key_file) < 0)
 		return -1;
 	value_pos(yc, m, "ca_file", &cfg->ca_pos);
 	value_pos(yc, m, "cert_file", &cfg->cert_pos);
 	value_pos(yc, m, "key_file", &cfg->key_pos);
 	yaml_node_t *v;
-	if ((v = yc_get(yc, m, "batch_max_records", NULL)) &&
-	    yc_uint(yc, v, "collector.batch_max_records", 1, MAX_BATCH_RECORDS,
+	if ((v = yamlcfg_get(yc, m, "batch_max_records", NULL)) &&
+	    yamlcfg_uint(yc, v, "collector.batch_max_records", 1, MAX_BATCH_RECORDS,
 		    &cfg->batch_max_records) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "batch_max_delay", NULL)) &&
-	    yc_duration(yc, v, "collector.batch_max_delay", 1, &cfg->batch_max_delay_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "batch_max_delay", NULL)) &&
+	    yamlcfg_duration(yc, v, "collector.batch_max_delay", 1, &cfg->batch_max_delay_ms) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "heartbeat", NULL)) &&
-	    yc_duration(yc, v, "collector.heartbeat", MIN_HEARTBEAT_MS, &cfg->heartbeat_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "heartbeat", NULL)) &&
+	    yamlcfg_duration(yc, v, "collector.heartbeat", MIN_HEARTBEAT_MS, &cfg->heartbeat_ms) < 0)
 		return -1;
 	return 0;
 }
 
 static int parse_spool(struct yc *yc, yaml_node_t *root, struct probe_config *cfg)
 {
-	yaml_node_t *m = yc_need(yc, root, "spool", "");
-	if (!m || yc_check_keys(yc, m, "spool", SPOOL_KEYS) < 0)
+	yaml_node_t *m = yamlcfg_need(yc, root, "spool", "");
+	if (!m || yamlcfg_check_keys(yc, m, "spool", SPOOL_KEYS) < 0)
 		return -1;
-	if (yc_req_string(yc, m, "path", "spool", &cfg->spool_path) < 0)
+	if (yamlcfg_req_string(yc, m, "path", "spool", &cfg->spool_path) < 0)
 		return -1;
 	cfg->spool_max_bytes = 256ull * 1024 * 1024;
-	yaml_node_t *v = yc_get(yc, m, "max_bytes", NULL);
+	yaml_node_t *v = yamlcfg_get(yc, m, "max_bytes", NULL);
 	if (v) {
-		const char *s = yc_want_scalar(yc, v, "spool.max_bytes", true);
+		const char *s = yamlcfg_want_scalar(yc, v, "spool.max_bytes", true);
 		if (!s)
 			return -1;
 		if (config_parse_size(s, &cfg->spool_max_bytes) < 0)
@@ -262,8 +262,8 @@ static int parse_spool(struct yc *yc, yaml_node_t *root, struct probe_config *cf
 				       "1MiB, got \"%.64s\"", s);
 	}
 	cfg->spool_fsync_ms = 1000;
-	if ((v = yc_get(yc, m, "fsync_interval", NULL)) &&
-	    yc_duration(yc, v, "spool.fsync_interval", MIN_FSYNC_MS, &cfg->spool_fsync_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "fsync_interval", NULL)) &&
+	    yamlcfg_duration(yc, v, "spool.fsync_interval", MIN_FSYNC_MS, &cfg->spool_fsync_ms) < 0)
 		return -1;
 	return 0;
 }
@@ -271,13 +271,13 @@ static int parse_spool(struct yc *yc, yaml_node_t *root, struct probe_config *cf
 static int parse_log(struct yc *yc, yaml_node_t *root, struct probe_config *cfg)
 {
 	cfg->log_level = -1;
-	yaml_node_t *m = yc_get(yc, root, "log", NULL), *v;
+	yaml_node_t *m = yamlcfg_get(yc, root, "log", NULL), *v;
 	if (!m)
 		return 0;
-	if (yc_check_keys(yc, m, "log", LOG_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, "log", LOG_KEYS) < 0)
 		return -1;
-	if ((v = yc_get(yc, m, "level", NULL))) {
-		const char *s = yc_want_scalar(yc, v, "log.level", false);
+	if ((v = yamlcfg_get(yc, m, "level", NULL))) {
+		const char *s = yamlcfg_want_scalar(yc, v, "log.level", false);
 		if (!s)
 			return -1;
 		cfg->log_level = log_level_parse(s);
@@ -285,7 +285,7 @@ static int parse_log(struct yc *yc, yaml_node_t *root, struct probe_config *cfg)
 			return YC_ERRN(yc, v, "log.level", "expected one of error, warn, info, "
 				       "debug, got \"%.64s\"", s);
 	}
-	if ((v = yc_get(yc, m, "json", NULL)) && yc_bool(yc, v, "log.json", &cfg->log_json) < 0)
+	if ((v = yamlcfg_get(yc, m, "json", NULL)) && yamlcfg_bool(yc, v, "log.json", &cfg->log_json) < 0)
 		return -1;
 	return 0;
 }
@@ -296,36 +296,36 @@ static int parse_defaults(struct yc *yc, yaml_node_t *root, struct probe_config 
 	d->interval_ms = 60000;
 	d->timeout_ms = 10000;
 	d->expiry_warn_days = 30;
-	yaml_node_t *m = yc_get(yc, root, "defaults", NULL), *v;
-	if (m && yc_check_keys(yc, m, "defaults", DEFAULTS_KEYS) < 0)
+	yaml_node_t *m = yamlcfg_get(yc, root, "defaults", NULL), *v;
+	if (m && yamlcfg_check_keys(yc, m, "defaults", DEFAULTS_KEYS) < 0)
 		return -1;
-	if (m && (v = yc_get(yc, m, "interval", NULL)) &&
-	    yc_duration(yc, v, "defaults.interval", 1000, &d->interval_ms) < 0)
+	if (m && (v = yamlcfg_get(yc, m, "interval", NULL)) &&
+	    yamlcfg_duration(yc, v, "defaults.interval", 1000, &d->interval_ms) < 0)
 		return -1;
-	if (m && (v = yc_get(yc, m, "timeout", NULL)) &&
-	    yc_duration(yc, v, "defaults.timeout", 1, &d->timeout_ms) < 0)
+	if (m && (v = yamlcfg_get(yc, m, "timeout", NULL)) &&
+	    yamlcfg_duration(yc, v, "defaults.timeout", 1, &d->timeout_ms) < 0)
 		return -1;
-	if (m && (v = yc_get(yc, m, "expiry_warn_days", NULL)) &&
-	    yc_uint(yc, v, "defaults.expiry_warn_days", 0, MAX_WARN_DAYS,
+	if (m && (v = yamlcfg_get(yc, m, "expiry_warn_days", NULL)) &&
+	    yamlcfg_uint(yc, v, "defaults.expiry_warn_days", 0, MAX_WARN_DAYS,
 		    &d->expiry_warn_days) < 0)
 		return -1;
-	if (m && yc_opt_string(yc, m, "ca_file", "defaults", &d->ca_file) < 0)
+	if (m && yamlcfg_opt_string(yc, m, "ca_file", "defaults", &d->ca_file) < 0)
 		return -1;
 	value_pos(yc, m, "ca_file", &d->ca_file_pos);
-	if (m && (v = yc_get(yc, m, "revocation", NULL)) &&
+	if (m && (v = yamlcfg_get(yc, m, "revocation", NULL)) &&
 	    get_revocation(yc, v, "defaults.revocation", &d->revocation) < 0)
 		return -1;
-	if (m && (v = yc_get(yc, m, "profiles", NULL)))
+	if (m && (v = yamlcfg_get(yc, m, "profiles", NULL)))
 		return get_profiles(yc, v, "defaults.profiles", &d->profiles, &d->profile_pos,
 				    &d->nprofiles);
 	/* Built-in default: [modern], positioned at the defaults mapping or top. */
 	d->profiles = calloc(1, sizeof *d->profiles);
 	d->profile_pos = calloc(1, sizeof *d->profile_pos);
 	if (!d->profiles || !d->profile_pos)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	d->nprofiles = 1;
 	if (!(d->profiles[0] = strdup("modern")))
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	d->profile_pos[0] = pos_of(m ? m : root);
 	return 0;
 }
@@ -336,7 +336,7 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 	char ctx[64], c[128];
 	yaml_node_t *v, *nosni_key = NULL;
 	snprintf(ctx, sizeof ctx, "targets[%zu]", idx);
-	if (yc_check_keys(yc, m, ctx, TARGET_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, m, ctx, TARGET_KEYS) < 0)
 		return -1;
 	t->pos = pos_of(m);
 	t->interval_ms = cfg->defaults.interval_ms;
@@ -345,48 +345,48 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 	t->revocation = cfg->defaults.revocation;
 	t->port = 443;
 
-	if (yc_req_string(yc, m, "host", ctx, &t->host) < 0)
+	if (yamlcfg_req_string(yc, m, "host", ctx, &t->host) < 0)
 		return -1;
-	yc_subctx(c, sizeof c, ctx, "host");
-	if (check_hostname(yc, yc_get(yc, m, "host", NULL), c, t->host) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "host");
+	if (check_hostname(yc, yamlcfg_get(yc, m, "host", NULL), c, t->host) < 0)
 		return -1;
-	yc_subctx(c, sizeof c, ctx, "port");
-	if ((v = yc_get(yc, m, "port", NULL)) && yc_uint(yc, v, c, 1, 65535, &t->port) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "port");
+	if ((v = yamlcfg_get(yc, m, "port", NULL)) && yamlcfg_uint(yc, v, c, 1, 65535, &t->port) < 0)
 		return -1;
 
-	if (yc_opt_string(yc, m, "sni", ctx, &t->sni) < 0)
+	if (yamlcfg_opt_string(yc, m, "sni", ctx, &t->sni) < 0)
 		return -1;
 	if (t->sni) {
-		yc_subctx(c, sizeof c, ctx, "sni");
-		if (check_hostname(yc, yc_get(yc, m, "sni", NULL), c, t->sni) < 0)
+		yamlcfg_subctx(c, sizeof c, ctx, "sni");
+		if (check_hostname(yc, yamlcfg_get(yc, m, "sni", NULL), c, t->sni) < 0)
 			return -1;
 	}
-	yc_subctx(c, sizeof c, ctx, "no_sni");
-	if ((v = yc_get(yc, m, "no_sni", &nosni_key)) && yc_bool(yc, v, c, &t->no_sni) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "no_sni");
+	if ((v = yamlcfg_get(yc, m, "no_sni", &nosni_key)) && yamlcfg_bool(yc, v, c, &t->no_sni) < 0)
 		return -1;
 	if (t->no_sni && t->sni)
 		return YC_ERRN(yc, nosni_key, ctx, "sni and no_sni: true are mutually exclusive "
 			       "(give one or the other)");
 	if (!t->no_sni && !t->sni && !is_ip_literal(t->host) && !(t->sni = strdup(t->host)))
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 
-	if ((v = yc_get(yc, m, "connect_to", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "connect_to");
-		const char *s = yc_want_scalar(yc, v, c, false);
+	if ((v = yamlcfg_get(yc, m, "connect_to", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "connect_to");
+		const char *s = yamlcfg_want_scalar(yc, v, c, false);
 		if (!s)
 			return -1;
-		if (yc_split_hostport(s, &t->connect_host, &t->connect_port, t->port) < 0)
+		if (yamlcfg_split_hostport(s, &t->connect_host, &t->connect_port, t->port) < 0)
 			return YC_ERRN(yc, v, c, "expected host, host:port or [ipv6]:port with a "
 				       "port 1-65535, got \"%.64s\"", s);
 	}
-	if (yc_opt_string(yc, m, "service", ctx, &t->service) < 0)
+	if (yamlcfg_opt_string(yc, m, "service", ctx, &t->service) < 0)
 		return -1;
-	yc_subctx(c, sizeof c, ctx, "labels");
-	if ((v = yc_get(yc, m, "labels", NULL)) && get_labels(yc, v, c, t) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "labels");
+	if ((v = yamlcfg_get(yc, m, "labels", NULL)) && get_labels(yc, v, c, t) < 0)
 		return -1;
 
-	yc_subctx(c, sizeof c, ctx, "profiles");
-	if ((v = yc_get(yc, m, "profiles", NULL))) {
+	yamlcfg_subctx(c, sizeof c, ctx, "profiles");
+	if ((v = yamlcfg_get(yc, m, "profiles", NULL))) {
 		if (get_profiles(yc, v, c, &t->profiles, &t->profile_pos, &t->nprofiles) < 0)
 			return -1;
 	} else if (copy_profiles(yc, cfg->defaults.profiles, cfg->defaults.profile_pos,
@@ -395,17 +395,17 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 		return -1;
 	}
 
-	yc_subctx(c, sizeof c, ctx, "interval");
-	if ((v = yc_get(yc, m, "interval", NULL)) &&
-	    yc_duration(yc, v, c, 1000, &t->interval_ms) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "interval");
+	if ((v = yamlcfg_get(yc, m, "interval", NULL)) &&
+	    yamlcfg_duration(yc, v, c, 1000, &t->interval_ms) < 0)
 		return -1;
-	yc_subctx(c, sizeof c, ctx, "timeout");
-	if ((v = yc_get(yc, m, "timeout", NULL)) && yc_duration(yc, v, c, 1, &t->timeout_ms) < 0)
+	yamlcfg_subctx(c, sizeof c, ctx, "timeout");
+	if ((v = yamlcfg_get(yc, m, "timeout", NULL)) && yamlcfg_duration(yc, v, c, 1, &t->timeout_ms) < 0)
 		return -1;
 
-	if ((v = yc_get(yc, m, "starttls", NULL))) {
-		yc_subctx(c, sizeof c, ctx, "starttls");
-		const char *s = yc_want_scalar(yc, v, c, false);
+	if ((v = yamlcfg_get(yc, m, "starttls", NULL))) {
+		yamlcfg_subctx(c, sizeof c, ctx, "starttls");
+		const char *s = yamlcfg_want_scalar(yc, v, c, false);
 		if (!s)
 			return -1;
 		if (starttls_parse(s, &t->starttls) < 0 || t->starttls == STARTTLS_NONE)
@@ -413,29 +413,29 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 				       "smtp, imap, pop3, ftp, postgres)", s);
 	}
 
-	if (yc_opt_string(yc, m, "client_cert", ctx, &t->client_cert) < 0 ||
-	    yc_opt_string(yc, m, "client_key", ctx, &t->client_key) < 0)
+	if (yamlcfg_opt_string(yc, m, "client_cert", ctx, &t->client_cert) < 0 ||
+	    yamlcfg_opt_string(yc, m, "client_key", ctx, &t->client_key) < 0)
 		return -1;
 	if (t->client_cert && !t->client_key) {
 		yaml_node_t *k = NULL;
-		yc_get(yc, m, "client_cert", &k);
+		yamlcfg_get(yc, m, "client_cert", &k);
 		return YC_ERRN(yc, k, ctx, "client_cert needs client_key as well");
 	}
 	if (t->client_key && !t->client_cert) {
 		yaml_node_t *k = NULL;
-		yc_get(yc, m, "client_key", &k);
+		yamlcfg_get(yc, m, "client_key", &k);
 		return YC_ERRN(yc, k, ctx, "client_key needs client_cert as well");
 	}
 	value_pos(yc, m, "client_cert", &t->client_cert_pos);
 	value_pos(yc, m, "client_key", &t->client_key_pos);
-	if (yc_opt_string(yc, m, "ca_file", ctx, &t->ca_file) < 0)
+	if (yamlcfg_opt_string(yc, m, "ca_file", ctx, &t->ca_file) < 0)
 		return -1;
 	t->ca_file_pos = cfg->defaults.ca_file_pos;
 	value_pos(yc, m, "ca_file", &t->ca_file_pos);
 	if (!t->ca_file && cfg->defaults.ca_file && !(t->ca_file = strdup(cfg->defaults.ca_file)))
-		return yc_oom(yc);
-	yc_subctx(c, sizeof c, ctx, "revocation");
-	if ((v = yc_get(yc, m, "revocation", NULL)) && get_revocation(yc, v, c, &t->revocation) < 0)
+		return yamlcfg_oom(yc);
+	yamlcfg_subctx(c, sizeof c, ctx, "revocation");
+	if ((v = yamlcfg_get(yc, m, "revocation", NULL)) && get_revocation(yc, v, c, &t->revocation) < 0)
 		return -1;
 	return 0;
 }
@@ -473,7 +473,7 @@ static int check_duplicates(struct yc *yc, struct probe_config *cfg)
 	size_t n = cfg->ntargets;
 	size_t *ix = malloc(n * sizeof *ix);
 	if (!ix)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	for (size_t i = 0; i < n; i++)
 		ix[i] = i;
 	qsort_r(ix, n, sizeof *ix, cmp_target, cfg->targets);
@@ -492,7 +492,7 @@ static int check_duplicates(struct yc *yc, struct probe_config *cfg)
 	const struct config_target *a = &cfg->targets[best_first], *b = &cfg->targets[best_second];
 	char ctx[64];
 	snprintf(ctx, sizeof ctx, "targets[%zu]", best_second);
-	return yc_errat(yc, b->pos.line - 1, b->pos.column - 1, ctx,
+	return yamlcfg_errat(yc, b->pos.line - 1, b->pos.column - 1, ctx,
 		        "duplicate target %.128s:%u sni %.128s: same host, port and sni as "
 		        "targets[%zu] at line %u, column %u",
 		        b->host, b->port, b->sni ? b->sni : "(none)", best_first, a->pos.line,
@@ -501,18 +501,18 @@ static int check_duplicates(struct yc *yc, struct probe_config *cfg)
 
 static int parse_targets(struct yc *yc, yaml_node_t *root, struct probe_config *cfg)
 {
-	yaml_node_t *s = yc_need(yc, root, "targets", "");
-	if (!s || yc_want_sequence(yc, s, "targets") < 0)
+	yaml_node_t *s = yamlcfg_need(yc, root, "targets", "");
+	if (!s || yamlcfg_want_sequence(yc, s, "targets") < 0)
 		return -1;
 	size_t n = (size_t)(s->data.sequence.items.top - s->data.sequence.items.start);
 	if (n == 0)
 		return YC_ERRN(yc, s, "targets", "expected at least one target");
 	cfg->targets = calloc(n, sizeof *cfg->targets);
 	if (!cfg->targets)
-		return yc_oom(yc);
+		return yamlcfg_oom(yc);
 	for (size_t i = 0; i < n; i++) {
 		cfg->ntargets = i + 1;
-		yaml_node_t *m = yc_node(yc, s->data.sequence.items.start[i]);
+		yaml_node_t *m = yamlcfg_node(yc, s->data.sequence.items.start[i]);
 		if (parse_target(yc, m, i, cfg, &cfg->targets[i]) < 0)
 			return -1;
 	}
@@ -523,18 +523,18 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct probe_config *cfg
 {
 	if (root->type != YAML_MAPPING_NODE) {
 		char list[256];
-		yc_join_keys(TOP_KEYS, list, sizeof list);
+		yamlcfg_join_keys(TOP_KEYS, list, sizeof list);
 		return YC_ERRN(yc, root, "", "expected a mapping at the top level (keys: %s), "
-			       "got %s", list, yc_kind_name(root));
+			       "got %s", list, yamlcfg_kind_name(root));
 	}
-	if (yc_check_keys(yc, root, "", TOP_KEYS) < 0)
+	if (yamlcfg_check_keys(yc, root, "", TOP_KEYS) < 0)
 		return -1;
 	if (parse_probe(yc, root, cfg) < 0 || parse_collector(yc, root, cfg) < 0 ||
 	    parse_spool(yc, root, cfg) < 0)
 		return -1;
 	cfg->concurrency = 1000;
-	yaml_node_t *v = yc_get(yc, root, "concurrency", NULL);
-	if (v && yc_uint(yc, v, "concurrency", 1, MAX_CONCURRENCY, &cfg->concurrency) < 0)
+	yaml_node_t *v = yamlcfg_get(yc, root, "concurrency", NULL);
+	if (v && yamlcfg_uint(yc, v, "concurrency", 1, MAX_CONCURRENCY, &cfg->concurrency) < 0)
 		return -1;
 	if (parse_log(yc, root, cfg) < 0 || parse_defaults(yc, root, cfg) < 0)
 		return -1;
@@ -547,18 +547,18 @@ struct probe_config *config_load(const char *path, char *err, size_t errlen)
 	struct probe_config *cfg = NULL;
 	bool ok = false;
 	yaml_node_t *root;
-	if (yc_open(&yc, path, CONFIG_MAX_FILE, TOP_KEYS, 0, err, errlen, &root) < 0)
+	if (yamlcfg_open(&yc, path, CONFIG_MAX_FILE, TOP_KEYS, 0, err, errlen, &root) < 0)
 		goto out;
 	cfg = calloc(1, sizeof *cfg);
 	if (!cfg || !(cfg->path = strdup(path))) {
-		yc_oom(&yc);
+		yamlcfg_oom(&yc);
 		goto out;
 	}
 	if (parse_root(&yc, root, cfg) < 0)
 		goto out;
 	ok = true;
 out:
-	yc_close(&yc);
+	yamlcfg_close(&yc);
 	if (!ok) {
 		config_free(cfg);
 		return NULL;

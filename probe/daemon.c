@@ -238,7 +238,7 @@ static void daemon_free(struct daemon *d)
 {
 	while (d->runs) {
 		struct drun *run = d->runs;
-		hs_free(run->conn);
+		handshake_free(run->conn);
 		daemon_runner_end(d, run);
 	}
 	uplink_free(d->uplink);
@@ -285,7 +285,7 @@ int daemon_run(const struct daemon_opts *o)
 	int rc = DAEMON_EXIT_CONFIG;
 
 	d->o = o;
-	d->started_mono = tw_mono_ms();
+	d->started_mono = twtime_mono_ms();
 	d->gen = daemon_gen_build(o->config_path, o->testssl_db, err, sizeof err);
 	if (!d->gen) {
 		fprintf(stderr, "tlswatch-probe run: %s\n", err);
@@ -309,7 +309,7 @@ int daemon_run(const struct daemon_opts *o)
 		if (d->dns)
 			evdns_base_load_hosts(d->dns, NULL);
 	}
-	d->sched = sched_new(c->concurrency, tw_wall_ms() - daemon_mono_now());
+	d->sched = sched_new(c->concurrency, twtime_wall_ms() - daemon_mono_now());
 	if (!d->base || !d->dns || !d->sched) {
 		log_error("cannot initialise the event loop, resolver or scheduler");
 		goto out;

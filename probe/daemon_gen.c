@@ -68,7 +68,7 @@ void daemon_gen_free(struct dgen *g)
 	if (!g)
 		return;
 	for (size_t i = 0; i < g->nctxs; i++) {
-		tls_ctx_free(g->ctxs[i].tc);
+		tlsctx_free(g->ctxs[i].tc);
 		free(g->ctxs[i].key);
 	}
 	free(g->ctxs);
@@ -102,7 +102,7 @@ static char *ctx_key(const struct profile *p, const struct config_target *t, siz
 
 /* The shared context for (profile, target's cert/key/ca), created on first
  * use. tab is an open-addressing table of indexes+1 into g->ctxs. */
-static struct tls_profile_ctx *gen_ctx(struct dgen *g, size_t *tab, size_t cap,
+static struct tlsctx *gen_ctx(struct dgen *g, size_t *tab, size_t cap,
 				       const struct profile *p, size_t tidx, char *err,
 				       size_t errlen)
 {
@@ -123,8 +123,8 @@ static struct tls_profile_ctx *gen_ctx(struct dgen *g, size_t *tab, size_t cap,
 		}
 	}
 	char why[512];
-	struct tls_ctx_opts to = { t->ca_file, t->client_cert, t->client_key };
-	struct tls_profile_ctx *tc = tls_ctx_new(p, &to, why, sizeof why);
+	struct tlsctx_opts to = { t->ca_file, t->client_cert, t->client_key };
+	struct tlsctx *tc = tlsctx_new(p, &to, why, sizeof why);
 	if (!tc) {
 		snprintf(err, errlen, "%s:%u:%u: targets[%zu]: profile \"%s\": %s", g->cfg->path,
 			 t->pos.line, t->pos.column, tidx, p->name, why);

@@ -37,7 +37,7 @@
 #include "config.h"
 #include "profile.h"
 #include "sched.h"
-#include "tls_ctx.h"
+#include "tlsctx.h"
 #include "twtime.h"
 
 #include <math.h>
@@ -70,14 +70,14 @@ struct dentry {
 	const struct config_target *t;
 	size_t tidx;
 	const struct profile *p;
-	struct tls_profile_ctx *tc;
+	struct tlsctx *tc;
 };
 
 struct dctx {
 	char *key;                  /* profile NUL cert NUL key NUL ca, for sharing */
 	size_t keylen;
 	uint64_t hash;
-	struct tls_profile_ctx *tc;
+	struct tlsctx *tc;
 };
 
 struct dgen {
@@ -160,7 +160,7 @@ struct daemon {
 
 static inline int64_t daemon_mono_now(void)
 {
-	return (int64_t)floor(tw_mono_ms());
+	return (int64_t)floor(twtime_mono_ms());
 }
 
 static inline void daemon_arm_ms(struct event *ev, int64_t ms)

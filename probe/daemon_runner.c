@@ -22,7 +22,7 @@
 
 static bool err_log_due(struct daemon *d)
 {
-	double now = tw_mono_ms();
+	double now = twtime_mono_ms();
 	if (d->last_err_log != 0 && now - d->last_err_log < ERR_LOG_EVERY_MS)
 		return false;
 	d->last_err_log = now;
@@ -114,7 +114,7 @@ static void run_done(struct hs_conn *c, void *arg)
 				    .ocsp_slow_ms = OCSP_SLOW_MS, .now = time(NULL) };
 	Tlswatch__Result r;
 
-	classify(hs_facts(c), hs_request(c), hs_sni_sent(c), &co, &cl);
+	classify_result(handshake_facts(c), handshake_request(c), handshake_sni_sent(c), &co, &cl);
 	if (result_fill(&r, c, &cl) != 0) {
 		d->result_errors++;
 		if (err_log_due(d))
@@ -124,14 +124,14 @@ static void run_done(struct hs_conn *c, void *arg)
 		d->by_outcome[cl.outcome]++;
 		log_debug("result seq=%llu target=%s:%u profile=\"%s\" outcome=%s total_ms=%.1f",
 			  (unsigned long long)r.seq, de->t->host, de->t->port, de->p->name,
-			  outcome_name(cl.outcome), r.has_total_ms ? r.total_ms : -1.0);
+			  classify_outcome_name(cl.outcome), r.has_total_ms ? r.total_ms : -1.0);
 	}
 	/* detach what write_result borrowed; result_clear frees the rest */
 	r.probe_id = r.region = r.service = NULL;
 	r.labels = NULL;
 	r.n_labels = 0;
 	result_clear(&r);
-	hs_free(c);
+	handshake_free(c);
 	run->conn = NULL;
 	daemon_runner_end(d, run);
 	if (d->state == D_RUNNING)
@@ -164,7 +164,7 @@ void daemon_runner_start(struct sched_entry *se, void *arg)
 		.mtls_wait_ms = MTLS_WAIT_MS,
 		.tc = de->tc,
 	};
-	run->conn = hs_start(d->base, d->dns, &req, run_done, run);
+	run->conn = handshake_start(d->base, d->dns, &req, run_done, run);
 	if (!run->conn)
 		goto fail;
 	run->next = d->runs;
@@ -220,7 +220,7 @@ void daemon_runner_abandon_all(struct daemon *d)
 				off += (size_t)w;
 			shown++;
 		}
-		hs_free(run->conn);
+		handshake_free(run->conn);
 		run->conn = NULL;
 		d->abandoned++;
 		daemon_runner_end(d, run);

@@ -33,7 +33,7 @@ static json_t *stats_json(struct daemon *d)
 	json_t *outcomes = json_object();
 	uint64_t failed = 0;
 	for (int i = 0; i < OUT__COUNT; i++) {
-		json_object_set_new(outcomes, outcome_name((enum outcome)i),
+		json_object_set_new(outcomes, classify_outcome_name((enum outcome)i),
 				    json_integer((json_int_t)d->by_outcome[i]));
 		if (i != OUT_OK)
 			failed += d->by_outcome[i];
@@ -44,11 +44,11 @@ static json_t *stats_json(struct daemon *d)
 			 " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I},"
 			 " s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I}}",
 			 "format", 1,
-			 "time", tw_rfc3339_ms(tw_wall_ms(), ts, sizeof ts),
+			 "time", twtime_rfc3339_ms(twtime_wall_ms(), ts, sizeof ts),
 			 "pid", (json_int_t)getpid(),
 			 "probe_id", d->probe_id, "region", d->region,
 			 "state", daemon_state_name(d->state),
-			 "uptime_s", (tw_mono_ms() - d->started_mono) / 1000.0,
+			 "uptime_s", (twtime_mono_ms() - d->started_mono) / 1000.0,
 			 "generation", (int)(d->gen ? d->gen->id : 0),
 			 "entries", (json_int_t)ss.entries,
 			 "running", (json_int_t)ss.running,

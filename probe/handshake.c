@@ -62,7 +62,7 @@ static const char *const state_names[] = {
 	"init", "resolve", "connect", "starttls", "handshake", "postread", "ocsp", "done"
 };
 
-const char *hs_state_name(enum hs_state s)
+const char *handshake_state_name(enum hs_state s)
 {
 	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
 }
@@ -71,9 +71,9 @@ const char *hs_state_name(enum hs_state s)
 static void hs_set_state(struct hs_conn *c, enum hs_state s)
 {
 	log_debug("conn=%p target=%s:%u profile=\"%s\" state %s -> %s", (void *)c, c->req.host,
-		  c->req.port, c->req.tc->profile->name, hs_state_name(c->state), hs_state_name(s));
+		  c->req.port, c->req.tc->profile->name, handshake_state_name(c->state), handshake_state_name(s));
 	c->state = s;
-	c->t_phase = tw_mono_ms();
+	c->t_phase = twtime_mono_ms();
 	event_del(c->deadline);
 	if (s == HS_DONE || s == HS_INIT)
 		return;
@@ -211,7 +211,7 @@ static void finish(struct hs_conn *c)
 {
 	if (c->state == HS_DONE)
 		return;
-	c->f.total_ms = tw_mono_ms() - c->t0;
+	c->f.total_ms = twtime_mono_ms() - c->t0;
 	if (c->dns_req) {
 		evdns_getaddrinfo_cancel(c->dns_req);
 		c->dns_req = NULL;
@@ -307,7 +307,7 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	struct hs_conn *c = arg;
 	if (c->state != HS_OCSP)
 		return;
-	c->f.ocsp_responder_ms = tw_mono_ms() - c->t_phase;
+	c->f.ocsp_responder_ms = twtime_mono_ms() - c->t_phase;
 	if (!der) {
 		c->f.ocsp_responder_unreachable = true;
 		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "responder: %s", why ? why : "no answer");
@@ -464,7 +464,7 @@ static void start_connect(struct hs_conn *c)
 			c->ai_cur = c->ai_cur->ai_next;
 			continue;
 		}
-		c->f.connect_ms = tw_mono_ms() - c->t_phase;
+		c->f.connect_ms = twtime_mono_ms() - c->t_phase;
 		fail(c, PH_CONNECT, false, -r, "connect to %s port %u: %s", c->f.address,
 		     c->req.connect_port, strerror(-r));
 		return;
@@ -477,7 +477,7 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	if (result == EVUTIL_EAI_CANCEL)
 		return;             /* c may be gone: touch nothing */
 	c->dns_req = NULL;
-	c->f.dns_ms = tw_mono_ms() - c->t0;
+	c->f.dns_ms = twtime_mono_ms() - c->t0;
 	if (result != 0 || !res) {
 		fail(c, PH_DNS, false, 0, "cannot resolve %s: %s",
 		     c->req.connect_to ? c->req.connect_to : c->req.host, evutil_gai_strerror(result));
@@ -502,12 +502,12 @@ static void step_connect(struct hs_conn *c)
 			start_connect(c);
 			return;
 		}
-		c->f.connect_ms = tw_mono_ms() - c->t_phase;
+		c->f.connect_ms = twtime_mono_ms() - c->t_phase;
 		fail(c, PH_CONNECT, false, err, "connect to %s port %u: %s", c->f.address,
 		     c->req.connect_port, strerror(err));
 		return;
 	}
-	c->f.connect_ms = tw_mono_ms() - c->t_phase;
+	c->f.connect_ms = twtime_mono_ms() - c->t_phase;
 	if (c->req.starttls != STARTTLS_NONE) {
 		starttls_init(&c->st, c->req.starttls);
 		hs_set_state(c, HS_STARTTLS);
@@ -521,7 +521,7 @@ static void step_starttls(struct hs_conn *c)
 {
 	switch (starttls_step(&c->st, c->fd)) {
 	case STARTTLS_DONE:
-		c->f.starttls_ms = tw_mono_ms() - c->t_phase;
+		c->f.starttls_ms = twtime_mono_ms() - c->t_phase;
 		start_tls(c);
 		return;
 	case STARTTLS_WANT_READ:
@@ -579,7 +579,7 @@ static void step_handshake(struct hs_conn *c)
 	ERR_clear_error();
 	int r = SSL_connect(c->ssl);
 	if (r == 1) {
-		c->f.handshake_ms = tw_mono_ms() - c->t_phase;
+		c->f.handshake_ms = twtime_mono_ms() - c->t_phase;
 		c->f.handshake_done = true;
 		collect_tls(c);
 		/* Under TLS1.3 the server judges our certificate after its
@@ -595,7 +595,7 @@ static void step_handshake(struct hs_conn *c)
 	int e = SSL_get_error(c->ssl, r);
 	if (wait_for_ssl(c, e))
 		return;
-	c->f.handshake_ms = tw_mono_ms() - c->t_phase;
+	c->f.handshake_ms = twtime_mono_ms() - c->t_phase;
 	fail_ssl(c, PH_HANDSHAKE, r);
 }
 
@@ -643,7 +643,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct hs_conn *c = arg;
-	double spent = tw_mono_ms() - c->t_phase;
+	double spent = twtime_mono_ms() - c->t_phase;
 	(void)fd; (void)what;
 
 	switch (c->state) {
@@ -683,7 +683,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public --------------------------------------------------------- */
 
-struct hs_conn *hs_start(struct event_base *base, struct evdns_base *dns,
+struct hs_conn *handshake_start(struct event_base *base, struct evdns_base *dns,
 			 const struct hs_request *req, hs_done_cb cb, void *arg)
 {
 	struct hs_conn *c = calloc(1, sizeof *c);
@@ -707,7 +707,7 @@ struct hs_conn *hs_start(struct event_base *base, struct evdns_base *dns,
 	c->deadline = evtimer_new(base, on_deadline, c);
 	c->finish_ev = event_new(base, -1, 0, on_finish, c);
 	if (!c->deadline || !c->finish_ev) {
-		hs_free(c);
+		handshake_free(c);
 		return NULL;
 	}
 
@@ -720,8 +720,8 @@ struct hs_conn *hs_start(struct event_base *base, struct evdns_base *dns,
 		c->sni_set = true;
 	}
 
-	c->t0 = tw_mono_ms();
-	c->f.started_unix_ms = tw_wall_ms();
+	c->t0 = twtime_mono_ms();
+	c->f.started_unix_ms = twtime_wall_ms();
 	hs_set_state(c, HS_RESOLVE);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
@@ -737,11 +737,11 @@ struct hs_conn *hs_start(struct event_base *base, struct evdns_base *dns,
 	return c;
 }
 
-const struct hs_facts *hs_facts(const struct hs_conn *c) { return &c->f; }
-const struct hs_request *hs_request(const struct hs_conn *c) { return &c->req; }
-const char *hs_sni_sent(const struct hs_conn *c) { return c->sni_set ? c->sni : NULL; }
+const struct hs_facts *handshake_facts(const struct hs_conn *c) { return &c->f; }
+const struct hs_request *handshake_request(const struct hs_conn *c) { return &c->req; }
+const char *handshake_sni_sent(const struct hs_conn *c) { return c->sni_set ? c->sni : NULL; }
 
-void hs_free(struct hs_conn *c)
+void handshake_free(struct hs_conn *c)
 {
 	if (!c)
 		return;

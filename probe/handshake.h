@@ -7,10 +7,10 @@
  * deadline per phase. What was observed goes into struct hs_facts, which
  * classify.c turns into an outcome and findings.
  *
- * Ownership: hs_start() returns a connection owned by the caller's
+ * Ownership: handshake_start() returns a connection owned by the caller's
  * callback: when the connection finishes, done_cb is called once, from its
  * own event (never from inside an I/O callback), and the callee must call
- * hs_free(). The facts stay valid until then.
+ * handshake_free(). The facts stay valid until then.
  */
 #ifndef TW_HANDSHAKE_H
 #define TW_HANDSHAKE_H
@@ -25,7 +25,7 @@
 
 #include "ocsp_check.h"
 #include "starttls.h"
-#include "tls_ctx.h"
+#include "tlsctx.h"
 
 #define HS_MAX_VERIFY_ERRORS 32
 
@@ -102,7 +102,7 @@ struct hs_request {
 	enum revocation_mode revocation;
 	double timeout_ms;              /* per phase */
 	double mtls_wait_ms;            /* how long HS_POSTREAD waits for an alert */
-	const struct tls_profile_ctx *tc;
+	const struct tlsctx *tc;
 };
 
 struct hs_conn;
@@ -110,14 +110,14 @@ typedef void (*hs_done_cb)(struct hs_conn *c, void *arg);
 
 /* Starts a connection on base. The request's strings must outlive the
  * connection. Returns NULL only when out of memory. */
-struct hs_conn *hs_start(struct event_base *base, struct evdns_base *dns,
+struct hs_conn *handshake_start(struct event_base *base, struct evdns_base *dns,
 			 const struct hs_request *req, hs_done_cb cb, void *arg);
-const struct hs_facts *hs_facts(const struct hs_conn *c);
-const struct hs_request *hs_request(const struct hs_conn *c);
+const struct hs_facts *handshake_facts(const struct hs_conn *c);
+const struct hs_request *handshake_request(const struct hs_conn *c);
 /* The name actually sent as SNI, NULL when none. */
-const char *hs_sni_sent(const struct hs_conn *c);
-void hs_free(struct hs_conn *c);
+const char *handshake_sni_sent(const struct hs_conn *c);
+void handshake_free(struct hs_conn *c);
 
-const char *hs_state_name(enum hs_state s);
+const char *handshake_state_name(enum hs_state s);
 
 #endif

@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "check"))
 		return check_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "profiles"))
-		return profiles_main(argc - 1, argv + 1);
+		return check_profiles_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("tlswatch-probe %s\n", TLSWATCH_VERSION);
 		return 0;

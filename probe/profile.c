@@ -322,7 +322,7 @@ struct profile_caps *profile_caps_new(char *err, size_t errlen)
 	}
 	/*
 	 * Level 0 so the list holds everything the build can do at all; a
-	 * profile's own level is applied later by tls_ctx.c. The TLS1.3 suites
+	 * profile's own level is applied later by tlsctx.c. The TLS1.3 suites
 	 * are emptied so the list holds TLS<=1.2 ciphers only.
 	 */
 	SSL_CTX_set_security_level(caps->scratch, 0);
@@ -654,7 +654,7 @@ int profile_from_raw(struct profile_caps *caps, const struct profile_raw *raw,
 	}
 	if (ciphers.len == 0 && out->emulatable) {
 		if (out->max_version == TLS1_3_VERSION) {
-			/* tls_ctx.c cannot set an empty TLS1.2 list; the client
+			/* tlsctx.c cannot set an empty TLS1.2 list; the client
 			 * can only ever negotiate TLS1.3 here anyway. */
 			if (out->min_version < TLS1_3_VERSION &&
 			    sb_item(&caveat, "; ", "no TLS1.2 cipher available, TLSv1.3 only") != 0)

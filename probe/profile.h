@@ -1,7 +1,7 @@
 /*
  * profile.h - emulated TLS client profiles (DESIGN 4.1).
  *
- * A profile is data: what a client offers. tls_ctx.c turns one into an
+ * A profile is data: what a client offers. tlsctx.c turns one into an
  * SSL_CTX. Profiles come from the built-in table (profile_builtin.c) or
  * from testssl.sh's client database (testssl_db.c).
  *

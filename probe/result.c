@@ -31,21 +31,21 @@ static void add_san(const char *san, void *arg)
 
 int result_fill(Tlswatch__Result *r, const struct hs_conn *c, const struct classification *cl)
 {
-	const struct hs_facts *f = hs_facts(c);
-	const struct hs_request *q = hs_request(c);
+	const struct hs_facts *f = handshake_facts(c);
+	const struct hs_request *q = handshake_request(c);
 	char buf[512];
 	int nf = 0;
 
 	tlswatch__result__init(r);
 	r->target = strdup(q->host);
 	r->port = q->port;
-	r->sni = dup_or_null(hs_sni_sent(c));
+	r->sni = dup_or_null(handshake_sni_sent(c));
 	r->address = dup_or_null(f->address);
 	r->profile = strdup(q->tc->profile->name);
 	r->starttls = q->starttls ? strdup(starttls_name(q->starttls)) : NULL;
 	r->has_started_unix_ms = 1;
 	r->started_unix_ms = f->started_unix_ms;
-	r->outcome = strdup(outcome_name(cl->outcome));
+	r->outcome = strdup(classify_outcome_name(cl->outcome));
 	if (!r->target || !r->profile || !r->outcome)
 		return -1;
 	if (cl->depth >= 0) { r->has_outcome_depth = 1; r->outcome_depth = cl->depth; }
@@ -58,7 +58,7 @@ int result_fill(Tlswatch__Result *r, const struct hs_conn *c, const struct class
 		if (!r->findings)
 			return -1;
 		for (int i = 0; i < FIND__COUNT; i++)
-			if (cl->findings[i] && !(r->findings[r->n_findings++] = strdup(finding_name(i))))
+			if (cl->findings[i] && !(r->findings[r->n_findings++] = strdup(classify_finding_name(i))))
 				return -1;
 	}
 	if (f->n_verify_errors) {
@@ -163,7 +163,7 @@ static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
 static json_t *jtime(int has, int64_t t)
 {
 	char b[40];
-	return has ? json_string(tw_rfc3339((time_t)t, b, sizeof b)) : json_null();
+	return has ? json_string(twtime_rfc3339((time_t)t, b, sizeof b)) : json_null();
 }
 static json_t *jreal(int has, double v)
 {
@@ -189,7 +189,7 @@ json_t *result_to_json(const Tlswatch__Result *r)
 						       "code", r->verify_errors[i]->code,
 						       "reason", r->verify_errors[i]->reason));
 	json_object_set_new(o, "time", r->has_started_unix_ms
-			    ? json_string(tw_rfc3339_ms(r->started_unix_ms, b, sizeof b)) : json_null());
+			    ? json_string(twtime_rfc3339_ms(r->started_unix_ms, b, sizeof b)) : json_null());
 	if (r->probe_id)
 		json_object_set_new(o, "probe_id", json_string(r->probe_id));
 	if (r->region)

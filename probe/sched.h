@@ -2,7 +2,7 @@
  * sched.h - the probe's schedule: which (target x profile) entry runs when.
  * A pure data structure: no event loop, no clock of its own. Every call
  * takes `now`, monotonic milliseconds, so tests drive it with invented time
- * and the daemon with tw_mono_ms().
+ * and the daemon with twtime_mono_ms().
  *
  * Entries. One per target x profile, identified by its key (host, port,
  * sni or none, profile). Each has an interval and a phase:

@@ -66,7 +66,7 @@ struct uplink {
 	bool batch_armed;
 
 	unsigned attempt;           /* consecutive failures, for backoff */
-	double streaming_since;     /* tw_mono_ms when STREAMING began */
+	double streaming_since;     /* twtime_mono_ms when STREAMING began */
 	double last_ack_ms;         /* last Ack, or when the oldest in-flight batch went out */
 
 	uint64_t inflight[UL_MAX_WINDOW]; /* last seq of each unacked batch, oldest first */
@@ -148,7 +148,7 @@ static void ul_fail(struct uplink *u, const char *why)
 	if (u->state == UL_CLOSED)
 		return;
 	/* a stream that lived a while was a success: start the backoff over */
-	if (u->state == UL_STREAMING && tw_mono_ms() - u->streaming_since > 10000)
+	if (u->state == UL_STREAMING && twtime_mono_ms() - u->streaming_since > 10000)
 		u->attempt = 0;
 	ul_close_bev(u);
 	u->st.failures++;
@@ -185,7 +185,7 @@ static int ul_send_hello(struct uplink *u)
 	h.has_last_acked_seq = 1;
 	h.last_acked_seq = ss.acked_seq;
 	h.has_sent_unix_ms = 1;
-	h.sent_unix_ms = tw_wall_ms();
+	h.sent_unix_ms = twtime_wall_ms();
 	env.msg_case = TLSWATCH__ENVELOPE__MSG_HELLO;
 	env.hello = &h;
 	return ul_write_env(u, &env);
@@ -199,7 +199,7 @@ static void ul_send_heartbeat(struct uplink *u)
 
 	spool_get_stats(u->spool, &ss);
 	hb.has_sent_unix_ms = 1;
-	hb.sent_unix_ms = tw_wall_ms();
+	hb.sent_unix_ms = twtime_wall_ms();
 	hb.has_last_seq = 1;
 	hb.last_seq = ss.last_seq;
 	hb.has_spool_records = 1;
@@ -294,7 +294,7 @@ static void ul_send_more(struct uplink *u, bool force)
 			return;
 		}
 		if (u->ninflight == 0)
-			u->last_ack_ms = tw_mono_ms();
+			u->last_ack_ms = twtime_mono_ms();
 		u->inflight[u->ninflight++] = b.recs[b.n - 1].seq;
 		u->st.sent_seq = b.recs[b.n - 1].seq;
 		u->st.batches_sent++;
@@ -320,7 +320,7 @@ static void ul_on_ack(struct uplink *u, uint64_t seq)
 		memmove(u->inflight, u->inflight + k, (u->ninflight - k) * sizeof u->inflight[0]);
 		u->ninflight -= k;
 	}
-	u->last_ack_ms = tw_mono_ms();
+	u->last_ack_ms = twtime_mono_ms();
 	if (seq > u->st.acked_seq)
 		u->st.acked_seq = seq;
 	/* an Ack beyond what this connection sent is the collector saying it
@@ -465,7 +465,7 @@ static void ul_event_cb(struct bufferevent *bev, short what, void *arg)
 		struct spool_stats ss;
 		spool_get_stats(u->spool, &ss);
 		ul_set_state(u, UL_STREAMING);
-		u->streaming_since = tw_mono_ms();
+		u->streaming_since = twtime_mono_ms();
 		u->st.connects++;
 		/* replay everything not acked */
 		u->st.sent_seq = ss.acked_seq;
@@ -515,7 +515,7 @@ static void ul_beat_cb(evutil_socket_t fd, short what, void *arg)
 	struct uplink *u = arg;
 	if (u->state != UL_STREAMING)
 		return;
-	if (u->ninflight && tw_mono_ms() - u->last_ack_ms > 3.0 * u->heartbeat_ms) {
+	if (u->ninflight && twtime_mono_ms() - u->last_ack_ms > 3.0 * u->heartbeat_ms) {
 		ul_fail(u, "no ack from the collector for 3 heartbeat intervals");
 		return;
 	}

@@ -116,9 +116,9 @@ static char *new_migrated_db(const char *name)
 /* Runs the loop until *flag (or cond) or the deadline. */
 static bool run_until(struct event_base *b, bool (*cond)(void *), void *arg, double secs)
 {
-	double end = tw_mono_ms() + secs * 1000;
+	double end = twtime_mono_ms() + secs * 1000;
 	while (!cond(arg)) {
-		if (tw_mono_ms() > end)
+		if (twtime_mono_ms() > end)
 			return false;
 		struct timeval tv = { 0, 10000 };
 		event_base_loopexit(b, &tv);
@@ -254,7 +254,7 @@ static void free_batch(Tlswatch__Result **v, size_t n)
  * generated 2 hours of results stay inside today .. tomorrow. */
 static int64_t base_ms_now(void)
 {
-	int64_t now = tw_wall_ms();
+	int64_t now = twtime_wall_ms();
 	return now - now % 3600000 - 3600000;
 }
 
@@ -284,7 +284,7 @@ static struct cbrec ingest_sync(struct event_base *b, struct db_pool *p, const c
 				const char *region, Tlswatch__Result **v, size_t n)
 {
 	struct cbrec rec = { 0 };
-	struct db_job *j = db_ingest(p, probe, region, "1.2.3", v, n, tw_wall_ms(), on_ingest, &rec);
+	struct db_job *j = db_ingest(p, probe, region, "1.2.3", v, n, twtime_wall_ms(), on_ingest, &rec);
 	cr_assert(j, "db_ingest refused: %s", strerror(errno));
 	cr_assert(run_until(b, cb_done, &rec, 60), "ingest callback did not fire in 60 s");
 	cr_assert_eq(rec.calls, 1);
@@ -528,7 +528,7 @@ Test(db, ingest_stores_every_field_exactly)
 	free(r->fingerprint_sha256); r->fingerprint_sha256 = strdup("NOSANS");
 	free(r->leaf_subject); r->leaf_subject = strdup("CN=nosans");
 
-	int64_t recv = tw_wall_ms();
+	int64_t recv = twtime_wall_ms();
 	struct cbrec rec = { 0 };
 	cr_assert(db_ingest(p, "probe-f", "region-f", "9.9.9", v, 4, recv, on_ingest, &rec));
 	cr_assert(run_until(b, cb_done, &rec, 30));
@@ -649,11 +649,11 @@ Test(db, refuses_a_result_without_seq)
 	Tlswatch__Result **v = gen_batch(1, 3, base_ms_now(), 2);
 	v[1]->has_seq = 0;
 	errno = 0;
-	cr_assert_null(db_ingest(p, "p", "r", NULL, v, 3, tw_wall_ms(), on_ingest, NULL));
+	cr_assert_null(db_ingest(p, "p", "r", NULL, v, 3, twtime_wall_ms(), on_ingest, NULL));
 	cr_assert_eq(errno, EINVAL);
 	v[1]->has_seq = 1;
 	v[1]->seq = (uint64_t)INT64_MAX + 1;
-	cr_assert_null(db_ingest(p, "p", "r", NULL, v, 3, tw_wall_ms(), on_ingest, NULL));
+	cr_assert_null(db_ingest(p, "p", "r", NULL, v, 3, twtime_wall_ms(), on_ingest, NULL));
 	free_batch(v, 3);
 	db_pool_free(p);
 	event_base_free(b);
@@ -845,8 +845,8 @@ Test(db, partitions_ahead_retention_and_default)
 	struct db_pool *p = pool_up(b, ci, &o);
 	PGconn *c = pg(ci);
 	/* the pool maintains partitions right after its first connection */
-	double end = tw_mono_ms() + 20000;
-	while (partitions_in(c, -7, 2) < 10 && tw_mono_ms() < end)
+	double end = twtime_mono_ms() + 20000;
+	while (partitions_in(c, -7, 2) < 10 && twtime_mono_ms() < end)
 		run_for(b, 0.1);
 	cr_assert_eq(partitions_in(c, -7, 2), 10, "partitions today-7 .. today+2");
 	cr_assert_eq(partitions_in(c, 3, 10), 0);
@@ -855,7 +855,7 @@ Test(db, partitions_ahead_retention_and_default)
 	Tlswatch__Result **v = gen_batch(1, 4, base_ms_now(), 2);
 	v[1]->started_unix_ms = 978307200000LL;   /* 2001-01-01 */
 	v[2]->started_unix_ms = 10413792000000LL; /* 2300-01-01 */
-	v[3]->started_unix_ms = tw_wall_ms() + 5LL * 86400000; /* today + 5 */
+	v[3]->started_unix_ms = twtime_wall_ms() + 5LL * 86400000; /* today + 5 */
 	struct cbrec rec = ingest_sync(b, p, "probe-p", "eu-west", v, 4);
 	cr_assert(rec.ok, "%s", rec.err);
 	cr_assert_eq(rec.inserted, 4);
@@ -917,8 +917,8 @@ Test(db, not_ready_until_migrated_and_failed_ingest_rolls_back)
 	exec_ok(c, "ALTER TABLE rollup_1h RENAME TO rollup_1h_away");
 	struct cbrec r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
 	Tlswatch__Result **w = gen_batch(51, 50, base_ms_now(), 2);
-	cr_assert(db_ingest(p, "probe-r", "eu-west", NULL, v, 50, tw_wall_ms(), on_ingest, &r1));
-	cr_assert(db_ingest(p, "probe-r", "eu-west", NULL, w, 50, tw_wall_ms(), on_ingest, &r2));
+	cr_assert(db_ingest(p, "probe-r", "eu-west", NULL, v, 50, twtime_wall_ms(), on_ingest, &r1));
+	cr_assert(db_ingest(p, "probe-r", "eu-west", NULL, w, 50, twtime_wall_ms(), on_ingest, &r2));
 	cr_assert(run_until(b, cb_done, &r2, 30));
 	cr_assert(r1.calls == 1 && !r1.ok, "first batch: calls %d ok %d", r1.calls, r1.ok);
 	cr_assert(r2.calls == 1 && !r2.ok, "the probe's next batch must fail with it");
@@ -928,7 +928,7 @@ Test(db, not_ready_until_migrated_and_failed_ingest_rolls_back)
 	/* the pool still serves: the probe replays */
 	rec = ingest_sync(b, p, "probe-r", "eu-west", v, 50);
 	cr_assert(rec.ok && rec.inserted == 50, "%s", rec.err);
-	cr_assert(db_ingest(p, "probe-r", "eu-west", NULL, w, 50, tw_wall_ms(), on_ingest, &r3));
+	cr_assert(db_ingest(p, "probe-r", "eu-west", NULL, w, 50, twtime_wall_ms(), on_ingest, &r3));
 	cr_assert(run_until(b, cb_done, &r3, 30));
 	cr_assert(r3.ok && r3.inserted == 50, "%s", r3.err);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results"), 100);
@@ -958,7 +958,7 @@ Test(db, backpressure_and_on_ready)
 	for (int i = 0; i < 10; i++)
 		v[i] = gen_batch((uint64_t)i * 600 + 1, 600, base_ms_now(), 3);
 	for (int i = 0; i < 10; i++) {
-		if (db_ingest(p, "probe-bp", "eu-west", NULL, v[i], 600, tw_wall_ms(), on_ingest, &rec[i]))
+		if (db_ingest(p, "probe-bp", "eu-west", NULL, v[i], 600, twtime_wall_ms(), on_ingest, &rec[i]))
 			accepted++;
 		else
 			break;
@@ -974,12 +974,12 @@ Test(db, backpressure_and_on_ready)
 	cr_assert(rec[0].max_seq == 600 && rec[1].max_seq == 1200);
 	/* a cancelled job still commits, its callback is not called */
 	struct cbrec rc = { 0 };
-	struct db_job *j = db_ingest(p, "probe-bp", "eu-west", NULL, v[2], 600, tw_wall_ms(), on_ingest, &rc);
+	struct db_job *j = db_ingest(p, "probe-bp", "eu-west", NULL, v[2], 600, twtime_wall_ms(), on_ingest, &rc);
 	cr_assert(j);
 	db_job_cancel(j);
 	PGconn *c = pg(ci);
-	double end = tw_mono_ms() + 20000;
-	while (q_int(c, "SELECT count(*) FROM results") < 1800 && tw_mono_ms() < end)
+	double end = twtime_mono_ms() + 20000;
+	while (q_int(c, "SELECT count(*) FROM results") < 1800 && twtime_mono_ms() < end)
 		run_for(b, 0.05);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results"), 1800);
 	run_for(b, 0.2);
@@ -987,8 +987,8 @@ Test(db, backpressure_and_on_ready)
 
 	/* free with queued work: no callback, no leak (ASan) */
 	struct cbrec late[5] = { 0 };
-	cr_assert(db_ingest(p, "probe-late", "eu-west", NULL, v[3], 600, tw_wall_ms(), on_ingest, &late[3]));
-	db_ingest(p, "probe-late", "eu-west", NULL, v[4], 600, tw_wall_ms(), on_ingest, &late[4]);
+	cr_assert(db_ingest(p, "probe-late", "eu-west", NULL, v[3], 600, twtime_wall_ms(), on_ingest, &late[3]));
+	db_ingest(p, "probe-late", "eu-west", NULL, v[4], 600, twtime_wall_ms(), on_ingest, &late[4]);
 	db_pool_free(p);
 	event_base_loop(b, EVLOOP_NONBLOCK);
 	for (int i = 0; i < 5; i++)
@@ -1030,18 +1030,18 @@ Test(db, postgres_outage_reconnects_without_loss_or_duplicates)
 	}
 	/* 4 more queued, then the server goes away under them */
 	for (int i = 4; i < 8; i++) {
-		cr_assert(db_ingest(p, "probe-o", "eu-west", NULL, bt[i].v, PER, tw_wall_ms(), on_ingest, &bt[i].rec));
+		cr_assert(db_ingest(p, "probe-o", "eu-west", NULL, bt[i].v, PER, twtime_wall_ms(), on_ingest, &bt[i].rec));
 		bt[i].submitted = true;
 	}
 	run_for(b, 0.01);
 	cr_assert_eq(system(env("TW_PG_STOP")), 0, "pg stop failed");
-	double end = tw_mono_ms() + 15000;
-	while (db_can_accept(p) && tw_mono_ms() < end)
+	double end = twtime_mono_ms() + 15000;
+	while (db_can_accept(p) && twtime_mono_ms() < end)
 		run_for(b, 0.05);
 	cr_assert_not(db_can_accept(p), "still accepting with PostgreSQL down");
 	cr_assert_not(db_is_ready(p));
 	errno = 0;
-	cr_assert_null(db_ingest(p, "probe-o", "eu-west", NULL, bt[8].v, PER, tw_wall_ms(), on_ingest, &bt[8].rec));
+	cr_assert_null(db_ingest(p, "probe-o", "eu-west", NULL, bt[8].v, PER, twtime_wall_ms(), on_ingest, &bt[8].rec));
 	cr_assert_eq(errno, EAGAIN);
 	cr_assert_eq(db_last_seq(p, "probe-o", on_seq, NULL), -1);
 	ready = false;
@@ -1067,11 +1067,11 @@ Test(db, postgres_outage_reconnects_without_loss_or_duplicates)
 	cr_assert_eq(q_int(c, "SELECT last_seq FROM probes"), NB * PER);
 	expect_rollups_exact(c);
 	struct db_stats st;
-	end = tw_mono_ms() + 10000;
+	end = twtime_mono_ms() + 10000;
 	do {
 		run_for(b, 0.05);
 		db_get_stats(p, &st);
-	} while (st.connections_up < 3 && tw_mono_ms() < end);
+	} while (st.connections_up < 3 && twtime_mono_ms() < end);
 	cr_assert_geq(st.reconnects, 3, "every connection came back: %llu", (unsigned long long)st.reconnects);
 	cr_assert_eq(st.connections_up, 3);
 	PQfinish(c);
@@ -1129,7 +1129,7 @@ static void load_submit(void *arg)
 		lc->l = l;
 		lc->probe = probe;
 		if (!db_ingest(l->p, id, regions_cycle[probe % 3], "1.0", l->batches[k], (size_t)l->rows,
-			       tw_wall_ms(), on_load, lc)) {
+			       twtime_wall_ms(), on_load, lc)) {
 			free(lc);
 			cr_assert_eq(errno, EAGAIN);
 			return; /* on_ready resumes */
@@ -1159,10 +1159,10 @@ Test(db, many_concurrent_batches_exact_counts_and_rate)
 		l.batches[k] = gen_batch((uint64_t)nth * 500 + 1, 500, l.base, 50);
 	}
 	db_on_ready(p, load_submit, &l);
-	double t0 = tw_mono_ms();
+	double t0 = twtime_mono_ms();
 	load_submit(&l);
 	cr_assert(run_until(b, load_done, &l, 200), "only %d of %d batches done", l.done, total);
-	double secs = (tw_mono_ms() - t0) / 1000.0;
+	double secs = (twtime_mono_ms() - t0) / 1000.0;
 	fprintf(stderr, "test_db: ingest rate: %d rows in %.2f s = %.0f rows/s "
 			"(%d batches of %d, 4 connections, rollups+inventory included)\n",
 		total * l.rows, secs, total * l.rows / secs, total, l.rows);

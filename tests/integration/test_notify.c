@@ -286,17 +286,17 @@ static struct notify_config *config(const char *name, const char *text)
 static struct notifier *start(struct event_base *b, const char *ci, struct notify_config *cfg)
 {
 	char err[512] = "";
-	struct notifier *n = notifier_new_config(b, ci, cfg, err, sizeof err);
-	cr_assert_not_null(n, "notifier_new: %s", err);
+	struct notifier *n = notify_new_config(b, ci, cfg, err, sizeof err);
+	cr_assert_not_null(n, "notify_new: %s", err);
 	return n;
 }
 
 /* Runs the loop until cond(arg) or the deadline; cond may query the DB. */
 static bool run_until(struct event_base *b, bool (*cond)(void *), void *arg, double secs)
 {
-	double end = tw_mono_ms() + secs * 1000;
+	double end = twtime_mono_ms() + secs * 1000;
 	while (!cond(arg)) {
-		if (tw_mono_ms() > end)
+		if (twtime_mono_ms() > end)
 			return false;
 		struct timeval tv = { 0, 20000 };
 		event_base_loopexit(b, &tv);
@@ -400,14 +400,14 @@ Test(notify, server_errors_retried_then_delivered_once_with_one_id)
 	json_decref(reqs);
 
 	struct notifier_stats st;
-	notifier_get_stats(n, &st);
+	notify_get_stats(n, &st);
 	cr_assert_eq(st.delivered, 1u);
 	cr_assert_eq(st.retries, 2u);
 	cr_assert_eq(st.failed, 0u);
 	cr_assert_eq(st.attempts, 3u);
 	cr_assert_eq(st.routed, 1u);
 	cr_assert(st.db_up);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	recv_stop(&r);
 	PQfinish(c);
@@ -442,7 +442,7 @@ Test(notify, retry_after_is_honoured)
 			   "AND retry_after_ms BETWEEN 1000 AND 3000"), 1);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM notification_deliveries WHERE state = 'delivered' "
 			   "AND attempts = 3"), 1);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	recv_stop(&r);
 	PQfinish(c);
@@ -468,10 +468,10 @@ Test(notify, client_errors_fail_without_retry)
 	cr_assert_eq(json_array_size(reqs), 1u);
 	json_decref(reqs);
 	struct notifier_stats st;
-	notifier_get_stats(n, &st);
+	notify_get_stats(n, &st);
 	cr_assert_eq(st.failed, 1u);
 	cr_assert_eq(st.retries, 0u);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	recv_stop(&r);
 	PQfinish(c);
@@ -508,7 +508,7 @@ Test(notify, receiver_down_retried_with_backoff_until_it_returns)
 	json_t *reqs = recv_requests(&r);
 	cr_assert_eq(json_array_size(reqs), 1u);
 	json_decref(reqs);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	recv_stop(&r);
 	PQfinish(c);
@@ -550,7 +550,7 @@ Test(notify, receiver_verifies_our_signature_and_rejects_a_wrong_key)
 				 tw_fmt("tw-%lld-%s", oid, good ? "good" : "wrong-key"));
 	}
 	json_decref(reqs);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	recv_stop(&r);
 	PQfinish(c);
@@ -572,15 +572,15 @@ static void *runner_main(void *arg)
 {
 	struct runner *ru = arg;
 	struct event_base *b = event_base_new();
-	struct notifier *n = notifier_new_config(b, ru->ci, ru->cfg, ru->err, sizeof ru->err);
+	struct notifier *n = notify_new_config(b, ru->ci, ru->cfg, ru->err, sizeof ru->err);
 	if (n) {
 		while (!atomic_load(&ru->stop)) {
 			struct timeval tv = { 0, 20000 };
 			event_base_loopexit(b, &tv);
 			event_base_dispatch(b);
 		}
-		notifier_get_stats(n, &ru->st);
-		notifier_free(n);
+		notify_get_stats(n, &ru->st);
+		notify_free(n);
 	}
 	event_base_free(b);
 	return NULL;
@@ -608,9 +608,9 @@ Test(notify, two_notifiers_deliver_each_row_exactly_once)
 	const int N = 60;
 	for (int i = 0; i < N; i++)
 		fire(c, tw_fmt("k-two-%d", i), "cert_expiry_7d", "ticket", NULL);
-	double end = tw_mono_ms() + 60000;
+	double end = twtime_mono_ms() + 60000;
 	while (q_int(c, "SELECT count(*) FROM notification_deliveries WHERE state = 'delivered'") < N &&
-	       tw_mono_ms() < end)
+	       twtime_mono_ms() < end)
 		tw_sleep_ms(50);
 	tw_sleep_ms(300);
 	atomic_store(&a.stop, true);
@@ -688,9 +688,9 @@ Test(notify, secrets_never_appear_in_the_log)
 	const char *bad = work("bad.yaml");
 	tw_write_file(bad, "sinks:\n  - name: h\n    type: webhook\n    url: http://127.0.0.1:1/\n"
 		      "    secret_env: TW_TEST_BAD_SECRET\n");
-	cr_assert_null(notifier_new(b, ci, bad, err, sizeof err));
+	cr_assert_null(notify_new(b, ci, bad, err, sizeof err));
 	log_error("config error: %s", err);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 
 	fflush(stderr);
@@ -792,7 +792,7 @@ Test(notify, unrouted_alerts_are_marked_and_sent_nowhere)
 	json_t *reqs = recv_requests(&r);
 	cr_assert_eq(json_array_size(reqs), 4u);
 	json_decref(reqs);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	recv_stop(&r);
 	PQfinish(c);
@@ -895,8 +895,8 @@ Test(notify, real_alertmanager_lists_our_alert_and_ends_it_on_resolve)
 	pid_t am = spawn(argv, work("alertmanager.log"));
 	cr_assert(tw_wait_port(p, 20000), "alertmanager did not listen on %d", p);
 	long st = 0;
-	double end = tw_mono_ms() + 20000;
-	while (tw_mono_ms() < end) {
+	double end = twtime_mono_ms() + 20000;
+	while (twtime_mono_ms() < end) {
 		free(http_get(tw_fmt("http://127.0.0.1:%d/-/ready", p), &st));
 		if (st == 200)
 			break;
@@ -948,7 +948,7 @@ Test(notify, real_alertmanager_lists_our_alert_and_ends_it_on_resolve)
 	cr_assert(run_until(b, am_state, &w, 10), "alert still listed by Alertmanager after resolve");
 	/* Alertmanager's API lists only alerts whose endsAt is in the future: it ended */
 
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	stop(am);
 	PQfinish(c);
@@ -966,7 +966,7 @@ static bool in_flight_is(void *arg)
 {
 	struct inflight *f = arg;
 	struct notifier_stats st;
-	notifier_get_stats(f->n, &st);
+	notify_get_stats(f->n, &st);
 	return st.in_flight == f->want;
 }
 
@@ -990,8 +990,8 @@ Test(notify, lease_of_a_dead_notifier_expires_and_another_delivers)
 	long long oid = fire(c, "k-lease", "clock_skew", "ticket", NULL);
 	struct inflight f = { n1, 1 };
 	cr_assert(run_until(b1, in_flight_is, &f, 10), "no request in flight");
-	double t0 = tw_mono_ms();
-	notifier_free(n1);  /* dies: nothing recorded, the lease stays */
+	double t0 = twtime_mono_ms();
+	notify_free(n1);  /* dies: nothing recorded, the lease stays */
 	event_base_free(b1);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM notification_deliveries WHERE state = 'pending' "
 			   "AND locked_until > now() AND attempts = 0"), 1);
@@ -1003,7 +1003,7 @@ Test(notify, lease_of_a_dead_notifier_expires_and_another_delivers)
 	recv_stop(&r);
 	recv_start(&r, "TW_PORT_R3", "lease-b", "200", NULL, NULL);
 	settle(b2, c, 1, 20);
-	double waited = (tw_mono_ms() - t0) / 1000;
+	double waited = (twtime_mono_ms() - t0) / 1000;
 	cr_assert(waited >= 1.5, "delivered %.2f s after the first holder died: before its lease "
 		  "(2 s from the claim) ran out", waited);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM notification_deliveries WHERE state = 'delivered' "
@@ -1012,7 +1012,7 @@ Test(notify, lease_of_a_dead_notifier_expires_and_another_delivers)
 	cr_assert_eq(json_array_size(reqs), 1u);
 	cr_assert_str_eq(req_header(json_array_get(reqs, 0), "webhook-id"), tw_fmt("tw-%lld-hook", oid));
 	json_decref(reqs);
-	notifier_free(n2);
+	notify_free(n2);
 	event_base_free(b2);
 	recv_stop(&r);
 	PQfinish(c);
@@ -1044,7 +1044,7 @@ Test(notify, outcome_recorded_after_a_database_outage)
 	cr_assert(run_until(b, in_flight_is, &f, 10), "request did not finish");
 	run_for(b, 1.0);  /* reconnect attempts fail meanwhile */
 	struct notifier_stats st;
-	notifier_get_stats(n, &st);
+	notify_get_stats(n, &st);
 	cr_assert(!st.db_up);
 	cr_assert_eq(st.attempts, 0u);
 	cr_assert_eq(system(env("TW_PG_START")), 0, "pg_ctl start failed");
@@ -1057,10 +1057,10 @@ Test(notify, outcome_recorded_after_a_database_outage)
 	json_t *reqs = recv_requests(&r);
 	cr_assert_eq(json_array_size(reqs), 1u);
 	json_decref(reqs);
-	notifier_get_stats(n, &st);
+	notify_get_stats(n, &st);
 	cr_assert(st.db_up);
 	cr_assert_eq(st.delivered, 1u);
-	notifier_free(n);
+	notify_free(n);
 	event_base_free(b);
 	recv_stop(&r);
 	PQfinish(c);

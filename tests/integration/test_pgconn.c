@@ -35,9 +35,9 @@ static const char *env(const char *name)
 
 static bool run_until(struct event_base *b, bool (*cond)(void *), void *arg, double secs)
 {
-	double end = tw_mono_ms() + secs * 1000;
+	double end = twtime_mono_ms() + secs * 1000;
 	while (!cond(arg)) {
-		if (tw_mono_ms() > end)
+		if (twtime_mono_ms() > end)
 			return false;
 		struct timeval tv = { 0, 5000 };
 		event_base_loopexit(b, &tv);
@@ -316,10 +316,10 @@ Test(pgconn, request_deadline_drops_the_connection_and_it_comes_back)
 	struct req q = { 0 };
 	struct pgconn_request rq = { .sql = "SELECT pg_sleep(20)", .timeout_ms = 300,
 				     .cb = on_reply, .arg = &q };
-	double t0 = tw_mono_ms();
+	double t0 = twtime_mono_ms();
 	cr_assert_eq(pgconn_submit(c, &rq), 0);
 	cr_assert(run_until(b, req_done, &q, 10));
-	double took = tw_mono_ms() - t0;
+	double took = twtime_mono_ms() - t0;
 	cr_assert_eq(q.outcome, PGCONN_LOST);
 	cr_assert(strstr(q.err, "timed out"), "%s", q.err);
 	cr_assert(took >= 250 && took < 3000, "deadline after %.0f ms", took);
@@ -382,8 +382,8 @@ Test(pgconn, server_restart_backs_off_exponentially_then_reconnects)
 	unsigned seen[16];
 	int n = 0;
 	unsigned last = 0;
-	double end = tw_mono_ms() + 9000;
-	while (n < 6 && tw_mono_ms() < end) {
+	double end = twtime_mono_ms() + 9000;
+	while (n < 6 && twtime_mono_ms() < end) {
 		unsigned d = pgconn_retry_delay_ms(c);
 		if (d && d != last) {
 			seen[n++] = d;
@@ -423,8 +423,8 @@ static unsigned first_delay_in_child(void)
 	struct pgconn *c = pgconn_new(b, &o, err, sizeof err);
 	if (!c)
 		return 0;
-	double end = tw_mono_ms() + 5000;
-	while (!pgconn_retry_delay_ms(c) && tw_mono_ms() < end) {
+	double end = twtime_mono_ms() + 5000;
+	while (!pgconn_retry_delay_ms(c) && twtime_mono_ms() < end) {
 		struct timeval tv = { 0, 5000 };
 		event_base_loopexit(b, &tv);
 		event_base_dispatch(b);

@@ -1,7 +1,7 @@
 /*
- * test_classify.c - classify(): outcome precedence and findings (DESIGN 4.3).
+ * test_classify.c - classify_result(): outcome precedence and findings (DESIGN 4.3).
  *
- * classify() is pure, so every case builds struct hs_facts by hand. Where
+ * classify_result() is pure, so every case builds struct hs_facts by hand. Where
  * the verdict depends on a certificate (error 20, findings) the chain is
  * generated in memory with OpenSSL.
  */
@@ -21,7 +21,7 @@
 /* ---- fixture ---- */
 
 static struct profile prof;
-static struct tls_profile_ctx tc;
+static struct tlsctx tc;
 static struct hs_request req;
 static struct hs_facts f;
 static struct classify_opts opts;
@@ -75,7 +75,7 @@ static void teardown(void)
 
 static void run(void)
 {
-	classify(&f, &req, "a.example", &opts, &out);
+	classify_result(&f, &req, "a.example", &opts, &out);
 }
 
 static void verr(int depth, int code)
@@ -88,7 +88,7 @@ static void verr(int depth, int code)
 
 #define ASSERT_OUTCOME(want) \
 	cr_assert_eq(out.outcome, (want), "outcome %s, expected %s (reason \"%s\")", \
-		     outcome_name(out.outcome), outcome_name(want), out.reason)
+		     classify_outcome_name(out.outcome), classify_outcome_name(want), out.reason)
 
 /* ---- in-memory certificates ---- */
 
@@ -472,7 +472,7 @@ Test(classify_verify, nothing_is_ok)
 	cr_assert_eq(out.depth, -1);
 	cr_assert_str_eq(out.reason, "");
 	for (int i = 0; i < FIND__COUNT; i++)
-		cr_assert(!out.findings[i], "unexpected finding %s", finding_name(i));
+		cr_assert(!out.findings[i], "unexpected finding %s", classify_finding_name(i));
 }
 
 Test(classify_verify, err20_on_end_entity_is_chain_incomplete)
@@ -630,7 +630,7 @@ Test(classify_findings, sni_mismatch)
 {
 	done_tls13();
 	push_ec_leaf(200);
-	classify(&f, &req, "b.example", &opts, &out);
+	classify_result(&f, &req, "b.example", &opts, &out);
 	cr_assert(out.sni_match_known);
 	cr_assert(!out.sni_match);
 	cr_assert(out.findings[FIND_SNI_MISMATCH]);
@@ -640,7 +640,7 @@ Test(classify_findings, sni_match)
 {
 	done_tls13();
 	push_ec_leaf(200);
-	classify(&f, &req, "a.example", &opts, &out);
+	classify_result(&f, &req, "a.example", &opts, &out);
 	cr_assert(out.sni_match_known);
 	cr_assert(out.sni_match);
 	cr_assert(!out.findings[FIND_SNI_MISMATCH]);
@@ -651,7 +651,7 @@ Test(classify_findings, no_sni_sent_checks_host)
 	done_tls13();
 	push_ec_leaf(200);
 	req.host = "c.example";
-	classify(&f, &req, NULL, &opts, &out);
+	classify_result(&f, &req, NULL, &opts, &out);
 	cr_assert(out.sni_match_known);
 	cr_assert(!out.sni_match);
 	cr_assert(out.findings[FIND_SNI_MISMATCH]);
@@ -763,35 +763,35 @@ Test(classify_names, outcome_names_match_design)
 {
 	cr_assert_eq(sizeof design_outcomes / sizeof design_outcomes[0], (size_t)OUT__COUNT);
 	for (int i = 0; i < OUT__COUNT; i++)
-		cr_assert_str_eq(outcome_name((enum outcome)i), design_outcomes[i]);
-	cr_assert_str_eq(outcome_name(OUT_DNS_ERROR), "dns_error");
-	cr_assert_str_eq(outcome_name(OUT_OK), "ok");
-	cr_assert_str_eq(outcome_name(OUT_REVOKED), "revoked");
-	cr_assert_str_eq(outcome_name(OUT__COUNT), "?");
+		cr_assert_str_eq(classify_outcome_name((enum outcome)i), design_outcomes[i]);
+	cr_assert_str_eq(classify_outcome_name(OUT_DNS_ERROR), "dns_error");
+	cr_assert_str_eq(classify_outcome_name(OUT_OK), "ok");
+	cr_assert_str_eq(classify_outcome_name(OUT_REVOKED), "revoked");
+	cr_assert_str_eq(classify_outcome_name(OUT__COUNT), "?");
 }
 
 Test(classify_names, finding_names_match_design_and_round_trip)
 {
 	cr_assert_eq(sizeof design_findings / sizeof design_findings[0], (size_t)FIND__COUNT);
 	for (int i = 0; i < FIND__COUNT; i++) {
-		cr_assert_str_eq(finding_name((enum finding)i), design_findings[i]);
-		cr_assert_eq(finding_parse(finding_name((enum finding)i)), i);
+		cr_assert_str_eq(classify_finding_name((enum finding)i), design_findings[i]);
+		cr_assert_eq(classify_finding_parse(classify_finding_name((enum finding)i)), i);
 	}
-	cr_assert_str_eq(finding_name(FIND_CIPHER_FALLBACK), "cipher_fallback");
-	cr_assert_str_eq(finding_name(FIND__COUNT), "?");
+	cr_assert_str_eq(classify_finding_name(FIND_CIPHER_FALLBACK), "cipher_fallback");
+	cr_assert_str_eq(classify_finding_name(FIND__COUNT), "?");
 }
 
 Test(classify_names, finding_parse_rejects_unknown)
 {
-	cr_assert_eq(finding_parse("nosuch"), -1);
-	cr_assert_eq(finding_parse(""), -1);
-	cr_assert_eq(finding_parse("ok"), -1);
-	cr_assert_eq(finding_parse("expiring_soon "), -1);
+	cr_assert_eq(classify_finding_parse("nosuch"), -1);
+	cr_assert_eq(classify_finding_parse(""), -1);
+	cr_assert_eq(classify_finding_parse("ok"), -1);
+	cr_assert_eq(classify_finding_parse("expiring_soon "), -1);
 }
 
 Test(classify_names, outcome_names_unique)
 {
 	for (int i = 0; i < OUT__COUNT; i++)
 		for (int j = i + 1; j < OUT__COUNT; j++)
-			cr_assert_str_neq(outcome_name(i), outcome_name(j));
+			cr_assert_str_neq(classify_outcome_name(i), classify_outcome_name(j));
 }

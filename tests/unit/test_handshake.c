@@ -44,7 +44,7 @@ static int wrapped_set1_ip_asc(X509_VERIFY_PARAM *p, const char *ip)
 static struct event_base *base;
 static struct evdns_base *dns;
 static struct profile_list profiles;
-static struct tls_profile_ctx *tc;
+static struct tlsctx *tc;
 static int listen_fd = -1;
 static uint16_t listen_port;
 
@@ -58,8 +58,8 @@ static void setup(void)
 	cr_assert_eq(profile_add_builtins(&profiles), 0);
 	const struct profile *p = profile_find(&profiles, "modern");
 	cr_assert_not_null(p);
-	struct tls_ctx_opts o = { 0 };
-	tc = tls_ctx_new(p, &o, err, sizeof err);
+	struct tlsctx_opts o = { 0 };
+	tc = tlsctx_new(p, &o, err, sizeof err);
 	cr_assert_not_null(tc, "%s", err);
 
 	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -77,7 +77,7 @@ static void teardown(void)
 {
 	if (listen_fd >= 0)
 		close(listen_fd);
-	tls_ctx_free(tc);
+	tlsctx_free(tc);
 	profile_list_free(&profiles);
 	if (dns)
 		evdns_base_free(dns, 0);
@@ -96,9 +96,9 @@ static void on_done(struct hs_conn *c, void *arg)
 {
 	struct outcome *o = arg;
 	o->done = true;
-	o->f = *hs_facts(c);
+	o->f = *handshake_facts(c);
 	o->f.peer_chain = o->f.verified_chain = NULL; /* owned by c */
-	hs_free(c);
+	handshake_free(c);
 	event_base_loopbreak(base);
 }
 
@@ -109,7 +109,7 @@ static struct outcome run(const char *host, double timeout_ms)
 		.host = host, .port = listen_port, .connect_to = "127.0.0.1",
 		.timeout_ms = timeout_ms, .mtls_wait_ms = 100, .tc = tc,
 	};
-	cr_assert_not_null(hs_start(base, dns, &req, on_done, &o));
+	cr_assert_not_null(handshake_start(base, dns, &req, on_done, &o));
 	cr_assert_eq(event_base_dispatch(base), 0);
 	cr_assert(o.done);
 	return o;

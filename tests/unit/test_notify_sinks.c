@@ -36,12 +36,12 @@ Test(notify_sinks, signer_reproduces_the_standard_webhooks_test_vector)
 	const char *body = "{\"test\": 2432232314}";
 	cr_assert_eq(notify_config_whsec_decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, &keylen), 0);
 	cr_assert_eq(keylen, 24u);
-	cr_assert_eq(sink_webhook_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+	cr_assert_eq(notify_sink_webhook_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
 				       body, strlen(body), sig, sizeof sig), 0);
 	cr_assert_str_eq(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 	/* a different timestamp, id or body gives a different signature */
 	char sig2[128];
-	cr_assert_eq(sink_webhook_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331,
+	cr_assert_eq(notify_sink_webhook_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331,
 				       body, strlen(body), sig2, sizeof sig2), 0);
 	cr_assert_str_neq(sig, sig2);
 	free(key);
@@ -82,49 +82,49 @@ Test(notify_sinks, status_classes)
 	long retry[] = { 0, 429, 500, 502, 503, 504, 599 };
 	long failed[] = { 301, 302, 400, 401, 403, 404, 408, 409, 410, 413, 422, 600 };
 	for (size_t i = 0; i < sizeof delivered / sizeof *delivered; i++)
-		cr_assert_eq(sink_classify(delivered[i]), SINK_DELIVERED, "%ld", delivered[i]);
+		cr_assert_eq(notify_sink_classify(delivered[i]), SINK_DELIVERED, "%ld", delivered[i]);
 	for (size_t i = 0; i < sizeof retry / sizeof *retry; i++)
-		cr_assert_eq(sink_classify(retry[i]), SINK_RETRY, "%ld", retry[i]);
+		cr_assert_eq(notify_sink_classify(retry[i]), SINK_RETRY, "%ld", retry[i]);
 	for (size_t i = 0; i < sizeof failed / sizeof *failed; i++)
-		cr_assert_eq(sink_classify(failed[i]), SINK_FAILED, "%ld", failed[i]);
+		cr_assert_eq(notify_sink_classify(failed[i]), SINK_FAILED, "%ld", failed[i]);
 }
 
 Test(notify_sinks, retry_after_seconds_and_http_dates)
 {
 	int64_t ms = -1;
 	int64_t now = 1614265330000ll; /* Thu, 25 Feb 2021 15:02:10 GMT */
-	cr_assert_eq(sink_retry_after_ms(" 2", now, &ms), 0);
+	cr_assert_eq(notify_sink_retry_after_ms(" 2", now, &ms), 0);
 	cr_assert_eq(ms, 2000);
-	cr_assert_eq(sink_retry_after_ms("0\r\n", now, &ms), 0);
+	cr_assert_eq(notify_sink_retry_after_ms("0\r\n", now, &ms), 0);
 	cr_assert_eq(ms, 0);
-	cr_assert_eq(sink_retry_after_ms("Thu, 25 Feb 2021 15:02:40 GMT\r\n", now, &ms), 0);
+	cr_assert_eq(notify_sink_retry_after_ms("Thu, 25 Feb 2021 15:02:40 GMT\r\n", now, &ms), 0);
 	cr_assert_eq(ms, 30000);
 	/* obsolete forms RFC 9110 says recipients must accept */
-	cr_assert_eq(sink_retry_after_ms("Thursday, 25-Feb-21 15:02:40 GMT", now, &ms), 0);
+	cr_assert_eq(notify_sink_retry_after_ms("Thursday, 25-Feb-21 15:02:40 GMT", now, &ms), 0);
 	cr_assert_eq(ms, 30000);
-	cr_assert_eq(sink_retry_after_ms("Thu Feb 25 15:02:40 2021", now, &ms), 0);
+	cr_assert_eq(notify_sink_retry_after_ms("Thu Feb 25 15:02:40 2021", now, &ms), 0);
 	cr_assert_eq(ms, 30000);
 	/* in the past: no wait */
-	cr_assert_eq(sink_retry_after_ms("Thu, 25 Feb 2021 15:00:00 GMT", now, &ms), 0);
+	cr_assert_eq(notify_sink_retry_after_ms("Thu, 25 Feb 2021 15:00:00 GMT", now, &ms), 0);
 	cr_assert_eq(ms, 0);
-	cr_assert_eq(sink_retry_after_ms("soon", now, &ms), -1);
-	cr_assert_eq(sink_retry_after_ms("-5", now, &ms), -1);
-	cr_assert_eq(sink_retry_after_ms("2.5", now, &ms), -1);
-	cr_assert_eq(sink_retry_after_ms("", now, &ms), -1);
+	cr_assert_eq(notify_sink_retry_after_ms("soon", now, &ms), -1);
+	cr_assert_eq(notify_sink_retry_after_ms("-5", now, &ms), -1);
+	cr_assert_eq(notify_sink_retry_after_ms("2.5", now, &ms), -1);
+	cr_assert_eq(notify_sink_retry_after_ms("", now, &ms), -1);
 }
 
 Test(notify_sinks, exponential_backoff_with_cap_and_jitter)
 {
-	cr_assert_eq(sink_backoff_ms(1, 1000, 300000, 0, 0.5), 1000);
-	cr_assert_eq(sink_backoff_ms(2, 1000, 300000, 0, 0.5), 2000);
-	cr_assert_eq(sink_backoff_ms(3, 1000, 300000, 0, 0.5), 4000);
-	cr_assert_eq(sink_backoff_ms(9, 1000, 300000, 0, 0.5), 256000);
-	cr_assert_eq(sink_backoff_ms(10, 1000, 300000, 0, 0.5), 300000);
-	cr_assert_eq(sink_backoff_ms(4000000000u, 1000, 300000, 0, 0.5), 300000);
+	cr_assert_eq(notify_sink_backoff_ms(1, 1000, 300000, 0, 0.5), 1000);
+	cr_assert_eq(notify_sink_backoff_ms(2, 1000, 300000, 0, 0.5), 2000);
+	cr_assert_eq(notify_sink_backoff_ms(3, 1000, 300000, 0, 0.5), 4000);
+	cr_assert_eq(notify_sink_backoff_ms(9, 1000, 300000, 0, 0.5), 256000);
+	cr_assert_eq(notify_sink_backoff_ms(10, 1000, 300000, 0, 0.5), 300000);
+	cr_assert_eq(notify_sink_backoff_ms(4000000000u, 1000, 300000, 0, 0.5), 300000);
 	/* jitter 0.2: between 80% and 100% of the delay */
-	cr_assert_eq(sink_backoff_ms(3, 1000, 300000, 0.2, 0.0), 4000);
-	cr_assert_eq(sink_backoff_ms(3, 1000, 300000, 0.2, 0.5), 3600);
-	int64_t d = sink_backoff_ms(3, 1000, 300000, 0.2, 0.999999);
+	cr_assert_eq(notify_sink_backoff_ms(3, 1000, 300000, 0.2, 0.0), 4000);
+	cr_assert_eq(notify_sink_backoff_ms(3, 1000, 300000, 0.2, 0.5), 3600);
+	int64_t d = notify_sink_backoff_ms(3, 1000, 300000, 0.2, 0.999999);
 	cr_assert(d >= 3200 && d <= 3201, "%lld", (long long)d);
 }
 
@@ -159,7 +159,7 @@ static json_t *build(const struct notify_sink_cfg *s, const char *action, const 
 		     int64_t now, struct sink_msg *m)
 {
 	char err[256] = "";
-	cr_assert_eq(sink_build(s, action, payload, "tw-7-s1", now, m, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(notify_sink_build(s, action, payload, "tw-7-s1", now, m, err, sizeof err), 0, "%s", err);
 	json_error_t je;
 	json_t *j = json_loads(m->body, 0, &je);
 	cr_assert_not_null(j, "body is not JSON: %s", je.text);
@@ -208,7 +208,7 @@ Test(notify_sinks, pagerduty_trigger_and_resolve)
 	cr_assert_str_eq(sget(j, "client_url"), "http://tlswatch.example/alerts/7");
 	cr_assert_str_eq(m.url, s.url);
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 
 	/* ticket -> warning */
 	char *tp = strdup(PAYLOAD);
@@ -216,20 +216,20 @@ Test(notify_sinks, pagerduty_trigger_and_resolve)
 	j = build(&s, "trigger", tp, 0, &m);
 	cr_assert_str_eq(sget(j, "payload.severity"), "info"); /* "tick": neither page nor ticket */
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 	free(tp);
 	j = build(&s, "trigger", "{\"severity\":\"ticket\",\"summary\":\"s\"}", 0, &m);
 	cr_assert_str_eq(sget(j, "payload.severity"), "warning");
 	cr_assert_str_eq(sget(j, "payload.source"), "tlswatch");
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 
 	j = build(&s, "resolve", PAYLOAD, 0, &m);
 	cr_assert_str_eq(sget(j, "event_action"), "resolve");
 	cr_assert_str_eq(sget(j, "dedup_key"), "slo_burn_fast/checkout-availability/eu");
 	cr_assert_null(json_object_get(j, "payload"));
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 
 	/* a dedup key beyond PagerDuty's 255 characters becomes its hash */
 	char longp[1024];
@@ -241,7 +241,7 @@ Test(notify_sinks, pagerduty_trigger_and_resolve)
 	cr_assert_eq(strncmp(sget(j, "dedup_key"), "sha256:", 7), 0);
 	cr_assert_eq(strlen(sget(j, "dedup_key")), 7u + 64u);
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 }
 
 Test(notify_sinks, alertmanager_trigger_and_resolve)
@@ -268,7 +268,7 @@ Test(notify_sinks, alertmanager_trigger_and_resolve)
 	cr_assert_str_eq(sget(a, "endsAt"), "2026-01-02T04:04:05.000Z"); /* now + hold (1h) */
 	cr_assert_str_eq(sget(a, "generatorURL"), "http://tlswatch.example/alerts/7");
 	json_decref(arr);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 
 	/* resolve: endsAt is the resolve time, the labels (identity) the same */
 	char *rp = strdup(PAYLOAD);
@@ -282,12 +282,12 @@ Test(notify_sinks, alertmanager_trigger_and_resolve)
 	cr_assert_str_eq(sget(a, "endsAt"), "2026-01-02T03:30:00.000Z");
 	cr_assert_str_eq(sget(a, "labels.dedup_key"), "slo_burn_fast/checkout-availability/eu");
 	json_decref(arr);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 	/* no ends_at in the payload: now */
 	arr = build(&s, "resolve", PAYLOAD, now, &m);
 	cr_assert_str_eq(sget(json_array_get(arr, 0), "endsAt"), "2026-01-02T03:04:05.000Z");
 	json_decref(arr);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 	free(rp);
 }
 
@@ -310,11 +310,11 @@ Test(notify_sinks, slack_message)
 		json_array_get(json_object_get(json_array_get(blocks, 1), "elements"), 0), "text"));
 	cr_assert(strstr(ctx, "service: checkout") && strstr(ctx, "region: eu"), "%s", ctx);
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 	j = build(&s, "resolve", PAYLOAD, 0, &m);
 	cr_assert(strstr(sget(j, "text"), "[RESOLVED]"));
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 }
 
 Test(notify_sinks, webhook_is_signed_per_standard_webhooks)
@@ -335,16 +335,16 @@ Test(notify_sinks, webhook_is_signed_per_standard_webhooks)
 	cr_assert_str_eq(header(&m, "webhook-timestamp"), "1614265330");
 	cr_assert_str_eq(header(&m, "X-Team"), "sre");
 	char sig[128];
-	cr_assert_eq(sink_webhook_sign(s.secret, s.secret_len, "tw-7-s1", 1614265330, m.body,
+	cr_assert_eq(notify_sink_webhook_sign(s.secret, s.secret_len, "tw-7-s1", 1614265330, m.body,
 				       m.body_len, sig, sizeof sig), 0);
 	cr_assert_str_eq(header(&m, "webhook-signature"), sig);
 	cr_assert_eq(strncmp(sig, "v1,", 3), 0);
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 	j = build(&s, "resolve", PAYLOAD, 0, &m);
 	cr_assert_str_eq(sget(j, "type"), "alert.resolve");
 	json_decref(j);
-	sink_msg_free(&m);
+	notify_sink_msg_free(&m);
 	free(s.secret);
 }
 
@@ -353,13 +353,13 @@ Test(notify_sinks, bad_payloads_are_refused)
 	struct notify_sink_cfg s = sink_of(SINK_SLACK);
 	struct sink_msg m;
 	char err[256];
-	cr_assert_eq(sink_build(&s, "trigger", "not json", "k", 0, &m, err, sizeof err), -1);
+	cr_assert_eq(notify_sink_build(&s, "trigger", "not json", "k", 0, &m, err, sizeof err), -1);
 	cr_assert(strstr(err, "not a JSON object"), "%s", err);
-	cr_assert_eq(sink_build(&s, "trigger", "[1]", "k", 0, &m, err, sizeof err), -1);
-	cr_assert_eq(sink_build(&s, "explode", "{}", "k", 0, &m, err, sizeof err), -1);
+	cr_assert_eq(notify_sink_build(&s, "trigger", "[1]", "k", 0, &m, err, sizeof err), -1);
+	cr_assert_eq(notify_sink_build(&s, "explode", "{}", "k", 0, &m, err, sizeof err), -1);
 	/* an empty object still makes a message */
-	cr_assert_eq(sink_build(&s, "trigger", "{}", "k", 0, &m, err, sizeof err), 0, "%s", err);
-	sink_msg_free(&m);
+	cr_assert_eq(notify_sink_build(&s, "trigger", "{}", "k", 0, &m, err, sizeof err), 0, "%s", err);
+	notify_sink_msg_free(&m);
 }
 
 /* ------------------------------------------------------------ notify.yaml */

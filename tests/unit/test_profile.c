@@ -56,7 +56,7 @@ static int count_of(const char *hay, const char *s)
 }
 
 /*
- * Configures a real client SSL_CTX the way tls_ctx.c does and checks that
+ * Configures a real client SSL_CTX the way tlsctx.c does and checks that
  * every knob is accepted and that a ClientHello would carry ciphers.
  */
 static void assert_builds_ssl_ctx(const struct profile *p)

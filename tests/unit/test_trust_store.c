@@ -1,5 +1,5 @@
 /*
- * test_trust_store.c - probe/trust_store.c through tls_ctx_new(): contexts
+ * test_trust_store.c - probe/trust_store.c through tlsctx_new(): contexts
  * naming the same CA bundle share one parsed store, a reload (a second
  * generation of contexts built while the first is alive, as SIGHUP does)
  * parses an unchanged bundle zero more times, a changed one exactly once,
@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 
 #include "profile.h"
-#include "tls_ctx.h"
+#include "tlsctx.h"
 #include "trust_store.h"
 
 #define N 12
@@ -84,25 +84,25 @@ static void teardown(void)
 TestSuite(trust_store, .init = setup, .fini = teardown);
 
 /* One generation: n contexts as the daemon builds them for one bundle. */
-static void gen_build(struct tls_profile_ctx **g, size_t n, const char *ca_file)
+static void gen_build(struct tlsctx **g, size_t n, const char *ca_file)
 {
 	char err[512] = "";
-	struct tls_ctx_opts o = { .ca_file = ca_file };
+	struct tlsctx_opts o = { .ca_file = ca_file };
 	for (size_t i = 0; i < n; i++) {
-		g[i] = tls_ctx_new(modern, &o, err, sizeof err);
+		g[i] = tlsctx_new(modern, &o, err, sizeof err);
 		cr_assert_not_null(g[i], "%s", err);
 	}
 }
 
-static void gen_free(struct tls_profile_ctx **g, size_t n)
+static void gen_free(struct tlsctx **g, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		tls_ctx_free(g[i]);
+		tlsctx_free(g[i]);
 }
 
 Test(trust_store, contexts_naming_one_bundle_share_one_store)
 {
-	struct tls_profile_ctx *g[N];
+	struct tlsctx *g[N];
 	unsigned long before = trust_store_loads();
 	gen_build(g, N, ca);
 	for (size_t i = 1; i < N; i++)
@@ -116,7 +116,7 @@ Test(trust_store, contexts_naming_one_bundle_share_one_store)
 
 Test(trust_store, system_store_is_shared_too)
 {
-	struct tls_profile_ctx *g[4];
+	struct tlsctx *g[4];
 	unsigned long before = trust_store_loads();
 	gen_build(g, 4, NULL);
 	for (size_t i = 1; i < 4; i++)
@@ -127,7 +127,7 @@ Test(trust_store, system_store_is_shared_too)
 
 Test(trust_store, reload_of_an_unchanged_bundle_parses_nothing)
 {
-	struct tls_profile_ctx *a[N], *b[N];
+	struct tlsctx *a[N], *b[N];
 	unsigned long before = trust_store_loads();
 	gen_build(a, N, ca);
 	X509_STORE *sa = SSL_CTX_get_cert_store(a[0]->ctx);
@@ -140,7 +140,7 @@ Test(trust_store, reload_of_an_unchanged_bundle_parses_nothing)
 
 Test(trust_store, reload_of_a_changed_bundle_parses_it_once)
 {
-	struct tls_profile_ctx *a[N], *b[N];
+	struct tlsctx *a[N], *b[N];
 	unsigned long before = trust_store_loads();
 	gen_build(a, N, ca);
 	X509_STORE *sa = SSL_CTX_get_cert_store(a[0]->ctx);
@@ -171,8 +171,8 @@ Test(trust_store, missing_bundle_names_the_file)
 {
 	char err[512] = "", missing[160];
 	snprintf(missing, sizeof missing, "%s/none.pem", dir);
-	struct tls_ctx_opts o = { .ca_file = missing };
-	cr_expect_null(tls_ctx_new(modern, &o, err, sizeof err));
+	struct tlsctx_opts o = { .ca_file = missing };
+	cr_expect_null(tlsctx_new(modern, &o, err, sizeof err));
 	cr_expect(strstr(err, missing) && strstr(err, "No such file"), "%s", err);
 	cr_expect_eq(trust_store_count(), 0);
 }
@@ -185,8 +185,8 @@ Test(trust_store, garbage_bundle_is_an_error_and_not_cached)
 	cr_assert_not_null(f);
 	fputs("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n", f);
 	cr_assert_eq(fclose(f), 0);
-	struct tls_ctx_opts o = { .ca_file = bad };
-	cr_expect_null(tls_ctx_new(modern, &o, err, sizeof err));
+	struct tlsctx_opts o = { .ca_file = bad };
+	cr_expect_null(tlsctx_new(modern, &o, err, sizeof err));
 	cr_expect(strstr(err, bad) != NULL, "%s", err);
 	cr_expect_eq(trust_store_count(), 0);
 }

@@ -1,5 +1,5 @@
-/* tls_ctx.c - see tls_ctx.h. */
-#include "tls_ctx.h"
+/* tlsctx.c - see tlsctx.h. */
+#include "tlsctx.h"
 #include "tlsutil.h"
 #include "trust_store.h"
 
@@ -9,7 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-int tls_cipher_tier(const SSL_CIPHER *c)
+int tlsctx_cipher_tier(const SSL_CIPHER *c)
 {
 	int kx = SSL_CIPHER_get_kx_nid(c);
 	int fs = (kx == NID_kx_ecdhe || kx == NID_kx_dhe || kx == NID_kx_any) ? 1 : 0;
@@ -43,10 +43,10 @@ static int verify_continue_cb(int preverify_ok, X509_STORE_CTX *xs)
 	return 1;
 }
 
-struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ctx_opts *o,
+struct tlsctx *tlsctx_new(const struct profile *p, const struct tlsctx_opts *o,
 				    char *err, size_t errlen)
 {
-	struct tls_profile_ctx *tc = calloc(1, sizeof *tc);
+	struct tlsctx *tc = calloc(1, sizeof *tc);
 	char why[512];
 	const char *cert = o->client_cert ? o->client_cert : p->client_cert;
 	const char *key = o->client_key ? o->client_key : p->client_key;
@@ -153,17 +153,17 @@ struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ct
 			/* AEAD suites need TLS1.2: a TLS1.0/1.1 client cannot use them */
 			if (!tls13_suite && tc->max_version < TLS1_2_VERSION && SSL_CIPHER_is_aead(c))
 				continue;
-			tc->best_tier = tls_cipher_tier(c);
+			tc->best_tier = tlsctx_cipher_tier(c);
 			break;
 		}
 	}
 	return tc;
 fail:
-	tls_ctx_free(tc);
+	tlsctx_free(tc);
 	return NULL;
 }
 
-void tls_ctx_free(struct tls_profile_ctx *tc)
+void tlsctx_free(struct tlsctx *tc)
 {
 	if (!tc)
 		return;

@@ -1,10 +1,10 @@
 /*
- * tls_ctx.h - turns a profile into a ready SSL_CTX (versions, ciphers,
+ * tlsctx.h - turns a profile into a ready SSL_CTX (versions, ciphers,
  * groups, signature algorithms, security level, ALPN, trust store, client
  * certificate). One tls_profile_ctx is shared by every handshake of that
  * profile; it holds a reference to the profile, it does not own it, and a
  * handle on the trust store shared by every context naming the same CA
- * file (trust_store.h), given back by tls_ctx_free().
+ * file (trust_store.h), given back by tlsctx_free().
  */
 #ifndef TW_TLS_CTX_H
 #define TW_TLS_CTX_H
@@ -17,13 +17,13 @@
 
 struct trust_store;
 
-struct tls_ctx_opts {
+struct tlsctx_opts {
 	const char *ca_file;      /* NULL: the system trust store */
 	const char *client_cert;  /* overrides profile->client_cert */
 	const char *client_key;
 };
 
-struct tls_profile_ctx {
+struct tlsctx {
 	SSL_CTX *ctx;
 	const struct profile *profile;
 	int best_tier;            /* tier of the first-preference suite: aead + fs (0..2) */
@@ -34,11 +34,11 @@ struct tls_profile_ctx {
 };
 
 /* Builds the context. Returns NULL with a one-line reason in err. */
-struct tls_profile_ctx *tls_ctx_new(const struct profile *p, const struct tls_ctx_opts *o,
+struct tlsctx *tlsctx_new(const struct profile *p, const struct tlsctx_opts *o,
 				    char *err, size_t errlen);
-void tls_ctx_free(struct tls_profile_ctx *tc);
+void tlsctx_free(struct tlsctx *tc);
 
 /* 0 = neither AEAD nor forward secret, 2 = both. */
-int tls_cipher_tier(const SSL_CIPHER *c);
+int tlsctx_cipher_tier(const SSL_CIPHER *c);
 
 #endif
