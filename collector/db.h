@@ -77,8 +77,16 @@ void db_job_cancel(struct db_job *j);
 
 /* Records a probe's hello/heartbeat: last_seen, version, clock offset
  * (probe clock - collector clock, ms). Fire and forget, queued like a batch. */
+/* What a heartbeat says of the probe's spool and scheduler (proto Heartbeat);
+ * each field is stored only when `has_` is set. */
+struct db_probe_counters {
+	bool has_spool_records, has_spool_bytes, has_dropped, has_overdue;
+	uint64_t spool_records, spool_bytes, dropped, overdue;
+};
+
 void db_probe_seen(struct db_pool *p, const char *probe_id, const char *region,
-		   const char *version, double clock_offset_ms);
+		   const char *version, double clock_offset_ms,
+		   const struct db_probe_counters *counters);
 
 /* The highest committed seq for a probe, for the Ack sent after Hello.
  * cb(arg, found, seq). Returns -1 when not accepting (no connection). */

@@ -82,6 +82,7 @@ struct db_job {
 	char *region, *version;
 	double clock_offset_ms;
 	int64_t seen_ms;
+	struct db_probe_counters counters;
 };
 
 struct db_jobq {

@@ -336,6 +336,33 @@ static void on_conn_state(void *arg, struct pgconn *pg, bool up, const char *why
 	db_pool_changed(p);
 }
 
+/*
+ * A probe's hello ($6..$9 NULL) or heartbeat: last_seen, version, clock
+ * offset, and the heartbeat's spool counters (sql/006_probe_spool.sql).
+ * dropped_at moves when the dropped counter shows new drops: it grew, or it
+ * is non-zero and differs after the probe restarted (the counter restarts
+ * at 0 with the process). A counter the heartbeat lacks keeps its value.
+ */
+static const char sql_probe_seen[] =
+	"INSERT INTO probes (probe_id, region, version, first_seen, last_seen, clock_offset_ms, "
+	"  spool_records, spool_bytes, dropped_total, overdue_total, counters_at, dropped_at) "
+	"VALUES ($1, $2, $3, to_timestamp($5::bigint / 1000.0), to_timestamp($5::bigint / 1000.0), "
+	"  $4, $6::bigint, $7::bigint, $8::bigint, $9::bigint, "
+	"  CASE WHEN coalesce($6::bigint, $7::bigint, $8::bigint, $9::bigint) IS NOT NULL THEN to_timestamp($5::bigint / 1000.0) END, "
+	"  CASE WHEN $8::bigint > 0 THEN to_timestamp($5::bigint / 1000.0) END) "
+	"ON CONFLICT (probe_id) DO UPDATE SET "
+	"region = EXCLUDED.region, version = coalesce(EXCLUDED.version, probes.version), "
+	"last_seen = greatest(probes.last_seen, EXCLUDED.last_seen), "
+	"clock_offset_ms = coalesce(EXCLUDED.clock_offset_ms, probes.clock_offset_ms), "
+	"spool_records = coalesce(EXCLUDED.spool_records, probes.spool_records), "
+	"spool_bytes = coalesce(EXCLUDED.spool_bytes, probes.spool_bytes), "
+	"overdue_total = coalesce(EXCLUDED.overdue_total, probes.overdue_total), "
+	"dropped_total = coalesce(EXCLUDED.dropped_total, probes.dropped_total), "
+	"counters_at = coalesce(EXCLUDED.counters_at, probes.counters_at), "
+	"dropped_at = CASE WHEN EXCLUDED.dropped_total > 0 AND (probes.dropped_total IS NULL "
+	"  OR EXCLUDED.dropped_total <> probes.dropped_total) "
+	"  THEN EXCLUDED.last_seen ELSE probes.dropped_at END";
+
 static void send_control(struct db_conn *c, struct db_job *j)
 {
 	struct db_pool *p = c->p;
@@ -345,18 +372,20 @@ static void send_control(struct db_conn *c, struct db_job *j)
 	c->step = 0;
 	switch (j->kind) {
 	case J_SEEN: {
+		char n[4][24];
+		const struct db_probe_counters *k = &j->counters;
+		const bool has[4] = { k->has_spool_records, k->has_spool_bytes, k->has_dropped,
+				      k->has_overdue };
+		const uint64_t val[4] = { k->spool_records, k->spool_bytes, k->dropped, k->overdue };
+		for (int i = 0; i < 4; i++)
+			snprintf(n[i], sizeof n[i], "%llu", (unsigned long long)val[i]);
 		snprintf(a, sizeof a, "%.3f", j->clock_offset_ms);
 		snprintf(b, sizeof b, "%lld", (long long)j->seen_ms);
-		const char *v[5] = { j->probe_id, j->region, j->version,
-				     isfinite(j->clock_offset_ms) ? a : NULL, b };
-		db_pool_send(c,
-			"INSERT INTO probes (probe_id, region, version, first_seen, last_seen, "
-			"clock_offset_ms) VALUES ($1, $2, $3, to_timestamp($5::bigint / 1000.0), "
-			"to_timestamp($5::bigint / 1000.0), $4) ON CONFLICT (probe_id) DO UPDATE SET "
-			"region = EXCLUDED.region, version = coalesce(EXCLUDED.version, probes.version), "
-			"last_seen = greatest(probes.last_seen, EXCLUDED.last_seen), "
-			"clock_offset_ms = coalesce(EXCLUDED.clock_offset_ms, probes.clock_offset_ms)",
-			5, v, NULL);
+		const char *v[9] = { j->probe_id, j->region, j->version,
+				     isfinite(j->clock_offset_ms) ? a : NULL, b,
+				     has[0] ? n[0] : NULL, has[1] ? n[1] : NULL,
+				     has[2] ? n[2] : NULL, has[3] ? n[3] : NULL };
+		db_pool_send(c, sql_probe_seen, 9, v, NULL);
 		return;
 	}
 	case J_LAST_SEQ: {
@@ -582,7 +611,8 @@ void db_job_cancel(struct db_job *j)
 }
 
 void db_probe_seen(struct db_pool *p, const char *probe_id, const char *region,
-		   const char *version, double clock_offset_ms)
+		   const char *version, double clock_offset_ms,
+		   const struct db_probe_counters *counters)
 {
 	if (!p || !probe_id || !region || p->up == 0 || p->ctlq.n >= CTL_QUEUE_MAX) {
 		log_debug("db: probe %s: seen record dropped (no connection or queue full)",
@@ -598,6 +628,8 @@ void db_probe_seen(struct db_pool *p, const char *probe_id, const char *region,
 	j->version = version ? strdup(version) : NULL;
 	j->clock_offset_ms = clock_offset_ms;
 	j->seen_ms = twtime_wall_ms();
+	if (counters)
+		j->counters = *counters;
 	if (!j->probe_id || !j->region || (version && !j->version)) {
 		db_job_free(j);
 		return;

@@ -50,6 +50,65 @@ static void one(struct evbuffer *b, const char *name, const char *type, const ch
 	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* Prometheus label value: backslash, quote and newline escaped. */
+static void label_value(struct evbuffer *b, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			evbuffer_add_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else
+			evbuffer_add(b, v, 1);
+	}
+}
+
+/* The per-probe series: one family at a time (the exposition format wants a
+ * family's samples together), one sample per probe streaming to us. */
+struct probe_family {
+	struct evbuffer *b;
+	const char *name;
+	int which;
+};
+
+static void probe_sample(void *arg, const struct ingest_probe_report *r)
+{
+	const struct probe_family *f = arg;
+	const uint64_t v[4] = { r->spool_records, r->spool_bytes, r->dropped, r->overdue };
+	evbuffer_add_printf(f->b, "%s{probe=\"", f->name);
+	label_value(f->b, r->probe_id);
+	evbuffer_add_printf(f->b, "\",region=\"");
+	label_value(f->b, r->region);
+	if (f->which < 4)
+		evbuffer_add_printf(f->b, "\"} %llu\n", (unsigned long long)v[f->which]);
+	else
+		evbuffer_add_printf(f->b, "\"} %.3f\n", (double)r->at_unix_ms / 1000.0);
+}
+
+static void render_probe_metrics(const struct http_srv *h, struct evbuffer *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[5] = {
+		{ "tlswatch_probe_spool_records", "gauge",
+		  "Results in the probe's spool not yet acked, at its last heartbeat." },
+		{ "tlswatch_probe_spool_bytes", "gauge",
+		  "Bytes of the probe's spool not yet acked, at its last heartbeat." },
+		{ "tlswatch_probe_dropped_results_total", "counter",
+		  "Results the probe dropped because its spool was full: lost for good "
+		  "(resets when the probe restarts)." },
+		{ "tlswatch_probe_overdue_slots_total", "counter",
+		  "Schedule slots the probe could not start on time (resets when it restarts)." },
+		{ "tlswatch_probe_last_heartbeat_timestamp_seconds", "gauge",
+		  "When this collector received the probe's last heartbeat (Unix time)." },
+	};
+	for (int i = 0; i < 5; i++) {
+		family(b, fams[i].name, fams[i].type, fams[i].help);
+		struct probe_family f = { b, fams[i].name, i };
+		ingest_each_probe(h->ing, probe_sample, &f);
+	}
+}
+
 static void render_metrics(const struct http_srv *h, struct evbuffer *b)
 {
 	struct ingest_stats is;
@@ -143,6 +202,7 @@ static void render_metrics(const struct http_srv *h, struct evbuffer *b)
 			one(b, "tlswatch_notify_pending", "gauge", "Deliveries pending in the database.",
 			    (uint64_t)ns.pending);
 	}
+	render_probe_metrics(h, b);
 }
 
 char *http_srv_metrics_text(const struct http_srv *h)

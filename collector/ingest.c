@@ -209,6 +209,22 @@ void ingest_get_stats(const struct ingest *ing, struct ingest_stats *st)
 	*st = ing->st;
 }
 
+void ingest_each_probe(const struct ingest *ing,
+		       void (*cb)(void *arg, const struct ingest_probe_report *r), void *arg)
+{
+	for (const struct ingest_conn *c = ing ? ing->live : NULL; c; c = c->next) {
+		if (!c->beat_at_ms || (c->state != CONN_STREAMING && c->state != CONN_DRAINING))
+			continue;
+		struct ingest_probe_report r = {
+			.probe_id = c->probe_id, .region = c->region,
+			.spool_records = c->beat.spool_records, .spool_bytes = c->beat.spool_bytes,
+			.dropped = c->beat.dropped, .overdue = c->beat.overdue,
+			.at_unix_ms = c->beat_at_ms,
+		};
+		cb(arg, &r);
+	}
+}
+
 void ingest_free(struct ingest *ing)
 {
 	if (!ing)

@@ -92,6 +92,20 @@ void ingest_shutdown(struct ingest *ing, unsigned timeout_ms, void (*done)(void 
 
 void ingest_get_stats(const struct ingest *ing, struct ingest_stats *st);
 
+/* The last heartbeat of one probe streaming to this collector: its spool
+ * (unacked records and bytes) and its lifetime counters of dropped records
+ * (spool full: results lost for good) and overdue schedule slots. */
+struct ingest_probe_report {
+	const char *probe_id, *region;   /* borrowed: valid during the callback */
+	uint64_t spool_records, spool_bytes, dropped, overdue;
+	int64_t at_unix_ms;              /* collector clock when it came */
+};
+
+/* Calls cb once per connection past its Hello that has sent a heartbeat
+ * (for /metrics). cb must not call back into the server. */
+void ingest_each_probe(const struct ingest *ing,
+		       void (*cb)(void *arg, const struct ingest_probe_report *r), void *arg);
+
 /* Closes everything and frees the server. NULL is fine. */
 void ingest_free(struct ingest *ing);
 

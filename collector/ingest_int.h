@@ -21,6 +21,7 @@
 #ifndef TW_INGEST_INT_H
 #define TW_INGEST_INT_H
 
+#include "db.h"
 #include "ingest.h"
 #include "ingest_batch.h"
 #include "log.h"
@@ -123,6 +124,8 @@ struct ingest_conn {
 	uint64_t lookup_id;               /* CDB_LOOKUP: our entry in the lookup table */
 	struct ingest_conn *lookup_next;  /* the lookup table's chain */
 	uint64_t acked_seq;               /* highest seq acked on this connection */
+	struct db_probe_counters beat;    /* the last heartbeat's spool counters */
+	int64_t beat_at_ms;               /* when it came (wall clock); 0: none yet */
 
 	struct ingest_conn *predecessor;  /* same probe, older, db job still running */
 	struct ingest_conn *successor;

@@ -112,7 +112,7 @@ static void on_hello(struct ingest_conn *c, const Tlswatch__Hello *h)
 	ingest_conn_log(c, TWLOG_INFO, "hello version=%s last_acked_seq=%s%llu clock_offset_ms=%.0f",
 			c->version ? c->version : "-", h->has_last_acked_seq ? "" : "none/",
 			(unsigned long long)h->last_acked_seq, off);
-	db_probe_seen(c->ing->db, c->probe_id, c->region, c->version, off);
+	db_probe_seen(c->ing->db, c->probe_id, c->region, c->version, off, NULL);
 	supersede_older(c);
 	ingest_conn_set_state(c, CONN_STREAMING);  /* c->db is CDB_LOOKUP_DUE */
 }
@@ -195,8 +195,26 @@ void ingest_proto_on_frame(struct ingest_conn *c, Tlswatch__Envelope *env)
 	case TLSWATCH__ENVELOPE__MSG_HEARTBEAT: {
 		const Tlswatch__Heartbeat *hb = env->heartbeat;
 		c->ing->st.heartbeats++;
+		/* the spool counters: stored (probes), on /metrics, and the
+		 * probe_dropping rule reads them - a full spool is the one place
+		 * results are lost, and only the probe knows it happened */
+		uint64_t dropped_before = c->beat.dropped;
+		c->beat = (struct db_probe_counters){
+			.has_spool_records = hb->has_spool_records, .spool_records = hb->spool_records,
+			.has_spool_bytes = hb->has_spool_bytes, .spool_bytes = hb->spool_bytes,
+			.has_dropped = hb->has_dropped, .dropped = hb->dropped,
+			.has_overdue = hb->has_overdue, .overdue = hb->overdue,
+		};
+		c->beat_at_ms = twtime_wall_ms();
+		if (hb->has_dropped && hb->dropped > dropped_before)
+			ingest_conn_log(c, TWLOG_WARN, "heartbeat: the probe's spool was full: "
+					"dropped=%llu results lost so far (spool_records=%llu "
+					"spool_bytes=%llu)",
+					(unsigned long long)hb->dropped,
+					(unsigned long long)hb->spool_records,
+					(unsigned long long)hb->spool_bytes);
 		db_probe_seen(c->ing->db, c->probe_id, c->region, c->version,
-			      clock_offset(hb->has_sent_unix_ms, hb->sent_unix_ms));
+			      clock_offset(hb->has_sent_unix_ms, hb->sent_unix_ms), &c->beat);
 		/* No reply: the probe only expects Acks for batches it sent (an Ack
 		 * here would also mask a stuck database from its liveness check). */
 		ingest_conn_idle_restart(c);

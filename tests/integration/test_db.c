@@ -759,6 +759,18 @@ static void on_seq(void *arg, bool found, uint64_t seq)
 
 static bool seq_done(void *arg) { return ((struct seqrec *)arg)->calls > 0; }
 
+/* Runs the loop until the count query gives 1 (10 s at most). */
+static bool wait_count(struct event_base *b, PGconn *c, const char *sql)
+{
+	double end = twtime_mono_ms() + 10000;
+	while (twtime_mono_ms() < end) {
+		if (q_int(c, "%s", sql) == 1)
+			return true;
+		run_for(b, 0.05);
+	}
+	return false;
+}
+
 Test(db, inventory_probes_and_last_seq)
 {
 	char *ci = new_migrated_db("tw_inventory");
@@ -809,8 +821,8 @@ Test(db, inventory_probes_and_last_seq)
 	cr_assert(!s2.found && s2.seq == 0);
 
 	/* hello/heartbeat */
-	db_probe_seen(p, "probe-x", "eu-west", "2.0.0", -123.5);
-	db_probe_seen(p, "probe-new", "ap-south", NULL, 7.25);
+	db_probe_seen(p, "probe-x", "eu-west", "2.0.0", -123.5, NULL);
+	db_probe_seen(p, "probe-new", "ap-south", NULL, 7.25, NULL);
 	struct seqrec s3 = { 0 };
 	cr_assert_eq(db_last_seq(p, "probe-new", on_seq, &s3), 0); /* queued after the seen records */
 	cr_assert(run_until(b, seq_done, &s3, 20));
@@ -820,6 +832,37 @@ Test(db, inventory_probes_and_last_seq)
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM probes WHERE probe_id = 'probe-new' AND region = 'ap-south' "
 			      "AND clock_offset_ms = 7.25 AND last_seq IS NULL "
 			      "AND last_seen > now() - interval '1 minute'"), 1);
+
+	/* heartbeats carry the spool counters; a hello (NULL) keeps them */
+	struct db_probe_counters k = { .has_spool_records = true, .spool_records = 12,
+				       .has_spool_bytes = true, .spool_bytes = 3456,
+				       .has_dropped = true, .dropped = 0,
+				       .has_overdue = true, .overdue = 2 };
+	db_probe_seen(p, "probe-new", "ap-south", NULL, 7.25, &k);
+	cr_assert(wait_count(b, c, "SELECT count(*) FROM probes WHERE probe_id = 'probe-new' "
+			     "AND spool_records = 12 AND spool_bytes = 3456 AND dropped_total = 0 "
+			     "AND overdue_total = 2 AND counters_at IS NOT NULL AND dropped_at IS NULL"),
+		  "counters stored, no drop yet");
+	k.dropped = 5;
+	db_probe_seen(p, "probe-new", "ap-south", NULL, 7.25, &k);
+	cr_assert(wait_count(b, c, "SELECT count(*) FROM probes WHERE probe_id = 'probe-new' "
+			     "AND dropped_total = 5 AND dropped_at IS NOT NULL"), "new drops are dated");
+	exec_ok(c, "UPDATE probes SET dropped_at = '2000-01-01' WHERE probe_id = 'probe-new'");
+	db_probe_seen(p, "probe-new", "ap-south", NULL, 7.25, &k); /* same count: no new drops */
+	db_probe_seen(p, "probe-new", "ap-south", "9.9", 1.0, NULL); /* a hello */
+	cr_assert(wait_count(b, c, "SELECT count(*) FROM probes WHERE probe_id = 'probe-new' "
+			     "AND version = '9.9'"));
+	run_for(b, 0.5); /* the heartbeat may have run on another connection */
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM probes WHERE probe_id = 'probe-new' "
+			      "AND dropped_total = 5 AND spool_records = 12 "
+			      "AND dropped_at = '2000-01-01'"), 1,
+		     "an unchanged count and a hello leave the drop time alone");
+	k.dropped = 3; /* the probe restarted and dropped again */
+	db_probe_seen(p, "probe-new", "ap-south", NULL, 7.25, &k);
+	cr_assert(wait_count(b, c, "SELECT count(*) FROM probes WHERE probe_id = 'probe-new' "
+			     "AND dropped_total = 3 AND dropped_at > now() - interval '1 minute'"),
+		  "drops after a counter reset are dated too");
+
 	free_batch(old, 5);
 	free_batch(v, 400);
 	free_batch(w, 300);

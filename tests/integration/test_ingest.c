@@ -95,6 +95,32 @@ static void expect_refused(const char *reason, double want)
 	cr_expect_eq(v, want, "refused{reason=%s} = %g, expected %g", reason, v, want);
 }
 
+/* `promtool check metrics` on an exposition: its exit status, its output in
+ * out (promtool comes with the prometheus package that make deps installs). */
+static int promtool_check(const char *body, char *out, size_t cap)
+{
+	cr_assert(access("/usr/bin/promtool", X_OK) == 0, "promtool missing: make deps installs prometheus");
+	char path[512];
+	snprintf(path, sizeof path, "%s/metrics-%d.txt", getenv("TW_WORK") ? getenv("TW_WORK") : "/tmp",
+		 (int)getpid());
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs(body, f);
+	fclose(f);
+	char cmd[1100];
+	snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s.out 2>&1", path, path);
+	int rc = system(cmd);
+	out[0] = '\0';
+	snprintf(cmd, sizeof cmd, "%s.out", path);
+	FILE *o = fopen(cmd, "r");
+	if (o) {
+		size_t n = fread(out, 1, cap - 1, o);
+		out[n] = '\0';
+		fclose(o);
+	}
+	return rc;
+}
+
 /* ---- good probes ---- */
 
 Test(ingest, good_probe_rows_stored_with_cert_region)
@@ -190,7 +216,50 @@ Test(ingest, heartbeat_updates_probe_and_gets_no_reply)
 			sleep_ms(100);
 	}
 	cr_expect_eq(n, 1, "probes row of probe-h with a clock offset");
+
+	/* the spool counters of a heartbeat: stored, and on /metrics while the
+	 * probe streams here (a full spool is the one way results are lost) */
+	Tlswatch__Heartbeat h = TLSWATCH__HEARTBEAT__INIT;
+	Tlswatch__Envelope e = TLSWATCH__ENVELOPE__INIT;
+	h.has_spool_records = h.has_spool_bytes = h.has_dropped = h.has_overdue = true;
+	h.spool_records = 7;
+	h.spool_bytes = 900;
+	h.dropped = 4;
+	h.overdue = 1;
+	e.msg_case = TLSWATCH__ENVELOPE__MSG_HEARTBEAT;
+	e.heartbeat = &h;
+	cr_assert_eq(tw_probe_send(c, &e), 0);
+	n = -1;
+	for (int i = 0; i < 50 && n != 1; i++) {
+		n = q_int(db, "SELECT count(*) FROM probes WHERE probe_id = $1 AND spool_records = 7 "
+			  "AND spool_bytes = 900 AND dropped_total = 4 AND overdue_total = 1 "
+			  "AND dropped_at IS NOT NULL", "probe-h");
+		if (n != 1)
+			sleep_ms(100);
+	}
+	cr_expect_eq(n, 1, "the heartbeat's spool counters in probes");
+	cr_expect_eq(metric("tlswatch_probe_dropped_results_total{probe=\"probe-h\",region=\"us-east\"}"), 4);
+	cr_expect_eq(metric("tlswatch_probe_spool_records{probe=\"probe-h\",region=\"us-east\"}"), 7);
+	cr_expect_eq(metric("tlswatch_probe_spool_bytes{probe=\"probe-h\",region=\"us-east\"}"), 900);
+	cr_expect_eq(metric("tlswatch_probe_overdue_slots_total{probe=\"probe-h\",region=\"us-east\"}"), 1);
+	char *body;
+	cr_assert_eq(http_get("GET", "/metrics", &body), 200);
+	char out[1024];
+	cr_expect_eq(promtool_check(body, out, sizeof out), 0,
+		     "promtool check metrics with per-probe series:\n%s", out);
+	free(body);
 	tw_probe_free(c);
+	expect_log("probe=probe-h", "the probe's spool was full: dropped=4");
+	/* a closed stream's series go with it */
+	bool gone = false;
+	for (int i = 0; i < 50 && !gone; i++) {
+		cr_assert_eq(http_get("GET", "/metrics", &body), 200);
+		gone = !strstr(body, "probe=\"probe-h\"");
+		free(body);
+		if (!gone)
+			sleep_ms(100);
+	}
+	cr_expect(gone, "probe-h's series outlived its connection");
 	PQfinish(db);
 }
 
@@ -495,25 +564,9 @@ Test(ingest, metrics_pass_promtool)
 {
 	char *body;
 	cr_assert_eq(http_get("GET", "/metrics", &body), 200);
-	cr_assert(access("/usr/bin/promtool", X_OK) == 0, "promtool missing: make deps installs prometheus");
-	char path[512];
-	snprintf(path, sizeof path, "%s/metrics.txt", getenv("TW_WORK") ? getenv("TW_WORK") : "/tmp");
-	FILE *f = fopen(path, "w");
-	cr_assert(f);
-	fputs(body, f);
-	fclose(f);
+	char out[1024];
+	int rc = promtool_check(body, out, sizeof out);
 	free(body);
-	char cmd[1100];
-	snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s.out 2>&1", path, path);
-	int rc = system(cmd);
-	char out[1024] = "";
-	snprintf(cmd, sizeof cmd, "%s.out", path);
-	FILE *o = fopen(cmd, "r");
-	if (o) {
-		size_t n = fread(out, 1, sizeof out - 1, o);
-		out[n] = '\0';
-		fclose(o);
-	}
 	cr_expect_eq(rc, 0, "promtool check metrics failed:\n%s", out);
 }
 
