@@ -3,7 +3,7 @@
  * rates (issue 4, "Other alerts"; DESIGN 6): certificate expiry, mass mTLS
  * failure, SNI mismatch, certificate fingerprint drift between regions and
  * negotiated TLS version/cipher drift from the weekly baseline. The rules
- * about the probes themselves (silent, clock skew) are
+ * about the probes themselves (silent, clock skew, dropping results) are
  * rules_probe.h; the evaluator runs both. Thresholds come from slo_config.h
  * (struct slo_alerts).
  *

@@ -72,6 +72,42 @@ static const char sql_clock_skew[] =
 	" clock_offset_ms"
 	" FROM probes WHERE abs(clock_offset_ms) > $1::float8 ORDER BY probe_id";
 
+/* ------------------------------------------------------ probe dropping */
+
+/*
+ * probe_dropping (ticket), per probe: the probe's spool dropped results
+ * recently. A probe drops results only when its spool is full (spool.max_bytes:
+ * the collector or the uplink was away too long); they never reach the
+ * collector, so they are lost for good. probes.dropped_at is the collector
+ * time of the last heartbeat that showed new drops (sql/006_probe_spool.sql);
+ * the condition is
+ *     now - window < dropped_at <= now
+ * so the alert resolves (after resolve_after clean evaluations) once no new
+ * drops were seen for a whole window. The summary gives dropped_total (the
+ * probe process's counter: it restarts at 0 with the process), the spool's
+ * depth at the last heartbeat and when the last drops were seen.
+ *
+ * $2 window ms.
+ */
+static const char sql_probe_dropping[] =
+	"SELECT 'probe_dropping', 'probe_dropping:' || probe_id || ':' || region, 'ticket', probe_id,"
+	" NULL, region, NULL,"
+	" jsonb_build_object('probe', probe_id, 'region', region)::text,"
+	" 'probe ' || probe_id || ' (' || region || ') is dropping results: ' ||"
+	"  coalesce(dropped_total::text, 'an unknown number of') || ' dropped since the probe started,"
+	" new drops last seen ' || tw_rule_iso(dropped_at) || ' (' ||"
+	"  tw_rule_dur(extract(epoch FROM " RULES_NOW " - dropped_at)::float8 * 1000) || ' ago); spool "
+	"holds ' || coalesce(spool_records::text, '?') || ' unacked results (' ||"
+	"  coalesce(pg_size_pretty(spool_bytes), '?') || '); dropped results are lost for good',"
+	" jsonb_build_object('dropped_total', dropped_total, 'dropped_at', tw_rule_iso(dropped_at),"
+	"  'spool_records', spool_records, 'spool_bytes', spool_bytes,"
+	"  'overdue_total', overdue_total, 'counters_at', tw_rule_iso(counters_at),"
+	"  'window_ms', $2::bigint, 'last_seen', tw_rule_iso(last_seen), 'version', version)::text,"
+	" coalesce(dropped_total, 0)"
+	" FROM probes"
+	" WHERE dropped_at > " RULES_NOW " - " RULES_MS("$2") " AND dropped_at <= " RULES_NOW
+	" ORDER BY probe_id";
+
 /* ---------------------------------------------------------------- rules */
 
 static int rule_probe_silent(PGconn *c, const char *now, const struct slo_config *cfg,
@@ -105,6 +141,21 @@ static int rule_clock_skew(PGconn *c, const char *now, const struct slo_config *
 	return alerts_rule_evaluated(run, "clock_skew", err, errlen);
 }
 
+static int rule_probe_dropping(PGconn *c, const char *now, const struct slo_config *cfg,
+			       struct alerts_run *run, char *err, size_t errlen)
+{
+	const typeof(cfg->alerts.probe_dropping) *m = &cfg->alerts.probe_dropping;
+	if (m->c.enabled) {
+		char w[32];
+		rules_fmt_i64(w, sizeof w, m->window_ms);
+		const char *p[] = { now, w };
+		if (rules_sql_observe(c, run, "probe_dropping", sql_probe_dropping, 2, p,
+				      rules_resolve_after(cfg, &m->c), NULL, err, errlen))
+			return -1;
+	}
+	return alerts_rule_evaluated(run, "probe_dropping", err, errlen);
+}
+
 int rules_probe_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
 		     struct alerts_run *run, char *err, size_t errlen)
 {
@@ -115,7 +166,8 @@ int rules_probe_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
 	}
 	rules_fmt_i64(now, sizeof now, now_ms);
 	if (rule_probe_silent(c, now, cfg, run, err, errlen) ||
-	    rule_clock_skew(c, now, cfg, run, err, errlen))
+	    rule_clock_skew(c, now, cfg, run, err, errlen) ||
+	    rule_probe_dropping(c, now, cfg, run, err, errlen))
 		return -1;
 	return 0;
 }

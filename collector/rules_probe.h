@@ -1,7 +1,8 @@
 /*
  * rules_probe.h - the alert rules about the probes themselves, read from
- * the probes table (one row per probe: last seen and clock offset,
- * sql/001_init.sql). Thresholds come from slo_config.h (struct
+ * the probes table (one row per probe: last seen, clock offset and the
+ * spool counters of its last heartbeat, sql/001_init.sql and
+ * sql/006_probe_spool.sql). Thresholds come from slo_config.h (struct
  * slo_alerts); the rules about targets are rules_other.h.
  *
  * Rules, severity and dedup key (RULE:PROBE:REGION, the shape of every
@@ -10,6 +11,8 @@
  *   probe_silent    ticket  nothing received for alerts.probe_silent.intervals
  *                           probe intervals
  *   clock_skew      ticket  |probe clock - collector clock| > alerts.clock_skew.max_ms
+ *   probe_dropping  ticket  the probe's spool dropped results (lost for good)
+ *                           within alerts.probe_dropping.window before now
  *
  * The exact conditions are written above each rule in rules_probe.c.
  * Evaluated at the injected time now_ms (the clock is never read); a

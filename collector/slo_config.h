@@ -126,6 +126,11 @@ struct slo_alerts {
 
 	struct {
 		struct slo_rule_common c;
+		int64_t window_ms;              /* default 1h: new drops seen this recently */
+	} probe_dropping;
+
+	struct {
+		struct slo_rule_common c;
 		int64_t fingerprint_for_ms;     /* default 30m */
 		int64_t baseline_window_ms;     /* default 7d */
 	} drift;

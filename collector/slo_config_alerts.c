@@ -13,8 +13,8 @@
 #include <string.h>
 
 static const char *const ALERTS_KEYS[] = { "resolve_after", "cert_expiry", "mtls_mass",
-					   "sni_mismatch", "probe_silent", "clock_skew", "drift",
-					   NULL };
+					   "sni_mismatch", "probe_silent", "clock_skew",
+					   "probe_dropping", "drift", NULL };
 static const char *const CERT_KEYS[] = { "enabled", "resolve_after", "ticket_days",
 					 "page_hours", NULL };
 static const char *const MTLS_KEYS[] = { "enabled", "resolve_after", "min_targets",
@@ -23,6 +23,7 @@ static const char *const SNI_KEYS[] = { "enabled", "resolve_after", "min_events"
 					NULL };
 static const char *const SILENT_KEYS[] = { "enabled", "resolve_after", "intervals", NULL };
 static const char *const SKEW_KEYS[] = { "enabled", "resolve_after", "max_ms", NULL };
+static const char *const DROPPING_KEYS[] = { "enabled", "resolve_after", "window", NULL };
 static const char *const DRIFT_KEYS[] = { "enabled", "resolve_after", "fingerprint_for",
 					  "baseline_window", NULL };
 
@@ -46,6 +47,8 @@ void slo_config_alerts_defaults(struct slo_alerts *a)
 	a->probe_silent.intervals = 3;
 	a->clock_skew.c.enabled = true;
 	a->clock_skew.max_ms = 2000;
+	a->probe_dropping.c.enabled = true;
+	a->probe_dropping.window_ms = 3600000LL;
 	a->drift.c.enabled = true;
 	a->drift.fingerprint_for_ms = 30 * 60000LL;
 	a->drift.baseline_window_ms = 7 * 24 * 3600000LL;
@@ -170,6 +173,16 @@ int slo_config_alerts_parse(struct yc *yc, yaml_node_t *root, struct slo_alerts 
 			       "milliseconds > 0", &a->clock_skew.max_ms) < 0)
 			return -1;
 	}
+	if ((s = yamlcfg_get(yc, m, "probe_dropping", NULL))) {
+		const char *ctx = "alerts.probe_dropping";
+		if (yamlcfg_check_keys(yc, s, ctx, DROPPING_KEYS) < 0 ||
+		    parse_common(yc, s, ctx, &a->probe_dropping.c) < 0)
+			return -1;
+		if ((v = yamlcfg_get(yc, s, "window", NULL)) &&
+		    slo_config_get_window(yc, v, "alerts.probe_dropping.window", 60000,
+					  &a->probe_dropping.window_ms) < 0)
+			return -1;
+	}
 	if ((s = yamlcfg_get(yc, m, "drift", NULL))) {
 		const char *ctx = "alerts.drift";
 		if (yamlcfg_check_keys(yc, s, ctx, DRIFT_KEYS) < 0 || parse_common(yc, s, ctx, &a->drift.c) < 0)
@@ -185,7 +198,8 @@ int slo_config_alerts_parse(struct yc *yc, yaml_node_t *root, struct slo_alerts 
 	}
 fill:;
 	struct slo_rule_common *all[] = { &a->cert_expiry.c, &a->mtls_mass.c, &a->sni_mismatch.c,
-					  &a->probe_silent.c, &a->clock_skew.c, &a->drift.c };
+					  &a->probe_silent.c, &a->clock_skew.c, &a->probe_dropping.c,
+					  &a->drift.c };
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (all[i]->resolve_after == 0)
 			all[i]->resolve_after = a->resolve_after;

@@ -109,6 +109,8 @@ static inline struct slo_config cfg_default(void)
 	a->probe_silent.intervals = 3;
 	a->clock_skew.c.enabled = true;
 	a->clock_skew.max_ms = 2000;
+	a->probe_dropping.c.enabled = true;
+	a->probe_dropping.window_ms = 3600 * 1000;
 	a->drift.c.enabled = true;
 	a->drift.fingerprint_for_ms = 30 * 60 * 1000;
 	a->drift.baseline_window_ms = 7 * 24 * 3600 * 1000LL;

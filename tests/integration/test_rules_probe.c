@@ -1,6 +1,6 @@
 /*
  * test_rules_probe.c - the alert rules about probes (collector/rules_probe.h:
- * probe_silent, clock_skew) against a real PostgreSQL
+ * probe_silent, clock_skew, probe_dropping) against a real PostgreSQL
  * started by tests/integration/test_rules_probe.sh. Helpers and the shape
  * of every test: rules_env.h.
  */
@@ -8,6 +8,17 @@
 #include "rules_env.h"
 
 TestSuite(rules_probe, .timeout = 120);
+
+/* What probe id's last heartbeat said of its spool (sql/006_probe_spool.sql):
+ * dropped_at relative to T0 (s), NONE: never dropped. */
+static void set_spool(PGconn *c, const char *id, long long dropped_total, double dropped_at,
+		      long long records, long long bytes)
+{
+	exec_ok(c,
+		"UPDATE probes SET dropped_total = %lld, dropped_at = %s, spool_records = %lld, "
+		"spool_bytes = %lld, overdue_total = 0, counters_at = last_seen WHERE probe_id = %s",
+		dropped_total, dropped_at == NONE ? "NULL" : ts(dropped_at), records, bytes, lit(id));
+}
 
 /* --------------------------------------------------------- probe silent */
 
@@ -110,6 +121,115 @@ Test(rules_probe, disabled_rule_resolves_its_alerts)
 	expect_alerts(c, true, "clock_skew clock_skew:fast:us-east ticket firing");
 	eval_at(c, 120, &cfg);
 	expect_alerts(c, true, "clock_skew clock_skew:fast:us-east ticket resolved");
+	PQfinish(c);
+}
+
+/* ------------------------------------------------------- probe dropping */
+
+Test(rules_probe, probe_dropping_recent_only_resolves_after_the_window)
+{
+	PGconn *c = new_db("rp_dropping");
+	struct slo_config cfg = cfg_default();
+	/* only this rule: the probes below stop reporting after T0 */
+	cfg.alerts.probe_silent.c.enabled = false;
+	cfg.alerts.clock_skew.c.enabled = false;
+	add_probe(c, "recent", "eu-west", -30, -1, 0);
+	set_spool(c, "recent", 42, -10 * MIN, 812, 10485760);
+	add_probe(c, "old", "us-east", -30, -1, 0);
+	set_spool(c, "old", 7, -61 * MIN, 3, 4096);
+	/* exactly one window ago: the window is (now - 1h, now] */
+	add_probe(c, "edge", "us-east", -30, -1, 0);
+	set_spool(c, "edge", 9, -HOUR, 3, 4096);
+	add_probe(c, "never", "ap-south", -30, -1, 0);
+	set_spool(c, "never", 0, NONE, 0, 0);
+	/* a heartbeat stored after the evaluation time is not seen by it */
+	add_probe(c, "later", "ap-south", 30, -1, 0);
+	set_spool(c, "later", 5, 30, 100, 65536);
+
+	eval_at(c, 0, &cfg);
+	expect_alerts(c, true, "probe_dropping probe_dropping:recent:eu-west ticket firing");
+	expect_field(c, "probe_dropping:recent:eu-west", "summary",
+		     "probe recent (eu-west) is dropping results: 42 dropped since the probe "
+		     "started, new drops last seen 2026-11-24T11:50:00Z (10m ago); spool holds 812 "
+		     "unacked results (10 MB); dropped results are lost for good");
+	expect_field(c, "probe_dropping:recent:eu-west",
+		     "labels::text || ' ' || subject || ' ' || region_group || ' ' || value",
+		     "{\"probe\": \"recent\", \"region\": \"eu-west\"} recent eu-west 42");
+	expect_field(c, "probe_dropping:recent:eu-west",
+		     "concat_ws(' ', details->>'dropped_total', details->>'spool_records', "
+		     "details->>'spool_bytes', details->>'dropped_at', details->>'window_ms')",
+		     "42 812 10485760 2026-11-24T11:50:00Z 3600000");
+
+	/* the later heartbeat counts once the evaluation time reaches it */
+	eval_at(c, MIN, &cfg);
+	expect_alerts(c, true,
+		      "probe_dropping probe_dropping:later:ap-south ticket firing\n"
+		      "probe_dropping probe_dropping:recent:eu-west ticket firing");
+	/* recent's last drops leave the window at +50m: three clean evaluations
+	 * (resolve_after 3) resolve it */
+	eval_at(c, 50 * MIN - 1, &cfg);
+	expect_alerts(c, false,
+		      "probe_dropping probe_dropping:later:ap-south ticket firing\n"
+		      "probe_dropping probe_dropping:recent:eu-west ticket firing");
+	eval_at(c, 50 * MIN, &cfg);
+	eval_at(c, 51 * MIN, &cfg);
+	expect_field(c, "probe_dropping:recent:eu-west", "state || ' ' || clean_evals", "firing 2");
+	eval_at(c, 52 * MIN, &cfg);
+	expect_alerts(c, true,
+		      "probe_dropping probe_dropping:later:ap-south ticket firing\n"
+		      "probe_dropping probe_dropping:recent:eu-west ticket resolved");
+	/* new drops open a new alert */
+	set_spool(c, "recent", 50, 53 * MIN, 900, 11534336);
+	eval_at(c, 53 * MIN, &cfg);
+	expect_alerts(c, true,
+		      "probe_dropping probe_dropping:later:ap-south ticket firing\n"
+		      "probe_dropping probe_dropping:recent:eu-west ticket resolved\n"
+		      "probe_dropping probe_dropping:recent:eu-west ticket firing");
+	expect_field(c, "probe_dropping:recent:eu-west", "value", "50");
+	PQfinish(c);
+}
+
+/* alerts.probe_dropping from slos.yaml: its window and resolve_after are
+ * the ones used; enabled: false resolves what is open. */
+Test(rules_probe, probe_dropping_config_window_and_disable)
+{
+	PGconn *c = new_db("rp_dropping_cfg");
+	static const char yaml[] = "alerts:\n"
+				   "  probe_silent: {enabled: false}\n"
+				   "  probe_dropping: {window: 10m, resolve_after: 1}\n";
+	char err[512] = "";
+	struct slo_config *cfg = slo_config_load_string("s.yaml", yaml, strlen(yaml), err, sizeof err);
+	cr_assert(cfg, "%s", err);
+	add_probe(c, "a", "eu-west", -30, -1, 0);
+	set_spool(c, "a", 3, -9 * MIN, 10, 2048);
+	add_probe(c, "b", "eu-west", -30, -1, 0);
+	set_spool(c, "b", 3, -11 * MIN, 10, 2048);
+	eval_at(c, 0, cfg);
+	expect_alerts(c, true, "probe_dropping probe_dropping:a:eu-west ticket firing");
+	expect_field(c, "probe_dropping:a:eu-west", "resolve_after", "1");
+	cfg->alerts.probe_dropping.c.enabled = false;
+	eval_at(c, 1, cfg);
+	expect_alerts(c, true, "probe_dropping probe_dropping:a:eu-west ticket resolved");
+	slo_config_free(cfg);
+	PQfinish(c);
+}
+
+/* The loader's defaults (no slo_file): enabled, a 1h window. */
+Test(rules_probe, probe_dropping_loader_defaults)
+{
+	PGconn *c = new_db("rp_dropping_def");
+	struct slo_config *cfg = slo_config_new_default();
+	cr_assert(cfg);
+	cr_assert(cfg->alerts.probe_dropping.c.enabled);
+	cr_assert_eq(cfg->alerts.probe_dropping.window_ms, 3600000);
+	add_probe(c, "in", "eu-west", -1, -1, 0);
+	set_spool(c, "in", 1, -59 * MIN, 1, 512);
+	add_probe(c, "out", "eu-west", -1, -1, 0);
+	set_spool(c, "out", 1, -61 * MIN, 1, 512);
+	eval_at(c, 0, cfg);
+	expect_alerts(c, true, "probe_dropping probe_dropping:in:eu-west ticket firing");
+	expect_field(c, "probe_dropping:in:eu-west", "resolve_after", "3");
+	slo_config_free(cfg);
 	PQfinish(c);
 }
 
