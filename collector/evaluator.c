@@ -17,6 +17,7 @@
 #include "log.h"
 #include "pgconn.h"
 #include "rules_other.h"
+#include "rules_probe.h"
 #include "twtime.h"
 
 #include <errno.h>
@@ -161,7 +162,8 @@ int evaluator_run_once(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 	if (burn_observe(be, run, &res->active, err, errlen) < 0 ||
 	    mark_removed_slo_rules(c, run, err, errlen) < 0)
 		goto out;
-	if (!o->skip_other_rules && rules_other_eval(c, now_ms, cfg, run, err, errlen) < 0)
+	if (!o->skip_other_rules && (rules_other_eval(c, now_ms, cfg, run, err, errlen) < 0 ||
+				     rules_probe_eval(c, now_ms, cfg, run, err, errlen) < 0))
 		goto out;
 	int changes = 0;
 	struct alerts_run *r = run;

@@ -1,16 +1,9 @@
 /*
- * rules_other.c - the non-SLO alert rules (see rules_other.h for the list,
- * severities and dedup keys). Every rule is one SQL query that returns the
- * observations already shaped, one row per key whose condition holds, with
- * the columns of struct alert_obs:
- *
- *   rule, dedup_key, severity, subject, service, region_group, target,
- *   labels (json), summary, details (json), value
- *
- * so the C side only binds parameters and hands rows to alerts_observe().
- * Time: $1 is the evaluation time in ms since the epoch
- * (to_timestamp($1 / 1000)); the clock is never read. Measurements after
- * now are ignored. The SQL helpers tw_rule_* are in sql/004_rules_other.sql.
+ * rules_other.c - the alert rules about targets and their certificates (see
+ * rules_other.h for the list, severities and dedup keys; the rules about
+ * probes are rules_probe.c). Every rule is one SQL query returning its
+ * observations already shaped (the column contract and the time parameter
+ * $1 are in rules_int.h). Measurements after now are ignored.
  *
  * "Currently served" (certificate rules): the latest result that carries a
  * certificate per (target, port, sni, region, profile) within the last
@@ -19,23 +12,12 @@
  * counting after RULES_CURRENT_MS.
  */
 #include "rules_other.h"
+#include "rules_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "alerts.h"
-#include "log.h"
-
-#define NOW "to_timestamp($1::float8 / 1000)"
-#define MS(p) "(" p "::float8 * interval '1 millisecond')"
-
-/* The columns every rule query returns, in this order. */
-enum { C_RULE, C_KEY, C_SEV, C_SUBJECT, C_SERVICE, C_REGION, C_TARGET, C_LABELS, C_SUMMARY,
-       C_DETAILS, C_VALUE, C_NCOLS };
 
 /* ------------------------------------------------------------ cert expiry */
 
@@ -70,7 +52,7 @@ static const char sql_cert_expiry[] =
 	"  sni, region, profile, service, labels, started_at, fingerprint_sha256 AS fp,"
 	"  cert_not_after, chain_not_after_min, chain_not_after_min_depth"
 	" FROM results"
-	" WHERE started_at > " NOW " - " MS("$2") " AND started_at <= " NOW
+	" WHERE started_at > " RULES_NOW " - " RULES_MS("$2") " AND started_at <= " RULES_NOW
 	"  AND (cert_not_after IS NOT NULL OR chain_not_after_min IS NOT NULL)"
 	" ORDER BY target, port, coalesce(sni, ''), region, profile, started_at DESC),\n"
 	"obs AS ("
@@ -86,7 +68,7 @@ static const char sql_cert_expiry[] =
 	"tier AS (SELECT * FROM unnest($3::text[], $4::text[], $5::float8[], $6::text[])"
 	"         AS t(rule, severity, lead_ms, label)),\n"
 	"hit AS (SELECT t.rule, t.severity, t.lead_ms, t.label, o.* FROM tier t"
-	"        JOIN obs o ON o.na <= " NOW " + " MS("t.lead_ms") "),\n"
+	"        JOIN obs o ON o.na <= " RULES_NOW " + " RULES_MS("t.lead_ms") "),\n"
 	"first AS (SELECT DISTINCT ON (rule, subject) * FROM hit"
 	"          ORDER BY rule, subject, na, region, profile),\n"
 	"agg AS (SELECT rule, subject, max(service) AS service,"
@@ -97,7 +79,7 @@ static const char sql_cert_expiry[] =
 	"    'certificate', which, 'depth', depth, 'not_after', tw_rule_iso(na),"
 	"    'fingerprint', fp, 'seen_at', tw_rule_iso(started_at)) ORDER BY region, profile) AS served"
 	" FROM hit GROUP BY rule, subject),\n"
-	"lead AS (SELECT f.*, extract(epoch FROM f.na - " NOW ")::float8 AS lead_s FROM first f)\n"
+	"lead AS (SELECT f.*, extract(epoch FROM f.na - " RULES_NOW ")::float8 AS lead_s FROM first f)\n"
 	"SELECT l.rule, l.rule || ':' || l.subject || ':all', l.severity, l.subject, a.service, 'all',"
 	" l.hp,"
 	" (jsonb_build_object('target', l.hp, 'expiry_tier', l.label) || coalesce(a.labels, '{}'))::text,"
@@ -137,7 +119,8 @@ static const char sql_mtls_mass[] =
 	" SELECT tw_rule_subject(target, port, nullif(sni, '')) AS subject, region,"
 	"  max(service) AS service, sum(mtls_attempts) AS attempts, sum(mtls_failures) AS failures"
 	" FROM rollup_1m"
-	" WHERE bucket >= " NOW " - " MS("$2") " AND bucket < " NOW " AND mtls_attempts > 0"
+	" WHERE bucket >= " RULES_NOW " - " RULES_MS("$2") " AND bucket < " RULES_NOW
+	"  AND mtls_attempts > 0"
 	" GROUP BY 1, 2),\n"
 	"f AS (SELECT *, failures::float8 / attempts AS ratio FROM t"
 	"      WHERE failures::float8 / attempts >= $3::float8),\n"
@@ -181,7 +164,7 @@ static const char sql_sni_mismatch[] =
 	"  tw_rule_hostport(target, port) AS hp, nullif(sni, '') AS sni, region, max(service) AS service,"
 	"  sum(sni_mismatch_count) AS mism, sum(attempts) AS attempts"
 	" FROM rollup_1m"
-	" WHERE bucket >= " NOW " - " MS("$2") " AND bucket < " NOW
+	" WHERE bucket >= " RULES_NOW " - " RULES_MS("$2") " AND bucket < " RULES_NOW
 	" GROUP BY 1, 2, 3, 4),\n"
 	"t AS (SELECT subject, min(hp) AS hp, max(sni) AS sni, max(service) AS service,"
 	"  sum(mism) AS mism, sum(attempts) AS attempts,"
@@ -196,67 +179,6 @@ static const char sql_sni_mismatch[] =
 	"  'window_ms', $2::bigint, 'per_region', per_region)::text,"
 	" mism"
 	" FROM t WHERE mism >= greatest($3::bigint, 1) ORDER BY subject";
-
-/* -------------------------------------------------------- probe silent */
-
-/*
- * probe_silent (ticket), per probe: last_seen (collector clock: the last
- * batch, hello or heartbeat) is strictly older than intervals x the probe's
- * interval:
- *     last_seen < now - intervals * interval
- * The interval is the smallest results.interval_ms among the probe's last
- * 1000 results by seq (an index range scan on the results key; probes has
- * no interval column), or RULES_DEFAULT_INTERVAL_MS when it has none.
- * A retired probe keeps alerting until its probes row is deleted.
- *
- * $2 intervals, $3 default interval ms.
- */
-static const char sql_probe_silent[] =
-	"SELECT 'probe_silent', 'probe_silent:' || p.probe_id || ':' || p.region, 'ticket', p.probe_id,"
-	" NULL, p.region, NULL,"
-	" jsonb_build_object('probe', p.probe_id, 'region', p.region)::text,"
-	" 'probe ' || p.probe_id || ' (' || p.region || ') silent for ' ||"
-	"  tw_rule_dur(extract(epoch FROM " NOW " - p.last_seen)::float8 * 1000) ||"
-	"  ' (last seen ' || tw_rule_iso(p.last_seen) || '), more than ' || $2::bigint ||"
-	"  ' x its ' || tw_rule_dur(iv.ms) || ' probing interval',"
-	" jsonb_build_object('last_seen', tw_rule_iso(p.last_seen),"
-	"  'silent_ms', round(extract(epoch FROM " NOW " - p.last_seen) * 1000),"
-	"  'interval_ms', iv.ms, 'interval_known', iv.known, 'intervals', $2::bigint,"
-	"  'threshold_ms', $2::bigint * iv.ms, 'version', p.version)::text,"
-	" extract(epoch FROM " NOW " - p.last_seen)::float8"
-	" FROM probes p"
-	" LEFT JOIN LATERAL (SELECT min(r.interval_ms) AS ms FROM results r"
-	"   WHERE r.probe_id = p.probe_id AND r.seq > p.last_seq - 1000 AND r.seq <= p.last_seq"
-	"   AND r.interval_ms > 0) x ON true"
-	" CROSS JOIN LATERAL (SELECT coalesce(x.ms, $3::bigint)::float8 AS ms,"
-	"   x.ms IS NOT NULL AS known) iv"
-	" WHERE p.last_seen < " NOW " - $2::bigint * " MS("iv.ms")
-	" ORDER BY p.probe_id";
-
-/* ---------------------------------------------------------- clock skew */
-
-/*
- * clock_skew (ticket), per probe: |clock_offset_ms| > max_ms, strictly,
- * clock_offset_ms being the probe's clock minus the collector's at its
- * last hello/heartbeat. Such a probe's own validity checks (cert_expired,
- * cert_not_yet_valid, days_to_expiry, OCSP freshness) and its started_at
- * times are suspect; the summary says so.
- *
- * $1 max_ms (the only rule without the evaluation time: it reads the
- * probes' latest offsets).
- */
-static const char sql_clock_skew[] =
-	"SELECT 'clock_skew', 'clock_skew:' || probe_id || ':' || region, 'ticket', probe_id,"
-	" NULL, region, NULL,"
-	" jsonb_build_object('probe', probe_id, 'region', region)::text,"
-	" 'probe ' || probe_id || ' (' || region || ') clock is ' || tw_rule_dur(abs(clock_offset_ms)) ||"
-	"  CASE WHEN clock_offset_ms > 0 THEN ' ahead of' ELSE ' behind' END ||"
-	"  ' the collector''s (max ' || tw_rule_dur($1::float8) || '): its certificate expiry'"
-	"  || ' and validity results are suspect',"
-	" jsonb_build_object('clock_offset_ms', clock_offset_ms, 'max_ms', $1::float8,"
-	"  'last_seen', tw_rule_iso(last_seen), 'version', version)::text,"
-	" clock_offset_ms"
-	" FROM probes WHERE abs(clock_offset_ms) > $1::float8 ORDER BY probe_id";
 
 /* --------------------------------------------------- fingerprint drift */
 
@@ -283,10 +205,11 @@ static const char sql_fp_drift[] =
 	" SELECT tw_rule_subject(target, port, sni) AS subject, tw_rule_hostport(target, port) AS hp,"
 	"  region, profile, started_at AS t, fingerprint_sha256 AS fp, service, labels"
 	" FROM results"
-	" WHERE started_at > " NOW " - " MS("$2") " - " MS("$3") " AND started_at <= " NOW
+	" WHERE started_at > " RULES_NOW " - " RULES_MS("$2") " - " RULES_MS("$3")
+	"  AND started_at <= " RULES_NOW
 	"  AND fingerprint_sha256 IS NOT NULL),\n"
 	"cur AS (SELECT DISTINCT ON (subject, profile, region) subject, profile, region, fp, t, hp,"
-	"  service, labels FROM r WHERE t > " NOW " - " MS("$3")
+	"  service, labels FROM r WHERE t > " RULES_NOW " - " RULES_MS("$3")
 	"  ORDER BY subject, profile, region, t DESC),\n"
 	"div AS (SELECT subject, profile FROM cur GROUP BY 1, 2 HAVING count(DISTINCT fp) > 1),\n"
 	"ev AS (SELECT subject, profile, region, t, fp FROM ("
@@ -305,7 +228,7 @@ static const char sql_fp_drift[] =
 	"  FROM st) y"
 	" WHERE nfp > 1 AND (last_ok IS NULL OR t > last_ok) GROUP BY 1, 2),\n"
 	"pick AS (SELECT DISTINCT ON (subject) subject, profile, since FROM onset"
-	"  WHERE since <= " NOW " - " MS("$2") " ORDER BY subject, since, profile),\n"
+	"  WHERE since <= " RULES_NOW " - " RULES_MS("$2") " ORDER BY subject, since, profile),\n"
 	"c AS (SELECT p.subject, p.profile, p.since, min(cur.hp) AS hp, max(cur.service) AS service,"
 	"  (array_agg(cur.labels ORDER BY cur.t DESC))[1] AS labels,"
 	"  jsonb_object_agg(cur.region, cur.fp) AS regions,"
@@ -315,12 +238,12 @@ static const char sql_fp_drift[] =
 	" subject, service, 'all', hp,"
 	" (jsonb_build_object('target', hp) || coalesce(labels, '{}'))::text,"
 	" subject || ' serves different certificates in different regions for ' ||"
-	"  tw_rule_dur(extract(epoch FROM " NOW " - since)::float8 * 1000) ||"
+	"  tw_rule_dur(extract(epoch FROM " RULES_NOW " - since)::float8 * 1000) ||"
 	"  ' (profile ' || profile || '): ' || txt,"
 	" jsonb_build_object('profile', profile, 'diverging_since', tw_rule_iso(since),"
-	"  'diverging_ms', round(extract(epoch FROM " NOW " - since) * 1000),"
+	"  'diverging_ms', round(extract(epoch FROM " RULES_NOW " - since) * 1000),"
 	"  'fingerprint_for_ms', $2::bigint, 'regions', regions)::text,"
-	" extract(epoch FROM " NOW " - since)::float8"
+	" extract(epoch FROM " RULES_NOW " - since)::float8"
 	" FROM c ORDER BY subject";
 
 /* ----------------------------------------------------- TLS param drift */
@@ -334,12 +257,12 @@ static const char sql_fp_drift[] =
 static const char sql_tls_span[] =
 	"SELECT greatest(coalesce((SELECT done_until FROM rules_other_state"
 	"  WHERE name = 'tls_params_1h'), '-infinity'),"
-	"  date_trunc('hour', " NOW " - " MS("$2") " - interval '1 hour', 'UTC'))::text,"
-	" date_trunc('hour', " NOW " - interval '1 hour', 'UTC')::text,"
+	"  date_trunc('hour', " RULES_NOW " - " RULES_MS("$2") " - interval '1 hour', 'UTC'))::text,"
+	" date_trunc('hour', " RULES_NOW " - interval '1 hour', 'UTC')::text,"
 	" greatest(coalesce((SELECT done_until FROM rules_other_state"
 	"  WHERE name = 'tls_params_1h'), '-infinity'),"
-	"  date_trunc('hour', " NOW " - " MS("$2") " - interval '1 hour', 'UTC'))"
-	" < date_trunc('hour', " NOW " - interval '1 hour', 'UTC')";
+	"  date_trunc('hour', " RULES_NOW " - " RULES_MS("$2") " - interval '1 hour', 'UTC'))"
+	" < date_trunc('hour', " RULES_NOW " - interval '1 hour', 'UTC')";
 
 static const char sql_tls_summarise[] =
 	"WITH ins AS (INSERT INTO tls_params_1h (bucket, target, port, sni, region, profile,"
@@ -356,7 +279,7 @@ static const char sql_tls_summarise[] =
 	" SET done_until = greatest(rules_other_state.done_until, EXCLUDED.done_until)";
 
 static const char sql_tls_prune[] =
-	"DELETE FROM tls_params_1h WHERE bucket < " NOW " - " MS("$2") " - interval '1 day'";
+	"DELETE FROM tls_params_1h WHERE bucket < " RULES_NOW " - " RULES_MS("$2") " - interval '1 day'";
 
 /*
  * tls_negotiation_drift (ticket), per target x profile: in some region, the
@@ -376,8 +299,8 @@ static const char sql_tls_prune[] =
 static const char sql_tls_drift[] =
 	"WITH base AS (SELECT target, port, sni, region, profile, tls_version, cipher,"
 	"  sum(handshakes) AS n FROM tls_params_1h"
-	" WHERE bucket >= " NOW " - " MS("$2")
-	"  AND bucket < date_trunc('hour', " NOW " - interval '1 hour', 'UTC')"
+	" WHERE bucket >= " RULES_NOW " - " RULES_MS("$2")
+	"  AND bucket < date_trunc('hour', " RULES_NOW " - interval '1 hour', 'UTC')"
 	" GROUP BY 1, 2, 3, 4, 5, 6, 7),\n"
 	"bmode AS (SELECT DISTINCT ON (target, port, sni, region, profile) *,"
 	"  sum(n) OVER (PARTITION BY target, port, sni, region, profile) AS total FROM base"
@@ -385,7 +308,8 @@ static const char sql_tls_drift[] =
 	"curc AS (SELECT target, port, coalesce(sni, '') AS sni, region, profile, tls_version,"
 	"  coalesce(cipher, '') AS cipher, count(*) AS n, max(service) AS service,"
 	"  (array_agg(labels ORDER BY started_at DESC))[1] AS labels"
-	" FROM results WHERE started_at > " NOW " - " MS("$5") " AND started_at <= " NOW
+	" FROM results WHERE started_at > " RULES_NOW " - " RULES_MS("$5")
+	"  AND started_at <= " RULES_NOW
 	"  AND tls_version IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7),\n"
 	"cmode AS (SELECT DISTINCT ON (target, port, sni, region, profile) *,"
 	"  sum(n) OVER (PARTITION BY target, port, sni, region, profile) AS total FROM curc"
@@ -423,107 +347,6 @@ static const char sql_tls_drift[] =
 	"  'regions', per_region)::text,"
 	" n"
 	" FROM g ORDER BY subject, profile";
-
-/* ------------------------------------------------------------ plumbing */
-
-/* Runs sql with text params; NULL with err set when it did not return
- * tuples / succeed. The caller PQclear()s. */
-static PGresult *query(PGconn *c, const char *what, const char *sql, int n,
-		       const char *const *params, char *err, size_t errlen)
-{
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-		return r;
-	snprintf(err, errlen, "rules_other %s: %s", what,
-		 r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-	err[strcspn(err, "\n")] = '\0';
-	PQclear(r);
-	return NULL;
-}
-
-static const char *col(const PGresult *r, int row, int c)
-{
-	return PQgetisnull(r, row, c) ? NULL : PQgetvalue(r, row, c);
-}
-
-/* Parses a json object column; NULL (and no error) for SQL NULL. */
-static int json_col(const PGresult *r, int row, int c, json_t **out, char *err, size_t errlen)
-{
-	const char *s = col(r, row, c);
-	json_error_t je;
-	*out = NULL;
-	if (!s)
-		return 0;
-	*out = json_loads(s, 0, &je);
-	if (!*out) {
-		snprintf(err, errlen, "rules_other: bad json from SQL: %s", je.text);
-		return -1;
-	}
-	return 0;
-}
-
-/* Runs one rule query and observes every row it returns. */
-static int observe_query(PGconn *c, struct alerts_run *run, const char *what, const char *sql,
-			 int n, const char *const *params, unsigned resolve_after, int *count,
-			 char *err, size_t errlen)
-{
-	PGresult *r = query(c, what, sql, n, params, err, errlen);
-	int rc = -1;
-	if (!r)
-		return -1;
-	if (PQnfields(r) != C_NCOLS) {
-		snprintf(err, errlen, "rules_other %s: %d columns, expected %d", what, PQnfields(r),
-			 C_NCOLS);
-		goto out;
-	}
-	for (int i = 0; i < PQntuples(r); i++) {
-		json_t *labels = NULL, *details = NULL;
-		struct alert_obs o = {
-			.rule = col(r, i, C_RULE),
-			.dedup_key = col(r, i, C_KEY),
-			.severity = col(r, i, C_SEV),
-			.subject = col(r, i, C_SUBJECT),
-			.service = col(r, i, C_SERVICE),
-			.region_group = col(r, i, C_REGION),
-			.target = col(r, i, C_TARGET),
-			.summary = col(r, i, C_SUMMARY),
-			.value = col(r, i, C_VALUE) ? strtod(col(r, i, C_VALUE), NULL) : 0,
-			.for_evals = 1,
-			.resolve_after = resolve_after,
-		};
-		if (json_col(r, i, C_LABELS, &labels, err, errlen) ||
-		    json_col(r, i, C_DETAILS, &details, err, errlen)) {
-			json_decref(labels);
-			goto out;
-		}
-		o.labels = labels;
-		o.details = details;
-		int orc = alerts_observe(run, &o, err, errlen);
-		if (orc == 0)
-			log_debug("rules_other: %s %s: %s", o.rule, o.dedup_key, o.summary);
-		json_decref(labels);
-		json_decref(details);
-		if (orc)
-			goto out;
-		if (count)
-			(*count)++;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	return rc;
-}
-
-static unsigned resolve_after_of(const struct slo_config *cfg, const struct slo_rule_common *rc)
-{
-	return rc->resolve_after ? rc->resolve_after : cfg->alerts.resolve_after;
-}
-
-static void fmt_i64(char *buf, size_t cap, int64_t v)
-{
-	snprintf(buf, cap, "%" PRId64, v);
-}
 
 /* ---------------------------------------------------------------- rules */
 
@@ -591,10 +414,11 @@ static int rule_cert_expiry(PGconn *c, const char *now, const struct slo_config 
 		array_lit(a_sev, sizeof a_sev, t.n, t.sev);
 		array_lit(a_ms, sizeof a_ms, t.n, ms);
 		array_lit(a_lab, sizeof a_lab, t.n, labels);
-		fmt_i64(cur, sizeof cur, RULES_CURRENT_MS);
+		rules_fmt_i64(cur, sizeof cur, RULES_CURRENT_MS);
 		const char *p[] = { now, cur, a_names, a_sev, a_ms, a_lab };
-		if (observe_query(c, run, "cert_expiry", sql_cert_expiry, 6, p,
-				  resolve_after_of(cfg, &cfg->alerts.cert_expiry.c), NULL, err, errlen))
+		if (rules_sql_observe(c, run, "cert_expiry", sql_cert_expiry, 6, p,
+				      rules_resolve_after(cfg, &cfg->alerts.cert_expiry.c), NULL,
+				      err, errlen))
 			return -1;
 	}
 	for (size_t i = 0; i < t.n; i++)
@@ -609,12 +433,12 @@ static int rule_mtls_mass(PGconn *c, const char *now, const struct slo_config *c
 	const typeof(cfg->alerts.mtls_mass) *m = &cfg->alerts.mtls_mass;
 	if (m->c.enabled) {
 		char w[32], ratio[40], mt[32];
-		fmt_i64(w, sizeof w, m->window_ms);
+		rules_fmt_i64(w, sizeof w, m->window_ms);
 		snprintf(ratio, sizeof ratio, "%.17g", m->min_failure_ratio);
 		snprintf(mt, sizeof mt, "%u", m->min_targets ? m->min_targets : 1);
 		const char *p[] = { now, w, ratio, mt };
-		if (observe_query(c, run, "mtls_mass_failure", sql_mtls_mass, 4, p,
-				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
+		if (rules_sql_observe(c, run, "mtls_mass_failure", sql_mtls_mass, 4, p,
+				      rules_resolve_after(cfg, &m->c), NULL, err, errlen))
 			return -1;
 	}
 	return alerts_rule_evaluated(run, "mtls_mass_failure", err, errlen);
@@ -626,45 +450,14 @@ static int rule_sni_mismatch(PGconn *c, const char *now, const struct slo_config
 	const typeof(cfg->alerts.sni_mismatch) *m = &cfg->alerts.sni_mismatch;
 	if (m->c.enabled) {
 		char w[32], me[32];
-		fmt_i64(w, sizeof w, m->window_ms);
+		rules_fmt_i64(w, sizeof w, m->window_ms);
 		snprintf(me, sizeof me, "%" PRIu64, m->min_events);
 		const char *p[] = { now, w, me };
-		if (observe_query(c, run, "sni_mismatch", sql_sni_mismatch, 3, p,
-				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
+		if (rules_sql_observe(c, run, "sni_mismatch", sql_sni_mismatch, 3, p,
+				      rules_resolve_after(cfg, &m->c), NULL, err, errlen))
 			return -1;
 	}
 	return alerts_rule_evaluated(run, "sni_mismatch", err, errlen);
-}
-
-static int rule_probe_silent(PGconn *c, const char *now, const struct slo_config *cfg,
-			     struct alerts_run *run, char *err, size_t errlen)
-{
-	const typeof(cfg->alerts.probe_silent) *m = &cfg->alerts.probe_silent;
-	if (m->c.enabled) {
-		char iv[32], def[32];
-		snprintf(iv, sizeof iv, "%u", m->intervals ? m->intervals : 1);
-		fmt_i64(def, sizeof def, RULES_DEFAULT_INTERVAL_MS);
-		const char *p[] = { now, iv, def };
-		if (observe_query(c, run, "probe_silent", sql_probe_silent, 3, p,
-				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
-			return -1;
-	}
-	return alerts_rule_evaluated(run, "probe_silent", err, errlen);
-}
-
-static int rule_clock_skew(PGconn *c, const char *now, const struct slo_config *cfg,
-			   struct alerts_run *run, char *err, size_t errlen)
-{
-	const typeof(cfg->alerts.clock_skew) *m = &cfg->alerts.clock_skew;
-	if (m->c.enabled) {
-		char mx[40];
-		snprintf(mx, sizeof mx, "%.17g", m->max_ms);
-		const char *p[] = { mx };
-		if (observe_query(c, run, "clock_skew", sql_clock_skew, 1, p,
-				  resolve_after_of(cfg, &m->c), NULL, err, errlen))
-			return -1;
-	}
-	return alerts_rule_evaluated(run, "clock_skew", err, errlen);
 }
 
 /* Brings tls_params_1h up to hour(now - 1h) and prunes it. */
@@ -672,19 +465,20 @@ static int tls_params_upkeep(PGconn *c, const char *now, const char *baseline, c
 			     size_t errlen)
 {
 	const char *p[] = { now, baseline };
-	PGresult *r = query(c, "tls_params span", sql_tls_span, 2, p, err, errlen);
+	PGresult *r = rules_sql_query(c, "tls_params span", sql_tls_span, 2, p, err, errlen);
 	if (!r)
 		return -1;
 	int rc = 0;
 	if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 2), "t") == 0) {
 		const char *span[] = { PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1) };
-		PGresult *s = query(c, "tls_params summarise", sql_tls_summarise, 2, span, err, errlen);
+		PGresult *s = rules_sql_query(c, "tls_params summarise", sql_tls_summarise, 2, span,
+					      err, errlen);
 		rc = s ? 0 : -1;
 		PQclear(s);
 	}
 	PQclear(r);
 	if (rc == 0) {
-		PGresult *d = query(c, "tls_params prune", sql_tls_prune, 2, p, err, errlen);
+		PGresult *d = rules_sql_query(c, "tls_params prune", sql_tls_prune, 2, p, err, errlen);
 		rc = d ? 0 : -1;
 		PQclear(d);
 	}
@@ -697,19 +491,19 @@ static int rule_drift(PGconn *c, const char *now, const struct slo_config *cfg,
 	const typeof(cfg->alerts.drift) *m = &cfg->alerts.drift;
 	if (m->c.enabled) {
 		char fp_for[32], cur[32], base[32], minb[16], minc[16];
-		fmt_i64(fp_for, sizeof fp_for, m->fingerprint_for_ms);
-		fmt_i64(cur, sizeof cur, RULES_CURRENT_MS);
-		fmt_i64(base, sizeof base, m->baseline_window_ms);
+		rules_fmt_i64(fp_for, sizeof fp_for, m->fingerprint_for_ms);
+		rules_fmt_i64(cur, sizeof cur, RULES_CURRENT_MS);
+		rules_fmt_i64(base, sizeof base, m->baseline_window_ms);
 		snprintf(minb, sizeof minb, "%d", RULES_DRIFT_MIN_BASELINE);
 		snprintf(minc, sizeof minc, "%d", RULES_DRIFT_MIN_CURRENT);
 		const char *p1[] = { now, fp_for, cur };
 		const char *p2[] = { now, base, minb, minc, cur };
-		unsigned ra = resolve_after_of(cfg, &m->c);
-		if (observe_query(c, run, "cert_fingerprint_drift", sql_fp_drift, 3, p1, ra, NULL,
-				  err, errlen) ||
+		unsigned ra = rules_resolve_after(cfg, &m->c);
+		if (rules_sql_observe(c, run, "cert_fingerprint_drift", sql_fp_drift, 3, p1, ra,
+				      NULL, err, errlen) ||
 		    tls_params_upkeep(c, now, base, err, errlen) ||
-		    observe_query(c, run, "tls_negotiation_drift", sql_tls_drift, 5, p2, ra, NULL,
-				  err, errlen))
+		    rules_sql_observe(c, run, "tls_negotiation_drift", sql_tls_drift, 5, p2, ra,
+				      NULL, err, errlen))
 			return -1;
 	}
 	if (alerts_rule_evaluated(run, "cert_fingerprint_drift", err, errlen))
@@ -725,12 +519,10 @@ int rules_other_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
 		snprintf(err, errlen, "rules_other_eval: missing connection, config or run");
 		return -1;
 	}
-	fmt_i64(now, sizeof now, now_ms);
+	rules_fmt_i64(now, sizeof now, now_ms);
 	if (rule_cert_expiry(c, now, cfg, run, err, errlen) ||
 	    rule_mtls_mass(c, now, cfg, run, err, errlen) ||
 	    rule_sni_mismatch(c, now, cfg, run, err, errlen) ||
-	    rule_probe_silent(c, now, cfg, run, err, errlen) ||
-	    rule_clock_skew(c, now, cfg, run, err, errlen) ||
 	    rule_drift(c, now, cfg, run, err, errlen))
 		return -1;
 	return 0;

@@ -1,11 +1,13 @@
 /*
- * rules_other.h - the alert rules that are not SLO burn rates (issue 4,
- * "Other alerts"; DESIGN 6): certificate expiry, mass mTLS failure, SNI
- * mismatch, silent probe, probe clock skew, certificate fingerprint drift
- * between regions and negotiated TLS version/cipher drift from the weekly
- * baseline. Thresholds come from slo_config.h (struct slo_alerts).
+ * rules_other.h - the alert rules about targets that are not SLO burn
+ * rates (issue 4, "Other alerts"; DESIGN 6): certificate expiry, mass mTLS
+ * failure, SNI mismatch, certificate fingerprint drift between regions and
+ * negotiated TLS version/cipher drift from the weekly baseline. The rules
+ * about the probes themselves (silent, clock skew, dropping results) are
+ * rules_probe.h; the evaluator runs both. Thresholds come from slo_config.h
+ * (struct slo_alerts).
  *
- * Each rule is SQL over the stored data (results, rollup_1m, probes and the
+ * Each rule is SQL over the stored data (results, rollup_1m and the
  * rule's own tls_params_1h summary, sql/004_rules_other.sql) evaluated at
  * the injected time now_ms - the clock is never read. A row whose
  * measurement time is after now_ms is ignored, so an evaluation at a past
@@ -22,8 +24,6 @@
  *       30d ticket open and opens the 7d ticket; all resolve at rotation.
  *   mtls_mass_failure      page    mtls_mass_failure:mtls:all
  *   sni_mismatch           ticket  sni_mismatch:host:port[/sni]:all
- *   probe_silent           ticket  probe_silent:PROBE:REGION
- *   clock_skew             ticket  clock_skew:PROBE:REGION
  *   cert_fingerprint_drift ticket  cert_fingerprint_drift:host:port[/sni]:all
  *   tls_negotiation_drift  ticket  tls_negotiation_drift:host:port[/sni]:PROFILE:all
  *
@@ -51,10 +51,6 @@
  * the baseline window and in the last hour before it compares them. */
 #define RULES_DRIFT_MIN_BASELINE 12
 #define RULES_DRIFT_MIN_CURRENT 3
-
-/* A probe whose interval is unknown (no stored result) is taken to probe
- * every 60 s, the probe's default interval. */
-#define RULES_DEFAULT_INTERVAL_MS 60000LL
 
 /* Evaluates every rule on c (inside the transaction alerts_begin opened on
  * the same connection: the run's observations and the tls_params_1h

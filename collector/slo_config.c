@@ -6,8 +6,11 @@
  * every loader (so all report errors alike); this file is the slos.yaml
  * schema: we walk the tree once copying what we keep into a fresh struct
  * slo_config, and stop at the first error, which names file:line:column.
+ * Here: loading, the SLOs and their burn-rate rules; the alerts: section
+ * (the other rules' thresholds) is slo_config_alerts.c.
  */
 #include "slo_config.h"
+#include "slo_config_int.h"
 #include "sli_latency.h"
 #include "yamlcfg.h"
 
@@ -57,9 +60,8 @@ const char *slo_format_duration(int64_t ms, char *buf, size_t cap)
 	return buf;
 }
 
-/* A finite decimal number; lo/hi exclusive when the flags say so. */
-static int get_double(struct yc *yc, yaml_node_t *v, const char *ctx, double lo, bool lo_open,
-		      double hi, bool hi_open, const char *what, double *out)
+int slo_config_get_double(struct yc *yc, yaml_node_t *v, const char *ctx, double lo, bool lo_open,
+			  double hi, bool hi_open, const char *what, double *out)
 {
 	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	if (!s)
@@ -75,8 +77,8 @@ static int get_double(struct yc *yc, yaml_node_t *v, const char *ctx, double lo,
 	return 0;
 }
 
-static int get_window(struct yc *yc, yaml_node_t *v, const char *ctx, int64_t min_ms,
-		      int64_t *out)
+int slo_config_get_window(struct yc *yc, yaml_node_t *v, const char *ctx, int64_t min_ms,
+			  int64_t *out)
 {
 	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
 	int64_t ms;
@@ -184,19 +186,19 @@ static int parse_rule(struct yc *yc, yaml_node_t *n, const char *ctx, struct rul
 	}
 	if ((v = yamlcfg_get(yc, n, "burn_rate", NULL))) {
 		yamlcfg_subctx(c, sizeof c, ctx, "burn_rate");
-		if (get_double(yc, v, c, 0, true, 1e6, false, "a number > 0", &p->r.burn_rate) < 0)
+		if (slo_config_get_double(yc, v, c, 0, true, 1e6, false, "a number > 0", &p->r.burn_rate) < 0)
 			return -1;
 		p->has_burn = true;
 	}
 	if ((v = yamlcfg_get(yc, n, "long_window", NULL))) {
 		yamlcfg_subctx(c, sizeof c, ctx, "long_window");
-		if (get_window(yc, v, c, 60000, &p->r.long_ms) < 0)
+		if (slo_config_get_window(yc, v, c, 60000, &p->r.long_ms) < 0)
 			return -1;
 		p->has_long = true;
 	}
 	if ((v = yamlcfg_get(yc, n, "short_window", NULL))) {
 		yamlcfg_subctx(c, sizeof c, ctx, "short_window");
-		if (get_window(yc, v, c, 60000, &p->r.short_ms) < 0)
+		if (slo_config_get_window(yc, v, c, 60000, &p->r.short_ms) < 0)
 			return -1;
 		p->has_short = true;
 	}
@@ -385,185 +387,6 @@ static const char *const SLO_KEYS[] = { "name", "description", "sli", "threshold
 					"rules", NULL };
 static const char *const SEL_KEYS[] = { "service", "region", "profile", "target", "labels",
 					NULL };
-static const char *const ALERTS_KEYS[] = { "resolve_after", "cert_expiry", "mtls_mass",
-					   "sni_mismatch", "probe_silent", "clock_skew", "drift",
-					   NULL };
-static const char *const CERT_KEYS[] = { "enabled", "resolve_after", "ticket_days",
-					 "page_hours", NULL };
-static const char *const MTLS_KEYS[] = { "enabled", "resolve_after", "min_targets",
-					 "min_failure_ratio", "window", NULL };
-static const char *const SNI_KEYS[] = { "enabled", "resolve_after", "min_events", "window",
-					NULL };
-static const char *const SILENT_KEYS[] = { "enabled", "resolve_after", "intervals", NULL };
-static const char *const SKEW_KEYS[] = { "enabled", "resolve_after", "max_ms", NULL };
-static const char *const DRIFT_KEYS[] = { "enabled", "resolve_after", "fingerprint_for",
-					  "baseline_window", NULL };
-
-static void alerts_defaults(struct slo_alerts *a)
-{
-	memset(a, 0, sizeof *a);
-	a->resolve_after = 3;
-	a->cert_expiry.c.enabled = true;
-	a->cert_expiry.ticket_days[0] = 30;
-	a->cert_expiry.ticket_days[1] = 7;
-	a->cert_expiry.nticket_days = 2;
-	a->cert_expiry.page_hours = 24;
-	a->mtls_mass.c.enabled = true;
-	a->mtls_mass.min_targets = 3;
-	a->mtls_mass.min_failure_ratio = 0.5;
-	a->mtls_mass.window_ms = 10 * 60000LL;
-	a->sni_mismatch.c.enabled = true;
-	a->sni_mismatch.min_events = 3;
-	a->sni_mismatch.window_ms = 3600000LL;
-	a->probe_silent.c.enabled = true;
-	a->probe_silent.intervals = 3;
-	a->clock_skew.c.enabled = true;
-	a->clock_skew.max_ms = 2000;
-	a->drift.c.enabled = true;
-	a->drift.fingerprint_for_ms = 30 * 60000LL;
-	a->drift.baseline_window_ms = 7 * 24 * 3600000LL;
-}
-
-/* enabled + resolve_after of one alerts.<rule> mapping (already checked). */
-static int parse_common(struct yc *yc, yaml_node_t *m, const char *ctx,
-			struct slo_rule_common *c)
-{
-	char cc[256];
-	yaml_node_t *v;
-	if ((v = yamlcfg_get(yc, m, "enabled", NULL))) {
-		yamlcfg_subctx(cc, sizeof cc, ctx, "enabled");
-		if (yamlcfg_bool(yc, v, cc, &c->enabled) < 0)
-			return -1;
-	}
-	if ((v = yamlcfg_get(yc, m, "resolve_after", NULL))) {
-		yamlcfg_subctx(cc, sizeof cc, ctx, "resolve_after");
-		if (yamlcfg_uint(yc, v, cc, 1, 10000, &c->resolve_after) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int parse_alerts(struct yc *yc, yaml_node_t *root, struct slo_alerts *a)
-{
-	yaml_node_t *m = root ? yamlcfg_get(yc, root, "alerts", NULL) : NULL, *s, *v;
-	char c[256];
-	if (!m)
-		goto fill;
-	if (yamlcfg_check_keys(yc, m, "alerts", ALERTS_KEYS) < 0)
-		return -1;
-	if ((v = yamlcfg_get(yc, m, "resolve_after", NULL)) &&
-	    yamlcfg_uint(yc, v, "alerts.resolve_after", 1, 10000, &a->resolve_after) < 0)
-		return -1;
-
-	if ((s = yamlcfg_get(yc, m, "cert_expiry", NULL))) {
-		const char *ctx = "alerts.cert_expiry";
-		if (yamlcfg_check_keys(yc, s, ctx, CERT_KEYS) < 0 ||
-		    parse_common(yc, s, ctx, &a->cert_expiry.c) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "ticket_days", NULL))) {
-			yamlcfg_subctx(c, sizeof c, ctx, "ticket_days");
-			if (v->type != YAML_SEQUENCE_NODE)
-				return YC_ERRN(yc, v, c, "expected a sequence of days like [30, 7], got %s",
-					       yamlcfg_kind_name(v));
-			if (yamlcfg_visit(yc, v, c) < 0)
-				return -1;
-			size_t k = 0;
-			for (yaml_node_item_t *it = v->data.sequence.items.start;
-			     it < v->data.sequence.items.top; it++) {
-				char ci[280];
-				snprintf(ci, sizeof ci, "%s[%zu]", c, k);
-				if (k == SLO_MAX_TICKET_DAYS)
-					return YC_ERRN(yc, yamlcfg_node(yc, *it), ci, "at most %d thresholds",
-						       SLO_MAX_TICKET_DAYS);
-				unsigned d;
-				if (yamlcfg_uint(yc, yamlcfg_node(yc, *it), ci, 1, 3650, &d) < 0)
-					return -1;
-				if (k > 0 && d >= a->cert_expiry.ticket_days[k - 1])
-					return YC_ERRN(yc, yamlcfg_node(yc, *it), ci, "expected days in descending "
-						       "order (%u after %u)", d, a->cert_expiry.ticket_days[k - 1]);
-				a->cert_expiry.ticket_days[k++] = d;
-			}
-			a->cert_expiry.nticket_days = k;
-		}
-		if ((v = yamlcfg_get(yc, s, "page_hours", NULL))) {
-			yamlcfg_subctx(c, sizeof c, ctx, "page_hours");
-			if (get_double(yc, v, c, 0, true, 24 * 3650, false, "hours > 0",
-				       &a->cert_expiry.page_hours) < 0)
-				return -1;
-		}
-	}
-	if ((s = yamlcfg_get(yc, m, "mtls_mass", NULL))) {
-		const char *ctx = "alerts.mtls_mass";
-		if (yamlcfg_check_keys(yc, s, ctx, MTLS_KEYS) < 0 ||
-		    parse_common(yc, s, ctx, &a->mtls_mass.c) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "min_targets", NULL)) &&
-		    yamlcfg_uint(yc, v, "alerts.mtls_mass.min_targets", 1, 1000000,
-			    &a->mtls_mass.min_targets) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "min_failure_ratio", NULL)) &&
-		    get_double(yc, v, "alerts.mtls_mass.min_failure_ratio", 0, true, 1, false,
-			       "a ratio in (0, 1]", &a->mtls_mass.min_failure_ratio) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "window", NULL)) &&
-		    get_window(yc, v, "alerts.mtls_mass.window", 60000, &a->mtls_mass.window_ms) < 0)
-			return -1;
-	}
-	if ((s = yamlcfg_get(yc, m, "sni_mismatch", NULL))) {
-		const char *ctx = "alerts.sni_mismatch";
-		if (yamlcfg_check_keys(yc, s, ctx, SNI_KEYS) < 0 ||
-		    parse_common(yc, s, ctx, &a->sni_mismatch.c) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "min_events", NULL)) &&
-		    yamlcfg_u64(yc, v, "alerts.sni_mismatch.min_events", 1, 1000000000ull,
-			   &a->sni_mismatch.min_events) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "window", NULL)) &&
-		    get_window(yc, v, "alerts.sni_mismatch.window", 60000,
-			       &a->sni_mismatch.window_ms) < 0)
-			return -1;
-	}
-	if ((s = yamlcfg_get(yc, m, "probe_silent", NULL))) {
-		const char *ctx = "alerts.probe_silent";
-		if (yamlcfg_check_keys(yc, s, ctx, SILENT_KEYS) < 0 ||
-		    parse_common(yc, s, ctx, &a->probe_silent.c) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "intervals", NULL)) &&
-		    yamlcfg_uint(yc, v, "alerts.probe_silent.intervals", 1, 1000,
-			    &a->probe_silent.intervals) < 0)
-			return -1;
-	}
-	if ((s = yamlcfg_get(yc, m, "clock_skew", NULL))) {
-		const char *ctx = "alerts.clock_skew";
-		if (yamlcfg_check_keys(yc, s, ctx, SKEW_KEYS) < 0 ||
-		    parse_common(yc, s, ctx, &a->clock_skew.c) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "max_ms", NULL)) &&
-		    get_double(yc, v, "alerts.clock_skew.max_ms", 0, true, 86400000, false,
-			       "milliseconds > 0", &a->clock_skew.max_ms) < 0)
-			return -1;
-	}
-	if ((s = yamlcfg_get(yc, m, "drift", NULL))) {
-		const char *ctx = "alerts.drift";
-		if (yamlcfg_check_keys(yc, s, ctx, DRIFT_KEYS) < 0 || parse_common(yc, s, ctx, &a->drift.c) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "fingerprint_for", NULL)) &&
-		    get_window(yc, v, "alerts.drift.fingerprint_for", 60000,
-			       &a->drift.fingerprint_for_ms) < 0)
-			return -1;
-		if ((v = yamlcfg_get(yc, s, "baseline_window", NULL)) &&
-		    get_window(yc, v, "alerts.drift.baseline_window", 3600000,
-			       &a->drift.baseline_window_ms) < 0)
-			return -1;
-	}
-fill:;
-	struct slo_rule_common *all[] = { &a->cert_expiry.c, &a->mtls_mass.c, &a->sni_mismatch.c,
-					  &a->probe_silent.c, &a->clock_skew.c, &a->drift.c };
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-		if (all[i]->resolve_after == 0)
-			all[i]->resolve_after = a->resolve_after;
-	return 0;
-}
 
 static int parse_selector(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_selector *s)
 {
@@ -653,7 +476,7 @@ static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_
 	if (o->sli == SLO_SLI_LATENCY) {
 		if (!v)
 			return YC_ERRN(yc, m, ctx, "missing required key \"threshold_ms\" (sli: latency)");
-		if (get_double(yc, v, c, 0, true, 1e9, false, "milliseconds > 0",
+		if (slo_config_get_double(yc, v, c, 0, true, 1e9, false, "milliseconds > 0",
 			       &o->threshold_ms) < 0)
 			return -1;
 		if (sli_latency_bound_index(o->threshold_ms) < 0) {
@@ -668,14 +491,14 @@ static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_
 
 	yamlcfg_subctx(c, sizeof c, ctx, "objective");
 	if (!(v = yamlcfg_need(yc, m, "objective", ctx)) ||
-	    get_double(yc, v, c, 0, true, 100, true, "a percentage in (0, 100) like 99.9",
+	    slo_config_get_double(yc, v, c, 0, true, 100, true, "a percentage in (0, 100) like 99.9",
 		       &o->objective_pct) < 0)
 		return -1;
 	o->objective = o->objective_pct / 100.0;
 
 	o->window_ms = 30LL * 24 * 3600000;
 	yamlcfg_subctx(c, sizeof c, ctx, "window");
-	if ((v = yamlcfg_get(yc, m, "window", NULL)) && get_window(yc, v, c, 3600000, &o->window_ms) < 0)
+	if ((v = yamlcfg_get(yc, m, "window", NULL)) && slo_config_get_window(yc, v, c, 3600000, &o->window_ms) < 0)
 		return -1;
 
 	if ((v = yamlcfg_get(yc, m, "selector", NULL))) {
@@ -721,8 +544,8 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct slo_config *cfg)
 				&cfg->ndefault_rules) < 0)
 			return -1;
 	}
-	alerts_defaults(&cfg->alerts);
-	if (parse_alerts(yc, root, &cfg->alerts) < 0)
+	slo_config_alerts_defaults(&cfg->alerts);
+	if (slo_config_alerts_parse(yc, root, &cfg->alerts) < 0)
 		return -1;
 
 	yaml_node_t *seq = yamlcfg_get(yc, root, "slos", NULL);
@@ -772,9 +595,9 @@ static struct slo_config *build(struct yc *yc, yaml_node_t *root)
 	if (!root) {
 		/* an empty file: no SLOs, every default */
 		cfg->resolve_after = 3;
-		alerts_defaults(&cfg->alerts);
+		slo_config_alerts_defaults(&cfg->alerts);
 		if (builtin_rules(&cfg->default_rules, &cfg->ndefault_rules) < 0 ||
-		    parse_alerts(yc, NULL, &cfg->alerts) < 0) {
+		    slo_config_alerts_parse(yc, NULL, &cfg->alerts) < 0) {
 			yamlcfg_oom(yc);
 			goto out;
 		}

@@ -1,7 +1,8 @@
 /*
  * slo_config.h - slos.yaml: the SLOs, their burn-rate rules and the
- * thresholds of the other alert rules (collector/rules_other.c). The schema
- * is documented at the top of deploy/slos.example.yaml.
+ * thresholds of the other alert rules (collector/rules_other.c,
+ * collector/rules_probe.c). The schema is documented at the top of
+ * deploy/slos.example.yaml.
  *
  * Same approach as probe/config.c and collector/col_config.c:
  * slo_config_load() parses into a NEW struct, validates all of it and
@@ -122,6 +123,11 @@ struct slo_alerts {
 		struct slo_rule_common c;
 		double max_ms;                  /* default 2000 */
 	} clock_skew;
+
+	struct {
+		struct slo_rule_common c;
+		int64_t window_ms;              /* default 1h: new drops seen this recently */
+	} probe_dropping;
 
 	struct {
 		struct slo_rule_common c;

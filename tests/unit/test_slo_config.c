@@ -73,6 +73,8 @@ Test(slo_config, example_file)
 	cr_assert_eq(cfg->alerts.cert_expiry.nticket_days, 2);
 	cr_assert_eq(cfg->alerts.mtls_mass.window_ms, 600000);
 	cr_assert_eq(cfg->alerts.drift.baseline_window_ms, 7LL * 86400000);
+	cr_assert(cfg->alerts.probe_dropping.c.enabled);
+	cr_assert_eq(cfg->alerts.probe_dropping.window_ms, 3600000);
 	slo_config_free(cfg);
 }
 
@@ -107,6 +109,9 @@ Test(slo_config, defaults)
 	cr_assert_eq(al->drift.fingerprint_for_ms, 1800000);
 	cr_assert(al->sni_mismatch.c.enabled);
 	cr_assert_eq(al->sni_mismatch.c.resolve_after, 3);
+	cr_assert(al->probe_dropping.c.enabled);
+	cr_assert_eq(al->probe_dropping.window_ms, 3600000);
+	cr_assert_eq(al->probe_dropping.c.resolve_after, 3);
 	slo_config_free(cfg);
 
 	cfg = slo_config_new_default();
@@ -166,6 +171,7 @@ Test(slo_config, alerts_section)
 		"  sni_mismatch: {enabled: false, min_events: 10, window: 2h}\n"
 		"  probe_silent: {intervals: 5}\n"
 		"  clock_skew: {max_ms: 500}\n"
+		"  probe_dropping: {window: 30m}\n"
 		"  drift: {fingerprint_for: 1h, baseline_window: 14d}\n");
 	const struct slo_alerts *al = &cfg->alerts;
 	cr_assert_eq(al->cert_expiry.nticket_days, 3);
@@ -181,6 +187,15 @@ Test(slo_config, alerts_section)
 	cr_assert_eq(al->probe_silent.intervals, 5);
 	cr_assert_float_eq(al->clock_skew.max_ms, 500, 1e-12);
 	cr_assert_eq(al->drift.baseline_window_ms, 14 * 86400000LL);
+	cr_assert(al->probe_dropping.c.enabled);
+	cr_assert_eq(al->probe_dropping.window_ms, 1800000);
+	cr_assert_eq(al->probe_dropping.c.resolve_after, 4);
+	slo_config_free(cfg);
+
+	cfg = ok("alerts:\n  probe_dropping: {enabled: false, resolve_after: 2}\n");
+	cr_assert_not(cfg->alerts.probe_dropping.c.enabled);
+	cr_assert_eq(cfg->alerts.probe_dropping.c.resolve_after, 2);
+	cr_assert_eq(cfg->alerts.probe_dropping.window_ms, 3600000);
 	slo_config_free(cfg);
 }
 
@@ -216,6 +231,11 @@ Test(slo_config, errors_name_the_position)
 	bad("alerts:\n  mtls_mass: {min_failure_ratio: 1.5}\n", 2, 34,
 	    "alerts.mtls_mass.min_failure_ratio: expected a ratio in (0, 1]");
 	bad("alerts:\n  drift: {enabled: maybe}\n", 2, 20, "expected true or false");
+	bad("alerts:\n  probe_dropping: {window: 30s}\n", 2, 28,
+	    "alerts.probe_dropping.window: expected a duration");
+	bad("alerts:\n  probe_dropping: {resolve_after: 0}\n", 2, 35,
+	    "alerts.probe_dropping.resolve_after");
+	bad("alerts:\n  probe_dropping: {threshold: 3}\n", 2, 20, "unknown key \"threshold\"");
 	bad("slos: [\n", 2, 1, "YAML syntax error");
 	bad("slos:\n  - {name: a, sli: availability, objective: 99, selector: {tier: x}}\n", 2, 60,
 	    "unknown key \"tier\"");
