@@ -54,6 +54,10 @@ def needed_packages(binary):
     paths = dict(re.findall(r"^\s*(\S+) => (\S+)", ldd, re.M))
     pkgs = {}
     for lib in libs:
+        # a `make SANITIZE=1` build links the sanitizer runtimes; the image
+        # is built without them
+        if re.match(r"lib(asan|ubsan|lsan|tsan)\.so", lib):
+            continue
         p = paths.get(lib)
         if not p:
             raise SystemExit(f"{binary}: ldd does not resolve {lib}")
