@@ -221,32 +221,7 @@ Test(burn, latency_bounds_match_sql)
 					sli_latency_bounds[k]);
 	cr_assert_str_eq(s, buf);
 	free(s);
-	cr_assert_eq(sli_latency_bound_index(100), 9);
-	cr_assert_eq(sli_latency_bound_index(10000), 19);
-	cr_assert_eq(sli_latency_bound_index(99), -1);
-	cr_assert_eq(sli_latency_bound_index(0), -1);
 	PQfinish(c);
-}
-
-Test(burn, percentile_interpolates_within_bucket)
-{
-	uint64_t h[SLI_LATENCY_BUCKETS] = { 0 };
-	/* 50 in [10,20) (bucket 5), 45 in [50,75) (bucket 8), 5 in [200,300) (bucket 12) */
-	h[4] = 50;
-	h[7] = 45;
-	h[11] = 5;
-	/* p95: rank 95 = the last of bucket 8: 50 + 25 x (95 - 50) / 45 = 75 */
-	cr_assert_float_eq(sli_percentile(h, 0.95), 75.0, EPS);
-	/* p99: rank 99, 4th of 5 in bucket 12: 200 + 100 x 4 / 5 = 280 */
-	cr_assert_float_eq(sli_percentile(h, 0.99), 280.0, EPS);
-	/* p50: rank 50 = the last of bucket 5: 20 */
-	cr_assert_float_eq(sli_percentile(h, 0.50), 20.0, EPS);
-	/* the open bucket gives its lower bound */
-	uint64_t g[SLI_LATENCY_BUCKETS] = { 0 };
-	g[19] = 3;
-	cr_assert_float_eq(sli_percentile(g, 0.99), 10000.0, EPS);
-	uint64_t z[SLI_LATENCY_BUCKETS] = { 0 };
-	cr_assert(isnan(sli_percentile(z, 0.5)));
 }
 
 /* Per-minute pattern used by several tests: attempts 10 + m % 3, failures
@@ -313,13 +288,54 @@ Test(burn, sli_window_mixes_hours_and_minutes_exactly)
 	cr_assert_eq(v[0].failures, (uint64_t)f);   /* minute 7 and 14: 4 */
 	cr_assert_eq(f, 4);
 	sli_values_free(v, n);
+	PQfinish(c);
+}
 
-	/* beyond rollup_1m's retention the start is rounded down to its hour */
-	struct sli_window w3;
-	sli_window(T0 + 30 * MIN_MS, 3 * 24 * 60 * MIN_MS, 24 * 60 * MIN_MS, &w3);
-	cr_assert_eq(w3.from_ms, T0 - 72 * 60 * MIN_MS);
-	sli_window(T0 + 30 * MIN_MS, 3 * 24 * 60 * MIN_MS, 0, &w3);
-	cr_assert_eq(w3.from_ms, T0 + 30 * MIN_MS - 72 * 60 * MIN_MS);
+/* "No data" and 0 are different answers: a selector or window that matches
+ * no rollup row gives no row at all (the rules then neither fire nor
+ * resolve on it), while a series that failed every attempt gives a success
+ * rate of 0. A ratio whose denominator is 0 inside a series is NAN, and
+ * the expiry minima are "none seen", never 0 days. */
+Test(burn, sli_no_data_is_not_zero)
+{
+	PGconn *c = new_db("burn_nodata");
+	/* 4 attempts a minute, all failed; handshakes timed but the histogram
+	 * left empty, so no percentile can be given */
+	gen(c, "dead.example", "eu", "dead", 0, 30, "4", "4", "array_fill(0::bigint, ARRAY[20])");
+	rebuild_1h(c);
+	struct sli_window w = { T0, T0 + 30 * MIN_MS };
+	struct sli_values *v;
+	size_t n = 99;
+	char err[512];
+
+	struct slo_selector nosuch = { .service = "nosuch" };
+	cr_assert_eq(sli_query(c, &nosuch, &w, SLI_GROUP_NONE, &v, &n, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(n, 0, "a selector that matches nothing gave %zu row(s)", n);
+	sli_values_free(v, n);
+	cr_assert_eq(sli_query(c, &nosuch, &w, SLI_GROUP_REGION, &v, &n, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(n, 0);
+	sli_values_free(v, n);
+
+	/* the series exists, but not in this window */
+	struct slo_selector dead = { .service = "dead" };
+	struct sli_window later = { T0 + 31 * MIN_MS, T0 + 90 * MIN_MS };
+	cr_assert_eq(sli_query(c, &dead, &later, SLI_GROUP_NONE, &v, &n, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(n, 0);
+	sli_values_free(v, n);
+
+	cr_assert_eq(sli_query(c, &dead, &w, SLI_GROUP_NONE, &v, &n, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(n, 1);
+	cr_assert_null(v[0].group);
+	cr_assert_eq(v[0].attempts, 120);
+	cr_assert_eq(v[0].failures, 120);
+	cr_assert_float_eq(v[0].success_rate, 0.0, EPS);
+	cr_assert(!isnan(v[0].success_rate));
+	cr_assert_float_eq(v[0].ocsp_stapling_rate, 0.0, EPS);   /* 0 of 120 handshakes */
+	cr_assert(isnan(v[0].mtls_failure_rate), "no mTLS attempts: %f", v[0].mtls_failure_rate);
+	cr_assert(isnan(v[0].p95_ms), "empty histogram: p95 %f", v[0].p95_ms);
+	cr_assert(isnan(v[0].min_days_to_expiry));
+	cr_assert_eq(v[0].min_chain_not_after_ms, INT64_MIN);
+	sli_values_free(v, n);
 	PQfinish(c);
 }
 
