@@ -27,7 +27,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *env(const char *name)
+static inline const char *env(const char *name)
 {
 	const char *v = getenv(name);
 	cr_assert(v && *v, "%s is not set (run through tests/integration/test_db.sh)", name);
