@@ -2,7 +2,7 @@
  * test_sli.c - the parts of collector/sli.c and sli_latency.c that need no
  * database: window arithmetic, the SQL text a window and a selector turn
  * into, target splitting, the latency histogram's percentiles and bounds.
- * (sli_query against real rollup rows: tests/integration/test_burn.c.)
+ * (sli_query against real rollup rows: tests/integration/test_sli_query.c.)
  *
  * The SQL is compared as text. Each expected string is written out by hand
  * from the rule in sli.h: a window [from, to) reads whole UTC hours from
