@@ -139,9 +139,11 @@ $(COLL_BIN): $(B)/obj/collector/main.o $(LIB_COLL) $(LIB_COMMON)
 
 # Test and bench binaries compile and link in one step; -MF/-MT name their
 # .d file and its target explicitly.
-$(B)/tests/%: tests/unit/%.c $(LIBS_ALL) $(HARNESS_OBJ) | $(PROTO_H)
+# Unit tests link no harness (no daemons, servers or binaries started):
+# from the archives, only the objects the module under test needs.
+$(B)/tests/%: tests/unit/%.c $(LIBS_ALL) | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(HARNESS_OBJ) $(LIBS_ALL) \
+	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(LIBS_ALL) \
 		$(LIBS) $(TESTLIBS)
 
 $(B)/tests/%: tests/integration/%.c $(LIBS_ALL) $(HARNESS_OBJ) | $(PROTO_H)

@@ -49,6 +49,11 @@ int cmd_parse_time(const char *s, int64_t *ms)
 	struct tm tm;
 	memset(&tm, 0, sizeof tm);
 	int n = 0;
+	/* every field digits in its place: %d alone takes " 3" or "+3" */
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	for (size_t i = 0; i < sizeof shape - 1; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return -1;
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
 		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
 		return -1;
@@ -81,10 +86,17 @@ int cmd_parse_time(const char *s, int64_t *ms)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
+	/* a leap second is the next second (timegm would roll the day over) */
+	int leap = tm.tm_sec == 60;
+	tm.tm_sec -= leap;
+	struct tm want = tm;
 	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
+	/* timegm normalises in place: a day the month does not have ("February
+	 * 31") comes back as another date. (-1 is a valid time: 1969-12-31
+	 * 23:59:59.) */
+	if (tm.tm_year != want.tm_year || tm.tm_mon != want.tm_mon || tm.tm_mday != want.tm_mday)
 		return -1;
-	*ms = ((int64_t)t - off) * 1000 + frac;
+	*ms = ((int64_t)t + leap - off) * 1000 + frac;
 	return 0;
 }
 

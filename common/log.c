@@ -68,23 +68,62 @@ static void json_escape(char *dst, size_t cap, const char *src)
 	dst[o] = '\0';
 }
 
+/*
+ * One entry is one line in the key=value format too: a message may carry
+ * text from outside (a PostgreSQL error with its DETAIL line, a name a
+ * peer chose), and a raw newline in it would forge a second entry. Control
+ * characters are written as \n \r \t or \xNN; truncates rather than
+ * overflow.
+ */
+static void line_escape(char *dst, size_t cap, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (; *src && o + 5 < cap; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c >= 0x20 && c != 0x7f) {
+			dst[o++] = (char)c;
+			continue;
+		}
+		dst[o++] = '\\';
+		if (c == '\n') {
+			dst[o++] = 'n';
+		} else if (c == '\r') {
+			dst[o++] = 'r';
+		} else if (c == '\t') {
+			dst[o++] = 't';
+		} else {
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
 void log_write(enum log_level level, const char *fmt, ...)
 {
 	char msg[2048];
+	char esc[4096];
 	char ts[40];
 	va_list ap;
+	size_t len;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* libpq ends its messages with a newline; the entry ends the line */
+	len = strlen(msg);
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
 	twtime_rfc3339_ms(twtime_wall_ms(), ts, sizeof ts);
 
 	if (log_json) {
-		char esc[4096];
 		json_escape(esc, sizeof esc, msg);
 		fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"msg\":\"%s\"}\n",
 			ts, level_names[level], log_prog, esc);
 	} else {
-		fprintf(stderr, "ts=%s level=%s prog=%s %s\n", ts, level_names[level], log_prog, msg);
+		line_escape(esc, sizeof esc, msg);
+		fprintf(stderr, "ts=%s level=%s prog=%s %s\n", ts, level_names[level], log_prog, esc);
 	}
 }

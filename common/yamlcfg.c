@@ -77,8 +77,10 @@ void yamlcfg_join_keys(const char *const *keys, char *buf, size_t cap)
 	buf[0] = '\0';
 	for (size_t i = 0; keys[i]; i++) {
 		int n = snprintf(buf + off, cap - off, "%s%s", i ? ", " : "", keys[i]);
-		if (n < 0 || (size_t)n >= cap - off)
+		if (n < 0 || (size_t)n >= cap - off) {
+			buf[off] = '\0';       /* whole keys only, no dangling ", " */
 			break;
+		}
 		off += (size_t)n;
 	}
 }
@@ -386,7 +388,9 @@ static char *read_file(struct yc *yc, unsigned max_file, size_t *len)
 		snprintf(yc->err, yc->errlen, "%s: cannot read: %s", path, strerror(errno));
 		return NULL;
 	}
-	size_t cap = 65536, n = 0;
+	/* reading one byte past the cap tells "exactly max_file" from "more" */
+	size_t limit = (size_t)max_file + 1;
+	size_t cap = limit < 65536 ? limit : 65536, n = 0;
 	char *buf = malloc(cap);
 	if (!buf) {
 		fclose(f);
@@ -395,18 +399,19 @@ static char *read_file(struct yc *yc, unsigned max_file, size_t *len)
 	}
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max_file) {
+			if (cap >= limit) {
 				snprintf(yc->err, yc->errlen, "%s: file larger than %u bytes", path,
 					 max_file);
 				goto fail;
 			}
-			char *nb = realloc(buf, cap * 2);
+			size_t ncap = cap * 2 < limit ? cap * 2 : limit;
+			char *nb = realloc(buf, ncap);
 			if (!nb) {
 				yamlcfg_oom(yc);
 				goto fail;
 			}
 			buf = nb;
-			cap *= 2;
+			cap = ncap;
 		}
 		size_t r = fread(buf + n, 1, cap - n, f);
 		n += r;

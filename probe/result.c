@@ -159,7 +159,29 @@ void result_clear(Tlswatch__Result *r)
 	tlswatch__result__init(r);
 }
 
-static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
+/*
+ * Certificate text (names, SANs) is the server's: it need not be UTF-8, and
+ * json_string() refuses what is not, which would drop the key or the list
+ * entry without a word. Such a string is shown with every non-ASCII byte
+ * as '?' instead. NULL only when out of memory.
+ */
+static json_t *jstr_any(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char *a = strdup(s);
+	if (!a)
+		return NULL;
+	for (char *p = a; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(a);
+	free(a);
+	return j;
+}
+
+static json_t *jstr(const char *s) { return s ? jstr_any(s) : json_null(); }
 static json_t *jtime(int has, int64_t t)
 {
 	char b[40];
@@ -183,7 +205,7 @@ json_t *result_to_json(const Tlswatch__Result *r)
 	for (size_t i = 0; i < r->n_findings; i++)
 		json_array_append_new(findings, json_string(r->findings[i]));
 	for (size_t i = 0; i < r->n_leaf_sans; i++)
-		json_array_append_new(sans, json_string(r->leaf_sans[i]));
+		json_array_append_new(sans, jstr_any(r->leaf_sans[i]));
 	for (size_t i = 0; i < r->n_verify_errors; i++)
 		json_array_append_new(verrs, json_pack("{s:i,s:i,s:s}", "depth", r->verify_errors[i]->depth,
 						       "code", r->verify_errors[i]->code,
