@@ -141,8 +141,19 @@ void certinfo_sans(X509 *x, void (*add)(const char *san, void *arg), void *arg)
 		if (g->type == GEN_DNS) {
 			const unsigned char *s = ASN1_STRING_get0_data(g->d.dNSName);
 			int l = ASN1_STRING_length(g->d.dNSName);
-			/* names with NULs are forged; show them escaped by truncation */
-			snprintf(buf, sizeof buf, "%.*s", l, (const char *)s);
+			/* A DNS name is printable ASCII. Anything else - above all an
+			 * embedded NUL, the classic forgery "bank.example\0.evil" -
+			 * is shown as \xNN, whole, so the inventory never records
+			 * the harmless-looking prefix (name checks are OpenSSL's,
+			 * which refuses such names). */
+			size_t o = 0;
+			for (int k = 0; k < l && o + 5 < sizeof buf; k++) {
+				if (s[k] > 0x20 && s[k] < 0x7f && s[k] != '\\')
+					buf[o++] = (char)s[k];
+				else
+					o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x", s[k]);
+			}
+			buf[o] = '\0';
 			add(buf, arg);
 		} else if (g->type == GEN_IPADD) {
 			int l = ASN1_STRING_length(g->d.iPAddress);

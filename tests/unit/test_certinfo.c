@@ -275,6 +275,29 @@ Test(certinfo, sans_dns_and_ip_in_order)
 	EVP_PKEY_free(k);
 }
 
+/* A DNS SAN with an embedded NUL (the "bank.example\0.evil" forgery) is
+ * shown whole, escaped - never as its harmless-looking prefix. */
+Test(certinfo, sans_with_embedded_nul_shown_escaped)
+{
+	EVP_PKEY *k = ec_key("P-256");
+	X509 *x = simple_cert(k, EVP_sha256());
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	cr_assert(gens && g && ia5);
+	cr_assert(ASN1_STRING_set(ia5, "bank.example\0.evil", 18));
+	GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
+	cr_assert(sk_GENERAL_NAME_push(gens, g));
+	cr_assert(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT));
+	GENERAL_NAMES_free(gens);
+	struct sans got = { .n = 0 };
+	certinfo_sans(x, add_san, &got);
+	cr_assert_eq(got.n, 1);
+	cr_assert_str_eq(got.v[0], "bank.example\\x00.evil");
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
 Test(certinfo, ca_and_self_signed)
 {
 	EVP_PKEY *ca_key = ec_key("P-256"), *leaf_key = ec_key("P-256");
