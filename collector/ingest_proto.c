@@ -9,6 +9,8 @@
 #include "db.h"
 #include "twtime.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +31,11 @@ static const char *printable(const char *s, char *buf, size_t cap)
 	return buf;
 }
 
+/* The probe's clock minus ours; NAN when the frame carries no clock (the
+ * stored offset then keeps its last known value instead of becoming 0). */
 static double clock_offset(bool has, int64_t sent_ms)
 {
-	return has ? (double)(sent_ms - twtime_wall_ms()) : 0.0;
+	return has ? (double)(sent_ms - twtime_wall_ms()) : NAN;
 }
 
 static const char *msg_name(const Tlswatch__Envelope *env)

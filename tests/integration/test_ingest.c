@@ -228,12 +228,15 @@ Test(ingest, heartbeat_updates_probe_and_gets_no_reply)
 	h.overdue = 1;
 	e.msg_case = TLSWATCH__ENVELOPE__MSG_HEARTBEAT;
 	e.heartbeat = &h;
+	/* this heartbeat carries no clock: the known offset must stay */
+	cr_assert_eq(q_int(db, "WITH u AS (UPDATE probes SET clock_offset_ms = 1234 WHERE probe_id = $1 "
+			   "RETURNING 1) SELECT count(*) FROM u", "probe-h"), 1);
 	cr_assert_eq(tw_probe_send(c, &e), 0);
 	n = -1;
 	for (int i = 0; i < 50 && n != 1; i++) {
 		n = q_int(db, "SELECT count(*) FROM probes WHERE probe_id = $1 AND spool_records = 7 "
 			  "AND spool_bytes = 900 AND dropped_total = 4 AND overdue_total = 1 "
-			  "AND dropped_at IS NOT NULL", "probe-h");
+			  "AND dropped_at IS NOT NULL AND clock_offset_ms = 1234", "probe-h");
 		if (n != 1)
 			sleep_ms(100);
 	}
