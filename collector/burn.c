@@ -114,13 +114,13 @@ many:
 /* One query for every window of every SLO: the rows some window needs
  * (sli_rows_sql) summed per series with one FILTER per window and counter
  * (sli_window_cond) - the same window definition as sli_query. */
-static void build_query(struct sli_sql *b, PGconn *c, const struct plan *p,
+static void build_query(struct strbuf *b, PGconn *c, const struct plan *p,
 			const struct sli_window *w)
 {
-	sli_sql_printf(b, "SELECT s.*%s FROM (SELECT target, port, sni, region, profile, "
+	strbuf_printf(b, "SELECT s.*%s FROM (SELECT target, port, sni, region, profile, "
 			  "max(service)", p->labels ? ", t.labels::text" : "");
 	for (size_t i = 0; i < p->nwin; i++) {
-		struct sli_sql cond = { 0 };
+		struct strbuf cond = { 0 };
 		sli_window_cond(&cond, &w[i]);
 		if (cond.oom) {
 			b->oom = true;
@@ -128,27 +128,27 @@ static void build_query(struct sli_sql *b, PGconn *c, const struct plan *p,
 			return;
 		}
 		if (p->avail)
-			sli_sql_printf(b, ", coalesce(sum(attempts) FILTER (WHERE %s), 0), "
+			strbuf_printf(b, ", coalesce(sum(attempts) FILTER (WHERE %s), 0), "
 					  "coalesce(sum(failures) FILTER (WHERE %s), 0)",
 				       cond.p, cond.p);
 		if (p->lat) {
-			sli_sql_printf(b, ", coalesce(sum(handshake_ms_count) FILTER (WHERE %s), 0)",
+			strbuf_printf(b, ", coalesce(sum(handshake_ms_count) FILTER (WHERE %s), 0)",
 				       cond.p);
 			for (size_t t = 0; t < p->nthr; t++) {
-				sli_sql_printf(b, ", coalesce(sum(");
+				strbuf_printf(b, ", coalesce(sum(");
 				for (int k = 1; k <= p->thr[t]; k++)
-					sli_sql_printf(b, "%scoalesce(handshake_ms_hist[%d], 0)",
+					strbuf_printf(b, "%scoalesce(handshake_ms_hist[%d], 0)",
 						       k > 1 ? " + " : "", k);
-				sli_sql_printf(b, ") FILTER (WHERE %s), 0)", cond.p);
+				strbuf_printf(b, ") FILTER (WHERE %s), 0)", cond.p);
 			}
 		}
 		free(cond.p);
 	}
-	sli_sql_printf(b, " FROM ");
+	strbuf_printf(b, " FROM ");
 	sli_rows_sql(b, w, p->nwin);
-	sli_sql_printf(b, " r GROUP BY 1, 2, 3, 4, 5) s");
+	strbuf_printf(b, " r GROUP BY 1, 2, 3, 4, 5) s");
 	if (p->labels)
-		sli_sql_printf(b, " LEFT JOIN targets t ON t.target = s.target AND t.port = s.port "
+		strbuf_printf(b, " LEFT JOIN targets t ON t.target = s.target AND t.port = s.port "
 				  "AND t.sni = s.sni");
 	(void)c;
 }
@@ -280,7 +280,7 @@ int burn_evaluate(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 {
 	struct plan p;
 	struct sli_window w[64];
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	PGresult *res = NULL;
 	struct series *ser = NULL, **byt = NULL;
 	size_t nser = 0, cap = 0;

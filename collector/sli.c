@@ -37,41 +37,10 @@ double sli_percentile(const uint64_t *hist, double q)
 
 /* ---- SQL text ---- */
 
-void sli_sql_printf(struct sli_sql *b, const char *fmt, ...)
-{
-	if (b->oom)
-		return;
-	for (;;) {
-		va_list ap;
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->p && (size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap - b->len <= (size_t)n)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-}
-
-void sli_sql_literal(struct sli_sql *b, PGconn *c, const char *s)
+void sli_sql_literal(struct strbuf *b, PGconn *c, const char *s)
 {
 	if (!s) {
-		sli_sql_printf(b, "NULL");
+		strbuf_printf(b, "NULL");
 		return;
 	}
 	char *e = PQescapeLiteral(c, s, strlen(s));
@@ -79,14 +48,14 @@ void sli_sql_literal(struct sli_sql *b, PGconn *c, const char *s)
 		b->oom = true;
 		return;
 	}
-	sli_sql_printf(b, "%s", e);
+	strbuf_printf(b, "%s", e);
 	PQfreemem(e);
 }
 
-void sli_sql_time(struct sli_sql *b, int64_t ms)
+void sli_sql_time(struct strbuf *b, int64_t ms)
 {
 	char t[48];
-	sli_sql_printf(b, "'%s'::timestamptz", twtime_rfc3339_ms(ms, t, sizeof t));
+	strbuf_printf(b, "'%s'::timestamptz", twtime_rfc3339_ms(ms, t, sizeof t));
 }
 
 /* ---- windows ---- */
@@ -114,71 +83,71 @@ void sli_window(int64_t now_ms, int64_t len_ms, int64_t minute_retention_ms,
 		w->from_ms = floor_hour(w->from_ms);
 }
 
-void sli_window_cond(struct sli_sql *b, const struct sli_window *w)
+void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 {
 	int64_t ch = ceil_hour(w->from_ms), ft = floor_hour(w->to_ms);
-	sli_sql_printf(b, "((g = '1m' AND bucket >= ");
+	strbuf_printf(b, "((g = '1m' AND bucket >= ");
 	sli_sql_time(b, w->from_ms);
-	sli_sql_printf(b, " AND bucket < ");
+	strbuf_printf(b, " AND bucket < ");
 	sli_sql_time(b, w->to_ms);
 	if (ch < ft) {
 		/* minutes only outside the whole hours [ch, ft) */
-		sli_sql_printf(b, " AND (bucket < ");
+		strbuf_printf(b, " AND (bucket < ");
 		sli_sql_time(b, ch);
-		sli_sql_printf(b, " OR bucket >= ");
+		strbuf_printf(b, " OR bucket >= ");
 		sli_sql_time(b, ft);
-		sli_sql_printf(b, ")) OR (g = '1h' AND bucket >= ");
+		strbuf_printf(b, ")) OR (g = '1h' AND bucket >= ");
 		sli_sql_time(b, ch);
-		sli_sql_printf(b, " AND bucket < ");
+		strbuf_printf(b, " AND bucket < ");
 		sli_sql_time(b, ft);
 	}
-	sli_sql_printf(b, "))");
+	strbuf_printf(b, "))");
 }
 
-void sli_rows_sql(struct sli_sql *b, const struct sli_window *w, size_t nw)
+void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 {
 	int64_t hlo = INT64_MAX, hhi = INT64_MIN;
-	sli_sql_printf(b, "(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false");
+	strbuf_printf(b, "(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false");
 	for (size_t i = 0; i < nw; i++) {
 		int64_t ch = ceil_hour(w[i].from_ms), ft = floor_hour(w[i].to_ms);
 		if (ch < ft) {
 			/* the two edges */
 			if (w[i].from_ms < ch) {
-				sli_sql_printf(b, " OR (bucket >= ");
+				strbuf_printf(b, " OR (bucket >= ");
 				sli_sql_time(b, w[i].from_ms);
-				sli_sql_printf(b, " AND bucket < ");
+				strbuf_printf(b, " AND bucket < ");
 				sli_sql_time(b, ch);
-				sli_sql_printf(b, ")");
+				strbuf_printf(b, ")");
 			}
 			if (ft < w[i].to_ms) {
-				sli_sql_printf(b, " OR (bucket >= ");
+				strbuf_printf(b, " OR (bucket >= ");
 				sli_sql_time(b, ft);
-				sli_sql_printf(b, " AND bucket < ");
+				strbuf_printf(b, " AND bucket < ");
 				sli_sql_time(b, w[i].to_ms);
-				sli_sql_printf(b, ")");
+				strbuf_printf(b, ")");
 			}
 			if (ch < hlo)
 				hlo = ch;
 			if (ft > hhi)
 				hhi = ft;
 		} else {
-			sli_sql_printf(b, " OR (bucket >= ");
+			strbuf_printf(b, " OR (bucket >= ");
 			sli_sql_time(b, w[i].from_ms);
-			sli_sql_printf(b, " AND bucket < ");
+			strbuf_printf(b, " AND bucket < ");
 			sli_sql_time(b, w[i].to_ms);
-			sli_sql_printf(b, ")");
+			strbuf_printf(b, ")");
 		}
 	}
-	sli_sql_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE ");
+	strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE ");
 	if (hlo < hhi) {
-		sli_sql_printf(b, "bucket >= ");
+		strbuf_printf(b, "bucket >= ");
 		sli_sql_time(b, hlo);
-		sli_sql_printf(b, " AND bucket < ");
+		strbuf_printf(b, " AND bucket < ");
 		sli_sql_time(b, hhi);
 	} else {
-		sli_sql_printf(b, "false");
+		strbuf_printf(b, "false");
 	}
-	sli_sql_printf(b, ")");
+	strbuf_printf(b, ")");
 }
 
 /* ---- selectors ---- */
@@ -212,31 +181,31 @@ void sli_split_target(const char *t, char *hbuf, size_t cap, unsigned *port)
 	hbuf[hlen] = '\0';
 }
 
-void sli_selector_cond(struct sli_sql *b, PGconn *c, const struct slo_selector *sel)
+void sli_selector_cond(struct strbuf *b, PGconn *c, const struct slo_selector *sel)
 {
-	sli_sql_printf(b, "true");
+	strbuf_printf(b, "true");
 	if (!sel)
 		return;
 	if (sel->service) {
-		sli_sql_printf(b, " AND r.service = ");
+		strbuf_printf(b, " AND r.service = ");
 		sli_sql_literal(b, c, sel->service);
 	}
 	if (sel->region) {
-		sli_sql_printf(b, " AND r.region = ");
+		strbuf_printf(b, " AND r.region = ");
 		sli_sql_literal(b, c, sel->region);
 	}
 	if (sel->profile) {
-		sli_sql_printf(b, " AND r.profile = ");
+		strbuf_printf(b, " AND r.profile = ");
 		sli_sql_literal(b, c, sel->profile);
 	}
 	if (sel->target) {
 		char host[512];
 		unsigned port;
 		sli_split_target(sel->target, host, sizeof host, &port);
-		sli_sql_printf(b, " AND r.target = ");
+		strbuf_printf(b, " AND r.target = ");
 		sli_sql_literal(b, c, host);
 		if (port)
-			sli_sql_printf(b, " AND r.port = %u", port);
+			strbuf_printf(b, " AND r.port = %u", port);
 	}
 	if (sel->nlabels) {
 		json_t *o = json_object();
@@ -248,9 +217,9 @@ void sli_selector_cond(struct sli_sql *b, PGconn *c, const struct slo_selector *
 			b->oom = true;
 			return;
 		}
-		sli_sql_printf(b, " AND t.labels @> ");
+		strbuf_printf(b, " AND t.labels @> ");
 		sli_sql_literal(b, c, js);
-		sli_sql_printf(b, "::jsonb");
+		strbuf_printf(b, "::jsonb");
 		free(js);
 	}
 }
@@ -279,31 +248,31 @@ int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window
 		[SLI_GROUP_REGION] = "r.region",
 		[SLI_GROUP_PROFILE] = "r.profile",
 	};
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	PGresult *res = NULL;
 	int rc = -1;
 	*out = NULL;
 	*n = 0;
 
-	sli_sql_printf(&b, "SELECT %s AS grp, sum(attempts), sum(successes), sum(failures), "
+	strbuf_printf(&b, "SELECT %s AS grp, sum(attempts), sum(successes), sum(failures), "
 			   "sum(handshakes), sum(handshake_ms_count), sum(mtls_attempts), "
 			   "sum(mtls_failures), sum(ocsp_stapled_count), sum(cipher_fallback_count), "
 			   "sum(sni_mismatch_count), min(min_days_to_expiry), "
 			   "(extract(epoch FROM min(min_chain_not_after)) * 1000)::bigint",
 		       gexpr[group]);
 	for (int k = 1; k <= SLI_LATENCY_BUCKETS; k++)
-		sli_sql_printf(&b, ", sum(coalesce(handshake_ms_hist[%d], 0))", k);
-	sli_sql_printf(&b, " FROM ");
+		strbuf_printf(&b, ", sum(coalesce(handshake_ms_hist[%d], 0))", k);
+	strbuf_printf(&b, " FROM ");
 	sli_rows_sql(&b, w, 1);
-	sli_sql_printf(&b, " r LEFT JOIN targets t ON t.target = r.target AND t.port = r.port "
+	strbuf_printf(&b, " r LEFT JOIN targets t ON t.target = r.target AND t.port = r.port "
 			   "AND t.sni = r.sni WHERE ");
 	{
 		/* the window condition names bare columns g and bucket */
 		sli_window_cond(&b, w);
 	}
-	sli_sql_printf(&b, " AND ");
+	strbuf_printf(&b, " AND ");
 	sli_selector_cond(&b, c, sel);
-	sli_sql_printf(&b, " GROUP BY 1 %s ORDER BY 1",
+	strbuf_printf(&b, " GROUP BY 1 %s ORDER BY 1",
 		       group == SLI_GROUP_NONE ? "HAVING count(*) > 0" : "");
 	if (b.oom) {
 		snprintf(err, errlen, "out of memory");

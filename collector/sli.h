@@ -27,6 +27,7 @@
 #include <libpq-fe.h>
 
 #include "sli_latency.h"
+#include "strbuf.h"
 #include "slo_config.h"
 
 /* Percentile q (0 < q < 1) of a histogram with SLI_LATENCY_BUCKETS buckets:
@@ -45,14 +46,13 @@ struct sli_window {
 void sli_window(int64_t now_ms, int64_t len_ms, int64_t minute_retention_ms,
 		struct sli_window *w);
 
-struct sli_sql;
 /* Appends a SQL boolean over columns `g` ('1m' or '1h') and `bucket` of a
  * rollup row source saying whether the row is in window w. */
-void sli_window_cond(struct sli_sql *b, const struct sli_window *w);
+void sli_window_cond(struct strbuf *b, const struct sli_window *w);
 /* Appends the row source for the union of windows: "(SELECT '1m' AS g, *
  * FROM rollup_1m WHERE ... UNION ALL SELECT '1h', * FROM rollup_1h WHERE ...)"
  * reading only the rows some window needs. */
-void sli_rows_sql(struct sli_sql *b, const struct sli_window *w, size_t nw);
+void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw);
 
 /* How sli_query groups. */
 enum sli_group {
@@ -92,24 +92,15 @@ void sli_values_free(struct sli_values *v, size_t n);
 /* Appends a SQL condition over rollup columns (alias r) and targets labels
  * (alias t, LEFT JOINed on target, port, sni) for a selector ("true" when
  * it selects everything). Strings are escaped for c. */
-void sli_selector_cond(struct sli_sql *b, PGconn *c, const struct slo_selector *sel);
+void sli_selector_cond(struct strbuf *b, PGconn *c, const struct slo_selector *sel);
 
 /* Splits a selector target "host", "host:port" or "[v6]:port": *port 0 when
  * none. host is written to hbuf. */
 void sli_split_target(const char *t, char *hbuf, size_t cap, unsigned *port);
 
-/* A growable SQL text buffer (also used by burn.c and alerts.c): printf
- * appends; after an allocation failure `oom` is set and appends do nothing.
- * Free p with free(). */
-struct sli_sql {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-void sli_sql_printf(struct sli_sql *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends a literal escaped for c (PQescapeLiteral), or NULL. */
-void sli_sql_literal(struct sli_sql *b, PGconn *c, const char *s);
+void sli_sql_literal(struct strbuf *b, PGconn *c, const char *s);
 /* Appends '<rfc3339>'::timestamptz. */
-void sli_sql_time(struct sli_sql *b, int64_t ms);
+void sli_sql_time(struct strbuf *b, int64_t ms);
 
 #endif

@@ -41,7 +41,7 @@ static PGconn *offline_conn(void)
 static void window_cond_is(int64_t from, int64_t to, const char *want)
 {
 	struct sli_window w = { from, to };
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	sli_window_cond(&b, &w);
 	cr_assert_not(b.oom);
 	cr_assert_str_eq(b.p, want);
@@ -182,7 +182,7 @@ Test(sli, rows_sql_unions_the_windows)
 {
 	struct sli_window w[2] = { { T0 + 5 * MIN_MS, T0 + 17 * MIN_MS },
 				   { T0 - 70 * MIN_MS, T0 + 130 * MIN_MS } };
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	sli_rows_sql(&b, w, 2);
 	cr_assert_not(b.oom);
 	cr_assert_str_eq(b.p,
@@ -201,7 +201,7 @@ Test(sli, rows_sql_unions_the_windows)
 Test(sli, rows_sql_minutes_only_reads_no_hours)
 {
 	struct sli_window w = { T0 + 5 * MIN_MS, T0 + 17 * MIN_MS };
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	sli_rows_sql(&b, &w, 1);
 	cr_assert_str_eq(b.p,
 		"(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false"
@@ -214,7 +214,7 @@ Test(sli, rows_sql_minutes_only_reads_no_hours)
 Test(sli, rows_sql_hours_only_reads_no_minutes)
 {
 	struct sli_window w = { T0, T0 + 3 * HOUR_MS };
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	sli_rows_sql(&b, &w, 1);
 	cr_assert_str_eq(b.p,
 		"(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false"
@@ -252,7 +252,7 @@ Test(sli, split_target)
 
 static char *selector_sql(PGconn *c, const struct slo_selector *sel)
 {
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	sli_selector_cond(&b, c, sel);
 	cr_assert_not(b.oom);
 	return b.p;
@@ -318,12 +318,12 @@ Test(sli, selector_labels_jsonb_containment)
 
 Test(sli, sql_buffer_grows_and_keeps_text)
 {
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	char chunk[301];
 	memset(chunk, 'q', 300);
 	chunk[300] = '\0';
 	for (int i = 0; i < 20; i++)
-		sli_sql_printf(&b, "%d:%s;", i % 10, chunk);
+		strbuf_printf(&b, "%d:%s;", i % 10, chunk);
 	cr_assert_not(b.oom);
 	cr_assert_eq(b.len, 20 * 303);
 	cr_assert_eq(strlen(b.p), b.len);
@@ -338,9 +338,9 @@ Test(sli, sql_buffer_grows_and_keeps_text)
 Test(sli, sql_literal_null_and_time)
 {
 	PGconn *c = offline_conn();
-	struct sli_sql b = { 0 };
+	struct strbuf b = { 0 };
 	sli_sql_literal(&b, c, NULL);
-	sli_sql_printf(&b, " ");
+	strbuf_printf(&b, " ");
 	sli_sql_time(&b, -1);
 	cr_assert_str_eq(b.p, "NULL " TS("1969-12-31T23:59:59.999Z"));
 	free(b.p);
