@@ -306,8 +306,12 @@ static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
 }
 
 /* Both statements in one request (simple protocol: the numbers are ours,
- * formatted as integers). Statement 1 reads rollup_1h's primary key range
- * for the lookback and one index probe into results per series. */
+ * formatted as integers). Statement 1 reads rollup_1h for the lookback and
+ * makes one backward index scan into results per series that stops at the
+ * first row of its region and profile. Ordering by started_at alone is what
+ * lets it stop there (adding seq as a tie-break turned it into a bitmap scan
+ * of the whole hour: 40 ms instead of 8 ms on 100k rows, 600 series; a
+ * DISTINCT ON over results took 600 ms). */
 static int build_sql(struct metrics *m)
 {
 	int n = snprintf(m->sql, sizeof m->sql,
@@ -324,7 +328,7 @@ static int build_sql(struct metrics *m)
 		"WHERE r.target = s.target AND r.port = s.port AND r.started_at >= s.bucket "
 		"AND r.started_at < s.bucket + interval '1 hour' AND coalesce(r.sni, '') = s.sni "
 		"AND r.region = s.region AND r.profile = s.profile "
-		"ORDER BY r.started_at DESC, r.seq DESC LIMIT 1) r "
+		"ORDER BY r.started_at DESC LIMIT 1) r "
 		"ORDER BY s.target, s.port, s.sni, s.region, s.profile LIMIT %u;\n"
 		"SELECT target, port, sni, region, profile, "
 		"extract(epoch FROM bucket)::bigint, o.key, o.value "
