@@ -410,3 +410,38 @@ Test(metrics, max_series_caps_the_snapshot)
 	metrics_free(m);
 	event_base_free(base);
 }
+
+/* With the database unreachable, /metrics still renders at once: no
+ * per-target series, and an age that says how long nothing was read. */
+Test(metrics, unreachable_database_renders_without_waiting)
+{
+	struct event_base *base = event_base_new();
+	cr_assert_not_null(base);
+	char err[256];
+	/* port 1 on loopback: refused at once */
+	struct metrics_opts o = { .conninfo = "host=127.0.0.1 port=1 dbname=x connect_timeout=2",
+				  .refresh_ms = 1000 };
+	struct metrics *m = metrics_new(base, &o, err, sizeof err);
+	cr_assert_not_null(m, "%s", err);
+	struct timeval limit = { 1, 500000 };
+	cr_assert_eq(event_base_loopexit(base, &limit), 0);
+	cr_assert_geq(event_base_dispatch(base), 0);
+	struct evbuffer *b = evbuffer_new();
+	cr_assert_not_null(b);
+	metrics_render(m, b);
+	size_t len = evbuffer_get_length(b);
+	char *text = malloc(len + 1);
+	cr_assert_not_null(text);
+	evbuffer_remove(b, text, len);
+	text[len] = '\0';
+	char *age = strstr(text, "\ntlswatch_metrics_snapshot_age_seconds ");
+	cr_assert_not_null(age, "%s", text);
+	cr_expect_geq(strtod(age + 39, NULL), 1.4, "%s", text);
+	cr_expect_not_null(strstr(text, "\ntlswatch_metrics_series 0\n"));
+	cr_expect_null(strstr(text, "probe_success"));
+	cr_expect_eq(metrics_refreshes(m), 0);
+	free(text);
+	evbuffer_free(b);
+	metrics_free(m);
+	event_base_free(base);
+}
