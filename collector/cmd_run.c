@@ -16,6 +16,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "notify_config.h"
 #include "sdnotify.h"
@@ -126,6 +127,7 @@ int cmd_run_main(int argc, char **argv)
 	struct slo_config *slo = NULL;
 	struct evaluator *ev = NULL;
 	struct notifier *nt = NULL;
+	struct metrics *mx = NULL;
 
 	if (cmd_parse_config_args(argc, argv, "run", true, run_usage, &path, &check_only, &rc) < 0)
 		return rc;
@@ -199,6 +201,18 @@ int cmd_run_main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	/* the per-target series of /metrics: a snapshot refreshed on the loop
+	 * from its own database session, so a scrape never waits for a query */
+	if (http) {
+		struct metrics_opts mo = { .conninfo = cfg->db_conninfo,
+					   .refresh_ms = cfg->metrics_refresh_ms,
+					   .max_series = cfg->metrics_max_series };
+		if (!(mx = metrics_new(base, &mo, err, sizeof err))) {
+			log_error("%s", err);
+			goto out;
+		}
+		http_srv_set_metrics(http, mx);
+	}
 	struct run_ctx ctx = { .base = base, .ing = ing,
 			       .shutdown_timeout_ms = cfg->shutdown_timeout_ms };
 	const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
@@ -251,6 +265,7 @@ out:
 		if (sigs[i])
 			event_free(sigs[i]);
 	http_srv_free(http);
+	metrics_free(mx);
 	ingest_free(ing);
 	notify_free(nt);
 	db_pool_free(db);

@@ -39,7 +39,7 @@ static const char *const RETENTION_KEYS[] = { "results", "rollup_1m", "rollup_1h
 					      "notifications", "evaluation_runs",
 					      "certificate_sightings", NULL };
 static const char *const TLS_KEYS[] = { "ca_file", "cert_file", "key_file", NULL };
-static const char *const HTTP_KEYS[] = { "listen", NULL };
+static const char *const HTTP_KEYS[] = { "listen", "metrics_refresh", "metrics_max_series", NULL };
 static const char *const DB_KEYS[] = { "conninfo", "connections", "queue_max_rows", NULL };
 static const char *const LIMITS_KEYS[] = { "max_frame", "max_connections", "idle_timeout",
 					   "handshake_timeout", "hello_timeout",
@@ -115,8 +115,14 @@ static int parse_http(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 		return 0;
 	if (yamlcfg_check_keys(yc, m, "http", HTTP_KEYS) < 0)
 		return -1;
-	yaml_node_t *v = yamlcfg_need(yc, m, "listen", "http");
-	if (!v)
+	yaml_node_t *v;
+	if ((v = yamlcfg_get(yc, m, "metrics_refresh", NULL)) &&
+	    yamlcfg_duration(yc, v, "http.metrics_refresh", 1000, &cfg->metrics_refresh_ms) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, m, "metrics_max_series", NULL)) &&
+	    yamlcfg_uint(yc, v, "http.metrics_max_series", 1, 1000000, &cfg->metrics_max_series) < 0)
+		return -1;
+	if (!(v = yamlcfg_need(yc, m, "listen", "http")))
 		return -1;
 	return get_hostport(yc, v, "http.listen", &cfg->http_listen, &cfg->http_host,
 			    &cfg->http_port);
@@ -306,6 +312,8 @@ static int parse_retention(struct yc *yc, yaml_node_t *root, struct col_config *
 static void set_defaults(struct col_config *cfg)
 {
 	cfg->db_connections = 4;
+	cfg->metrics_refresh_ms = 15000;
+	cfg->metrics_max_series = 10000;
 	cfg->db_queue_max_rows = 50000;
 	cfg->partitions_ahead_days = 3;
 	cfg->max_frame = 4u << 20;

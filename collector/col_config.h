@@ -44,6 +44,9 @@ struct col_config {
 	char *http_listen;              /* NULL: no HTTP server */
 	char *http_host;
 	unsigned http_port;
+	unsigned metrics_refresh_ms;    /* http.metrics_refresh: per-target snapshot period, default 15 s */
+	unsigned metrics_max_series;    /* http.metrics_max_series: cap on target x region x
+					 * profile series, default 10000 (docs/metrics.md) */
 
 	char *db_conninfo;              /* libpq string or URI; may hold a password:
 					 * wiped before it is freed */

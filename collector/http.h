@@ -5,7 +5,9 @@
  *   GET /readyz    200 "ready" when the database is ready (db_is_ready) and
  *                  the probe listener accepts; else 503 with the reason
  *   GET /metrics   Prometheus text exposition (version 0.0.4), every family
- *                  with HELP and TYPE, names tlswatch_collector_*
+ *                  with HELP and TYPE: build and process (metrics_proc.h),
+ *                  the collector's own series (metrics_self.h) and, when
+ *                  set, the per-target snapshot (metrics.h); docs/metrics.md
  *
  * Anything else is 404; methods other than GET/HEAD are 405. Every handler
  * ends in evhttp_send_reply / evhttp_send_error.
@@ -38,6 +40,9 @@ char *http_srv_metrics_text(const struct http_srv *h);
 struct evaluator;
 struct notifier;
 void http_srv_set_alerting(struct http_srv *h, struct evaluator *ev, struct notifier *nt);
+/* Adds the per-target snapshot's series (borrowed; must outlive h). */
+struct metrics;
+void http_srv_set_metrics(struct http_srv *h, struct metrics *m);
 void http_srv_free(struct http_srv *h);
 
 #endif
