@@ -138,22 +138,29 @@ $(COLL_BIN): $(B)/obj/collector/main.o $(LIB_COLL) $(LIB_COMMON)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
 
 # Test and bench binaries compile and link in one step; -MF/-MT name their
-# .d file and its target explicitly.
+# .d file and its target explicitly. The sed takes the test's own source out
+# of its .d (the pattern rule already depends on it): a test that moves
+# between tests/unit and tests/integration must not leave its old path behind
+# as a prerequisite make cannot find.
+DROP_SRC = @sed -i 's| $<||' $@.d
 # Unit tests link no harness (no daemons, servers or binaries started):
 # from the archives, only the objects the module under test needs.
 $(B)/tests/%: tests/unit/%.c $(LIBS_ALL) | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(LIBS_ALL) \
 		$(LIBS) $(TESTLIBS)
+	$(DROP_SRC)
 
 $(B)/tests/%: tests/integration/%.c $(LIBS_ALL) $(HARNESS_OBJ) | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(HARNESS_OBJ) $(LIBS_ALL) \
 		$(LIBS) $(TESTLIBS)
+	$(DROP_SRC)
 
 $(B)/bench/%: bench/%.c $(LIBS_ALL) | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(LIBS_ALL) $(LIBS)
+	$(DROP_SRC)
 
 # `make test` = deps, build, run. The sub-make keeps pkg-config lookups after
 # the packages are installed.
