@@ -9,6 +9,7 @@
  * another build may differ.
  */
 #include "profile.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -160,47 +161,23 @@ const char *profile_version_name(int version)
 	return "unknown";
 }
 
-/* -------------------------------------------------- growable string */
+/* ----------------------------------------- strings built in common/strbuf */
 
-/* A heap string built by appending; p is NULL until something is added. */
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int sb_addn(struct sbuf *sb, const char *s, size_t n)
+/* 0, or -1 once the buffer is out of memory: the normalisation below checks
+ * every step. */
+static int sb_addn(struct strbuf *sb, const char *s, size_t n)
 {
-	if (n > SIZE_MAX - sb->len - 1)
-		return -1;
-	if (sb->len + n + 1 > sb->cap) {
-		size_t ncap = sb->cap ? sb->cap : 64;
-		char *np;
-
-		while (ncap < sb->len + n + 1) {
-			if (ncap > SIZE_MAX / 2)
-				return -1;
-			ncap *= 2;
-		}
-		np = realloc(sb->p, ncap);
-		if (np == NULL)
-			return -1;
-		sb->p = np;
-		sb->cap = ncap;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-	return 0;
+	strbuf_put(sb, s, n);
+	return sb->oom ? -1 : 0;
 }
 
-static int sb_add(struct sbuf *sb, const char *s)
+static int sb_add(struct strbuf *sb, const char *s)
 {
 	return sb_addn(sb, s, strlen(s));
 }
 
 /* Appends s to a separated list: sep first unless the list is empty. */
-static int sb_item(struct sbuf *sb, const char *sep, const char *s)
+static int sb_item(struct strbuf *sb, const char *sep, const char *s)
 {
 	if (sb->len && sb_add(sb, sep) != 0)
 		return -1;
@@ -208,24 +185,13 @@ static int sb_item(struct sbuf *sb, const char *sep, const char *s)
 }
 
 /* Takes the built string (NULL when empty) and resets sb. */
-static char *sb_take(struct sbuf *sb)
+static char *sb_take(struct strbuf *sb)
 {
-	char *p = sb->p;
-
-	if (p != NULL && sb->len == 0) {
-		free(p);
-		p = NULL;
+	if (sb->len == 0) {
+		strbuf_free(sb);
+		return NULL;
 	}
-	sb->p = NULL;
-	sb->len = sb->cap = 0;
-	return p;
-}
-
-static void sb_free(struct sbuf *sb)
-{
-	free(sb->p);
-	sb->p = NULL;
-	sb->len = sb->cap = 0;
+	return strbuf_take(sb);
 }
 
 /* Whether item is one of the ':' separated entries of list. */
@@ -439,7 +405,7 @@ static bool below_tls1(int v)
 
 /* Appends "label" and the ':' separated list, shown as "a, b, c", to the
  * caveat; nothing when the list is empty. */
-static int caveat_list(struct sbuf *caveat, const char *label, const struct sbuf *list)
+static int caveat_list(struct strbuf *caveat, const char *label, const struct strbuf *list)
 {
 	if (list->len == 0)
 		return 0;
@@ -460,7 +426,7 @@ static int caveat_list(struct sbuf *caveat, const char *label, const struct sbuf
 }
 
 /* Adds tok to the ':' separated list unless it is already there. */
-static int add_once(struct sbuf *list, const char *tok)
+static int add_once(struct strbuf *list, const char *tok)
 {
 	if (list_has(list->p, tok))
 		return 0;
@@ -473,9 +439,9 @@ static int add_once(struct sbuf *list, const char *tok)
  * twice) are kept once.
  */
 static int filter_ciphers(struct profile_caps *caps, const char *list,
-			  struct sbuf *kept, struct sbuf *caveat)
+			  struct strbuf *kept, struct strbuf *caveat)
 {
-	struct sbuf gone = {0}, creds = {0};
+	struct strbuf gone = {0}, creds = {0};
 	const char *cur = list ? list : "";
 	char tok[NAME_MAX_LEN];
 	int rc = -1;
@@ -505,16 +471,16 @@ static int filter_ciphers(struct profile_caps *caps, const char *list,
 		goto out;
 	rc = 0;
 out:
-	sb_free(&gone);
-	sb_free(&creds);
+	strbuf_free(&gone);
+	strbuf_free(&creds);
 	return rc;
 }
 
 /* Filters TLS1.3 suites the same way. */
 static int filter_suites(struct profile_caps *caps, const char *list,
-			 struct sbuf *kept, struct sbuf *caveat)
+			 struct strbuf *kept, struct strbuf *caveat)
 {
-	struct sbuf gone = {0};
+	struct strbuf gone = {0};
 	const char *cur = list ? list : "";
 	char tok[NAME_MAX_LEN];
 	int rc = -1;
@@ -528,7 +494,7 @@ static int filter_suites(struct profile_caps *caps, const char *list,
 		goto out;
 	rc = 0;
 out:
-	sb_free(&gone);
+	strbuf_free(&gone);
 	return rc;
 }
 
@@ -538,9 +504,9 @@ out:
  * X25519): OpenSSL rejects a list naming one group twice, so drop them.
  */
 static int filter_groups(struct profile_caps *caps, const char *list,
-			 struct sbuf *kept, struct sbuf *caveat)
+			 struct strbuf *kept, struct strbuf *caveat)
 {
-	struct sbuf gone = {0}, trial = {0};
+	struct strbuf gone = {0}, trial = {0};
 	const char *cur = list ? list : "";
 	char tok[NAME_MAX_LEN];
 	int rc = -1;
@@ -551,7 +517,7 @@ static int filter_groups(struct profile_caps *caps, const char *list,
 				goto out;
 			continue;
 		}
-		sb_free(&trial);
+		strbuf_free(&trial);
 		if ((kept->len && sb_add(&trial, kept->p) != 0) ||
 		    sb_item(&trial, ":", tok) != 0)
 			goto out;
@@ -563,8 +529,8 @@ static int filter_groups(struct profile_caps *caps, const char *list,
 		goto out;
 	rc = 0;
 out:
-	sb_free(&gone);
-	sb_free(&trial);
+	strbuf_free(&gone);
+	strbuf_free(&trial);
 	return rc;
 }
 
@@ -586,7 +552,7 @@ static bool empty(const char *s)
 int profile_from_raw(struct profile_caps *caps, const struct profile_raw *raw,
 		     enum profile_origin origin, struct profile *out)
 {
-	struct sbuf caveat = {0}, ciphers = {0}, suites = {0}, groups = {0};
+	struct strbuf caveat = {0}, ciphers = {0}, suites = {0}, groups = {0};
 	int lo, hi;
 
 	memset(out, 0, sizeof *out);
@@ -681,10 +647,10 @@ int profile_from_raw(struct profile_caps *caps, const struct profile_raw *raw,
 	out->caveat = sb_take(&caveat);
 	return 0;
 fail:
-	sb_free(&caveat);
-	sb_free(&ciphers);
-	sb_free(&suites);
-	sb_free(&groups);
+	strbuf_free(&caveat);
+	strbuf_free(&ciphers);
+	strbuf_free(&suites);
+	strbuf_free(&groups);
 	profile_free(out);
 	errno = ENOMEM;
 	return -1;
