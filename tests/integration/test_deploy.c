@@ -634,7 +634,13 @@ Test(container, the_checker_catches_a_root_image_without_its_libraries)
 	cr_expect_eq(run(&out, "python3 tests/integration/deploy/containerfile_check.py "
 			       "%s/Containerfile %s/tlswatch-collector", d, build), 1);
 	cr_expect(contains(&out, "runs as root"));
+#ifndef __SANITIZE_ADDRESS__
 	cr_expect(contains(&out, "libpq5") && contains(&out, "libcurl4"));
+#else
+	/* `make SANITIZE=1`: the binary is not what the image ships; the
+	 * checker says it skipped the libraries (containerfile_check.py) */
+	cr_expect(contains(&out, "sanitizer build"));
+#endif
 	strbuf_free(&out);
 }
 
