@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_env.h"
 #include "alerts.h"
 #include "burn.h"
 #include "db.h"
@@ -37,37 +38,6 @@ static inline const char *env(const char *name)
 {
 	const char *v = getenv(name);
 	cr_assert(v && *v, "%s is not set (run through tests/integration/test_burn.sh)", name);
-	return v;
-}
-
-static inline void exec_ok(PGconn *c, const char *fmt, ...)
-{
-	char *sql = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	cr_assert(vasprintf(&sql, fmt, ap) > 0);
-	va_end(ap);
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-		  PQresultErrorMessage(r));
-	PQclear(r);
-	free(sql);
-}
-
-static inline long long q_int(PGconn *c, const char *fmt, ...)
-{
-	char *sql = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	cr_assert(vasprintf(&sql, fmt, ap) > 0);
-	va_end(ap);
-	PGresult *r = PQexec(c, sql);
-	cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-		  PQresultErrorMessage(r));
-	long long v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	free(sql);
 	return v;
 }
 

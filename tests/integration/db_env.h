@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_env.h"
 #include "db.h"
 #include "sql_migrations.h"
 #include "tlswatch.pb-c.h"
@@ -39,31 +40,6 @@ static inline PGconn *pg(const char *conninfo)
 	PGconn *c = PQconnectdb(conninfo);
 	cr_assert(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
 	return c;
-}
-
-static inline void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-		  PQresultErrorMessage(r));
-	PQclear(r);
-}
-
-/* First value of a one-row query as a long long (NULL -> -1). */
-static inline long long q_int(PGconn *c, const char *fmt, ...)
-{
-	char sql[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof sql, fmt, ap);
-	va_end(ap);
-	PGresult *r = PQexec(c, sql);
-	cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-		  PQresultErrorMessage(r));
-	long long v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
 }
 
 /* First value as a malloc'd string (NULL when SQL NULL). */
@@ -86,12 +62,9 @@ static inline char *q_str(PGconn *c, const char *fmt, ...)
 static inline char *new_db(const char *name)
 {
 	PGconn *c = pg(env("TW_PG_CONNINFO"));
-	char sql[256];
 	exec_ok(c, "SET client_min_messages = warning");
-	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-	exec_ok(c, sql);
-	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-	exec_ok(c, sql);
+	exec_ok(c, "DROP DATABASE IF EXISTS %s", name);
+	exec_ok(c, "CREATE DATABASE %s", name);
 	PQfinish(c);
 	char *ci = NULL;
 	cr_assert(asprintf(&ci, "%s dbname=%s", env("TW_PG_CONNINFO"), name) > 0);
@@ -105,28 +78,6 @@ static inline char *new_migrated_db(const char *name)
 	int n = db_migrate(ci, err, sizeof err);
 	cr_assert_eq(n, (int)sql_migrations_count, "migrate: %d (%s)", n, err);
 	return ci;
-}
-
-/* Runs the loop until *flag (or cond) or the deadline. */
-static inline bool run_until(struct event_base *b, bool (*cond)(void *), void *arg, double secs)
-{
-	double end = twtime_mono_ms() + secs * 1000;
-	while (!cond(arg)) {
-		if (twtime_mono_ms() > end)
-			return false;
-		struct timeval tv = { 0, 10000 };
-		event_base_loopexit(b, &tv);
-		event_base_dispatch(b);
-	}
-	return true;
-}
-
-static inline bool flag_set(void *arg) { return *(bool *)arg; }
-
-static inline void run_for(struct event_base *b, double secs)
-{
-	bool never = false;
-	run_until(b, flag_set, &never, secs);
 }
 
 static inline struct db_pool *pool_up(struct event_base *b, const char *ci, struct db_opts *o)

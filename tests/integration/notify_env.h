@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pg_env.h"
 #include "db.h"
 #include "notify.h"
 #include "notify_config.h"
@@ -112,38 +113,13 @@ static inline PGconn *pg(const char *conninfo)
 	return c;
 }
 
-static inline void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-		  PQresultErrorMessage(r));
-	PQclear(r);
-}
-
-__attribute__((format(printf, 2, 3)))
-static inline long long q_int(PGconn *c, const char *fmt, ...)
-{
-	char sql[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof sql, fmt, ap);
-	va_end(ap);
-	PGresult *r = PQexec(c, sql);
-	cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-		  PQresultErrorMessage(r));
-	long long v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
-}
-
 /* A fresh migrated database; returns its conninfo (malloc'd). */
 static inline char *new_db(const char *name)
 {
 	PGconn *c = pg(env("TW_PG_CONNINFO"));
 	exec_ok(c, "SET client_min_messages = warning");
-	exec_ok(c, tw_fmt("DROP DATABASE IF EXISTS %s", name));
-	exec_ok(c, tw_fmt("CREATE DATABASE %s", name));
+	exec_ok(c, "%s", tw_fmt("DROP DATABASE IF EXISTS %s", name));
+	exec_ok(c, "%s", tw_fmt("CREATE DATABASE %s", name));
 	PQfinish(c);
 	char *ci = NULL;
 	cr_assert(asprintf(&ci, "%s dbname=%s", env("TW_PG_CONNINFO"), name) > 0);
@@ -186,7 +162,7 @@ static inline long long fire(PGconn *c, const char *key, const char *rule, const
 static inline long long resolve(PGconn *c, long long aid)
 {
 	exec_ok(c, "BEGIN");
-	exec_ok(c, tw_fmt("UPDATE alerts SET state = 'resolved', resolved_at = now(), "
+	exec_ok(c, "%s", tw_fmt("UPDATE alerts SET state = 'resolved', resolved_at = now(), "
 			  "notified_state = 'resolved' WHERE id = %lld", aid));
 	long long eid = q_int(c, "INSERT INTO alert_events (alert_id, at, from_state, to_state) "
 			      "VALUES (%lld, now(), 'firing', 'resolved') RETURNING id", aid);
@@ -282,31 +258,6 @@ static inline struct notifier *start(struct event_base *b, const char *ci, struc
 	struct notifier *n = notify_new_config(b, ci, cfg, err, sizeof err);
 	cr_assert_not_null(n, "notify_new: %s", err);
 	return n;
-}
-
-/* Runs the loop until cond(arg) or the deadline; cond may query the DB. */
-static inline bool run_until(struct event_base *b, bool (*cond)(void *), void *arg, double secs)
-{
-	double end = twtime_mono_ms() + secs * 1000;
-	while (!cond(arg)) {
-		if (twtime_mono_ms() > end)
-			return false;
-		struct timeval tv = { 0, 20000 };
-		event_base_loopexit(b, &tv);
-		event_base_dispatch(b);
-	}
-	return true;
-}
-
-static inline bool never(void *arg)
-{
-	(void)arg;
-	return false;
-}
-
-static inline void run_for(struct event_base *b, double secs)
-{
-	run_until(b, never, NULL, secs);
 }
 
 struct settled {

@@ -23,6 +23,7 @@
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 
+#include "pg_env.h"
 #include "alerts.h"
 #include "db.h"
 #include "proc.h"
@@ -52,21 +53,6 @@ static inline PGconn *new_db(const char *name)
 	cr_assert(c);
 	cr_assert_eq(tw_pg_exec(c, "SET client_min_messages = warning"), 0);
 	return c;
-}
-
-static inline void exec_ok(PGconn *c, const char *fmt, ...)
-{
-	char *sql = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	cr_assert(vasprintf(&sql, fmt, ap) > 0);
-	va_end(ap);
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-		  PQresultErrorMessage(r));
-	PQclear(r);
-	free(sql);
 }
 
 /* One value as a malloc'd string ("" for no row, "NULL" for NULL). */

@@ -126,7 +126,7 @@ Test(db, partitions_ahead_retention_and_default)
 
 	/* an old partition beyond the retention is dropped, rows with it */
 	exec_ok(c, "DO $$ DECLARE d date := (now() AT TIME ZONE 'UTC')::date - 20; BEGIN "
-		   "EXECUTE format('CREATE TABLE %I PARTITION OF results FOR VALUES FROM (%L) TO (%L)', "
+		   "EXECUTE format('CREATE TABLE %%I PARTITION OF results FOR VALUES FROM (%%L) TO (%%L)', "
 		   "'results_p' || to_char(d, 'YYYYMMDD'), d::timestamp AT TIME ZONE 'UTC', "
 		   "(d + 1)::timestamp AT TIME ZONE 'UTC'); END $$");
 	cr_assert_eq(partitions_in(c, -20, -20), 1);

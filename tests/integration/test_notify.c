@@ -391,7 +391,7 @@ Test(notify, unrouted_alerts_are_marked_and_sent_nowhere)
 	long long ticket = fire(c, "k-ticket", "cert_expiry_30d", "ticket", NULL);
 	long long other_aid;
 	long long other = fire(c, "k-other", "cert_expiry_30d", "ticket", &other_aid);
-	exec_ok(c, tw_fmt("UPDATE notification_outbox SET payload = jsonb_set(payload, '{labels}', "
+	exec_ok(c, "%s", tw_fmt("UPDATE notification_outbox SET payload = jsonb_set(payload, '{labels}', "
 			  "'{\"team\": \"web\"}') WHERE id = %lld", other));
 	settle(b, c, 4, 20);
 	run_for(b, 0.3);
