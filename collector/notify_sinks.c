@@ -318,14 +318,28 @@ static json_t *alertmanager_body(const struct notify_sink_cfg *s, const struct a
 	const char *k;
 	json_t *v;
 
-	/* the alert's own labels first; ours (its identity) win a clash */
+	/* The alert's own labels first. Its identity labels below (what
+	 * Alertmanager groups and deduplicates on) keep their names; a target
+	 * label with one of those names is never dropped: it is kept as
+	 * target_NAME (a target labelled region=emea-lb keeps that value next to
+	 * the alert's region). */
+	static const char *const identity[] = { "alertname", "severity", "service", "region",
+						"subject", "dedup_key" };
 	if (a->labels)
 		json_object_foreach((json_t *)a->labels, k, v) {
 			const char *t = label_text(v, num, sizeof num);
 			if (!t || !*t)
 				continue;
 			label_name(k, name, sizeof name);
-			json_object_set_new(labels, name, json_string(t));
+			const char *use = name;
+			char kept[32];
+			for (size_t i = 0; i < sizeof identity / sizeof identity[0]; i++)
+				if (strcmp(name, identity[i]) == 0) {
+					snprintf(kept, sizeof kept, "target_%s", identity[i]);
+					use = kept;
+					break;
+				}
+			json_object_set_new(labels, use, json_string(t));
 		}
 	set_str(labels, "alertname", a->rule);
 	set_str(labels, "severity", a->severity);

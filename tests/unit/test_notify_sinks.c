@@ -283,6 +283,24 @@ Test(notify_sinks, alertmanager_trigger_and_resolve)
 	cr_assert_str_eq(sget(a, "labels.dedup_key"), "slo_burn_fast/checkout-availability/eu");
 	json_decref(arr);
 	notify_sink_msg_free(&m);
+	/* a target's own labels named like the alert's identity labels are kept,
+	 * as target_NAME; the identity keeps its value */
+	char clash[2048];
+	const char *lab = strstr(PAYLOAD, "\"labels\":{");
+	cr_assert_not_null(lab);
+	snprintf(clash, sizeof clash, "%.*s\"labels\":{\"region\":\"emea-lb\",\"severity\":\"low\","
+		 "\"alertname\":\"mine\",%s", (int)(lab - PAYLOAD), PAYLOAD, lab + strlen("\"labels\":{"));
+	arr = build(&s, "trigger", clash, now, &m);
+	a = json_array_get(arr, 0);
+	cr_assert_str_eq(sget(a, "labels.region"), "eu");
+	cr_assert_str_eq(sget(a, "labels.severity"), "page");
+	cr_assert_str_eq(sget(a, "labels.alertname"), "slo_burn_fast");
+	cr_assert_str_eq(sget(a, "labels.target_region"), "emea-lb");
+	cr_assert_str_eq(sget(a, "labels.target_severity"), "low");
+	cr_assert_str_eq(sget(a, "labels.target_alertname"), "mine");
+	cr_assert_str_eq(sget(a, "labels.team"), "sre");
+	json_decref(arr);
+	notify_sink_msg_free(&m);
 	/* no ends_at in the payload: now */
 	arr = build(&s, "resolve", PAYLOAD, now, &m);
 	cr_assert_str_eq(sget(json_array_get(arr, 0), "endsAt"), "2026-01-02T03:04:05.000Z");
