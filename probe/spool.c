@@ -207,6 +207,26 @@ int spool_push_seg(struct spool *s, const struct seg *g)
  * left, so the loop normally never waits; if the disk is that far behind,
  * it waits for the queued write, and writes inline if that failed.
  */
+/* A result the caller could not store: counted as dropped, and logged when
+ * writing starts failing (the caller logs each one, rate-limited). */
+static void count_write_failed(struct spool *s, const char *err)
+{
+	s->dropped++;
+	s->write_failed++;
+	if (!s->write_failing)
+		log_warn("spool: %s: results cannot be written, counting them as dropped: %s",
+			 s->dir, err);
+	s->write_failing = true;
+}
+
+static void count_write_ok(struct spool *s)
+{
+	if (s->write_failing)
+		log_info("spool: %s: results are written again (%llu dropped so far because "
+			 "they could not be written)", s->dir, (ull)s->write_failed);
+	s->write_failing = false;
+}
+
 uint64_t spool_next_seq(struct spool *s, char *err, size_t errlen)
 {
 	if (s->bio) {
@@ -228,10 +248,13 @@ uint64_t spool_next_seq(struct spool *s, char *err, size_t errlen)
 
 		if (r < s->next) {
 			bytes_set_err(err, errlen, "%s: sequence numbers exhausted", s->dir);
+			count_write_failed(s, err);
 			return 0;
 		}
-		if (spool_state_write(s, s->acked, r, err, errlen) != 0)
+		if (spool_state_write(s, s->acked, r, err, errlen) != 0) {
+			count_write_failed(s, err);
 			return 0;
+		}
 		s->reserved = r;
 	}
 	return s->next;
@@ -309,11 +332,15 @@ int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
 	if (s->active_fd >= 0) {
 		g = &s->segs[s->nsegs - 1];
 		if (g->nrecs > 0 && g->size + rec > s->seg_limit &&
-		    spool_close_active(s, true, err, errlen) != 0)
+		    spool_close_active(s, true, err, errlen) != 0) {
+			count_write_failed(s, err);
 			return -1;
+		}
 	}
-	if (s->active_fd < 0 && open_active(s, seq, err, errlen) != 0)
+	if (s->active_fd < 0 && open_active(s, seq, err, errlen) != 0) {
+		count_write_failed(s, err);
 		return -1;
+	}
 	g = &s->segs[s->nsegs - 1];
 
 	bytes_put_be32(hdr, (uint32_t)len);
@@ -350,6 +377,7 @@ int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
 	s->total += rec;
 	s->last_seq = seq;
 	s->next = seq + 1;
+	count_write_ok(s);
 	enforce_limit(s);
 	return 0;
 
@@ -357,6 +385,7 @@ fail:
 	eno = errno;
 	seg_filename(name, sizeof name, g->name);
 	bytes_set_err(err, errlen, "%s/%s: write: %s", s->dir, name, strerror(eno));
+	count_write_failed(s, err);
 	/* Cut a partial record so the segment stays appendable; if that fails
 	 * too, stop appending to it (open will cut the torn tail). */
 	if (done > 0 && ftruncate(s->active_fd, (off_t)g->size) != 0) {
@@ -383,9 +412,36 @@ int spool_ack(struct spool *s, uint64_t seq, char *err, size_t errlen)
 			return 0;
 		/* the job could not be queued (memory): persist it here */
 	}
-	if (seq > s->acked && spool_state_write(s, seq, s->reserved, err, errlen) != 0)
-		return -1;
+	if (seq > s->acked && spool_state_write(s, seq, s->reserved, err, errlen) != 0) {
+		/* A full disk must not keep the acked segments, whose deletion
+		 * is what frees it: delete them first, then write again. */
+		size_t freed = 0;
+		char e2[256];
+
+		if (errno != ENOSPC)
+			return -1;
+		if (spool_delete_acked_early(s, seq, &freed, e2, sizeof e2) != 0) {
+			log_error("spool: %s", e2);
+			return -1;
+		}
+		if (freed == 0 || spool_state_write(s, seq, s->reserved, err, errlen) != 0)
+			return -1;
+		log_warn("spool: %s: disk full: deleted %zu acked segments before recording "
+			 "ack %llu", s->dir, freed, (ull)seq);
+	}
 	return spool_ack_persisted(s, seq, err, errlen);
+}
+
+int spool_delete_acked_early(struct spool *s, uint64_t seq, size_t *freed,
+			     char *err, size_t errlen)
+{
+	*freed = 0;
+	while (s->nsegs > 0 && s->segs[0].nrecs > 0 && s->segs[0].last_seq <= seq) {
+		if (spool_delete_oldest(s, err, errlen) != 0)
+			return -1;
+		(*freed)++;
+	}
+	return 0;
 }
 
 int spool_ack_persisted(struct spool *s, uint64_t seq, char *err, size_t errlen)
@@ -437,6 +493,7 @@ void spool_get_stats(const struct spool *s, struct spool_stats *st)
 	st->acked_seq = s->acked;
 	st->last_seq = s->last_seq;
 	st->dropped = s->dropped;
+	st->write_failed = s->write_failed;
 	st->truncated_bytes = s->truncated_bytes;
 	st->reserve_waits = s->reserve_waits;
 	st->durable_errors = s->sync_errors + s->state_errors;

@@ -44,7 +44,9 @@
  * the old segment on the worker; spool_sync_start() queues the fsync; the
  * next block of sequence numbers is reserved half a block ahead. What does
  * not change: a seq is handed out only once `state` reserving it is on
- * disk, and segments are deleted only once the ack covering them is.
+ * disk, and segments are deleted only once the ack covering them is -
+ * except on a full disk (ENOSPC), where the acked segments go first so
+ * that `state` can be written at all.
  * Failures of background writes are logged and counted (durable_errors);
  * a failed ack or reservation is retried by the next one.
  *
@@ -95,7 +97,11 @@ struct spool_stats {
 	uint64_t segments;
 	uint64_t acked_seq;        /* highest acked */
 	uint64_t last_seq;         /* highest assigned (0: none yet) */
-	uint64_t dropped;          /* records dropped because of max_bytes, since open */
+	uint64_t dropped;          /* results lost since open: dropped because of
+				    * max_bytes, not written (write_failed), cut
+				    * from a damaged segment at open (recovered_lost) */
+	uint64_t write_failed;     /* results spool_next_seq/spool_append could
+				    * not store (disk full, I/O) */
 	uint64_t truncated_bytes;  /* torn/corrupt bytes cut at open */
 	uint64_t reserve_waits;    /* spool_next_seq waited for the worker */
 	uint64_t durable_errors;   /* background fsync/state writes that failed */
@@ -110,7 +116,8 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen);
 void spool_close(struct spool *s);
 
 /* The number the next appended record must carry; reserves a new block in
- * `state` when needed (returns 0 on an I/O failure, err set). */
+ * `state` when needed (returns 0 on an I/O failure, err set; the result is
+ * then counted as dropped and write_failed). */
 uint64_t spool_next_seq(struct spool *s, char *err, size_t errlen);
 
 /* Appends one record (1..SPOOL_MAX_RECORD bytes) carrying seq (which must
@@ -118,8 +125,9 @@ uint64_t spool_next_seq(struct spool *s, char *err, size_t errlen);
  * write, no fsync. Drops the oldest segments when the total exceeds
  * max_bytes (counted; logged with log_warn); the record just appended is
  * never dropped. 0, or -1 with err set (disk full, record too large, seq
- * out of order); after -1 the same seq may be retried. data stays the
- * caller's. */
+ * out of order); after -1 the same seq may be retried (an I/O failure has
+ * counted the result as dropped and write_failed: the caller is expected
+ * to give it up). data stays the caller's. */
 int spool_append(struct spool *s, uint64_t seq, const uint8_t *data, size_t len,
 		 char *err, size_t errlen);
 
@@ -139,7 +147,10 @@ void spool_batch_free(struct spool_batch *b);
  * then segments wholly <= seq are deleted (the active one too: the next
  * append starts a new segment). Acks that go backwards are ignored, acks
  * past the last seq are clamped to it. 0 / -1. With a worker: 0 once the
- * write is queued; acked_seq moves when it is done. */
+ * write is queued; acked_seq moves when it is done. When `state` cannot be
+ * written because the disk is full (ENOSPC), the segments wholly <= seq are
+ * deleted first and the write is tried again: freeing them is what gets
+ * a full spool going again. */
 int spool_ack(struct spool *s, uint64_t seq, char *err, size_t errlen);
 
 /* fsync the active segment (and the directory when a segment was created

@@ -60,6 +60,8 @@ struct spool {
 	uint64_t drop_floor;   /* highest seq lost to max_bytes */
 
 	uint64_t dropped;
+	uint64_t write_failed;   /* of dropped: results that could not be written */
+	bool write_failing;      /* the last write failed (logged once per run) */
 	uint64_t truncated_bytes;
 
 	/* read cursor: records before (cur_name, cur_off) have seq <= cur_seq,
@@ -155,6 +157,12 @@ int spool_delete_oldest(struct spool *s, char *err, size_t errlen);
  * wholly acked. */
 int spool_ack_persisted(struct spool *s, uint64_t seq, char *err, size_t errlen);
 int spool_push_seg(struct spool *s, const struct seg *g);
+/* The disk is full and `state` cannot record the ack of seq: deletes the
+ * segments wholly <= seq before `state` says so (their records are
+ * committed by the collector, so nothing is lost; a crash now only leaves
+ * `state` with an older ack, whose segments are gone). *freed: how many. */
+int spool_delete_acked_early(struct spool *s, uint64_t seq, size_t *freed,
+			     char *err, size_t errlen);
 
 /* ---- spool_state.c ---- */
 

@@ -281,9 +281,16 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen)
 		 * anything to do, and the first result must not wait. */
 		uint64_t r = s->next + 2 * SEQ_BLOCK - 1;
 
-		if (spool_state_write(s, s->acked, r, err, errlen) != 0)
+		if (spool_state_write(s, s->acked, r, err, errlen) == 0) {
+			s->reserved = r;
+		} else if (errno == ENOSPC) {
+			/* A full disk must not keep the probe from starting: the
+			 * uplink's first ack frees it (spool_ack), and until then
+			 * spool_next_seq fails and counts each result as dropped. */
+			log_warn("spool: %s: starting without a reservation: %s", s->dir, err);
+		} else {
 			goto fail;
-		s->reserved = r;
+		}
 	}
 	return s;
 fail:

@@ -81,9 +81,15 @@ out:
 		rc = -1;
 	}
 	/* a tmp left behind is harmless: the next write truncates it and open
-	 * reads only `state` */
-	if (rc != 0 && unlinkat(dirfd, STATE_TMP, 0) != 0 && errno != ENOENT)
-		rc = -1;
+	 * reads only `state`. errno stays the failure's, so that callers can
+	 * tell a full disk (ENOSPC) from other errors. */
+	if (rc != 0) {
+		int eno = errno;
+
+		if (unlinkat(dirfd, STATE_TMP, 0) != 0 && errno != ENOENT)
+			log_warn("spool: %s/%s: unlink: %s", dir, STATE_TMP, strerror(errno));
+		errno = eno;
+	}
 	return rc;
 }
 
@@ -165,7 +171,7 @@ struct state_job {
 	int dirfd;
 	const char *dir;
 	uint64_t acked, reserved;
-	int rc;
+	int rc, eno;
 	char err[256];
 };
 
@@ -174,6 +180,7 @@ static void state_work(void *arg)
 	struct state_job *j = arg;
 
 	j->rc = state_write_at(j->dirfd, j->dir, j->acked, j->reserved, j->err, sizeof j->err);
+	j->eno = j->rc != 0 ? errno : 0;
 }
 
 static void state_done(void *arg)
@@ -184,12 +191,21 @@ static void state_done(void *arg)
 
 	s->state_busy = false;
 	if (j->rc != 0) {
-		/* not retried from here (a broken disk would spin): the next
-		 * ack or reservation asks again */
+		size_t freed = 0;
+
 		s->state_errors++;
 		log_error("spool: cannot persist acked %llu / reserved %llu: %s",
 			  (ull)j->acked, (ull)j->reserved, j->err);
+		/* A full disk: free the segments this ack covers and write again
+		 * (the unlinks are queued ahead of that write). Otherwise not
+		 * retried from here (a broken disk would spin): the next ack or
+		 * reservation asks again. */
+		if (j->eno == ENOSPC &&
+		    spool_delete_acked_early(s, j->acked, &freed, err, sizeof err) != 0)
+			log_error("spool: %s", err);
 		free(j);
+		if (freed > 0 && spool_state_kick(s) != 0)
+			log_error("spool: %s: cannot queue a state write: out of memory", s->dir);
 		return;
 	}
 	if (j->reserved > s->reserved)
