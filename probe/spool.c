@@ -494,6 +494,7 @@ void spool_get_stats(const struct spool *s, struct spool_stats *st)
 	st->last_seq = s->last_seq;
 	st->dropped = s->dropped;
 	st->write_failed = s->write_failed;
+	st->recovered_lost = s->recovered_lost;
 	st->truncated_bytes = s->truncated_bytes;
 	st->reserve_waits = s->reserve_waits;
 	st->durable_errors = s->sync_errors + s->state_errors;

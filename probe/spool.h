@@ -26,8 +26,8 @@
  * Recovery: on open every segment is scanned; the first record whose header
  * is cut short, whose length is impossible, whose CRC does not match or
  * whose seq does not increase ends that segment - the file is truncated
- * there (logged with the byte offset and count of bytes cut). Later
- * segments are still read. Segments left empty or wholly acked are deleted.
+ * there (logged with the byte offset and count of bytes cut, and the
+ * unacked records cut counted as dropped). Later segments are still read. Segments left empty or wholly acked are deleted.
  *
  * fsync policy: spool_sync_start() fsyncs the active segment; the daemon
  * calls it every fsync interval (default 1 s), and spool_sync() at
@@ -103,6 +103,8 @@ struct spool_stats {
 	uint64_t write_failed;     /* results spool_next_seq/spool_append could
 				    * not store (disk full, I/O) */
 	uint64_t truncated_bytes;  /* torn/corrupt bytes cut at open */
+	uint64_t recovered_lost;   /* unacked records in those bytes (spool_open.c
+				    * says how they are counted) */
 	uint64_t reserve_waits;    /* spool_next_seq waited for the worker */
 	uint64_t durable_errors;   /* background fsync/state writes that failed */
 	uint64_t durable_pending;  /* jobs queued on the worker */

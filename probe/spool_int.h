@@ -63,6 +63,7 @@ struct spool {
 	uint64_t write_failed;   /* of dropped: results that could not be written */
 	bool write_failing;      /* the last write failed (logged once per run) */
 	uint64_t truncated_bytes;
+	uint64_t recovered_lost; /* of dropped: records cut at open */
 
 	/* read cursor: records before (cur_name, cur_off) have seq <= cur_seq,
 	 * records from there on have seq > cur_seq */

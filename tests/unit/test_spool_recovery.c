@@ -180,10 +180,11 @@ static uint64_t offset_of(uint64_t seq)
 	return off;
 }
 
-/* Reopens after damage: expects `intact` records and `cut` bytes cut, then
- * appends three and checks everything reads back, also after another
- * reopen (which must find nothing left to cut). */
-static void expect_recovery(size_t intact, uint64_t cut)
+/* Reopens after damage: expects `intact` records, `cut` bytes cut and
+ * `lost` records counted as dropped, then appends three and checks
+ * everything reads back, also after another reopen (which must find
+ * nothing left to cut). */
+static void expect_recovery(size_t intact, uint64_t cut, uint64_t lost)
 {
 	struct spool *s = sp_open(0, 0);
 	struct spool_stats st;
@@ -191,6 +192,9 @@ static void expect_recovery(size_t intact, uint64_t cut)
 
 	spool_get_stats(s, &st);
 	cr_assert_eq(st.truncated_bytes, cut);
+	cr_assert_eq(st.recovered_lost, lost, "lost %" PRIu64 ", want %" PRIu64,
+		     st.recovered_lost, lost);
+	cr_assert_eq(st.dropped, lost, "records cut are dropped, counted");
 	cr_assert_eq(st.records, intact);
 	cr_assert_eq(read_all(s, 0, 3, 0, seqs, 64), intact);
 	for (size_t i = 0; i < intact; i++)
@@ -203,6 +207,7 @@ static void expect_recovery(size_t intact, uint64_t cut)
 	s = sp_open(0, 0);
 	spool_get_stats(s, &st);
 	cr_assert_eq(st.truncated_bytes, 0);
+	cr_assert_eq(st.dropped, 0);
 	cr_assert_eq(read_all(s, 0, 100, 0, seqs, 64), intact + 3);
 	spool_close(s);
 }
@@ -215,7 +220,7 @@ Test(spool, torn_tail_mid_payload)
 	ten_records(p, sizeof p);
 	full = file_size(p);
 	cr_assert_eq(truncate(p, full - 3), 0);
-	expect_recovery(9, HDR + len_for(10) - 3);
+	expect_recovery(9, HDR + len_for(10) - 3, 1);
 	cr_assert_eq(file_size(p), (off_t)offset_of(10), "cut at the torn record");
 }
 
@@ -229,7 +234,7 @@ Test(spool, torn_tail_garbage_short)
 	cr_assert_not_null(f);
 	fputs("GARBAGE", f);   /* 7 bytes: not even a header */
 	fclose(f);
-	expect_recovery(10, 7);
+	expect_recovery(10, 7, 0);    /* no record there */
 }
 
 Test(spool, torn_tail_garbage_impossible_length)
@@ -244,7 +249,7 @@ Test(spool, torn_tail_garbage_impossible_length)
 	cr_assert_not_null(f);
 	cr_assert_eq(fwrite(junk, 1, sizeof junk, f), sizeof junk);
 	fclose(f);
-	expect_recovery(10, sizeof junk);
+	expect_recovery(10, sizeof junk, 0);
 }
 
 Test(spool, flipped_byte_cuts_from_that_record)
@@ -263,7 +268,57 @@ Test(spool, flipped_byte_cuts_from_that_record)
 	c ^= 0x01;
 	cr_assert_eq(pwrite(fd, &c, 1, (off_t)at), 1);
 	close(fd);
-	expect_recovery(5, (uint64_t)full - offset_of(6));
+	expect_recovery(5, (uint64_t)full - offset_of(6), 5);  /* 6..10 */
+}
+
+/* Flips one byte of the 8-byte seq field of record `seq`'s header. */
+static void flip_seq_field(const char *p, uint64_t seq)
+{
+	uint64_t at = offset_of(seq) + 8 + 7;
+	uint8_t c;
+	int fd = open(p, O_RDWR);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &c, 1, (off_t)at), 1);
+	c ^= 0x40;
+	cr_assert_eq(pwrite(fd, &c, 1, (off_t)at), 1);
+	close(fd);
+}
+
+Test(spool, corrupt_header_counts_the_intact_records_behind_it)
+{
+	char p[512];
+	off_t full;
+
+	ten_records(p, sizeof p);
+	full = file_size(p);
+	flip_seq_field(p, 4);
+	/* record 4 no longer says 4, but 5..10 are intact: 4..10 are lost */
+	expect_recovery(3, (uint64_t)full - offset_of(4), 7);
+}
+
+Test(spool, acked_records_cut_are_not_counted)
+{
+	char p[512], err[256];
+	struct spool *s = sp_open(0, 0);
+	struct spool_stats st;
+	uint64_t seqs[16];
+
+	for (int i = 0; i < 10; i++)
+		app(s);
+	cr_assert_eq(spool_ack(s, 7, err, sizeof err), 0, "spool_ack: %s", err);
+	spool_close(s);
+	seg_path(p, sizeof p, true);
+	flip_seq_field(p, 6);
+
+	s = sp_open(0, 0);
+	spool_get_stats(s, &st);
+	cr_assert_eq(st.recovered_lost, 3, "8..10 lost, 6 and 7 were acked (%" PRIu64 ")",
+		     st.recovered_lost);
+	cr_assert_eq(st.dropped, 3);
+	cr_assert_eq(st.records, 0);
+	cr_assert_eq(read_all(s, 0, 16, 0, seqs, 16), 0);
+	spool_close(s);
 }
 
 Test(spool, corrupt_segment_does_not_hide_later_ones)
@@ -329,6 +384,7 @@ Test(spool, seq_not_increasing_across_segments_is_cut)
 	cr_assert_eq(st.truncated_bytes, (uint64_t)file_size(oldest),
 		     "the whole copy is cut: its seqs do not increase");
 	cr_assert_eq(access(copy, F_OK), -1, "a segment cut to nothing is removed");
+	cr_assert_eq(st.dropped, 0, "a stale copy loses nothing");
 	n = read_all(s, 0, 1000, 0, seqs, 200);
 	cr_assert_eq(n, 100, "no record is returned twice");
 	spool_close(s);
