@@ -8,12 +8,11 @@
  * writer of c->state and arms the phase deadline. A finished connection is
  * reported from its own zero-timeout event so the owner may free it.
  *
- * Whatever the peer sends, one event costs a bounded amount of work: the
- * socket BIO refuses reads beyond a per-turn budget (see bio_read_cb), so
- * OpenSSL returns WANT_READ and the loop gets its turn, the phase deadline
- * included. Without it, a peer streaming records OpenSSL skips (HelloRequest
- * during the handshake) kept SSL_connect inside one call for as long as the
- * socket had bytes, stalling every other connection of the daemon.
+ * Whatever the peer sends, one event costs bounded work: the socket BIO
+ * refuses reads beyond a per-event budget (bio_read_cb), so OpenSSL returns
+ * WANT_READ and the loop, deadlines included, gets its turn. Without it a
+ * peer streaming records OpenSSL skips (HelloRequest) kept SSL_connect in
+ * one call as long as the socket had bytes, stalling the whole daemon.
  */
 #include "handshake.h"
 #include "ocsp_check.h"
@@ -35,10 +34,8 @@
 #include <openssl/x509v3.h>
 #include <event2/util.h>
 
-/* What one event may read from the peer before it yields to the loop. A
- * real handshake needs a few records; a hostile stream of tiny records
- * costs two reads each, so the read count bounds it, the bytes bound big
- * records. Either spent, the read is refused as "would block". */
+/* What one event may read before it yields: a handshake needs a few
+ * records, a tiny record costs two reads, a big one up to 16 KiB. */
 enum { HS_TURN_READS = 64, HS_TURN_BYTES = 64 * 1024 };
 
 struct hs_conn {
@@ -73,7 +70,6 @@ struct hs_conn {
 
 static void drive(struct hs_conn *c);
 static void finish(struct hs_conn *c);
-static void expire(struct hs_conn *c);
 
 static const char *const state_names[] = {
 	"init", "resolve", "connect", "starttls", "handshake", "postread", "ocsp", "done"
@@ -183,13 +179,11 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 	}
 }
 
-/* Before a read: refuses it, as a socket that would block, once this
- * event's budget is spent; OpenSSL then returns WANT_READ with its record
- * state intact and on_io() resumes it on the next turn (the socket is
- * still readable, so that turn comes at once).
- * After a read: counts it, and keeps the first bytes the server sent once
- * TLS started: a response that is not a TLS record (HTTP, SSH banner...)
- * means not_tls. */
+/* Before a read: once this event's budget is spent, refuses it as a socket
+ * that would block; OpenSSL returns WANT_READ with its record state intact
+ * and on_io() resumes it on the next turn (the socket is still readable).
+ * After a read: counts it and keeps the first bytes the server sent once
+ * TLS started: not a TLS record (HTTP, SSH banner...) means not_tls. */
 static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
 			int ret, size_t *processed)
 {
@@ -676,30 +670,11 @@ static void drive(struct hs_conn *c)
 	}
 }
 
-/* A socket event for a phase past its deadline ends the phase, even if
- * the deadline's timer has not run yet in this turn of the loop. */
-static void on_io(evutil_socket_t fd, short what, void *arg)
-{
-	struct hs_conn *c = arg;
-	(void)fd; (void)what;
-	if (c->state != HS_DONE && c->state != HS_INIT &&
-	    twtime_mono_ms() - c->t_phase >= phase_limit_ms(c)) {
-		expire(c);
-		return;
-	}
-	drive(c);
-}
-
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd; (void)what;
-	expire(arg);
-}
-
-/* The current phase ran out of time: its timeout outcome. */
-static void expire(struct hs_conn *c)
-{
+	struct hs_conn *c = arg;
 	double spent = twtime_mono_ms() - c->t_phase;
+	(void)fd; (void)what;
 
 	switch (c->state) {
 	case HS_RESOLVE:
@@ -734,6 +709,18 @@ static void expire(struct hs_conn *c)
 	case HS_DONE:
 		break;
 	}
+}
+
+/* A socket event for a phase past its deadline ends the phase, even if
+ * the deadline's timer has not run yet in this turn of the loop. */
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct hs_conn *c = arg;
+	if (c->state != HS_DONE && c->state != HS_INIT &&
+	    twtime_mono_ms() - c->t_phase >= phase_limit_ms(c))
+		on_deadline(fd, what, c);
+	else
+		drive(c);
 }
 
 /* ---- public --------------------------------------------------------- */
