@@ -7,6 +7,12 @@
  * call drive(), which switches on the state. hs_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
  * reported from its own zero-timeout event so the owner may free it.
+ *
+ * Whatever the peer sends, one event costs bounded work: the socket BIO
+ * refuses reads beyond a per-event budget (bio_read_cb), so OpenSSL returns
+ * WANT_READ and the loop, deadlines included, gets its turn. Without it a
+ * peer streaming records OpenSSL skips (HelloRequest) kept SSL_connect in
+ * one call as long as the socket had bytes, stalling the whole daemon.
  */
 #include "handshake.h"
 #include "ocsp_check.h"
@@ -27,6 +33,10 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 #include <event2/util.h>
+
+/* What one event may read before it yields: a handshake needs a few
+ * records, a tiny record costs two reads, a big one up to 16 KiB. */
+enum { HS_TURN_READS = 64, HS_TURN_BYTES = 64 * 1024 };
 
 struct hs_conn {
 	enum hs_state state;
@@ -50,6 +60,9 @@ struct hs_conn {
 	char sni[256];
 	bool sni_set;
 
+	unsigned turn_reads;    /* BIO reads in this event (reset by drive) */
+	size_t turn_bytes;      /* bytes those reads returned */
+
 	double t0;              /* hs_start */
 	double t_phase;         /* entry into the current phase */
 	struct hs_facts f;
@@ -67,6 +80,12 @@ const char *handshake_state_name(enum hs_state s)
 	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
 }
 
+/* How long the current phase may take. */
+static double phase_limit_ms(const struct hs_conn *c)
+{
+	return c->state == HS_POSTREAD ? c->req.mtls_wait_ms : c->req.timeout_ms;
+}
+
 /* The only writer of c->state. Arms the deadline of the new phase. */
 static void hs_set_state(struct hs_conn *c, enum hs_state s)
 {
@@ -77,7 +96,7 @@ static void hs_set_state(struct hs_conn *c, enum hs_state s)
 	event_del(c->deadline);
 	if (s == HS_DONE || s == HS_INIT)
 		return;
-	double ms = s == HS_POSTREAD ? c->req.mtls_wait_ms : c->req.timeout_ms;
+	double ms = phase_limit_ms(c);
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((long)(ms * 1000) % 1000000) };
 	event_add(c->deadline, &tv);
 }
@@ -160,16 +179,29 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 	}
 }
 
-/* Keeps the first bytes the server sent once TLS started: a response that
- * is not a TLS record (HTTP, SSH banner...) means not_tls. */
+/* Before a read: once this event's budget is spent, refuses it as a socket
+ * that would block; OpenSSL returns WANT_READ with its record state intact
+ * and on_io() resumes it on the next turn (the socket is still readable).
+ * After a read: counts it and keeps the first bytes the server sent once
+ * TLS started: not a TLS record (HTTP, SSH banner...) means not_tls. */
 static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
 			int ret, size_t *processed)
 {
+	struct hs_conn *c = (struct hs_conn *)BIO_get_callback_arg(b);
 	(void)len; (void)argi; (void)argl;
+	if (!c)
+		return ret;
+	if (oper == BIO_CB_READ) {
+		if (c->turn_reads >= HS_TURN_READS || c->turn_bytes >= HS_TURN_BYTES) {
+			BIO_clear_retry_flags(b);
+			BIO_set_retry_read(b);
+			return -1;
+		}
+		c->turn_reads++;
+		return ret;
+	}
 	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed && *processed > 0) {
-		struct hs_conn *c = (struct hs_conn *)BIO_get_callback_arg(b);
-		if (!c)
-			return ret;
+		c->turn_bytes += *processed;
 		size_t room = sizeof c->f.first_bytes - c->f.first_len;
 		size_t n = *processed < room ? *processed : room;
 		if (n) {
@@ -619,8 +651,12 @@ static void step_postread(struct hs_conn *c)
 	fail_ssl(c, PH_POSTREAD, r);
 }
 
+/* The one re-entry function: every socket event and every phase change
+ * comes here, so this is where an event's read budget starts. */
 static void drive(struct hs_conn *c)
 {
+	c->turn_reads = 0;
+	c->turn_bytes = 0;
 	switch (c->state) {
 	case HS_CONNECT:   step_connect(c); break;
 	case HS_STARTTLS:  step_starttls(c); break;
@@ -632,12 +668,6 @@ static void drive(struct hs_conn *c)
 	case HS_DONE:
 		break;      /* driven by their own callbacks */
 	}
-}
-
-static void on_io(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	drive(arg);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -679,6 +709,18 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	case HS_DONE:
 		break;
 	}
+}
+
+/* A socket event for a phase past its deadline ends the phase, even if
+ * the deadline's timer has not run yet in this turn of the loop. */
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct hs_conn *c = arg;
+	if (c->state != HS_DONE && c->state != HS_INIT &&
+	    twtime_mono_ms() - c->t_phase >= phase_limit_ms(c))
+		on_deadline(fd, what, c);
+	else
+		drive(c);
 }
 
 /* ---- public --------------------------------------------------------- */
