@@ -1,18 +1,13 @@
 /*
  * handshake.c - the probe's connection state machine (see handshake.h).
  *
- * Flow: hs_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
+ * Flow: handshake_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
  * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_OCSP) -> HS_DONE.
  * Every socket event lands in on_io(), every deadline in on_deadline(); both
  * call drive(), which switches on the state. hs_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
  * reported from its own zero-timeout event so the owner may free it.
- *
- * Whatever the peer sends, one event costs bounded work: the socket BIO
- * refuses reads beyond a per-event budget (bio_read_cb), so OpenSSL returns
- * WANT_READ and the loop, deadlines included, gets its turn. Without it a
- * peer streaming records OpenSSL skips (HelloRequest) kept SSL_connect in
- * one call as long as the socket had bytes, stalling the whole daemon.
+ * Whatever the peer sends, one event costs bounded work (bio_read_cb).
  */
 #include "handshake.h"
 #include "ocsp_check.h"
@@ -34,8 +29,7 @@
 #include <openssl/x509v3.h>
 #include <event2/util.h>
 
-/* What one event may read before it yields: a handshake needs a few
- * records, a tiny record costs two reads, a big one up to 16 KiB. */
+/* What one event may read before it yields (a tiny record costs two reads). */
 enum { HS_TURN_READS = 64, HS_TURN_BYTES = 64 * 1024 };
 
 struct hs_conn {
@@ -80,8 +74,7 @@ const char *handshake_state_name(enum hs_state s)
 	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
 }
 
-/* How long the current phase may take. */
-static double phase_limit_ms(const struct hs_conn *c)
+static double phase_limit_ms(const struct hs_conn *c) /* of the current phase */
 {
 	return c->state == HS_POSTREAD ? c->req.mtls_wait_ms : c->req.timeout_ms;
 }
@@ -182,6 +175,8 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 /* Before a read: once this event's budget is spent, refuses it as a socket
  * that would block; OpenSSL returns WANT_READ with its record state intact
  * and on_io() resumes it on the next turn (the socket is still readable).
+ * Without it a peer streaming records OpenSSL skips (HelloRequest) kept
+ * SSL_connect in one call as long as the socket had bytes.
  * After a read: counts it and keeps the first bytes the server sent once
  * TLS started: not a TLS record (HTTP, SSH banner...) means not_tls. */
 static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
@@ -651,8 +646,7 @@ static void step_postread(struct hs_conn *c)
 	fail_ssl(c, PH_POSTREAD, r);
 }
 
-/* The one re-entry function: every socket event and every phase change
- * comes here, so this is where an event's read budget starts. */
+/* The one re-entry function: an event's read budget starts here. */
 static void drive(struct hs_conn *c)
 {
 	c->turn_reads = 0;
