@@ -16,6 +16,9 @@
 
 #include "ingest_env.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 TestSuite(ingest_daemon, .timeout = 90);
 
 static int free_port(void)
@@ -201,4 +204,58 @@ Test(ingest_daemon, database_missing_pauses_then_resumes)
 	PQfinish(bp);
 	tw_probe_free(c);
 	cr_expect(stop_collector(pid), "collector-bp did not exit 0 on SIGTERM (see %s)", logf);
+}
+
+/* A TLS 1.2 handshake with the probe certificate NAME offering only CIPHER;
+ * true when the collector completes it. */
+static bool handshake_with_cipher(int port, const char *name, const char *cipher)
+{
+	char cert[512], key[512], ca[512];
+	const char *pki = env("TW_PIPE");
+	snprintf(cert, sizeof cert, "%s/%s.pem", pki, name);
+	snprintf(key, sizeof key, "%s/%s.key", pki, name);
+	snprintf(ca, sizeof ca, "%s/pipe-ca.pem", pki);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	cr_assert_not_null(ctx);
+	cr_assert_eq(SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION), 1);
+	cr_assert_eq(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION), 1);
+	cr_assert_eq(SSL_CTX_set_cipher_list(ctx, cipher), 1, "client cannot offer %s", cipher);
+	cr_assert_eq(SSL_CTX_use_certificate_chain_file(ctx, cert), 1);
+	cr_assert_eq(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM), 1);
+	cr_assert_eq(SSL_CTX_load_verify_locations(ctx, ca, NULL), 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL *ssl = SSL_new(ctx);
+	cr_assert_not_null(ssl);
+	int fd = tcp_connect(port, 5000);
+	SSL_set_fd(ssl, fd);
+	bool ok = SSL_connect(ssl) == 1;
+	ERR_clear_error();
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return ok;
+}
+
+/* The ingest listener offers only AEAD suites with forward secrecy in TLS
+ * 1.2: a client that offers nothing but a CBC suite is refused, one with
+ * ECDHE+AES-GCM or ChaCha20 gets in. The PKI's keys are ECDSA, so the CBC
+ * suite the client forces is ECDHE-ECDSA-AES128-SHA (ECDHE-RSA-AES128-SHA
+ * could never match an ECDSA certificate and would prove nothing). */
+Test(ingest_daemon, tls12_cbc_suites_refused)
+{
+	char yaml[256], logf[256];
+	int port = free_port();
+	pid_t pid = start_collector("collector-ciphers", port, 0, env("TW_PG_CONNINFO"), yaml,
+				    sizeof yaml, logf, sizeof logf);
+	cr_expect(!handshake_with_cipher(port, "probe-j", "ECDHE-ECDSA-AES128-SHA"),
+		  "a TLS 1.2 CBC suite was accepted");
+	cr_expect(!handshake_with_cipher(port, "probe-j", "ECDHE-ECDSA-AES256-SHA384"),
+		  "a TLS 1.2 CBC suite was accepted");
+	cr_expect(!handshake_with_cipher(port, "probe-j", "ECDHE-RSA-AES128-SHA"),
+		  "ECDHE-RSA-AES128-SHA was accepted");
+	cr_expect(handshake_with_cipher(port, "probe-j", "ECDHE-ECDSA-AES128-GCM-SHA256"),
+		  "ECDHE-ECDSA-AES128-GCM-SHA256 refused");
+	cr_expect(handshake_with_cipher(port, "probe-j", "ECDHE-ECDSA-CHACHA20-POLY1305"),
+		  "ECDHE-ECDSA-CHACHA20-POLY1305 refused");
+	cr_expect(stop_collector(pid), "collector-ciphers did not exit 0 (see %s)", logf);
 }
