@@ -5,6 +5,7 @@
  * per-target snapshot).
  */
 #include "http.h"
+#include "accept_backoff.h"
 #include "cmd.h"
 #include "db.h"
 #include "ingest.h"
@@ -27,6 +28,7 @@
 struct http_srv {
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
+	struct accept_backoff *backoff;  /* pauses accepting at the descriptor limit */
 	struct ingest *ing;
 	struct db_pool *db;
 	struct notifier *notifier;      /* NULL: no notify file */
@@ -142,13 +144,23 @@ struct http_srv *http_srv_new(struct event_base *base, const char *host, unsigne
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
 	evhttp_set_max_headers_size(h->http, 16384);
 	evhttp_set_max_body_size(h->http, 65536);
-	evhttp_set_timeout(h->http, 30);
+	/* evhttp's timeout is per read and write: a client that trickles a
+	 * request a byte at a time holds a descriptor for as long as it keeps
+	 * each gap under it, so it is short */
+	evhttp_set_timeout(h->http, HTTP_SRV_IO_TIMEOUT_S);
 	evhttp_set_gencb(h->http, handle, h);
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
 		int e = EVUTIL_SOCKET_ERROR();
 		snprintf(err, errlen, "cannot listen for HTTP on %s port %u: %s", host, port,
 			 evutil_socket_error_to_string(e));
+		http_srv_free(h);
+		return NULL;
+	}
+	h->backoff = accept_backoff_new(base, evhttp_bound_socket_get_listener(h->sock),
+					"http listener");
+	if (!h->backoff) {
+		snprintf(err, errlen, "out of memory");
 		http_srv_free(h);
 		return NULL;
 	}
@@ -169,6 +181,7 @@ void http_srv_free(struct http_srv *h)
 {
 	if (!h)
 		return;
+	accept_backoff_free(h->backoff);
 	if (h->http)
 		evhttp_free(h->http);
 	free(h);

@@ -9,6 +9,9 @@
  *                  the collector's own series (metrics_self.h) and, when
  *                  set, the per-target snapshot (metrics.h); docs/metrics.md
  *
+ * Every read and write of a client has HTTP_SRV_IO_TIMEOUT_S seconds; at the
+ * descriptor limit accepting pauses (accept_backoff.h) instead of spinning.
+ *
  * Anything else is 404; methods other than GET/HEAD are 405. Every handler
  * ends in evhttp_send_reply / evhttp_send_error.
  *
@@ -19,6 +22,8 @@
 #define TW_COL_HTTP_H
 
 #include <event2/event.h>
+
+#define HTTP_SRV_IO_TIMEOUT_S 10
 
 struct ingest;
 struct db_pool;

@@ -13,6 +13,7 @@
  * "reaper" event frees it, never inside its own callback.
  */
 #include "ingest_int.h"
+#include "accept_backoff.h"
 #include "db.h"
 #include "frame.h"
 #include "ingest_tls.h"
@@ -231,6 +232,7 @@ void ingest_free(struct ingest *ing)
 		return;
 	if (ing->db)
 		db_on_ready(ing->db, NULL, NULL);  /* the pool may outlive the server */
+	accept_backoff_free(ing->backoff);
 	if (ing->lev)
 		evconnlistener_free(ing->lev);
 	while (ing->live)

@@ -3,6 +3,7 @@
  * (within max_connections), and the graceful shutdown of ingest.h.
  */
 #include "ingest_int.h"
+#include "accept_backoff.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -40,19 +41,16 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	}
 	if (ing->st.connections_current >= ing->o.max_connections) {
 		ing->st.refused[REFUSE_MAX_CONNECTIONS]++;
-		log_warn("peer=%s refused (max_connections): already %llu connections", peer,
-			 (unsigned long long)ing->st.connections_current);
+		/* a flood of peers would otherwise write a line each */
+		log_every(&ing->refuse_rl, ACCEPT_BACKOFF_LOG_MS, TWLOG_WARN,
+			  "peer=%s refused (max_connections): already %llu connections", peer,
+			  (unsigned long long)ing->st.connections_current);
 		evutil_closesocket(fd);
 		return;
 	}
+	accept_backoff_ok(ing->backoff);
 	if (!ingest_conn_new(ing, fd, peer))
 		log_error("peer=%s cannot accept: out of memory", peer);
-}
-
-static void accept_error_cb(struct evconnlistener *lev, void *arg)
-{
-	int e = EVUTIL_SOCKET_ERROR();
-	log_error("accept failed: %s", evutil_socket_error_to_string(e));
 }
 
 int ingest_listen_bind(struct ingest *ing, const struct ingest_opts *o, char *err, size_t errlen)
@@ -80,7 +78,11 @@ int ingest_listen_bind(struct ingest *ing, const struct ingest_opts *o, char *er
 			 evutil_socket_error_to_string(e));
 		return -1;
 	}
-	evconnlistener_set_error_cb(ing->lev, accept_error_cb);
+	ing->backoff = accept_backoff_new(ing->base, ing->lev, "probe listener");
+	if (!ing->backoff) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	if (getsockname(evconnlistener_get_fd(ing->lev), (struct sockaddr *)&ss, &sl) == 0)
@@ -131,6 +133,8 @@ void ingest_shutdown(struct ingest *ing, unsigned timeout_ms, void (*done)(void 
 	ing->phase = INGEST_SHUTTING_DOWN;
 	ing->done = done;
 	ing->done_arg = arg;
+	accept_backoff_free(ing->backoff);
+	ing->backoff = NULL;
 	if (ing->lev) {
 		evconnlistener_free(ing->lev);
 		ing->lev = NULL;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,8 +36,21 @@ static int free_port(void)
 
 /* A collector of its own (port, http port or 0, conninfo), logging to
  * $TW_WORK/logs/NAME.log; returns its pid once the probe port accepts. */
+static pid_t start_collector_nofile(const char *name, int port, int http_port,
+				    const char *conninfo, rlim_t nofile, char *yaml, size_t yamlcap,
+				    char *logf, size_t logcap);
+
 static pid_t start_collector(const char *name, int port, int http_port, const char *conninfo,
 			     char *yaml, size_t yamlcap, char *logf, size_t logcap)
+{
+	return start_collector_nofile(name, port, http_port, conninfo, 0, yaml, yamlcap, logf,
+				      logcap);
+}
+
+/* The same with a hard and soft open-file limit of nofile (0: inherited). */
+static pid_t start_collector_nofile(const char *name, int port, int http_port,
+				    const char *conninfo, rlim_t nofile, char *yaml, size_t yamlcap,
+				    char *logf, size_t logcap)
 {
 	char text[2048], http[64] = "";
 	const char *work = env("TW_WORK"), *pipe = env("TW_PIPE");
@@ -62,6 +76,9 @@ static pid_t start_collector(const char *name, int port, int http_port, const ch
 		int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 2);
 		dup2(fd, 1);
+		struct rlimit rl = { nofile, nofile };
+		if (nofile && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(126);
 		execl(env("TW_COLLECTOR_BIN"), "tlswatch-collector", "run", "-c", yaml, (char *)NULL);
 		_exit(127);
 	}
@@ -258,4 +275,84 @@ Test(ingest_daemon, tls12_cbc_suites_refused)
 	cr_expect(handshake_with_cipher(port, "probe-j", "ECDHE-ECDSA-CHACHA20-POLY1305"),
 		  "ECDHE-ECDSA-CHACHA20-POLY1305 refused");
 	cr_expect(stop_collector(pid), "collector-ciphers did not exit 0 (see %s)", logf);
+}
+
+/* CPU seconds (user + system) pid has used so far. */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	cr_assert_not_null(p);
+	unsigned long long ut = 0, st = 0;
+	/* after the name: state and 10 more fields, then utime and stime */
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			    &st), 2);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static unsigned count_lines(const char *file, const char *needle)
+{
+	FILE *f = fopen(file, "r");
+	cr_assert_not_null(f);
+	char line[4096];
+	unsigned n = 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Out of descriptors (a hard limit of 128, more clients than that on both
+ * ports): max_connections (10000 by default) is lowered to fit the limit,
+ * accept() failing with EMFILE pauses the listener instead of spinning - the
+ * collector stays near idle and writes a bounded number of lines - and once
+ * the clients leave, /healthz answers and a good probe gets in.
+ */
+Test(ingest_daemon, descriptor_limit_backs_off)
+{
+	char yaml[256], logf[256];
+	enum { FLOOD = 150 };
+	int port = free_port(), hport = free_port();
+	pid_t pid = start_collector_nofile("collector-nofile", port, hport, env("TW_PG_CONNINFO"), 128,
+					   yaml, sizeof yaml, logf, sizeof logf);
+	cr_expect_eq(count_lines(logf, "limits.max_connections lowered from 10000 to 64"), 1,
+		     "max_connections not clamped to the limit (see %s)", logf);
+	static int probes[FLOOD], https[FLOOD];
+	for (int i = 0; i < FLOOD; i++)
+		probes[i] = tcp_connect(port, 2000);
+	for (int i = 0; i < FLOOD; i++)
+		https[i] = tcp_connect(hport, 2000);
+	sleep_ms(300);  /* let the collector reach the limit */
+	double cpu0 = cpu_seconds(pid);
+	sleep_ms(3000);
+	double busy = cpu_seconds(pid) - cpu0;
+	cr_expect_lt(busy, 0.5, "the collector used %.2f CPU-s in 3 s at the descriptor limit", busy);
+	unsigned accept_lines = count_lines(logf, "accept failed");
+	cr_expect_geq(accept_lines, 1, "the descriptor limit was never reached (see %s)", logf);
+	cr_expect_leq(accept_lines, 4, "%u \"accept failed\" lines (see %s)", accept_lines, logf);
+	cr_expect_leq(count_lines(logf, "refused (max_connections)"), 2);
+
+	for (int i = 0; i < FLOOD; i++)
+		close(https[i]);
+	char *body;
+	cr_expect_eq(http_get_port(hport, "GET", "/healthz", &body), 200);
+	free(body);
+	for (int i = 0; i < FLOOD; i++)
+		close(probes[i]);
+	sleep_ms(1500);  /* longer than the longest accept pause */
+	/* probe-k: no other test stores rows for it in this database */
+	struct tw_probe *c = tc_connect_port("probe-k", 0, port);
+	cr_assert(c->handshake_ok, "a good probe did not get in after the flood (see %s)", logf);
+	send_hello(c, "probe-k", "us-east");
+	send_batch(c, 1, 3, NULL, NULL);
+	cr_expect_eq(tc_read_ack(c), 3);
+	tw_probe_free(c);
+	cr_expect(stop_collector(pid), "collector-nofile did not exit 0 (see %s)", logf);
 }
