@@ -36,6 +36,7 @@ static const char *const refusal_names[REFUSE__COUNT] = {
 	[REFUSE_FRAME_TOO_LARGE] = "frame_too_large",
 	[REFUSE_MALFORMED_FRAME] = "malformed_frame",
 	[REFUSE_PROTOCOL] = "protocol",
+	[REFUSE_HANDSHAKE_LIMIT] = "handshake_limit",
 };
 
 static const char *const close_names[CLOSE__COUNT] = {

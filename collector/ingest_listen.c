@@ -29,6 +29,55 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t cap)
 	}
 }
 
+/*
+ * Connections still in the TLS handshake cost memory (~43 KB each) and a
+ * slot of max_connections while proving nothing. At most
+ * INGEST_HANDSHAKES_PER_ADDR from one address and max_connections /
+ * INGEST_HANDSHAKES_SHARE in all may be pending; past either, the OLDEST
+ * pending one (of that address, or in all) is closed to make room. Refusing
+ * the new one instead would let whoever opens connections fastest lock a
+ * reconnecting probe out; closing the oldest gives every newcomer a full
+ * handshake's time, and a real probe needs only milliseconds.
+ */
+#define INGEST_HANDSHAKES_PER_ADDR 16u
+#define INGEST_HANDSHAKES_SHARE    8u
+#define INGEST_HANDSHAKES_MIN      4u
+
+/* The address part of a peer string ("1.2.3.4:5" or "[::1]:5"). */
+static size_t peer_addr_len(const char *peer)
+{
+	const char *colon = strrchr(peer, ':');
+	return colon ? (size_t)(colon - peer) : strlen(peer);
+}
+
+static void limit_handshakes(struct ingest *ing, const char *peer)
+{
+	unsigned total = 0, same = 0;
+	struct ingest_conn *oldest = NULL, *oldest_same = NULL;
+	size_t alen = peer_addr_len(peer);
+	unsigned cap = ing->o.max_connections / INGEST_HANDSHAKES_SHARE;
+	if (cap < INGEST_HANDSHAKES_MIN)
+		cap = INGEST_HANDSHAKES_MIN;
+	/* the live list is newest first: the last match is the oldest */
+	for (struct ingest_conn *c = ing->live; c; c = c->next) {
+		if (c->state != CONN_TLS_ACCEPTING)
+			continue;
+		total++;
+		oldest = c;
+		if (peer_addr_len(c->peer) == alen && memcmp(c->peer, peer, alen) == 0) {
+			same++;
+			oldest_same = c;
+		}
+	}
+	struct ingest_conn *victim = same >= INGEST_HANDSHAKES_PER_ADDR ? oldest_same
+				     : total >= cap ? oldest : NULL;
+	if (!victim)
+		return;
+	ingest_conn_refuse(victim, REFUSE_HANDSHAKE_LIMIT,
+			   "closed unfinished for a new connection (%u pending handshakes, %u from "
+			   "%.*s)", total, same, (int)alen, peer);
+}
+
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
@@ -39,6 +88,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		evutil_closesocket(fd);
 		return;
 	}
+	limit_handshakes(ing, peer);
 	if (ing->st.connections_current >= ing->o.max_connections) {
 		ing->st.refused[REFUSE_MAX_CONNECTIONS]++;
 		/* a flood of peers would otherwise write a line each */

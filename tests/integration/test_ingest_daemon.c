@@ -40,6 +40,10 @@ static pid_t start_collector_nofile(const char *name, int port, int http_port,
 				    const char *conninfo, rlim_t nofile, char *yaml, size_t yamlcap,
 				    char *logf, size_t logcap);
 
+/* More keys of the limits: section (", max_connections: 20"); each test runs
+ * in a process of its own. */
+static const char *extra_limits = "";
+
 static pid_t start_collector(const char *name, int port, int http_port, const char *conninfo,
 			     char *yaml, size_t yamlcap, char *logf, size_t logcap)
 {
@@ -63,8 +67,8 @@ static pid_t start_collector_nofile(const char *name, int port, int http_port,
 		 "tls: {ca_file: %s/pipe-ca.pem, cert_file: %s/collector.pem, key_file: %s/collector.key}\n"
 		 "%s"
 		 "database: {conninfo: \"%s\", connections: 1}\n"
-		 "limits: {shutdown_timeout: 5s}\n"
-		 "log: {level: debug}\n", port, pipe, pipe, pipe, http, conninfo);
+		 "limits: {shutdown_timeout: 5s%s}\n"
+		 "log: {level: debug}\n", port, pipe, pipe, pipe, http, conninfo, extra_limits);
 	FILE *f = fopen(yaml, "w");
 	cr_assert_not_null(f);
 	fputs(text, f);
@@ -347,12 +351,52 @@ Test(ingest_daemon, descriptor_limit_backs_off)
 	for (int i = 0; i < FLOOD; i++)
 		close(probes[i]);
 	sleep_ms(1500);  /* longer than the longest accept pause */
-	/* probe-k: no other test stores rows for it in this database */
-	struct tw_probe *c = tc_connect_port("probe-k", 0, port);
+	/* probe-l: no other test uses it (tests run in parallel) */
+	struct tw_probe *c = tc_connect_port("probe-l", 0, port);
+	if (!c->handshake_ok)
+		kill(pid, SIGKILL);
 	cr_assert(c->handshake_ok, "a good probe did not get in after the flood (see %s)", logf);
-	send_hello(c, "probe-k", "us-east");
+	send_hello(c, "probe-l", "ap-south");
 	send_batch(c, 1, 3, NULL, NULL);
 	cr_expect_eq(tc_read_ack(c), 3);
 	tw_probe_free(c);
 	cr_expect(stop_collector(pid), "collector-nofile did not exit 0 (see %s)", logf);
+}
+
+/*
+ * Peers that connect and never start the TLS handshake fill max_connections
+ * (20 here) before the handshake timeout closes them. Only max_connections/8
+ * (at least 4) unfinished handshakes are kept: each new connection closes
+ * the oldest unfinished one, so a probe that connects after 40 of them still
+ * gets in, and the silent ones hold at most 4 slots.
+ */
+Test(ingest_daemon, unfinished_handshakes_cannot_lock_a_probe_out)
+{
+	char yaml[256], logf[256];
+	enum { SILENT = 40 };
+	int port = free_port(), hport = free_port();
+	extra_limits = ", max_connections: 20, handshake_timeout: 60s";
+	pid_t pid = start_collector("collector-hs", port, hport, env("TW_PG_CONNINFO"), yaml,
+				    sizeof yaml, logf, sizeof logf);
+	const char *limit = "tlswatch_collector_connections_refused_total{reason=\"handshake_limit\"}";
+	int silent[SILENT];
+	for (int i = 0; i < SILENT; i++)
+		silent[i] = tcp_connect(port, 2000);
+	/* start_collector's own probe of the port counts too */
+	double closed = 0;
+	for (int i = 0; i < 100 && (closed = metric_port(hport, limit)) < SILENT - 4; i++)
+		sleep_ms(50);
+	cr_expect_geq(closed, SILENT - 4, "only %.0f unfinished handshakes closed", closed);
+	cr_expect_leq(metric_port(hport, "tlswatch_collector_connections"), 4);
+	struct tw_probe *c = tc_connect_port("probe-m", 0, port);
+	if (!c->handshake_ok)
+		kill(pid, SIGKILL);
+	cr_assert(c->handshake_ok, "a probe was locked out by unfinished handshakes (see %s)", logf);
+	send_hello(c, "probe-m", "eu-north");
+	send_batch(c, 1, 2, NULL, NULL);
+	cr_expect_eq(tc_read_ack(c), 2);
+	tw_probe_free(c);
+	for (int i = 0; i < SILENT; i++)
+		close(silent[i]);
+	cr_expect(stop_collector(pid), "collector-hs did not exit 0 (see %s)", logf);
 }
