@@ -6,6 +6,7 @@
  * database that is not there yet pauses reading until it is.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -399,4 +400,67 @@ Test(ingest_daemon, unfinished_handshakes_cannot_lock_a_probe_out)
 	for (int i = 0; i < SILENT; i++)
 		close(silent[i]);
 	cr_expect(stop_collector(pid), "collector-hs did not exit 0 (see %s)", logf);
+}
+
+/* Whether the server closed fd (EOF or reset) without blocking. */
+static bool closed_by_server(int fd)
+{
+	char ch;
+	ssize_t r = recv(fd, &ch, 1, MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/*
+ * Slow HTTP clients (a request trickled a byte every 2 s, each gap well
+ * inside the 10 s read timeout): at most HTTP_SRV_MAX_CLIENTS (128) are
+ * kept, the oldest closed for a newcomer, so /healthz still answers, and
+ * none outlives HTTP_SRV_DEADLINE_S (15 s).
+ */
+Test(ingest_daemon, slow_http_clients_capped_and_cut, .timeout = 60)
+{
+	char yaml[256], logf[256];
+	enum { SLOW = 150 };
+	int port = free_port(), hport = free_port();
+	pid_t pid = start_collector("collector-slowhttp", port, hport, env("TW_PG_CONNINFO"), yaml,
+				    sizeof yaml, logf, sizeof logf);
+	static int fds[SLOW];
+	for (int i = 0; i < SLOW; i++) {
+		fds[i] = tcp_connect(hport, 2000);
+		cr_assert_eq(write(fds[i], "G", 1), 1);
+	}
+	sleep_ms(1500);
+	int closed = 0;
+	for (int i = 0; i < SLOW; i++)
+		closed += closed_by_server(fds[i]);
+	cr_expect_geq(closed, SLOW - 128, "only %d of %d slow clients closed", closed, SLOW);
+	cr_expect_leq(closed, SLOW - 128 + 8, "%d of %d slow clients closed", closed, SLOW);
+	char *body;
+	cr_expect_eq(http_get_port(hport, "GET", "/healthz", &body), 200);
+	free(body);
+	/* trickle on: one byte every 2 s; by 17 s every one must be closed */
+	bool open_left = true;
+	for (int t = 0; t < 9 && open_left; t++) {
+		open_left = false;
+		for (int i = 0; i < SLOW; i++) {
+			if (fds[i] < 0)
+				continue;
+			if (closed_by_server(fds[i])) {
+				close(fds[i]);
+				fds[i] = -1;
+				continue;
+			}
+			open_left = true;
+			(void)!send(fds[i], "E", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		if (open_left)
+			sleep_ms(2000);
+	}
+	int left = 0;
+	for (int i = 0; i < SLOW; i++)
+		if (fds[i] >= 0) {
+			left += !closed_by_server(fds[i]);
+			close(fds[i]);
+		}
+	cr_expect_eq(left, 0, "%d slow clients outlived the deadline", left);
+	cr_expect(stop_collector(pid), "collector-slowhttp did not exit 0 (see %s)", logf);
 }
