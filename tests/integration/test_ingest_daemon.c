@@ -416,7 +416,7 @@ static bool closed_by_server(int fd)
  * kept, the oldest closed for a newcomer, so /healthz still answers, and
  * none outlives HTTP_SRV_DEADLINE_S (15 s).
  */
-Test(ingest_daemon, slow_http_clients_capped_and_cut, .timeout = 60)
+Test(ingest_daemon, slow_http_clients_capped_and_cut)
 {
 	char yaml[256], logf[256];
 	enum { SLOW = 150 };
