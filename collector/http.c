@@ -33,6 +33,9 @@ struct http_srv {
 	struct evhttp_bound_socket *sock;
 	struct accept_backoff *backoff;  /* pauses accepting at the descriptor limit */
 	struct event *sweep;            /* HTTP_SRV_SWEEP_MS, persistent */
+	struct event *sweep_now;        /* the same, once, for the cap: activating
+					 * the persistent one would push its next
+					 * run a period later each time */
 	struct http_client *clients;    /* every connection evhttp was given */
 	unsigned nclients;
 	unsigned long long clients_cut; /* told to time out: the cap or the deadline */
@@ -212,7 +215,7 @@ static struct bufferevent *client_new(struct event_base *base, void *arg)
 		}
 		if (oldest) {
 			oldest->deadline_ms = 0;
-			event_active(h->sweep, EV_TIMEOUT, 0);
+			event_active(h->sweep_now, EV_TIMEOUT, 0);
 		}
 		log_every(&h->cap_rl, 10000, TWLOG_WARN,
 			  "http: %u clients open, the cap is %u: closing the oldest", h->nclients,
@@ -234,6 +237,7 @@ struct http_srv *http_srv_new(struct event_base *base, const char *host, unsigne
 	h->db = db;
 	struct timeval stv = { HTTP_SRV_SWEEP_MS / 1000, (HTTP_SRV_SWEEP_MS % 1000) * 1000 };
 	if (!(h->sweep = event_new(base, -1, EV_PERSIST, sweep, h)) ||
+	    !(h->sweep_now = event_new(base, -1, 0, sweep, h)) ||
 	    event_add(h->sweep, &stv) != 0) {
 		snprintf(err, errlen, "out of memory");
 		http_srv_free(h);
@@ -292,5 +296,7 @@ void http_srv_free(struct http_srv *h)
 	}
 	if (h->sweep)
 		event_free(h->sweep);
+	if (h->sweep_now)
+		event_free(h->sweep_now);
 	free(h);
 }
