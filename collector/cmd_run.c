@@ -25,8 +25,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -92,6 +94,53 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: stopping: no new connections; waiting up to %u ms for batches in flight",
 		 sig == SIGINT ? "SIGINT" : "SIGTERM", rc->shutdown_timeout_ms);
 	ingest_shutdown(rc->ing, rc->shutdown_timeout_ms, shutdown_done, rc);
+}
+
+/*
+ * Raises the soft descriptor limit to the hard one and returns it
+ * (RLIM_INFINITY as UINT64_MAX). Every probe connection costs a descriptor;
+ * at the limit accept() fails, so the limit is what max_connections must fit.
+ */
+static unsigned long long raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return UINT64_MAX;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { rl.rlim_max, rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+		else
+			log_warn("cannot raise the open-file limit from %llu to %llu: %s",
+				 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+				 strerror(errno));
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (unsigned long long)rl.rlim_cur;
+}
+
+/* Descriptors kept out of max_connections: the PostgreSQL pool, the
+ * metrics and evaluator sessions, the notifier's HTTP requests, the HTTP
+ * server's clients, logs and configuration files. */
+#define NOFILE_RESERVE 64u
+
+/* max_connections within the descriptor limit, so probes can never take
+ * the descriptors /healthz, PostgreSQL and the files need. */
+static void clamp_connections(struct ingest_opts *o, unsigned db_connections,
+			      unsigned long long nofile)
+{
+	unsigned long long reserve = NOFILE_RESERVE + db_connections;
+	unsigned long long room = nofile > reserve * 2 ? nofile - reserve : nofile / 2;
+	if (room < 1)
+		room = 1;
+	if (!o->max_connections)
+		o->max_connections = 10000;  /* ingest.h's default, made explicit to clamp it */
+	if (o->max_connections > room) {
+		log_warn("limits.max_connections lowered from %u to %llu: the open-file limit is "
+			 "%llu and %llu descriptors are kept for PostgreSQL, HTTP and files "
+			 "(raise `ulimit -n` / LimitNOFILE)", o->max_connections, room, nofile,
+			 nofile - room);
+		o->max_connections = (unsigned)room;
+	}
 }
 
 static void ingest_opts_from(const struct col_config *cfg, struct ingest_opts *o)
@@ -160,6 +209,7 @@ int cmd_run_main(int argc, char **argv)
 		goto out;
 	}
 	log_init("tlswatch-collector", (enum log_level)cfg->log_level, cfg->log_json);
+	clamp_connections(&io, cfg->db_connections, raise_nofile());
 
 	rc = CMD_EXIT_RUNTIME;
 	if (!(base = event_base_new())) {

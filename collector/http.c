@@ -5,12 +5,15 @@
  * per-target snapshot).
  */
 #include "http.h"
+#include "accept_backoff.h"
 #include "cmd.h"
 #include "db.h"
 #include "ingest.h"
 #include "metrics.h"
 #include "metrics_proc.h"
 #include "metrics_self.h"
+#include "log.h"
+#include "twtime.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -21,12 +24,22 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 struct http_srv {
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
+	struct accept_backoff *backoff;  /* pauses accepting at the descriptor limit */
+	struct event *sweep;            /* HTTP_SRV_SWEEP_MS, persistent */
+	struct event *sweep_now;        /* the same, once, for the cap: activating
+					 * the persistent one would push its next
+					 * run a period later each time */
+	struct http_client *clients;    /* every connection evhttp was given */
+	unsigned nclients;
+	unsigned long long clients_cut; /* told to time out: the cap or the deadline */
+	struct log_ratelimit cap_rl;
 	struct ingest *ing;
 	struct db_pool *db;
 	struct notifier *notifier;      /* NULL: no notify file */
@@ -127,6 +140,90 @@ static void handle(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
+/*
+ * One HTTP client connection. evhttp (libevent 2.1) has no connection cap
+ * and its timeout restarts with every byte, so a client that trickles a
+ * request holds its descriptor for ever. evhttp asks us for each incoming
+ * connection's bufferevent (evhttp_set_bevcb): we make it, keep a reference
+ * and list it. A sweep every HTTP_SRV_SWEEP_MS drops the reference of those
+ * evhttp has freed (bufferevent_free clears the callbacks; our reference
+ * keeps the object readable until then, so the descriptor closes up to one
+ * sweep late) and tells evhttp that a connection older than
+ * HTTP_SRV_DEADLINE_S - or the oldest, at once, when a new one is beyond
+ * HTTP_SRV_MAX_CLIENTS - timed
+ * out: its own event callback, as if the socket had, and it drops the
+ * connection.
+ */
+#define HTTP_SRV_SWEEP_MS 1000
+
+struct http_client {
+	struct bufferevent *bev;        /* evhttp's; we hold one reference */
+	double deadline_ms;             /* monotonic */
+	struct http_client *next;
+};
+
+static void sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_srv *h = arg;
+	double now = twtime_mono_ms();
+	struct http_client **p = &h->clients;
+	while (*p) {
+		struct http_client *cl = *p;
+		bufferevent_event_cb eventcb = NULL;
+		void *cbarg = NULL;
+		bufferevent_getcb(cl->bev, NULL, NULL, &eventcb, &cbarg);
+		if (!eventcb) {
+			*p = cl->next;
+			h->nclients--;
+			bufferevent_decref(cl->bev);
+			free(cl);
+			continue;
+		}
+		if (now >= cl->deadline_ms) {
+			/* told again each sweep until evhttp lets go of it */
+			h->clients_cut++;
+			eventcb(cl->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, cbarg);
+		}
+		p = &cl->next;
+	}
+}
+
+static struct bufferevent *client_new(struct event_base *base, void *arg)
+{
+	struct http_srv *h = arg;
+	struct http_client *cl = calloc(1, sizeof *cl);
+	if (!cl)
+		return NULL;  /* evhttp makes a bufferevent itself: served, not tracked */
+	cl->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!cl->bev) {
+		free(cl);
+		return NULL;
+	}
+	bufferevent_incref(cl->bev);
+	cl->deadline_ms = twtime_mono_ms() + HTTP_SRV_DEADLINE_S * 1000.0;
+	cl->next = h->clients;
+	h->clients = cl;
+	if (++h->nclients > HTTP_SRV_MAX_CLIENTS) {
+		/* Over the cap: the oldest still open goes (the list is newest
+		 * first), so slow clients cannot lock out a quick /healthz. */
+		struct http_client *oldest = NULL;
+		for (struct http_client *o = cl->next; o; o = o->next) {
+			bufferevent_event_cb eventcb = NULL;
+			bufferevent_getcb(o->bev, NULL, NULL, &eventcb, NULL);
+			if (eventcb && o->deadline_ms > 0)
+				oldest = o;
+		}
+		if (oldest) {
+			oldest->deadline_ms = 0;
+			event_active(h->sweep_now, EV_TIMEOUT, 0);
+		}
+		log_every(&h->cap_rl, 10000, TWLOG_WARN,
+			  "http: %u clients open, the cap is %u: closing the oldest", h->nclients,
+			  HTTP_SRV_MAX_CLIENTS);
+	}
+	return cl->bev;
+}
+
 struct http_srv *http_srv_new(struct event_base *base, const char *host, unsigned port,
 			      struct ingest *ing, struct db_pool *db, char *err, size_t errlen)
 {
@@ -138,17 +235,36 @@ struct http_srv *http_srv_new(struct event_base *base, const char *host, unsigne
 	}
 	h->ing = ing;
 	h->db = db;
+	struct timeval stv = { HTTP_SRV_SWEEP_MS / 1000, (HTTP_SRV_SWEEP_MS % 1000) * 1000 };
+	if (!(h->sweep = event_new(base, -1, EV_PERSIST, sweep, h)) ||
+	    !(h->sweep_now = event_new(base, -1, 0, sweep, h)) ||
+	    event_add(h->sweep, &stv) != 0) {
+		snprintf(err, errlen, "out of memory");
+		http_srv_free(h);
+		return NULL;
+	}
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
 	evhttp_set_max_headers_size(h->http, 16384);
 	evhttp_set_max_body_size(h->http, 65536);
-	evhttp_set_timeout(h->http, 30);
+	/* evhttp's timeout is per read and write: a client that trickles a
+	 * request a byte at a time holds a descriptor for as long as it keeps
+	 * each gap under it, so it is short */
+	evhttp_set_timeout(h->http, HTTP_SRV_IO_TIMEOUT_S);
 	evhttp_set_gencb(h->http, handle, h);
+	evhttp_set_bevcb(h->http, client_new, h);
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
 		int e = EVUTIL_SOCKET_ERROR();
 		snprintf(err, errlen, "cannot listen for HTTP on %s port %u: %s", host, port,
 			 evutil_socket_error_to_string(e));
+		http_srv_free(h);
+		return NULL;
+	}
+	h->backoff = accept_backoff_new(base, evhttp_bound_socket_get_listener(h->sock),
+					"http listener");
+	if (!h->backoff) {
+		snprintf(err, errlen, "out of memory");
 		http_srv_free(h);
 		return NULL;
 	}
@@ -169,7 +285,18 @@ void http_srv_free(struct http_srv *h)
 {
 	if (!h)
 		return;
+	accept_backoff_free(h->backoff);
 	if (h->http)
 		evhttp_free(h->http);
+	while (h->clients) {
+		struct http_client *cl = h->clients;
+		h->clients = cl->next;
+		bufferevent_decref(cl->bev);
+		free(cl);
+	}
+	if (h->sweep)
+		event_free(h->sweep);
+	if (h->sweep_now)
+		event_free(h->sweep_now);
 	free(h);
 }

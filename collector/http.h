@@ -9,6 +9,11 @@
  *                  the collector's own series (metrics_self.h) and, when
  *                  set, the per-target snapshot (metrics.h); docs/metrics.md
  *
+ * Every read and write of a client has HTTP_SRV_IO_TIMEOUT_S seconds, the
+ * whole connection HTTP_SRV_DEADLINE_S; at most HTTP_SRV_MAX_CLIENTS are
+ * open (beyond that the oldest is closed, answered or not). At the
+ * descriptor limit accepting pauses (accept_backoff.h) instead of spinning.
+ *
  * Anything else is 404; methods other than GET/HEAD are 405. Every handler
  * ends in evhttp_send_reply / evhttp_send_error.
  *
@@ -19,6 +24,10 @@
 #define TW_COL_HTTP_H
 
 #include <event2/event.h>
+
+#define HTTP_SRV_IO_TIMEOUT_S 10
+#define HTTP_SRV_DEADLINE_S   15   /* a client connection's whole life */
+#define HTTP_SRV_MAX_CLIENTS  128  /* open at once; beyond it the oldest is closed */
 
 struct ingest;
 struct db_pool;

@@ -13,6 +13,7 @@
  * "reaper" event frees it, never inside its own callback.
  */
 #include "ingest_int.h"
+#include "accept_backoff.h"
 #include "db.h"
 #include "frame.h"
 #include "ingest_tls.h"
@@ -35,6 +36,7 @@ static const char *const refusal_names[REFUSE__COUNT] = {
 	[REFUSE_FRAME_TOO_LARGE] = "frame_too_large",
 	[REFUSE_MALFORMED_FRAME] = "malformed_frame",
 	[REFUSE_PROTOCOL] = "protocol",
+	[REFUSE_HANDSHAKE_LIMIT] = "handshake_limit",
 };
 
 static const char *const close_names[CLOSE__COUNT] = {
@@ -231,6 +233,7 @@ void ingest_free(struct ingest *ing)
 		return;
 	if (ing->db)
 		db_on_ready(ing->db, NULL, NULL);  /* the pool may outlive the server */
+	accept_backoff_free(ing->backoff);
 	if (ing->lev)
 		evconnlistener_free(ing->lev);
 	while (ing->live)

@@ -138,11 +138,15 @@ enum ingest_phase {
 	INGEST_SHUTTING_DOWN,
 };
 
+struct accept_backoff;
+
 struct ingest {
 	struct event_base *base;
 	struct db_pool *db;
 	SSL_CTX *ctx;
 	struct evconnlistener *lev;
+	struct accept_backoff *backoff;   /* pauses lev at the descriptor limit */
+	struct log_ratelimit refuse_rl;   /* "refused (max_connections)" lines */
 	unsigned port;
 	struct ingest_opts o;
 	struct event *reaper;

@@ -3,6 +3,7 @@
  * (within max_connections), and the graceful shutdown of ingest.h.
  */
 #include "ingest_int.h"
+#include "accept_backoff.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -28,6 +29,55 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t cap)
 	}
 }
 
+/*
+ * Connections still in the TLS handshake cost memory (~43 KB each) and a
+ * slot of max_connections while proving nothing. At most
+ * INGEST_HANDSHAKES_PER_ADDR from one address and max_connections /
+ * INGEST_HANDSHAKES_SHARE in all may be pending; past either, the OLDEST
+ * pending one (of that address, or in all) is closed to make room. Refusing
+ * the new one instead would let whoever opens connections fastest lock a
+ * reconnecting probe out; closing the oldest gives every newcomer a full
+ * handshake's time, and a real probe needs only milliseconds.
+ */
+#define INGEST_HANDSHAKES_PER_ADDR 16u
+#define INGEST_HANDSHAKES_SHARE    8u
+#define INGEST_HANDSHAKES_MIN      4u
+
+/* The address part of a peer string ("1.2.3.4:5" or "[::1]:5"). */
+static size_t peer_addr_len(const char *peer)
+{
+	const char *colon = strrchr(peer, ':');
+	return colon ? (size_t)(colon - peer) : strlen(peer);
+}
+
+static void limit_handshakes(struct ingest *ing, const char *peer)
+{
+	unsigned total = 0, same = 0;
+	struct ingest_conn *oldest = NULL, *oldest_same = NULL;
+	size_t alen = peer_addr_len(peer);
+	unsigned cap = ing->o.max_connections / INGEST_HANDSHAKES_SHARE;
+	if (cap < INGEST_HANDSHAKES_MIN)
+		cap = INGEST_HANDSHAKES_MIN;
+	/* the live list is newest first: the last match is the oldest */
+	for (struct ingest_conn *c = ing->live; c; c = c->next) {
+		if (c->state != CONN_TLS_ACCEPTING)
+			continue;
+		total++;
+		oldest = c;
+		if (peer_addr_len(c->peer) == alen && memcmp(c->peer, peer, alen) == 0) {
+			same++;
+			oldest_same = c;
+		}
+	}
+	struct ingest_conn *victim = same >= INGEST_HANDSHAKES_PER_ADDR ? oldest_same
+				     : total >= cap ? oldest : NULL;
+	if (!victim)
+		return;
+	ingest_conn_refuse(victim, REFUSE_HANDSHAKE_LIMIT,
+			   "closed unfinished for a new connection (%u pending handshakes, %u from "
+			   "%.*s)", total, same, (int)alen, peer);
+}
+
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
@@ -38,21 +88,19 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		evutil_closesocket(fd);
 		return;
 	}
+	limit_handshakes(ing, peer);
 	if (ing->st.connections_current >= ing->o.max_connections) {
 		ing->st.refused[REFUSE_MAX_CONNECTIONS]++;
-		log_warn("peer=%s refused (max_connections): already %llu connections", peer,
-			 (unsigned long long)ing->st.connections_current);
+		/* a flood of peers would otherwise write a line each */
+		log_every(&ing->refuse_rl, ACCEPT_BACKOFF_LOG_MS, TWLOG_WARN,
+			  "peer=%s refused (max_connections): already %llu connections", peer,
+			  (unsigned long long)ing->st.connections_current);
 		evutil_closesocket(fd);
 		return;
 	}
+	accept_backoff_ok(ing->backoff);
 	if (!ingest_conn_new(ing, fd, peer))
 		log_error("peer=%s cannot accept: out of memory", peer);
-}
-
-static void accept_error_cb(struct evconnlistener *lev, void *arg)
-{
-	int e = EVUTIL_SOCKET_ERROR();
-	log_error("accept failed: %s", evutil_socket_error_to_string(e));
 }
 
 int ingest_listen_bind(struct ingest *ing, const struct ingest_opts *o, char *err, size_t errlen)
@@ -80,7 +128,11 @@ int ingest_listen_bind(struct ingest *ing, const struct ingest_opts *o, char *er
 			 evutil_socket_error_to_string(e));
 		return -1;
 	}
-	evconnlistener_set_error_cb(ing->lev, accept_error_cb);
+	ing->backoff = accept_backoff_new(ing->base, ing->lev, "probe listener");
+	if (!ing->backoff) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	if (getsockname(evconnlistener_get_fd(ing->lev), (struct sockaddr *)&ss, &sl) == 0)
@@ -131,6 +183,8 @@ void ingest_shutdown(struct ingest *ing, unsigned timeout_ms, void (*done)(void 
 	ing->phase = INGEST_SHUTTING_DOWN;
 	ing->done = done;
 	ing->done_arg = arg;
+	accept_backoff_free(ing->backoff);
+	ing->backoff = NULL;
 	if (ing->lev) {
 		evconnlistener_free(ing->lev);
 		ing->lev = NULL;

@@ -21,6 +21,7 @@ enum ingest_refusal {
 	REFUSE_FRAME_TOO_LARGE,
 	REFUSE_MALFORMED_FRAME,
 	REFUSE_PROTOCOL,               /* a valid frame at the wrong time, result without seq */
+	REFUSE_HANDSHAKE_LIMIT,        /* oldest unfinished handshake closed for a new one */
 	REFUSE__COUNT
 };
 

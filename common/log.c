@@ -127,3 +127,17 @@ void log_write(enum log_level level, const char *fmt, ...)
 		fprintf(stderr, "ts=%s level=%s prog=%s %s\n", ts, level_names[level], log_prog, esc);
 	}
 }
+
+bool log_ratelimit_allow(struct log_ratelimit *rl, double now_ms, unsigned interval_ms,
+			 unsigned long long *suppressed)
+{
+	if (rl->last_ms > 0 && now_ms - rl->last_ms < (double)interval_ms) {
+		rl->suppressed++;
+		return false;
+	}
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	/* a clock at exactly 0 would read as "never written" */
+	rl->last_ms = now_ms > 0 ? now_ms : 1e-3;
+	return true;
+}

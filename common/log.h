@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "twtime.h"
+
 enum log_level { TWLOG_ERROR = 0, TWLOG_WARN, TWLOG_INFO, TWLOG_DEBUG };
 
 extern int log_active_level;
@@ -24,5 +26,31 @@ void log_write(enum log_level level, const char *fmt, ...)
 #define log_warn(...)  log_at(TWLOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_at(TWLOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(TWLOG_DEBUG, __VA_ARGS__)
+
+/*
+ * Rate limiting for a line that can repeat without bound (an accept that
+ * fails at the descriptor limit, a refusal a flood of peers triggers): the
+ * caller owns one struct log_ratelimit per such line, zeroed, and writes
+ * through log_every(). The first line of each interval is written with
+ * " suppressed=N" appended, N the lines held back since the last one
+ * written; the rest only count. Lines below the active level neither count
+ * nor print.
+ */
+struct log_ratelimit {
+	double last_ms;                /* when the last line was written; 0 = never */
+	unsigned long long suppressed; /* held back since then */
+};
+
+/* True when a line may be written at now_ms (monotonic); then *suppressed
+ * is the count held back before it and the count restarts. */
+bool log_ratelimit_allow(struct log_ratelimit *rl, double now_ms, unsigned interval_ms,
+			 unsigned long long *suppressed);
+
+#define log_every(rl, interval_ms, lvl, fmt, ...) do { \
+	unsigned long long log_sup_; \
+	if ((lvl) <= log_active_level && \
+	    log_ratelimit_allow((rl), twtime_mono_ms(), (interval_ms), &log_sup_)) \
+		log_write((lvl), fmt " suppressed=%llu", ##__VA_ARGS__, log_sup_); \
+} while (0)
 
 #endif

@@ -21,7 +21,7 @@ collector=${TW_BUILD:-build}/tlswatch-collector
 tw_init
 tw_alloc_ports PG COL
 PIPE=$TW_WORK/pipe
-sh "$here/mkpki-pipeline.sh" "$PIPE" probe-j:eu-west probe-k:us-east >/dev/null ||
+sh "$here/mkpki-pipeline.sh" "$PIPE" probe-j:eu-west probe-k:us-east probe-l:ap-south probe-m:eu-north >/dev/null ||
 	tw_die "mkpki-pipeline.sh failed"
 tw_pg_start "$PG"
 cat >"$TW_WORK/migrate.yaml" <<YAML

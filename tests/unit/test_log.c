@@ -219,3 +219,42 @@ Test(log, level_names_parse_case_insensitively)
 	cr_assert_eq(log_level_parse("verbose"), -1);
 	cr_assert_eq(log_level_parse(""), -1);
 }
+
+/* One line per interval, the next one carries how many were held back. */
+Test(log, ratelimit_one_line_per_interval_with_count)
+{
+	struct log_ratelimit rl = { 0 };
+	unsigned long long sup = 99;
+	cr_assert(log_ratelimit_allow(&rl, 1000.0, 500, &sup));
+	cr_expect_eq(sup, 0);
+	for (int i = 0; i < 1000; i++)
+		cr_assert(!log_ratelimit_allow(&rl, 1000.0 + i * 0.4, 500, &sup));
+	cr_assert(log_ratelimit_allow(&rl, 1500.0, 500, &sup));
+	cr_expect_eq(sup, 1000);
+	cr_assert(!log_ratelimit_allow(&rl, 1999.0, 500, &sup));
+	cr_assert(log_ratelimit_allow(&rl, 5000.0, 500, &sup));
+	cr_expect_eq(sup, 1);
+}
+
+/* log_every() writes the first of a burst with suppressed=0, then nothing,
+ * and skips everything below the active level without counting it. */
+Test(log, log_every_writes_bounded_lines)
+{
+	struct log_ratelimit rl = { 0 }, quiet = { 0 };
+	log_init("tlswatch-test", TWLOG_WARN, false);
+	capture_begin();
+	for (int i = 0; i < 10000; i++)
+		log_every(&rl, 60000, TWLOG_ERROR, "accept failed: %s", "Too many open files");
+	for (int i = 0; i < 10; i++)
+		log_every(&quiet, 60000, TWLOG_DEBUG, "debug %d", i);
+	char *out = capture_end();
+	int lines = 0;
+	for (const char *p = out; (p = strchr(p, '\n')); p++)
+		lines++;
+	cr_expect_eq(lines, 1, "%s", out);
+	cr_expect(strstr(out, "accept failed: Too many open files suppressed=0\n") != NULL, "%s", out);
+	cr_expect_eq(rl.suppressed, 9999);
+	cr_expect_eq(quiet.suppressed, 0);
+	cr_expect_eq(quiet.last_ms, 0);
+	free(out);
+}
