@@ -242,3 +242,20 @@ tw_teardown() {
 	fi
 	exit "$_rc"
 }
+
+# tw_stop_clean WHAT PID SECS: SIGTERM, then 0 only if PID exits with status
+# 0 within SECS (a daemon under SANITIZE=1 exits non-zero on a leak or an
+# error report). Says what went wrong on stderr otherwise.
+tw_stop_clean() {
+	kill -TERM "$2" 2>/dev/null
+	_n=0
+	while tw_alive "$2" && [ $_n -lt $(($3 * 10)) ]; do sleep 0.1; _n=$((_n + 1)); done
+	if tw_alive "$2"; then
+		echo "$1 still running $3 s after SIGTERM" >&2
+		return 1
+	fi
+	wait "$2"
+	_st=$?
+	[ "$_st" -eq 0 ] || { echo "$1 exited $_st after SIGTERM (expected 0)" >&2; return 1; }
+	return 0
+}

@@ -82,23 +82,14 @@ tw_run_watched 180 "$bin" "$@"
 rc=$?
 
 # Graceful stop: SIGTERM -> exit 0 within the shutdown timeout (5 s) + slack.
-kill -TERM "$COLPID" 2>/dev/null
-n=0
-while tw_alive "$COLPID" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-if tw_alive "$COLPID"; then
-	echo "test_ingest.sh: collector still running 10 s after SIGTERM" >&2
-	rc=1
-else
-	wait "$COLPID"
-	st=$?
-	if [ "$st" -ne 0 ]; then
-		echo "test_ingest.sh: collector exited $st after SIGTERM (expected 0)" >&2
-		rc=1
-	elif ! grep -q "shutdown complete" "$TW_COLLECTOR_LOG"; then
+if tw_stop_clean "test_ingest.sh: collector" "$COLPID" 10; then
+	if grep -q "shutdown complete" "$TW_COLLECTOR_LOG"; then
+		echo "test_ingest.sh: collector stopped cleanly on SIGTERM"
+	else
 		echo "test_ingest.sh: no \"shutdown complete\" in the collector log" >&2
 		rc=1
-	else
-		echo "test_ingest.sh: collector stopped cleanly on SIGTERM"
 	fi
+else
+	rc=1
 fi
 exit $rc

@@ -81,15 +81,5 @@ rc=$?
 
 # The collector stops cleanly with its metrics object (exit 0; under
 # SANITIZE=1 a leak or an error would make it exit non-zero).
-kill -TERM "$COLPID" 2>/dev/null
-n=0
-while tw_alive "$COLPID" && [ $n -lt 150 ]; do sleep 0.1; n=$((n + 1)); done
-if tw_alive "$COLPID"; then
-	echo "test_metrics.sh: collector still running 15 s after SIGTERM" >&2
-	rc=1
-else
-	wait "$COLPID"
-	st=$?
-	[ "$st" -eq 0 ] || { echo "test_metrics.sh: collector exited $st after SIGTERM" >&2; rc=1; }
-fi
+tw_stop_clean "test_metrics.sh: collector" "$COLPID" 15 || rc=1
 exit $rc
