@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config libssl-dev openssl libevent-dev libpq-dev
 libprotobuf-c-dev protobuf-c-compiler libcriterion-dev libjansson-dev
 libyaml-dev libcurl4-openssl-dev postgresql nginx testssl.sh
 prometheus-blackbox-exporter prometheus-alertmanager prometheus python3 python3-yaml procps iproute2 util-linux
-systemd binutils"
+systemd binutils libcairo2-dev poppler-utils chromium fonts-dejavu-core python3-aiosmtpd"
 # npm (the Kubernetes manifest schema check): where Node.js came with its own
 # npm, use that one; only where there is none, take Debian's.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
