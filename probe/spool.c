@@ -501,3 +501,8 @@ void spool_get_stats(const struct spool *s, struct spool_stats *st)
 	st->durable_pending = s->bio ? bio_pending(s->bio) : 0;
 }
 
+
+const char *spool_epoch(const struct spool *s)
+{
+	return s->epoch;
+}

@@ -15,8 +15,16 @@
  *               u32 BE  CRC-32C of (seq bytes + payload)
  *               u64 BE  seq
  *               payload (a packed tlswatch.Result)
- *   state     "acked SEQ\nreserved SEQ\n", replaced atomically (write tmp,
- *             fsync, rename, fsync dir).
+ *   state     "acked SEQ\nreserved SEQ\nepoch HEX\n", replaced atomically
+ *             (write tmp, fsync, rename, fsync dir).
+ *
+ * Epoch: 128 random bits (32 hex digits) made when a spool is created -
+ * `state` missing - and written to `state` before any number is handed out.
+ * It names this spool's sequence: the collector keys what it has committed
+ * on (probe id, epoch), so a wiped or new spool starting again from seq 1
+ * is never taken for one the collector has already acked further (issue
+ * 12). A `state` without the line (older spools) keeps the empty epoch:
+ * its numbers continue what the collector knows of the probe.
  *
  * Sequence numbers survive restarts and are never reused: a block of numbers
  * is reserved in `state` (fsynced) before any of it is handed out, and on
@@ -166,6 +174,10 @@ int spool_sync(struct spool *s, char *err, size_t errlen);
 int spool_sync_start(struct spool *s, char *err, size_t errlen);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st);
+
+/* The spool's epoch: 32 lowercase hex digits, or "" for a spool made before
+ * epochs. Owned by the spool, valid until spool_close. */
+const char *spool_epoch(const struct spool *s);
 
 /* CRC-32C (Castagnoli), exposed for tests: crc32c(0, "123456789", 9) ==
  * 0xE3069283. */

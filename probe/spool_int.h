@@ -41,8 +41,13 @@ struct seg {
 	uint64_t live;         /* records with seq > the read floor */
 };
 
+#define SPOOL_EPOCH_HEX 32              /* a spool epoch: 128 random bits */
+
 struct spool {
 	char *dir;
+	/* the spool's identity (spool.h), fixed for its life; "" for a spool
+	 * whose `state` predates epochs */
+	char epoch[SPOOL_EPOCH_HEX + 1];
 	int dirfd;             /* flock'ed for the spool's lifetime */
 	uint64_t max_bytes;    /* 0: no limit */
 	uint64_t seg_limit;    /* min(segment_bytes, max_bytes) */
@@ -167,11 +172,13 @@ int spool_delete_acked_early(struct spool *s, uint64_t seq, size_t *freed,
 
 /* ---- spool_state.c ---- */
 
-/* Replaces `state` (tmp, fsync, rename, fsync dir), inline. */
+/* Replaces `state` (tmp, fsync, rename, fsync dir), inline; it carries
+ * s->epoch too. */
 int spool_state_write(struct spool *s, uint64_t acked, uint64_t reserved,
 		      char *err, size_t errlen);
-/* Reads `state`; a missing file means a new spool (0, 0). */
-int spool_state_read(struct spool *s, char *err, size_t errlen);
+/* Reads `state`; a missing file means a new spool (0, 0): *fresh is set
+ * and a new random epoch is made (spool_state_write persists it). */
+int spool_state_read(struct spool *s, bool *fresh, char *err, size_t errlen);
 /* With a bio: queues a `state` write when an ack or a reservation is
  * wanted and none is queued. 0, or -1 when it could not be queued. */
 int spool_state_kick(struct spool *s);

@@ -328,10 +328,22 @@ struct spool *spool_open(const struct spool_opts *o, char *err, size_t errlen)
 			bytes_set_err(err, errlen, "%s: flock: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	if (spool_state_read(s, err, errlen) != 0)
+	bool fresh;
+	if (spool_state_read(s, &fresh, err, errlen) != 0)
 		goto fail;
 	if (list_segments(s, err, errlen) != 0)
 		goto fail;
+	if (fresh && s->nsegs > 0)
+		log_warn("spool: %s: segments without a `state` file: they are sent again under "
+			 "a new epoch (the collector may store those it had already twice)", s->dir);
+	/* A new spool's epoch is on disk before anything is numbered under it
+	 * (every later `state` write carries it too): a crash now must not
+	 * give its records another identity at the next open. */
+	if (fresh && spool_state_write(s, 0, 0, err, errlen) != 0) {
+		if (errno != ENOSPC)
+			goto fail;
+		log_warn("spool: %s: cannot write the new spool's state yet: %s", s->dir, err);
+	}
 	if (recover(s, err, errlen) != 0)
 		goto fail;
 	/* Past everything that may have been handed out before: records on

@@ -21,6 +21,8 @@
 #include "bytes.h"
 #include "log.h"
 
+#include <openssl/rand.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -31,15 +33,18 @@
 
 /* Writes `state` in dirfd: tmp, fsync, rename, fsync dir. No logging and no
  * spool fields, so the worker can run it. */
-static int state_write_at(int dirfd, const char *dir, uint64_t acked, uint64_t reserved,
-			  char *err, size_t errlen)
+static int state_write_at(int dirfd, const char *dir, const char *epoch, uint64_t acked,
+			  uint64_t reserved, char *err, size_t errlen)
 {
-	char buf[64];
+	char buf[128];
 	int fd, n, rc = -1;
 	size_t off = 0;
 
-	n = snprintf(buf, sizeof buf, "acked %llu\nreserved %llu\n",
-		     (ull)acked, (ull)reserved);
+	/* a spool without an epoch keeps the old two-line form, so that it
+	 * goes on being read the same way (and by an older probe) */
+	n = snprintf(buf, sizeof buf, "acked %llu\nreserved %llu\n%s%s%s",
+		     (ull)acked, (ull)reserved, epoch[0] ? "epoch " : "", epoch,
+		     epoch[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= sizeof buf) {
 		bytes_set_err(err, errlen, "%s/%s: state does not fit", dir, STATE_TMP);
 		return -1;
@@ -96,7 +101,7 @@ out:
 int spool_state_write(struct spool *s, uint64_t acked, uint64_t reserved,
 		      char *err, size_t errlen)
 {
-	return state_write_at(s->dirfd, s->dir, acked, reserved, err, errlen);
+	return state_write_at(s->dirfd, s->dir, s->epoch, acked, reserved, err, errlen);
 }
 
 /* Parses "NAME <digits>\n" at *p; advances *p. */
@@ -121,17 +126,58 @@ static int parse_state_line(const char **p, const char *key, uint64_t *v)
 	return 0;
 }
 
-int spool_state_read(struct spool *s, char *err, size_t errlen)
+/* "epoch <32 hex digits>\n" at *p into epoch; advances *p. */
+static int parse_epoch_line(const char **p, char *epoch)
 {
-	char buf[128];
+	const char *q = *p;
+
+	if (strncmp(q, "epoch ", 6) != 0)
+		return -1;
+	q += 6;
+	for (int i = 0; i < SPOOL_EPOCH_HEX; i++)
+		if (!((q[i] >= '0' && q[i] <= '9') || (q[i] >= 'a' && q[i] <= 'f')))
+			return -1;
+	if (q[SPOOL_EPOCH_HEX] != '\n')
+		return -1;
+	memcpy(epoch, q, SPOOL_EPOCH_HEX);
+	epoch[SPOOL_EPOCH_HEX] = '\0';
+	*p = q + SPOOL_EPOCH_HEX + 1;
+	return 0;
+}
+
+/* 128 random bits as hex: the identity of a new spool. */
+static int new_epoch(char *epoch, char *err, size_t errlen, const char *dir)
+{
+	unsigned char r[SPOOL_EPOCH_HEX / 2];
+	static const char hex[] = "0123456789abcdef";
+
+	if (RAND_bytes(r, sizeof r) != 1) {
+		bytes_set_err(err, errlen, "%s: no random bytes for the spool epoch", dir);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof r; i++) {
+		epoch[2 * i] = hex[r[i] >> 4];
+		epoch[2 * i + 1] = hex[r[i] & 15];
+	}
+	epoch[SPOOL_EPOCH_HEX] = '\0';
+	return 0;
+}
+
+int spool_state_read(struct spool *s, bool *fresh, char *err, size_t errlen)
+{
+	char buf[160];
 	const char *p = buf;
 	size_t got = 0;
 	int fd, rc = -1;
 
+	*fresh = false;
+	s->epoch[0] = '\0';
 	fd = openat(s->dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
+		if (errno == ENOENT) {
+			*fresh = true;
+			return new_epoch(s->epoch, err, errlen, s->dir);
+		}
 		bytes_set_err(err, errlen, "%s/%s: open: %s", s->dir, STATE_FILE, strerror(errno));
 		return -1;
 	}
@@ -152,9 +198,10 @@ int spool_state_read(struct spool *s, char *err, size_t errlen)
 	buf[got] = '\0';
 	/* A damaged state could make us reuse seqs; refuse rather than guess. */
 	if (strlen(buf) != got || parse_state_line(&p, "acked", &s->acked) != 0 ||
-	    parse_state_line(&p, "reserved", &s->reserved) != 0 || *p != '\0') {
-		bytes_set_err(err, errlen, "%s/%s: malformed (want \"acked N\\nreserved N\\n\")",
-			s->dir, STATE_FILE);
+	    parse_state_line(&p, "reserved", &s->reserved) != 0 ||
+	    (*p != '\0' && parse_epoch_line(&p, s->epoch) != 0) || *p != '\0') {
+		bytes_set_err(err, errlen, "%s/%s: malformed (want \"acked N\\nreserved N\\n"
+			"[epoch HEX32\\n]\")", s->dir, STATE_FILE);
 		goto out;
 	}
 	rc = 0;
@@ -170,6 +217,7 @@ struct state_job {
 	struct spool *s;            /* read by done() only */
 	int dirfd;
 	const char *dir;
+	const char *epoch;          /* the spool's: fixed while it is open */
 	uint64_t acked, reserved;
 	int rc, eno;
 	char err[256];
@@ -179,7 +227,8 @@ static void state_work(void *arg)
 {
 	struct state_job *j = arg;
 
-	j->rc = state_write_at(j->dirfd, j->dir, j->acked, j->reserved, j->err, sizeof j->err);
+	j->rc = state_write_at(j->dirfd, j->dir, j->epoch, j->acked, j->reserved, j->err,
+			       sizeof j->err);
 	j->eno = j->rc != 0 ? errno : 0;
 }
 
@@ -227,6 +276,7 @@ int spool_state_kick(struct spool *s)
 	j->s = s;
 	j->dirfd = s->dirfd;
 	j->dir = s->dir;
+	j->epoch = s->epoch;
 	j->acked = max_u64(s->ack_want, s->acked);
 	j->reserved = max_u64(s->reserve_want, s->reserved);
 	if (bio_submit(s->bio, state_work, state_done, j) != 0) {

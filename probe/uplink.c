@@ -186,6 +186,11 @@ static int ul_send_hello(struct uplink *u)
 	h.last_acked_seq = ss.acked_seq;
 	h.has_sent_unix_ms = 1;
 	h.sent_unix_ms = twtime_wall_ms();
+	/* the collector acks per (probe, epoch); the heartbeat period tells it
+	 * how long this connection may be silent and still alive */
+	h.spool_epoch = (char *)spool_epoch(u->spool);
+	h.has_heartbeat_ms = 1;
+	h.heartbeat_ms = u->heartbeat_ms;
 	env.msg_case = TLSWATCH__ENVELOPE__MSG_HELLO;
 	env.hello = &h;
 	return ul_write_env(u, &env);
@@ -313,6 +318,20 @@ static void ul_on_ack(struct uplink *u, uint64_t seq)
 {
 	char err[256];
 	unsigned k = 0;
+	struct spool_stats ss;
+
+	/* Nothing past the spool's own numbers can have come from it: such an
+	 * Ack speaks of another spool (a collector that does not key on the
+	 * epoch, after this spool was wiped). Taking it would delete records
+	 * never sent, so it is ignored - the records stay and are replayed. */
+	spool_get_stats(u->spool, &ss);
+	if (seq > ss.last_seq) {
+		log_error("uplink: collector %s:%u acked seq %llu but this spool (epoch %s) has "
+			  "numbered only up to %llu: ignored, nothing is deleted", u->host, u->port,
+			  (unsigned long long)seq, spool_epoch(u->spool)[0] ? spool_epoch(u->spool)
+			  : "none", (unsigned long long)ss.last_seq);
+		return;
+	}
 
 	while (k < u->ninflight && u->inflight[k] <= seq)
 		k++;
@@ -471,9 +490,10 @@ static void ul_event_cb(struct bufferevent *bev, short what, void *arg)
 		u->st.sent_seq = ss.acked_seq;
 		u->st.acked_seq = ss.acked_seq;
 		u->ninflight = 0;
-		log_info("uplink: connected to collector %s:%u; %llu records to send from seq %llu",
-			 u->host, u->port, (unsigned long long)ss.records,
-			 (unsigned long long)ss.acked_seq + 1);
+		log_info("uplink: connected to collector %s:%u; %llu records to send from seq %llu "
+			 "(spool epoch %s)", u->host, u->port, (unsigned long long)ss.records,
+			 (unsigned long long)ss.acked_seq + 1,
+			 spool_epoch(u->spool)[0] ? spool_epoch(u->spool) : "none");
 		if (ul_send_hello(u) != 0)
 			return;
 		ul_send_more(u, true);

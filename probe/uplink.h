@@ -9,13 +9,15 @@
  *     ^                                              |
  *     +------ BACKOFF (exponential, full jitter) <---+ on any error/close
  *
- * On STREAMING it sends Hello {probe_id, region, version, last_acked_seq},
+ * On STREAMING it sends Hello {probe_id, region, version, last_acked_seq,
+ * spool_epoch, heartbeat_ms},
  * then batches read from the spool after the highest sequence sent so far
  * (starting from the spool's acked seq on every new connection, so every
  * unacked record is replayed). A batch is sent when it reaches
  * batch_max_records or batch_max_bytes, or batch_max_delay_ms after the
  * first pending record; at most window_batches unacked batches are in
- * flight. An Ack(seq) acks the spool up to seq. Heartbeats go out every
+ * flight. An Ack(seq) acks the spool up to seq (an Ack past the spool's
+ * last seq is logged and ignored: it cannot be about this spool). Heartbeats go out every
  * heartbeat_ms; a connection that has heard nothing for 3 heartbeats is
  * closed and retried. Records leave the spool only through acks.
  *

@@ -223,5 +223,18 @@ static inline void state_path(char *out, size_t len)
 	snprintf(out, len, "%s/state", spdir);
 }
 
+/* `state` is want ("acked N\nreserved N\n") followed by the epoch line of
+ * a spool made with epochs: "epoch " and 32 lowercase hex digits. */
+static inline void check_state(const char *state, const char *want)
+{
+	size_t n = strlen(want);
+
+	cr_assert(strncmp(state, want, n) == 0, "state \"%s\" does not start with \"%s\"",
+		  state, want);
+	cr_assert(strncmp(state + n, "epoch ", 6) == 0, "no epoch line in \"%s\"", state);
+	cr_assert_eq(strspn(state + n + 6, "0123456789abcdef"), 32, "epoch in \"%s\"", state);
+	cr_assert_str_eq(state + n + 6 + 32, "\n");
+}
+
 
 #endif

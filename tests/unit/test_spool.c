@@ -113,7 +113,7 @@ Test(spool, on_disk_format_and_modes)
 
 	state_path(p, sizeof p);
 	read_file(p, state, sizeof state);
-	cr_assert_str_eq(state, "acked 0\nreserved 1024\n");
+	check_state(state, "acked 0\nreserved 1024\n");
 	spool_close(s);
 }
 

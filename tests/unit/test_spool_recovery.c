@@ -53,7 +53,7 @@ Test(spool, seq_continues_across_reopen)
 		     first_new);
 	state_path(p, sizeof p);
 	read_file(p, state, sizeof state);
-	cr_assert_str_eq(state, "acked 0\nreserved 2048\n");
+	check_state(state, "acked 0\nreserved 2048\n");
 	for (int i = 0; i < 9; i++)
 		app(s);
 	cr_assert_eq(read_all(s, 0, 4, 0, seqs, 64), 20);
@@ -469,7 +469,7 @@ Test(spool, ack_deletes_segments_and_persists)
 
 	state_path(p, sizeof p);
 	read_file(p, state, sizeof state);
-	cr_assert_str_eq(state, "acked 50\nreserved 1024\n");
+	check_state(state, "acked 50\nreserved 1024\n");
 
 	s = sp_open(0, 300);
 	spool_get_stats(s, &st);
