@@ -6,8 +6,9 @@
  *
  *   BEGIN; COPY staging FROM STDIN (the batch);
  *   one statement: INSERT INTO results SELECT .. FROM staging
- *                  ON CONFLICT (probe_id, seq, started_at) DO NOTHING RETURNING ..
- *                  -> rollups, certificate inventory, probes.last_seq
+ *                  ON CONFLICT (probe_id, spool_epoch, seq, started_at) DO NOTHING
+ *                  RETURNING .. -> rollups, certificate inventory, probes.last_seq,
+ *                  probe_spools.last_seq (per spool epoch)
  *                     updated from the rows actually inserted;
  *   COMMIT;  then the caller's callback (which sends the Ack).
  *
@@ -73,6 +74,12 @@ bool db_is_ready(const struct db_pool *p);
 struct db_job *db_ingest(struct db_pool *p, const char *probe_id, const char *region,
 			 const char *probe_version, Tlswatch__Result *const *results, size_t n,
 			 int64_t received_unix_ms, db_ingest_cb cb, void *arg);
+/* The same for the probe's spool epoch `epoch` (Hello.spool_epoch; "" for
+ * db_ingest): rows are keyed and acked per (probe_id, epoch), sql/008. */
+struct db_job *db_ingest_epoch(struct db_pool *p, const char *probe_id, const char *epoch,
+			       const char *region, const char *probe_version,
+			       Tlswatch__Result *const *results, size_t n, int64_t received_unix_ms,
+			       db_ingest_cb cb, void *arg);
 void db_job_cancel(struct db_job *j);
 
 /* Records a probe's hello/heartbeat: last_seen, version, clock offset
@@ -92,6 +99,10 @@ void db_probe_seen(struct db_pool *p, const char *probe_id, const char *region,
  * cb(arg, found, seq). Returns -1 when not accepting (no connection). */
 int db_last_seq(struct db_pool *p, const char *probe_id,
 		void (*cb)(void *arg, bool found, uint64_t seq), void *arg);
+/* The highest committed seq of one spool epoch of the probe (db_last_seq is
+ * the epoch ""); a new epoch is not found: nothing of it is acked. */
+int db_last_seq_epoch(struct db_pool *p, const char *probe_id, const char *epoch,
+		      void (*cb)(void *arg, bool found, uint64_t seq), void *arg);
 
 struct db_stats {
 	uint64_t batches_committed, rows_inserted, rows_duplicate, batches_failed;

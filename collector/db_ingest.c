@@ -211,7 +211,16 @@ struct db_job *db_ingest(struct db_pool *p, const char *probe_id, const char *re
 			 const char *probe_version, Tlswatch__Result *const *results, size_t n,
 			 int64_t received_unix_ms, db_ingest_cb cb, void *arg)
 {
-	if (!p || !probe_id || !region || (n && !results)) {
+	return db_ingest_epoch(p, probe_id, "", region, probe_version, results, n,
+			       received_unix_ms, cb, arg);
+}
+
+struct db_job *db_ingest_epoch(struct db_pool *p, const char *probe_id, const char *epoch,
+			       const char *region, const char *probe_version,
+			       Tlswatch__Result *const *results, size_t n, int64_t received_unix_ms,
+			       db_ingest_cb cb, void *arg)
+{
+	if (!p || !probe_id || !epoch || !region || (n && !results)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -231,8 +240,8 @@ struct db_job *db_ingest(struct db_pool *p, const char *probe_id, const char *re
 	j->arg = arg;
 	j->rows = n;
 	for (size_t i = 0; i < n; i++) {
-		if (db_copy_result(&j->copy, results[i], probe_id, region, probe_version,
-				   received_unix_ms) < 0) {
+		if (db_copy_result_epoch(&j->copy, results[i], probe_id, epoch, region,
+					 probe_version, received_unix_ms) < 0) {
 			log_warn("db: probe %s: result %zu of %zu cannot be stored (no seq or a required "
 				 "field missing): batch refused", probe_id, i, n);
 			db_job_free(j);

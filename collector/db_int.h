@@ -51,6 +51,10 @@ const char *db_sql_ingest(void);
 int db_copy_result(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
 		   const char *region, const char *version, int64_t received_unix_ms)
 	__attribute__((warn_unused_result));
+/* The same for a row of the spool epoch `epoch` ("" for db_copy_result). */
+int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
+			 const char *epoch, const char *region, const char *version,
+			 int64_t received_unix_ms) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------ jobs */
 
@@ -66,6 +70,7 @@ struct db_job {
 	struct db_job *next;
 	enum db_job_kind kind;
 	char *probe_id;
+	char *epoch;        /* J_INGEST, J_LAST_SEQ: the probe's spool epoch */
 	/* J_INGEST */
 	struct strbuf copy;
 	size_t rows;

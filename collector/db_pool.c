@@ -89,6 +89,7 @@ void db_job_free(struct db_job *j)
 		return;
 	strbuf_free(&j->copy);
 	free(j->probe_id);
+	free(j->epoch);
 	free(j->region);
 	free(j->version);
 	free(j);
@@ -389,8 +390,9 @@ static void send_control(struct db_conn *c, struct db_job *j)
 		return;
 	}
 	case J_LAST_SEQ: {
-		const char *v[1] = { j->probe_id };
-		db_pool_send(c, "SELECT last_seq FROM probes WHERE probe_id = $1", 1, v, NULL);
+		const char *v[2] = { j->probe_id, j->epoch };
+		db_pool_send(c, "SELECT last_seq FROM probe_spools WHERE probe_id = $1 "
+				"AND spool_epoch = $2", 2, v, NULL);
 		return;
 	}
 	case J_MAINTAIN: {
@@ -641,10 +643,18 @@ void db_probe_seen(struct db_pool *p, const char *probe_id, const char *region,
 int db_last_seq(struct db_pool *p, const char *probe_id,
 		void (*cb)(void *arg, bool found, uint64_t seq), void *arg)
 {
-	if (!p || !probe_id || p->up == 0)
+	return db_last_seq_epoch(p, probe_id, "", cb, arg);
+}
+
+int db_last_seq_epoch(struct db_pool *p, const char *probe_id, const char *epoch,
+		      void (*cb)(void *arg, bool found, uint64_t seq), void *arg)
+{
+	if (!p || !probe_id || !epoch || p->up == 0)
 		return -1;
 	struct db_job *j = calloc(1, sizeof *j);
-	if (!j || !(j->probe_id = strdup(probe_id))) {
+	if (!j || !(j->probe_id = strdup(probe_id)) || !(j->epoch = strdup(epoch))) {
+		if (j)
+			free(j->probe_id);
 		free(j);
 		return -1;
 	}

@@ -33,6 +33,7 @@ struct col {
 static const struct col cols[] = {
 	{ "probe_id", "text", NULL, NULL },
 	{ "seq", "bigint", NULL, NULL },
+	{ "spool_epoch", "text", NULL, NULL },
 	{ "region", "text", NULL, NULL },
 	{ "probe_version", "text", NULL, NULL },
 	{ "started_ms", "bigint", "started_at", "to_timestamp(started_ms / 1000.0)" },
@@ -180,8 +181,8 @@ static char *build_ingest(void)
 	for (size_t i = 0; i < NCOLS; i++)
 		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i].expr ? cols[i].expr : cols[i].stg);
 	strbuf_puts(&b, " FROM staging ORDER BY probe_id, seq "
-			"ON CONFLICT (probe_id, seq, started_at) DO NOTHING "
-			"RETURNING probe_id, seq, region, probe_version, started_at, received_at, "
+			"ON CONFLICT (probe_id, spool_epoch, seq, started_at) DO NOTHING "
+			"RETURNING probe_id, spool_epoch, seq, region, probe_version, started_at, received_at, "
 			"target, port, sni, profile, service, mtls, outcome, findings, tls_version, "
 			"ocsp_stapled, sni_match, days_to_expiry, chain_not_after_min, handshake_ms, "
 			"tw_latency_bucket(handshake_ms) AS lb, fingerprint_sha256, leaf_subject, "
@@ -240,7 +241,14 @@ static char *build_ingest(void)
 		    "ON CONFLICT (probe_id) DO UPDATE SET region = EXCLUDED.region, "
 		    "version = coalesce(EXCLUDED.version, probes.version), "
 		    "last_seen = greatest(probes.last_seen, EXCLUDED.last_seen), "
-		    "last_seq = greatest(probes.last_seq, EXCLUDED.last_seq))\n"
+		    "last_seq = greatest(probes.last_seq, EXCLUDED.last_seq)),\n"
+		    /* the Ack after Hello: per (probe, spool epoch), sql/008 */
+		    "e AS (INSERT INTO probe_spools (probe_id, spool_epoch, last_seq, first_seen, "
+		    "last_seen) SELECT probe_id, spool_epoch, max(seq), min(received_at), "
+		    "max(received_at) FROM ins GROUP BY 1, 2 ORDER BY 1, 2 "
+		    "ON CONFLICT (probe_id, spool_epoch) DO UPDATE SET "
+		    "last_seq = greatest(probe_spools.last_seq, EXCLUDED.last_seq), "
+		    "last_seen = greatest(probe_spools.last_seen, EXCLUDED.last_seen))\n"
 		    "SELECT probe_id, count(*) FROM ins GROUP BY probe_id;\nCOMMIT");
 	return strbuf_take(&b); /* NULL when out of memory */
 }
@@ -421,8 +429,15 @@ static void put_json_str(struct strbuf *b, const char *s)
 int db_copy_result(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
 		   const char *region, const char *version, int64_t received_unix_ms)
 {
+	return db_copy_result_epoch(b, r, probe_id, "", region, version, received_unix_ms);
+}
+
+int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
+			 const char *epoch, const char *region, const char *version,
+			 int64_t received_unix_ms)
+{
 	if (!r || !r->has_seq || r->seq > (uint64_t)INT64_MAX || !r->target || !r->profile ||
-	    !r->outcome || !probe_id || !region || r->port > 65535)
+	    !r->outcome || !probe_id || !epoch || !region || r->port > 65535)
 		return -1;
 	const int64_t ms_lo = -200000000000000LL, ms_hi = 9000000000000000LL;
 	/* Without started_unix_ms the row is keyed by its arrival time: such
@@ -432,6 +447,7 @@ int db_copy_result(struct strbuf *b, const Tlswatch__Result *r, const char *prob
 
 	put_text(b, probe_id, ENC_PLAIN);
 	put_i64(b, true, (int64_t)r->seq);
+	put_str(b, epoch);
 	put_str(b, region);
 	put_str(b, version);
 	put_i64(b, true, started);

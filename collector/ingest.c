@@ -37,6 +37,9 @@ static const char *const refusal_names[REFUSE__COUNT] = {
 	[REFUSE_MALFORMED_FRAME] = "malformed_frame",
 	[REFUSE_PROTOCOL] = "protocol",
 	[REFUSE_HANDSHAKE_LIMIT] = "handshake_limit",
+	[REFUSE_PROBE_CONFLICT] = "probe_conflict",
+	[REFUSE_MEMORY_LIMIT] = "memory_limit",
+	[REFUSE_RESULT_LIMITS] = "result_limits",
 };
 
 static const char *const close_names[CLOSE__COUNT] = {

@@ -1,7 +1,8 @@
 /*
  * ingest_commit.c - a probe connection's database side (its sub-state
  * enum conn_db, in ingest_int.h): the db_last_seq lookup after Hello whose
- * answer is the first Ack, then one db_ingest job at a time whose commit is
+ * answer is the first Ack (per probe and spool epoch: a new epoch has
+ * nothing committed, so nothing of it is acked), then one db_ingest job at a time whose commit is
  * acked, failures retried after a backoff. conn_set_db() is the only writer
  * of c->db; every answer ends in ingest_conn_drive().
  *
@@ -176,8 +177,8 @@ static enum conn_io conn_db_submit(struct ingest_conn *c)
 	}
 	conn_set_db(c, CDB_JOB);
 	errno = 0;
-	struct db_job *j = db_ingest(ing->db, c->probe_id, c->region, c->version, arr, rows,
-				     received_ms, job_cb, c);
+	struct db_job *j = db_ingest_epoch(ing->db, c->probe_id, c->epoch, c->region, c->version,
+					   arr, rows, received_ms, job_cb, c);
 	int e = errno;
 	free(arr);
 	if (j) {
@@ -212,8 +213,8 @@ void ingest_commit_step(struct ingest_conn *c)
 		 * state it ends */
 		lookup_add(c);
 		conn_set_db(c, CDB_LOOKUP);
-		if (db_last_seq(c->ing->db, c->probe_id, lastseq_cb,
-				(void *)(uintptr_t)c->lookup_id) == 0)
+		if (db_last_seq_epoch(c->ing->db, c->probe_id, c->epoch, lastseq_cb,
+				      (void *)(uintptr_t)c->lookup_id) == 0)
 			return;
 		lookup_take(c->lookup_id);  /* no database now: acks come from commits */
 		conn_set_db(c, CDB_IDLE);

@@ -120,9 +120,11 @@ void ingest_conn_update_reading(struct ingest_conn *c)
 	bool want = conn_wants_read(c);
 	if (want == conn_reading(c))
 		return;
-	if (want)
+	if (want) {
+		/* silence while we were not reading says nothing of the peer */
+		c->heard_ms = twtime_mono_ms();
 		bufferevent_enable(c->bev, EV_READ);
-	else
+	} else
 		bufferevent_disable(c->bev, EV_READ);
 	/* idle time does not run while we hold the probe back; frames already
 	 * buffered are read by the next drive (the kick) */
@@ -234,15 +236,18 @@ static enum conn_io conn_send_error(struct ingest_conn *c, enum ingest_refusal w
 	return conn_write_frame(c, &env);
 }
 
-void ingest_conn_refuse(struct ingest_conn *c, enum ingest_refusal why, const char *fmt, ...)
+bool ingest_conn_is_reading(const struct ingest_conn *c)
+{
+	return c->state != CONN_CLOSED && conn_reading(c);
+}
+
+static void conn_vrefuse(struct ingest_conn *c, enum log_level lvl, enum ingest_refusal why,
+			 const char *fmt, va_list ap)
 {
 	char msg[768];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	c->ing->st.refused[why]++;
-	ingest_conn_log(c, TWLOG_WARN, "refused (%s): %s", ingest_refusal_name(why), msg);
+	ingest_conn_log(c, lvl, "refused (%s): %s", ingest_refusal_name(why), msg);
 	/* Once TLS is up the peer can read a frame: it learns why, rather
 	 * than seeing a broken pipe. */
 	if (c->state != CONN_CLOSED && SSL_is_init_finished(c->ssl) &&
@@ -252,6 +257,23 @@ void ingest_conn_refuse(struct ingest_conn *c, enum ingest_refusal why, const ch
 		return;
 	}
 	ingest_conn_close(c);
+}
+
+void ingest_conn_refuse(struct ingest_conn *c, enum ingest_refusal why, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	conn_vrefuse(c, TWLOG_WARN, why, fmt, ap);
+	va_end(ap);
+}
+
+void ingest_conn_refuse_at(struct ingest_conn *c, enum log_level lvl, enum ingest_refusal why,
+			   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	conn_vrefuse(c, lvl, why, fmt, ap);
+	va_end(ap);
 }
 
 void ingest_conn_end(struct ingest_conn *c, enum ingest_close why, enum log_level lvl,
@@ -328,6 +350,7 @@ void ingest_conn_drive(struct ingest_conn *c)
 				Tlswatch__Envelope *env;
 				if (conn_read_frame(c, &env) != IO_COMPLETE)
 					break;
+				c->heard_ms = twtime_mono_ms();
 				ingest_proto_on_frame(c, env);
 				ingest_commit_step(c);
 			}
@@ -473,6 +496,7 @@ struct ingest_conn *ingest_conn_new(struct ingest *ing, evutil_socket_t fd, cons
 		goto fail;
 	c->ing = ing;
 	c->ssl = ssl;
+	c->heard_ms = twtime_mono_ms();
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	c->bev = bufferevent_openssl_socket_new(ing->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						BEV_OPT_CLOSE_ON_FREE);

@@ -34,6 +34,8 @@
 #define INGEST_RETRY_MAX_MS    8000
 #define INGEST_ID_MAX          128   /* probe id / region from a certificate */
 #define INGEST_VERSION_MAX     64
+#define INGEST_EPOCH_MAX       32    /* hex digits of a spool epoch (probe/spool.h) */
+#define INGEST_HEARTBEAT_DEFAULT_MS 10000 /* a Hello that does not say its period */
 #define INGEST_RESUME_POLL_MS  1000
 #define INGEST_LINGER_MS       2000  /* a refused peer gets this long to read the Error */
 
@@ -117,6 +119,10 @@ struct ingest_conn {
 	char probe_id[INGEST_ID_MAX];     /* certificate CN ("" before the handshake) */
 	char region[INGEST_ID_MAX];       /* certificate OU */
 	char *version;                    /* from Hello, may be NULL */
+	char epoch[INGEST_EPOCH_MAX + 1]; /* from Hello: the probe's spool epoch, "" if none */
+	unsigned heartbeat_ms;            /* from Hello: the probe's heartbeat period */
+	double heard_ms;                  /* twtime_mono_ms of the last frame read, or of
+					   * reading (re)starting: the liveness clock */
 
 	struct ingest_batchq q;           /* received, not yet committed */
 	struct db_job *job;               /* CDB_JOB: the job, once db_ingest returned */
@@ -200,6 +206,11 @@ void ingest_conn_close(struct ingest_conn *c);
  * the TLS handshake the peer is told why in an Error frame first. */
 void ingest_conn_refuse(struct ingest_conn *c, enum ingest_refusal why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same, logged at lvl (a refusal someone must look at: error). */
+void ingest_conn_refuse_at(struct ingest_conn *c, enum log_level lvl, enum ingest_refusal why,
+			   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Whether c's socket is being read now (not paused, not closed). */
+bool ingest_conn_is_reading(const struct ingest_conn *c);
 /* Ends an accepted stream for a reason that is not the peer's fault. */
 void ingest_conn_end(struct ingest_conn *c, enum ingest_close why, enum log_level lvl,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

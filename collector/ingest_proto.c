@@ -50,7 +50,44 @@ static const char *msg_name(const Tlswatch__Envelope *env)
 	}
 }
 
-/* Another live connection of the same probe is replaced by c. One with a
+/*
+ * One identity, one stream. When a Hello names a probe that already has a
+ * streaming connection, the older one is judged alive or dead:
+ *
+ *   alive  it is being read (not held back by backpressure) and a frame
+ *          came within two of its probe's heartbeat periods (Hello says the
+ *          period; the uplink sends a batch or a Heartbeat at least once per
+ *          period), at most idle_timeout. The newcomer is then refused
+ *          (probe_conflict, logged at error with both peers): two live
+ *          processes with one certificate are a deployment error that must
+ *          be seen, and letting each take over from the other would store
+ *          both spools' rows interleaved. The first keeps streaming.
+ *   dead   anything else: silent past that window (its host died without a
+ *          FIN), or not being read, so that its silence proves nothing. It
+ *          is replaced (superseded) as before, so a probe that reconnects
+ *          after its connection died is never locked out for longer than
+ *          two heartbeats.
+ */
+static double alive_window_ms(const struct ingest_conn *o)
+{
+	double w = 2.0 * (o->heartbeat_ms ? o->heartbeat_ms : INGEST_HEARTBEAT_DEFAULT_MS);
+	return w < o->ing->o.idle_timeout_ms ? w : o->ing->o.idle_timeout_ms;
+}
+
+/* The older connection of c's probe that is alive (see above), if any. */
+static struct ingest_conn *live_twin(const struct ingest_conn *c)
+{
+	double now = twtime_mono_ms();
+	for (struct ingest_conn *o = c->ing->live; o; o = o->next) {
+		if (o == c || o->state != CONN_STREAMING || strcmp(o->probe_id, c->probe_id) != 0)
+			continue;
+		if (ingest_conn_is_reading(o) && now - o->heard_ms < alive_window_ms(o))
+			return o;
+	}
+	return NULL;
+}
+
+/* Another (dead) connection of the same probe is replaced by c. One with a
  * job in flight retires (c waits for that job); the others close now. */
 static void supersede_older(struct ingest_conn *c)
 {
@@ -61,8 +98,10 @@ static void supersede_older(struct ingest_conn *c)
 		if (o == c || o->state != CONN_STREAMING || strcmp(o->probe_id, c->probe_id) != 0)
 			continue;
 		ing->st.closed[CLOSE_SUPERSEDED]++;
-		ingest_conn_log(o, TWLOG_INFO, "closed (superseded): the probe connected again "
-				"from %s%s", c->peer, o->db == CDB_JOB
+		ingest_conn_log(o, TWLOG_WARN, "closed (superseded): the probe connected again "
+				"from %s (spool epoch %s) after %.0f ms without a frame here%s",
+				c->peer, c->epoch[0] ? c->epoch : "none",
+				twtime_mono_ms() - o->heard_ms, o->db == CDB_JOB
 				? "; its batch in flight finishes first" : "");
 		if (o->db == CDB_JOB) {
 			ing->st.pending_rows -= ingest_batchq_drop_pending(&o->q);
@@ -111,10 +150,34 @@ static void on_hello(struct ingest_conn *c, const Tlswatch__Hello *h)
 		}
 		c->version[n] = '\0';
 	}
+	if (h->spool_epoch && h->spool_epoch[0]) {
+		size_t n = strspn(h->spool_epoch, "0123456789abcdef");
+		if (n != INGEST_EPOCH_MAX || h->spool_epoch[n] != '\0') {
+			ingest_conn_refuse(c, REFUSE_PROTOCOL, "hello spool_epoch %s is not %d "
+					   "lowercase hex digits",
+					   printable(h->spool_epoch, a, sizeof a), INGEST_EPOCH_MAX);
+			return;
+		}
+		memcpy(c->epoch, h->spool_epoch, INGEST_EPOCH_MAX + 1);
+	}
+	if (h->has_heartbeat_ms)
+		c->heartbeat_ms = h->heartbeat_ms;
+	struct ingest_conn *twin = live_twin(c);
+	if (twin) {
+		ingest_conn_refuse_at(c, TWLOG_ERROR, REFUSE_PROBE_CONFLICT,
+				      "probe %s is streaming from %s (spool epoch %s, last frame "
+				      "%.0f ms ago); refusing this second connection from %s (spool "
+				      "epoch %s): two live processes use one certificate",
+				      c->probe_id, twin->peer, twin->epoch[0] ? twin->epoch : "none",
+				      twtime_mono_ms() - twin->heard_ms, c->peer,
+				      c->epoch[0] ? c->epoch : "none");
+		return;
+	}
 	double off = clock_offset(h->has_sent_unix_ms, h->sent_unix_ms);
 	c->ing->st.hellos++;
-	ingest_conn_log(c, TWLOG_INFO, "hello version=%s last_acked_seq=%s%llu clock_offset_ms=%.0f",
-			c->version ? c->version : "-", h->has_last_acked_seq ? "" : "none/",
+	ingest_conn_log(c, TWLOG_INFO, "hello version=%s spool_epoch=%s last_acked_seq=%s%llu "
+			"clock_offset_ms=%.0f", c->version ? c->version : "-",
+			c->epoch[0] ? c->epoch : "none", h->has_last_acked_seq ? "" : "none/",
 			(unsigned long long)h->last_acked_seq, off);
 	db_probe_seen(c->ing->db, c->probe_id, c->region, c->version, off, NULL);
 	supersede_older(c);

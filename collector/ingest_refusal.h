@@ -22,6 +22,9 @@ enum ingest_refusal {
 	REFUSE_MALFORMED_FRAME,
 	REFUSE_PROTOCOL,               /* a valid frame at the wrong time, result without seq */
 	REFUSE_HANDSHAKE_LIMIT,        /* oldest unfinished handshake closed for a new one */
+	REFUSE_PROBE_CONFLICT,         /* the probe's identity streams on a live connection already */
+	REFUSE_MEMORY_LIMIT,           /* a frame would take more memory than a connection may */
+	REFUSE_RESULT_LIMITS,          /* a Result past the caps on repeated fields / strings */
 	REFUSE__COUNT
 };
 
