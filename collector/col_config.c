@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE     /* explicit_bzero */
 #include "col_config.h"
+#include "db.h"
 #include "log.h"
 #include "tlsutil.h"
 #include "yamlcfg.h"
@@ -140,6 +141,9 @@ static int parse_database(struct yc *yc, yaml_node_t *root, struct col_config *c
 	yaml_node_t *ci = yamlcfg_get(yc, m, "conninfo", NULL);
 	if (ci && ci->type == YAML_SCALAR_NODE)
 		explicit_bzero(ci->data.scalar.value, ci->data.scalar.length);
+	char why[384];  /* libpq would refuse it at every connect: say so now */
+	if (db_conninfo_check(cfg->db_conninfo, why, sizeof why) != 0)
+		return YC_ERRN(yc, ci, "database.conninfo", "%s", why);
 	if ((v = yamlcfg_get(yc, m, "connections", NULL)) &&
 	    yamlcfg_uint(yc, v, "database.connections", 1, MAX_DB_CONNECTIONS, &cfg->db_connections) < 0)
 		return -1;

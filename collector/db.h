@@ -55,7 +55,14 @@ struct db_opts {
 typedef void (*db_ingest_cb)(void *arg, bool ok, uint64_t max_seq, size_t inserted,
 			     const char *err);
 
-/* Starts connecting (returns at once). NULL only on bad options / ENOMEM. */
+/* Whether libpq can use conninfo at all (db_conninfo.c): its syntax and
+ * option names (PQconninfoParse) and the values libpq checks before any
+ * network I/O, from the string or the environment. 0, or -1 with a message
+ * naming the option (never a password). No network, no blocking. */
+int db_conninfo_check(const char *conninfo, char *err, size_t errlen);
+
+/* Starts connecting (returns at once). NULL on bad options (a conninfo
+ * db_conninfo_check refuses: retrying could never help) / ENOMEM. */
 struct db_pool *db_pool_new(struct event_base *base, const struct db_opts *o,
 			    char *err, size_t errlen);
 void db_pool_free(struct db_pool *p);

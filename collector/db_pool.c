@@ -506,6 +506,13 @@ struct db_pool *db_pool_new(struct event_base *base, const struct db_opts *o, ch
 		snprintf(err, errlen, "db: no event base or conninfo");
 		return NULL;
 	}
+	/* a permanently invalid option (or one from the environment) would
+	 * fail every connect, retried for ever: refuse to start instead */
+	char why[384];
+	if (db_conninfo_check(o->conninfo, why, sizeof why) != 0) {
+		snprintf(err, errlen, "conninfo %s", why);
+		return NULL;
+	}
 	struct db_pool *p = calloc(1, sizeof *p);
 	if (!p)
 		goto oom;

@@ -359,3 +359,24 @@ Test(epoch, daemon_with_a_wiped_spool_loses_nothing, .timeout = 180)
 	check_exact(db);
 	PQfinish(db);
 }
+
+/* Issue 12: an option libpq refuses at every connect is fatal at start, not
+ * an endless retry - here from the environment, which --check-config of
+ * another host would not have seen. */
+Test(epoch, collector_refuses_a_permanently_invalid_conninfo)
+{
+	const char *log = tw_fmt("%s/bad-conninfo.log", env("TW_WORK"));
+	char *argv[] = { (char *)tw_fmt("%s/tlswatch-collector", env("TW_BUILD")), "run", "-c",
+			 (char *)tw_fmt("%s/collector.yaml", env("TW_WORK")), NULL };
+	cr_assert_eq(setenv("PGSSLMODE", "sometimes", 1), 0);
+	pid_t pid = tw_spawn(argv, log);
+	unsetenv("PGSSLMODE");
+	cr_assert(pid > 0);
+	int st = tw_wait_exit(pid, 10000);
+	if (st == -1)
+		tw_stop(pid, SIGKILL, 2000);
+	cr_assert_neq(st, -1, "still running (retrying?) after 10 s");
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "exit status %d", st);
+	cr_expect_eq(tw_file_count(log, "database.conninfo: option sslmode: invalid value "
+				   "\"sometimes\" from the environment"), 1, "no clear message in %s", log);
+}

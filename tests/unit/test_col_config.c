@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "col_config.h"
+#include "db.h"
 #include "log.h"
 
 TestSuite(col_config);
@@ -374,18 +375,18 @@ Test(col_config, duplicate_key)
 Test(col_config, missing_listen)
 {
 	load_err("tls: {ca_file: a, cert_file: b, key_file: c}\n"
-		 "database: {conninfo: x}\n", 1, 1, "missing required key \"listen\"");
+		 "database: {conninfo: dbname=x}\n", 1, 1, "missing required key \"listen\"");
 }
 
 Test(col_config, bad_listen)
 {
 	load_err("listen: localhost\n"
 		 "tls: {ca_file: a, cert_file: b, key_file: c}\n"
-		 "database: {conninfo: x}\n", 1, 9,
+		 "database: {conninfo: dbname=x}\n", 1, 9,
 		 "listen: expected HOST:PORT or [IPV6]:PORT with a port 1-65535, got \"localhost\"");
 	load_err("listen: h:70000\n"
 		 "tls: {ca_file: a, cert_file: b, key_file: c}\n"
-		 "database: {conninfo: x}\n", 1, 9, "listen: expected HOST:PORT");
+		 "database: {conninfo: dbname=x}\n", 1, 9, "listen: expected HOST:PORT");
 }
 
 Test(col_config, listen_not_scalar)
@@ -464,7 +465,7 @@ Test(col_config, alias_of_mapping)
 	load_err("listen: a:1\n"
 		 "tls: &t {ca_file: a, cert_file: b, key_file: c}\n"
 		 "http: *t\n"
-		 "database: {conninfo: x}\n", 2, 6, "used a second time through an alias");
+		 "database: {conninfo: dbname=x}\n", 2, 6, "used a second time through an alias");
 }
 
 /* ---- files ---- */
@@ -493,7 +494,7 @@ static struct col_config *load_files(void)
 		 "  ca_file: %s/ca.pem\n"
 		 "  cert_file: %s/c.pem\n"
 		 "  key_file: %s/c.key\n"
-		 "database: {conninfo: x}\n", g_dir, g_dir, g_dir);
+		 "database: {conninfo: dbname=x}\n", g_dir, g_dir, g_dir);
 	return load_ok(text);
 }
 
@@ -560,7 +561,7 @@ Test(col_config, check_files_slo_file)
 		 "  ca_file: %s/ca.pem\n"
 		 "  cert_file: %s/c.pem\n"
 		 "  key_file: %s/c.key\n"
-		 "database: {conninfo: x}\n"
+		 "database: {conninfo: dbname=x}\n"
 		 "alerting:\n"
 		 "  slo_file: %s/missing.yaml\n", g_dir, g_dir, g_dir, g_dir);
 	struct col_config *cfg = load_ok(text);
@@ -572,4 +573,53 @@ Test(col_config, check_files_slo_file)
 	cr_expect(strncmp(err, prefix, strlen(prefix)) == 0, "\"%s\" lacks \"%s\"", err, prefix);
 	cleanup_dir();
 	col_config_free(cfg);
+}
+
+/* a minimal config whose conninfo is the string literal ci */
+#define CC(ci) "listen: 127.0.0.1:7443\ntls: {ca_file: a, cert_file: b, key_file: c}\n" \
+	       "database:\n  conninfo: " ci "\n"
+
+/* Issue 12: an invalid conninfo used to pass --check-config and be retried
+ * for ever at run time. libpq's verdict comes at load, at the value's
+ * position, naming the option - and never echoing a password. */
+Test(col_config, conninfo_checked_by_libpq_at_load)
+{
+	load_err(CC("\"host=db nosuchopt=1\""), 4, 13,
+		 "database.conninfo: invalid: invalid connection option \"nosuchopt\"");
+	load_err(CC("\"host=db sslmode=bogus\""), 4, 13,
+		 "option sslmode: invalid value \"bogus\" in the conninfo (expected one of disable");
+	load_err(CC("\"host=db target_session_attrs=rw\""), 4, 13,
+		 "option target_session_attrs: invalid value \"rw\"");
+	load_err(CC("\"host=a,b port=1,2,3\""), 4, 13,
+		 "option port: 3 port numbers for 2 hosts");
+	load_err(CC("\"host=db port=99999\""), 4, 13, "option port: invalid value");
+	load_err(CC("\"host=db connect_timeout=10s\""), 4, 13,
+		 "option connect_timeout: invalid value \"10s\"");
+	load_err(CC("\"postgresql://u@h:port/db\""), 4, 13, "option port: invalid value \"port\"");
+	load_err(CC("\"postgresql://u@[::1/db\""), 4, 13, "database.conninfo: invalid: ");
+	/* a password with a space: libpq quotes the stray half; we do not */
+	load_err(CC("\"host=db password=s3cr3t pw\""), 4, 13,
+		 "invalid: missing \"=\" after \"...\" in connection info string");
+
+	/* the good ones still load, multi-host failover included */
+	struct col_config *cfg = load_ok(CC("\"host=a,b port=5432,5433 "
+					    "target_session_attrs=read-write sslmode=verify-full\""));
+	col_config_free(cfg);
+	cfg = load_ok(CC("\"postgresql://u:p@h1:5432,h2/db?target_session_attrs=primary\""));
+	col_config_free(cfg);
+}
+
+/* At run time the environment counts too (PGSSLMODE=...): db_pool_new
+ * refuses a conninfo libpq would refuse at every connect. */
+Test(col_config, conninfo_invalid_from_environment_named)
+{
+	char err[512] = "";
+	cr_assert_eq(setenv("PGSSLMODE", "sometimes", 1), 0);
+	cr_expect_eq(db_conninfo_check("host=db", err, sizeof err), -1);
+	cr_expect(strstr(err, "option sslmode: invalid value \"sometimes\" from the environment"),
+		  "%s", err);
+	cr_expect_eq(db_conninfo_check("host=db sslmode=require", err, sizeof err), 0,
+		     "the string's value wins: %s", err);
+	unsetenv("PGSSLMODE");
+	cr_expect_eq(db_conninfo_check("host=db", err, sizeof err), 0, "%s", err);
 }
