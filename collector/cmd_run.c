@@ -157,6 +157,8 @@ static void ingest_opts_from(const struct col_config *cfg, struct ingest_opts *o
 	o->hello_timeout_ms = cfg->hello_timeout_ms;
 	o->idle_timeout_ms = cfg->idle_timeout_ms;
 	o->max_pending_rows = (size_t)cfg->max_pending_rows;
+	o->max_conn_bytes = (size_t)cfg->max_connection_bytes;
+	o->max_total_bytes = (size_t)cfg->max_buffered_bytes;
 }
 
 int cmd_run_main(int argc, char **argv)

@@ -44,7 +44,8 @@ static const char *const HTTP_KEYS[] = { "listen", "metrics_refresh", "metrics_m
 static const char *const DB_KEYS[] = { "conninfo", "connections", "queue_max_rows", NULL };
 static const char *const LIMITS_KEYS[] = { "max_frame", "max_connections", "idle_timeout",
 					   "handshake_timeout", "hello_timeout",
-					   "shutdown_timeout", "max_pending_rows", NULL };
+					   "shutdown_timeout", "max_pending_rows",
+					   "max_connection_bytes", "max_buffered_bytes", NULL };
 static const char *const LOG_KEYS[] = { "level", "json", NULL };
 static const char *const ALERTING_KEYS[] = { "slo_file", "evaluation_interval", "collector_id",
 					     "external_url", "notify_file", NULL };
@@ -181,6 +182,14 @@ static int parse_limits(struct yc *yc, yaml_node_t *root, struct col_config *cfg
 		return -1;
 	if ((v = yamlcfg_get(yc, m, "max_pending_rows", NULL)) &&
 	    yamlcfg_u64(yc, v, "limits.max_pending_rows", 1, MAX_ROWS, &cfg->max_pending_rows) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, m, "max_connection_bytes", NULL)) &&
+	    get_size(yc, v, "limits.max_connection_bytes", 1u << 20, 1ull << 40,
+		     &cfg->max_connection_bytes) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, m, "max_buffered_bytes", NULL)) &&
+	    get_size(yc, v, "limits.max_buffered_bytes", 1u << 20, 1ull << 44,
+		     &cfg->max_buffered_bytes) < 0)
 		return -1;
 	return 0;
 }

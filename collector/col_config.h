@@ -64,6 +64,9 @@ struct col_config {
 	unsigned hello_timeout_ms;      /* default 10s */
 	unsigned shutdown_timeout_ms;   /* default 10s */
 	uint64_t max_pending_rows;      /* per connection, default 10000 */
+	uint64_t max_connection_bytes;  /* decoded batches per connection; 0 (default):
+					 * 16 x max_frame, also the minimum (ingest.h) */
+	uint64_t max_buffered_bytes;    /* the same over all connections; 0: 1GiB */
 
 	int log_level;                  /* enum log_level; default info */
 	bool log_json;                  /* default false */

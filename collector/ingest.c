@@ -103,6 +103,40 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- backpressure ---- */
 
+size_t ingest_frame_budget(const struct ingest *ing)
+{
+	return ing->o.max_conn_bytes / 2;
+}
+
+static bool bytes_would_pass(const struct ingest *ing)
+{
+	return ing->st.buffered_bytes + ingest_frame_budget(ing) > ing->o.max_total_bytes;
+}
+
+void ingest_bytes_add(struct ingest *ing, size_t n)
+{
+	ing->st.buffered_bytes += n;
+	if (!ing->bytes_full && bytes_would_pass(ing)) {
+		ing->bytes_full = true;
+		log_warn("%llu bytes of results wait for the database (max_buffered_bytes %zu): "
+			 "pausing reads from probe connections", (unsigned long long)
+			 ing->st.buffered_bytes, ing->o.max_total_bytes);
+		/* each stops at its next drive (conn_wants_read) */
+	}
+}
+
+void ingest_bytes_sub(struct ingest *ing, size_t n)
+{
+	ing->st.buffered_bytes -= n;
+	if (ing->bytes_full && !bytes_would_pass(ing)) {
+		ing->bytes_full = false;
+		log_info("buffered results down to %llu bytes: resuming reads",
+			 (unsigned long long)ing->st.buffered_bytes);
+		for (struct ingest_conn *c = ing->live; c; c = c->next)
+			ingest_conn_update_reading(c);
+	}
+}
+
 bool ingest_db_takes_rows(const struct ingest *ing)
 {
 	return db_can_accept(ing->db) && db_is_ready(ing->db);
@@ -180,6 +214,14 @@ struct ingest *ingest_new(struct event_base *base, struct db_pool *db,
 		ing->o.idle_timeout_ms = 60000;
 	if (!ing->o.max_pending_rows)
 		ing->o.max_pending_rows = 10000;
+	/* a frame may decode into a few times its size (pointers, malloc
+	 * headers): half a connection's bytes, 8 x max_frame at least */
+	if (ing->o.max_conn_bytes < 16 * ing->o.max_frame)
+		ing->o.max_conn_bytes = 16 * ing->o.max_frame;
+	if (!ing->o.max_total_bytes)
+		ing->o.max_total_bytes = (size_t)1 << 30;
+	if (ing->o.max_total_bytes < ing->o.max_conn_bytes)
+		ing->o.max_total_bytes = ing->o.max_conn_bytes;
 	/* the strings are borrowed only during ingest_new */
 	ing->o.host = ing->o.ca_file = ing->o.cert_file = ing->o.key_file = NULL;
 

@@ -46,6 +46,11 @@ struct ingest_opts {
 	unsigned hello_timeout_ms;     /* 0 = 10 s */
 	unsigned idle_timeout_ms;      /* no frame for this long closes; 0 = 60 s */
 	size_t max_pending_rows;       /* rows buffered per connection; 0 = 10000 */
+	size_t max_conn_bytes;         /* memory of decoded batches per connection (and
+					* twice a frame's decoding); 0 = 16 x max_frame,
+					* never less */
+	size_t max_total_bytes;        /* the same over all connections; 0 = 1 GiB, never
+					* less than max_conn_bytes */
 };
 
 /* Static metrics label: "no_client_cert", "frame_too_large", ... */
@@ -67,6 +72,7 @@ struct ingest_stats {
 	uint64_t jobs_committed, jobs_failed;
 	uint64_t rows_inserted, rows_duplicate; /* as reported per committed job */
 	uint64_t pending_rows;         /* received, not yet committed (all connections) */
+	uint64_t buffered_bytes;       /* what those rows' decoding cost (ingest_frame.c) */
 };
 
 /* Loads the TLS material (key mode checked), binds and starts accepting.

@@ -12,20 +12,31 @@ struct ingest_batch {
 	struct ingest_batch *next;
 	Tlswatch__Envelope *env;
 	size_t n;
+	size_t bytes;
 	int64_t received_ms;
 };
 
-static void batches_free(struct ingest_batch *b)
+/* Frees a list; returns the bytes it held. */
+static size_t batches_free(struct ingest_batch *b)
 {
+	size_t bytes = 0;
 	while (b) {
 		struct ingest_batch *next = b->next;
+		bytes += b->bytes;
 		tlswatch__envelope__free_unpacked(b->env, NULL);
 		free(b);
 		b = next;
 	}
+	return bytes;
 }
 
 int ingest_batchq_push(struct ingest_batchq *q, Tlswatch__Envelope *env, int64_t received_ms)
+{
+	return ingest_batchq_push_sized(q, env, received_ms, 0);
+}
+
+int ingest_batchq_push_sized(struct ingest_batchq *q, Tlswatch__Envelope *env,
+			     int64_t received_ms, size_t bytes)
 {
 	struct ingest_batch *b = calloc(1, sizeof *b);
 	if (!b) {
@@ -35,6 +46,8 @@ int ingest_batchq_push(struct ingest_batchq *q, Tlswatch__Envelope *env, int64_t
 	b->env = env;
 	b->n = env->batch->n_results;
 	b->received_ms = received_ms;
+	b->bytes = bytes;
+	q->held_bytes += bytes;
 	if (q->pending_tail)
 		q->pending_tail->next = b;
 	else
@@ -76,7 +89,7 @@ Tlswatch__Result **ingest_batchq_submit(struct ingest_batchq *q, size_t max_rows
 size_t ingest_batchq_committed(struct ingest_batchq *q)
 {
 	size_t n = q->inflight_rows;
-	batches_free(q->inflight);
+	q->held_bytes -= batches_free(q->inflight);
 	q->inflight = NULL;
 	q->inflight_rows = 0;
 	q->held_rows -= n;
@@ -101,7 +114,7 @@ void ingest_batchq_requeue(struct ingest_batchq *q)
 size_t ingest_batchq_drop_pending(struct ingest_batchq *q)
 {
 	size_t n = q->held_rows - q->inflight_rows;
-	batches_free(q->pending);
+	q->held_bytes -= batches_free(q->pending);
 	q->pending = q->pending_tail = NULL;
 	q->held_rows -= n;
 	return n;
@@ -110,8 +123,8 @@ size_t ingest_batchq_drop_pending(struct ingest_batchq *q)
 size_t ingest_batchq_clear(struct ingest_batchq *q)
 {
 	size_t n = q->held_rows;
-	batches_free(q->pending);
-	batches_free(q->inflight);
+	q->held_bytes -= batches_free(q->pending);
+	q->held_bytes -= batches_free(q->inflight);
 	q->pending = q->pending_tail = q->inflight = NULL;
 	q->held_rows = q->inflight_rows = 0;
 	return n;

@@ -29,12 +29,17 @@ struct ingest_batchq {
 	struct ingest_batch *inflight;  /* the group of the job in flight */
 	size_t held_rows;               /* pending + in flight */
 	size_t inflight_rows;
+	size_t held_bytes;              /* what their decoding cost (pushed sizes) */
 };
 
 /* Appends env's (non-empty) batch; takes env. 0, or -1 when out of memory
  * (env is freed). */
 int ingest_batchq_push(struct ingest_batchq *q, Tlswatch__Envelope *env, int64_t received_ms)
 	__attribute__((warn_unused_result));
+/* The same, counting bytes (the memory env takes) in held_bytes until the
+ * batch is freed: committed, dropped or cleared. */
+int ingest_batchq_push_sized(struct ingest_batchq *q, Tlswatch__Envelope *env,
+			     int64_t received_ms, size_t bytes) __attribute__((warn_unused_result));
 
 /* Moves the first pending batches - up to max_rows rows, at least one batch -
  * in flight. Returns their Results as one array (*rows long, *received_ms of

@@ -131,7 +131,9 @@ static void job_cb(void *arg, bool ok, uint64_t max_seq, size_t inserted, const 
 		ing->st.rows_inserted += inserted;
 		ing->st.rows_duplicate += rows >= inserted ? rows - inserted : 0;
 		c->db_failures = 0;
+		size_t bytes = c->q.held_bytes;
 		ing->st.pending_rows -= ingest_batchq_committed(&c->q);
+		ingest_bytes_sub(ing, bytes - c->q.held_bytes);
 	} else {
 		ing->st.jobs_failed++;
 		ingest_batchq_requeue(&c->q);

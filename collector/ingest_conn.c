@@ -70,7 +70,11 @@ static bool conn_wants_read(const struct ingest_conn *c)
 	case CONN_LINGERING:  /* the write, nor hide the peer's close */
 		return true;
 	case CONN_STREAMING:
-		return !c->ing->db_paused && c->q.held_rows < c->ing->o.max_pending_rows;
+		/* a frame is read only when its decoding fits in what this
+		 * connection and the server may still hold */
+		return !c->ing->db_paused && !c->ing->bytes_full &&
+		       c->q.held_rows < c->ing->o.max_pending_rows &&
+		       c->q.held_bytes + ingest_frame_budget(c->ing) <= c->ing->o.max_conn_bytes;
 	default:
 		return false;
 	}
@@ -156,7 +160,9 @@ void ingest_conn_kick(struct ingest_conn *c)
 static void conn_release(struct ingest_conn *c)
 {
 	ingest_commit_release(c);
+	size_t bytes = c->q.held_bytes;
 	c->ing->st.pending_rows -= ingest_batchq_clear(&c->q);
+	ingest_bytes_sub(c->ing, bytes);
 	if (c->predecessor) {
 		c->predecessor->successor = NULL;
 		c->predecessor = NULL;
@@ -293,11 +299,19 @@ void ingest_conn_end(struct ingest_conn *c, enum ingest_close why, enum log_leve
 
 /* One frame from the input: IO_COMPLETE with *env (the caller's),
  * IO_INCOMPLETE, or IO_HARD_ERROR when c was refused for it. */
-static enum conn_io conn_read_frame(struct ingest_conn *c, Tlswatch__Envelope **env)
+static enum conn_io conn_read_frame(struct ingest_conn *c, Tlswatch__Envelope **env,
+				    size_t *cost)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	char err[256];
-	enum frame_status st = frame_read_evbuffer(in, c->ing->o.max_frame, env, err, sizeof err);
+	bool over;
+	enum frame_status st = ingest_frame_read(in, c->ing->o.max_frame,
+						 ingest_frame_budget(c->ing), env, cost, &over,
+						 err, sizeof err);
+	if (st == FRAME_MALFORMED && over) {
+		ingest_conn_refuse(c, REFUSE_MEMORY_LIMIT, "%s", err);
+		return IO_HARD_ERROR;
+	}
 	switch (st) {
 	case FRAME_OK:
 		return IO_COMPLETE;
@@ -348,10 +362,11 @@ void ingest_conn_drive(struct ingest_conn *c)
 			ingest_commit_step(c);
 			while (c->state == st && conn_wants_read(c)) {
 				Tlswatch__Envelope *env;
-				if (conn_read_frame(c, &env) != IO_COMPLETE)
+				size_t cost;
+				if (conn_read_frame(c, &env, &cost) != IO_COMPLETE)
 					break;
 				c->heard_ms = twtime_mono_ms();
-				ingest_proto_on_frame(c, env);
+				ingest_proto_on_frame(c, env, cost);
 				ingest_commit_step(c);
 			}
 			ingest_conn_update_reading(c);

@@ -25,6 +25,7 @@
 #include "ingest.h"
 #include "ingest_batch.h"
 #include "log.h"
+#include "frame.h"
 
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -36,6 +37,12 @@
 #define INGEST_VERSION_MAX     64
 #define INGEST_EPOCH_MAX       32    /* hex digits of a spool epoch (probe/spool.h) */
 #define INGEST_HEARTBEAT_DEFAULT_MS 10000 /* a Hello that does not say its period */
+/* Caps on one Result (ingest_frame.c): refused past them (result_limits). */
+#define INGEST_MAX_FINDINGS      64
+#define INGEST_MAX_VERIFY_ERRORS 32
+#define INGEST_MAX_LABELS        64
+#define INGEST_MAX_SANS          1024   /* leaf_sans, and any other repeated field */
+#define INGEST_MAX_STRING        4096   /* bytes of any one string */
 #define INGEST_RESUME_POLL_MS  1000
 #define INGEST_LINGER_MS       2000  /* a refused peer gets this long to read the Error */
 
@@ -160,6 +167,8 @@ struct ingest {
 	struct ingest_conn *live;         /* doubly linked */
 	struct ingest_conn *closed;
 	bool db_paused;                   /* reading stopped on every connection */
+	bool bytes_full;                  /* st.buffered_bytes + a frame's budget would pass
+					   * o.max_total_bytes: streams stop reading */
 	struct ingest_stats st;
 
 	enum ingest_phase phase;
@@ -178,6 +187,13 @@ bool ingest_db_takes_rows(const struct ingest *ing);
 void ingest_pause_all(struct ingest *ing);
 void ingest_schedule_reaper(struct ingest *ing);
 void ingest_ms_to_tv(unsigned ms, struct timeval *tv);
+/* What decoding one frame may cost: max_conn_bytes / 2. */
+size_t ingest_frame_budget(const struct ingest *ing);
+/* Decoded batches came into (add) or left (sub) some connection's queue:
+ * st.buffered_bytes follows, and reading stops everywhere while another
+ * frame's budget would not fit under max_total_bytes, resumes after. */
+void ingest_bytes_add(struct ingest *ing, size_t n);
+void ingest_bytes_sub(struct ingest *ing, size_t n);
 
 /* ---- ingest_listen.c ---- */
 /* Binds o->host:o->port (LEV_OPT_DISABLED) and records the port. 0, or -1
@@ -235,9 +251,19 @@ void ingest_commit_retry_cb(evutil_socket_t fd, short what, void *arg);
 /* Cancels c's job, forgets its lookup, stops its backoff (closing). */
 void ingest_commit_release(struct ingest_conn *c);
 
+/* ---- ingest_frame.c ---- */
+/* frame_read_evbuffer() with a memory budget for the unpacking: FRAME_OK
+ * with *env (the caller's; free_unpacked(env, NULL)) and *cost, the bytes
+ * it took; FRAME_MALFORMED with *over_budget set when the budget ran out. */
+enum frame_status ingest_frame_read(struct evbuffer *in, size_t max_frame, size_t budget,
+				    Tlswatch__Envelope **env, size_t *cost, bool *over_budget,
+				    char *err, size_t errlen);
+/* 0 when r is within the INGEST_MAX_* caps; -1 with the field in why. */
+int ingest_frame_check_result(const Tlswatch__Result *r, char *why, size_t cap);
+
 /* ---- ingest_proto.c ---- */
 /* Handles one decoded frame; takes env. c's state may have changed
  * (streaming after a Hello, refusing, closed). */
-void ingest_proto_on_frame(struct ingest_conn *c, Tlswatch__Envelope *env);
+void ingest_proto_on_frame(struct ingest_conn *c, Tlswatch__Envelope *env, size_t cost);
 
 #endif

@@ -104,7 +104,9 @@ static void supersede_older(struct ingest_conn *c)
 				twtime_mono_ms() - o->heard_ms, o->db == CDB_JOB
 				? "; its batch in flight finishes first" : "");
 		if (o->db == CDB_JOB) {
+			size_t bytes = o->q.held_bytes;
 			ing->st.pending_rows -= ingest_batchq_drop_pending(&o->q);
+			ingest_bytes_sub(ing, bytes - o->q.held_bytes);
 			ingest_conn_set_state(o, CONN_RETIRING);
 			o->successor = c;
 			c->predecessor = o;
@@ -214,12 +216,19 @@ static int check_batch(struct ingest_conn *c, const Tlswatch__ResultBatch *rb)
 					   printable(r->region, a, sizeof a), c->region);
 			return -1;
 		}
+		char why[160];
+		if (ingest_frame_check_result(r, why, sizeof why) != 0) {
+			ingest_conn_refuse(c, REFUSE_RESULT_LIMITS, "result seq %llu: %s",
+					   (unsigned long long)r->seq, why);
+			return -1;
+		}
 	}
 	return 0;
 }
 
-/* Takes env: queued for the database (the drive submits it). */
-static void on_batch(struct ingest_conn *c, Tlswatch__Envelope *env)
+/* Takes env: queued for the database (the drive submits it), holding cost
+ * bytes against the connection's and the server's bounds until freed. */
+static void on_batch(struct ingest_conn *c, Tlswatch__Envelope *env, size_t cost)
 {
 	struct ingest *ing = c->ing;
 	const Tlswatch__ResultBatch *rb = env->batch;
@@ -234,16 +243,17 @@ static void on_batch(struct ingest_conn *c, Tlswatch__Envelope *env)
 		tlswatch__envelope__free_unpacked(env, NULL);
 		return;
 	}
-	if (ingest_batchq_push(&c->q, env, twtime_wall_ms()) != 0) {
+	if (ingest_batchq_push_sized(&c->q, env, twtime_wall_ms(), cost) != 0) {
 		ingest_conn_log(c, TWLOG_ERROR, "out of memory buffering a batch");
 		ingest_conn_close(c);
 		return;
 	}
 	ing->st.pending_rows += n;
+	ingest_bytes_add(ing, cost);
 	ingest_conn_idle_restart(c);  /* a frame: the idle clock starts again */
 }
 
-void ingest_proto_on_frame(struct ingest_conn *c, Tlswatch__Envelope *env)
+void ingest_proto_on_frame(struct ingest_conn *c, Tlswatch__Envelope *env, size_t cost)
 {
 	c->ing->st.frames++;
 	if (c->state == CONN_AWAIT_HELLO) {
@@ -257,7 +267,7 @@ void ingest_proto_on_frame(struct ingest_conn *c, Tlswatch__Envelope *env)
 	}
 	switch (env->msg_case) {
 	case TLSWATCH__ENVELOPE__MSG_BATCH:
-		on_batch(c, env);
+		on_batch(c, env, cost);
 		return;
 	case TLSWATCH__ENVELOPE__MSG_HEARTBEAT: {
 		const Tlswatch__Heartbeat *hb = env->heartbeat;
