@@ -175,14 +175,26 @@ Test(ingest, replayed_batch_acked_again_no_new_rows)
 	PQfinish(db);
 }
 
+/* A reconnect replaces a connection that has gone silent - here past two of
+ * the heartbeat periods its Hello announced (250 ms); a live one is not
+ * replaced (test_epoch: probe_conflict). */
 Test(ingest, reconnect_supersedes_older_connection)
 {
 	PGconn *db = pg();
 	struct tw_probe *old = tc_connect("probe-f");
 	cr_assert(old->handshake_ok);
-	send_hello(old, "probe-f", "eu-west");
+	Tlswatch__Hello h = TLSWATCH__HELLO__INIT;
+	Tlswatch__Envelope he = TLSWATCH__ENVELOPE__INIT;
+	h.probe_id = "probe-f";
+	h.region = "eu-west";
+	h.has_heartbeat_ms = true;
+	h.heartbeat_ms = 250;
+	he.msg_case = TLSWATCH__ENVELOPE__MSG_HELLO;
+	he.hello = &h;
+	cr_assert_eq(tw_probe_send(old, &he), 0);
 	send_batch(old, 1, 2, NULL, NULL);
 	cr_expect_eq(tc_read_ack(old), 2);
+	sleep_ms(700);  /* silent past 2 x 250 ms: taken for dead */
 
 	struct tw_probe *c = tc_connect("probe-f");
 	cr_assert(c->handshake_ok);
