@@ -126,7 +126,7 @@ Test(retention, results_default_rows_move_into_their_new_partition_and_old_ones_
 			  "tableoid <> 'results_default'::regclass"), 1);
 	/* the attached partition has the key: a replay of the moved row dedupes */
 	sql(c, "INSERT INTO results SELECT * FROM results WHERE seq = 2 "
-	       "ON CONFLICT (probe_id, seq, started_at) DO NOTHING");
+	       "ON CONFLICT (probe_id, spool_epoch, seq, started_at) DO NOTHING");
 	cr_assert_eq(n(c, "SELECT count(*) FROM results WHERE seq = 2"), 1);
 	/* the default keeps only the row beyond the partitions; the 20-day-old one is gone */
 	cr_assert_eq(n(c, "SELECT count(*) FROM results_default"), 1);
