@@ -146,3 +146,25 @@ Test(ingest_batch, out_of_memory_moves_nothing)
 	expect_submit(&q, 10, 1, 2, 10);   /* the next attempt takes the same rows */
 	cr_expect_eq(ingest_batchq_clear(&q), 2);
 }
+
+/* held_bytes follows every way a batch leaves: committed, requeued (stays),
+ * dropped as pending, cleared (issue 12: the byte bounds rely on it). */
+Test(ingest_batch, held_bytes_follow_the_batches)
+{
+	struct ingest_batchq q = { 0 };
+	cr_assert_eq(ingest_batchq_push_sized(&q, batch_env(1, 2), 1, 100), 0);
+	cr_assert_eq(ingest_batchq_push_sized(&q, batch_env(3, 2), 2, 200), 0);
+	cr_assert_eq(ingest_batchq_push_sized(&q, batch_env(5, 2), 3, 400), 0);
+	cr_assert_eq(q.held_bytes, 700);
+	expect_submit(&q, 2, 1, 2, 1);
+	ingest_batchq_requeue(&q);
+	cr_assert_eq(q.held_bytes, 700, "a requeued group is still held");
+	expect_submit(&q, 2, 1, 2, 1);
+	cr_assert_eq(ingest_batchq_committed(&q), 2);
+	cr_assert_eq(q.held_bytes, 600);
+	expect_submit(&q, 2, 3, 2, 2);
+	cr_assert_eq(ingest_batchq_drop_pending(&q), 2);
+	cr_assert_eq(q.held_bytes, 200, "the group in flight stays");
+	cr_assert_eq(ingest_batchq_clear(&q), 2);
+	cr_assert_eq(q.held_bytes, 0);
+}
