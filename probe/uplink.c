@@ -72,6 +72,7 @@ struct uplink {
 	uint64_t inflight[UL_MAX_WINDOW]; /* last seq of each unacked batch, oldest first */
 	unsigned ninflight;
 	uint64_t overdue;
+	struct log_ratelimit foreign_ack_rl; /* "acked past this spool's numbers" */
 
 	struct uplink_stats st;
 };
@@ -326,10 +327,13 @@ static void ul_on_ack(struct uplink *u, uint64_t seq)
 	 * never sent, so it is ignored - the records stay and are replayed. */
 	spool_get_stats(u->spool, &ss);
 	if (seq > ss.last_seq) {
-		log_error("uplink: collector %s:%u acked seq %llu but this spool (epoch %s) has "
-			  "numbered only up to %llu: ignored, nothing is deleted", u->host, u->port,
-			  (unsigned long long)seq, spool_epoch(u->spool)[0] ? spool_epoch(u->spool)
-			  : "none", (unsigned long long)ss.last_seq);
+		/* an old collector repeats it with every Ack: once per minute */
+		log_every(&u->foreign_ack_rl, 60000, TWLOG_ERROR, "uplink: collector %s:%u acked "
+			  "seq %llu but this spool (epoch %s) has numbered only up to %llu: "
+			  "ignored, nothing is deleted (is the collector older than spool "
+			  "epochs?)", u->host, u->port, (unsigned long long)seq,
+			  spool_epoch(u->spool)[0] ? spool_epoch(u->spool) : "none",
+			  (unsigned long long)ss.last_seq);
 		return;
 	}
 

@@ -381,3 +381,33 @@ Test(epoch, collector_refuses_a_permanently_invalid_conninfo)
 	cr_expect_eq(tw_file_count(log, "database.conninfo: option sslmode: invalid value "
 				   "\"sometimes\" from the environment"), 1, "no clear message in %s", log);
 }
+
+/* The probe's own guard: an Ack past anything its spool numbered cannot be
+ * about this spool (here the collector knows the epoch from elsewhere, as a
+ * collector older than epochs knows the probe's old mark). Before: the Ack
+ * was clamped to the spool's last seq and moved the send cursor past 5000,
+ * so records were deleted unsent and nothing more was sent. */
+Test(epoch, probe_ignores_an_ack_past_its_spool, .timeout = 90)
+{
+	PGconn *db = pg();
+	struct run r;
+	const char *q = "SELECT count(*) FROM results WHERE probe_id = 'probe-e'";
+	run_init(&r, "foreign");
+	write_probe_yaml(&r, "probe-e", "us-east");
+	cr_assert_eq(mkdir(r.spool, 0700), 0);
+	cr_assert_eq(tw_write_file(tw_fmt("%s/state", r.spool),
+				   "acked 0\nreserved 0\nepoch " E2 "\n"), 0);
+	cr_assert_eq(tw_pg_exec(db, "INSERT INTO probe_spools VALUES ('probe-e', '" E2 "', 5000, "
+				"now(), now())"), 0);
+	run_start(&r, 1);
+	long long n = wait_rows(db, q, 60, 20000);
+	tw_stop(r.pid, SIGKILL, 2000);
+	r.pid = -1;
+	cr_expect_geq(n, 60, "only %lld rows: the probe stopped sending", n);
+	cr_expect_geq(tw_file_count(r.log, "ignored, nothing is deleted"), 1,
+		      "no error line about the foreign Ack in %s", r.log);
+	cr_expect_eq(qll(db, "SELECT count(*) FROM results WHERE probe_id = 'probe-e'"),
+		     qll(db, "SELECT max(seq) FROM results WHERE probe_id = 'probe-e'"),
+		     "holes in the sequence: records deleted unsent");
+	PQfinish(db);
+}
