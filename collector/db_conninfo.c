@@ -166,7 +166,10 @@ static int check_values(PQconninfoOption *opts, PQconninfoOption *defs, char *er
 		}
 	}
 	for (const char *const *k = INT_OPTS; *k; k++) {
-		if ((v = effective(opts, defs, *k, &from)) && !int_ok(v, strlen(v), 0, 999999999)) {
+		/* libpq takes a sign (a negative timeout means its minimum) */
+		if ((v = effective(opts, defs, *k, &from)) &&
+		    !int_ok(v + (*v == '-' || *v == '+'), strlen(v) - (*v == '-' || *v == '+'), 0,
+			    999999999)) {
 			snprintf(err, errlen, "option %s: invalid value \"%.40s\" %s (expected a "
 				 "whole number)", *k, v, from);
 			return -1;

@@ -607,6 +607,8 @@ Test(col_config, conninfo_checked_by_libpq_at_load)
 	col_config_free(cfg);
 	cfg = load_ok(CC("\"postgresql://u:p@h1:5432,h2/db?target_session_attrs=primary\""));
 	col_config_free(cfg);
+	cfg = load_ok(CC("\"host=db,db2 port=,5433 connect_timeout=-1 keepalives=0\""));
+	col_config_free(cfg);
 }
 
 /* At run time the environment counts too (PGSSLMODE=...): db_pool_new
