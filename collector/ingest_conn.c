@@ -5,7 +5,9 @@
  *   TLS_ACCEPTING --handshake ok, cert names CN+OU--> AWAIT_HELLO
  *   AWAIT_HELLO   --Hello matches the certificate---> STREAMING
  *   STREAMING     --SIGTERM--> DRAINING --all committed and acked--> CLOSED
- *   STREAMING     --same probe connected again, db job in flight--> RETIRING
+ *   STREAMING     --same probe connected again after this one went silent
+ *                   (ingest_proto.c; while it is alive the newcomer is
+ *                   refused, probe_conflict), db job in flight--> RETIRING
  *   RETIRING      --its db job finished--> CLOSED
  *   after TLS     --refusal--> REFUSING --Error written--> LINGERING --> CLOSED
  *   any           --peer gone, timeout--> CLOSED

@@ -32,7 +32,8 @@ enum ingest_refusal {
 enum ingest_close {
 	CLOSE_PEER = 0,                /* the probe disconnected */
 	CLOSE_IDLE_TIMEOUT,
-	CLOSE_SUPERSEDED,              /* the same probe connected again */
+	CLOSE_SUPERSEDED,              /* the same probe connected again after this
+					* connection went silent (ingest_proto.c) */
 	CLOSE_DB_FAILED,               /* the database failed the same rows too often */
 	CLOSE_SHUTDOWN,
 	CLOSE__COUNT
