@@ -134,6 +134,15 @@ struct slo_alerts {
 		int64_t fingerprint_for_ms;     /* default 30m */
 		int64_t baseline_window_ms;     /* default 7d */
 	} drift;
+
+	struct {                                /* rules_quorum.h */
+		struct slo_rule_common c;
+		unsigned min_regions;           /* default 2 failing regions */
+		double min_region_share;        /* default 0 (none): of the regions probing */
+		double failure_ratio;           /* default 0.9 of a region's attempts */
+		int64_t for_ms;                 /* default 5m: the window */
+		uint64_t min_samples;           /* default 3 attempts per region in the window */
+	} region_quorum;
 };
 
 struct slo_config {
