@@ -99,7 +99,9 @@ static char *json_text(const json_t *j)
 {
 	if (!j)
 		return strdup("{}");
-	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	/* 15 digits: a double is stored as the decimal it came from (an
+	 * objective 99.9, not 99.900000000000006) */
+	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 }
 
 static void obs_free(struct obs_copy *o)

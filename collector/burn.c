@@ -267,8 +267,9 @@ static void finish(const struct plan *p, struct burn_status *st)
 		rs->wlong = win_index(p, r->long_ms);
 		rs->wshort = win_index(p, r->short_ms);
 		const struct burn_count *l = &st->win[rs->wlong], *s = &st->win[rs->wshort];
-		rs->burn_long = burn_rate(l->bad, l->events, o->objective);
-		rs->burn_short = burn_rate(s->bad, s->events, o->objective);
+		/* a window without events has no burn rate (NAN, printed null / "-") */
+		rs->burn_long = l->events ? burn_rate(l->bad, l->events, o->objective) : NAN;
+		rs->burn_short = s->events ? burn_rate(s->bad, s->events, o->objective) : NAN;
 		rs->enough = l->events >= r->min_events && l->bad >= r->min_failures;
 		rs->active = rs->enough && l->events > 0 && s->events > 0 &&
 			     rs->burn_long > r->burn_rate && rs->burn_short > r->burn_rate;
@@ -380,6 +381,10 @@ int burn_evaluate(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 				goto oom;
 			accumulate(&p, st, o, s);
 		}
+		/* every configured SLO is listed: one split by region that no
+		 * series matched gets one status for all regions, with no data */
+		if (o->split_by_region && e->nstatus == first && !status_for(e, &cap, first, o, NULL))
+			goto oom;
 		for (size_t k = first; k < e->nstatus; k++)
 			finish(&p, &e->status[k]);
 	}
@@ -415,6 +420,12 @@ void burn_eval_free(struct burn_eval *e)
 }
 
 /* ---- alerts ---- */
+
+/* The objective as written in slos.yaml. */
+static const char *objective_text(const struct slo *o)
+{
+	return o->objective_text ? o->objective_text : "?";
+}
 
 static const char *sli_name(const struct slo *o)
 {
@@ -463,9 +474,9 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 			slo_format_duration(r->short_ms, sw, sizeof sw);
 			snprintf(summary, sizeof summary,
 				 "SLO %s%s%s: error budget burning %.1fx over %s and %.1fx over %s "
-				 "(threshold %gx, objective %g%%)", o->name, st->region ? " in " : "",
+				 "(threshold %gx, objective %s%%)", o->name, st->region ? " in " : "",
 				 st->region ? st->region : "", rs->burn_long, lw, rs->burn_short, sw,
-				 r->burn_rate, o->objective_pct);
+				 r->burn_rate, objective_text(o));
 			json_t *labels = status_labels(st);
 			json_t *d = json_pack("{s:s, s:s, s:f, s:f, s:s, s:s, s:f, s:f, s:I, s:I, s:I, "
 					      "s:I, s:f, s:I, s:I}",
@@ -522,6 +533,15 @@ static json_t *jnum(double d)
 	return isfinite(d) ? json_real(d) : json_null();
 }
 
+/* A burn rate for the table: "-" when its window had no events. */
+static const char *burn_text(double b, char *buf, size_t cap)
+{
+	if (!isfinite(b))
+		return "-";
+	snprintf(buf, cap, "%.3f", b);
+	return buf;
+}
+
 void burn_print(const struct burn_eval *e, bool json, FILE *out)
 {
 	char t[48];
@@ -547,15 +567,17 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 					"events", (json_int_t)c->events, "bad", (json_int_t)c->bad,
 					"error_ratio", c->events ? json_real((double)c->bad / (double)c->events)
 								 : json_null(),
-					"burn_rate", json_real(burn_rate(c->bad, c->events, o->objective))));
+					"burn_rate", c->events ? json_real(burn_rate(c->bad, c->events,
+										     o->objective))
+							       : json_null()));
 			}
 			for (size_t j = 0; j < o->nrules; j++) {
 				const struct burn_rule_status *rs = &st->rules[j];
 				json_array_append_new(rules, json_pack(
-					"{s:s, s:s, s:f, s:f, s:f, s:b, s:b}", "rule", rs->rule->name,
+					"{s:s, s:s, s:f, s:o, s:o, s:b, s:b}", "rule", rs->rule->name,
 					"severity", rs->rule->severity, "threshold", rs->rule->burn_rate,
-					"burn_rate_long", rs->burn_long, "burn_rate_short", rs->burn_short,
-					"enough_events", rs->enough, "active", rs->active));
+					"burn_rate_long", jnum(rs->burn_long), "burn_rate_short",
+					jnum(rs->burn_short), "enough_events", rs->enough, "active", rs->active));
 			}
 			json_t *j = json_pack("{s:s, s:s, s:s?, s:f, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
 					      "slo", o->name, "sli", sli_name(o), "region", st->region,
@@ -567,7 +589,9 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 			if (j) {
 				json_object_set_new(j, "eval_at",
 						    json_string(twtime_rfc3339_ms(e->now_ms, t, sizeof t)));
-				char *s = json_dumps(j, JSON_COMPACT);
+				/* 15 digits: a double prints as the decimal it came from
+				 * (the objective 99.9, not 99.900000000000006) */
+				char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
 				if (s)
 					fprintf(out, "%s\n", s);
 				free(s);
@@ -575,10 +599,10 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 			}
 			continue;
 		}
-		fprintf(out, "SLO %s%s%s (%s%s, objective %g%% over %s): %zu series\n", o->name,
+		fprintf(out, "SLO %s%s%s (%s%s, objective %s%% over %s): %zu series%s\n", o->name,
 			st->region ? " region " : "", st->region ? st->region : "", sli_name(o),
-			o->sli == SLO_SLI_LATENCY ? " under threshold" : "", o->objective_pct, ws,
-			st->nseries);
+			o->sli == SLO_SLI_LATENCY ? " under threshold" : "", objective_text(o), ws,
+			st->nseries, st->nseries ? "" : " (no data)");
 		if (isfinite(st->sli))
 			fprintf(out, "  SLI %.6f%% (%" PRIu64 " bad of %" PRIu64 "), error budget "
 				"remaining %.2f%%\n", st->sli * 100, b->bad, b->events,
@@ -587,10 +611,11 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 			fprintf(out, "  SLI n/a (no events), error budget remaining 100%%\n");
 		for (size_t j = 0; j < o->nrules; j++) {
 			const struct burn_rule_status *rs = &st->rules[j];
-			char lw[32], sw[32];
-			fprintf(out, "  %-16s %-6s burn %8.3f over %-4s %8.3f over %-4s (> %g)%s%s\n",
-				rs->rule->name, rs->rule->severity, rs->burn_long,
-				slo_format_duration(rs->rule->long_ms, lw, sizeof lw), rs->burn_short,
+			char lw[32], sw[32], bl[32], bs[32];
+			fprintf(out, "  %-16s %-6s burn %8s over %-4s %8s over %-4s (> %g)%s%s\n",
+				rs->rule->name, rs->rule->severity, burn_text(rs->burn_long, bl, sizeof bl),
+				slo_format_duration(rs->rule->long_ms, lw, sizeof lw),
+				burn_text(rs->burn_short, bs, sizeof bs),
 				slo_format_duration(rs->rule->short_ms, sw, sizeof sw),
 				rs->rule->burn_rate, rs->active ? "  ACTIVE" : "",
 				rs->enough ? "" : "  (too few events/failures)");

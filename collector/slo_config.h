@@ -73,7 +73,8 @@ struct slo {
 	char *description;      /* may be NULL */
 	enum slo_sli sli;
 	double threshold_ms;    /* SLO_SLI_LATENCY only: a latency bucket bound */
-	double objective_pct;   /* as written, e.g. 99.95 */
+	double objective_pct;   /* e.g. 99.95 */
+	char *objective_text;   /* as written in the file, e.g. "99.95": what is printed */
 	double objective;       /* ratio, e.g. 0.9995 */
 	int64_t window_ms;      /* compliance window for the error budget, e.g. 30d */
 	struct slo_selector sel;
