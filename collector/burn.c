@@ -4,6 +4,7 @@
 #include "burn.h"
 #include "alerts.h"
 #include "sli.h"
+#include "strbuf.h"
 #include "twtime.h"
 
 #include <inttypes.h>
@@ -233,24 +234,55 @@ static struct burn_status *status_for(struct burn_eval *e, size_t *cap, size_t f
 	return st;
 }
 
-static void accumulate(const struct plan *p, struct burn_status *st, const struct slo *o,
-		       const struct series *s)
+/* The region entry of st (created in name order when missing); NULL on ENOMEM. */
+static struct burn_region *region_of(struct burn_status *st, size_t nwin, const char *region)
+{
+	size_t i = 0;
+	while (i < st->nregions && strcmp(st->regions[i].region, region) < 0)
+		i++;
+	if (i < st->nregions && !strcmp(st->regions[i].region, region))
+		return &st->regions[i];
+	struct burn_region *nr = realloc(st->regions, (st->nregions + 1) * sizeof *nr);
+	if (!nr)
+		return NULL;
+	st->regions = nr;
+	struct burn_region g = { strdup(region), calloc(nwin ? nwin : 1, sizeof *g.bad) };
+	if (!g.region || !g.bad) {
+		free(g.region);
+		free(g.bad);
+		return NULL;
+	}
+	memmove(&nr[i + 1], &nr[i], (st->nregions - i) * sizeof *nr);
+	nr[i] = g;
+	st->nregions++;
+	return &nr[i];
+}
+
+static int accumulate(const struct plan *p, struct burn_status *st, const struct slo *o,
+		      const struct series *s)
 {
 	size_t ti = o->sli == SLO_SLI_LATENCY
 			    ? thr_index(p, sli_latency_bound_index(o->threshold_ms)) : 0;
 	size_t na = p->avail ? 2 : 0;
+	struct burn_region *rg = region_of(st, p->nwin, s->region);
+	if (!rg)
+		return -1;
 	st->nseries++;
 	for (size_t w = 0; w < p->nwin; w++) {
 		const uint64_t *v = s->v + w * p->stride;
+		uint64_t bad;
 		if (o->sli == SLO_SLI_AVAILABILITY) {
 			st->win[w].events += v[0];
-			st->win[w].bad += v[1];
+			bad = v[1];
 		} else {
 			uint64_t timed = v[na], good = v[na + 1 + ti];
 			st->win[w].events += timed;
-			st->win[w].bad += timed >= good ? timed - good : 0;
+			bad = timed >= good ? timed - good : 0;
 		}
+		st->win[w].bad += bad;
+		rg->bad[w] += bad;
 	}
+	return 0;
 }
 
 static void finish(const struct plan *p, struct burn_status *st)
@@ -377,9 +409,8 @@ int burn_evaluate(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 				continue;
 			struct burn_status *st =
 				status_for(e, &cap, first, o, o->split_by_region ? s->region : NULL);
-			if (!st)
+			if (!st || accumulate(&p, st, o, s) < 0)
 				goto oom;
-			accumulate(&p, st, o, s);
 		}
 		/* every configured SLO is listed: one split by region that no
 		 * series matched gets one status for all regions, with no data */
@@ -410,9 +441,15 @@ void burn_eval_free(struct burn_eval *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->nstatus; i++) {
-		free(e->status[i].region);
-		free(e->status[i].win);
-		free(e->status[i].rules);
+		struct burn_status *st = &e->status[i];
+		for (size_t k = 0; k < st->nregions; k++) {
+			free(st->regions[k].region);
+			free(st->regions[k].bad);
+		}
+		free(st->regions);
+		free(st->region);
+		free(st->win);
+		free(st->rules);
 	}
 	free(e->status);
 	free(e->window_ms);
@@ -477,6 +514,11 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 				 "(threshold %gx, objective %s%%)", o->name, st->region ? " in " : "",
 				 st->region ? st->region : "", rs->burn_long, lw, rs->burn_short, sw,
 				 r->burn_rate, objective_text(o));
+			/* the regions with failures in the short window, sorted */
+			struct strbuf rg = { 0 };
+			for (size_t k = 0; k < st->nregions; k++)
+				if (st->regions[k].bad[rs->wshort] > 0)
+					strbuf_printf(&rg, "%s%s", rg.len ? ", " : "", st->regions[k].region);
 			json_t *labels = status_labels(st);
 			json_t *d = json_pack("{s:s, s:s, s:f, s:f, s:s, s:s, s:f, s:f, s:I, s:I, s:I, "
 					      "s:I, s:f, s:I, s:I}",
@@ -492,9 +534,10 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 					      (json_int_t)r->min_failures);
 			if (d && o->sli == SLO_SLI_LATENCY)
 				json_object_set_new(d, "threshold_ms", json_real(o->threshold_ms));
-			if (!labels || !d) {
+			if (!labels || !d || rg.oom) {
 				json_decref(labels);
 				json_decref(d);
+				free(rg.p);
 				snprintf(err, errlen, "out of memory");
 				return -1;
 			}
@@ -503,11 +546,12 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 				.subject = o->name, .service = o->sel.service, .region_group = region,
 				.target = o->sel.target, .labels = labels, .summary = summary,
 				.details = d, .value = rs->burn_long, .for_evals = r->for_evals,
-				.resolve_after = r->resolve_after,
+				.resolve_after = r->resolve_after, .regions = rg.len ? rg.p : NULL,
 			};
 			int rc = alerts_observe(run, &ob, err, errlen);
 			json_decref(labels);
 			json_decref(d);
+			free(rg.p);
 			if (rc < 0)
 				return -1;
 			(*active)++;

@@ -24,7 +24,8 @@
  * SLO split by region that matched nothing: one status, region NULL).
  *
  * burn_observe() reports each rule whose condition holds to the alert
- * lifecycle (alerts.h) and marks every SLO rule evaluated.
+ * lifecycle (alerts.h) and marks every SLO rule evaluated. The alert names
+ * the regions with failures in the rule's short window (what burns now).
  *
  * Ownership: a struct burn_eval borrows the slo_config it was computed from
  * (it must outlive it) and owns everything else; free with burn_eval_free().
@@ -54,6 +55,13 @@ struct burn_rule_status {
 	bool active;                   /* the condition holds */
 };
 
+/* The failures of one region within a status, per window: which regions an
+ * alert names (alert_obs.regions). */
+struct burn_region {
+	char *region;
+	uint64_t *bad;                 /* burn_eval.nwin entries */
+};
+
 /* One SLO, or one SLO x region when split_by_region. */
 struct burn_status {
 	const struct slo *slo;
@@ -64,6 +72,8 @@ struct burn_status {
 	double sli;                    /* good / events over the SLO window (NAN: no events) */
 	double budget_remaining;
 	struct burn_rule_status *rules;  /* slo->nrules */
+	size_t nregions;
+	struct burn_region *regions;   /* the regions pooled, sorted by name */
 };
 
 struct burn_eval {
