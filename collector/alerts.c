@@ -22,6 +22,13 @@
  * so receivers get exactly one trigger and one resolve per occurrence, and
  * nothing for an occurrence that started and ended inside a window.
  *
+ * Inhibition (sql/010) works like a window whose only member is a ticket
+ * of the group of a page observed at the same evaluation: its firing is
+ * suppressed (details.reason "inhibited", alerts.inhibited_by), and when the
+ * page is gone and the ticket still fires it is triggered then (reason
+ * "inhibition_ended"). Resolves are never inhibited: a ticket receivers
+ * were told about is closed for them as usual.
+ *
  * The payload of an outbox row is built in SQL from the alert row as it is
  * after the change (one definition: PAYLOAD_SQL).
  */
