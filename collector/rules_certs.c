@@ -46,9 +46,13 @@ static const char sql_record[] =
 	" WHERE EXCLUDED.seen_at > c.seen_at RETURNING 1)\n"
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM up)";
 
+/* Both tables by the certificate_sightings retention: the events by their
+ * time, the keys nothing was seen for (a target removed from probe.yaml). */
+#define CERTS_CUT RULES_NOW " - make_interval(days => coalesce((SELECT days FROM" \
+	" retention_policy WHERE name = 'certificate_sightings'), 400))"
 static const char sql_prune[] =
-	"DELETE FROM certificate_changes WHERE changed_at < " RULES_NOW " - make_interval(days =>"
-	" coalesce((SELECT days FROM retention_policy WHERE name = 'certificate_sightings'), 400))";
+	"WITH ev AS (DELETE FROM certificate_changes WHERE changed_at < " CERTS_CUT " RETURNING 1)"
+	" DELETE FROM certificate_current WHERE seen_at < " CERTS_CUT;
 
 int rules_certs_record(PGconn *c, int64_t now_ms, char *err, size_t errlen)
 {

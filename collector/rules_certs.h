@@ -17,8 +17,8 @@
  * (rules_other.h): the regions serving different certificates for longer
  * than alerts.drift.fingerprint_for opens a ticket.
  *
- * Retention: rows older than certificate_sightings' retention days
- * (retention_policy) are deleted by the same call.
+ * Retention: events, and keys last seen, older than certificate_sightings'
+ * retention days (retention_policy) are deleted by the same call.
  */
 #ifndef TW_RULES_CERTS_H
 #define TW_RULES_CERTS_H

@@ -39,7 +39,7 @@ ALTER TABLE alerts ADD COLUMN regions text[],
 -- first fingerprint ever seen for a key is no change (no row).
 --
 -- docs/SLI.md ("Certificate changes") documents the table for the API and
--- the reports. Retention: the days of certificate_sightings
+-- the reports. Retention (both tables): the days of certificate_sightings
 -- (retention_policy), pruned by the same evaluator.
 CREATE TABLE certificate_current (
 	target             text NOT NULL,
@@ -51,6 +51,7 @@ CREATE TABLE certificate_current (
 	seen_at            timestamptz NOT NULL, -- started_at of the newest result
 	PRIMARY KEY (target, port, sni, region, profile)
 );
+CREATE INDEX certificate_current_seen_idx ON certificate_current (seen_at);
 
 CREATE TABLE certificate_changes (
 	id                 bigserial PRIMARY KEY,

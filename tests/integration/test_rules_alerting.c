@@ -280,6 +280,18 @@ Test(rules_alerting, certificate_changes_are_events_and_drift_opens_a_ticket)
 			      "w.example eu-west modern B->A 60 -1200");
 	free(got);
 	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM certificate_current"), 3);
+
+	/* retention: certificate_sightings' days (400) for events and keys */
+	exec_ok(c, "INSERT INTO certificate_changes (target, port, sni, region, profile, "
+		   "old_fingerprint, new_fingerprint, old_seen_at, changed_at, probe_id, recorded_at) "
+		   "VALUES ('old.example', 443, '', 'eu-west', 'modern', 'A', 'B', %s, %s, 'p', %s)",
+		ts(-401 * DAY), ts(-401 * DAY), ts(-401 * DAY));
+	exec_ok(c, "INSERT INTO certificate_current VALUES ('old.example', 443, '', 'eu-west', "
+		   "'modern', 'B', %s)", ts(-401 * DAY));
+	eval_at(c, 4 * MIN, cfg);
+	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM certificate_changes WHERE target = 'old.example'"), 0);
+	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM certificate_current WHERE target = 'old.example'"), 0);
+	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM certificate_changes"), 2);
 	slo_config_free(cfg);
 	PQfinish(c);
 }
