@@ -34,7 +34,9 @@ static void evaluate_usage(FILE *out)
 "Runs one evaluation exactly as the leader collector does - every SLO's SLI,\n"
 "error budget remaining and burn rate per window, every burn-rate rule and\n"
 "the other alert rules - and applies the alert changes (recorded, with\n"
-"notification outbox rows). It takes the evaluator's advisory lock first, so\n"
+"notification outbox rows). Every configured SLO is listed, also one without\n"
+"data; a window without events has no burn rate (\"-\", null in JSON); a change\n"
+"held back says why (maintenance, or inhibited by a page on the certificate). It takes the evaluator's advisory lock first, so\n"
 "it fails while a running collector is the leader (use --dry-run then).\n"
 "Exit 0 on success, 1 when the database fails or the lock is held, 2 on a\n"
 "usage or configuration error.\n");

@@ -224,6 +224,51 @@ Test(rules_alerting, page_on_a_certificate_inhibits_its_tickets)
 	PQfinish(c);
 }
 
+/* A quorum page whose failures are about the certificate (here the name)
+ * holds back that certificate's tickets; evaluate prints why. */
+Test(rules_alerting, quorum_page_on_a_certificate_failure_inhibits_its_tickets)
+{
+	PGconn *c = new_db("ra_quorum_inhibit");
+	struct slo_config *cfg = cfg_loaded();
+	for (int m = 1; m <= 5; m++) {
+		roll(c, "n.example", "ap-south", -m * MIN, 3, 3, "hostname_mismatch");
+		roll(c, "n.example", "eu-west", -m * MIN, 3, 3, "hostname_mismatch");
+		/* a reachability failure is not the certificate's */
+		roll(c, "r.example", "ap-south", -m * MIN, 3, 3, "connect_refused");
+		roll(c, "r.example", "eu-west", -m * MIN, 3, 3, "connect_refused");
+	}
+	cert(c, "n.example", "eu-west", -MIN, "fn", 20 * DAY);
+	cert(c, "r.example", "eu-west", -MIN, "fr", 20 * DAY);
+	int64_t last = 0;
+	char err[256];
+	cr_assert_eq(alerts_last_event_id(c, &last, err, sizeof err), 0, "%s", err);
+	eval_at(c, 0, cfg);
+	expect_alerts(c, true,
+		      "cert_expiry_30d cert_expiry_30d:n.example:443:all ticket firing\n"
+		      "cert_expiry_30d cert_expiry_30d:r.example:443:all ticket firing\n"
+		      "region_quorum region_quorum:n.example:443:all page firing\n"
+		      "region_quorum region_quorum:r.example:443:all page firing");
+	expect_field(c, "cert_expiry_30d:n.example:443:all", "inhibited_by",
+		     "region_quorum:n.example:443:all");
+	expect_field(c, "cert_expiry_30d:r.example:443:all", "inhibited_by", "NULL");
+	expect_field(c, "region_quorum:n.example:443:all", "inhibit_group",
+		     "certificate:n.example:443");
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	cr_assert(out);
+	cr_assert_eq(alerts_print_changes(c, last, NULL, out, err, sizeof err), 0, "%s", err);
+	fclose(out);
+	cr_assert(strstr(buf, "alert cert_expiry_30d:n.example:443:all (ticket): pending -> firing "
+			      "(suppressed: inhibited by region_quorum:n.example:443:all): "), "%s", buf);
+	cr_assert(strstr(buf, "alert cert_expiry_30d:r.example:443:all (ticket): pending -> firing: "),
+		  "%s", buf);
+	free(buf);
+	slo_config_free(cfg);
+	PQfinish(c);
+}
+
 /* ------------------------------------------------ certificate changes */
 
 static void seen(PGconn *c, const char *target, const char *region, const char *profile,
