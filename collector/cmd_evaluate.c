@@ -36,8 +36,9 @@ static void evaluate_usage(FILE *out)
 "the other alert rules - and applies the alert changes (recorded, with\n"
 "notification outbox rows). Every configured SLO is listed, also one without\n"
 "data; a window without events has no burn rate (\"-\", null in JSON); a change\n"
-"held back says why (maintenance, or inhibited by a page on the certificate). It takes the evaluator's advisory lock first, so\n"
-"it fails while a running collector is the leader (use --dry-run then).\n"
+"held back says why (maintenance, or inhibited by a page on the certificate).\n"
+"It takes the evaluator's advisory lock first, so it fails while a running\n"
+"collector is the leader (use --dry-run then).\n"
 "Exit 0 on success, 1 when the database fails or the lock is held, 2 on a\n"
 "usage or configuration error.\n");
 }
