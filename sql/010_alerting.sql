@@ -33,7 +33,11 @@ ALTER TABLE alerts ADD COLUMN regions text[],
 -- look with certificate_current, the last fingerprint seen per key. Not at
 -- ingest: the ingest statement is the hot path of every batch, and a change
 -- is rare; the evaluator already scans the last hour of results for the
--- certificate rules. The key includes sni and profile because one address
+-- certificate rules. Not from certificate_sightings either: it keeps only the
+-- first and last time each (fingerprint, target, port, region) was seen -
+-- no SNI, no profile, no order - so neither a rollback (A -> B -> A) nor two
+-- certificates served at once can be told from a change there.
+-- The key includes sni and profile because one address
 -- may serve several certificates at once (one per SNI, an RSA and an ECDSA
 -- one by client profile): only a change under one key is a change. The
 -- first fingerprint ever seen for a key is no change (no row).
