@@ -70,3 +70,37 @@ int rules_certs_record(PGconn *c, int64_t now_ms, char *err, size_t errlen)
 	PQclear(r);
 	return 0;
 }
+
+int rules_certs_print(PGconn *c, int64_t now_ms, json_t *json_out, FILE *out, char *err,
+		      size_t errlen)
+{
+	char now[32];
+	rules_fmt_i64(now, sizeof now, now_ms);
+	const char *p[] = { now };
+	PGresult *r = rules_sql_query(c, "certificate changes", "SELECT tw_rule_subject(target, port, "
+				      "nullif(sni, '')), region, profile, old_fingerprint, new_fingerprint, "
+				      "tw_rule_iso(changed_at) FROM certificate_changes WHERE recorded_at = "
+				      RULES_NOW " ORDER BY changed_at, id", 1, p, err, errlen);
+	if (!r)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *v[6];
+		for (int k = 0; k < 6; k++)
+			v[k] = PQgetvalue(r, i, k);
+		if (!json_out) {
+			fprintf(out, "certificate change %s (%s, %s): %.16s -> %.16s at %s\n", v[0], v[1],
+				v[2], v[3], v[4], v[5]);
+			continue;
+		}
+		if (json_array_append_new(json_out, json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s}", "target", v[0], "region", v[1], "profile", v[2],
+			"old_fingerprint", v[3], "new_fingerprint", v[4], "changed_at", v[5])) < 0) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	PQclear(r);
+	return rc;
+}

@@ -25,6 +25,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #define RULES_CERTS_LOOKBACK_MS (3600 * 1000LL)
@@ -33,5 +35,11 @@
  * 0, or -1 with err set. */
 int rules_certs_record(PGconn *c, int64_t now_ms, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* The changes the evaluation at now_ms recorded (`tlswatch-collector
+ * evaluate`): one line each on out, or, when json_out (an array) is given,
+ * one object each appended to it. 0, or -1 with err set. */
+int rules_certs_print(PGconn *c, int64_t now_ms, json_t *json_out, FILE *out, char *err,
+		      size_t errlen);
 
 #endif

@@ -328,4 +328,30 @@ Test(collector_cli, evaluate_lists_every_slo_and_prints_what_was_written)
 				"30d): 0 series (no data)\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "burn        - over 1h          - over 5m"), "%s", r.out);
 	free(r.out);
+
+	/* a new certificate on a target: evaluate (not a dry run) records the
+	 * change and prints it */
+	c = PQconnectdb(t.conninfo);
+	cr_assert(PQstatus(c) == CONNECTION_OK);
+	const char *fps[] = { "aaaa", "bbbb", "cccc" }, *at[] = { "09:50", "09:55", "10:01" };
+	for (int k = 0; k < 3; k++)
+		cr_assert(tw_pg_exec(c, tw_fmt(
+			"INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
+			"port, profile, outcome, fingerprint_sha256) VALUES ('p1', %d, 'eu-west', "
+			"'2026-03-02T%s:00Z', '2026-03-02T%s:00Z', 'shop.example', 443, 'modern', 'ok', "
+			"'%s')", k + 1, at[k], at[k], fps[k])) == 0);
+	PQfinish(c);
+	r = cli_run(&t, 30000, ARGS("evaluate", "-c", t.yaml, "--json", "--now", "2026-03-02T10:00:00Z"));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "\"certificate_changes\":[{\"target\":\"shop.example:443\","
+				"\"region\":\"eu-west\",\"profile\":\"modern\",\"old_fingerprint\":\"aaaa\","
+				"\"new_fingerprint\":\"bbbb\",\"changed_at\":\"2026-03-02T09:55:00Z\"}]"),
+		  "%s", r.out);
+	free(r.out);
+	r = cli_run(&t, 30000, ARGS("evaluate", "-c", t.yaml, "--now", "2026-03-02T10:02:00Z"));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "certificate change shop.example:443 (eu-west, modern): bbbb -> cccc "
+				"at 2026-03-02T10:01:00Z\n"), "%s", r.out);
+	cr_assert(!strstr(r.out, "aaaa"), "recorded once: %s", r.out);
+	free(r.out);
 }
