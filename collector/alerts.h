@@ -24,6 +24,15 @@
  *   a firing alert inside a maintenance window: event suppressed, no outbox;
  *   when the window ends and it still fires, the trigger is sent then.
  *
+ * Inhibition (sql/010_alerting.sql): a ticket whose inhibit_group equals
+ * that of a page observed at the same evaluation is held back like an alert
+ * inside a maintenance window (suppressed, details.reason "inhibited",
+ * alerts.inhibited_by = the page's dedup_key), and sent when the page is no
+ * longer observed and the ticket still fires. Resolves are never inhibited.
+ *
+ * Regions: obs.regions names the regions that see the problem; the alert
+ * keeps them (alerts.regions) and the notification payload carries them.
+ *
  * Maintenance windows themselves (create, list, delete) are maint.h's; this
  * module only asks tw_in_maintenance() whether an alert is inside one.
  *
@@ -57,6 +66,9 @@ struct alert_obs {
 	double value;
 	unsigned for_evals;        /* evaluations observed before firing (0,1 = at once) */
 	unsigned resolve_after;    /* clean evaluations before resolving (0 = 1) */
+	const char *regions;       /* the regions that see it, ", "-separated and sorted
+				    * ("ap-south, eu-west"); NULL: not known */
+	const char *inhibit_group; /* pages inhibit tickets of the same group; NULL: none */
 };
 
 struct alerts_run *alerts_begin(PGconn *conn, int64_t now_ms, const char *generator_url,

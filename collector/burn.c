@@ -4,6 +4,7 @@
 #include "burn.h"
 #include "alerts.h"
 #include "sli.h"
+#include "strbuf.h"
 #include "twtime.h"
 
 #include <inttypes.h>
@@ -233,24 +234,55 @@ static struct burn_status *status_for(struct burn_eval *e, size_t *cap, size_t f
 	return st;
 }
 
-static void accumulate(const struct plan *p, struct burn_status *st, const struct slo *o,
-		       const struct series *s)
+/* The region entry of st (created in name order when missing); NULL on ENOMEM. */
+static struct burn_region *region_of(struct burn_status *st, size_t nwin, const char *region)
+{
+	size_t i = 0;
+	while (i < st->nregions && strcmp(st->regions[i].region, region) < 0)
+		i++;
+	if (i < st->nregions && !strcmp(st->regions[i].region, region))
+		return &st->regions[i];
+	struct burn_region *nr = realloc(st->regions, (st->nregions + 1) * sizeof *nr);
+	if (!nr)
+		return NULL;
+	st->regions = nr;
+	struct burn_region g = { strdup(region), calloc(nwin ? nwin : 1, sizeof *g.bad) };
+	if (!g.region || !g.bad) {
+		free(g.region);
+		free(g.bad);
+		return NULL;
+	}
+	memmove(&nr[i + 1], &nr[i], (st->nregions - i) * sizeof *nr);
+	nr[i] = g;
+	st->nregions++;
+	return &nr[i];
+}
+
+static int accumulate(const struct plan *p, struct burn_status *st, const struct slo *o,
+		      const struct series *s)
 {
 	size_t ti = o->sli == SLO_SLI_LATENCY
 			    ? thr_index(p, sli_latency_bound_index(o->threshold_ms)) : 0;
 	size_t na = p->avail ? 2 : 0;
+	struct burn_region *rg = region_of(st, p->nwin, s->region);
+	if (!rg)
+		return -1;
 	st->nseries++;
 	for (size_t w = 0; w < p->nwin; w++) {
 		const uint64_t *v = s->v + w * p->stride;
+		uint64_t bad;
 		if (o->sli == SLO_SLI_AVAILABILITY) {
 			st->win[w].events += v[0];
-			st->win[w].bad += v[1];
+			bad = v[1];
 		} else {
 			uint64_t timed = v[na], good = v[na + 1 + ti];
 			st->win[w].events += timed;
-			st->win[w].bad += timed >= good ? timed - good : 0;
+			bad = timed >= good ? timed - good : 0;
 		}
+		st->win[w].bad += bad;
+		rg->bad[w] += bad;
 	}
+	return 0;
 }
 
 static void finish(const struct plan *p, struct burn_status *st)
@@ -267,8 +299,9 @@ static void finish(const struct plan *p, struct burn_status *st)
 		rs->wlong = win_index(p, r->long_ms);
 		rs->wshort = win_index(p, r->short_ms);
 		const struct burn_count *l = &st->win[rs->wlong], *s = &st->win[rs->wshort];
-		rs->burn_long = burn_rate(l->bad, l->events, o->objective);
-		rs->burn_short = burn_rate(s->bad, s->events, o->objective);
+		/* a window without events has no burn rate (NAN, printed null / "-") */
+		rs->burn_long = l->events ? burn_rate(l->bad, l->events, o->objective) : NAN;
+		rs->burn_short = s->events ? burn_rate(s->bad, s->events, o->objective) : NAN;
 		rs->enough = l->events >= r->min_events && l->bad >= r->min_failures;
 		rs->active = rs->enough && l->events > 0 && s->events > 0 &&
 			     rs->burn_long > r->burn_rate && rs->burn_short > r->burn_rate;
@@ -376,10 +409,13 @@ int burn_evaluate(PGconn *c, const struct slo_config *cfg, int64_t now_ms,
 				continue;
 			struct burn_status *st =
 				status_for(e, &cap, first, o, o->split_by_region ? s->region : NULL);
-			if (!st)
+			if (!st || accumulate(&p, st, o, s) < 0)
 				goto oom;
-			accumulate(&p, st, o, s);
 		}
+		/* every configured SLO is listed: one split by region that no
+		 * series matched gets one status for all regions, with no data */
+		if (o->split_by_region && e->nstatus == first && !status_for(e, &cap, first, o, NULL))
+			goto oom;
 		for (size_t k = first; k < e->nstatus; k++)
 			finish(&p, &e->status[k]);
 	}
@@ -405,9 +441,15 @@ void burn_eval_free(struct burn_eval *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->nstatus; i++) {
-		free(e->status[i].region);
-		free(e->status[i].win);
-		free(e->status[i].rules);
+		struct burn_status *st = &e->status[i];
+		for (size_t k = 0; k < st->nregions; k++) {
+			free(st->regions[k].region);
+			free(st->regions[k].bad);
+		}
+		free(st->regions);
+		free(st->region);
+		free(st->win);
+		free(st->rules);
 	}
 	free(e->status);
 	free(e->window_ms);
@@ -415,6 +457,12 @@ void burn_eval_free(struct burn_eval *e)
 }
 
 /* ---- alerts ---- */
+
+/* The objective as written in slos.yaml. */
+static const char *objective_text(const struct slo *o)
+{
+	return o->objective_text ? o->objective_text : "?";
+}
 
 static const char *sli_name(const struct slo *o)
 {
@@ -463,9 +511,14 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 			slo_format_duration(r->short_ms, sw, sizeof sw);
 			snprintf(summary, sizeof summary,
 				 "SLO %s%s%s: error budget burning %.1fx over %s and %.1fx over %s "
-				 "(threshold %gx, objective %g%%)", o->name, st->region ? " in " : "",
+				 "(threshold %gx, objective %s%%)", o->name, st->region ? " in " : "",
 				 st->region ? st->region : "", rs->burn_long, lw, rs->burn_short, sw,
-				 r->burn_rate, o->objective_pct);
+				 r->burn_rate, objective_text(o));
+			/* the regions with failures in the short window, sorted */
+			struct strbuf rg = { 0 };
+			for (size_t k = 0; k < st->nregions; k++)
+				if (st->regions[k].bad[rs->wshort] > 0)
+					strbuf_printf(&rg, "%s%s", rg.len ? ", " : "", st->regions[k].region);
 			json_t *labels = status_labels(st);
 			json_t *d = json_pack("{s:s, s:s, s:f, s:f, s:s, s:s, s:f, s:f, s:I, s:I, s:I, "
 					      "s:I, s:f, s:I, s:I}",
@@ -481,9 +534,10 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 					      (json_int_t)r->min_failures);
 			if (d && o->sli == SLO_SLI_LATENCY)
 				json_object_set_new(d, "threshold_ms", json_real(o->threshold_ms));
-			if (!labels || !d) {
+			if (!labels || !d || rg.oom) {
 				json_decref(labels);
 				json_decref(d);
+				free(rg.p);
 				snprintf(err, errlen, "out of memory");
 				return -1;
 			}
@@ -492,11 +546,12 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 				.subject = o->name, .service = o->sel.service, .region_group = region,
 				.target = o->sel.target, .labels = labels, .summary = summary,
 				.details = d, .value = rs->burn_long, .for_evals = r->for_evals,
-				.resolve_after = r->resolve_after,
+				.resolve_after = r->resolve_after, .regions = rg.len ? rg.p : NULL,
 			};
 			int rc = alerts_observe(run, &ob, err, errlen);
 			json_decref(labels);
 			json_decref(d);
+			free(rg.p);
 			if (rc < 0)
 				return -1;
 			(*active)++;
@@ -520,6 +575,15 @@ int burn_observe(const struct burn_eval *e, struct alerts_run *run, int *active,
 static json_t *jnum(double d)
 {
 	return isfinite(d) ? json_real(d) : json_null();
+}
+
+/* A burn rate for the table: "-" when its window had no events. */
+static const char *burn_text(double b, char *buf, size_t cap)
+{
+	if (!isfinite(b))
+		return "-";
+	snprintf(buf, cap, "%.3f", b);
+	return buf;
 }
 
 void burn_print(const struct burn_eval *e, bool json, FILE *out)
@@ -547,15 +611,17 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 					"events", (json_int_t)c->events, "bad", (json_int_t)c->bad,
 					"error_ratio", c->events ? json_real((double)c->bad / (double)c->events)
 								 : json_null(),
-					"burn_rate", json_real(burn_rate(c->bad, c->events, o->objective))));
+					"burn_rate", c->events ? json_real(burn_rate(c->bad, c->events,
+										     o->objective))
+							       : json_null()));
 			}
 			for (size_t j = 0; j < o->nrules; j++) {
 				const struct burn_rule_status *rs = &st->rules[j];
 				json_array_append_new(rules, json_pack(
-					"{s:s, s:s, s:f, s:f, s:f, s:b, s:b}", "rule", rs->rule->name,
+					"{s:s, s:s, s:f, s:o, s:o, s:b, s:b}", "rule", rs->rule->name,
 					"severity", rs->rule->severity, "threshold", rs->rule->burn_rate,
-					"burn_rate_long", rs->burn_long, "burn_rate_short", rs->burn_short,
-					"enough_events", rs->enough, "active", rs->active));
+					"burn_rate_long", jnum(rs->burn_long), "burn_rate_short",
+					jnum(rs->burn_short), "enough_events", rs->enough, "active", rs->active));
 			}
 			json_t *j = json_pack("{s:s, s:s, s:s?, s:f, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
 					      "slo", o->name, "sli", sli_name(o), "region", st->region,
@@ -567,7 +633,9 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 			if (j) {
 				json_object_set_new(j, "eval_at",
 						    json_string(twtime_rfc3339_ms(e->now_ms, t, sizeof t)));
-				char *s = json_dumps(j, JSON_COMPACT);
+				/* 15 digits: a double prints as the decimal it came from
+				 * (the objective 99.9, not 99.900000000000006) */
+				char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
 				if (s)
 					fprintf(out, "%s\n", s);
 				free(s);
@@ -575,10 +643,10 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 			}
 			continue;
 		}
-		fprintf(out, "SLO %s%s%s (%s%s, objective %g%% over %s): %zu series\n", o->name,
+		fprintf(out, "SLO %s%s%s (%s%s, objective %s%% over %s): %zu series%s\n", o->name,
 			st->region ? " region " : "", st->region ? st->region : "", sli_name(o),
-			o->sli == SLO_SLI_LATENCY ? " under threshold" : "", o->objective_pct, ws,
-			st->nseries);
+			o->sli == SLO_SLI_LATENCY ? " under threshold" : "", objective_text(o), ws,
+			st->nseries, st->nseries ? "" : " (no data)");
 		if (isfinite(st->sli))
 			fprintf(out, "  SLI %.6f%% (%" PRIu64 " bad of %" PRIu64 "), error budget "
 				"remaining %.2f%%\n", st->sli * 100, b->bad, b->events,
@@ -587,10 +655,11 @@ void burn_print(const struct burn_eval *e, bool json, FILE *out)
 			fprintf(out, "  SLI n/a (no events), error budget remaining 100%%\n");
 		for (size_t j = 0; j < o->nrules; j++) {
 			const struct burn_rule_status *rs = &st->rules[j];
-			char lw[32], sw[32];
-			fprintf(out, "  %-16s %-6s burn %8.3f over %-4s %8.3f over %-4s (> %g)%s%s\n",
-				rs->rule->name, rs->rule->severity, rs->burn_long,
-				slo_format_duration(rs->rule->long_ms, lw, sizeof lw), rs->burn_short,
+			char lw[32], sw[32], bl[32], bs[32];
+			fprintf(out, "  %-16s %-6s burn %8s over %-4s %8s over %-4s (> %g)%s%s\n",
+				rs->rule->name, rs->rule->severity, burn_text(rs->burn_long, bl, sizeof bl),
+				slo_format_duration(rs->rule->long_ms, lw, sizeof lw),
+				burn_text(rs->burn_short, bs, sizeof bs),
 				slo_format_duration(rs->rule->short_ms, sw, sizeof sw),
 				rs->rule->burn_rate, rs->active ? "  ACTIVE" : "",
 				rs->enough ? "" : "  (too few events/failures)");

@@ -13,14 +13,19 @@
  *                     not under threshold_ms (threshold_ms is a bucket bound,
  *                     so "good" = handshake_ms < threshold_ms exactly)
  *   error ratio       bad / events (0 when events = 0)
- *   burn rate         error ratio / (1 - objective)
+ *   burn rate         error ratio / (1 - objective); a window without events
+ *                     has none (NAN in burn_rule_status, null / "-" printed)
  *   budget remaining  1 - bad / ((1 - objective) x events) over the SLO's
  *                     window (1 when events = 0; negative when overspent)
  *   rule condition    burn(long) > burn_rate AND burn(short) > burn_rate AND
  *                     events(long) >= min_events AND bad(long) >= min_failures
  *
+ * Every configured SLO has at least one status, also without any data (an
+ * SLO split by region that matched nothing: one status, region NULL).
+ *
  * burn_observe() reports each rule whose condition holds to the alert
- * lifecycle (alerts.h) and marks every SLO rule evaluated.
+ * lifecycle (alerts.h) and marks every SLO rule evaluated. The alert names
+ * the regions with failures in the rule's short window (what burns now).
  *
  * Ownership: a struct burn_eval borrows the slo_config it was computed from
  * (it must outlive it) and owns everything else; free with burn_eval_free().
@@ -45,9 +50,16 @@ struct burn_count {
 struct burn_rule_status {
 	const struct slo_burn_rule *rule;
 	size_t wlong, wshort;          /* indexes into burn_eval.window_ms */
-	double burn_long, burn_short;
+	double burn_long, burn_short;  /* NAN: the window had no events (no burn rate) */
 	bool enough;                   /* min_events and min_failures met */
 	bool active;                   /* the condition holds */
+};
+
+/* The failures of one region within a status, per window: which regions an
+ * alert names (alert_obs.regions). */
+struct burn_region {
+	char *region;
+	uint64_t *bad;                 /* burn_eval.nwin entries */
 };
 
 /* One SLO, or one SLO x region when split_by_region. */
@@ -60,6 +72,8 @@ struct burn_status {
 	double sli;                    /* good / events over the SLO window (NAN: no events) */
 	double budget_remaining;
 	struct burn_rule_status *rules;  /* slo->nrules */
+	size_t nregions;
+	struct burn_region *regions;   /* the regions pooled, sorted by name */
 };
 
 struct burn_eval {

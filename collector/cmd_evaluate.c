@@ -8,6 +8,7 @@
 #include "col_config.h"
 #include "evaluator.h"
 #include "log.h"
+#include "rules_certs.h"
 #include "slo_config.h"
 #include "twtime.h"
 
@@ -28,14 +29,18 @@ static void evaluate_usage(FILE *out)
 "  --now TIME          evaluate as of TIME (RFC 3339, e.g. 2026-03-02T10:00:00Z;\n"
 "                      default: now)\n"
 "  --json              one JSON object per SLO (and region), then a summary line\n"
+"                      (with alert_changes and certificate_changes)\n"
 "  --dry-run           print the status only: change no alert, send nothing,\n"
 "                      do not take the evaluator lock\n"
 "\n"
 "Runs one evaluation exactly as the leader collector does - every SLO's SLI,\n"
 "error budget remaining and burn rate per window, every burn-rate rule and\n"
 "the other alert rules - and applies the alert changes (recorded, with\n"
-"notification outbox rows). It takes the evaluator's advisory lock first, so\n"
-"it fails while a running collector is the leader (use --dry-run then).\n"
+"notification outbox rows). Every configured SLO is listed, also one without\n"
+"data; a window without events has no burn rate (\"-\", null in JSON); a change\n"
+"held back says why (maintenance, or inhibited by a page on the certificate).\n"
+"It takes the evaluator's advisory lock first, so it fails while a running\n"
+"collector is the leader (use --dry-run then).\n"
 "Exit 0 on success, 1 when the database fails or the lock is held, 2 on a\n"
 "usage or configuration error.\n");
 }
@@ -77,7 +82,7 @@ int cmd_evaluate_main(int argc, char **argv)
 	struct col_config *cfg = col_config_load(path, err, sizeof err);
 	struct slo_config *slo = NULL;
 	PGconn *c = NULL;
-	json_t *changes = NULL;
+	json_t *changes = NULL, *certs = NULL;
 	if (!cfg) {
 		fprintf(stderr, "%s\n", err);
 		return CMD_EXIT_USAGE;
@@ -128,15 +133,24 @@ int cmd_evaluate_main(int argc, char **argv)
 		fprintf(stderr, "tlswatch-collector evaluate: %s\n", err);
 		goto out;
 	}
+	/* and the certificate changes it recorded (a dry run records none) */
+	if (json && !(certs = json_array())) {
+		fprintf(stderr, "tlswatch-collector evaluate: out of memory\n");
+		goto out;
+	}
+	if (!dry && rules_certs_print(c, now, certs, stdout, err, sizeof err) < 0) {
+		fprintf(stderr, "tlswatch-collector evaluate: %s\n", err);
+		goto out;
+	}
 	char t[48];
 	twtime_rfc3339_ms(now, t, sizeof t);
 	if (json) {
-		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:i, s:i, s:f, s:o}", "eval_at", t,
+		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:i, s:i, s:f, s:o, s:o}", "eval_at", t,
 				      "dry_run", dry, "slos", (json_int_t)res.slos, "series",
 				      (json_int_t)res.series, "active_rules", res.active, "changes",
 				      res.changes, "duration_ms", res.duration_ms, "alert_changes",
-				      changes);
-		changes = NULL;          /* "o" stole it, also when json_pack failed */
+				      changes, "certificate_changes", certs);
+		changes = certs = NULL;  /* "o" stole them, also when json_pack failed */
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (!s) {
@@ -153,6 +167,7 @@ int cmd_evaluate_main(int argc, char **argv)
 	rc = CMD_EXIT_OK;
 out:
 	json_decref(changes);
+	json_decref(certs);
 	PQfinish(c);
 	slo_config_free(slo);
 	col_config_free(cfg);

@@ -29,7 +29,12 @@
 /* A millisecond count (a parameter or column p) as an interval. */
 #define RULES_MS(p) "(" p "::float8 * interval '1 millisecond')"
 
-/* The columns every rule query returns, in this order. */
+/* The columns every rule query returns, in this order; then, optionally and
+ * by name, "regions" (the regions that see the problem, sorted and joined
+ * by ", ": alert_obs.regions) and "inhibit" (alert_obs.inhibit_group). A
+ * query without them works unchanged. */
+#define RULES_COL_REGIONS "regions"
+#define RULES_COL_INHIBIT "inhibit"
 enum rules_col {
 	RULES_C_RULE, RULES_C_KEY, RULES_C_SEV, RULES_C_SUBJECT, RULES_C_SERVICE, RULES_C_REGION,
 	RULES_C_TARGET, RULES_C_LABELS, RULES_C_SUMMARY, RULES_C_DETAILS, RULES_C_VALUE,

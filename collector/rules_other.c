@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "rules_certs.h"
+#include "rules_quorum.h"
 
 /* ------------------------------------------------------------ cert expiry */
 
@@ -96,7 +98,7 @@ static const char sql_cert_expiry[] =
 	"  'threshold_hours', l.lead_ms / 3600000, 'fingerprint', l.fp, 'regions', a.regions,"
 	"  'leaf_not_after', tw_rule_iso(a.leaf_na), 'chain_not_after', tw_rule_iso(a.chain_na),"
 	"  'served', a.served)::text,"
-	" l.lead_s / 86400"
+	" l.lead_s / 86400, a.regions AS regions, 'certificate:' || l.subject AS inhibit"
 	" FROM lead l JOIN agg a USING (rule, subject)"
 	" ORDER BY 1, 2";
 
@@ -144,7 +146,7 @@ static const char sql_mtls_mass[] =
 	"  'min_targets', $4::bigint, 'min_failure_ratio', $3::float8, 'window_ms', $2::bigint,"
 	"  'mtls_attempts', a.attempts, 'mtls_failures', a.failures,"
 	"  'failing_per_region', r.j, 'failing', l.j)::text,"
-	" a.failing"
+	" a.failing, a.regions AS regions"
 	" FROM agg a, per_region r, lst l WHERE a.failing >= $4::bigint";
 
 /* -------------------------------------------------------- SNI mismatch */
@@ -177,7 +179,7 @@ static const char sql_sni_mismatch[] =
 	"  ' handshakes in the last ' || tw_rule_dur($2::float8) || ' (' || regions || ')',"
 	" jsonb_build_object('mismatches', mism, 'attempts', attempts, 'min_events', $3::bigint,"
 	"  'window_ms', $2::bigint, 'per_region', per_region)::text,"
-	" mism"
+	" mism, regions"
 	" FROM t WHERE mism >= greatest($3::bigint, 1) ORDER BY subject";
 
 /* --------------------------------------------------- fingerprint drift */
@@ -232,7 +234,8 @@ static const char sql_fp_drift[] =
 	"c AS (SELECT p.subject, p.profile, p.since, min(cur.hp) AS hp, max(cur.service) AS service,"
 	"  (array_agg(cur.labels ORDER BY cur.t DESC))[1] AS labels,"
 	"  jsonb_object_agg(cur.region, cur.fp) AS regions,"
-	"  string_agg(cur.region || ' ' || left(cur.fp, 16), ', ' ORDER BY cur.region) AS txt"
+	"  string_agg(cur.region || ' ' || left(cur.fp, 16), ', ' ORDER BY cur.region) AS txt,"
+	"  string_agg(cur.region, ', ' ORDER BY cur.region) AS rgn"
 	"  FROM pick p JOIN cur USING (subject, profile) GROUP BY 1, 2, 3)\n"
 	"SELECT 'cert_fingerprint_drift', 'cert_fingerprint_drift:' || subject || ':all', 'ticket',"
 	" subject, service, 'all', hp,"
@@ -243,7 +246,8 @@ static const char sql_fp_drift[] =
 	" jsonb_build_object('profile', profile, 'diverging_since', tw_rule_iso(since),"
 	"  'diverging_ms', round(extract(epoch FROM " RULES_NOW " - since) * 1000),"
 	"  'fingerprint_for_ms', $2::bigint, 'regions', regions)::text,"
-	" extract(epoch FROM " RULES_NOW " - since)::float8"
+	" extract(epoch FROM " RULES_NOW " - since)::float8, rgn AS regions,"
+	" 'certificate:' || subject AS inhibit"
 	" FROM c ORDER BY subject";
 
 /* ----------------------------------------------------- TLS param drift */
@@ -345,7 +349,7 @@ static const char sql_tls_drift[] =
 	" jsonb_build_object('profile', profile, 'baseline_window_ms', $2::bigint,"
 	"  'current_window_ms', $5::bigint, 'min_baseline', $3::bigint, 'min_current', $4::bigint,"
 	"  'regions', per_region)::text,"
-	" n"
+	" n, regions"
 	" FROM g ORDER BY subject, profile";
 
 /* ---------------------------------------------------------------- rules */
@@ -520,10 +524,13 @@ int rules_other_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
 		return -1;
 	}
 	rules_fmt_i64(now, sizeof now, now_ms);
-	if (rule_cert_expiry(c, now, cfg, run, err, errlen) ||
+	/* certificate change events first: the certificate rules read the same hour */
+	if (rules_certs_record(c, now_ms, err, errlen) ||
+	    rule_cert_expiry(c, now, cfg, run, err, errlen) ||
 	    rule_mtls_mass(c, now, cfg, run, err, errlen) ||
 	    rule_sni_mismatch(c, now, cfg, run, err, errlen) ||
-	    rule_drift(c, now, cfg, run, err, errlen))
+	    rule_drift(c, now, cfg, run, err, errlen) ||
+	    rules_quorum_eval(c, now_ms, cfg, run, err, errlen))
 		return -1;
 	return 0;
 }

@@ -27,7 +27,14 @@
  *   cert_fingerprint_drift ticket  cert_fingerprint_drift:host:port[/sni]:all
  *   tls_negotiation_drift  ticket  tls_negotiation_drift:host:port[/sni]:PROFILE:all
  *
+ *   region_quorum          page    region_quorum:host:port[/sni]:all  (rules_quorum.h)
+ *
  * host:port[/sni]: "/sni" only when an SNI other than the host was sent.
+ * Every target rule names the regions where its condition holds
+ * (alert_obs.regions); the certificate rules put their alerts in the
+ * inhibit group "certificate:host:port[/sni]" (a page holds the tickets
+ * back, alerts.h). Before the rules, the certificate change events of the
+ * results since the last evaluation are recorded (rules_certs.h).
  * The exact conditions are written above each rule in rules_other.c.
  *
  * A disabled rule (enabled: false) is still reported as evaluated with no

@@ -55,9 +55,13 @@ int rules_sql_observe(PGconn *c, struct alerts_run *run, const char *what, const
 	int rc = -1;
 	if (!r)
 		return -1;
-	if (PQnfields(r) != RULES_C_NCOLS) {
-		snprintf(err, errlen, "rule %s: %d columns, expected %d", what, PQnfields(r),
-			 RULES_C_NCOLS);
+	/* the optional columns, by name after the fixed ones (rules_int.h) */
+	int c_regions = PQfnumber(r, RULES_COL_REGIONS), c_inhibit = PQfnumber(r, RULES_COL_INHIBIT);
+	int extra = (c_regions >= RULES_C_NCOLS) + (c_inhibit >= RULES_C_NCOLS);
+	if (PQnfields(r) != RULES_C_NCOLS + extra) {
+		snprintf(err, errlen, "rule %s: %d columns, expected %d and optionally \"%s\" and "
+			 "\"%s\"", what, PQnfields(r), RULES_C_NCOLS, RULES_COL_REGIONS,
+			 RULES_COL_INHIBIT);
 		goto out;
 	}
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -75,6 +79,8 @@ int rules_sql_observe(PGconn *c, struct alerts_run *run, const char *what, const
 			.value = value ? strtod(value, NULL) : 0,
 			.for_evals = 1,
 			.resolve_after = resolve_after,
+			.regions = c_regions >= RULES_C_NCOLS ? col(r, i, c_regions) : NULL,
+			.inhibit_group = c_inhibit >= RULES_C_NCOLS ? col(r, i, c_inhibit) : NULL,
 		};
 		if (json_col(r, i, RULES_C_LABELS, what, &labels, err, errlen) ||
 		    json_col(r, i, RULES_C_DETAILS, what, &details, err, errlen)) {

@@ -495,6 +495,9 @@ static int parse_slo(struct yc *yc, yaml_node_t *m, const char *ctx, struct slo_
 		       &o->objective_pct) < 0)
 		return -1;
 	o->objective = o->objective_pct / 100.0;
+	/* printed as written: 99.9, never the double's 99.900000000000006 */
+	if (!(o->objective_text = strdup(yamlcfg_want_scalar(yc, v, c, true))))
+		return yamlcfg_oom(yc);
 
 	o->window_ms = 30LL * 24 * 3600000;
 	yamlcfg_subctx(c, sizeof c, ctx, "window");
@@ -655,6 +658,7 @@ void slo_config_free(struct slo_config *cfg)
 		struct slo *o = &cfg->slos[i];
 		free(o->name);
 		free(o->description);
+		free(o->objective_text);
 		selector_free(&o->sel);
 		rules_free(o->rules, o->nrules);
 	}

@@ -73,7 +73,8 @@ struct slo {
 	char *description;      /* may be NULL */
 	enum slo_sli sli;
 	double threshold_ms;    /* SLO_SLI_LATENCY only: a latency bucket bound */
-	double objective_pct;   /* as written, e.g. 99.95 */
+	double objective_pct;   /* e.g. 99.95 */
+	char *objective_text;   /* as written in the file, e.g. "99.95": what is printed */
 	double objective;       /* ratio, e.g. 0.9995 */
 	int64_t window_ms;      /* compliance window for the error budget, e.g. 30d */
 	struct slo_selector sel;
@@ -134,6 +135,15 @@ struct slo_alerts {
 		int64_t fingerprint_for_ms;     /* default 30m */
 		int64_t baseline_window_ms;     /* default 7d */
 	} drift;
+
+	struct {                                /* rules_quorum.h */
+		struct slo_rule_common c;
+		unsigned min_regions;           /* default 2 failing regions */
+		double min_region_share;        /* default 0 (none): of the regions probing */
+		double failure_ratio;           /* default 0.9 of a region's attempts */
+		int64_t for_ms;                 /* default 5m: the window */
+		uint64_t min_samples;           /* default 3 attempts per region in the window */
+	} region_quorum;
 };
 
 struct slo_config {

@@ -14,7 +14,7 @@
 
 static const char *const ALERTS_KEYS[] = { "resolve_after", "cert_expiry", "mtls_mass",
 					   "sni_mismatch", "probe_silent", "clock_skew",
-					   "probe_dropping", "drift", NULL };
+					   "probe_dropping", "drift", "region_quorum", NULL };
 static const char *const CERT_KEYS[] = { "enabled", "resolve_after", "ticket_days",
 					 "page_hours", NULL };
 static const char *const MTLS_KEYS[] = { "enabled", "resolve_after", "min_targets",
@@ -26,6 +26,9 @@ static const char *const SKEW_KEYS[] = { "enabled", "resolve_after", "max_ms", N
 static const char *const DROPPING_KEYS[] = { "enabled", "resolve_after", "window", NULL };
 static const char *const DRIFT_KEYS[] = { "enabled", "resolve_after", "fingerprint_for",
 					  "baseline_window", NULL };
+static const char *const QUORUM_KEYS[] = { "enabled", "resolve_after", "min_regions",
+					   "min_region_share", "failure_ratio", "for",
+					   "min_samples", NULL };
 
 void slo_config_alerts_defaults(struct slo_alerts *a)
 {
@@ -52,6 +55,42 @@ void slo_config_alerts_defaults(struct slo_alerts *a)
 	a->drift.c.enabled = true;
 	a->drift.fingerprint_for_ms = 30 * 60000LL;
 	a->drift.baseline_window_ms = 7 * 24 * 3600000LL;
+	a->region_quorum.c.enabled = true;
+	a->region_quorum.min_regions = 2;
+	a->region_quorum.min_region_share = 0;
+	a->region_quorum.failure_ratio = 0.9;
+	a->region_quorum.for_ms = 5 * 60000LL;
+	a->region_quorum.min_samples = 3;
+}
+
+static int parse_common(struct yc *yc, yaml_node_t *m, const char *ctx,
+			struct slo_rule_common *c);
+
+static int parse_quorum(struct yc *yc, yaml_node_t *s, typeof(((struct slo_alerts *)0)->region_quorum) *q)
+{
+	const char *ctx = "alerts.region_quorum";
+	yaml_node_t *v;
+	if (yamlcfg_check_keys(yc, s, ctx, QUORUM_KEYS) < 0 || parse_common(yc, s, ctx, &q->c) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, s, "min_regions", NULL)) &&
+	    yamlcfg_uint(yc, v, "alerts.region_quorum.min_regions", 1, 10000, &q->min_regions) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, s, "min_region_share", NULL)) &&
+	    slo_config_get_double(yc, v, "alerts.region_quorum.min_region_share", 0, false, 1, false,
+				  "a share of the regions in [0, 1]", &q->min_region_share) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, s, "failure_ratio", NULL)) &&
+	    slo_config_get_double(yc, v, "alerts.region_quorum.failure_ratio", 0, true, 1, false,
+				  "a ratio in (0, 1]", &q->failure_ratio) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, s, "for", NULL)) &&
+	    slo_config_get_window(yc, v, "alerts.region_quorum.for", 60000, &q->for_ms) < 0)
+		return -1;
+	if ((v = yamlcfg_get(yc, s, "min_samples", NULL)) &&
+	    yamlcfg_u64(yc, v, "alerts.region_quorum.min_samples", 1, 1000000000ull,
+			&q->min_samples) < 0)
+		return -1;
+	return 0;
 }
 
 /* enabled + resolve_after of one alerts.<rule> mapping (already checked). */
@@ -196,10 +235,12 @@ int slo_config_alerts_parse(struct yc *yc, yaml_node_t *root, struct slo_alerts 
 			       &a->drift.baseline_window_ms) < 0)
 			return -1;
 	}
+	if ((s = yamlcfg_get(yc, m, "region_quorum", NULL)) && parse_quorum(yc, s, &a->region_quorum) < 0)
+		return -1;
 fill:;
 	struct slo_rule_common *all[] = { &a->cert_expiry.c, &a->mtls_mass.c, &a->sni_mismatch.c,
 					  &a->probe_silent.c, &a->clock_skew.c, &a->probe_dropping.c,
-					  &a->drift.c };
+					  &a->drift.c, &a->region_quorum.c };
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (all[i]->resolve_after == 0)
 			all[i]->resolve_after = a->resolve_after;

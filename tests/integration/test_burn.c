@@ -639,3 +639,29 @@ Test(burn, alerts_of_a_removed_rule_or_slo_resolve)
 	slo_config_free(cfg);
 	PQfinish(c);
 }
+
+/* An SLO pooled over regions (region_group "all") names the regions that
+ * fail in the short window; its notification says "eu", not "all". */
+Test(burn, pooled_alert_names_the_failing_regions)
+{
+	PGconn *c = new_db("burn_regions");
+	gen(c, "a.example", "eu", "shop", -1440, 10, "20", "CASE WHEN m >= 0 THEN 20 ELSE 0 END", NULL);
+	gen(c, "a.example", "us", "shop", -1440, 10, "20", "0", NULL);
+	gen(c, "a.example", "ap", "shop", -1440, 10, "20", "CASE WHEN m = -30 THEN 1 ELSE 0 END", NULL);
+	rebuild_1h(c);
+	struct slo_config *cfg = cfg_of(
+		"slos:\n"
+		"  - {name: pooled, sli: availability, objective: 99.9, selector: {service: shop}}\n");
+	for (int k = 0; k <= 3; k++)
+		eval_at(c, cfg, T0 + k * MIN_MS);
+	char *s = q_str(c, "SELECT state || ' ' || region_group || ' ' || regions::text FROM alerts "
+			   "WHERE dedup_key = 'slo_burn_fast|pooled|all'");
+	cr_assert_str_eq(s, "firing all {eu}");
+	free(s);
+	s = q_str(c, "SELECT payload->>'region_group' FROM notification_outbox WHERE "
+		     "dedup_key = 'slo_burn_fast|pooled|all'");
+	cr_assert_str_eq(s, "eu");
+	free(s);
+	slo_config_free(cfg);
+	PQfinish(c);
+}

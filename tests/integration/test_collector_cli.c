@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "db_schema.h"
@@ -220,4 +221,137 @@ Test(collector_cli, maintenance_windows_and_evaluate)
 	free(r.out);
 	cr_assert_eq(tw_pg_ll(c, "SELECT count(*) FROM maintenance_windows"), 1, "only the second");
 	PQfinish(c);
+}
+
+/* The defects: `evaluate` left out an SLO split by region that had no data,
+ * printed a burn rate of 0 for windows without any event, and printed the
+ * objective 99.9 as 99.900000000000006 (JSON). Every configured SLO is
+ * listed, a window without data has no burn rate (null, "-"), objectives
+ * print as written. */
+Test(collector_cli, evaluate_lists_every_slo_and_prints_what_was_written)
+{
+	struct cli t;
+	cli_setup(&t, "cli_slos", NULL);
+	char slos[700];
+	snprintf(slos, sizeof slos, "%s/slos.yaml", t.dir);
+	cr_assert(tw_write_file(slos,
+		"slos:\n"
+		"  - name: with-data\n"
+		"    sli: availability\n"
+		"    objective: 99.9\n"
+		"    selector: {service: shop}\n"
+		"  - name: split-empty\n"
+		"    sli: availability\n"
+		"    objective: 99.95\n"
+		"    split_by_region: true\n"
+		"    selector: {service: nothing-here}\n"
+		"  - name: latency-empty\n"
+		"    sli: latency\n"
+		"    threshold_ms: 500\n"
+		"    objective: 99.0\n"
+		"    selector: {service: nothing-here}\n") == 0);
+	FILE *f = fopen(t.yaml, "a");
+	cr_assert(f);
+	fprintf(f, "  slo_file: %s\n", slos);
+	fclose(f);
+	struct run r = cli_run(&t, 30000, ARGS("migrate", "-c", t.yaml));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	free(r.out);
+	/* shop: 100 attempts a minute over the last 5 minutes, 1 failing */
+	PGconn *c = PQconnectdb(t.conninfo);
+	cr_assert(PQstatus(c) == CONNECTION_OK);
+	for (int m = 1; m <= 5; m++)
+		cr_assert(tw_pg_exec(c, tw_fmt(
+			"INSERT INTO rollup_1m (bucket, target, port, sni, region, profile, service, "
+			"attempts, successes, failures, outcomes, handshakes, handshake_ms_hist, "
+			"handshake_ms_sum, handshake_ms_count, mtls_attempts, mtls_failures, "
+			"ocsp_stapled_count, cipher_fallback_count, sni_mismatch_count, "
+			"expiring_soon_count) VALUES ('2026-03-02T10:00:00Z'::timestamptz - "
+			"interval '%d minutes', 'shop.example', 443, '', 'eu-west', 'modern', 'shop', "
+			"100, 99, 1, '{\"ok\": 99, \"connect_timeout\": 1}', 99, '{}', 0, 0, 0, 0, 0, 0, "
+			"0, 0)", m)) == 0);
+	PQfinish(c);
+
+	r = cli_run(&t, 30000, ARGS("evaluate", "-c", t.yaml, "--json", "--dry-run", "--now",
+				    "2026-03-02T10:00:00Z"));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	const char *names[] = { "with-data", "split-empty", "latency-empty" };
+	json_t *line[3] = { NULL, NULL, NULL };
+	for (char *p = r.out, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		json_t *j = json_loads(p, 0, NULL);
+		for (int i = 0; j && i < 3; i++)
+			if (json_is_string(json_object_get(j, "slo")) &&
+			    !strcmp(json_string_value(json_object_get(j, "slo")), names[i])) {
+				line[i] = json_incref(j);
+				cr_assert(strstr(p, i == 0 ? "\"objective\":99.9," : i == 1 ?
+						 "\"objective\":99.95," : "\"objective\":99.0,"),
+					  "objective not as written: %s", p);
+				cr_assert(!strstr(p, "99.90000") && !strstr(p, "99.95000"), "%s", p);
+			}
+		json_decref(j);
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert(line[i], "SLO %s missing from evaluate --json:\n%s", names[i], r.out);
+	/* with data (the minute rollups: the 5m window): a burn rate; without
+	 * (the 1h window reads hourly rollups, none here): null, never 0 */
+	json_t *fast = json_array_get(json_object_get(line[0], "rules"), 0);
+	cr_assert(json_is_real(json_object_get(fast, "burn_rate_short")), "%s", r.out);
+	cr_assert(json_is_null(json_object_get(fast, "burn_rate_long")), "%s", r.out);
+	for (int i = 1; i < 3; i++) {
+		json_t *rules = json_object_get(line[i], "rules"), *w = json_object_get(line[i], "windows");
+		cr_assert_gt(json_array_size(rules), 0);
+		for (size_t k = 0; k < json_array_size(rules); k++) {
+			cr_assert(json_is_null(json_object_get(json_array_get(rules, k), "burn_rate_long")),
+				  "%s", r.out);
+			cr_assert(json_is_null(json_object_get(json_array_get(rules, k), "burn_rate_short")));
+		}
+		for (size_t k = 0; k < json_array_size(w); k++)
+			cr_assert(json_is_null(json_object_get(json_array_get(w, k), "burn_rate")), "%s",
+				  r.out);
+		cr_assert(json_is_null(json_object_get(line[i], "sli_value")));
+	}
+	for (int i = 0; i < 3; i++)
+		json_decref(line[i]);
+	free(r.out);
+
+	r = cli_run(&t, 30000, ARGS("evaluate", "-c", t.yaml, "--dry-run", "--now",
+				    "2026-03-02T10:00:00Z"));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "SLO with-data (availability, objective 99.9% over 30d): 1 series\n"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "SLO split-empty (availability, objective 99.95% over 30d): 0 series "
+				"(no data)\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "SLO latency-empty (latency under threshold, objective 99.0% over "
+				"30d): 0 series (no data)\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "burn        - over 1h          - over 5m"), "%s", r.out);
+	free(r.out);
+
+	/* a new certificate on a target: evaluate (not a dry run) records the
+	 * change and prints it */
+	c = PQconnectdb(t.conninfo);
+	cr_assert(PQstatus(c) == CONNECTION_OK);
+	const char *fps[] = { "aaaa", "bbbb", "cccc" }, *at[] = { "09:50", "09:55", "10:01" };
+	for (int k = 0; k < 3; k++)
+		cr_assert(tw_pg_exec(c, tw_fmt(
+			"INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
+			"port, profile, outcome, fingerprint_sha256) VALUES ('p1', %d, 'eu-west', "
+			"'2026-03-02T%s:00Z', '2026-03-02T%s:00Z', 'shop.example', 443, 'modern', 'ok', "
+			"'%s')", k + 1, at[k], at[k], fps[k])) == 0);
+	PQfinish(c);
+	r = cli_run(&t, 30000, ARGS("evaluate", "-c", t.yaml, "--json", "--now", "2026-03-02T10:00:00Z"));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "\"certificate_changes\":[{\"target\":\"shop.example:443\","
+				"\"region\":\"eu-west\",\"profile\":\"modern\",\"old_fingerprint\":\"aaaa\","
+				"\"new_fingerprint\":\"bbbb\",\"changed_at\":\"2026-03-02T09:55:00Z\"}]"),
+		  "%s", r.out);
+	free(r.out);
+	r = cli_run(&t, 30000, ARGS("evaluate", "-c", t.yaml, "--now", "2026-03-02T10:02:00Z"));
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "certificate change shop.example:443 (eu-west, modern): bbbb -> cccc "
+				"at 2026-03-02T10:01:00Z\n"), "%s", r.out);
+	cr_assert(!strstr(r.out, "aaaa"), "recorded once: %s", r.out);
+	free(r.out);
 }

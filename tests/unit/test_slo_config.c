@@ -56,7 +56,12 @@ Test(slo_config, example_file)
 	cr_assert_str_eq(a->name, "shop-availability");
 	cr_assert_eq(a->sli, SLO_SLI_AVAILABILITY);
 	cr_assert_float_eq(a->objective, 0.999, 1e-12);
+	cr_assert_str_eq(a->objective_text, "99.9");
 	cr_assert_eq(a->window_ms, 30LL * 86400000);
+	/* the example spells out the region quorum's defaults */
+	cr_assert(cfg->alerts.region_quorum.c.enabled);
+	cr_assert_eq(cfg->alerts.region_quorum.min_regions, 2);
+	cr_assert_eq(cfg->alerts.region_quorum.for_ms, 300000);
 	cr_assert_str_eq(a->sel.service, "shop");
 	cr_assert_eq(a->nrules, 3);
 	cr_assert_eq(l->sli, SLO_SLI_LATENCY);
@@ -190,6 +195,29 @@ Test(slo_config, alerts_section)
 	cr_assert(al->probe_dropping.c.enabled);
 	cr_assert_eq(al->probe_dropping.window_ms, 1800000);
 	cr_assert_eq(al->probe_dropping.c.resolve_after, 4);
+	slo_config_free(cfg);
+
+	/* the region quorum: defaults, then every key */
+	cfg = ok("slos:\n  - {name: a, sli: availability, objective: 99.90}\n");
+	al = &cfg->alerts;
+	cr_assert_str_eq(cfg->slos[0].objective_text, "99.90");
+	cr_assert(al->region_quorum.c.enabled);
+	cr_assert_eq(al->region_quorum.min_regions, 2);
+	cr_assert_float_eq(al->region_quorum.min_region_share, 0, 1e-12);
+	cr_assert_float_eq(al->region_quorum.failure_ratio, 0.9, 1e-12);
+	cr_assert_eq(al->region_quorum.for_ms, 300000);
+	cr_assert_eq(al->region_quorum.min_samples, 3);
+	cr_assert_eq(al->region_quorum.c.resolve_after, 3);
+	slo_config_free(cfg);
+	cfg = ok("alerts:\n  region_quorum: {min_regions: 3, min_region_share: 0.5, "
+		 "failure_ratio: 1, for: 10m, min_samples: 5, resolve_after: 2}\n");
+	al = &cfg->alerts;
+	cr_assert_eq(al->region_quorum.min_regions, 3);
+	cr_assert_float_eq(al->region_quorum.min_region_share, 0.5, 1e-12);
+	cr_assert_float_eq(al->region_quorum.failure_ratio, 1, 1e-12);
+	cr_assert_eq(al->region_quorum.for_ms, 600000);
+	cr_assert_eq(al->region_quorum.min_samples, 5);
+	cr_assert_eq(al->region_quorum.c.resolve_after, 2);
 	slo_config_free(cfg);
 
 	cfg = ok("alerts:\n  probe_dropping: {enabled: false, resolve_after: 2}\n");
