@@ -21,6 +21,7 @@ const char *const metrics_outcome_names[METRICS_NOUTCOMES] = {
 	"dns_error", "connect_refused", "connect_timeout", "io_error", "handshake_timeout",
 	"not_tls", "protocol_version", "no_shared_cipher", "client_cert_required",
 	"client_cert_rejected", "tls_alert", "untrusted_root", "self_signed", "chain_incomplete",
+	"chain_invalid",
 	"cert_expired", "cert_not_yet_valid", "bad_usage", "weak_key", "weak_signature",
 	"hostname_mismatch", "revoked", "ok",
 };

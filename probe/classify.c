@@ -11,6 +11,13 @@
  *   When the certificate whose issuer is missing is an end-entity, its
  *   issuer must be an intermediate CA: chain_incomplete. When it is itself
  *   a CA, what is missing is a root: untrusted_root.
+ * - A chain that reaches a trusted anchor but through a CA that may not
+ *   issue this certificate (not a CA: 79; path length: 25; name
+ *   constraints: 47/48; an unhandled critical extension: 34; and their
+ *   siblings in is_chain_invalid_error()) is chain_invalid, not
+ *   untrusted_root: the root is fine, the fix is in the CA certificates.
+ *   An anchor problem (18, 19, 20, 21, 2) still comes first: with an
+ *   unknown root the constraints below it do not matter yet.
  * - handshake_failure before ServerHello is the server finding nothing it
  *   shares with us (cipher, group or signature algorithm): no_shared_cipher.
  *   After a CertificateRequest it is about our certificate.
@@ -31,7 +38,7 @@ static const char *const outcome_names[OUT__COUNT] = {
 	"dns_error", "connect_refused", "connect_timeout", "io_error",
 	"handshake_timeout", "not_tls", "protocol_version", "no_shared_cipher",
 	"client_cert_required", "client_cert_rejected", "tls_alert",
-	"untrusted_root", "self_signed", "chain_incomplete",
+	"untrusted_root", "self_signed", "chain_incomplete", "chain_invalid",
 	"cert_expired", "cert_not_yet_valid",
 	"bad_usage", "weak_key", "weak_signature",
 	"hostname_mismatch", "revoked", "ok",
@@ -191,6 +198,32 @@ static bool is_trust_error(int code)
 	}
 }
 
+/* A CA in a path to a trusted anchor may not issue what is below it. */
+static bool is_chain_invalid_error(int code)
+{
+	switch (code) {
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+	case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
+	case X509_V_ERR_INVALID_EXTENSION:
+	case X509_V_ERR_INVALID_POLICY_EXTENSION:
+	case X509_V_ERR_NO_EXPLICIT_POLICY:
+	case X509_V_ERR_PERMITTED_VIOLATION:
+	case X509_V_ERR_EXCLUDED_VIOLATION:
+	case X509_V_ERR_SUBTREE_MINMAX:
+	case X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE:
+	case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
+	case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
+	case X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA:
+	case X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN:
+	case X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Trust: does the chain lead to an anchor we trust? */
 static bool classify_trust(const struct hs_facts *f, enum outcome *o, int *depth)
 {
@@ -213,8 +246,17 @@ static bool classify_trust(const struct hs_facts *f, enum outcome *o, int *depth
 		*depth = d;
 		return true;
 	}
-	/* Anything else that breaks the path (bad signature, invalid CA, path
-	 * length...) means the chain does not lead to a trusted anchor. */
+	/* The anchor is trusted; the first constraint OpenSSL found broken,
+	 * as `openssl verify` would name it. */
+	for (int i = 0; i < f->n_verify_errors; i++) {
+		if (is_chain_invalid_error(f->verify_errors[i].code)) {
+			*o = OUT_CHAIN_INVALID;
+			*depth = f->verify_errors[i].depth;
+			return true;
+		}
+	}
+	/* Anything else that breaks the path (a bad signature...) means the
+	 * chain does not lead to a trusted anchor. */
 	for (int i = 0; i < f->n_verify_errors; i++) {
 		if (is_trust_error(f->verify_errors[i].code)) {
 			*o = OUT_UNTRUSTED_ROOT;

@@ -500,6 +500,55 @@ Test(classify_verify, err20_on_ca_is_untrusted_root)
 	cr_assert_eq(out.depth, 1);
 }
 
+/* A trusted anchor reached through a CA that may not issue: chain_invalid,
+ * at the depth OpenSSL reported, for each of the four causes of issue 10. */
+Test(classify_verify, err79_not_a_ca_is_chain_invalid)
+{
+	verify_case(1, X509_V_ERR_INVALID_CA, OUT_CHAIN_INVALID, 1);
+	cr_assert(strstr(out.reason, "invalid CA certificate") != NULL, "reason \"%s\"", out.reason);
+}
+
+Test(classify_verify, err25_path_length_is_chain_invalid)
+{
+	verify_case(2, X509_V_ERR_PATH_LENGTH_EXCEEDED, OUT_CHAIN_INVALID, 2);
+}
+
+Test(classify_verify, err47_name_constraints_is_chain_invalid)
+{
+	verify_case(0, X509_V_ERR_PERMITTED_VIOLATION, OUT_CHAIN_INVALID, 0);
+}
+
+Test(classify_verify, err34_critical_extension_is_chain_invalid)
+{
+	verify_case(1, X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, OUT_CHAIN_INVALID, 1);
+}
+
+Test(classify_verify, anchor_problem_beats_chain_invalid)
+{
+	done_tls13();
+	verr(1, X509_V_ERR_INVALID_CA);
+	verr(2, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN);
+	run();
+	ASSERT_OUTCOME(OUT_UNTRUSTED_ROOT);
+	cr_assert_eq(out.depth, 2);
+}
+
+Test(classify_verify, chain_invalid_beats_validity)
+{
+	done_tls13();
+	verr(0, X509_V_ERR_CERT_HAS_EXPIRED);
+	verr(1, X509_V_ERR_INVALID_CA);
+	verr(1, X509_V_ERR_INVALID_PURPOSE);
+	run();
+	ASSERT_OUTCOME(OUT_CHAIN_INVALID);
+	cr_assert_eq(out.depth, 1);
+}
+
+Test(classify_verify, bad_signature_is_still_untrusted_root)
+{
+	verify_case(1, X509_V_ERR_CERT_SIGNATURE_FAILURE, OUT_UNTRUSTED_ROOT, 1);
+}
+
 /* ================= findings ================= */
 
 TestSuite(classify_findings, .init = setup, .fini = teardown);
@@ -747,7 +796,7 @@ static const char *const design_outcomes[] = {
 	"dns_error", "connect_refused", "connect_timeout", "io_error",
 	"handshake_timeout", "not_tls", "protocol_version", "no_shared_cipher",
 	"client_cert_required", "client_cert_rejected", "tls_alert",
-	"untrusted_root", "self_signed", "chain_incomplete",
+	"untrusted_root", "self_signed", "chain_incomplete", "chain_invalid",
 	"cert_expired", "cert_not_yet_valid",
 	"bad_usage", "weak_key", "weak_signature",
 	"hostname_mismatch", "revoked", "ok",

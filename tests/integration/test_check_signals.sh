@@ -1,0 +1,57 @@
+#!/bin/sh
+# Fixture for build/tests/test_check_signals: the detection PKI
+# (tests/harness/mkpki-signals.sh, which documents it) and one
+# `openssl s_server` per case on 127.0.0.1, exported as TW_PORT_<NAME>;
+# TW_PKI is that PKI (so probe_check trusts its root.pem only).
+#
+#   sh tests/integration/test_check_signals.sh build/tests/test_check_signals [CRITERION ARGS...]
+set -u
+bin=${1:?usage: test_check_signals.sh TEST_BINARY [ARGS...]}
+shift
+here=$(cd "$(dirname "$0")/../harness" && pwd)
+. "$here/fixtures.sh"
+
+command -v openssl >/dev/null || { echo "test_check_signals.sh: openssl not found" >&2; exit 1; }
+
+tw_init
+PKI=$TW_WORK/pki
+
+tw_alloc_ports GOOD NOTCA PATHLEN NC CRIT NOSAN OCSP_NONE \
+	STAPLE_GOOD STAPLE_UNKNOWN STAPLE_WRONGCERT STAPLE_NOEKU STAPLE_FOREIGN \
+	STAPLE_NOCERTS STAPLE_STALE UNUSED
+
+# The OCSP URL in the ocsp-* leaves points at a port nobody listens on:
+# these tests are about the staple alone.
+sh "$here/mkpki-signals.sh" "$PKI" "$UNUSED" || tw_die "mkpki-signals.sh failed"
+
+# srv NAME PORT LEAF [s_server options...]: serves LEAF-chain.pem
+srv() {
+	_n=$1 _p=$2 _leaf=$3
+	shift 3
+	tw_start "$_n" "$_p" openssl s_server -accept "127.0.0.1:$_p" -www \
+		-no-CAfile -no-CApath -no-CAstore \
+		-cert "$PKI/$_leaf.pem" -key "$PKI/$_leaf.key" -cert_chain "$PKI/$_leaf-chain.pem" "$@"
+}
+
+srv good    "$GOOD"    good
+srv notca   "$NOTCA"   notca
+srv pathlen "$PATHLEN" pathlen
+srv nc      "$NC"      nc
+srv crit    "$CRIT"    crit
+srv nosan   "$NOSAN"   nosan
+srv ocsp_none "$OCSP_NONE" ocsp-a
+for s in good unknown wrongcert noeku foreign nocerts stale; do
+	S=$(echo "$s" | tr a-z A-Z)
+	eval "port=\$STAPLE_$S"
+	srv "staple_$s" "$port" ocsp-a -status_file "$PKI/staple-$s.der"
+	export "TW_PORT_STAPLE_$S=$port"
+done
+
+tw_wait_ports 20
+
+export TW_PKI="$PKI"
+export TW_BUILD="${TW_BUILD:-build}"
+export TW_PORT_GOOD="$GOOD" TW_PORT_NOTCA="$NOTCA" TW_PORT_PATHLEN="$PATHLEN" TW_PORT_NC="$NC"
+export TW_PORT_CRIT="$CRIT" TW_PORT_NOSAN="$NOSAN" TW_PORT_OCSP_NONE="$OCSP_NONE"
+
+tw_run_watched 180 "$bin" "$@"
