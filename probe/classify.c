@@ -18,6 +18,10 @@
  *   untrusted_root: the root is fine, the fix is in the CA certificates.
  *   An anchor problem (18, 19, 20, 21, 2) still comes first: with an
  *   unknown root the constraints below it do not matter yet.
+ * - no_ocsp_staple only for a leaf that names an OCSP responder: there is
+ *   nothing to staple otherwise. bad_ocsp_staple: the staple is no valid
+ *   answer (ocsp_status "invalid", why in ocsp_error) or says "unknown";
+ *   a responder's later answer does not hide it.
  * - handshake_failure before ServerHello is the server finding nothing it
  *   shares with us (cipher, group or signature algorithm): no_shared_cipher.
  *   After a CertificateRequest it is about our certificate.
@@ -48,6 +52,7 @@ static const char *const finding_names[FIND__COUNT] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol",
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
+	"bad_ocsp_staple",
 };
 
 const char *classify_outcome_name(enum outcome o)
@@ -444,8 +449,14 @@ findings:
 			c->findings[FIND_LEGACY_PROTOCOL] = true;
 		if (f->cipher && (tlsctx_cipher_tier(f->cipher) < tc->best_tier || f->version < tc->max_version))
 			c->findings[FIND_CIPHER_FALLBACK] = true;
-		if (p->request_ocsp && !f->ocsp_stapled)
+		/* a certificate that names no responder cannot be stapled for
+		 * (Let's Encrypt issues no OCSP URL since 2025) */
+		if (p->request_ocsp && !f->ocsp_stapled && leaf && certinfo_names_ocsp(leaf))
 			c->findings[FIND_NO_OCSP_STAPLE] = true;
+		/* a staple that is no valid answer, or one that says nothing */
+		if (f->ocsp_stapled && (f->staple_status == OCSP_ST_INVALID ||
+					f->staple_status == OCSP_ST_UNKNOWN))
+			c->findings[FIND_BAD_OCSP_STAPLE] = true;
 	}
 	if (f->ocsp_responder_unreachable)
 		c->findings[FIND_OCSP_RESPONDER_UNREACHABLE] = true;

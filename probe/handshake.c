@@ -299,15 +299,11 @@ static void collect_staple(struct hs_conn *c)
 	c->f.ocsp_stapled = true;
 	snprintf(c->f.ocsp_source, sizeof c->f.ocsp_source, "staple");
 	X509 *leaf = c->f.peer_chain && sk_X509_num(c->f.peer_chain) ? sk_X509_value(c->f.peer_chain, 0) : NULL;
-	X509 *issuer = leaf ? ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain) : NULL;
-	if (!leaf || !issuer) {
-		c->f.ocsp_status = OCSP_ST_UNKNOWN;
-		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "staple: issuer of the leaf not found");
-		return;
-	}
-	c->f.ocsp_status = ocsp_eval_der(der, len, leaf, issuer, c->f.peer_chain,
-					 SSL_CTX_get_cert_store(c->req.tc->ctx),
-					 c->f.ocsp_detail, sizeof c->f.ocsp_detail);
+	if (!leaf)
+		return;  /* a status without a certificate: nothing it could be about */
+	X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
+	c->f.staple_status = c->f.ocsp_status = ocsp_eval_der(der, len, leaf, issuer, c->f.peer_chain,
+		SSL_CTX_get_cert_store(c->req.tc->ctx), &c->f.ocsp_error, c->f.ocsp_detail, sizeof c->f.ocsp_detail);
 }
 
 static void collect_tls(struct hs_conn *c)
@@ -343,13 +339,15 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	}
 	X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
 	X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
+	enum ocsp_error err;
 	enum ocsp_status st = ocsp_eval_der(der, (long)len, leaf, issuer, c->f.peer_chain,
-					    SSL_CTX_get_cert_store(c->req.tc->ctx),
+					    SSL_CTX_get_cert_store(c->req.tc->ctx), &err,
 					    c->f.ocsp_detail, sizeof c->f.ocsp_detail);
 	/* A responder's verdict overrides a missing staple, and a revoked
 	 * answer from either source wins. */
 	if (c->f.ocsp_status != OCSP_ST_REVOKED) {
 		c->f.ocsp_status = st;
+		c->f.ocsp_error = err;
 		snprintf(c->f.ocsp_source, sizeof c->f.ocsp_source, "responder");
 	}
 	finish(c);

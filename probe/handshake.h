@@ -84,7 +84,9 @@ struct hs_facts {
 
 	/* revocation */
 	bool ocsp_stapled;
-	enum ocsp_status ocsp_status;
+	enum ocsp_status ocsp_status;   /* the verdict reported (staple or responder) */
+	enum ocsp_error ocsp_error;     /* why ocsp_status is OCSP_ST_INVALID */
+	enum ocsp_status staple_status; /* the staple's own verdict (bad_ocsp_staple) */
 	char ocsp_source[16];           /* "staple", "responder" or "" */
 	char ocsp_detail[128];
 	double ocsp_responder_ms;       /* -1: not queried */

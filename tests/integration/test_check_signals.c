@@ -117,3 +117,130 @@ Test(signals, untrusted_root_wins_over_chain_invalid)
 	expect_exit(r, 1);
 	probe_run_free(r);
 }
+
+/* ------------------------------------------------------------ stapled OCSP */
+
+/* What `openssl ocsp` says of a staple file for ocsp-a.pem: 1 when it
+ * accepts the response and prints a status line, 0 when it refuses it. */
+static int openssl_ocsp_accepts(const char *der)
+{
+	char cmd[1024], line[512];
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && OPENSSL_CONF=/dev/null openssl ocsp -respin '%s' -issuer int.pem "
+		 "-cert ocsp-a.pem -CAfile root.pem -verify_other int.pem 2>&1", tw_env("TW_PKI"), der);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p, "popen openssl ocsp");
+	bool verify_ok = false, status = false, times_bad = false;
+	while (fgets(line, sizeof line, p)) {
+		if (strstr(line, "Response verify OK"))
+			verify_ok = true;
+		if (strstr(line, "ocsp-a.pem: good") || strstr(line, "ocsp-a.pem: unknown"))
+			status = true;
+		if (strstr(line, "Status times invalid"))
+			times_bad = true;
+	}
+	pclose(p);
+	return verify_ok && status && !times_bad;
+}
+
+static void expect_bad_staple(const char *port_env, const char *der, const char *want_error)
+{
+	struct probe_run run, *r = &run;
+
+	cr_assert_eq(openssl_ocsp_accepts(der), 0, "openssl ocsp accepts %s: bad fixture", der);
+	probe_check(r, tw_target("localhost", port_env), NULL);
+	json_t *o = one(r);
+	/* a bad staple is a finding, never a failed check by itself */
+	expect_outcome(r, o, "ok");
+	expect_exit(r, 0);
+	expect_bool(r, o, "ocsp_stapled", true);
+	expect_str(r, o, "ocsp_source", "staple");
+	expect_str(r, o, "ocsp_status", "invalid");
+	expect_str(r, o, "ocsp_error", want_error);
+	expect_finding(r, o, "bad_ocsp_staple");
+	expect_no_finding(r, o, "no_ocsp_staple");
+	probe_run_free(r);
+}
+
+Test(signals, staple_good_is_no_finding)
+{
+	struct probe_run run, *r = &run;
+
+	cr_assert_eq(openssl_ocsp_accepts("staple-good.der"), 1, "openssl ocsp refuses the good staple");
+	probe_check(r, tw_target("localhost", "TW_PORT_STAPLE_GOOD"), NULL);
+	json_t *o = one(r);
+	expect_outcome(r, o, "ok");
+	expect_str(r, o, "ocsp_status", "good");
+	expect_null(r, o, "ocsp_error");
+	expect_bool(r, o, "ocsp_responder_named", true);
+	expect_no_finding(r, o, "bad_ocsp_staple");
+	expect_no_finding(r, o, "no_ocsp_staple");
+	probe_run_free(r);
+}
+
+Test(signals, staple_stale)
+{
+	expect_bad_staple("TW_PORT_STAPLE_STALE", "staple-stale.der", "stale");
+}
+
+/* openssl ocsp finds no status for ocsp-a in it ("No Status found") */
+Test(signals, staple_for_another_certificate)
+{
+	expect_bad_staple("TW_PORT_STAPLE_WRONGCERT", "staple-wrongcert.der", "wrong_certificate");
+}
+
+Test(signals, staple_responder_without_ocsp_signing)
+{
+	expect_bad_staple("TW_PORT_STAPLE_NOEKU", "staple-noeku.der", "unauthorized_responder");
+}
+
+Test(signals, staple_responder_of_another_ca)
+{
+	expect_bad_staple("TW_PORT_STAPLE_FOREIGN", "staple-foreign.der", "unauthorized_responder");
+}
+
+Test(signals, staple_signer_certificate_missing)
+{
+	expect_bad_staple("TW_PORT_STAPLE_NOCERTS", "staple-nocerts.der", "unverifiable");
+}
+
+/* A valid answer that knows nothing is still a useless staple. */
+Test(signals, staple_unknown_is_a_finding)
+{
+	struct probe_run run, *r = &run;
+
+	cr_assert_eq(openssl_ocsp_accepts("staple-unknown.der"), 1, "openssl ocsp refuses the staple");
+	probe_check(r, tw_target("localhost", "TW_PORT_STAPLE_UNKNOWN"), NULL);
+	json_t *o = one(r);
+	expect_outcome(r, o, "ok");
+	expect_str(r, o, "ocsp_status", "unknown");
+	expect_null(r, o, "ocsp_error");
+	expect_finding(r, o, "bad_ocsp_staple");
+	probe_run_free(r);
+}
+
+/* no_ocsp_staple only where there is something to staple. */
+Test(signals, no_staple_with_responder_is_a_finding)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, tw_target("localhost", "TW_PORT_OCSP_NONE"), NULL);
+	json_t *o = one(r);
+	expect_outcome(r, o, "ok");
+	expect_bool(r, o, "ocsp_stapled", false);
+	expect_bool(r, o, "ocsp_responder_named", true);
+	expect_finding(r, o, "no_ocsp_staple");
+	expect_no_finding(r, o, "bad_ocsp_staple");
+	probe_run_free(r);
+}
+
+Test(signals, no_staple_without_responder_is_no_finding)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, tw_target("localhost", "TW_PORT_GOOD"), NULL);
+	json_t *o = one(r);
+	expect_outcome(r, o, "ok");
+	expect_bool(r, o, "ocsp_stapled", false);
+	expect_bool(r, o, "ocsp_responder_named", false);
+	expect_no_finding(r, o, "no_ocsp_staple");
+	probe_run_free(r);
+}

@@ -150,6 +150,18 @@ static void push_leaf(EVP_PKEY *key, double na_days)
 	EVP_PKEY_free(ca);
 }
 
+/* A leaf that names an OCSP responder (AIA), re-signed after the addition. */
+static void push_ocsp_leaf(void)
+{
+	EVP_PKEY *k = ec_key(), *ca = ec_key();
+	X509 *x = make_cert(k, ca, "a.example", "Test Intermediate", false, -1, 200, "DNS:a.example");
+	add_ext(x, NID_info_access, "OCSP;URI:http://ocsp.example/");
+	cr_assert_gt(X509_sign(x, ca, EVP_sha256()), 0);
+	push(x);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(ca);
+}
+
 static void push_ec_leaf(double na_days)
 {
 	EVP_PKEY *k = ec_key();
@@ -656,10 +668,39 @@ Test(classify_findings, tls13_suite_is_not_fallback)
 Test(classify_findings, no_ocsp_staple_when_requested)
 {
 	done_tls13();
+	push_ocsp_leaf();
 	prof.request_ocsp = true;
 	f.ocsp_stapled = false;
 	run();
 	cr_assert(out.findings[FIND_NO_OCSP_STAPLE]);
+}
+
+/* Nothing to staple for a certificate that names no responder. */
+Test(classify_findings, no_ocsp_staple_only_when_leaf_names_a_responder)
+{
+	done_tls13();
+	push_ec_leaf(200);
+	prof.request_ocsp = true;
+	f.ocsp_stapled = false;
+	run();
+	cr_assert(!out.findings[FIND_NO_OCSP_STAPLE]);
+}
+
+Test(classify_findings, bad_ocsp_staple_invalid_or_unknown)
+{
+	enum ocsp_status bad[] = { OCSP_ST_INVALID, OCSP_ST_UNKNOWN };
+	for (size_t i = 0; i < 2; i++) {
+		done_tls13();
+		f.ocsp_stapled = true;
+		f.staple_status = bad[i];
+		f.ocsp_status = OCSP_ST_GOOD;  /* a responder's later answer does not hide it */
+		run();
+		ASSERT_OUTCOME(OUT_OK);
+		cr_assert(out.findings[FIND_BAD_OCSP_STAPLE], "staple status %d", bad[i]);
+	}
+	f.staple_status = OCSP_ST_GOOD;
+	run();
+	cr_assert(!out.findings[FIND_BAD_OCSP_STAPLE]);
 }
 
 Test(classify_findings, staple_present_or_not_requested)
@@ -806,6 +847,7 @@ static const char *const design_findings[] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol",
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
+	"bad_ocsp_staple",
 };
 
 Test(classify_names, outcome_names_match_design)
