@@ -174,3 +174,8 @@ bool certinfo_names_ocsp(X509 *x)
 	X509_email_free(urls);
 	return named;
 }
+
+bool certinfo_has_san(X509 *x)
+{
+	return X509_get_ext_by_NID(x, NID_subject_alt_name, -1) >= 0;
+}

@@ -22,6 +22,9 @@
  *   nothing to staple otherwise. bad_ocsp_staple: the staple is no valid
  *   answer (ocsp_status "invalid", why in ocsp_error) or says "unknown";
  *   a responder's later answer does not hide it.
+ * - A leaf without subjectAltName: profiles that do not read the CN
+ *   (profile_cn.c: modern, tls13, current browsers) get hostname_mismatch
+ *   with the reason "no subjectAltName"; the others match the CN.
  * - handshake_failure before ServerHello is the server finding nothing it
  *   shares with us (cipher, group or signature algorithm): no_shared_cipher.
  *   After a CertificateRequest it is about our certificate.
@@ -296,12 +299,15 @@ static int policy_violation(const struct hs_facts *f, const struct profile *p, b
 	return -1;
 }
 
-static bool name_matches(X509 *leaf, const char *name)
+/* The same check as the handshake's (handshake.c): the CN only for a
+ * profile that reads it. */
+static bool name_matches(X509 *leaf, const char *name, const struct profile *p)
 {
 	unsigned char ip[16];
 	if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
 		return X509_check_ip_asc(leaf, name, 0) == 1;
-	return X509_check_host(leaf, name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+	return X509_check_host(leaf, name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+			       (p->reads_cn ? 0 : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT), NULL) == 1;
 }
 
 static void chain_expiry(const struct hs_facts *f, struct classification *c)
@@ -341,7 +347,7 @@ void classify_result(const struct hs_facts *f, const struct hs_request *req, con
 		if (certinfo_not_after(leaf, &na) == 0)
 			c->days_to_expiry = difftime(na, o->now) / 86400.0;
 		c->sni_match_known = true;
-		c->sni_match = name_matches(leaf, sni_sent ? sni_sent : req->host);
+		c->sni_match = name_matches(leaf, sni_sent ? sni_sent : req->host, p);
 		chain_expiry(f, c);
 	}
 
@@ -398,7 +404,14 @@ void classify_result(const struct hs_facts *f, const struct hs_request *req, con
 	if (d < 0)
 		d = err_depth(f, X509_V_ERR_IP_ADDRESS_MISMATCH);
 	if (d >= 0) {
-		c->outcome = OUT_HOSTNAME_MISMATCH; c->depth = d; goto verdict;
+		c->outcome = OUT_HOSTNAME_MISMATCH; c->depth = d;
+		if (leaf && !certinfo_has_san(leaf)) {
+			snprintf(c->reason, sizeof c->reason, "depth %d: no subjectAltName (%s)", d,
+				 p->reads_cn ? "and the CN does not match"
+				 : "this client does not read the CN");
+			goto findings;
+		}
+		goto verdict;
 	}
 	if (f->ocsp_status == OCSP_ST_REVOKED) {
 		c->outcome = OUT_REVOKED; c->depth = 0;

@@ -431,7 +431,8 @@ static void start_tls(struct hs_conn *c)
 			return;
 		}
 	} else {
-		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+				  (c->req.tc->profile->reads_cn ? 0 : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT));
 		if (SSL_set1_host(c->ssl, c->req.host) != 1) {
 			ERR_clear_error();
 			fail(c, PH_HANDSHAKE, false, 0, "cannot set the host name %s to verify",

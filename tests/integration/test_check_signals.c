@@ -244,3 +244,57 @@ Test(signals, no_staple_without_responder_is_no_finding)
 	expect_no_finding(r, o, "no_ocsp_staple");
 	probe_run_free(r);
 }
+
+/* ------------------------------------------------------------------- names */
+
+/* nosan.pem: CN=localhost, no subjectAltName. OpenSSL's own check (which
+ * reads the CN, as Java and curl do) accepts it for localhost. */
+Test(signals, no_san_per_client)
+{
+	struct probe_run run, *r = &run;
+	char cmd[512];
+
+	snprintf(cmd, sizeof cmd, "OPENSSL_CONF=/dev/null openssl verify -CAfile '%s' "
+		 "-untrusted '%s' -verify_hostname localhost '%s' >/dev/null 2>&1",
+		 tw_pki("root.pem"), tw_pki("int.pem"), tw_pki("nosan.pem"));
+	cr_assert_eq(system(cmd), 0, "openssl verify -verify_hostname localhost refuses nosan.pem");
+
+	probe_check(r, "--profile", "modern,tls13,legacy,intermediate,Chrome 101 (Win 10),"
+		    "Firefox 100 (Win 10),Safari 15.4 (macOS 12.3.1),Java 17.0.3 (OpenJDK),"
+		    "OpenSSL 3.0.3 (git)", tw_target("localhost", "TW_PORT_NOSAN"), NULL);
+	cr_assert_eq(r->n_lines, 9, "want 9 JSON lines%s", D);
+	const char *strict[] = { "modern", "tls13", "Chrome 101 (Win 10)", "Firefox 100 (Win 10)",
+				 "Safari 15.4 (macOS 12.3.1)" };
+	for (size_t i = 0; i < r->n_lines; i++) {
+		json_t *o = r->lines[i];
+		const char *p = pj_str(o, "profile");
+		bool no_cn = false;
+		cr_assert(p, "profile missing%s", D);
+		for (size_t k = 0; k < sizeof strict / sizeof strict[0]; k++)
+			no_cn |= strcmp(p, strict[k]) == 0;
+		if (no_cn) {
+			expect_outcome(r, o, "hostname_mismatch");
+			expect_contains(r, o, "alert", "no subjectAltName");
+			expect_verify_error(r, o, 0, 62);
+			expect_bool(r, o, "sni_match", false);
+		} else {
+			expect_outcome(r, o, "ok");
+			expect_bool(r, o, "sni_match", true);
+		}
+	}
+	expect_exit(r, 1);
+	probe_run_free(r);
+}
+
+/* A certificate with a subjectAltName is matched the same way by all. */
+Test(signals, san_matches_for_every_client)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, "--profile", "modern,legacy,Chrome 101 (Win 10),Java 17.0.3 (OpenJDK)",
+		    tw_target("localhost", "TW_PORT_GOOD"), NULL);
+	cr_assert_eq(r->n_lines, 4, "want 4 JSON lines%s", D);
+	for (size_t i = 0; i < r->n_lines; i++)
+		expect_outcome(r, r->lines[i], "ok");
+	expect_exit(r, 0);
+	probe_run_free(r);
+}

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "profile_cn.h"
 
 static const char *const builtin_names[] = {
 	"modern", "intermediate", "legacy", "tls13",
@@ -528,4 +529,46 @@ Test(builtin, real_clients_transcribed_from_testssl)
 Test(builtin, found_by_short_name)
 {
 	cr_assert_eq(profile_find(&builtins, "java_8u161"), must_find("Java 8u161"));
+}
+
+/* ---- who reads the CN of a certificate without subjectAltName ---- */
+
+TestSuite(profile_cn);
+
+Test(profile_cn, current_browsers_and_generic_modern_do_not)
+{
+	const char *strict[] = {
+		"modern", "tls13", "Chrome 58 Win 7", "Chrome 101 (Win 10)", "Firefox 100 (Win 10)",
+		"Firefox 49 Win 7", "Edge 101 Win 10 21H2", "Opera 60 (Win 10)",
+		"Safari 15.4 (macOS 12.3.1)", "Apple Mail (16.0)", "Thunderbird (91.9)", "go 1.17.8",
+	};
+	for (size_t i = 0; i < sizeof strict / sizeof strict[0]; i++)
+		cr_assert(!profile_cn_read(strict[i]), "%s reads the CN", strict[i]);
+}
+
+Test(profile_cn, old_clients_java_openssl_and_ie_do)
+{
+	const char *cn[] = {
+		"intermediate", "legacy", "Chrome 57 Win 7", "Firefox 47 Win 7", "Edge 17 (Win 10)",
+		"Opera 17 Win 7", "Safari 13.0 (macOS 10.14.6)", "Safari 9 iOS 9", "IE 11 Win 7",
+		"Java 17.0.3 (OpenJDK)", "OpenSSL 3.0.3 (git)", "Android 12 (native)",
+		"Tor 17.0.9 Win 7", "Googlebot Feb 2018", "go 1.14", "Chromebook", NULL,
+	};
+	for (size_t i = 0; i < sizeof cn / sizeof cn[0]; i++)
+		cr_assert(profile_cn_read(cn[i]), "%s does not read the CN", cn[i] ? cn[i] : "(null)");
+}
+
+/* the built-in set carries the flag through profile_from_raw() */
+Test(profile_cn, builtin_profiles_carry_the_flag)
+{
+	struct profile_list list = { 0 };
+	cr_assert_eq(profile_add_builtins(&list), 0);
+	const struct profile *m = profile_find(&list, "modern");
+	const struct profile *j = profile_find(&list, "Java 8u161");
+	const struct profile *c = profile_find(&list, "Chrome 101 (Win 10)");
+	cr_assert(m && j && c);
+	cr_assert(!m->reads_cn);
+	cr_assert(j->reads_cn);
+	cr_assert(!c->reads_cn);
+	profile_list_free(&list);
 }
