@@ -39,6 +39,7 @@ struct check_opts {
 	double expiry_warn_days;
 	double ocsp_slow_ms;
 	double mtls_wait_ms;
+	bool resume;
 	bool fail_on[FIND__COUNT];
 	bool json;
 	bool color;
@@ -86,7 +87,10 @@ static void usage(FILE *out)
 "  --expiry-warn DAYS      expiring_soon threshold (default 30)\n"
 "  --fail-on F[,F...]      these findings fail the check too (exit 1)\n"
 "  --ocsp-slow-ms MS       ocsp_responder_slow threshold (default 1000)\n"
-"  --mtls-wait-ms MS       TLS1.3 wait for a late client-cert rejection (default 500)\n"
+"  --mtls-wait-ms MS       TLS1.3 wait for a late client-cert rejection, or for\n"
+"                          a session ticket with --resume (default 500)\n"
+"  --resume                a second handshake resuming the session: resumed,\n"
+"                          resume_ms (tickets, or session IDs)\n"
 "  --testssl-db FILE       testssl.sh client database (default %s)\n"
 "  --concurrency N         handshakes in flight at once (default 256)\n"
 "  --json                  JSON Lines, one object per profile\n"
@@ -332,7 +336,7 @@ static void start_more(struct check_run *run)
 
 enum { OPT_SNI = 256, OPT_NO_SNI, OPT_CONNECT_TO, OPT_CA_FILE, OPT_CLIENT_CERT, OPT_CLIENT_KEY,
        OPT_STARTTLS, OPT_REVOCATION, OPT_TIMEOUT, OPT_EXPIRY_WARN, OPT_FAIL_ON, OPT_OCSP_SLOW,
-       OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY };
+       OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY, OPT_RESUME };
 
 static const struct option long_opts[] = {
 	{ "profile", required_argument, NULL, 'p' },
@@ -349,6 +353,7 @@ static const struct option long_opts[] = {
 	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 	{ "ocsp-slow-ms", required_argument, NULL, OPT_OCSP_SLOW },
 	{ "mtls-wait-ms", required_argument, NULL, OPT_MTLS_WAIT },
+	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 	{ "testssl-db", required_argument, NULL, OPT_TESTSSL_DB },
@@ -414,6 +419,9 @@ int check_main(int argc, char **argv)
 		case OPT_MTLS_WAIT:
 			if (parse_double(optarg, 0, &o.mtls_wait_ms) != 0)
 				USAGE_ERR("bad --mtls-wait-ms \"%s\"", optarg);
+			break;
+		case OPT_RESUME:
+			o.resume = true;
 			break;
 		case OPT_FAIL_ON: {
 			char *copy = strdup(optarg), *save = NULL;
@@ -509,6 +517,7 @@ int check_main(int argc, char **argv)
 	run.tmpl.revocation = o.revocation;
 	run.tmpl.timeout_ms = o.timeout_ms;
 	run.tmpl.mtls_wait_ms = o.mtls_wait_ms;
+	run.tmpl.resume = o.resume;
 	run.progress = !o.json && nsel > 1 && isatty(STDERR_FILENO);
 
 	start_more(&run);

@@ -41,7 +41,7 @@ static const char *const DEFAULTS_KEYS[] = { "interval", "timeout", "profiles",
 static const char *const TARGET_KEYS[] = { "host", "port", "sni", "no_sni", "connect_to",
 					   "service", "labels", "profiles", "interval",
 					   "timeout", "starttls", "client_cert", "client_key",
-					   "ca_file", "revocation", NULL };
+					   "ca_file", "revocation", "resume", NULL };
 static const char *const LOG_KEYS[] = { "level", "json", NULL };
 
 static struct config_pos pos_of(const yaml_node_t *n)
@@ -436,6 +436,9 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 		return yamlcfg_oom(yc);
 	yamlcfg_subctx(c, sizeof c, ctx, "revocation");
 	if ((v = yamlcfg_get(yc, m, "revocation", NULL)) && get_revocation(yc, v, c, &t->revocation) < 0)
+		return -1;
+	yamlcfg_subctx(c, sizeof c, ctx, "resume");
+	if ((v = yamlcfg_get(yc, m, "resume", NULL)) && yamlcfg_bool(yc, v, c, &t->resume) < 0)
 		return -1;
 	return 0;
 }

@@ -162,6 +162,7 @@ void daemon_runner_start(struct sched_entry *se, void *arg)
 		.revocation = t->revocation == CONFIG_REV_OCSP ? REV_OCSP : REV_STAPLE,
 		.timeout_ms = t->timeout_ms,
 		.mtls_wait_ms = MTLS_WAIT_MS,
+		.resume = t->resume,
 		.tc = de->tc,
 	};
 	run->conn = handshake_start(d->base, d->dns, &req, run_done, run);

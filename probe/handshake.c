@@ -2,7 +2,8 @@
  * handshake.c - the probe's connection state machine (see handshake.h).
  *
  * Flow: handshake_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
- * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_OCSP) -> HS_DONE.
+ * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_TICKET) -> (HS_RESUME_CONNECT ->
+ * HS_RESUME_HANDSHAKE) -> (HS_OCSP) -> HS_DONE.
  * Every socket event lands in on_io(), every deadline in on_deadline(); both
  * call drive(), which switches on the state. hs_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
@@ -34,7 +35,8 @@ static void drive(struct hs_conn *c);
 static void finish(struct hs_conn *c);
 
 static const char *const state_names[] = {
-	"init", "resolve", "connect", "starttls", "handshake", "postread", "ocsp", "done"
+	"init", "resolve", "connect", "starttls", "handshake", "postread", "ticket",
+	"resume_connect", "resume_handshake", "ocsp", "done"
 };
 
 const char *handshake_state_name(enum hs_state s)
@@ -44,7 +46,7 @@ const char *handshake_state_name(enum hs_state s)
 
 static double phase_limit_ms(const struct hs_conn *c) /* of the current phase */
 {
-	return c->state == HS_POSTREAD ? c->req.mtls_wait_ms : c->req.timeout_ms;
+	return c->state == HS_POSTREAD || c->state == HS_TICKET ? c->req.mtls_wait_ms : c->req.timeout_ms;
 }
 
 /* The only writer of c->state. Arms the deadline of the new phase. */
@@ -148,8 +150,14 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	finish(c);
 }
 
+static void start_resume(struct hs_conn *c);
+
 static void after_handshake(struct hs_conn *c)
 {
+	if (c->req.resume && !c->resume_tried) {
+		start_resume(c);
+		return;
+	}
 	if (c->req.revocation == REV_OCSP && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
 		X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
 		X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
@@ -185,34 +193,39 @@ static void arm(struct hs_conn *c, bool want_write)
 	event_add(want_write ? c->wr_ev : c->rd_ev, NULL);
 }
 
-static void start_tls(struct hs_conn *c)
+/* A new SSL on c->fd: SNI, the name to verify, the OCSP request. observe:
+ * the message callback records alerts and handshake messages into the
+ * facts (the first connection only). Returns -1 with a reason in err. */
+static int setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen)
 {
 	BIO *bio;
 
 	c->ssl = SSL_new(c->req.tc->ctx);
 	if (!c->ssl) {
-		fail(c, PH_HANDSHAKE, false, 0, "SSL_new failed");
-		return;
+		snprintf(err, errlen, "SSL_new failed");
+		return -1;
 	}
 	if (handshake_ex_index() < 0 || !SSL_set_ex_data(c->ssl, handshake_ex_index(), c)) {
-		fail(c, PH_HANDSHAKE, false, 0, "cannot attach the connection to its SSL");
-		return;
+		snprintf(err, errlen, "cannot attach the connection to its SSL");
+		return -1;
 	}
 	SSL_set_verify(c->ssl, SSL_VERIFY_PEER, handshake_verify_cb);
 	bio = BIO_new_socket(c->fd, BIO_NOCLOSE);
 	if (!bio) {
-		fail(c, PH_HANDSHAKE, false, 0, "BIO_new_socket failed");
-		return;
+		snprintf(err, errlen, "BIO_new_socket failed");
+		return -1;
 	}
 	BIO_set_callback_ex(bio, handshake_bio_read_cb);
 	BIO_set_callback_arg(bio, (char *)c);
 	SSL_set_bio(c->ssl, bio, bio);
-	SSL_set_msg_callback(c->ssl, handshake_msg_cb);
-	SSL_set_msg_callback_arg(c->ssl, c);
+	if (observe) {
+		SSL_set_msg_callback(c->ssl, handshake_msg_cb);
+		SSL_set_msg_callback_arg(c->ssl, c);
+	}
 
 	if (c->sni_set && !SSL_set_tlsext_host_name(c->ssl, c->sni)) {
-		fail(c, PH_HANDSHAKE, false, 0, "cannot send SNI \"%s\"", c->sni);
-		return;
+		snprintf(err, errlen, "cannot send SNI \"%s\"", c->sni);
+		return -1;
 	}
 	/* Verify the name the user asked about: an IP literal as an IP. If
 	 * OpenSSL cannot take the name, the connection fails: going on would
@@ -221,27 +234,35 @@ static void start_tls(struct hs_conn *c)
 	if (inet_pton(AF_INET, c->req.host, ipbuf) == 1 || inet_pton(AF_INET6, c->req.host, ipbuf) == 1) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->req.host) != 1) {
 			ERR_clear_error();
-			fail(c, PH_HANDSHAKE, false, 0, "cannot set the IP address %s to verify",
-			     c->req.host);
-			return;
+			snprintf(err, errlen, "cannot set the IP address %s to verify", c->req.host);
+			return -1;
 		}
 	} else {
 		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
 				  (c->req.tc->profile->reads_cn ? 0 : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT));
 		if (SSL_set1_host(c->ssl, c->req.host) != 1) {
 			ERR_clear_error();
-			fail(c, PH_HANDSHAKE, false, 0, "cannot set the host name %s to verify",
-			     c->req.host);
-			return;
+			snprintf(err, errlen, "cannot set the host name %s to verify", c->req.host);
+			return -1;
 		}
 	}
 	if (c->req.tc->profile->request_ocsp &&
 	    SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp) != 1) {
 		ERR_clear_error();
-		fail(c, PH_HANDSHAKE, false, 0, "cannot request an OCSP staple");
-		return;
+		snprintf(err, errlen, "cannot request an OCSP staple");
+		return -1;
 	}
 	SSL_set_connect_state(c->ssl);
+	return 0;
+}
+
+static void start_tls(struct hs_conn *c)
+{
+	char err[320];
+	if (setup_ssl(c, true, err, sizeof err) != 0) {
+		fail(c, PH_HANDSHAKE, false, 0, "%s", err);
+		return;
+	}
 	hs_set_state(c, HS_HANDSHAKE);
 	drive(c);
 }
@@ -440,6 +461,129 @@ static void step_postread(struct hs_conn *c)
 	fail_ssl(c, PH_POSTREAD, r);
 }
 
+/* ---- resumption (DESIGN 4.2) ----------------------------------------
+ * A second connection to the address that answered, offering the first
+ * handshake's session: a ticket, or a session ID when the server issues
+ * none. Under TLS1.3 the ticket comes after the handshake, so HS_TICKET
+ * reads for it first (as long as HS_POSTREAD would wait). Whatever happens
+ * here, the first handshake's verdict stands: a failure only says "not
+ * resumed" and why. */
+
+/* The first connection's session, if it can be resumed. */
+static bool session_ready(struct hs_conn *c)
+{
+	SSL_SESSION *s = SSL_get1_session(c->ssl);
+	if (s && SSL_SESSION_is_resumable(s)) {
+		SSL_SESSION_free(c->session);
+		c->session = s;
+		return true;
+	}
+	SSL_SESSION_free(s);
+	return false;
+}
+
+static void resume_not(struct hs_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Not resumed (why in resume_detail); the connection goes on. */
+static void resume_not(struct hs_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->f.resume_detail, sizeof c->f.resume_detail, fmt, ap);
+	va_end(ap);
+	c->f.resumed = 0;
+	ERR_clear_error();
+	close_socket(c);
+	after_handshake(c);
+}
+
+static void resume_connect(struct hs_conn *c)
+{
+	close_socket(c);    /* the first connection, with its close_notify */
+	hs_set_state(c, HS_RESUME_CONNECT);
+	int r = open_socket(c);
+	if (r != 0) {
+		resume_not(c, "second connection to %s: %s", c->f.address, strerror(-r));
+		return;
+	}
+	arm(c, true);
+}
+
+static void start_resume(struct hs_conn *c)
+{
+	c->resume_tried = true;
+	if (c->req.starttls != STARTTLS_NONE) {
+		snprintf(c->f.resume_detail, sizeof c->f.resume_detail, "not tried over STARTTLS");
+		after_handshake(c);
+	} else if (session_ready(c)) {
+		resume_connect(c);
+	} else if (c->f.version == TLS1_3_VERSION) {
+		hs_set_state(c, HS_TICKET);
+		drive(c);
+	} else {
+		resume_not(c, "the server offered no session to resume");
+	}
+}
+
+static void step_ticket(struct hs_conn *c)
+{
+	unsigned char buf[256];
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, buf, sizeof buf);
+	if (session_ready(c)) {
+		resume_connect(c);
+		return;
+	}
+	if (r > 0) {             /* data before any ticket: keep reading */
+		arm(c, false);
+		return;
+	}
+	if (wait_for_ssl(c, SSL_get_error(c->ssl, r)))
+		return;
+	resume_not(c, "the server closed the connection without a session ticket");
+}
+
+static void step_resume_connect(struct hs_conn *c)
+{
+	char err[320];
+	int e = 0;
+	socklen_t el = sizeof e;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0)
+		e = errno;
+	if (e != 0) {
+		resume_not(c, "second connection to %s: %s", c->f.address, strerror(e));
+		return;
+	}
+	if (setup_ssl(c, false, err, sizeof err) != 0 || SSL_set_session(c->ssl, c->session) != 1) {
+		resume_not(c, "second connection: %s", c->ssl ? err : "cannot offer the session");
+		return;
+	}
+	hs_set_state(c, HS_RESUME_HANDSHAKE);
+	drive(c);
+}
+
+static void step_resume_handshake(struct hs_conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_connect(c->ssl);
+	if (r == 1) {
+		c->f.resume_ms = twtime_mono_ms() - c->t_phase;
+		if (!SSL_session_reused(c->ssl)) {
+			resume_not(c, "the server answered the offered session with a full handshake");
+			return;
+		}
+		c->f.resumed = 1;
+		close_socket(c);
+		after_handshake(c);
+		return;
+	}
+	if (wait_for_ssl(c, SSL_get_error(c->ssl, r)))
+		return;
+	char buf[160] = "";
+	ERR_error_string_n(ERR_peek_error(), buf, sizeof buf);
+	resume_not(c, "second handshake failed: %s", buf[0] ? buf : "connection closed");
+}
+
 /* The one re-entry function: an event's read budget starts here. */
 static void drive(struct hs_conn *c)
 {
@@ -450,6 +594,9 @@ static void drive(struct hs_conn *c)
 	case HS_STARTTLS:  step_starttls(c); break;
 	case HS_HANDSHAKE: step_handshake(c); break;
 	case HS_POSTREAD:  step_postread(c); break;
+	case HS_TICKET:    step_ticket(c); break;
+	case HS_RESUME_CONNECT:   step_resume_connect(c); break;
+	case HS_RESUME_HANDSHAKE: step_resume_handshake(c); break;
 	case HS_INIT:
 	case HS_RESOLVE:
 	case HS_OCSP:
@@ -486,6 +633,14 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	case HS_POSTREAD:
 		/* silence after the handshake: the server kept us */
 		after_handshake(c);
+		break;
+	case HS_TICKET:
+		resume_not(c, "no session ticket within %.0f ms", spent);
+		break;
+	case HS_RESUME_CONNECT:
+	case HS_RESUME_HANDSHAKE:
+		resume_not(c, "second %s timed out after %.0f ms",
+			   c->state == HS_RESUME_CONNECT ? "connect" : "handshake", spent);
 		break;
 	case HS_OCSP:
 		c->f.ocsp_responder_ms = spent;
@@ -534,6 +689,8 @@ struct hs_conn *handshake_start(struct event_base *base, struct evdns_base *dns,
 	c->f.alert_sent = -1;
 	c->f.dns_ms = c->f.connect_ms = c->f.starttls_ms = c->f.handshake_ms = c->f.total_ms = -1;
 	c->f.ocsp_responder_ms = -1;
+	c->f.resumed = -1;
+	c->f.resume_ms = -1;
 	c->deadline = evtimer_new(base, on_deadline, c);
 	c->finish_ev = event_new(base, -1, 0, on_finish, c);
 	if (!c->deadline || !c->finish_ev) {
@@ -590,5 +747,6 @@ void handshake_free(struct hs_conn *c)
 		event_free(c->finish_ev);
 	sk_X509_pop_free(c->f.peer_chain, X509_free);
 	sk_X509_pop_free(c->f.verified_chain, X509_free);
+	SSL_SESSION_free(c->session);
 	free(c);
 }

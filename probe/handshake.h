@@ -1,6 +1,7 @@
 /*
  * handshake.h - one probe connection: resolve -> connect -> [STARTTLS] ->
- * TLS handshake -> [post-handshake read] -> [OCSP responder query] -> done.
+ * TLS handshake -> [post-handshake read] -> [resumption: wait for a ticket,
+ * second connection offering the session] -> [OCSP responder query] -> done.
  *
  * Non-blocking on a libevent loop; one struct hs_conn per connection with
  * an explicit state (see enum hs_state), one event callback, and a
@@ -36,6 +37,9 @@ enum hs_state {
 	HS_STARTTLS,    /* plaintext STARTTLS dialogue */
 	HS_HANDSHAKE,   /* SSL_connect in progress */
 	HS_POSTREAD,    /* TLS1.3 + client cert: one read to catch a late rejection */
+	HS_TICKET,      /* resume, TLS1.3: reading until the server's session ticket arrives */
+	HS_RESUME_CONNECT,   /* resume: TCP connect of the second connection, same address */
+	HS_RESUME_HANDSHAKE, /* resume: TLS handshake offering the first handshake's session */
 	HS_OCSP,        /* querying the OCSP responder named in the leaf's AIA */
 	HS_DONE         /* finished; done_cb pending or called */
 };
@@ -90,6 +94,11 @@ struct hs_facts {
 	char ocsp_source[16];           /* "staple", "responder" or "" */
 	char ocsp_detail[128];
 	double ocsp_responder_ms;       /* -1: not queried */
+
+	/* resumption (hs_request.resume) */
+	int resumed;                    /* -1 not tried, 0 full handshake (or none offered), 1 resumed */
+	double resume_ms;               /* the second TLS handshake; -1: none */
+	char resume_detail[160];        /* why not resumed, "" when it was */
 	bool ocsp_responder_unreachable;
 };
 
@@ -103,7 +112,8 @@ struct hs_request {
 	enum starttls_proto starttls;
 	enum revocation_mode revocation;
 	double timeout_ms;              /* per phase */
-	double mtls_wait_ms;            /* how long HS_POSTREAD waits for an alert */
+	double mtls_wait_ms;            /* how long HS_POSTREAD (and HS_TICKET) waits */
+	bool resume;                    /* a second handshake offering the session (DESIGN 4.2) */
 	const struct tlsctx *tc;
 };
 

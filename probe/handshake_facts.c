@@ -41,7 +41,8 @@ int handshake_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 	if (!preverify_ok) {
 		SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 		struct hs_conn *c = ssl ? SSL_get_ex_data(ssl, handshake_ex_index()) : NULL;
-		if (c)
+		/* a full second handshake (resumption refused) repeats them */
+		if (c && c->state != HS_RESUME_HANDSHAKE)
 			record_verify_error(c, X509_STORE_CTX_get_error_depth(xs),
 					       X509_STORE_CTX_get_error(xs));
 	}

@@ -298,3 +298,84 @@ Test(signals, san_matches_for_every_client)
 	expect_exit(r, 0);
 	probe_run_free(r);
 }
+
+/* ------------------------------------------------------------- resumption */
+
+/* What openssl s_client says: a first connection that keeps its session
+ * (waiting a moment for a TLS1.3 ticket), then a second one offering it.
+ * 1 when the second says "Reused". */
+static int openssl_resumes(const char *port_env)
+{
+	char sess[512], cmd[2048];
+
+	snprintf(sess, sizeof sess, "%s/sess-%s.pem", tw_env("TW_WORK"), port_env);
+	snprintf(cmd, sizeof cmd,
+		 "export OPENSSL_CONF=/dev/null; sleep 0.3 | openssl s_client -connect '%s' "
+		 "-CAfile '%s' -sess_out '%s' >/dev/null 2>&1; openssl s_client -connect '%s' "
+		 "-CAfile '%s' -sess_in '%s' </dev/null 2>/dev/null | grep -q '^Reused,'",
+		 tw_loopback(port_env), tw_pki("root.pem"), sess, tw_loopback(port_env),
+		 tw_pki("root.pem"), sess);
+	int st = system(cmd);
+	cr_assert(st != -1 && WIFEXITED(st), "openssl s_client did not run");
+	return WEXITSTATUS(st) == 0;
+}
+
+static void expect_resumption(const char *port_env, const char *version, bool want)
+{
+	struct probe_run run, *r = &run;
+
+	cr_assert_eq(openssl_resumes(port_env), want, "openssl s_client %s resume on %s",
+		     want ? "does not" : "does", port_env);
+	probe_check(r, "--resume", tw_target("localhost", port_env), NULL);
+	json_t *o = one(r);
+	/* resumption is a fact about the server, never a failed check */
+	expect_outcome(r, o, "ok");
+	expect_exit(r, 0);
+	expect_str(r, o, "tls_version", version);
+	expect_bool(r, o, "resumed", want);
+	if (want) {
+		double ms = expect_num(r, o, "resume_ms");
+		cr_assert(ms >= 0, "resume_ms %g%s", ms, D);
+		expect_null(r, o, "resume_detail");
+	} else {
+		expect_nonempty_str(r, o, "resume_detail");
+	}
+	probe_run_free(r);
+}
+
+Test(signals, resume_tls13_ticket)
+{
+	expect_resumption("TW_PORT_RESUME13", "TLSv1.3", true);
+}
+
+Test(signals, resume_tls12_ticket)
+{
+	expect_resumption("TW_PORT_RESUME12_TICKET", "TLSv1.2", true);
+}
+
+Test(signals, resume_tls12_session_id)
+{
+	expect_resumption("TW_PORT_RESUME12_ID", "TLSv1.2", true);
+}
+
+Test(signals, resume_tls12_neither_ticket_nor_cache)
+{
+	expect_resumption("TW_PORT_RESUME12_NONE", "TLSv1.2", false);
+}
+
+Test(signals, resume_tls13_without_tickets)
+{
+	expect_resumption("TW_PORT_RESUME13_NOTICKET", "TLSv1.3", false);
+}
+
+/* Without --resume nothing is tried: the fields stay null. */
+Test(signals, resume_not_asked)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, tw_target("localhost", "TW_PORT_RESUME13"), NULL);
+	json_t *o = one(r);
+	expect_outcome(r, o, "ok");
+	expect_null(r, o, "resumed");
+	expect_null(r, o, "resume_ms");
+	probe_run_free(r);
+}

@@ -18,7 +18,8 @@ PKI=$TW_WORK/pki
 
 tw_alloc_ports GOOD NOTCA PATHLEN NC CRIT NOSAN OCSP_NONE \
 	STAPLE_GOOD STAPLE_UNKNOWN STAPLE_WRONGCERT STAPLE_NOEKU STAPLE_FOREIGN \
-	STAPLE_NOCERTS STAPLE_STALE UNUSED
+	STAPLE_NOCERTS STAPLE_STALE UNUSED \
+	RESUME13 RESUME13_NOTICKET RESUME12_TICKET RESUME12_ID RESUME12_NONE
 
 # The OCSP URL in the ocsp-* leaves points at a port nobody listens on:
 # these tests are about the staple alone.
@@ -47,11 +48,23 @@ for s in good unknown wrongcert noeku foreign nocerts stale; do
 	export "TW_PORT_STAPLE_$S=$port"
 done
 
+# resumption: TLS1.3 tickets; TLS1.3 without tickets (-num_tickets 0);
+# TLS1.2 tickets; TLS1.2 session IDs (-no_ticket, the server's cache);
+# TLS1.2 with neither (-no_ticket -no_cache)
+srv resume13 "$RESUME13" good
+srv resume13_noticket "$RESUME13_NOTICKET" good -num_tickets 0
+srv resume12_ticket "$RESUME12_TICKET" good -no_tls1_3
+srv resume12_id "$RESUME12_ID" good -no_tls1_3 -no_ticket
+srv resume12_none "$RESUME12_NONE" good -no_tls1_3 -no_ticket -no_cache
+
 tw_wait_ports 20
 
 export TW_PKI="$PKI"
 export TW_BUILD="${TW_BUILD:-build}"
 export TW_PORT_GOOD="$GOOD" TW_PORT_NOTCA="$NOTCA" TW_PORT_PATHLEN="$PATHLEN" TW_PORT_NC="$NC"
 export TW_PORT_CRIT="$CRIT" TW_PORT_NOSAN="$NOSAN" TW_PORT_OCSP_NONE="$OCSP_NONE"
+export TW_PORT_RESUME13="$RESUME13" TW_PORT_RESUME13_NOTICKET="$RESUME13_NOTICKET"
+export TW_PORT_RESUME12_TICKET="$RESUME12_TICKET" TW_PORT_RESUME12_ID="$RESUME12_ID"
+export TW_PORT_RESUME12_NONE="$RESUME12_NONE"
 
 tw_run_watched 180 "$bin" "$@"
