@@ -37,6 +37,7 @@ struct check_opts {
 	enum revocation_mode revocation;
 	double timeout_ms;
 	double expiry_warn_days;
+	double expiry_warn_fraction;
 	double ocsp_slow_ms;
 	double mtls_wait_ms;
 	bool resume;
@@ -84,7 +85,9 @@ static void usage(FILE *out)
 "  --starttls PROTO        smtp, imap, pop3, ftp or postgres\n"
 "  --revocation MODE       staple (default) or ocsp (also ask the responder)\n"
 "  --timeout SEC           deadline of each phase (default 10)\n"
-"  --expiry-warn DAYS      expiring_soon threshold (default 30)\n"
+"  --expiry-warn DAYS      expiring_soon threshold (default 30)...\n"
+"  --expiry-warn-fraction F  ...or this share of the certificate's lifetime,\n"
+"                          whichever is smaller (default 0.333; 0: days only)\n"
 "  --fail-on F[,F...]      these findings fail the check too (exit 1)\n"
 "  --ocsp-slow-ms MS       ocsp_responder_slow threshold (default 1000)\n"
 "  --mtls-wait-ms MS       TLS1.3 wait for a late client-cert rejection, or for\n"
@@ -295,6 +298,7 @@ static void job_done(struct hs_conn *c, void *arg)
 	if (!job)
 		return;
 	co.expiry_warn_days = run->o->expiry_warn_days;
+	co.expiry_warn_fraction = run->o->expiry_warn_fraction;
 	co.ocsp_slow_ms = run->o->ocsp_slow_ms;
 	co.now = time(NULL);
 	classify_result(handshake_facts(c), handshake_request(c), handshake_sni_sent(c), &co, &cl);
@@ -336,7 +340,8 @@ static void start_more(struct check_run *run)
 
 enum { OPT_SNI = 256, OPT_NO_SNI, OPT_CONNECT_TO, OPT_CA_FILE, OPT_CLIENT_CERT, OPT_CLIENT_KEY,
        OPT_STARTTLS, OPT_REVOCATION, OPT_TIMEOUT, OPT_EXPIRY_WARN, OPT_FAIL_ON, OPT_OCSP_SLOW,
-       OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY, OPT_RESUME };
+       OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY, OPT_RESUME,
+       OPT_EXPIRY_FRACTION };
 
 static const struct option long_opts[] = {
 	{ "profile", required_argument, NULL, 'p' },
@@ -354,6 +359,7 @@ static const struct option long_opts[] = {
 	{ "ocsp-slow-ms", required_argument, NULL, OPT_OCSP_SLOW },
 	{ "mtls-wait-ms", required_argument, NULL, OPT_MTLS_WAIT },
 	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "expiry-warn-fraction", required_argument, NULL, OPT_EXPIRY_FRACTION },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 	{ "testssl-db", required_argument, NULL, OPT_TESTSSL_DB },
@@ -370,6 +376,7 @@ int check_main(int argc, char **argv)
 {
 	struct check_opts o = {
 		.profile_spec = "modern", .timeout_ms = 10000, .expiry_warn_days = 30,
+		.expiry_warn_fraction = 1.0 / 3.0,
 		.ocsp_slow_ms = 1000, .mtls_wait_ms = 500, .testssl_db = TESTSSL_DB_DEFAULT,
 		.concurrency = 256,
 	};
@@ -419,6 +426,11 @@ int check_main(int argc, char **argv)
 		case OPT_MTLS_WAIT:
 			if (parse_double(optarg, 0, &o.mtls_wait_ms) != 0)
 				USAGE_ERR("bad --mtls-wait-ms \"%s\"", optarg);
+			break;
+		case OPT_EXPIRY_FRACTION:
+			if (parse_double(optarg, 0, &v) != 0 || v > 1)
+				USAGE_ERR("bad --expiry-warn-fraction \"%s\": 0 to 1 expected", optarg);
+			o.expiry_warn_fraction = v;
 			break;
 		case OPT_RESUME:
 			o.resume = true;

@@ -25,6 +25,11 @@
  * - A leaf without subjectAltName: profiles that do not read the CN
  *   (profile_cn.c: modern, tls13, current browsers) get hostname_mismatch
  *   with the reason "no subjectAltName"; the others match the CN.
+ * - expiring_soon: the certificate of the chain that expires first is
+ *   within the stricter (smaller) of expiry_warn_days and
+ *   expiry_warn_fraction of its own lifetime (default 30 days and one
+ *   third): a 47-day certificate warns 15.7 days ahead, not for most of its
+ *   life; a one-year certificate still 30 days ahead.
  * - handshake_failure before ServerHello is the server finding nothing it
  *   shares with us (cipher, group or signature algorithm): no_shared_cipher.
  *   After a CertificateRequest it is about our certificate.
@@ -310,11 +315,30 @@ static bool name_matches(X509 *leaf, const char *name, const struct profile *p)
 			       (p->reads_cn ? 0 : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT), NULL) == 1;
 }
 
-static void chain_expiry(const struct hs_facts *f, struct classification *c)
+/* The expiring_soon window in seconds for certificate x (see the top). */
+static double expiry_window_s(X509 *x, const struct classify_opts *o)
+{
+	double warn_s = o->expiry_warn_days * 86400.0;
+	time_t nb, na;
+	if (x && o->expiry_warn_fraction > 0 && certinfo_not_before(x, &nb) == 0 &&
+	    certinfo_not_after(x, &na) == 0 && na > nb) {
+		double frac_s = difftime(na, nb) * o->expiry_warn_fraction;
+		if (frac_s < warn_s)
+			warn_s = frac_s;
+	}
+	return warn_s;
+}
+
+static STACK_OF(X509) *expiry_chain(const struct hs_facts *f)
 {
 	/* the verified chain includes the anchor; otherwise what was served */
-	STACK_OF(X509) *ch = f->verified_chain && sk_X509_num(f->verified_chain) > 0
-		? f->verified_chain : f->peer_chain;
+	return f->verified_chain && sk_X509_num(f->verified_chain) > 0 ? f->verified_chain
+								       : f->peer_chain;
+}
+
+static void chain_expiry(const struct hs_facts *f, struct classification *c)
+{
+	STACK_OF(X509) *ch = expiry_chain(f);
 	c->chain_not_after_min_depth = -1;
 	for (int i = 0; ch && i < sk_X509_num(ch); i++) {
 		time_t na;
@@ -338,6 +362,7 @@ void classify_result(const struct hs_facts *f, const struct hs_request *req, con
 	memset(c, 0, sizeof *c);
 	c->depth = -1;
 	c->days_to_expiry = NAN;
+	c->expiry_warn_days = NAN;
 	c->chain_not_after_min_depth = -1;
 	snprintf(c->reason, sizeof c->reason, "%s", f->detail);
 
@@ -439,9 +464,11 @@ verdict:
 
 findings:
 	if (leaf) {
-		double warn_s = o->expiry_warn_days * 86400.0;
 		if (c->chain_not_after_min_depth >= 0) {
+			STACK_OF(X509) *ch = expiry_chain(f);
+			double warn_s = expiry_window_s(sk_X509_value(ch, c->chain_not_after_min_depth), o);
 			double left = difftime(c->chain_not_after_min, o->now);
+			c->expiry_warn_days = warn_s / 86400.0;
 			if (left > 0 && left <= warn_s)
 				c->findings[FIND_EXPIRING_SOON] = true;
 		}

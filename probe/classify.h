@@ -37,6 +37,8 @@ int classify_finding_parse(const char *name);
 
 struct classify_opts {
 	double expiry_warn_days;    /* expiring_soon threshold (default 30) */
+	double expiry_warn_fraction; /* ... or this share of the certificate's lifetime when
+				      * smaller (default 1/3); 0 = the days alone */
 	double ocsp_slow_ms;        /* ocsp_responder_slow threshold */
 	time_t now;
 };
@@ -51,6 +53,7 @@ struct classification {
 	time_t chain_not_after_min;
 	int chain_not_after_min_depth;  /* -1 when no chain */
 	double days_to_expiry;      /* leaf; NaN when no leaf */
+	double expiry_warn_days;    /* the expiring_soon threshold applied; NaN when no chain */
 };
 
 void classify_result(const struct hs_facts *f, const struct hs_request *req, const char *sni_sent,

@@ -57,6 +57,7 @@ struct config_target {
 	unsigned interval_ms;          /* >= 1000 */
 	unsigned timeout_ms;           /* >= 1 */
 	unsigned expiry_warn_days;     /* from defaults */
+	double expiry_warn_fraction;   /* from defaults */
 	enum starttls_proto starttls;  /* STARTTLS_NONE when absent */
 	char *client_cert;             /* mTLS: both or neither */
 	char *client_key;
@@ -75,6 +76,8 @@ struct config_defaults {
 	struct config_pos *profile_pos;
 	size_t nprofiles;
 	unsigned expiry_warn_days;     /* default 30 */
+	double expiry_warn_fraction;   /* of the certificate's lifetime, when smaller
+					* than the days (default 1/3; 0 = days only) */
 	char *ca_file;                 /* default NULL = system trust store */
 	struct config_pos ca_file_pos;
 	enum config_revocation revocation; /* default staple */

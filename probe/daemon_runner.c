@@ -111,6 +111,7 @@ static void run_done(struct hs_conn *c, void *arg)
 	struct dentry *de = run->de;
 	struct classification cl;
 	struct classify_opts co = { .expiry_warn_days = de->t->expiry_warn_days,
+				    .expiry_warn_fraction = de->t->expiry_warn_fraction,
 				    .ocsp_slow_ms = OCSP_SLOW_MS, .now = time(NULL) };
 	Tlswatch__Result r;
 

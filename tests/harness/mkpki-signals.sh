@@ -18,6 +18,10 @@
 # Names:
 #   nosan     CN=localhost, no subjectAltName at all
 #
+# Expiry in a 47-day world (issued by int.pem, backdated with `openssl ca`):
+#   life47-20  a 47-day certificate with 20 days left (27 days old)
+#   life47-10  a 47-day certificate with 10 days left (37 days old)
+#
 # Stapled OCSP (every ocsp-* leaf names http://127.0.0.1:OCSP_PORT/ in its
 # AIA; responses are DER files for `s_server -status_file`):
 #   ocsp-a, ocsp-b           two leaves of int.pem
@@ -111,6 +115,43 @@ leaf crit crit-int crit-int.pem "$SAN"
 # no subjectAltName: the name is only in the CN
 cert nosan int localhost "$LEAF" "$KU_LEAF" "$EKU"
 cat nosan.pem int.pem >nosan-chain.pem
+
+# --- lifetimes: `openssl x509 -req` cannot backdate, `openssl ca` can
+mkdir -p ca-int/new
+: >ca-int/index.txt
+echo 8000 >ca-int/serial
+cat >ca-int/ca.cnf <<EOF
+[ ca ]
+default_ca = this
+[ this ]
+database = $dir/ca-int/index.txt
+serial = $dir/ca-int/serial
+new_certs_dir = $dir/ca-int/new
+default_md = sha256
+policy = anything
+unique_subject = no
+copy_extensions = none
+[ anything ]
+commonName = supplied
+organizationName = optional
+[ leaf ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+EOF
+d() { date -u -d "$1" +%Y%m%d%H%M%SZ; }
+aged() {  # NAME AGE_DAYS LEFT_DAYS
+	key "$1"
+	ossl req -new -key "$1.key" -subj "/O=tlswatch test/CN=$1.tw.test" -out "$1.csr"
+	ossl ca -config ca-int/ca.cnf -batch -notext -cert int.pem -keyfile int.key -in "$1.csr" \
+		-out "$1.pem" -extensions leaf -startdate "$(d "now - $2 days")" \
+		-enddate "$(d "now + $3 days")"
+	rm -f "$1.csr"
+	cat "$1.pem" int.pem >"$1-chain.pem"
+}
+aged life47-20 27 20
+aged life47-10 37 10
 
 # --- OCSP
 leaf ocsp-a int int.pem "$SAN" "$AIA"

@@ -379,3 +379,38 @@ Test(signals, resume_not_asked)
 	expect_null(r, o, "resume_ms");
 	probe_run_free(r);
 }
+
+/* ------------------------------------------------------------------ expiry */
+
+/* A 47-day certificate: by default the warning comes a third of its
+ * lifetime ahead (15.7 days), not 30 days ahead for most of its life. */
+Test(signals, expiry_47_day_certificate_default_window)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, tw_target("localhost", "TW_PORT_LIFE47_20"), NULL);
+	json_t *o = one(r);
+	expect_outcome(r, o, "ok");
+	expect_days_to_expiry(r, o, "life47-20.pem");
+	expect_no_finding(r, o, "expiring_soon");
+	probe_run_free(r);
+
+	probe_check(r, tw_target("localhost", "TW_PORT_LIFE47_10"), NULL);
+	o = one(r);
+	expect_finding(r, o, "expiring_soon");
+	expect_exit(r, 0);
+	probe_run_free(r);
+}
+
+Test(signals, expiry_fraction_zero_is_the_fixed_days)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, "--expiry-warn-fraction", "0", tw_target("localhost", "TW_PORT_LIFE47_20"), NULL);
+	json_t *o = one(r);
+	expect_finding(r, o, "expiring_soon");
+	probe_run_free(r);
+
+	probe_check(r, "--expiry-warn-fraction", "1.5", tw_target("localhost", "TW_PORT_LIFE47_20"), NULL);
+	expect_exit(r, 2);
+	expect_stderr_mentions(r, (const char *const[]){ "expiry-warn-fraction", NULL });
+	probe_run_free(r);
+}

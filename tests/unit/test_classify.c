@@ -886,3 +886,54 @@ Test(classify_names, outcome_names_unique)
 		for (int j = i + 1; j < OUT__COUNT; j++)
 			cr_assert_str_neq(classify_outcome_name(i), classify_outcome_name(j));
 }
+
+/* ================= expiry window: days or a share of the lifetime ================= */
+
+TestSuite(classify_expiry, .init = setup, .fini = teardown);
+
+/* A leaf valid from lived_days ago to left_days ahead. */
+static void push_lived_leaf(double lived_days, double left_days)
+{
+	EVP_PKEY *k = ec_key(), *ca = ec_key();
+	push(make_cert(k, ca, "a.example", "Test Intermediate", false, -lived_days, left_days,
+		       "DNS:a.example"));
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(ca);
+}
+
+Test(classify_expiry, short_lived_certificate_warns_at_a_third)
+{
+	/* 47-day certificate, 20 days left: inside 30 days, outside 47/3 */
+	done_tls13();
+	push_lived_leaf(27, 20);
+	opts.expiry_warn_fraction = 1.0 / 3.0;
+	run();
+	cr_assert(!out.findings[FIND_EXPIRING_SOON], "warned with 20 of 47 days left");
+	cr_assert(fabs(out.expiry_warn_days - 47.0 / 3.0) < 0.01, "window %f", out.expiry_warn_days);
+	/* 15 days left: inside the third */
+	teardown();
+	f.peer_chain = NULL;
+	push_lived_leaf(32, 15);
+	run();
+	cr_assert(out.findings[FIND_EXPIRING_SOON], "no warning with 15 of 47 days left");
+}
+
+Test(classify_expiry, long_lived_certificate_keeps_the_days)
+{
+	/* one year, 25 days left: a third would be 121 days, 30 is stricter */
+	done_tls13();
+	push_lived_leaf(340, 25);
+	opts.expiry_warn_fraction = 1.0 / 3.0;
+	run();
+	cr_assert(out.findings[FIND_EXPIRING_SOON]);
+	cr_assert(fabs(out.expiry_warn_days - 30.0) < 1e-9, "window %f", out.expiry_warn_days);
+}
+
+Test(classify_expiry, fraction_zero_is_the_days_alone)
+{
+	done_tls13();
+	push_lived_leaf(27, 20);
+	opts.expiry_warn_fraction = 0;
+	run();
+	cr_assert(out.findings[FIND_EXPIRING_SOON]);
+}

@@ -59,3 +59,23 @@ Test(config_signals, resume_bad_value_names_the_place)
 	cr_assert(strstr(err, ":13:13: ") != NULL, "error \"%s\" lacks the position 13:13", err);
 	cr_assert(strstr(err, "targets[0].resume") != NULL, "error \"%s\" lacks the key", err);
 }
+
+Test(config_signals, expiry_warn_fraction_default_and_value)
+{
+	char err[1024] = "";
+	struct probe_config *c = load(HEAD "targets:\n  - host: a\n", err, sizeof err);
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_float_eq(c->defaults.expiry_warn_fraction, 1.0 / 3.0, 1e-12);
+	cr_assert_float_eq(c->targets[0].expiry_warn_fraction, 1.0 / 3.0, 1e-12);
+	config_free(c);
+
+	c = load(HEAD "defaults:\n  expiry_warn_fraction: 0\ntargets:\n  - host: a\n", err, sizeof err);
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_eq(c->targets[0].expiry_warn_fraction, 0.0);
+	config_free(c);
+
+	c = load(HEAD "defaults:\n  expiry_warn_fraction: 1.5\ntargets:\n  - host: a\n", err, sizeof err);
+	cr_assert_null(c);
+	cr_assert(strstr(err, ":12:25: ") && strstr(err, "defaults.expiry_warn_fraction") &&
+		  strstr(err, "from 0 to 1"), "error \"%s\"", err);
+}
