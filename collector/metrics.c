@@ -30,7 +30,7 @@ const char *const metrics_finding_names[METRICS_NFINDINGS] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol", "cipher_fallback",
 	"no_ocsp_staple", "sni_mismatch", "ocsp_responder_unreachable", "ocsp_responder_slow",
 	"client_cert_expiring",
-	"bad_ocsp_staple",
+	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
 };
 
 /* The columns of statement 1, in order. */

@@ -83,7 +83,8 @@ static void usage(FILE *out)
 "  --ca-file FILE          trust only the CAs in FILE (default: system store)\n"
 "  --client-cert FILE --client-key FILE   present this certificate (mTLS)\n"
 "  --starttls PROTO        smtp, imap, pop3, ftp or postgres\n"
-"  --revocation MODE       staple (default) or ocsp (also ask the responder)\n"
+"  --revocation MODE       staple (default), ocsp (also ask the responder), crl\n"
+"                          (also fetch the chain's CRLs) or ocsp,crl\n"
 "  --timeout SEC           deadline of each phase (default 10)\n"
 "  --expiry-warn DAYS      expiring_soon threshold (default 30)...\n"
 "  --expiry-warn-fraction F  ...or this share of the certificate's lifetime,\n"
@@ -407,7 +408,11 @@ int check_main(int argc, char **argv)
 		case OPT_REVOCATION:
 			if (strcmp(optarg, "staple") == 0) o.revocation = REV_STAPLE;
 			else if (strcmp(optarg, "ocsp") == 0) o.revocation = REV_OCSP;
-			else USAGE_ERR("unknown --revocation \"%s\" (staple or ocsp)", optarg);
+			else if (strcmp(optarg, "crl") == 0) o.revocation = REV_CRL;
+			else if (strcmp(optarg, "ocsp,crl") == 0 || strcmp(optarg, "crl,ocsp") == 0)
+				o.revocation = (enum revocation_mode)(REV_OCSP | REV_CRL);
+			else USAGE_ERR("unknown --revocation \"%s\" (staple, ocsp, crl or ocsp,crl)",
+				       optarg);
 			break;
 		case OPT_TIMEOUT:
 			if (parse_double(optarg, 0.001, &v) != 0)

@@ -60,7 +60,7 @@ static const char *const finding_names[FIND__COUNT] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol",
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
-	"bad_ocsp_staple",
+	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
 };
 
 const char *classify_outcome_name(enum outcome o)
@@ -443,6 +443,11 @@ void classify_result(const struct hs_facts *f, const struct hs_request *req, con
 		snprintf(c->reason, sizeof c->reason, "OCSP (%s): %s", f->ocsp_source, f->ocsp_detail);
 		goto findings;
 	}
+	if (f->crl.status == CRL_ST_REVOKED) {
+		c->outcome = OUT_REVOKED; c->depth = f->crl.depth;
+		snprintf(c->reason, sizeof c->reason, "CRL: %s", f->crl.detail);
+		goto findings;
+	}
 	if ((d = err_depth(f, X509_V_ERR_CERT_REVOKED)) >= 0) {
 		c->outcome = OUT_REVOKED; c->depth = d; goto verdict;
 	}
@@ -498,6 +503,11 @@ findings:
 					f->staple_status == OCSP_ST_UNKNOWN))
 			c->findings[FIND_BAD_OCSP_STAPLE] = true;
 	}
+	/* a CRL that could not be used: fetched (unreachable), current
+	 * (stale), or trusted (invalid: not the issuer's, or no signature) */
+	c->findings[FIND_CRL_UNREACHABLE] = f->crl.unreachable;
+	c->findings[FIND_CRL_STALE] = f->crl.stale;
+	c->findings[FIND_CRL_INVALID] = f->crl.invalid;
 	if (f->ocsp_responder_unreachable)
 		c->findings[FIND_OCSP_RESPONDER_UNREACHABLE] = true;
 	else if (f->ocsp_responder_ms >= 0 && f->ocsp_responder_ms > o->ocsp_slow_ms)

@@ -83,8 +83,12 @@ static int get_revocation(struct yc *yc, yaml_node_t *v, const char *ctx,
 		*out = CONFIG_REV_STAPLE;
 	else if (strcmp(s, "ocsp") == 0)
 		*out = CONFIG_REV_OCSP;
+	else if (strcmp(s, "crl") == 0)
+		*out = CONFIG_REV_CRL;
+	else if (strcmp(s, "ocsp,crl") == 0 || strcmp(s, "crl,ocsp") == 0)
+		*out = CONFIG_REV_OCSP_CRL;
 	else
-		return YC_ERRN(yc, v, ctx, "expected staple or ocsp, got \"%.64s\"", s);
+		return YC_ERRN(yc, v, ctx, "expected staple, ocsp, crl or ocsp,crl, got \"%.64s\"", s);
 	return 0;
 }
 

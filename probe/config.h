@@ -33,7 +33,9 @@ struct config_pos {
 /* How revocation is checked (handshake.h's enum revocation_mode). */
 enum config_revocation {
 	CONFIG_REV_STAPLE = 0,         /* look at the stapled OCSP response only */
-	CONFIG_REV_OCSP                /* also ask the leaf's OCSP responder */
+	CONFIG_REV_OCSP = 1,           /* also ask the leaf's OCSP responder */
+	CONFIG_REV_CRL = 2,            /* also fetch the chain's CRLs */
+	CONFIG_REV_OCSP_CRL = 3        /* both (the same bits as enum revocation_mode) */
 };
 
 struct config_label {

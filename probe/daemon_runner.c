@@ -160,7 +160,7 @@ void daemon_runner_start(struct sched_entry *se, void *arg)
 		.sni = t->sni,
 		.no_sni = t->no_sni,
 		.starttls = t->starttls,
-		.revocation = t->revocation == CONFIG_REV_OCSP ? REV_OCSP : REV_STAPLE,
+		.revocation = (enum revocation_mode)t->revocation,  /* the same bits */
 		.timeout_ms = t->timeout_ms,
 		.mtls_wait_ms = MTLS_WAIT_MS,
 		.resume = t->resume,

@@ -3,7 +3,7 @@
  *
  * Flow: handshake_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
  * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_TICKET) -> (HS_RESUME_CONNECT ->
- * HS_RESUME_HANDSHAKE) -> (HS_OCSP) -> HS_DONE.
+ * HS_RESUME_HANDSHAKE) -> (HS_OCSP) -> (HS_CRL) -> HS_DONE.
  * Every socket event lands in on_io(), every deadline in on_deadline(); both
  * call drive(), which switches on the state. hs_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
@@ -36,7 +36,7 @@ static void finish(struct hs_conn *c);
 
 static const char *const state_names[] = {
 	"init", "resolve", "connect", "starttls", "handshake", "postread", "ticket",
-	"resume_connect", "resume_handshake", "ocsp", "done"
+	"resume_connect", "resume_handshake", "ocsp", "crl", "done"
 };
 
 const char *handshake_state_name(enum hs_state s)
@@ -120,6 +120,35 @@ static void finish(struct hs_conn *c)
 	event_active(c->finish_ev, EV_TIMEOUT, 0);
 }
 
+/* ---- CRL phase -------------------------------------------------------- */
+
+static void on_crl_done(const struct crl_verdict *v, void *arg)
+{
+	struct hs_conn *c = arg;
+	if (c->state != HS_CRL)
+		return;
+	c->f.crl = *v;
+	finish(c);
+}
+
+/* After the OCSP phase: the CRLs of the chain (--revocation crl), then done. */
+static void after_ocsp(struct hs_conn *c)
+{
+	STACK_OF(X509) *ch = c->f.verified_chain && sk_X509_num(c->f.verified_chain) > 1
+		? c->f.verified_chain : c->f.peer_chain;
+	if ((c->req.revocation & REV_CRL) && ch && sk_X509_num(ch) > 1) {
+		close_socket(c);
+		hs_set_state(c, HS_CRL);
+		c->crl = crl_check_start(c->base, c->dns, ch, c->req.timeout_ms, time(NULL), on_crl_done, c);
+		if (c->crl)
+			return;
+		c->f.crl.status = CRL_ST_UNAVAILABLE;
+		c->f.crl.unreachable = true;
+		snprintf(c->f.crl.detail, sizeof c->f.crl.detail, "out of memory");
+	}
+	finish(c);
+}
+
 /* ---- OCSP responder phase ------------------------------------------- */
 
 static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why, void *arg)
@@ -131,7 +160,7 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	if (!der) {
 		c->f.ocsp_responder_unreachable = true;
 		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "responder: %s", why ? why : "no answer");
-		finish(c);
+		after_ocsp(c);
 		return;
 	}
 	X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
@@ -147,7 +176,7 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 		c->f.ocsp_error = err;
 		snprintf(c->f.ocsp_source, sizeof c->f.ocsp_source, "responder");
 	}
-	finish(c);
+	after_ocsp(c);
 }
 
 static void start_resume(struct hs_conn *c);
@@ -158,7 +187,7 @@ static void after_handshake(struct hs_conn *c)
 		start_resume(c);
 		return;
 	}
-	if (c->req.revocation == REV_OCSP && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
+	if ((c->req.revocation & REV_OCSP) && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
 		X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
 		X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
 		char *url = ocsp_responder_url(leaf);
@@ -177,13 +206,13 @@ static void after_handshake(struct hs_conn *c)
 			if (!c->ocsp) {
 				c->f.ocsp_responder_unreachable = true;
 				snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "%s", err);
-				finish(c);
+				after_ocsp(c);
 			}
 			return;
 		}
 		free(url);
 	}
-	finish(c);
+	after_ocsp(c);
 }
 
 /* ---- phases ----------------------------------------------------------- */
@@ -600,6 +629,7 @@ static void drive(struct hs_conn *c)
 	case HS_INIT:
 	case HS_RESOLVE:
 	case HS_OCSP:
+	case HS_CRL:
 	case HS_DONE:
 		break;      /* driven by their own callbacks */
 	}
@@ -646,6 +676,12 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		c->f.ocsp_responder_ms = spent;
 		c->f.ocsp_responder_unreachable = true;
 		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "responder: no answer in %.0f ms", spent);
+		after_ocsp(c);
+		break;
+	case HS_CRL:
+		c->f.crl.status = CRL_ST_UNAVAILABLE;
+		c->f.crl.unreachable = true;
+		snprintf(c->f.crl.detail, sizeof c->f.crl.detail, "CRLs not checked within %.0f ms", spent);
 		finish(c);
 		break;
 	case HS_INIT:
@@ -690,6 +726,7 @@ struct hs_conn *handshake_start(struct event_base *base, struct evdns_base *dns,
 	c->f.dns_ms = c->f.connect_ms = c->f.starttls_ms = c->f.handshake_ms = c->f.total_ms = -1;
 	c->f.ocsp_responder_ms = -1;
 	c->f.resumed = -1;
+	c->f.crl.depth = -1;
 	c->f.resume_ms = -1;
 	c->deadline = evtimer_new(base, on_deadline, c);
 	c->finish_ev = event_new(base, -1, 0, on_finish, c);
@@ -739,6 +776,7 @@ void handshake_free(struct hs_conn *c)
 	close_socket(c);
 	if (c->ocsp)
 		ocsp_query_free(c->ocsp);
+	crl_check_free(c->crl);
 	if (c->ai_list)
 		evutil_freeaddrinfo(c->ai_list);
 	if (c->deadline)

@@ -1,7 +1,8 @@
 /*
  * handshake.h - one probe connection: resolve -> connect -> [STARTTLS] ->
  * TLS handshake -> [post-handshake read] -> [resumption: wait for a ticket,
- * second connection offering the session] -> [OCSP responder query] -> done.
+ * second connection offering the session] -> [OCSP responder query] ->
+ * [CRLs] -> done.
  *
  * Non-blocking on a libevent loop; one struct hs_conn per connection with
  * an explicit state (see enum hs_state), one event callback, and a
@@ -24,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/dns.h>
 
+#include "crl_check.h"
 #include "ocsp_check.h"
 #include "starttls.h"
 #include "tlsctx.h"
@@ -41,13 +43,15 @@ enum hs_state {
 	HS_RESUME_CONNECT,   /* resume: TCP connect of the second connection, same address */
 	HS_RESUME_HANDSHAKE, /* resume: TLS handshake offering the first handshake's session */
 	HS_OCSP,        /* querying the OCSP responder named in the leaf's AIA */
+	HS_CRL,         /* fetching and checking the chain's CRLs (crl_check.c) */
 	HS_DONE         /* finished; done_cb pending or called */
 };
 
 /* Where a connection stopped, for classification. */
 enum hs_phase { PH_NONE, PH_DNS, PH_CONNECT, PH_STARTTLS, PH_HANDSHAKE, PH_POSTREAD };
 
-enum revocation_mode { REV_STAPLE = 0, REV_OCSP };
+/* Flags: staple alone is 0; OCSP and CRL may be combined. */
+enum revocation_mode { REV_STAPLE = 0, REV_OCSP = 1, REV_CRL = 2 };
 
 struct hs_verify_error { int depth; int code; };
 
@@ -94,6 +98,9 @@ struct hs_facts {
 	char ocsp_source[16];           /* "staple", "responder" or "" */
 	char ocsp_detail[128];
 	double ocsp_responder_ms;       /* -1: not queried */
+
+	/* CRLs (REV_CRL); status CRL_ST_NONE when not checked */
+	struct crl_verdict crl;
 
 	/* resumption (hs_request.resume) */
 	int resumed;                    /* -1 not tried, 0 full handshake (or none offered), 1 resumed */

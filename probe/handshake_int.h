@@ -31,6 +31,7 @@ struct hs_conn {
 	SSL *ssl;
 	struct starttls st;
 	struct ocsp_query *ocsp;
+	struct crl_check *crl;
 	SSL_SESSION *session;   /* owned: the first handshake's session, for HS_RESUME_* */
 	bool resume_tried;      /* the resumption phases ran (or were skipped) */
 	char sni[256];

@@ -1,5 +1,5 @@
 #!/bin/sh
-# mkpki-signals.sh DIR [OCSP_PORT] - the PKI of the detection tests
+# mkpki-signals.sh DIR [OCSP_PORT [CRL_PORT]] - the PKI of the detection tests
 # (tests/integration/test_check_signals.*), made with the openssl CLI (3.0)
 # at test time; EC P-256 keys, so it takes well under a second.
 #
@@ -39,10 +39,19 @@
 #   staple-stale.der         ocsp-a good, signed by responder, thisUpdate
 #                            10 days ago, nextUpdate 3 days ago (made with
 #                            python3-cryptography: the CLI cannot backdate)
+#
+# CRLs (DER files in crl/, for an HTTP server on CRL_PORT; every crl-* leaf
+# is issued by int.pem and names one distribution point):
+#   crl-good         -> int-good.crl: current, lists nothing
+#   crl-revoked      -> int-revoked.crl: current, lists crl-revoked
+#   crl-stale        -> int-stale.crl: nextUpdate 3 days ago
+#   crl-wrongsigner  -> root2.crl: issued and signed by root2, not int
+#   crl-unreachable  -> http://127.0.0.1:OCSP_PORT/int.crl (nobody there)
 set -eu
 
-dir=${1:?usage: mkpki-signals.sh DIR [OCSP_PORT]}
+dir=${1:?usage: mkpki-signals.sh DIR [OCSP_PORT [CRL_PORT]]}
 ocsp_port=${2:-9}
+crl_port=${3:-9}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 umask 077
@@ -152,6 +161,29 @@ aged() {  # NAME AGE_DAYS LEFT_DAYS
 }
 aged life47-20 27 20
 aged life47-10 37 10
+
+# --- CRLs (served over HTTP from crl/ by the fixture; CRL_PORT names it)
+mkdir -p crl
+cdp() { echo "crlDistributionPoints=URI:http://127.0.0.1:$1/$2"; }
+leaf crl-good int int.pem "$SAN" "$(cdp "$crl_port" int-good.crl)"
+leaf crl-revoked int int.pem "$SAN" "$(cdp "$crl_port" int-revoked.crl)"
+leaf crl-stale int int.pem "$SAN" "$(cdp "$crl_port" int-stale.crl)"
+leaf crl-wrongsigner int int.pem "$SAN" "$(cdp "$crl_port" root2.crl)"
+leaf crl-unreachable int int.pem "$SAN" "$(cdp "$ocsp_port" int.crl)"
+gencrl() {  # CA OUT [ca options...]
+	_c=$1 _o=$2
+	shift 2
+	ossl ca -config ca-int/ca.cnf -gencrl -cert "$_c.pem" -keyfile "$_c.key" -out "$_o.pem" "$@"
+	ossl crl -in "$_o.pem" -outform DER -out "crl/$_o"
+	rm -f "$_o.pem"
+}
+gencrl int int-good.crl -crldays 7
+gencrl int int-stale.crl -crl_lastupdate "$(d 'now - 10 days')" -crl_nextupdate "$(d 'now - 3 days')"
+ossl ca -config ca-int/ca.cnf -cert int.pem -keyfile int.key -revoke crl-revoked.pem \
+	-crl_reason keyCompromise
+gencrl int int-revoked.crl -crldays 7
+# root2's CRL at a place where int's belongs: not the issuer's
+gencrl root2 root2.crl -crldays 7
 
 # --- OCSP
 leaf ocsp-a int int.pem "$SAN" "$AIA"

@@ -414,3 +414,113 @@ Test(signals, expiry_fraction_zero_is_the_fixed_days)
 	expect_stderr_mentions(r, (const char *const[]){ "expiry-warn-fraction", NULL });
 	probe_run_free(r);
 }
+
+/* -------------------------------------------------------------------- CRLs */
+
+/* `openssl verify -crl_check` with the CRL file served for leaf: its
+ * error code, 0 when it verifies. */
+static int openssl_crl_verify(const char *leaf, const char *crl)
+{
+	char cmd[2048], line[512];
+	int code = 0;
+
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && OPENSSL_CONF=/dev/null openssl crl -inform DER -in 'crl/%s' -out '%s/v-%s.pem' "
+		 "&& OPENSSL_CONF=/dev/null openssl verify -crl_check -CAfile root.pem -untrusted int.pem "
+		 "-CRLfile '%s/v-%s.pem' '%s.pem' 2>&1", tw_env("TW_PKI"), crl, tw_env("TW_WORK"), crl,
+		 tw_env("TW_WORK"), crl, leaf);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof line, p)) {
+		int c, d;
+		if (code == 0 && sscanf(line, "error %d at %d depth lookup", &c, &d) == 2)
+			code = c;
+	}
+	pclose(p);
+	return code;
+}
+
+static json_t *crl_run(struct probe_run *r, const char *port_env)
+{
+	probe_check(r, "--revocation", "crl", tw_target("localhost", port_env), NULL);
+	return one(r);
+}
+
+Test(signals, crl_good)
+{
+	struct probe_run run, *r = &run;
+	cr_assert_eq(openssl_crl_verify("crl-good", "int-good.crl"), 0, "openssl refuses");
+	json_t *o = crl_run(r, "TW_PORT_CRL_GOOD");
+	expect_outcome(r, o, "ok");
+	expect_exit(r, 0);
+	expect_str(r, o, "crl_status", "good");
+	expect_no_finding(r, o, "crl_unreachable");
+	expect_no_finding(r, o, "crl_stale");
+	expect_no_finding(r, o, "crl_invalid");
+	probe_run_free(r);
+}
+
+Test(signals, crl_revoked)
+{
+	struct probe_run run, *r = &run;
+	cr_assert_eq(openssl_crl_verify("crl-revoked", "int-revoked.crl"), 23, "openssl: not revoked");
+	json_t *o = crl_run(r, "TW_PORT_CRL_REVOKED");
+	expect_outcome(r, o, "revoked");
+	expect_exit(r, 1);
+	expect_str(r, o, "crl_status", "revoked");
+	expect_int(r, o, "outcome_depth", 0);
+	expect_contains(r, o, "alert", "CRL");
+	probe_run_free(r);
+}
+
+Test(signals, crl_stale)
+{
+	struct probe_run run, *r = &run;
+	/* 12: CRL has expired */
+	cr_assert_eq(openssl_crl_verify("crl-stale", "int-stale.crl"), 12, "openssl: CRL not stale");
+	json_t *o = crl_run(r, "TW_PORT_CRL_STALE");
+	expect_outcome(r, o, "ok");
+	expect_str(r, o, "crl_status", "unavailable");
+	expect_finding(r, o, "crl_stale");
+	expect_contains(r, o, "crl_detail", "stale");
+	probe_run_free(r);
+}
+
+Test(signals, crl_wrong_signer)
+{
+	struct probe_run run, *r = &run;
+	/* 3: unable to get certificate CRL (none from the issuer) */
+	cr_assert_eq(openssl_crl_verify("crl-wrongsigner", "root2.crl"), 3, "openssl accepts it");
+	json_t *o = crl_run(r, "TW_PORT_CRL_WRONGSIGNER");
+	expect_outcome(r, o, "ok");
+	expect_str(r, o, "crl_status", "unavailable");
+	expect_finding(r, o, "crl_invalid");
+	expect_no_finding(r, o, "crl_unreachable");
+	probe_run_free(r);
+}
+
+Test(signals, crl_unreachable)
+{
+	struct probe_run run, *r = &run;
+	json_t *o = crl_run(r, "TW_PORT_CRL_UNREACHABLE");
+	expect_outcome(r, o, "ok");
+	expect_str(r, o, "crl_status", "unavailable");
+	expect_finding(r, o, "crl_unreachable");
+	probe_run_free(r);
+}
+
+/* ocsp,crl: both phases run; a leaf that names no OCSP responder still
+ * gets its CRL checked. */
+Test(signals, crl_with_ocsp)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, "--revocation", "ocsp,crl", tw_target("localhost", "TW_PORT_CRL_REVOKED"), NULL);
+	json_t *o = one(r);
+	expect_outcome(r, o, "revoked");
+	expect_str(r, o, "crl_status", "revoked");
+	probe_run_free(r);
+
+	probe_check(r, "--revocation", "crls", tw_target("localhost", "TW_PORT_CRL_GOOD"), NULL);
+	expect_exit(r, 2);
+	probe_run_free(r);
+}

@@ -20,11 +20,12 @@ tw_alloc_ports GOOD NOTCA PATHLEN NC CRIT NOSAN OCSP_NONE \
 	STAPLE_GOOD STAPLE_UNKNOWN STAPLE_WRONGCERT STAPLE_NOEKU STAPLE_FOREIGN \
 	STAPLE_NOCERTS STAPLE_STALE UNUSED \
 	RESUME13 RESUME13_NOTICKET RESUME12_TICKET RESUME12_ID RESUME12_NONE \
-	LIFE47_20 LIFE47_10
+	LIFE47_20 LIFE47_10 \
+	CRLHTTP CRL_GOOD CRL_REVOKED CRL_STALE CRL_WRONGSIGNER CRL_UNREACHABLE
 
 # The OCSP URL in the ocsp-* leaves points at a port nobody listens on:
 # these tests are about the staple alone.
-sh "$here/mkpki-signals.sh" "$PKI" "$UNUSED" || tw_die "mkpki-signals.sh failed"
+sh "$here/mkpki-signals.sh" "$PKI" "$UNUSED" "$CRLHTTP" || tw_die "mkpki-signals.sh failed"
 
 # srv NAME PORT LEAF [s_server options...]: serves LEAF-chain.pem
 srv() {
@@ -61,6 +62,14 @@ srv resume12_none "$RESUME12_NONE" good -no_tls1_3 -no_ticket -no_cache
 srv life47_20 "$LIFE47_20" life47-20
 srv life47_10 "$LIFE47_10" life47-10
 
+# CRLs: the crl-* leaves name http://127.0.0.1:$CRLHTTP/<file> (or UNUSED)
+srv crl_good "$CRL_GOOD" crl-good
+srv crl_revoked "$CRL_REVOKED" crl-revoked
+srv crl_stale "$CRL_STALE" crl-stale
+srv crl_wrongsigner "$CRL_WRONGSIGNER" crl-wrongsigner
+srv crl_unreachable "$CRL_UNREACHABLE" crl-unreachable
+tw_start crlhttp "$CRLHTTP" python3 -m http.server --bind 127.0.0.1 --directory "$PKI/crl" "$CRLHTTP"
+
 tw_wait_ports 20
 
 export TW_PKI="$PKI"
@@ -71,5 +80,7 @@ export TW_PORT_RESUME13="$RESUME13" TW_PORT_RESUME13_NOTICKET="$RESUME13_NOTICKE
 export TW_PORT_RESUME12_TICKET="$RESUME12_TICKET" TW_PORT_RESUME12_ID="$RESUME12_ID"
 export TW_PORT_RESUME12_NONE="$RESUME12_NONE"
 export TW_PORT_LIFE47_20="$LIFE47_20" TW_PORT_LIFE47_10="$LIFE47_10"
+export TW_PORT_CRL_GOOD="$CRL_GOOD" TW_PORT_CRL_REVOKED="$CRL_REVOKED" TW_PORT_CRL_STALE="$CRL_STALE"
+export TW_PORT_CRL_WRONGSIGNER="$CRL_WRONGSIGNER" TW_PORT_CRL_UNREACHABLE="$CRL_UNREACHABLE"
 
 tw_run_watched 180 "$bin" "$@"

@@ -847,7 +847,7 @@ static const char *const design_findings[] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol",
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
-	"bad_ocsp_staple",
+	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
 };
 
 Test(classify_names, outcome_names_match_design)
