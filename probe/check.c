@@ -5,6 +5,7 @@
  * as the daemon.
  */
 #include "check.h"
+#include "check_addrs.h"
 #include "classify.h"
 #include "handshake.h"
 #include "hostport.h"
@@ -41,6 +42,8 @@ struct check_opts {
 	double ocsp_slow_ms;
 	double mtls_wait_ms;
 	bool resume;
+	bool all_addresses;
+	const char *nameserver;   /* --nameserver: the one DNS server asked */
 	bool fail_on[FIND__COUNT];
 	bool json;
 	bool color;
@@ -51,6 +54,8 @@ struct check_opts {
 struct check_job {
 	const struct profile *profile;
 	struct tlsctx *tc;
+	bool owns_tc;           /* --all-addresses: the profile's first job frees tc */
+	const char *address;    /* --all-addresses: connect here; NULL: resolve */
 	struct hs_conn *conn;
 	Tlswatch__Result result;
 	bool done;
@@ -63,6 +68,7 @@ struct check_run {
 	struct check_job *jobs;
 	size_t njobs, next, running, finished;
 	struct hs_request tmpl;
+	char addrs[CHECK_ADDRS_MAX][INET6_ADDRSTRLEN]; /* --all-addresses */
 	const struct check_opts *o;
 	bool progress;
 	int exit_code;
@@ -93,6 +99,9 @@ static void usage(FILE *out)
 "  --ocsp-slow-ms MS       ocsp_responder_slow threshold (default 1000)\n"
 "  --mtls-wait-ms MS       TLS1.3 wait for a late client-cert rejection, or for\n"
 "                          a session ticket with --resume (default 500)\n"
+"  --all-addresses         every A/AAAA address of HOST (or of --connect-to),\n"
+"                          each profile once per address; results carry it\n"
+"  --nameserver IP[:PORT]  ask this DNS server only (default: resolv.conf)\n"
 "  --resume                a second handshake resuming the session: resumed,\n"
 "                          resume_ms (tickets, or session IDs)\n"
 "  --testssl-db FILE       testssl.sh client database (default %s)\n"
@@ -267,8 +276,12 @@ static void print_table_header(void)
 	       "FINDINGS / REASON");
 }
 
-static void print_row(const Tlswatch__Result *r, bool color)
+/* with_address: --all-addresses, where one profile has a row per address */
+static void print_row(const Tlswatch__Result *r, bool color, bool with_address)
 {
+	char prof[80];
+	snprintf(prof, sizeof prof, "%s%s%s", r->profile, with_address ? " @" : "",
+		 with_address && r->address ? r->address : "");
 	char findings[512] = "";
 	size_t o = 0;
 	for (size_t i = 0; i < r->n_findings && o < sizeof findings; i++)
@@ -278,12 +291,39 @@ static void print_row(const Tlswatch__Result *r, bool color)
 	char hs[24] = "-";
 	if (r->has_handshake_ms)
 		snprintf(hs, sizeof hs, "%.1f", r->handshake_ms);
-	printf("%-34.34s %-8s %-32.32s %s%-20s%s %9s  %s\n", r->profile,
+	printf("%-34.34s %-8s %-32.32s %s%-20s%s %9s  %s\n", prof,
 	       r->tls_version ? r->tls_version : "-", r->cipher ? r->cipher : "-",
 	       color_for(r->outcome, color), r->outcome, color ? "\033[0m" : "", hs, findings);
 }
 
 static void start_more(struct check_run *run);
+
+/* --all-addresses: nprof jobs become one per profile and address (the
+ * profile's context shared, freed by its first job). A name that does not
+ * resolve keeps one job per profile: the handshake reports the DNS error. */
+static int expand_addresses(struct check_run *run, const char *name, size_t nprof)
+{
+	char err[256];
+	size_t n = 0;
+	if (check_addrs_resolve(run->base, run->dns, name, run->addrs, CHECK_ADDRS_MAX, &n, err,
+				sizeof err) != 0 || n == 0)
+		return 0;
+	struct check_job *jobs = calloc(nprof * n, sizeof *jobs);
+	if (!jobs)
+		return -1;
+	for (size_t p = 0; p < nprof; p++)
+		for (size_t a = 0; a < n; a++) {
+			struct check_job *j = &jobs[p * n + a];
+			j->profile = run->jobs[p].profile;
+			j->tc = run->jobs[p].tc;
+			j->owns_tc = a == 0;
+			j->address = run->addrs[a];
+		}
+	free(run->jobs);
+	run->jobs = jobs;
+	run->njobs = nprof * n;
+	return 0;
+}
 
 /* The callback argument is the run; the job is found by its connection. */
 static void job_done(struct hs_conn *c, void *arg)
@@ -328,6 +368,10 @@ static void start_more(struct check_run *run)
 		struct check_job *job = &run->jobs[run->next++];
 		struct hs_request req = run->tmpl;
 		req.tc = job->tc;
+		if (job->address) {
+			req.connect_to = job->address;
+			req.connect_port = run->tmpl.connect_port;
+		}
 		run->running++;
 		job->conn = handshake_start(run->base, run->dns, &req, job_done, run);
 		if (!job->conn) {
@@ -342,7 +386,7 @@ static void start_more(struct check_run *run)
 enum { OPT_SNI = 256, OPT_NO_SNI, OPT_CONNECT_TO, OPT_CA_FILE, OPT_CLIENT_CERT, OPT_CLIENT_KEY,
        OPT_STARTTLS, OPT_REVOCATION, OPT_TIMEOUT, OPT_EXPIRY_WARN, OPT_FAIL_ON, OPT_OCSP_SLOW,
        OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY, OPT_RESUME,
-       OPT_EXPIRY_FRACTION };
+       OPT_EXPIRY_FRACTION, OPT_ALL_ADDRESSES, OPT_NAMESERVER };
 
 static const struct option long_opts[] = {
 	{ "profile", required_argument, NULL, 'p' },
@@ -360,6 +404,8 @@ static const struct option long_opts[] = {
 	{ "ocsp-slow-ms", required_argument, NULL, OPT_OCSP_SLOW },
 	{ "mtls-wait-ms", required_argument, NULL, OPT_MTLS_WAIT },
 	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "all-addresses", no_argument, NULL, OPT_ALL_ADDRESSES },
+	{ "nameserver", required_argument, NULL, OPT_NAMESERVER },
 	{ "expiry-warn-fraction", required_argument, NULL, OPT_EXPIRY_FRACTION },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
@@ -437,6 +483,12 @@ int check_main(int argc, char **argv)
 				USAGE_ERR("bad --expiry-warn-fraction \"%s\": 0 to 1 expected", optarg);
 			o.expiry_warn_fraction = v;
 			break;
+		case OPT_ALL_ADDRESSES:
+			o.all_addresses = true;
+			break;
+		case OPT_NAMESERVER:
+			o.nameserver = optarg;
+			break;
 		case OPT_RESUME:
 			o.resume = true;
 			break;
@@ -509,14 +561,22 @@ int check_main(int argc, char **argv)
 	struct tlsctx_opts to = { o.ca_file, o.client_cert, o.client_key };
 	for (size_t i = 0; i < nsel; i++) {
 		run.jobs[i].profile = sel[i];
+		run.jobs[i].owns_tc = true;
 		run.jobs[i].tc = tlsctx_new(sel[i], &to, err, sizeof err);
 		if (!run.jobs[i].tc)
 			USAGE_ERR("%s", err);
 	}
 
 	run.base = event_base_new();
-	run.dns = run.base ? evdns_base_new(run.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
-	if (!run.dns && run.base) {
+	if (o.nameserver) {
+		/* only that server: what it answers is what is probed */
+		run.dns = run.base ? evdns_base_new(run.base, 0) : NULL;
+		if (run.dns && evdns_base_nameserver_ip_add(run.dns, o.nameserver) != 0)
+			USAGE_ERR("bad --nameserver \"%s\": IP[:PORT] expected", o.nameserver);
+	} else {
+		run.dns = run.base ? evdns_base_new(run.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
+	}
+	if (!run.dns && run.base && !o.nameserver) {
 		/* no resolv.conf: /etc/hosts and literals still work */
 		run.dns = evdns_base_new(run.base, 0);
 		if (run.dns)
@@ -535,7 +595,9 @@ int check_main(int argc, char **argv)
 	run.tmpl.timeout_ms = o.timeout_ms;
 	run.tmpl.mtls_wait_ms = o.mtls_wait_ms;
 	run.tmpl.resume = o.resume;
-	run.progress = !o.json && nsel > 1 && isatty(STDERR_FILENO);
+	if (o.all_addresses && expand_addresses(&run, o.connect_to ? ctaddr : host, nsel) != 0)
+		USAGE_ERR("out of memory");
+	run.progress = !o.json && run.njobs > 1 && isatty(STDERR_FILENO);
 
 	start_more(&run);
 	if (run.finished < run.njobs)
@@ -558,7 +620,7 @@ int check_main(int argc, char **argv)
 			free(line);
 			json_decref(j);
 		} else {
-			print_row(r, o.color);
+			print_row(r, o.color, o.all_addresses);
 		}
 		if (strcmp(r->outcome, "ok") != 0 && rc == CHECK_EXIT_OK)
 			rc = CHECK_EXIT_FAIL;
@@ -575,7 +637,8 @@ out:
 			if (run.jobs[i].conn)
 				handshake_free(run.jobs[i].conn);
 			result_clear(&run.jobs[i].result);
-			tlsctx_free(run.jobs[i].tc);
+			if (run.jobs[i].owns_tc)
+				tlsctx_free(run.jobs[i].tc);
 		}
 		free(run.jobs);
 	}

@@ -17,6 +17,7 @@
 #
 # Names:
 #   nosan     CN=localhost, no subjectAltName at all
+#   lb-a, lb-b  two certificates for DNS:lb.tw.test (two nodes of one name)
 #
 # Expiry in a 47-day world (issued by int.pem, backdated with `openssl ca`):
 #   life47-20  a 47-day certificate with 20 days left (27 days old)
@@ -124,6 +125,10 @@ leaf crit crit-int crit-int.pem "$SAN"
 # no subjectAltName: the name is only in the CN
 cert nosan int localhost "$LEAF" "$KU_LEAF" "$EKU"
 cat nosan.pem int.pem >nosan-chain.pem
+
+# --- one name, two load-balancer nodes with different certificates
+leaf lb-a int int.pem "subjectAltName=DNS:lb.tw.test"
+leaf lb-b int int.pem "subjectAltName=DNS:lb.tw.test"
 
 # --- lifetimes: `openssl x509 -req` cannot backdate, `openssl ca` can
 mkdir -p ca-int/new

@@ -524,3 +524,60 @@ Test(signals, crl_with_ocsp)
 	expect_exit(r, 2);
 	probe_run_free(r);
 }
+
+/* --------------------------------------------------------- every address */
+
+/* lb.tw.test has three addresses (stub DNS server): each profile runs once
+ * per address, each result names its address, and the two nodes' different
+ * certificates show. */
+Test(signals, all_addresses_one_result_per_address)
+{
+	struct probe_run run, *r = &run;
+	char ns[64], target[64];
+
+	snprintf(ns, sizeof ns, "127.0.0.1:%s", tw_port("TW_PORT_DNS"));
+	snprintf(target, sizeof target, "lb.tw.test:%s", tw_port("TW_PORT_LB"));
+	probe_check(r, "--nameserver", ns, "--all-addresses", "--profile", "modern,legacy", target,
+		    NULL);
+	cr_assert_eq(r->n_lines, 6, "want 2 profiles x 3 addresses%s", D);
+	const char *fp_a = NULL, *fp_b = NULL;
+	int seen[3] = { 0 };
+	for (size_t i = 0; i < r->n_lines; i++) {
+		json_t *o = r->lines[i];
+		const char *a = pj_str(o, "address");
+		cr_assert(a, "address missing%s", D);
+		if (strcmp(a, "127.0.0.1") == 0) {
+			seen[0]++;
+			expect_outcome(r, o, "ok");
+			expect_fingerprint(r, o, "lb-a.pem");
+			fp_a = pj_str(o, "fingerprint_sha256");
+		} else if (strcmp(a, "127.0.0.2") == 0) {
+			seen[1]++;
+			expect_outcome(r, o, "ok");
+			expect_fingerprint(r, o, "lb-b.pem");
+			fp_b = pj_str(o, "fingerprint_sha256");
+		} else {
+			cr_assert_str_eq(a, "::1", "unexpected address %s%s", a, D);
+			seen[2]++;
+			expect_outcome(r, o, "connect_refused");
+		}
+	}
+	cr_assert(seen[0] == 2 && seen[1] == 2 && seen[2] == 2, "each address twice%s", D);
+	cr_assert(fp_a && fp_b && strcmp(fp_a, fp_b) != 0, "the nodes' certificates differ%s", D);
+	expect_exit(r, 1);
+	probe_run_free(r);
+}
+
+/* Without --all-addresses the name is probed once, at its first address. */
+Test(signals, one_address_by_default)
+{
+	struct probe_run run, *r = &run;
+	char ns[64], target[64];
+
+	snprintf(ns, sizeof ns, "127.0.0.1:%s", tw_port("TW_PORT_DNS"));
+	snprintf(target, sizeof target, "lb.tw.test:%s", tw_port("TW_PORT_LB"));
+	probe_check(r, "--nameserver", ns, target, NULL);
+	json_t *o = one(r);
+	expect_nonempty_str(r, o, "address");
+	probe_run_free(r);
+}

@@ -21,7 +21,8 @@ tw_alloc_ports GOOD NOTCA PATHLEN NC CRIT NOSAN OCSP_NONE \
 	STAPLE_NOCERTS STAPLE_STALE UNUSED \
 	RESUME13 RESUME13_NOTICKET RESUME12_TICKET RESUME12_ID RESUME12_NONE \
 	LIFE47_20 LIFE47_10 \
-	CRLHTTP CRL_GOOD CRL_REVOKED CRL_STALE CRL_WRONGSIGNER CRL_UNREACHABLE
+	CRLHTTP CRL_GOOD CRL_REVOKED CRL_STALE CRL_WRONGSIGNER CRL_UNREACHABLE \
+	DNS LB
 
 # The OCSP URL in the ocsp-* leaves points at a port nobody listens on:
 # these tests are about the staple alone.
@@ -70,7 +71,27 @@ srv crl_wrongsigner "$CRL_WRONGSIGNER" crl-wrongsigner
 srv crl_unreachable "$CRL_UNREACHABLE" crl-unreachable
 tw_start crlhttp "$CRLHTTP" python3 -m http.server --bind 127.0.0.1 --directory "$PKI/crl" "$CRLHTTP"
 
+# every address of a name: lb.tw.test is 127.0.0.1, 127.0.0.2 and ::1 in
+# the stub DNS server; node a on .1, node b (another certificate) on .2, and
+# nobody on ::1
+tw_start dns "$DNS" python3 "$here/dns_stub.py" "$DNS" lb.tw.test=127.0.0.1,127.0.0.2,::1
+srv lb_a "$LB" lb-a
+tw_start lb_b - openssl s_server -accept "127.0.0.2:$LB" -www -no-CAfile -no-CApath -no-CAstore \
+	-cert "$PKI/lb-b.pem" -key "$PKI/lb-b.key" -cert_chain "$PKI/lb-b-chain.pem"
+
 tw_wait_ports 20
+python3 - "$LB" <<'PYEOF' || tw_die "node b (127.0.0.2) did not come up"
+import socket, sys, time
+deadline = time.monotonic() + 20
+while True:
+    try:
+        socket.create_connection(("127.0.0.2", int(sys.argv[1])), timeout=0.5).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.05)
+PYEOF
 
 export TW_PKI="$PKI"
 export TW_BUILD="${TW_BUILD:-build}"
@@ -82,5 +103,6 @@ export TW_PORT_RESUME12_NONE="$RESUME12_NONE"
 export TW_PORT_LIFE47_20="$LIFE47_20" TW_PORT_LIFE47_10="$LIFE47_10"
 export TW_PORT_CRL_GOOD="$CRL_GOOD" TW_PORT_CRL_REVOKED="$CRL_REVOKED" TW_PORT_CRL_STALE="$CRL_STALE"
 export TW_PORT_CRL_WRONGSIGNER="$CRL_WRONGSIGNER" TW_PORT_CRL_UNREACHABLE="$CRL_UNREACHABLE"
+export TW_PORT_DNS="$DNS" TW_PORT_LB="$LB"
 
 tw_run_watched 180 "$bin" "$@"
