@@ -581,3 +581,42 @@ Test(signals, one_address_by_default)
 	expect_nonempty_str(r, o, "address");
 	probe_run_free(r);
 }
+
+/* ------------------------------------------------------- client fidelity */
+
+/* Clients that shipped draft TLS 1.3 negotiate TLS 1.2 with a final-TLS 1.3
+ * server; clients that disabled TLS 1.0 refuse a TLS 1.0-only server (their
+ * recorded ClientHellos in testssl.sh's database say so). */
+Test(signals, draft_tls13_clients_negotiate_tls12)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, "--profile", "Chrome 65 Win 7,Firefox 62 Win 7,Chrome 70 Win 10",
+		    tw_target("localhost", "TW_PORT_GOOD"), NULL);
+	cr_assert_eq(r->n_lines, 3, "want 3 JSON lines%s", D);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *o = r->lines[i];
+		const char *p = pj_str(o, "profile");
+		expect_outcome(r, o, "ok");
+		expect_str(r, o, "tls_version", strcmp(p, "Chrome 70 Win 10") == 0 ? "TLSv1.3" : "TLSv1.2");
+	}
+	probe_run_free(r);
+}
+
+Test(signals, clients_without_tls10_refuse_a_tls10_server)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, "--profile", "Java 17.0.3 (OpenJDK),OpenSSL 1.1.1d (Debian),legacy",
+		    tw_target("localhost", "TW_PORT_TLS10"), NULL);
+	cr_assert_eq(r->n_lines, 3, "want 3 JSON lines%s", D);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *o = r->lines[i];
+		const char *p = pj_str(o, "profile");
+		if (strcmp(p, "legacy") == 0) {
+			expect_outcome(r, o, "ok");
+			expect_str(r, o, "tls_version", "TLSv1");
+		} else {
+			expect_outcome(r, o, "protocol_version");
+		}
+	}
+	probe_run_free(r);
+}

@@ -22,7 +22,7 @@ tw_alloc_ports GOOD NOTCA PATHLEN NC CRIT NOSAN OCSP_NONE \
 	RESUME13 RESUME13_NOTICKET RESUME12_TICKET RESUME12_ID RESUME12_NONE \
 	LIFE47_20 LIFE47_10 \
 	CRLHTTP CRL_GOOD CRL_REVOKED CRL_STALE CRL_WRONGSIGNER CRL_UNREACHABLE \
-	DNS LB
+	DNS LB TLS10
 
 # The OCSP URL in the ocsp-* leaves points at a port nobody listens on:
 # these tests are about the staple alone.
@@ -60,6 +60,7 @@ srv resume12_ticket "$RESUME12_TICKET" good -no_tls1_3
 srv resume12_id "$RESUME12_ID" good -no_tls1_3 -no_ticket
 srv resume12_none "$RESUME12_NONE" good -no_tls1_3 -no_ticket -no_cache
 
+srv tls10 "$TLS10" good -tls1 -cipher 'DEFAULT:@SECLEVEL=0'
 srv life47_20 "$LIFE47_20" life47-20
 srv life47_10 "$LIFE47_10" life47-10
 
@@ -103,6 +104,6 @@ export TW_PORT_RESUME12_NONE="$RESUME12_NONE"
 export TW_PORT_LIFE47_20="$LIFE47_20" TW_PORT_LIFE47_10="$LIFE47_10"
 export TW_PORT_CRL_GOOD="$CRL_GOOD" TW_PORT_CRL_REVOKED="$CRL_REVOKED" TW_PORT_CRL_STALE="$CRL_STALE"
 export TW_PORT_CRL_WRONGSIGNER="$CRL_WRONGSIGNER" TW_PORT_CRL_UNREACHABLE="$CRL_UNREACHABLE"
-export TW_PORT_DNS="$DNS" TW_PORT_LB="$LB"
+export TW_PORT_DNS="$DNS" TW_PORT_LB="$LB" TW_PORT_TLS10="$TLS10"
 
 tw_run_watched 180 "$bin" "$@"
