@@ -43,6 +43,7 @@ struct check_opts {
 	double mtls_wait_ms;
 	bool resume;
 	bool all_addresses;
+	bool no_client_stores;    /* --system-store: every profile on the system store */
 	const char *nameserver;   /* --nameserver: the one DNS server asked */
 	bool fail_on[FIND__COUNT];
 	bool json;
@@ -86,7 +87,10 @@ static void usage(FILE *out)
 "  --sni NAME              send NAME as SNI (default: HOST)\n"
 "  --no-sni                send no SNI\n"
 "  --connect-to ADDR[:PORT]  connect there instead of resolving HOST\n"
-"  --ca-file FILE          trust only the CAs in FILE (default: system store)\n"
+"  --ca-file FILE          trust only the CAs in FILE (default: a real client's\n"
+"                          platform store next to --testssl-db - Apple, Java,\n"
+"                          Linux, Microsoft, Mozilla.pem - else the system store)\n"
+"  --system-store          the system store for every profile\n"
 "  --client-cert FILE --client-key FILE   present this certificate (mTLS)\n"
 "  --starttls PROTO        smtp, imap, pop3, ftp or postgres\n"
 "  --revocation MODE       staple (default), ocsp (also ask the responder), crl\n"
@@ -386,7 +390,7 @@ static void start_more(struct check_run *run)
 enum { OPT_SNI = 256, OPT_NO_SNI, OPT_CONNECT_TO, OPT_CA_FILE, OPT_CLIENT_CERT, OPT_CLIENT_KEY,
        OPT_STARTTLS, OPT_REVOCATION, OPT_TIMEOUT, OPT_EXPIRY_WARN, OPT_FAIL_ON, OPT_OCSP_SLOW,
        OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY, OPT_RESUME,
-       OPT_EXPIRY_FRACTION, OPT_ALL_ADDRESSES, OPT_NAMESERVER };
+       OPT_EXPIRY_FRACTION, OPT_ALL_ADDRESSES, OPT_NAMESERVER, OPT_SYSTEM_STORE };
 
 static const struct option long_opts[] = {
 	{ "profile", required_argument, NULL, 'p' },
@@ -405,6 +409,7 @@ static const struct option long_opts[] = {
 	{ "mtls-wait-ms", required_argument, NULL, OPT_MTLS_WAIT },
 	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "all-addresses", no_argument, NULL, OPT_ALL_ADDRESSES },
+	{ "system-store", no_argument, NULL, OPT_SYSTEM_STORE },
 	{ "nameserver", required_argument, NULL, OPT_NAMESERVER },
 	{ "expiry-warn-fraction", required_argument, NULL, OPT_EXPIRY_FRACTION },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -486,6 +491,9 @@ int check_main(int argc, char **argv)
 		case OPT_ALL_ADDRESSES:
 			o.all_addresses = true;
 			break;
+		case OPT_SYSTEM_STORE:
+			o.no_client_stores = true;
+			break;
 		case OPT_NAMESERVER:
 			o.nameserver = optarg;
 			break;
@@ -558,7 +566,14 @@ int check_main(int argc, char **argv)
 	run.jobs = calloc(nsel, sizeof *run.jobs);
 	if (!run.jobs)
 		USAGE_ERR("out of memory");
-	struct tlsctx_opts to = { o.ca_file, o.client_cert, o.client_key };
+	/* real clients: their platform's store, next to the testssl.sh database */
+	char tdir[4096];
+	snprintf(tdir, sizeof tdir, "%s", o.testssl_db);
+	char *slash = strrchr(tdir, '/');
+	if (slash)
+		*slash = '\0';
+	struct tlsctx_opts to = { o.ca_file, o.client_cert, o.client_key,
+				  slash && !o.no_client_stores ? tdir : NULL };
 	for (size_t i = 0; i < nsel; i++) {
 		run.jobs[i].profile = sel[i];
 		run.jobs[i].owns_tc = true;

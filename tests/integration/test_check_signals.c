@@ -20,6 +20,8 @@
 #include "check_env.h"
 #include "probe_run.h"
 
+#define TESTSSL_DB_PATH "/etc/testssl/client-simulation.txt"
+
 TestSuite(signals, .timeout = 30);
 
 /* What `openssl verify` says of LEAF.pem served as LEAF-chain.pem against
@@ -618,5 +620,42 @@ Test(signals, clients_without_tls10_refuse_a_tls10_server)
 			expect_outcome(r, o, "protocol_version");
 		}
 	}
+	probe_run_free(r);
+}
+
+/* -------------------------------------------------- each client's own store */
+
+/* Stores next to a copy of testssl.sh's database: the test root is in
+ * Mozilla's and Java's, another root in Microsoft's and Linux's. Without
+ * --ca-file each real client verifies against its platform's store. */
+Test(signals, each_client_verifies_against_its_platform_store)
+{
+	struct probe_run run, *r = &run;
+	char dir[256], cmd[4096], db[300];
+
+	snprintf(dir, sizeof dir, "%s/stores", tw_env("TW_WORK"));
+	snprintf(cmd, sizeof cmd,
+		 "mkdir -p '%s' && cp " TESTSSL_DB_PATH " '%s/client-simulation.txt' && "
+		 "cp '%s' '%s/Mozilla.pem' && cp '%s' '%s/Java.pem' && cp '%s' '%s/Microsoft.pem' && "
+		 "cp '%s' '%s/Linux.pem'", dir, dir, tw_pki("root.pem"), dir, tw_pki("root.pem"), dir,
+		 tw_pki("root2.pem"), dir, tw_pki("root2.pem"), dir);
+	cr_assert_eq(system(cmd), 0, "cannot make the stores: %s", cmd);
+	snprintf(db, sizeof db, "%s/client-simulation.txt", dir);
+	probe_exec(r, "check", "--json", "--testssl-db", db, "--profile",
+		   "Firefox 100 (Win 10),Chrome 101 (Win 10),Java 17.0.3 (OpenJDK),Android 12 (native)",
+		   tw_target("localhost", "TW_PORT_GOOD"), NULL);
+	cr_assert_eq(r->n_lines, 4, "want 4 JSON lines%s", D);
+	for (size_t i = 0; i < 4; i++) {
+		json_t *o = r->lines[i];
+		const char *p = pj_str(o, "profile");
+		bool trusted = strncmp(p, "Firefox", 7) == 0 || strncmp(p, "Java", 4) == 0;
+		expect_outcome(r, o, trusted ? "ok" : "untrusted_root");
+	}
+	probe_run_free(r);
+
+	/* --ca-file overrides every store */
+	probe_exec(r, "check", "--json", "--testssl-db", db, "--ca-file", tw_pki("root.pem"),
+		   "--profile", "Chrome 101 (Win 10)", tw_target("localhost", "TW_PORT_GOOD"), NULL);
+	expect_outcome(r, one(r), "ok");
 	probe_run_free(r);
 }
