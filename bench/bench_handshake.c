@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[256] = "";
-	struct tlsctx_opts to = { ca, NULL, NULL };
+	struct tlsctx_opts to = { ca, NULL, NULL, NULL };
 	struct tlsctx *tc = tlsctx_new(p, &to, err, sizeof err);
 	if (!tc) {
 		fprintf(stderr, "bench_handshake: tlsctx_new: %s\n", err);

@@ -83,6 +83,8 @@ static const struct col cols[] = {
 	{ "connect_ms", "double precision", NULL, NULL },
 	{ "handshake_ms", "double precision", NULL, NULL },
 	{ "total_ms", "double precision", NULL, NULL },
+	{ "ocsp_error", "text", NULL, NULL },
+	{ "ocsp_responder_named", "boolean", NULL, NULL },
 };
 #define NCOLS (sizeof cols / sizeof cols[0])
 
@@ -113,7 +115,7 @@ static char *build_copy(void)
 static const char *const counters[] = {
 	"attempts", "handshakes", "handshake_ms_sum", "handshake_ms_count", "mtls_attempts",
 	"mtls_failures", "ocsp_stapled_count", "cipher_fallback_count", "sni_mismatch_count",
-	"expiring_soon_count",
+	"expiring_soon_count", "ocsp_no_responder_count",
 };
 #define NCOUNTERS (sizeof counters / sizeof counters[0])
 #define KEY "bucket, target, port, sni, region, profile"
@@ -187,7 +189,7 @@ static char *build_ingest(void)
 			"ocsp_stapled, sni_match, days_to_expiry, chain_not_after_min, handshake_ms, "
 			"tw_latency_bucket(handshake_ms) AS lb, fingerprint_sha256, leaf_subject, "
 			"leaf_sans, leaf_issuer, cert_not_before, cert_not_after, leaf_key, "
-			"leaf_sig_alg, labels),\n");
+			"leaf_sig_alg, labels, ocsp_responder_named),\n");
 
 	/* g1: per minute, key and outcome (outcome kept for the jsonb counts). */
 	strbuf_puts(&b, "g1 AS (SELECT date_trunc('minute', started_at) AS bucket, target, port, "
@@ -201,6 +203,8 @@ static char *build_ingest(void)
 			"count(*) FILTER (WHERE 'cipher_fallback' = ANY (findings)) AS cipher_fallback_count, "
 			"count(*) FILTER (WHERE NOT sni_match) AS sni_mismatch_count, "
 			"count(*) FILTER (WHERE 'expiring_soon' = ANY (findings)) AS expiring_soon_count, "
+			"count(*) FILTER (WHERE tls_version IS NOT NULL AND NOT ocsp_responder_named) "
+			"AS ocsp_no_responder_count, "
 			"min(days_to_expiry) AS min_days_to_expiry, "
 			"min(chain_not_after_min) AS min_chain_not_after");
 	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
@@ -521,6 +525,8 @@ int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char
 	put_dbl(b, r->has_connect_ms, r->connect_ms);
 	put_dbl(b, r->has_handshake_ms, r->handshake_ms);
 	put_dbl(b, r->has_total_ms, r->total_ms);
+	put_str(b, r->ocsp_error);
+	put_bool(b, r->has_ocsp_responder_named, r->ocsp_responder_named);
 	strbuf_put(b, "\n", 1);
 	return 0;
 }

@@ -21,6 +21,7 @@ const char *const metrics_outcome_names[METRICS_NOUTCOMES] = {
 	"dns_error", "connect_refused", "connect_timeout", "io_error", "handshake_timeout",
 	"not_tls", "protocol_version", "no_shared_cipher", "client_cert_required",
 	"client_cert_rejected", "tls_alert", "untrusted_root", "self_signed", "chain_incomplete",
+	"chain_invalid",
 	"cert_expired", "cert_not_yet_valid", "bad_usage", "weak_key", "weak_signature",
 	"hostname_mismatch", "revoked", "ok",
 };
@@ -29,6 +30,7 @@ const char *const metrics_finding_names[METRICS_NFINDINGS] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol", "cipher_fallback",
 	"no_ocsp_staple", "sni_mismatch", "ocsp_responder_unreachable", "ocsp_responder_slow",
 	"client_cert_expiring",
+	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
 };
 
 /* The columns of statement 1, in order. */

@@ -42,8 +42,8 @@
 
 #define METRICS_LOOKBACK_HOURS 6 /* a series with no result for this long disappears */
 #define METRICS_COUNT_HOURS 3    /* late results up to this old still count */
-#define METRICS_NOUTCOMES 22
-#define METRICS_NFINDINGS 10
+#define METRICS_NOUTCOMES 23
+#define METRICS_NFINDINGS 14
 
 struct metrics;
 

@@ -262,6 +262,7 @@ int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window
 		       gexpr[group]);
 	for (int k = 1; k <= SLI_LATENCY_BUCKETS; k++)
 		strbuf_printf(&b, ", sum(coalesce(handshake_ms_hist[%d], 0))", k);
+	strbuf_printf(&b, ", sum(ocsp_no_responder_count)");
 	strbuf_printf(&b, " FROM ");
 	sli_rows_sql(&b, w, 1);
 	strbuf_printf(&b, " r LEFT JOIN targets t ON t.target = r.target AND t.port = r.port "
@@ -317,7 +318,11 @@ int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window
 		x->p95_ms = sli_percentile(x->hist, 0.95);
 		x->p99_ms = sli_percentile(x->hist, 0.99);
 		x->mtls_failure_rate = ratio(x->mtls_failures, x->mtls_attempts);
-		x->ocsp_stapling_rate = ratio(x->ocsp_stapled, x->handshakes);
+		/* M5: only handshakes whose leaf names an OCSP responder */
+		x->ocsp_no_responder = u64(res, i, 13 + SLI_LATENCY_BUCKETS);
+		x->ocsp_stapling_rate = ratio(x->ocsp_stapled, x->handshakes -
+					      (x->ocsp_no_responder < x->handshakes ? x->ocsp_no_responder
+										: x->handshakes));
 		x->cipher_fallback_rate = ratio(x->cipher_fallback, x->handshakes);
 		x->sni_mismatch_rate = ratio(x->sni_mismatch, x->handshakes);
 	}

@@ -77,7 +77,8 @@ struct sli_values {
 	double min_days_to_expiry;      /* M3 leaf (NAN: none seen) */
 	int64_t min_chain_not_after_ms; /* M3 chain (INT64_MIN: none seen) */
 	double mtls_failure_rate;       /* M4 mtls_failures / mtls_attempts */
-	double ocsp_stapling_rate;      /* M5 ocsp_stapled / handshakes */
+	uint64_t ocsp_no_responder;     /* handshakes whose leaf names no OCSP responder */
+	double ocsp_stapling_rate;      /* M5 ocsp_stapled / (handshakes - ocsp_no_responder) */
 	double cipher_fallback_rate;    /* M6 cipher_fallback / handshakes */
 	double sni_mismatch_rate;       /* M9 sni_mismatch / handshakes */
 };

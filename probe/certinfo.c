@@ -166,3 +166,16 @@ void certinfo_sans(X509 *x, void (*add)(const char *san, void *arg), void *arg)
 	GENERAL_NAMES_free(gens);
 	ERR_clear_error();
 }
+
+bool certinfo_names_ocsp(X509 *x)
+{
+	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(x);
+	bool named = urls && sk_OPENSSL_STRING_num(urls) > 0;
+	X509_email_free(urls);
+	return named;
+}
+
+bool certinfo_has_san(X509 *x)
+{
+	return X509_get_ext_by_NID(x, NID_subject_alt_name, -1) >= 0;
+}

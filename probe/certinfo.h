@@ -19,6 +19,10 @@ bool certinfo_sig_weak(X509 *x);
 const char *certinfo_sig_alg(X509 *x);
 bool certinfo_is_ca(X509 *x);
 bool certinfo_self_signed(X509 *x);
+/* The certificate has a subjectAltName extension (of any content). */
+bool certinfo_has_san(X509 *x);
+/* The certificate names an OCSP responder (authorityInfoAccess OCSP). */
+bool certinfo_names_ocsp(X509 *x);
 /* 0 and *out set, or -1 when the time cannot be read. */
 int certinfo_not_before(X509 *x, time_t *out);
 int certinfo_not_after(X509 *x, time_t *out);

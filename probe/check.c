@@ -5,6 +5,7 @@
  * as the daemon.
  */
 #include "check.h"
+#include "check_addrs.h"
 #include "classify.h"
 #include "handshake.h"
 #include "hostport.h"
@@ -37,8 +38,13 @@ struct check_opts {
 	enum revocation_mode revocation;
 	double timeout_ms;
 	double expiry_warn_days;
+	double expiry_warn_fraction;
 	double ocsp_slow_ms;
 	double mtls_wait_ms;
+	bool resume;
+	bool all_addresses;
+	bool no_client_stores;    /* --system-store: every profile on the system store */
+	const char *nameserver;   /* --nameserver: the one DNS server asked */
 	bool fail_on[FIND__COUNT];
 	bool json;
 	bool color;
@@ -49,6 +55,8 @@ struct check_opts {
 struct check_job {
 	const struct profile *profile;
 	struct tlsctx *tc;
+	bool owns_tc;           /* --all-addresses: the profile's first job frees tc */
+	const char *address;    /* --all-addresses: connect here; NULL: resolve */
 	struct hs_conn *conn;
 	Tlswatch__Result result;
 	bool done;
@@ -61,6 +69,7 @@ struct check_run {
 	struct check_job *jobs;
 	size_t njobs, next, running, finished;
 	struct hs_request tmpl;
+	char addrs[CHECK_ADDRS_MAX][INET6_ADDRSTRLEN]; /* --all-addresses */
 	const struct check_opts *o;
 	bool progress;
 	int exit_code;
@@ -78,15 +87,27 @@ static void usage(FILE *out)
 "  --sni NAME              send NAME as SNI (default: HOST)\n"
 "  --no-sni                send no SNI\n"
 "  --connect-to ADDR[:PORT]  connect there instead of resolving HOST\n"
-"  --ca-file FILE          trust only the CAs in FILE (default: system store)\n"
+"  --ca-file FILE          trust only the CAs in FILE (default: a real client's\n"
+"                          platform store next to --testssl-db - Apple, Java,\n"
+"                          Linux, Microsoft, Mozilla.pem - else the system store)\n"
+"  --system-store          the system store for every profile\n"
 "  --client-cert FILE --client-key FILE   present this certificate (mTLS)\n"
 "  --starttls PROTO        smtp, imap, pop3, ftp or postgres\n"
-"  --revocation MODE       staple (default) or ocsp (also ask the responder)\n"
+"  --revocation MODE       staple (default), ocsp (also ask the responder), crl\n"
+"                          (also fetch the chain's CRLs) or ocsp,crl\n"
 "  --timeout SEC           deadline of each phase (default 10)\n"
-"  --expiry-warn DAYS      expiring_soon threshold (default 30)\n"
+"  --expiry-warn DAYS      expiring_soon threshold (default 30)...\n"
+"  --expiry-warn-fraction F  ...or this share of the certificate's lifetime,\n"
+"                          whichever is smaller (default 0.333; 0: days only)\n"
 "  --fail-on F[,F...]      these findings fail the check too (exit 1)\n"
 "  --ocsp-slow-ms MS       ocsp_responder_slow threshold (default 1000)\n"
-"  --mtls-wait-ms MS       TLS1.3 wait for a late client-cert rejection (default 500)\n"
+"  --mtls-wait-ms MS       TLS1.3 wait for a late client-cert rejection, or for\n"
+"                          a session ticket with --resume (default 500)\n"
+"  --all-addresses         every A/AAAA address of HOST (or of --connect-to),\n"
+"                          each profile once per address; results carry it\n"
+"  --nameserver IP[:PORT]  ask this DNS server only (default: resolv.conf)\n"
+"  --resume                a second handshake resuming the session: resumed,\n"
+"                          resume_ms (tickets, or session IDs)\n"
 "  --testssl-db FILE       testssl.sh client database (default %s)\n"
 "  --concurrency N         handshakes in flight at once (default 256)\n"
 "  --json                  JSON Lines, one object per profile\n"
@@ -259,8 +280,12 @@ static void print_table_header(void)
 	       "FINDINGS / REASON");
 }
 
-static void print_row(const Tlswatch__Result *r, bool color)
+/* with_address: --all-addresses, where one profile has a row per address */
+static void print_row(const Tlswatch__Result *r, bool color, bool with_address)
 {
+	char prof[80];
+	snprintf(prof, sizeof prof, "%s%s%s", r->profile, with_address ? " @" : "",
+		 with_address && r->address ? r->address : "");
 	char findings[512] = "";
 	size_t o = 0;
 	for (size_t i = 0; i < r->n_findings && o < sizeof findings; i++)
@@ -270,12 +295,39 @@ static void print_row(const Tlswatch__Result *r, bool color)
 	char hs[24] = "-";
 	if (r->has_handshake_ms)
 		snprintf(hs, sizeof hs, "%.1f", r->handshake_ms);
-	printf("%-34.34s %-8s %-32.32s %s%-20s%s %9s  %s\n", r->profile,
+	printf("%-34.34s %-8s %-32.32s %s%-20s%s %9s  %s\n", prof,
 	       r->tls_version ? r->tls_version : "-", r->cipher ? r->cipher : "-",
 	       color_for(r->outcome, color), r->outcome, color ? "\033[0m" : "", hs, findings);
 }
 
 static void start_more(struct check_run *run);
+
+/* --all-addresses: nprof jobs become one per profile and address (the
+ * profile's context shared, freed by its first job). A name that does not
+ * resolve keeps one job per profile: the handshake reports the DNS error. */
+static int expand_addresses(struct check_run *run, const char *name, size_t nprof)
+{
+	char err[256];
+	size_t n = 0;
+	if (check_addrs_resolve(run->base, run->dns, name, run->addrs, CHECK_ADDRS_MAX, &n, err,
+				sizeof err) != 0 || n == 0)
+		return 0;
+	struct check_job *jobs = calloc(nprof * n, sizeof *jobs);
+	if (!jobs)
+		return -1;
+	for (size_t p = 0; p < nprof; p++)
+		for (size_t a = 0; a < n; a++) {
+			struct check_job *j = &jobs[p * n + a];
+			j->profile = run->jobs[p].profile;
+			j->tc = run->jobs[p].tc;
+			j->owns_tc = a == 0;
+			j->address = run->addrs[a];
+		}
+	free(run->jobs);
+	run->jobs = jobs;
+	run->njobs = nprof * n;
+	return 0;
+}
 
 /* The callback argument is the run; the job is found by its connection. */
 static void job_done(struct hs_conn *c, void *arg)
@@ -291,6 +343,7 @@ static void job_done(struct hs_conn *c, void *arg)
 	if (!job)
 		return;
 	co.expiry_warn_days = run->o->expiry_warn_days;
+	co.expiry_warn_fraction = run->o->expiry_warn_fraction;
 	co.ocsp_slow_ms = run->o->ocsp_slow_ms;
 	co.now = time(NULL);
 	classify_result(handshake_facts(c), handshake_request(c), handshake_sni_sent(c), &co, &cl);
@@ -319,6 +372,10 @@ static void start_more(struct check_run *run)
 		struct check_job *job = &run->jobs[run->next++];
 		struct hs_request req = run->tmpl;
 		req.tc = job->tc;
+		if (job->address) {
+			req.connect_to = job->address;
+			req.connect_port = run->tmpl.connect_port;
+		}
 		run->running++;
 		job->conn = handshake_start(run->base, run->dns, &req, job_done, run);
 		if (!job->conn) {
@@ -332,7 +389,8 @@ static void start_more(struct check_run *run)
 
 enum { OPT_SNI = 256, OPT_NO_SNI, OPT_CONNECT_TO, OPT_CA_FILE, OPT_CLIENT_CERT, OPT_CLIENT_KEY,
        OPT_STARTTLS, OPT_REVOCATION, OPT_TIMEOUT, OPT_EXPIRY_WARN, OPT_FAIL_ON, OPT_OCSP_SLOW,
-       OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY };
+       OPT_MTLS_WAIT, OPT_JSON, OPT_NO_COLOR, OPT_TESTSSL_DB, OPT_CONCURRENCY, OPT_RESUME,
+       OPT_EXPIRY_FRACTION, OPT_ALL_ADDRESSES, OPT_NAMESERVER, OPT_SYSTEM_STORE };
 
 static const struct option long_opts[] = {
 	{ "profile", required_argument, NULL, 'p' },
@@ -349,6 +407,11 @@ static const struct option long_opts[] = {
 	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 	{ "ocsp-slow-ms", required_argument, NULL, OPT_OCSP_SLOW },
 	{ "mtls-wait-ms", required_argument, NULL, OPT_MTLS_WAIT },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "all-addresses", no_argument, NULL, OPT_ALL_ADDRESSES },
+	{ "system-store", no_argument, NULL, OPT_SYSTEM_STORE },
+	{ "nameserver", required_argument, NULL, OPT_NAMESERVER },
+	{ "expiry-warn-fraction", required_argument, NULL, OPT_EXPIRY_FRACTION },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 	{ "testssl-db", required_argument, NULL, OPT_TESTSSL_DB },
@@ -365,6 +428,7 @@ int check_main(int argc, char **argv)
 {
 	struct check_opts o = {
 		.profile_spec = "modern", .timeout_ms = 10000, .expiry_warn_days = 30,
+		.expiry_warn_fraction = 1.0 / 3.0,
 		.ocsp_slow_ms = 1000, .mtls_wait_ms = 500, .testssl_db = TESTSSL_DB_DEFAULT,
 		.concurrency = 256,
 	};
@@ -395,7 +459,11 @@ int check_main(int argc, char **argv)
 		case OPT_REVOCATION:
 			if (strcmp(optarg, "staple") == 0) o.revocation = REV_STAPLE;
 			else if (strcmp(optarg, "ocsp") == 0) o.revocation = REV_OCSP;
-			else USAGE_ERR("unknown --revocation \"%s\" (staple or ocsp)", optarg);
+			else if (strcmp(optarg, "crl") == 0) o.revocation = REV_CRL;
+			else if (strcmp(optarg, "ocsp,crl") == 0 || strcmp(optarg, "crl,ocsp") == 0)
+				o.revocation = (enum revocation_mode)(REV_OCSP | REV_CRL);
+			else USAGE_ERR("unknown --revocation \"%s\" (staple, ocsp, crl or ocsp,crl)",
+				       optarg);
 			break;
 		case OPT_TIMEOUT:
 			if (parse_double(optarg, 0.001, &v) != 0)
@@ -414,6 +482,23 @@ int check_main(int argc, char **argv)
 		case OPT_MTLS_WAIT:
 			if (parse_double(optarg, 0, &o.mtls_wait_ms) != 0)
 				USAGE_ERR("bad --mtls-wait-ms \"%s\"", optarg);
+			break;
+		case OPT_EXPIRY_FRACTION:
+			if (parse_double(optarg, 0, &v) != 0 || v > 1)
+				USAGE_ERR("bad --expiry-warn-fraction \"%s\": 0 to 1 expected", optarg);
+			o.expiry_warn_fraction = v;
+			break;
+		case OPT_ALL_ADDRESSES:
+			o.all_addresses = true;
+			break;
+		case OPT_SYSTEM_STORE:
+			o.no_client_stores = true;
+			break;
+		case OPT_NAMESERVER:
+			o.nameserver = optarg;
+			break;
+		case OPT_RESUME:
+			o.resume = true;
 			break;
 		case OPT_FAIL_ON: {
 			char *copy = strdup(optarg), *save = NULL;
@@ -481,17 +566,32 @@ int check_main(int argc, char **argv)
 	run.jobs = calloc(nsel, sizeof *run.jobs);
 	if (!run.jobs)
 		USAGE_ERR("out of memory");
-	struct tlsctx_opts to = { o.ca_file, o.client_cert, o.client_key };
+	/* real clients: their platform's store, next to the testssl.sh database */
+	char tdir[4096];
+	snprintf(tdir, sizeof tdir, "%s", o.testssl_db);
+	char *slash = strrchr(tdir, '/');
+	if (slash)
+		*slash = '\0';
+	struct tlsctx_opts to = { o.ca_file, o.client_cert, o.client_key,
+				  slash && !o.no_client_stores ? tdir : NULL };
 	for (size_t i = 0; i < nsel; i++) {
 		run.jobs[i].profile = sel[i];
+		run.jobs[i].owns_tc = true;
 		run.jobs[i].tc = tlsctx_new(sel[i], &to, err, sizeof err);
 		if (!run.jobs[i].tc)
 			USAGE_ERR("%s", err);
 	}
 
 	run.base = event_base_new();
-	run.dns = run.base ? evdns_base_new(run.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
-	if (!run.dns && run.base) {
+	if (o.nameserver) {
+		/* only that server: what it answers is what is probed */
+		run.dns = run.base ? evdns_base_new(run.base, 0) : NULL;
+		if (run.dns && evdns_base_nameserver_ip_add(run.dns, o.nameserver) != 0)
+			USAGE_ERR("bad --nameserver \"%s\": IP[:PORT] expected", o.nameserver);
+	} else {
+		run.dns = run.base ? evdns_base_new(run.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
+	}
+	if (!run.dns && run.base && !o.nameserver) {
 		/* no resolv.conf: /etc/hosts and literals still work */
 		run.dns = evdns_base_new(run.base, 0);
 		if (run.dns)
@@ -509,7 +609,10 @@ int check_main(int argc, char **argv)
 	run.tmpl.revocation = o.revocation;
 	run.tmpl.timeout_ms = o.timeout_ms;
 	run.tmpl.mtls_wait_ms = o.mtls_wait_ms;
-	run.progress = !o.json && nsel > 1 && isatty(STDERR_FILENO);
+	run.tmpl.resume = o.resume;
+	if (o.all_addresses && expand_addresses(&run, o.connect_to ? ctaddr : host, nsel) != 0)
+		USAGE_ERR("out of memory");
+	run.progress = !o.json && run.njobs > 1 && isatty(STDERR_FILENO);
 
 	start_more(&run);
 	if (run.finished < run.njobs)
@@ -532,7 +635,7 @@ int check_main(int argc, char **argv)
 			free(line);
 			json_decref(j);
 		} else {
-			print_row(r, o.color);
+			print_row(r, o.color, o.all_addresses);
 		}
 		if (strcmp(r->outcome, "ok") != 0 && rc == CHECK_EXIT_OK)
 			rc = CHECK_EXIT_FAIL;
@@ -549,7 +652,8 @@ out:
 			if (run.jobs[i].conn)
 				handshake_free(run.jobs[i].conn);
 			result_clear(&run.jobs[i].result);
-			tlsctx_free(run.jobs[i].tc);
+			if (run.jobs[i].owns_tc)
+				tlsctx_free(run.jobs[i].tc);
 		}
 		free(run.jobs);
 	}

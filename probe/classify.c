@@ -11,6 +11,25 @@
  *   When the certificate whose issuer is missing is an end-entity, its
  *   issuer must be an intermediate CA: chain_incomplete. When it is itself
  *   a CA, what is missing is a root: untrusted_root.
+ * - A chain that reaches a trusted anchor but through a CA that may not
+ *   issue this certificate (not a CA: 79; path length: 25; name
+ *   constraints: 47/48; an unhandled critical extension: 34; and their
+ *   siblings in is_chain_invalid_error()) is chain_invalid, not
+ *   untrusted_root: the root is fine, the fix is in the CA certificates.
+ *   An anchor problem (18, 19, 20, 21, 2) still comes first: with an
+ *   unknown root the constraints below it do not matter yet.
+ * - no_ocsp_staple only for a leaf that names an OCSP responder: there is
+ *   nothing to staple otherwise. bad_ocsp_staple: the staple is no valid
+ *   answer (ocsp_status "invalid", why in ocsp_error) or says "unknown";
+ *   a responder's later answer does not hide it.
+ * - A leaf without subjectAltName: profiles that do not read the CN
+ *   (profile_cn.c: modern, tls13, current browsers) get hostname_mismatch
+ *   with the reason "no subjectAltName"; the others match the CN.
+ * - expiring_soon: the certificate of the chain that expires first is
+ *   within the stricter (smaller) of expiry_warn_days and
+ *   expiry_warn_fraction of its own lifetime (default 30 days and one
+ *   third): a 47-day certificate warns 15.7 days ahead, not for most of its
+ *   life; a one-year certificate still 30 days ahead.
  * - handshake_failure before ServerHello is the server finding nothing it
  *   shares with us (cipher, group or signature algorithm): no_shared_cipher.
  *   After a CertificateRequest it is about our certificate.
@@ -31,7 +50,7 @@ static const char *const outcome_names[OUT__COUNT] = {
 	"dns_error", "connect_refused", "connect_timeout", "io_error",
 	"handshake_timeout", "not_tls", "protocol_version", "no_shared_cipher",
 	"client_cert_required", "client_cert_rejected", "tls_alert",
-	"untrusted_root", "self_signed", "chain_incomplete",
+	"untrusted_root", "self_signed", "chain_incomplete", "chain_invalid",
 	"cert_expired", "cert_not_yet_valid",
 	"bad_usage", "weak_key", "weak_signature",
 	"hostname_mismatch", "revoked", "ok",
@@ -41,6 +60,7 @@ static const char *const finding_names[FIND__COUNT] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol",
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
+	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
 };
 
 const char *classify_outcome_name(enum outcome o)
@@ -191,6 +211,32 @@ static bool is_trust_error(int code)
 	}
 }
 
+/* A CA in a path to a trusted anchor may not issue what is below it. */
+static bool is_chain_invalid_error(int code)
+{
+	switch (code) {
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+	case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
+	case X509_V_ERR_INVALID_EXTENSION:
+	case X509_V_ERR_INVALID_POLICY_EXTENSION:
+	case X509_V_ERR_NO_EXPLICIT_POLICY:
+	case X509_V_ERR_PERMITTED_VIOLATION:
+	case X509_V_ERR_EXCLUDED_VIOLATION:
+	case X509_V_ERR_SUBTREE_MINMAX:
+	case X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE:
+	case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
+	case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
+	case X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA:
+	case X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN:
+	case X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Trust: does the chain lead to an anchor we trust? */
 static bool classify_trust(const struct hs_facts *f, enum outcome *o, int *depth)
 {
@@ -213,8 +259,17 @@ static bool classify_trust(const struct hs_facts *f, enum outcome *o, int *depth
 		*depth = d;
 		return true;
 	}
-	/* Anything else that breaks the path (bad signature, invalid CA, path
-	 * length...) means the chain does not lead to a trusted anchor. */
+	/* The anchor is trusted; the first constraint OpenSSL found broken,
+	 * as `openssl verify` would name it. */
+	for (int i = 0; i < f->n_verify_errors; i++) {
+		if (is_chain_invalid_error(f->verify_errors[i].code)) {
+			*o = OUT_CHAIN_INVALID;
+			*depth = f->verify_errors[i].depth;
+			return true;
+		}
+	}
+	/* Anything else that breaks the path (a bad signature...) means the
+	 * chain does not lead to a trusted anchor. */
 	for (int i = 0; i < f->n_verify_errors; i++) {
 		if (is_trust_error(f->verify_errors[i].code)) {
 			*o = OUT_UNTRUSTED_ROOT;
@@ -249,19 +304,41 @@ static int policy_violation(const struct hs_facts *f, const struct profile *p, b
 	return -1;
 }
 
-static bool name_matches(X509 *leaf, const char *name)
+/* The same check as the handshake's (handshake.c): the CN only for a
+ * profile that reads it. */
+static bool name_matches(X509 *leaf, const char *name, const struct profile *p)
 {
 	unsigned char ip[16];
 	if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
 		return X509_check_ip_asc(leaf, name, 0) == 1;
-	return X509_check_host(leaf, name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+	return X509_check_host(leaf, name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+			       (p->reads_cn ? 0 : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT), NULL) == 1;
+}
+
+/* The expiring_soon window in seconds for certificate x (see the top). */
+static double expiry_window_s(X509 *x, const struct classify_opts *o)
+{
+	double warn_s = o->expiry_warn_days * 86400.0;
+	time_t nb, na;
+	if (x && o->expiry_warn_fraction > 0 && certinfo_not_before(x, &nb) == 0 &&
+	    certinfo_not_after(x, &na) == 0 && na > nb) {
+		double frac_s = difftime(na, nb) * o->expiry_warn_fraction;
+		if (frac_s < warn_s)
+			warn_s = frac_s;
+	}
+	return warn_s;
+}
+
+static STACK_OF(X509) *expiry_chain(const struct hs_facts *f)
+{
+	/* the verified chain includes the anchor; otherwise what was served */
+	return f->verified_chain && sk_X509_num(f->verified_chain) > 0 ? f->verified_chain
+								       : f->peer_chain;
 }
 
 static void chain_expiry(const struct hs_facts *f, struct classification *c)
 {
-	/* the verified chain includes the anchor; otherwise what was served */
-	STACK_OF(X509) *ch = f->verified_chain && sk_X509_num(f->verified_chain) > 0
-		? f->verified_chain : f->peer_chain;
+	STACK_OF(X509) *ch = expiry_chain(f);
 	c->chain_not_after_min_depth = -1;
 	for (int i = 0; ch && i < sk_X509_num(ch); i++) {
 		time_t na;
@@ -285,6 +362,7 @@ void classify_result(const struct hs_facts *f, const struct hs_request *req, con
 	memset(c, 0, sizeof *c);
 	c->depth = -1;
 	c->days_to_expiry = NAN;
+	c->expiry_warn_days = NAN;
 	c->chain_not_after_min_depth = -1;
 	snprintf(c->reason, sizeof c->reason, "%s", f->detail);
 
@@ -294,7 +372,7 @@ void classify_result(const struct hs_facts *f, const struct hs_request *req, con
 		if (certinfo_not_after(leaf, &na) == 0)
 			c->days_to_expiry = difftime(na, o->now) / 86400.0;
 		c->sni_match_known = true;
-		c->sni_match = name_matches(leaf, sni_sent ? sni_sent : req->host);
+		c->sni_match = name_matches(leaf, sni_sent ? sni_sent : req->host, p);
 		chain_expiry(f, c);
 	}
 
@@ -351,11 +429,23 @@ void classify_result(const struct hs_facts *f, const struct hs_request *req, con
 	if (d < 0)
 		d = err_depth(f, X509_V_ERR_IP_ADDRESS_MISMATCH);
 	if (d >= 0) {
-		c->outcome = OUT_HOSTNAME_MISMATCH; c->depth = d; goto verdict;
+		c->outcome = OUT_HOSTNAME_MISMATCH; c->depth = d;
+		if (leaf && !certinfo_has_san(leaf)) {
+			snprintf(c->reason, sizeof c->reason, "depth %d: no subjectAltName (%s)", d,
+				 p->reads_cn ? "and the CN does not match"
+				 : "this client does not read the CN");
+			goto findings;
+		}
+		goto verdict;
 	}
 	if (f->ocsp_status == OCSP_ST_REVOKED) {
 		c->outcome = OUT_REVOKED; c->depth = 0;
 		snprintf(c->reason, sizeof c->reason, "OCSP (%s): %s", f->ocsp_source, f->ocsp_detail);
+		goto findings;
+	}
+	if (f->crl.status == CRL_ST_REVOKED) {
+		c->outcome = OUT_REVOKED; c->depth = f->crl.depth;
+		snprintf(c->reason, sizeof c->reason, "CRL: %s", f->crl.detail);
 		goto findings;
 	}
 	if ((d = err_depth(f, X509_V_ERR_CERT_REVOKED)) >= 0) {
@@ -379,9 +469,11 @@ verdict:
 
 findings:
 	if (leaf) {
-		double warn_s = o->expiry_warn_days * 86400.0;
 		if (c->chain_not_after_min_depth >= 0) {
+			STACK_OF(X509) *ch = expiry_chain(f);
+			double warn_s = expiry_window_s(sk_X509_value(ch, c->chain_not_after_min_depth), o);
 			double left = difftime(c->chain_not_after_min, o->now);
+			c->expiry_warn_days = warn_s / 86400.0;
 			if (left > 0 && left <= warn_s)
 				c->findings[FIND_EXPIRING_SOON] = true;
 		}
@@ -402,9 +494,20 @@ findings:
 			c->findings[FIND_LEGACY_PROTOCOL] = true;
 		if (f->cipher && (tlsctx_cipher_tier(f->cipher) < tc->best_tier || f->version < tc->max_version))
 			c->findings[FIND_CIPHER_FALLBACK] = true;
-		if (p->request_ocsp && !f->ocsp_stapled)
+		/* a certificate that names no responder cannot be stapled for
+		 * (Let's Encrypt issues no OCSP URL since 2025) */
+		if (p->request_ocsp && !f->ocsp_stapled && leaf && certinfo_names_ocsp(leaf))
 			c->findings[FIND_NO_OCSP_STAPLE] = true;
+		/* a staple that is no valid answer, or one that says nothing */
+		if (f->ocsp_stapled && (f->staple_status == OCSP_ST_INVALID ||
+					f->staple_status == OCSP_ST_UNKNOWN))
+			c->findings[FIND_BAD_OCSP_STAPLE] = true;
 	}
+	/* a CRL that could not be used: fetched (unreachable), current
+	 * (stale), or trusted (invalid: not the issuer's, or no signature) */
+	c->findings[FIND_CRL_UNREACHABLE] = f->crl.unreachable;
+	c->findings[FIND_CRL_STALE] = f->crl.stale;
+	c->findings[FIND_CRL_INVALID] = f->crl.invalid;
 	if (f->ocsp_responder_unreachable)
 		c->findings[FIND_OCSP_RESPONDER_UNREACHABLE] = true;
 	else if (f->ocsp_responder_ms >= 0 && f->ocsp_responder_ms > o->ocsp_slow_ms)

@@ -15,7 +15,7 @@ enum outcome {
 	OUT_DNS_ERROR, OUT_CONNECT_REFUSED, OUT_CONNECT_TIMEOUT, OUT_IO_ERROR,
 	OUT_HANDSHAKE_TIMEOUT, OUT_NOT_TLS, OUT_PROTOCOL_VERSION, OUT_NO_SHARED_CIPHER,
 	OUT_CLIENT_CERT_REQUIRED, OUT_CLIENT_CERT_REJECTED, OUT_TLS_ALERT,
-	OUT_UNTRUSTED_ROOT, OUT_SELF_SIGNED, OUT_CHAIN_INCOMPLETE,
+	OUT_UNTRUSTED_ROOT, OUT_SELF_SIGNED, OUT_CHAIN_INCOMPLETE, OUT_CHAIN_INVALID,
 	OUT_CERT_EXPIRED, OUT_CERT_NOT_YET_VALID,
 	OUT_BAD_USAGE, OUT_WEAK_KEY, OUT_WEAK_SIGNATURE,
 	OUT_HOSTNAME_MISMATCH, OUT_REVOKED, OUT_OK,
@@ -26,6 +26,7 @@ enum finding {
 	FIND_EXPIRING_SOON, FIND_WEAK_KEY, FIND_WEAK_SIGNATURE, FIND_LEGACY_PROTOCOL,
 	FIND_CIPHER_FALLBACK, FIND_NO_OCSP_STAPLE, FIND_SNI_MISMATCH,
 	FIND_OCSP_RESPONDER_UNREACHABLE, FIND_OCSP_RESPONDER_SLOW, FIND_CLIENT_CERT_EXPIRING,
+	FIND_BAD_OCSP_STAPLE, FIND_CRL_UNREACHABLE, FIND_CRL_STALE, FIND_CRL_INVALID,
 	FIND__COUNT
 };
 
@@ -36,6 +37,8 @@ int classify_finding_parse(const char *name);
 
 struct classify_opts {
 	double expiry_warn_days;    /* expiring_soon threshold (default 30) */
+	double expiry_warn_fraction; /* ... or this share of the certificate's lifetime when
+				      * smaller (default 1/3); 0 = the days alone */
 	double ocsp_slow_ms;        /* ocsp_responder_slow threshold */
 	time_t now;
 };
@@ -50,6 +53,7 @@ struct classification {
 	time_t chain_not_after_min;
 	int chain_not_after_min_depth;  /* -1 when no chain */
 	double days_to_expiry;      /* leaf; NaN when no leaf */
+	double expiry_warn_days;    /* the expiring_soon threshold applied; NaN when no chain */
 };
 
 void classify_result(const struct hs_facts *f, const struct hs_request *req, const char *sni_sent,

@@ -37,11 +37,12 @@ static const char *const COLLECTOR_KEYS[] = { "address", "ca_file", "cert_file",
 					      "heartbeat", NULL };
 static const char *const SPOOL_KEYS[] = { "path", "max_bytes", "fsync_interval", NULL };
 static const char *const DEFAULTS_KEYS[] = { "interval", "timeout", "profiles",
-					     "expiry_warn_days", "ca_file", "revocation", NULL };
+					     "expiry_warn_days", "ca_file", "revocation",
+					     "expiry_warn_fraction", NULL };
 static const char *const TARGET_KEYS[] = { "host", "port", "sni", "no_sni", "connect_to",
 					   "service", "labels", "profiles", "interval",
 					   "timeout", "starttls", "client_cert", "client_key",
-					   "ca_file", "revocation", NULL };
+					   "ca_file", "revocation", "resume", NULL };
 static const char *const LOG_KEYS[] = { "level", "json", NULL };
 
 static struct config_pos pos_of(const yaml_node_t *n)
@@ -82,8 +83,27 @@ static int get_revocation(struct yc *yc, yaml_node_t *v, const char *ctx,
 		*out = CONFIG_REV_STAPLE;
 	else if (strcmp(s, "ocsp") == 0)
 		*out = CONFIG_REV_OCSP;
+	else if (strcmp(s, "crl") == 0)
+		*out = CONFIG_REV_CRL;
+	else if (strcmp(s, "ocsp,crl") == 0 || strcmp(s, "crl,ocsp") == 0)
+		*out = CONFIG_REV_OCSP_CRL;
 	else
-		return YC_ERRN(yc, v, ctx, "expected staple or ocsp, got \"%.64s\"", s);
+		return YC_ERRN(yc, v, ctx, "expected staple, ocsp, crl or ocsp,crl, got \"%.64s\"", s);
+	return 0;
+}
+
+/* A decimal number in [0, 1]. */
+static int get_fraction(struct yc *yc, yaml_node_t *v, const char *ctx, double *out)
+{
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
+	char *end;
+	if (!s)
+		return -1;
+	errno = 0;
+	double f = strtod(s, &end);
+	if (!*s || *end || errno || !(f >= 0 && f <= 1))
+		return YC_ERRN(yc, v, ctx, "expected a number from 0 to 1, got \"%.64s\"", s);
+	*out = f;
 	return 0;
 }
 
@@ -296,6 +316,7 @@ static int parse_defaults(struct yc *yc, yaml_node_t *root, struct probe_config 
 	d->interval_ms = 60000;
 	d->timeout_ms = 10000;
 	d->expiry_warn_days = 30;
+	d->expiry_warn_fraction = 1.0 / 3.0;
 	yaml_node_t *m = yamlcfg_get(yc, root, "defaults", NULL), *v;
 	if (m && yamlcfg_check_keys(yc, m, "defaults", DEFAULTS_KEYS) < 0)
 		return -1;
@@ -308,6 +329,9 @@ static int parse_defaults(struct yc *yc, yaml_node_t *root, struct probe_config 
 	if (m && (v = yamlcfg_get(yc, m, "expiry_warn_days", NULL)) &&
 	    yamlcfg_uint(yc, v, "defaults.expiry_warn_days", 0, MAX_WARN_DAYS,
 		    &d->expiry_warn_days) < 0)
+		return -1;
+	if (m && (v = yamlcfg_get(yc, m, "expiry_warn_fraction", NULL)) &&
+	    get_fraction(yc, v, "defaults.expiry_warn_fraction", &d->expiry_warn_fraction) < 0)
 		return -1;
 	if (m && yamlcfg_opt_string(yc, m, "ca_file", "defaults", &d->ca_file) < 0)
 		return -1;
@@ -342,6 +366,7 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 	t->interval_ms = cfg->defaults.interval_ms;
 	t->timeout_ms = cfg->defaults.timeout_ms;
 	t->expiry_warn_days = cfg->defaults.expiry_warn_days;
+	t->expiry_warn_fraction = cfg->defaults.expiry_warn_fraction;
 	t->revocation = cfg->defaults.revocation;
 	t->port = 443;
 
@@ -436,6 +461,9 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 		return yamlcfg_oom(yc);
 	yamlcfg_subctx(c, sizeof c, ctx, "revocation");
 	if ((v = yamlcfg_get(yc, m, "revocation", NULL)) && get_revocation(yc, v, c, &t->revocation) < 0)
+		return -1;
+	yamlcfg_subctx(c, sizeof c, ctx, "resume");
+	if ((v = yamlcfg_get(yc, m, "resume", NULL)) && yamlcfg_bool(yc, v, c, &t->resume) < 0)
 		return -1;
 	return 0;
 }

@@ -33,7 +33,9 @@ struct config_pos {
 /* How revocation is checked (handshake.h's enum revocation_mode). */
 enum config_revocation {
 	CONFIG_REV_STAPLE = 0,         /* look at the stapled OCSP response only */
-	CONFIG_REV_OCSP                /* also ask the leaf's OCSP responder */
+	CONFIG_REV_OCSP = 1,           /* also ask the leaf's OCSP responder */
+	CONFIG_REV_CRL = 2,            /* also fetch the chain's CRLs */
+	CONFIG_REV_OCSP_CRL = 3        /* both (the same bits as enum revocation_mode) */
 };
 
 struct config_label {
@@ -57,11 +59,13 @@ struct config_target {
 	unsigned interval_ms;          /* >= 1000 */
 	unsigned timeout_ms;           /* >= 1 */
 	unsigned expiry_warn_days;     /* from defaults */
+	double expiry_warn_fraction;   /* from defaults */
 	enum starttls_proto starttls;  /* STARTTLS_NONE when absent */
 	char *client_cert;             /* mTLS: both or neither */
 	char *client_key;
 	char *ca_file;                 /* trust store for this target; NULL = system store */
 	enum config_revocation revocation;
+	bool resume;                   /* resume: true - a second handshake resuming the session */
 	struct config_pos pos;         /* the "- host: ..." mapping */
 	struct config_pos client_cert_pos, client_key_pos;
 	struct config_pos ca_file_pos; /* the target's value, or defaults.ca_file's */
@@ -74,6 +78,8 @@ struct config_defaults {
 	struct config_pos *profile_pos;
 	size_t nprofiles;
 	unsigned expiry_warn_days;     /* default 30 */
+	double expiry_warn_fraction;   /* of the certificate's lifetime, when smaller
+					* than the days (default 1/3; 0 = days only) */
 	char *ca_file;                 /* default NULL = system trust store */
 	struct config_pos ca_file_pos;
 	enum config_revocation revocation; /* default staple */

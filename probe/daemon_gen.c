@@ -123,7 +123,7 @@ static struct tlsctx *gen_ctx(struct dgen *g, size_t *tab, size_t cap,
 		}
 	}
 	char why[512];
-	struct tlsctx_opts to = { t->ca_file, t->client_cert, t->client_key };
+	struct tlsctx_opts to = { t->ca_file, t->client_cert, t->client_key, NULL };
 	struct tlsctx *tc = tlsctx_new(p, &to, why, sizeof why);
 	if (!tc) {
 		snprintf(err, errlen, "%s:%u:%u: targets[%zu]: profile \"%s\": %s", g->cfg->path,

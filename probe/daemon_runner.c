@@ -111,6 +111,7 @@ static void run_done(struct hs_conn *c, void *arg)
 	struct dentry *de = run->de;
 	struct classification cl;
 	struct classify_opts co = { .expiry_warn_days = de->t->expiry_warn_days,
+				    .expiry_warn_fraction = de->t->expiry_warn_fraction,
 				    .ocsp_slow_ms = OCSP_SLOW_MS, .now = time(NULL) };
 	Tlswatch__Result r;
 
@@ -159,9 +160,10 @@ void daemon_runner_start(struct sched_entry *se, void *arg)
 		.sni = t->sni,
 		.no_sni = t->no_sni,
 		.starttls = t->starttls,
-		.revocation = t->revocation == CONFIG_REV_OCSP ? REV_OCSP : REV_STAPLE,
+		.revocation = (enum revocation_mode)t->revocation,  /* the same bits */
 		.timeout_ms = t->timeout_ms,
 		.mtls_wait_ms = MTLS_WAIT_MS,
+		.resume = t->resume,
 		.tc = de->tc,
 	};
 	run->conn = handshake_start(d->base, d->dns, &req, run_done, run);

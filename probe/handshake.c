@@ -2,14 +2,16 @@
  * handshake.c - the probe's connection state machine (see handshake.h).
  *
  * Flow: handshake_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
- * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_OCSP) -> HS_DONE.
+ * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_TICKET) -> (HS_RESUME_CONNECT ->
+ * HS_RESUME_HANDSHAKE) -> (HS_OCSP) -> (HS_CRL) -> HS_DONE.
  * Every socket event lands in on_io(), every deadline in on_deadline(); both
  * call drive(), which switches on the state. hs_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
  * reported from its own zero-timeout event so the owner may free it.
- * Whatever the peer sends, one event costs bounded work (bio_read_cb).
+ * Whatever the peer sends, one event costs bounded work (handshake_bio_read_cb).
  */
 #include "handshake.h"
+#include "handshake_int.h"
 #include "ocsp_check.h"
 #include "log.h"
 #include "twtime.h"
@@ -29,44 +31,12 @@
 #include <openssl/x509v3.h>
 #include <event2/util.h>
 
-/* What one event may read before it yields (a tiny record costs two reads). */
-enum { HS_TURN_READS = 64, HS_TURN_BYTES = 64 * 1024 };
-
-struct hs_conn {
-	enum hs_state state;
-	struct event_base *base;
-	struct evdns_base *dns;
-	struct hs_request req;
-	hs_done_cb cb;
-	void *cb_arg;
-
-	struct evdns_getaddrinfo_request *dns_req;
-	struct evutil_addrinfo *ai_list;
-	struct evutil_addrinfo *ai_cur;
-	int fd;
-	struct event *rd_ev;
-	struct event *wr_ev;
-	struct event *deadline;
-	struct event *finish_ev;
-	SSL *ssl;
-	struct starttls st;
-	struct ocsp_query *ocsp;
-	char sni[256];
-	bool sni_set;
-
-	unsigned turn_reads;    /* BIO reads in this event (reset by drive) */
-	size_t turn_bytes;      /* bytes those reads returned */
-
-	double t0;              /* hs_start */
-	double t_phase;         /* entry into the current phase */
-	struct hs_facts f;
-};
-
 static void drive(struct hs_conn *c);
 static void finish(struct hs_conn *c);
 
 static const char *const state_names[] = {
-	"init", "resolve", "connect", "starttls", "handshake", "postread", "ocsp", "done"
+	"init", "resolve", "connect", "starttls", "handshake", "postread", "ticket",
+	"resume_connect", "resume_handshake", "ocsp", "crl", "done"
 };
 
 const char *handshake_state_name(enum hs_state s)
@@ -76,7 +46,7 @@ const char *handshake_state_name(enum hs_state s)
 
 static double phase_limit_ms(const struct hs_conn *c) /* of the current phase */
 {
-	return c->state == HS_POSTREAD ? c->req.mtls_wait_ms : c->req.timeout_ms;
+	return c->state == HS_POSTREAD || c->state == HS_TICKET ? c->req.mtls_wait_ms : c->req.timeout_ms;
 }
 
 /* The only writer of c->state. Arms the deadline of the new phase. */
@@ -107,104 +77,6 @@ static void fail(struct hs_conn *c, enum hs_phase ph, bool timed_out, int err, c
 	vsnprintf(c->f.detail, sizeof c->f.detail, fmt, ap);
 	va_end(ap);
 	finish(c);
-}
-
-static void hs_record_verify_error(struct hs_conn *c, int depth, int code)
-{
-	for (int i = 0; i < c->f.n_verify_errors; i++)
-		if (c->f.verify_errors[i].depth == depth && c->f.verify_errors[i].code == code)
-			return;
-	if (c->f.n_verify_errors < HS_MAX_VERIFY_ERRORS) {
-		c->f.verify_errors[c->f.n_verify_errors].depth = depth;
-		c->f.verify_errors[c->f.n_verify_errors].code = code;
-		c->f.n_verify_errors++;
-	}
-}
-
-/* The ex_data index under which an SSL carries its struct hs_conn. */
-static int hs_ex_index(void)
-{
-	static int idx = -1;
-	if (idx < 0)
-		idx = SSL_get_ex_new_index(0, "tlswatch hs_conn", NULL, NULL, NULL);
-	return idx;
-}
-
-/* The verify callback never aborts: it records the error for classify.c
- * and lets the handshake go on, so that a bad chain still yields its
- * certificates. */
-static int verify_record_cb(int preverify_ok, X509_STORE_CTX *xs)
-{
-	if (!preverify_ok) {
-		SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-		struct hs_conn *c = ssl ? SSL_get_ex_data(ssl, hs_ex_index()) : NULL;
-		if (c)
-			hs_record_verify_error(c, X509_STORE_CTX_get_error_depth(xs),
-					       X509_STORE_CTX_get_error(xs));
-	}
-	return 1;
-}
-
-/* ---- observation hooks ------------------------------------------------ */
-
-/* Sees every TLS message: alerts both ways, ServerHello, CertificateRequest. */
-static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
-		   SSL *ssl, void *arg)
-{
-	struct hs_conn *c = arg;
-	const unsigned char *p = buf;
-	(void)version; (void)ssl;
-	if (content_type == SSL3_RT_ALERT && len >= 2) {
-		/* close_notify is an orderly close, not a failure */
-		if (p[1] == SSL_AD_CLOSE_NOTIFY)
-			return;
-		if (write_p)
-			c->f.alert_sent = p[1];
-		else if (c->f.alert_received < 0)
-			c->f.alert_received = p[1];
-	} else if (content_type == SSL3_RT_HANDSHAKE && len >= 1 && !write_p) {
-		if (p[0] == SSL3_MT_SERVER_HELLO)
-			c->f.server_hello_seen = true;
-		else if (p[0] == SSL3_MT_CERTIFICATE_REQUEST) {
-			c->f.cert_requested = true;
-			c->f.cert_sent = c->req.tc->has_client_cert;
-		}
-	}
-}
-
-/* Before a read: once this event's budget is spent, refuses it as a socket
- * that would block; OpenSSL returns WANT_READ with its record state intact
- * and on_io() resumes it on the next turn (the socket is still readable).
- * Without it a peer streaming records OpenSSL skips (HelloRequest) kept
- * SSL_connect in one call as long as the socket had bytes.
- * After a read: counts it and keeps the first bytes the server sent once
- * TLS started: not a TLS record (HTTP, SSH banner...) means not_tls. */
-static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
-			int ret, size_t *processed)
-{
-	struct hs_conn *c = (struct hs_conn *)BIO_get_callback_arg(b);
-	(void)len; (void)argi; (void)argl;
-	if (!c)
-		return ret;
-	if (oper == BIO_CB_READ) {
-		if (c->turn_reads >= HS_TURN_READS || c->turn_bytes >= HS_TURN_BYTES) {
-			BIO_clear_retry_flags(b);
-			BIO_set_retry_read(b);
-			return -1;
-		}
-		c->turn_reads++;
-		return ret;
-	}
-	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed && *processed > 0) {
-		c->turn_bytes += *processed;
-		size_t room = sizeof c->f.first_bytes - c->f.first_len;
-		size_t n = *processed < room ? *processed : room;
-		if (n) {
-			memcpy(c->f.first_bytes + c->f.first_len, argp, n);
-			c->f.first_len += n;
-		}
-	}
-	return ret;
 }
 
 /* ---- finishing ---------------------------------------------------------- */
@@ -248,83 +120,33 @@ static void finish(struct hs_conn *c)
 	event_active(c->finish_ev, EV_TIMEOUT, 0);
 }
 
-/* ---- TLS facts -------------------------------------------------------- */
+/* ---- CRL phase -------------------------------------------------------- */
 
-static STACK_OF(X509) *chain_dup(STACK_OF(X509) *sk)
+static void on_crl_done(const struct crl_verdict *v, void *arg)
 {
-	return sk ? X509_chain_up_ref(sk) : NULL;
-}
-
-static void collect_certs(struct hs_conn *c)
-{
-	if (!c->f.peer_chain)
-		c->f.peer_chain = chain_dup(SSL_get_peer_cert_chain(c->ssl));
-	if (!c->f.verified_chain)
-		c->f.verified_chain = chain_dup(SSL_get0_verified_chain(c->ssl));
-}
-
-static void collect_group(struct hs_conn *c)
-{
-	int nid = SSL_get_negotiated_group(c->ssl);
-	EVP_PKEY *tmp = NULL;
-	const char *name = NULL;
-
-	if (nid > 0 && (nid & TLSEXT_nid_unknown) == 0)
-		name = SSL_group_to_name(c->ssl, nid);
-	if (name) {
-		snprintf(c->f.group, sizeof c->f.group, "%s", name);
+	struct hs_conn *c = arg;
+	if (c->state != HS_CRL)
 		return;
-	}
-	/* TLS1.2 DHE/ECDHE: the server's ephemeral key names the group. */
-	if (SSL_get_peer_tmp_key(c->ssl, &tmp) == 1 && tmp) {
-		char gname[64];
-		size_t gl = 0;
-		if (EVP_PKEY_get_group_name(tmp, gname, sizeof gname, &gl) == 1)
-			snprintf(c->f.group, sizeof c->f.group, "%s", gname);
-		else if (EVP_PKEY_is_a(tmp, "DH"))
-			snprintf(c->f.group, sizeof c->f.group, "DH-%d", EVP_PKEY_get_bits(tmp));
-		else
-			snprintf(c->f.group, sizeof c->f.group, "%s", EVP_PKEY_get0_type_name(tmp));
-		EVP_PKEY_free(tmp);
-	}
-	ERR_clear_error();
+	c->f.crl = *v;
+	finish(c);
 }
 
-static void collect_staple(struct hs_conn *c)
+/* After the OCSP phase: the CRLs of the chain (--revocation crl), then done. */
+static void after_ocsp(struct hs_conn *c)
 {
-	const unsigned char *der = NULL;
-	long len = SSL_get_tlsext_status_ocsp_resp(c->ssl, &der);
-	if (len <= 0 || !der)
-		return;
-	c->f.ocsp_stapled = true;
-	snprintf(c->f.ocsp_source, sizeof c->f.ocsp_source, "staple");
-	X509 *leaf = c->f.peer_chain && sk_X509_num(c->f.peer_chain) ? sk_X509_value(c->f.peer_chain, 0) : NULL;
-	X509 *issuer = leaf ? ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain) : NULL;
-	if (!leaf || !issuer) {
-		c->f.ocsp_status = OCSP_ST_UNKNOWN;
-		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "staple: issuer of the leaf not found");
-		return;
+	STACK_OF(X509) *ch = c->f.verified_chain && sk_X509_num(c->f.verified_chain) > 1
+		? c->f.verified_chain : c->f.peer_chain;
+	if ((c->req.revocation & REV_CRL) && ch && sk_X509_num(ch) > 1) {
+		close_socket(c);
+		hs_set_state(c, HS_CRL);
+		c->crl = crl_check_start(c->base, c->dns, ch, c->req.timeout_ms, time(NULL), on_crl_done, c);
+		if (c->crl)
+			return;
+		c->f.crl.status = CRL_ST_UNAVAILABLE;
+		c->f.crl.unreachable = true;
+		snprintf(c->f.crl.detail, sizeof c->f.crl.detail, "out of memory");
 	}
-	c->f.ocsp_status = ocsp_eval_der(der, len, leaf, issuer, c->f.peer_chain,
-					 SSL_CTX_get_cert_store(c->req.tc->ctx),
-					 c->f.ocsp_detail, sizeof c->f.ocsp_detail);
-}
-
-static void collect_tls(struct hs_conn *c)
-{
-	const unsigned char *alpn = NULL;
-	unsigned alpn_len = 0;
-
-	c->f.version = SSL_version(c->ssl);
-	c->f.cipher = SSL_get_current_cipher(c->ssl);
-	collect_group(c);
-	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
-	if (alpn && alpn_len < sizeof c->f.alpn) {
-		memcpy(c->f.alpn, alpn, alpn_len);
-		c->f.alpn[alpn_len] = '\0';
-	}
-	collect_certs(c);
-	collect_staple(c);
+	finish(c);
 }
 
 /* ---- OCSP responder phase ------------------------------------------- */
@@ -338,26 +160,34 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	if (!der) {
 		c->f.ocsp_responder_unreachable = true;
 		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "responder: %s", why ? why : "no answer");
-		finish(c);
+		after_ocsp(c);
 		return;
 	}
 	X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
 	X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
+	enum ocsp_error err;
 	enum ocsp_status st = ocsp_eval_der(der, (long)len, leaf, issuer, c->f.peer_chain,
-					    SSL_CTX_get_cert_store(c->req.tc->ctx),
+					    SSL_CTX_get_cert_store(c->req.tc->ctx), &err,
 					    c->f.ocsp_detail, sizeof c->f.ocsp_detail);
 	/* A responder's verdict overrides a missing staple, and a revoked
 	 * answer from either source wins. */
 	if (c->f.ocsp_status != OCSP_ST_REVOKED) {
 		c->f.ocsp_status = st;
+		c->f.ocsp_error = err;
 		snprintf(c->f.ocsp_source, sizeof c->f.ocsp_source, "responder");
 	}
-	finish(c);
+	after_ocsp(c);
 }
+
+static void start_resume(struct hs_conn *c);
 
 static void after_handshake(struct hs_conn *c)
 {
-	if (c->req.revocation == REV_OCSP && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
+	if (c->req.resume && !c->resume_tried) {
+		start_resume(c);
+		return;
+	}
+	if ((c->req.revocation & REV_OCSP) && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
 		X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
 		X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
 		char *url = ocsp_responder_url(leaf);
@@ -376,13 +206,13 @@ static void after_handshake(struct hs_conn *c)
 			if (!c->ocsp) {
 				c->f.ocsp_responder_unreachable = true;
 				snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "%s", err);
-				finish(c);
+				after_ocsp(c);
 			}
 			return;
 		}
 		free(url);
 	}
-	finish(c);
+	after_ocsp(c);
 }
 
 /* ---- phases ----------------------------------------------------------- */
@@ -392,34 +222,39 @@ static void arm(struct hs_conn *c, bool want_write)
 	event_add(want_write ? c->wr_ev : c->rd_ev, NULL);
 }
 
-static void start_tls(struct hs_conn *c)
+/* A new SSL on c->fd: SNI, the name to verify, the OCSP request. observe:
+ * the message callback records alerts and handshake messages into the
+ * facts (the first connection only). Returns -1 with a reason in err. */
+static int setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen)
 {
 	BIO *bio;
 
 	c->ssl = SSL_new(c->req.tc->ctx);
 	if (!c->ssl) {
-		fail(c, PH_HANDSHAKE, false, 0, "SSL_new failed");
-		return;
+		snprintf(err, errlen, "SSL_new failed");
+		return -1;
 	}
-	if (hs_ex_index() < 0 || !SSL_set_ex_data(c->ssl, hs_ex_index(), c)) {
-		fail(c, PH_HANDSHAKE, false, 0, "cannot attach the connection to its SSL");
-		return;
+	if (handshake_ex_index() < 0 || !SSL_set_ex_data(c->ssl, handshake_ex_index(), c)) {
+		snprintf(err, errlen, "cannot attach the connection to its SSL");
+		return -1;
 	}
-	SSL_set_verify(c->ssl, SSL_VERIFY_PEER, verify_record_cb);
+	SSL_set_verify(c->ssl, SSL_VERIFY_PEER, handshake_verify_cb);
 	bio = BIO_new_socket(c->fd, BIO_NOCLOSE);
 	if (!bio) {
-		fail(c, PH_HANDSHAKE, false, 0, "BIO_new_socket failed");
-		return;
+		snprintf(err, errlen, "BIO_new_socket failed");
+		return -1;
 	}
-	BIO_set_callback_ex(bio, bio_read_cb);
+	BIO_set_callback_ex(bio, handshake_bio_read_cb);
 	BIO_set_callback_arg(bio, (char *)c);
 	SSL_set_bio(c->ssl, bio, bio);
-	SSL_set_msg_callback(c->ssl, msg_cb);
-	SSL_set_msg_callback_arg(c->ssl, c);
+	if (observe) {
+		SSL_set_msg_callback(c->ssl, handshake_msg_cb);
+		SSL_set_msg_callback_arg(c->ssl, c);
+	}
 
 	if (c->sni_set && !SSL_set_tlsext_host_name(c->ssl, c->sni)) {
-		fail(c, PH_HANDSHAKE, false, 0, "cannot send SNI \"%s\"", c->sni);
-		return;
+		snprintf(err, errlen, "cannot send SNI \"%s\"", c->sni);
+		return -1;
 	}
 	/* Verify the name the user asked about: an IP literal as an IP. If
 	 * OpenSSL cannot take the name, the connection fails: going on would
@@ -428,26 +263,35 @@ static void start_tls(struct hs_conn *c)
 	if (inet_pton(AF_INET, c->req.host, ipbuf) == 1 || inet_pton(AF_INET6, c->req.host, ipbuf) == 1) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->req.host) != 1) {
 			ERR_clear_error();
-			fail(c, PH_HANDSHAKE, false, 0, "cannot set the IP address %s to verify",
-			     c->req.host);
-			return;
+			snprintf(err, errlen, "cannot set the IP address %s to verify", c->req.host);
+			return -1;
 		}
 	} else {
-		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+				  (c->req.tc->profile->reads_cn ? 0 : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT));
 		if (SSL_set1_host(c->ssl, c->req.host) != 1) {
 			ERR_clear_error();
-			fail(c, PH_HANDSHAKE, false, 0, "cannot set the host name %s to verify",
-			     c->req.host);
-			return;
+			snprintf(err, errlen, "cannot set the host name %s to verify", c->req.host);
+			return -1;
 		}
 	}
 	if (c->req.tc->profile->request_ocsp &&
 	    SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp) != 1) {
 		ERR_clear_error();
-		fail(c, PH_HANDSHAKE, false, 0, "cannot request an OCSP staple");
-		return;
+		snprintf(err, errlen, "cannot request an OCSP staple");
+		return -1;
 	}
 	SSL_set_connect_state(c->ssl);
+	return 0;
+}
+
+static void start_tls(struct hs_conn *c)
+{
+	char err[320];
+	if (setup_ssl(c, true, err, sizeof err) != 0) {
+		fail(c, PH_HANDSHAKE, false, 0, "%s", err);
+		return;
+	}
 	hs_set_state(c, HS_HANDSHAKE);
 	drive(c);
 }
@@ -573,7 +417,7 @@ static void fail_ssl(struct hs_conn *c, enum hs_phase ph, int ret)
 
 	c->f.ssl_get_error = e;
 	c->f.ssl_error = code;
-	collect_certs(c);
+	handshake_collect_certs(c);
 	if (code)
 		ERR_error_string_n(code, buf, sizeof buf);
 	ERR_clear_error();
@@ -608,7 +452,7 @@ static void step_handshake(struct hs_conn *c)
 	if (r == 1) {
 		c->f.handshake_ms = twtime_mono_ms() - c->t_phase;
 		c->f.handshake_done = true;
-		collect_tls(c);
+		handshake_collect_tls(c);
 		/* Under TLS1.3 the server judges our certificate after its
 		 * Finished: the rejection arrives on the first read. */
 		if (c->f.version == TLS1_3_VERSION && c->f.cert_requested) {
@@ -646,6 +490,129 @@ static void step_postread(struct hs_conn *c)
 	fail_ssl(c, PH_POSTREAD, r);
 }
 
+/* ---- resumption (DESIGN 4.2) ----------------------------------------
+ * A second connection to the address that answered, offering the first
+ * handshake's session: a ticket, or a session ID when the server issues
+ * none. Under TLS1.3 the ticket comes after the handshake, so HS_TICKET
+ * reads for it first (as long as HS_POSTREAD would wait). Whatever happens
+ * here, the first handshake's verdict stands: a failure only says "not
+ * resumed" and why. */
+
+/* The first connection's session, if it can be resumed. */
+static bool session_ready(struct hs_conn *c)
+{
+	SSL_SESSION *s = SSL_get1_session(c->ssl);
+	if (s && SSL_SESSION_is_resumable(s)) {
+		SSL_SESSION_free(c->session);
+		c->session = s;
+		return true;
+	}
+	SSL_SESSION_free(s);
+	return false;
+}
+
+static void resume_not(struct hs_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Not resumed (why in resume_detail); the connection goes on. */
+static void resume_not(struct hs_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->f.resume_detail, sizeof c->f.resume_detail, fmt, ap);
+	va_end(ap);
+	c->f.resumed = 0;
+	ERR_clear_error();
+	close_socket(c);
+	after_handshake(c);
+}
+
+static void resume_connect(struct hs_conn *c)
+{
+	close_socket(c);    /* the first connection, with its close_notify */
+	hs_set_state(c, HS_RESUME_CONNECT);
+	int r = open_socket(c);
+	if (r != 0) {
+		resume_not(c, "second connection to %s: %s", c->f.address, strerror(-r));
+		return;
+	}
+	arm(c, true);
+}
+
+static void start_resume(struct hs_conn *c)
+{
+	c->resume_tried = true;
+	if (c->req.starttls != STARTTLS_NONE) {
+		snprintf(c->f.resume_detail, sizeof c->f.resume_detail, "not tried over STARTTLS");
+		after_handshake(c);
+	} else if (session_ready(c)) {
+		resume_connect(c);
+	} else if (c->f.version == TLS1_3_VERSION) {
+		hs_set_state(c, HS_TICKET);
+		drive(c);
+	} else {
+		resume_not(c, "the server offered no session to resume");
+	}
+}
+
+static void step_ticket(struct hs_conn *c)
+{
+	unsigned char buf[256];
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, buf, sizeof buf);
+	if (session_ready(c)) {
+		resume_connect(c);
+		return;
+	}
+	if (r > 0) {             /* data before any ticket: keep reading */
+		arm(c, false);
+		return;
+	}
+	if (wait_for_ssl(c, SSL_get_error(c->ssl, r)))
+		return;
+	resume_not(c, "the server closed the connection without a session ticket");
+}
+
+static void step_resume_connect(struct hs_conn *c)
+{
+	char err[320];
+	int e = 0;
+	socklen_t el = sizeof e;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0)
+		e = errno;
+	if (e != 0) {
+		resume_not(c, "second connection to %s: %s", c->f.address, strerror(e));
+		return;
+	}
+	if (setup_ssl(c, false, err, sizeof err) != 0 || SSL_set_session(c->ssl, c->session) != 1) {
+		resume_not(c, "second connection: %s", c->ssl ? err : "cannot offer the session");
+		return;
+	}
+	hs_set_state(c, HS_RESUME_HANDSHAKE);
+	drive(c);
+}
+
+static void step_resume_handshake(struct hs_conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_connect(c->ssl);
+	if (r == 1) {
+		c->f.resume_ms = twtime_mono_ms() - c->t_phase;
+		if (!SSL_session_reused(c->ssl)) {
+			resume_not(c, "the server answered the offered session with a full handshake");
+			return;
+		}
+		c->f.resumed = 1;
+		close_socket(c);
+		after_handshake(c);
+		return;
+	}
+	if (wait_for_ssl(c, SSL_get_error(c->ssl, r)))
+		return;
+	char buf[160] = "";
+	ERR_error_string_n(ERR_peek_error(), buf, sizeof buf);
+	resume_not(c, "second handshake failed: %s", buf[0] ? buf : "connection closed");
+}
+
 /* The one re-entry function: an event's read budget starts here. */
 static void drive(struct hs_conn *c)
 {
@@ -656,9 +623,13 @@ static void drive(struct hs_conn *c)
 	case HS_STARTTLS:  step_starttls(c); break;
 	case HS_HANDSHAKE: step_handshake(c); break;
 	case HS_POSTREAD:  step_postread(c); break;
+	case HS_TICKET:    step_ticket(c); break;
+	case HS_RESUME_CONNECT:   step_resume_connect(c); break;
+	case HS_RESUME_HANDSHAKE: step_resume_handshake(c); break;
 	case HS_INIT:
 	case HS_RESOLVE:
 	case HS_OCSP:
+	case HS_CRL:
 	case HS_DONE:
 		break;      /* driven by their own callbacks */
 	}
@@ -686,17 +657,31 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		break;
 	case HS_HANDSHAKE:
 		c->f.handshake_ms = spent;
-		collect_certs(c);
+		handshake_collect_certs(c);
 		fail(c, PH_HANDSHAKE, true, ETIMEDOUT, "TLS handshake timed out after %.0f ms", spent);
 		break;
 	case HS_POSTREAD:
 		/* silence after the handshake: the server kept us */
 		after_handshake(c);
 		break;
+	case HS_TICKET:
+		resume_not(c, "no session ticket within %.0f ms", spent);
+		break;
+	case HS_RESUME_CONNECT:
+	case HS_RESUME_HANDSHAKE:
+		resume_not(c, "second %s timed out after %.0f ms",
+			   c->state == HS_RESUME_CONNECT ? "connect" : "handshake", spent);
+		break;
 	case HS_OCSP:
 		c->f.ocsp_responder_ms = spent;
 		c->f.ocsp_responder_unreachable = true;
 		snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "responder: no answer in %.0f ms", spent);
+		after_ocsp(c);
+		break;
+	case HS_CRL:
+		c->f.crl.status = CRL_ST_UNAVAILABLE;
+		c->f.crl.unreachable = true;
+		snprintf(c->f.crl.detail, sizeof c->f.crl.detail, "CRLs not checked within %.0f ms", spent);
 		finish(c);
 		break;
 	case HS_INIT:
@@ -740,6 +725,9 @@ struct hs_conn *handshake_start(struct event_base *base, struct evdns_base *dns,
 	c->f.alert_sent = -1;
 	c->f.dns_ms = c->f.connect_ms = c->f.starttls_ms = c->f.handshake_ms = c->f.total_ms = -1;
 	c->f.ocsp_responder_ms = -1;
+	c->f.resumed = -1;
+	c->f.crl.depth = -1;
+	c->f.resume_ms = -1;
 	c->deadline = evtimer_new(base, on_deadline, c);
 	c->finish_ev = event_new(base, -1, 0, on_finish, c);
 	if (!c->deadline || !c->finish_ev) {
@@ -788,6 +776,7 @@ void handshake_free(struct hs_conn *c)
 	close_socket(c);
 	if (c->ocsp)
 		ocsp_query_free(c->ocsp);
+	crl_check_free(c->crl);
 	if (c->ai_list)
 		evutil_freeaddrinfo(c->ai_list);
 	if (c->deadline)
@@ -796,5 +785,6 @@ void handshake_free(struct hs_conn *c)
 		event_free(c->finish_ev);
 	sk_X509_pop_free(c->f.peer_chain, X509_free);
 	sk_X509_pop_free(c->f.verified_chain, X509_free);
+	SSL_SESSION_free(c->session);
 	free(c);
 }

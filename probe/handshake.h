@@ -1,6 +1,8 @@
 /*
  * handshake.h - one probe connection: resolve -> connect -> [STARTTLS] ->
- * TLS handshake -> [post-handshake read] -> [OCSP responder query] -> done.
+ * TLS handshake -> [post-handshake read] -> [resumption: wait for a ticket,
+ * second connection offering the session] -> [OCSP responder query] ->
+ * [CRLs] -> done.
  *
  * Non-blocking on a libevent loop; one struct hs_conn per connection with
  * an explicit state (see enum hs_state), one event callback, and a
@@ -23,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/dns.h>
 
+#include "crl_check.h"
 #include "ocsp_check.h"
 #include "starttls.h"
 #include "tlsctx.h"
@@ -36,14 +39,19 @@ enum hs_state {
 	HS_STARTTLS,    /* plaintext STARTTLS dialogue */
 	HS_HANDSHAKE,   /* SSL_connect in progress */
 	HS_POSTREAD,    /* TLS1.3 + client cert: one read to catch a late rejection */
+	HS_TICKET,      /* resume, TLS1.3: reading until the server's session ticket arrives */
+	HS_RESUME_CONNECT,   /* resume: TCP connect of the second connection, same address */
+	HS_RESUME_HANDSHAKE, /* resume: TLS handshake offering the first handshake's session */
 	HS_OCSP,        /* querying the OCSP responder named in the leaf's AIA */
+	HS_CRL,         /* fetching and checking the chain's CRLs (crl_check.c) */
 	HS_DONE         /* finished; done_cb pending or called */
 };
 
 /* Where a connection stopped, for classification. */
 enum hs_phase { PH_NONE, PH_DNS, PH_CONNECT, PH_STARTTLS, PH_HANDSHAKE, PH_POSTREAD };
 
-enum revocation_mode { REV_STAPLE = 0, REV_OCSP };
+/* Flags: staple alone is 0; OCSP and CRL may be combined. */
+enum revocation_mode { REV_STAPLE = 0, REV_OCSP = 1, REV_CRL = 2 };
 
 struct hs_verify_error { int depth; int code; };
 
@@ -84,10 +92,20 @@ struct hs_facts {
 
 	/* revocation */
 	bool ocsp_stapled;
-	enum ocsp_status ocsp_status;
+	enum ocsp_status ocsp_status;   /* the verdict reported (staple or responder) */
+	enum ocsp_error ocsp_error;     /* why ocsp_status is OCSP_ST_INVALID */
+	enum ocsp_status staple_status; /* the staple's own verdict (bad_ocsp_staple) */
 	char ocsp_source[16];           /* "staple", "responder" or "" */
 	char ocsp_detail[128];
 	double ocsp_responder_ms;       /* -1: not queried */
+
+	/* CRLs (REV_CRL); status CRL_ST_NONE when not checked */
+	struct crl_verdict crl;
+
+	/* resumption (hs_request.resume) */
+	int resumed;                    /* -1 not tried, 0 full handshake (or none offered), 1 resumed */
+	double resume_ms;               /* the second TLS handshake; -1: none */
+	char resume_detail[160];        /* why not resumed, "" when it was */
 	bool ocsp_responder_unreachable;
 };
 
@@ -101,7 +119,8 @@ struct hs_request {
 	enum starttls_proto starttls;
 	enum revocation_mode revocation;
 	double timeout_ms;              /* per phase */
-	double mtls_wait_ms;            /* how long HS_POSTREAD waits for an alert */
+	double mtls_wait_ms;            /* how long HS_POSTREAD (and HS_TICKET) waits */
+	bool resume;                    /* a second handshake offering the session (DESIGN 4.2) */
 	const struct tlsctx *tc;
 };
 

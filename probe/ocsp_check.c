@@ -44,18 +44,66 @@ char *ocsp_responder_url(X509 *leaf)
 	return out;
 }
 
+const char *ocsp_status_name(enum ocsp_status s)
+{
+	static const char *const names[] = { "none", "good", "revoked", "unknown", "invalid" };
+	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "none";
+}
+
+const char *ocsp_error_name(enum ocsp_error e)
+{
+	static const char *const names[] = {
+		NULL, "malformed", "responder_error", "wrong_certificate",
+		"unauthorized_responder", "unverifiable", "stale", "not_yet_valid",
+	};
+	return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : NULL;
+}
+
+/* Which of OCSP_basic_verify's failures it was: a signature that cannot be
+ * checked at all, or one made by somebody the issuer did not authorise
+ * (a certificate without OCSPSigning, or one that does not chain to the
+ * trust store). The whole error queue is read: the first reason is the
+ * cause, later ones ("root ca not trusted") are consequences. */
+static enum ocsp_error basic_verify_error(char *eb, size_t cap)
+{
+	enum ocsp_error e = OCSP_ERR_UNAUTHORIZED;
+	unsigned long code, first = 0;
+	eb[0] = '\0';
+	while ((code = ERR_get_error()) != 0) {
+		if (first)
+			continue;
+		first = code;
+		ERR_error_string_n(code, eb, cap);
+		if (ERR_GET_LIB(code) == ERR_LIB_OCSP) {
+			switch (ERR_GET_REASON(code)) {
+			case OCSP_R_SIGNER_CERTIFICATE_NOT_FOUND:
+			case OCSP_R_SIGNATURE_FAILURE:
+			case OCSP_R_NO_SIGNER_KEY:
+				e = OCSP_ERR_UNVERIFIABLE;
+				break;
+			default:
+				break;
+			}
+		} else {
+			e = OCSP_ERR_UNVERIFIABLE; /* a signature that does not even decode */
+		}
+	}
+	return e;
+}
+
 enum ocsp_status ocsp_eval_der(const unsigned char *der, long len, X509 *leaf, X509 *issuer,
 			       STACK_OF(X509) *untrusted, X509_STORE *store,
-			       char *detail, size_t cap)
+			       enum ocsp_error *err, char *detail, size_t cap)
 {
 	const unsigned char *p = der;
 	OCSP_RESPONSE *resp = NULL;
 	OCSP_BASICRESP *bs = NULL;
 	OCSP_CERTID *id = NULL;
-	enum ocsp_status st = OCSP_ST_UNKNOWN;
+	enum ocsp_status st = OCSP_ST_INVALID;
 	int status = -1, reason = -1;
 	ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
 
+	*err = OCSP_ERR_MALFORMED;
 	resp = d2i_OCSP_RESPONSE(NULL, &p, len);
 	if (!resp) {
 		snprintf(detail, cap, "OCSP response does not parse");
@@ -63,6 +111,7 @@ enum ocsp_status ocsp_eval_der(const unsigned char *der, long len, X509 *leaf, X
 	}
 	int rs = OCSP_response_status(resp);
 	if (rs != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		*err = OCSP_ERR_RESPONDER_ERROR;
 		snprintf(detail, cap, "OCSP responder error: %s", OCSP_response_status_str(rs));
 		goto out;
 	}
@@ -71,37 +120,54 @@ enum ocsp_status ocsp_eval_der(const unsigned char *der, long len, X509 *leaf, X
 		snprintf(detail, cap, "OCSP response has no basic response");
 		goto out;
 	}
+	if (!issuer) {
+		*err = OCSP_ERR_UNVERIFIABLE;
+		snprintf(detail, cap, "issuer of the leaf not found: the response cannot be checked");
+		goto out;
+	}
+	/* Which certificate it is about comes first: a staple for another
+	 * certificate is a configuration mistake whoever signed it. */
+	id = OCSP_cert_to_id(EVP_sha1(), leaf, issuer);
+	if (!id) {
+		*err = OCSP_ERR_UNVERIFIABLE;
+		snprintf(detail, cap, "out of memory");
+		goto out;
+	}
+	if (!OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd)) {
+		*err = OCSP_ERR_WRONG_CERT;
+		snprintf(detail, cap, "OCSP response does not cover this certificate");
+		goto out;
+	}
 	/* The issuer may sign itself, or delegate to a responder certificate
 	 * it issued (carried in the response). */
 	STACK_OF(X509) *extra = sk_X509_new_null();
 	if (!extra) {
+		*err = OCSP_ERR_UNVERIFIABLE;
 		snprintf(detail, cap, "out of memory");
 		goto out;
 	}
 	for (int i = 0; untrusted && i < sk_X509_num(untrusted); i++)
 		sk_X509_push(extra, sk_X509_value(untrusted, i));
 	sk_X509_push(extra, issuer);
+	ERR_clear_error();
 	int vr = OCSP_basic_verify(bs, extra, store, 0);
 	sk_X509_free(extra);
 	if (vr <= 0) {
-		unsigned long e = ERR_peek_last_error();
-		char eb[120] = "";
-		if (e)
-			ERR_error_string_n(e, eb, sizeof eb);
-		ERR_clear_error();
+		char eb[120];
+		*err = basic_verify_error(eb, sizeof eb);
 		snprintf(detail, cap, "OCSP signature does not verify: %s", eb);
 		goto out;
 	}
-	id = OCSP_cert_to_id(EVP_sha1(), leaf, issuer);
-	if (!id || !OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd)) {
-		snprintf(detail, cap, "OCSP response does not cover this certificate");
-		goto out;
-	}
 	if (!OCSP_check_validity(thisupd, nextupd, OCSP_SKEW_SEC, -1)) {
-		ERR_clear_error();
-		snprintf(detail, cap, "OCSP response is stale or not yet valid");
+		unsigned long e = ERR_peek_error();
+		bool future = ERR_GET_LIB(e) == ERR_LIB_OCSP &&
+			      ERR_GET_REASON(e) == OCSP_R_STATUS_NOT_YET_VALID;
+		*err = future ? OCSP_ERR_NOT_YET_VALID : OCSP_ERR_STALE;
+		snprintf(detail, cap, "OCSP response is %s", future ? "not yet valid (thisUpdate in the future)"
+			 : "stale (nextUpdate in the past)");
 		goto out;
 	}
+	*err = OCSP_ERR_NONE;
 	switch (status) {
 	case V_OCSP_CERTSTATUS_GOOD:
 		st = OCSP_ST_GOOD;
@@ -112,6 +178,7 @@ enum ocsp_status ocsp_eval_der(const unsigned char *der, long len, X509 *leaf, X
 		snprintf(detail, cap, "revoked (%s)", reason >= 0 ? OCSP_crl_reason_str(reason) : "no reason");
 		break;
 	default:
+		st = OCSP_ST_UNKNOWN;
 		snprintf(detail, cap, "responder does not know the certificate");
 		break;
 	}

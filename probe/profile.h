@@ -38,6 +38,8 @@ struct profile {
 	char *alpn;          /* comma separated, e.g. "h2,http/1.1"; NULL = none */
 	int seclevel;        /* OpenSSL security level to run at (0..5) */
 	bool request_ocsp;   /* sends status_request */
+	bool reads_cn;       /* matches the CN when a certificate has no
+			      * subjectAltName (profile_cn.c says who does) */
 
 	/* Certificate policy of the real client, beyond what the security
 	 * level makes OpenSSL enforce (testssl.sh: minRsaBits, minEcdsaBits,

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <openssl/x509v3.h>
 
-static const char *const ocsp_names[] = { "none", "good", "revoked", "unknown" };
-
 static char *dup_or_null(const char *s)
 {
 	return s && *s ? strdup(s) : NULL;
@@ -91,9 +89,20 @@ int result_fill(Tlswatch__Result *r, const struct hs_conn *c, const struct class
 		r->ocsp_stapled = f->ocsp_stapled;
 	}
 	if (f->handshake_done || f->ocsp_status != OCSP_ST_NONE)
-		r->ocsp_status = strdup(ocsp_names[f->ocsp_status]);
+		r->ocsp_status = strdup(ocsp_status_name(f->ocsp_status));
+	r->ocsp_error = dup_or_null(ocsp_error_name(f->ocsp_error));
 	r->ocsp_source = dup_or_null(f->ocsp_source);
 	SET_D(ocsp_responder_ms, f->ocsp_responder_ms);
+	if (f->resumed >= 0) {
+		r->has_resumed = 1;
+		r->resumed = f->resumed == 1;
+	}
+	SET_D(resume_ms, f->resume_ms);
+	r->resume_detail = dup_or_null(f->resume_detail);
+	if (q->revocation & REV_CRL) {
+		r->crl_status = strdup(crl_status_name(f->crl.status));
+		r->crl_detail = dup_or_null(f->crl.detail);
+	}
 
 	if (f->peer_chain && sk_X509_num(f->peer_chain) > 0) {
 		X509 *leaf = sk_X509_value(f->peer_chain, 0);
@@ -109,6 +118,8 @@ int result_fill(Tlswatch__Result *r, const struct hs_conn *c, const struct class
 			r->has_chain_not_after_min_depth = 1;
 			r->chain_not_after_min_depth = cl->chain_not_after_min_depth;
 		}
+		r->has_ocsp_responder_named = 1;
+		r->ocsp_responder_named = certinfo_names_ocsp(leaf);
 		r->has_chain_len = 1;
 		r->chain_len = (uint32_t)sk_X509_num(f->peer_chain);
 		r->leaf_subject = strdup(certinfo_name(X509_get_subject_name(leaf), buf, sizeof buf));
@@ -140,7 +151,8 @@ void result_clear(Tlswatch__Result *r)
 			  &r->starttls, &r->service, &r->outcome, &r->alert, &r->tls_version, &r->cipher,
 			  &r->cipher_iana, &r->group, &r->alpn, &r->ocsp_status, &r->ocsp_source,
 			  &r->leaf_subject, &r->leaf_issuer, &r->leaf_key, &r->leaf_sig_alg,
-			  &r->fingerprint_sha256 };
+			  &r->fingerprint_sha256, &r->ocsp_error, &r->resume_detail, &r->crl_status,
+			  &r->crl_detail };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -235,6 +247,14 @@ json_t *result_to_json(const Tlswatch__Result *r)
 	json_object_set_new(o, "ocsp_status", jstr(r->ocsp_status));
 	json_object_set_new(o, "ocsp_source", jstr(r->ocsp_source));
 	json_object_set_new(o, "ocsp_responder_ms", jreal(r->has_ocsp_responder_ms, r->ocsp_responder_ms));
+	json_object_set_new(o, "ocsp_error", jstr(r->ocsp_error));
+	json_object_set_new(o, "resumed", r->has_resumed ? json_boolean(r->resumed) : json_null());
+	json_object_set_new(o, "resume_ms", jreal(r->has_resume_ms, r->resume_ms));
+	json_object_set_new(o, "resume_detail", jstr(r->resume_detail));
+	json_object_set_new(o, "crl_status", jstr(r->crl_status));
+	json_object_set_new(o, "crl_detail", jstr(r->crl_detail));
+	json_object_set_new(o, "ocsp_responder_named",
+			    r->has_ocsp_responder_named ? json_boolean(r->ocsp_responder_named) : json_null());
 	json_object_set_new(o, "sni_match", r->has_sni_match ? json_boolean(r->sni_match) : json_null());
 	json_object_set_new(o, "cert_not_before", jtime(r->has_cert_not_before, r->cert_not_before));
 	json_object_set_new(o, "cert_not_after", jtime(r->has_cert_not_after, r->cert_not_after));

@@ -10,11 +10,14 @@
  * Each names+= starts a client; the lines up to the next names+= describe
  * it. We read it as data, never through a shell: one NAME+=(VALUE) per
  * line, VALUE a double-quoted string without escapes or a bare word.
- * Fields we do not use (handshakebytes, warning, protos, tlsvers, the DH
+ * The recorded ClientHello (handshakebytes) corrects the version range
+ * where it carries supported_versions (profile_hello.c says why).
+ * Fields we do not use (warning, protos, tlsvers, the DH
  * and maxRsaBits limits) and fields newer testssl.sh versions may add are
  * ignored, so a newer database still loads.
  */
 #include "profile.h"
+#include "profile_hello.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -41,6 +44,7 @@ enum field {
 	F_CURVES,
 	F_REQUIRES_SHA2,
 	F_CURRENT,
+	F_HELLO,
 	F_COUNT,
 	F_IGNORED = F_COUNT
 };
@@ -70,7 +74,7 @@ static const struct field_def {
 	{ "requiresSha2",     F_REQUIRES_SHA2, K_BOOL,    false },
 	{ "requireseha2",     F_REQUIRES_SHA2, K_BOOL,    false },
 	{ "current",          F_CURRENT,       K_BOOL,    true  },
-	{ "handshakebytes",   F_IGNORED,       K_NONE,    false },
+	{ "handshakebytes",   F_HELLO,         K_STRING,  false },
 	{ "warning",          F_IGNORED,       K_NONE,    false },
 	{ "protos",           F_IGNORED,       K_NONE,    false },
 	{ "tlsvers",          F_IGNORED,       K_NONE,    false },
@@ -259,6 +263,11 @@ static int block_finish(struct loader *ld, struct block *b)
 		.requires_sha2 = b->flag[F_REQUIRES_SHA2],
 		.current = b->flag[F_CURRENT],
 	};
+	int lo, hi;
+	if (profile_hello_versions(b->str[F_HELLO], &lo, &hi)) {
+		raw.lowest_protocol = lo;
+		raw.highest_protocol = hi;
+	}
 	if (profile_from_raw(ld->caps, &raw, PROFILE_TESTSSL, &p) != 0)
 		return fail_at(ld, b->line, "out of memory", NULL);
 	rc = profile_list_push(ld->list, &p);

@@ -2,10 +2,12 @@
 #include "tlsctx.h"
 #include "tlsutil.h"
 #include "trust_store.h"
+#include "profile_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -117,7 +119,12 @@ struct tlsctx *tlsctx_new(const struct profile *p, const struct tlsctx_opts *o,
 
 	/* The bundle is parsed once and shared (trust_store.h): ~160
 	 * contexts naming the same CA file must not parse it ~160 times. */
-	tc->trust = trust_store_get(o->ca_file, err, errlen);
+	const char *ca = o->ca_file;
+	char store[4096];
+	if (!ca && o->trust_dir && profile_store_path(p, o->trust_dir, store, sizeof store) &&
+	    access(store, R_OK) == 0)
+		ca = store;
+	tc->trust = trust_store_get(ca, err, errlen);
 	if (!tc->trust)
 		goto fail;
 	SSL_CTX_set1_cert_store(tc->ctx, trust_store_x509(tc->trust));

@@ -21,6 +21,9 @@ struct tlsctx_opts {
 	const char *ca_file;      /* NULL: the system trust store */
 	const char *client_cert;  /* overrides profile->client_cert */
 	const char *client_key;
+	const char *trust_dir;    /* without ca_file: a real client's platform store
+				   * DIR/NAME.pem (profile_store.h) when readable;
+				   * NULL: the system store for every profile */
 };
 
 struct tlsctx {

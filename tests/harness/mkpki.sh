@@ -11,12 +11,12 @@
 #   expired          validity ended yesterday (good's names)
 #   notyet           validity starts in 30 days
 #   under-expired-int  valid leaf issued by int-expired.pem (expired last year)
-#   chain-soon       valid leaf (1 year) issued by int-soon.pem (ends in 10 days)
+#   chain-soon       valid leaf (1 year) issued by int-soon.pem (60 days ago .. in 10 days)
 #   other            SAN DNS:other.tw.test only
 #   wildcard         SAN DNS:*.tw.test only
 #   rsa1024          RSA-1024 key (good's names)
 #   sha1             signed with sha1WithRSAEncryption (good's names)
-#   expiring         ends in 10 days (good's names)
+#   expiring         from 60 days ago to in 10 days (good's names)
 #   clientonly       EKU clientAuth only (good's names): bad_usage
 #   selfsigned       self-signed, SAN localhost/127.0.0.1/good.tw.test, no chain
 #   untrusted        issued by root2.pem (not trusted); -chain = leaf + root2
@@ -222,8 +222,10 @@ mkca_db int 2000
 sign root int-expired int-expired.key "tlswatch Expired Intermediate CA" v3_int \
 	"$LAST_YEAR_START" "$LAST_YEAR_END"
 mkca_db int-expired 3000
+# started 60 days ago: 10 days left is within a third of its lifetime too
+# (classify.c's expiring_soon window is the smaller of the two)
 sign root int-soon int-soon.key "tlswatch Soon Expiring Intermediate CA" v3_int \
-	"$NOW" "$IN_10_DAYS"
+	"$PAST_START" "$IN_10_DAYS"
 mkca_db int-soon 4000
 cat root.pem int.pem >ca-bundle.pem
 
@@ -239,7 +241,7 @@ leaf int other leaf-rsa.key other.tw.test leaf_other "$NOW" "$IN_1_YEAR"
 leaf int wildcard leaf-rsa.key "*.tw.test" leaf_wildcard "$NOW" "$IN_1_YEAR"
 leaf int rsa1024 leaf-1024.key rsa1024.tw.test leaf_rsa "$NOW" "$IN_1_YEAR"
 leaf int sha1 leaf-rsa.key sha1.tw.test leaf_rsa "$NOW" "$IN_1_YEAR" sha1
-leaf int expiring leaf-rsa.key expiring.tw.test leaf_rsa "$NOW" "$IN_10_DAYS"
+leaf int expiring leaf-rsa.key expiring.tw.test leaf_rsa "$PAST_START" "$IN_10_DAYS"
 leaf int clientonly leaf-rsa.key clientonly.tw.test leaf_clientonly "$NOW" "$IN_1_YEAR"
 leaf root2 untrusted leaf-rsa.key untrusted.tw.test leaf_rsa "$NOW" "$IN_1_YEAR"
 leaf int ocsp-good leaf-rsa.key ocsp-good.tw.test leaf_ocsp "$NOW" "$IN_1_YEAR"

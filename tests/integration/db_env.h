@@ -160,6 +160,9 @@ static inline Tlswatch__Result *gen(uint64_t seq, int64_t base_ms, int ntargets)
 		r->cipher = strdup("TLS_AES_128_GCM_SHA256");
 		r->has_ocsp_stapled = 1;
 		r->ocsp_stapled = seq % 4 == 1;
+		/* absent (an older probe), named, or not */
+		r->has_ocsp_responder_named = seq % 3 != 2;
+		r->ocsp_responder_named = seq % 5 != 0;
 		r->has_sni_match = 1;
 		r->sni_match = seq % 6 != 0;
 		snprintf(buf, sizeof buf, "fp%02d", (int)(seq % 9));
@@ -251,6 +254,7 @@ static inline long long rollup_mismatches(PGconn *c, const char *table, const ch
 		"count(*) FILTER (WHERE 'cipher_fallback' = ANY (findings)) AS cf, "
 		"count(*) FILTER (WHERE sni_match = false) AS sm, "
 		"count(*) FILTER (WHERE 'expiring_soon' = ANY (findings)) AS es, "
+		"count(*) FILTER (WHERE tls_version IS NOT NULL AND ocsp_responder_named = false) AS onr, "
 		"min(days_to_expiry) AS md, min(chain_not_after_min) AS mc "
 		"FROM results GROUP BY 1, 2, 3, 4, 5, 6) "
 		"SELECT count(*) FROM raw FULL JOIN %s r USING (bucket, target, port, sni, region, profile) "
@@ -265,6 +269,7 @@ static inline long long rollup_mismatches(PGconn *c, const char *table, const ch
 		"OR raw.cf IS DISTINCT FROM r.cipher_fallback_count "
 		"OR raw.sm IS DISTINCT FROM r.sni_mismatch_count "
 		"OR raw.es IS DISTINCT FROM r.expiring_soon_count "
+		"OR raw.onr IS DISTINCT FROM r.ocsp_no_responder_count "
 		"OR raw.md IS DISTINCT FROM r.min_days_to_expiry "
 		"OR raw.mc IS DISTINCT FROM r.min_chain_not_after "
 		"OR (SELECT sum(value::bigint) FROM jsonb_each_text(r.outcomes)) IS DISTINCT FROM r.attempts",

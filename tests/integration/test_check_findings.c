@@ -338,10 +338,11 @@ Test(check, staple_good)
 	probe_run_free(r);
 }
 
+/* ocsp-good names a responder, and this server staples nothing */
 Test(check, staple_missing)
 {
 	struct probe_run run, *r = &run;
-	probe_check(r, "--revocation", "staple", tw_target("localhost", "TW_PORT_GOOD"), NULL);
+	probe_check(r, "--revocation", "staple", tw_target("localhost", "TW_PORT_OCSP_GOOD"), NULL);
 	json_t *o = one(r);
 
 	expect_outcome(r, o, "ok");

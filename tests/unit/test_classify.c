@@ -150,6 +150,18 @@ static void push_leaf(EVP_PKEY *key, double na_days)
 	EVP_PKEY_free(ca);
 }
 
+/* A leaf that names an OCSP responder (AIA), re-signed after the addition. */
+static void push_ocsp_leaf(void)
+{
+	EVP_PKEY *k = ec_key(), *ca = ec_key();
+	X509 *x = make_cert(k, ca, "a.example", "Test Intermediate", false, -1, 200, "DNS:a.example");
+	add_ext(x, NID_info_access, "OCSP;URI:http://ocsp.example/");
+	cr_assert_gt(X509_sign(x, ca, EVP_sha256()), 0);
+	push(x);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(ca);
+}
+
 static void push_ec_leaf(double na_days)
 {
 	EVP_PKEY *k = ec_key();
@@ -500,6 +512,55 @@ Test(classify_verify, err20_on_ca_is_untrusted_root)
 	cr_assert_eq(out.depth, 1);
 }
 
+/* A trusted anchor reached through a CA that may not issue: chain_invalid,
+ * at the depth OpenSSL reported, for each of the four causes of issue 10. */
+Test(classify_verify, err79_not_a_ca_is_chain_invalid)
+{
+	verify_case(1, X509_V_ERR_INVALID_CA, OUT_CHAIN_INVALID, 1);
+	cr_assert(strstr(out.reason, "invalid CA certificate") != NULL, "reason \"%s\"", out.reason);
+}
+
+Test(classify_verify, err25_path_length_is_chain_invalid)
+{
+	verify_case(2, X509_V_ERR_PATH_LENGTH_EXCEEDED, OUT_CHAIN_INVALID, 2);
+}
+
+Test(classify_verify, err47_name_constraints_is_chain_invalid)
+{
+	verify_case(0, X509_V_ERR_PERMITTED_VIOLATION, OUT_CHAIN_INVALID, 0);
+}
+
+Test(classify_verify, err34_critical_extension_is_chain_invalid)
+{
+	verify_case(1, X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, OUT_CHAIN_INVALID, 1);
+}
+
+Test(classify_verify, anchor_problem_beats_chain_invalid)
+{
+	done_tls13();
+	verr(1, X509_V_ERR_INVALID_CA);
+	verr(2, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN);
+	run();
+	ASSERT_OUTCOME(OUT_UNTRUSTED_ROOT);
+	cr_assert_eq(out.depth, 2);
+}
+
+Test(classify_verify, chain_invalid_beats_validity)
+{
+	done_tls13();
+	verr(0, X509_V_ERR_CERT_HAS_EXPIRED);
+	verr(1, X509_V_ERR_INVALID_CA);
+	verr(1, X509_V_ERR_INVALID_PURPOSE);
+	run();
+	ASSERT_OUTCOME(OUT_CHAIN_INVALID);
+	cr_assert_eq(out.depth, 1);
+}
+
+Test(classify_verify, bad_signature_is_still_untrusted_root)
+{
+	verify_case(1, X509_V_ERR_CERT_SIGNATURE_FAILURE, OUT_UNTRUSTED_ROOT, 1);
+}
+
 /* ================= findings ================= */
 
 TestSuite(classify_findings, .init = setup, .fini = teardown);
@@ -607,10 +668,39 @@ Test(classify_findings, tls13_suite_is_not_fallback)
 Test(classify_findings, no_ocsp_staple_when_requested)
 {
 	done_tls13();
+	push_ocsp_leaf();
 	prof.request_ocsp = true;
 	f.ocsp_stapled = false;
 	run();
 	cr_assert(out.findings[FIND_NO_OCSP_STAPLE]);
+}
+
+/* Nothing to staple for a certificate that names no responder. */
+Test(classify_findings, no_ocsp_staple_only_when_leaf_names_a_responder)
+{
+	done_tls13();
+	push_ec_leaf(200);
+	prof.request_ocsp = true;
+	f.ocsp_stapled = false;
+	run();
+	cr_assert(!out.findings[FIND_NO_OCSP_STAPLE]);
+}
+
+Test(classify_findings, bad_ocsp_staple_invalid_or_unknown)
+{
+	enum ocsp_status bad[] = { OCSP_ST_INVALID, OCSP_ST_UNKNOWN };
+	for (size_t i = 0; i < 2; i++) {
+		done_tls13();
+		f.ocsp_stapled = true;
+		f.staple_status = bad[i];
+		f.ocsp_status = OCSP_ST_GOOD;  /* a responder's later answer does not hide it */
+		run();
+		ASSERT_OUTCOME(OUT_OK);
+		cr_assert(out.findings[FIND_BAD_OCSP_STAPLE], "staple status %d", bad[i]);
+	}
+	f.staple_status = OCSP_ST_GOOD;
+	run();
+	cr_assert(!out.findings[FIND_BAD_OCSP_STAPLE]);
 }
 
 Test(classify_findings, staple_present_or_not_requested)
@@ -747,7 +837,7 @@ static const char *const design_outcomes[] = {
 	"dns_error", "connect_refused", "connect_timeout", "io_error",
 	"handshake_timeout", "not_tls", "protocol_version", "no_shared_cipher",
 	"client_cert_required", "client_cert_rejected", "tls_alert",
-	"untrusted_root", "self_signed", "chain_incomplete",
+	"untrusted_root", "self_signed", "chain_incomplete", "chain_invalid",
 	"cert_expired", "cert_not_yet_valid",
 	"bad_usage", "weak_key", "weak_signature",
 	"hostname_mismatch", "revoked", "ok",
@@ -757,6 +847,7 @@ static const char *const design_findings[] = {
 	"expiring_soon", "weak_key", "weak_signature", "legacy_protocol",
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
+	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
 };
 
 Test(classify_names, outcome_names_match_design)
@@ -794,4 +885,55 @@ Test(classify_names, outcome_names_unique)
 	for (int i = 0; i < OUT__COUNT; i++)
 		for (int j = i + 1; j < OUT__COUNT; j++)
 			cr_assert_str_neq(classify_outcome_name(i), classify_outcome_name(j));
+}
+
+/* ================= expiry window: days or a share of the lifetime ================= */
+
+TestSuite(classify_expiry, .init = setup, .fini = teardown);
+
+/* A leaf valid from lived_days ago to left_days ahead. */
+static void push_lived_leaf(double lived_days, double left_days)
+{
+	EVP_PKEY *k = ec_key(), *ca = ec_key();
+	push(make_cert(k, ca, "a.example", "Test Intermediate", false, -lived_days, left_days,
+		       "DNS:a.example"));
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(ca);
+}
+
+Test(classify_expiry, short_lived_certificate_warns_at_a_third)
+{
+	/* 47-day certificate, 20 days left: inside 30 days, outside 47/3 */
+	done_tls13();
+	push_lived_leaf(27, 20);
+	opts.expiry_warn_fraction = 1.0 / 3.0;
+	run();
+	cr_assert(!out.findings[FIND_EXPIRING_SOON], "warned with 20 of 47 days left");
+	cr_assert(fabs(out.expiry_warn_days - 47.0 / 3.0) < 0.01, "window %f", out.expiry_warn_days);
+	/* 15 days left: inside the third */
+	teardown();
+	f.peer_chain = NULL;
+	push_lived_leaf(32, 15);
+	run();
+	cr_assert(out.findings[FIND_EXPIRING_SOON], "no warning with 15 of 47 days left");
+}
+
+Test(classify_expiry, long_lived_certificate_keeps_the_days)
+{
+	/* one year, 25 days left: a third would be 121 days, 30 is stricter */
+	done_tls13();
+	push_lived_leaf(340, 25);
+	opts.expiry_warn_fraction = 1.0 / 3.0;
+	run();
+	cr_assert(out.findings[FIND_EXPIRING_SOON]);
+	cr_assert(fabs(out.expiry_warn_days - 30.0) < 1e-9, "window %f", out.expiry_warn_days);
+}
+
+Test(classify_expiry, fraction_zero_is_the_days_alone)
+{
+	done_tls13();
+	push_lived_leaf(27, 20);
+	opts.expiry_warn_fraction = 0;
+	run();
+	cr_assert(out.findings[FIND_EXPIRING_SOON]);
 }

@@ -507,8 +507,8 @@ Test(config, ca_file_and_revocation)
 	cr_assert_eq(c->targets[1].revocation, CONFIG_REV_STAPLE);
 	config_free(c);
 
-	load_err(HEAD "targets:\n  - host: a\n    revocation: crl\n", 13, 17,
-		 "targets[0].revocation: expected staple or ocsp, got \"crl\"");
+	load_err(HEAD "targets:\n  - host: a\n    revocation: crls\n", 13, 17,
+		 "targets[0].revocation: expected staple, ocsp, crl or ocsp,crl, got \"crls\"");
 	load_err(HEAD "defaults:\n  revocation: [ocsp]\ntargets:\n  - host: a\n", 12, 15,
 		 "defaults.revocation: expected a scalar, got a sequence");
 	load_err(HEAD "defaults:\n  ca_file: \"\"\ntargets:\n  - host: a\n", 12, 12,

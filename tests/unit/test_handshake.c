@@ -1,6 +1,6 @@
 /*
  * test_handshake.c - probe/handshake.c paths that real servers cannot
- * reach: OpenSSL refusing the name to verify, and the BIO callback called
+ * reach: OpenSSL refusing the name to verify, and the BIO callback (handshake_facts.c) called
  * without a connection.
  *
  * curl's UNITTEST idea, done the simple way: this file includes
@@ -157,7 +157,7 @@ Test(handshake, bio_callback_without_a_connection)
 	cr_assert_not_null(b);
 	BIO_set_callback_arg(b, NULL);
 	size_t processed = 3;
-	cr_expect_eq(bio_read_cb(b, BIO_CB_READ | BIO_CB_RETURN, "abc", 3, 0, 0, 1, &processed), 1);
+	cr_expect_eq(handshake_bio_read_cb(b, BIO_CB_READ | BIO_CB_RETURN, "abc", 3, 0, 0, 1, &processed), 1);
 	BIO_free(b);
 }
 

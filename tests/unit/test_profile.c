@@ -8,8 +8,11 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "profile.h"
+#include "profile_cn.h"
+#include "profile_hello.h"
 
 static const char *const builtin_names[] = {
 	"modern", "intermediate", "legacy", "tls13",
@@ -528,4 +531,124 @@ Test(builtin, real_clients_transcribed_from_testssl)
 Test(builtin, found_by_short_name)
 {
 	cr_assert_eq(profile_find(&builtins, "java_8u161"), must_find("Java 8u161"));
+}
+
+/* ---- who reads the CN of a certificate without subjectAltName ---- */
+
+TestSuite(profile_cn);
+
+Test(profile_cn, current_browsers_and_generic_modern_do_not)
+{
+	const char *strict[] = {
+		"modern", "tls13", "Chrome 58 Win 7", "Chrome 101 (Win 10)", "Firefox 100 (Win 10)",
+		"Firefox 49 Win 7", "Edge 101 Win 10 21H2", "Opera 60 (Win 10)",
+		"Safari 15.4 (macOS 12.3.1)", "Apple Mail (16.0)", "Thunderbird (91.9)", "go 1.17.8",
+	};
+	for (size_t i = 0; i < sizeof strict / sizeof strict[0]; i++)
+		cr_assert(!profile_cn_read(strict[i]), "%s reads the CN", strict[i]);
+}
+
+Test(profile_cn, old_clients_java_openssl_and_ie_do)
+{
+	const char *cn[] = {
+		"intermediate", "legacy", "Chrome 57 Win 7", "Firefox 47 Win 7", "Edge 17 (Win 10)",
+		"Opera 17 Win 7", "Safari 13.0 (macOS 10.14.6)", "Safari 9 iOS 9", "IE 11 Win 7",
+		"Java 17.0.3 (OpenJDK)", "OpenSSL 3.0.3 (git)", "Android 12 (native)",
+		"Tor 17.0.9 Win 7", "Googlebot Feb 2018", "go 1.14", "Chromebook", NULL,
+	};
+	for (size_t i = 0; i < sizeof cn / sizeof cn[0]; i++)
+		cr_assert(profile_cn_read(cn[i]), "%s does not read the CN", cn[i] ? cn[i] : "(null)");
+}
+
+/* the built-in set carries the flag through profile_from_raw() */
+Test(profile_cn, builtin_profiles_carry_the_flag)
+{
+	struct profile_list list = { 0 };
+	cr_assert_eq(profile_add_builtins(&list), 0);
+	const struct profile *m = profile_find(&list, "modern");
+	const struct profile *j = profile_find(&list, "Java 8u161");
+	const struct profile *c = profile_find(&list, "Chrome 101 (Win 10)");
+	cr_assert(m && j && c);
+	cr_assert(!m->reads_cn);
+	cr_assert(j->reads_cn);
+	cr_assert(!c->reads_cn);
+	profile_list_free(&list);
+}
+
+/* ---- the versions a recorded ClientHello offers ---- */
+
+TestSuite(profile_hello);
+
+/* A ClientHello record with one cipher suite and the given extensions. */
+static const char *hello_hex(const char *ext_hex)
+{
+	static char buf[1024];
+	size_t el = strlen(ext_hex) / 2;
+	/* version, random, session id, suites, compression, extensions */
+	size_t body = 2 + 32 + 1 + 2 + 2 + 1 + 1 + 2 + el;
+	snprintf(buf, sizeof buf, "160301%04zx01%06zx0303%064d00000213010100%04zx%s", body + 4, body, 0,
+		 el, ext_hex);
+	return buf;
+}
+
+Test(profile_hello, draft_tls13_only_means_tls12)
+{
+	int lo = 0, hi = 0;
+	/* supported_versions: GREASE, draft 23, TLS1.2, TLS1.1, TLS1.0 */
+	cr_assert_eq(profile_hello_versions(hello_hex("002b000b0a7a7a7f17030303020301"), &lo, &hi), 1);
+	cr_assert_eq(lo, 0x0301);
+	cr_assert_eq(hi, 0x0303);
+}
+
+Test(profile_hello, tls13_and_tls12_only)
+{
+	int lo = 0, hi = 0;
+	/* an SNI extension first, then supported_versions 1.3, 1.2 */
+	cr_assert_eq(profile_hello_versions(
+		hello_hex("0000000e000c0000096c6f63616c686f7374" "002b0005040304 0303"), &lo, &hi), 0,
+		"a space is not hex: no verdict");
+	cr_assert_eq(profile_hello_versions(
+		hello_hex("0000000e000c0000096c6f63616c686f7374002b00050403040303"), &lo, &hi), 1);
+	cr_assert_eq(lo, 0x0303);
+	cr_assert_eq(hi, 0x0304);
+}
+
+Test(profile_hello, no_extension_or_not_a_tls_hello)
+{
+	int lo = 7, hi = 7;
+	cr_assert_eq(profile_hello_versions(hello_hex("000b000403000102"), &lo, &hi), 0);
+	cr_assert_eq(profile_hello_versions("8056010301003d0000001000", &lo, &hi), 0);  /* SSLv2 */
+	cr_assert_eq(profile_hello_versions("1603", &lo, &hi), 0);                      /* cut */
+	cr_assert_eq(profile_hello_versions(NULL, &lo, &hi), 0);
+	cr_assert_eq(lo, 7);
+	cr_assert_eq(hi, 7);
+}
+
+/* The real database: the clients of issue 10's disagreements. */
+Test(profile_hello, testssl_database_clients)
+{
+	struct profile_list list = { 0 };
+	size_t skipped = 0;
+	char err[256] = "";
+	if (access(TESTSSL_DB_DEFAULT, R_OK) != 0)
+		cr_skip_test("%s not installed", TESTSSL_DB_DEFAULT);
+	cr_assert_gt(testssl_db_load(TESTSSL_DB_DEFAULT, &list, &skipped, err, sizeof err), 0, "%s", err);
+	const char *tls12_max[] = { "Chrome 57 Win 7", "Chrome 65 Win 7", "Firefox 53 Win 7",
+				    "Firefox 59 Win 7", "Firefox 62 Win 7" };
+	for (size_t i = 0; i < 5; i++) {
+		const struct profile *p = profile_find(&list, tls12_max[i]);
+		cr_assert(p, "%s missing", tls12_max[i]);
+		cr_assert_eq(p->max_version, TLS1_2_VERSION, "%s", tls12_max[i]);
+	}
+	const char *tls12_min[] = { "Java 17.0.3 (OpenJDK)", "OpenSSL 1.1.1b (Debian)",
+				    "OpenSSL 1.1.1d (Debian)" };
+	for (size_t i = 0; i < 3; i++) {
+		const struct profile *p = profile_find(&list, tls12_min[i]);
+		cr_assert(p, "%s missing", tls12_min[i]);
+		cr_assert_eq(p->min_version, TLS1_2_VERSION, "%s", tls12_min[i]);
+		cr_assert_eq(p->max_version, TLS1_3_VERSION, "%s", tls12_min[i]);
+	}
+	const struct profile *c = profile_find(&list, "Chrome 70 Win 10");
+	cr_assert(c && c->max_version == TLS1_3_VERSION && c->min_version == TLS1_VERSION);
+	profile_list_free(&list);
 }

@@ -1,0 +1,64 @@
+/*
+ * handshake_int.h - what handshake.c (the state machine) and
+ * handshake_facts.c (what a connection observes) share; nobody else
+ * includes it. The connection owns everything its pointers name
+ * (handshake_free() releases it).
+ */
+#ifndef TW_HANDSHAKE_INT_H
+#define TW_HANDSHAKE_INT_H
+
+#include "handshake.h"
+
+/* What one event may read before it yields (a tiny record costs two reads). */
+enum { HS_TURN_READS = 64, HS_TURN_BYTES = 64 * 1024 };
+
+struct hs_conn {
+	enum hs_state state;
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct hs_request req;
+	hs_done_cb cb;
+	void *cb_arg;
+
+	struct evdns_getaddrinfo_request *dns_req;
+	struct evutil_addrinfo *ai_list;
+	struct evutil_addrinfo *ai_cur;
+	int fd;
+	struct event *rd_ev;
+	struct event *wr_ev;
+	struct event *deadline;
+	struct event *finish_ev;
+	SSL *ssl;
+	struct starttls st;
+	struct ocsp_query *ocsp;
+	struct crl_check *crl;
+	SSL_SESSION *session;   /* owned: the first handshake's session, for HS_RESUME_* */
+	bool resume_tried;      /* the resumption phases ran (or were skipped) */
+	char sni[256];
+	bool sni_set;
+
+	unsigned turn_reads;    /* BIO reads in this event (reset by drive) */
+	size_t turn_bytes;      /* bytes those reads returned */
+
+	double t0;              /* hs_start */
+	double t_phase;         /* entry into the current phase */
+	struct hs_facts f;
+};
+
+/* The ex_data index under which an SSL carries its struct hs_conn. */
+int handshake_ex_index(void);
+/* SSL_set_verify callback: records every error with its depth, never aborts. */
+int handshake_verify_cb(int preverify_ok, X509_STORE_CTX *xs);
+/* SSL_set_msg_callback: alerts both ways, ServerHello, CertificateRequest. */
+void handshake_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+		      SSL *ssl, void *arg);
+/* BIO callback: the per-event read budget and the first bytes received. */
+long handshake_bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+			   int ret, size_t *processed);
+/* The served and verified chains (once). */
+void handshake_collect_certs(struct hs_conn *c);
+/* Everything of a completed handshake: version, cipher, group, ALPN,
+ * certificates and the stapled OCSP response. */
+void handshake_collect_tls(struct hs_conn *c);
+
+#endif
