@@ -35,20 +35,26 @@ int store_grid_window(struct store_grid_q *q, const char *window, int64_t now_ms
 enum { G_TARGET, G_PORT, G_SNI, G_REGION, G_PROFILE, G_SERVICE, G_LABELS, G_ATT, G_OK,
        G_OUTCOMES, G_HIST };
 
-/* $1..$4 window, $5 service, $6 labels */
+/* $1..$4 window, $5 service, $6 labels. The rollup rows are summed per
+ * series first and joined to targets (labels) after: the sort or hash of
+ * the aggregation then carries the narrow key only. The service filter
+ * reads the rollup's own service column (the latest one seen per series),
+ * so a filtered grid reads only that service's rows. */
 static const char GRID_SQL[] =
-	"SELECT r.target, r.port, r.sni, r.region, r.profile,"
-	" coalesce(t.service, max(r.service)), coalesce(t.labels, '{}'::jsonb),"
-	" sum(r.attempts)::int8, sum(r.successes)::int8,"
-	" CASE WHEN sum(r.successes) < sum(r.attempts) THEN jsonb_agg(r.outcomes) END"
-	STORE_HIST_SUMS
-	" FROM " STORE_ROLLUP_WINDOW("target, port, sni, region, profile, service, attempts,"
-				     " successes, outcomes, handshake_ms_hist") " r"
-	" LEFT JOIN targets t ON t.target = r.target AND t.port = r.port AND t.sni = r.sni"
+	"SELECT a.target, a.port, a.sni, a.region, a.profile, coalesce(t.service, a.service),"
+	" coalesce(t.labels, '{}'::jsonb), a.attempts, a.successes, a.outcomes, a.h1, a.h2, a.h3,"
+	" a.h4, a.h5, a.h6, a.h7, a.h8, a.h9, a.h10, a.h11, a.h12, a.h13, a.h14, a.h15, a.h16,"
+	" a.h17, a.h18, a.h19, a.h20"
+	" FROM (SELECT r.target, r.port, r.sni, r.region, r.profile, max(r.service) AS service,"
+	"   sum(r.attempts)::int8 AS attempts, sum(r.successes)::int8 AS successes,"
+	"   jsonb_agg(r.outcomes) FILTER (WHERE r.failures > 0) AS outcomes" STORE_HIST_SUMS_AS
+	"   FROM " STORE_ROLLUP_WINDOW("target, port, sni, region, profile, service, attempts,"
+				       " successes, failures, outcomes, handshake_ms_hist") " r"
+	"   WHERE ($5::text IS NULL OR r.service = $5)"
+	"   GROUP BY r.target, r.port, r.sni, r.region, r.profile) a"
+	" LEFT JOIN targets t ON t.target = a.target AND t.port = a.port AND t.sni = a.sni"
 	" WHERE ($6::jsonb IS NULL OR t.labels @> $6::jsonb)"
-	" GROUP BY r.target, r.port, r.sni, r.region, r.profile, t.service, t.labels"
-	" HAVING ($5::text IS NULL OR coalesce(t.service, max(r.service)) = $5)"
-	" ORDER BY 6 NULLS LAST, r.target, r.port, r.sni, r.region, r.profile";
+	" ORDER BY 6 NULLS LAST, a.target, a.port, a.sni, a.region, a.profile";
 
 struct grid_op {
 	struct store_op op;
