@@ -22,6 +22,13 @@ enum store_state {
 			  * then one done */
 };
 
+/* One cached answer (store_cache_put). */
+struct store_cached {
+	char *key;                      /* NULL: a free slot */
+	json_t *json;
+	double expires_ms;              /* monotonic */
+};
+
 /* One connection and the operation it runs: an operation keeps its
  * connection from its first statement to its answer. */
 struct store_conn {
@@ -43,6 +50,7 @@ struct store {
 	struct event *tick;             /* every second: expires queued operations */
 	unsigned pending;               /* started, callback not yet run */
 	struct event_base *blocking;    /* store_run_blocking's base, while it runs */
+	struct store_cached cache[STORE_CACHE_MAX];
 	char name[48];
 };
 
@@ -53,6 +61,7 @@ struct store {
 #define SETUP_SQL "SET TimeZone = 'UTC'; SET work_mem = '64MB'; SET jit = off"
 
 static void kick(struct store *s);
+static void cache_clear(struct store_cached *c);
 
 static const char *state_name(enum store_state st)
 {
@@ -433,11 +442,70 @@ void store_free(struct store *s)
 	s->tail = NULL;
 	if (s->deliver)
 		deliver(-1, 0, s);
+	for (int i = 0; i < STORE_CACHE_MAX; i++)
+		cache_clear(&s->cache[i]);
 	if (s->deliver)
 		event_free(s->deliver);
 	if (s->tick)
 		event_free(s->tick);
 	free(s);
+}
+
+/* ------------------------------------------------------------ cache */
+
+json_t *store_cache_get(struct store *s, const char *key)
+{
+	double now = twtime_mono_ms();
+	for (int i = 0; i < STORE_CACHE_MAX; i++) {
+		struct store_cached *c = &s->cache[i];
+		if (c->key && strcmp(c->key, key) == 0 && now < c->expires_ms)
+			return json_deep_copy(c->json);
+	}
+	return NULL;
+}
+
+static void cache_clear(struct store_cached *c)
+{
+	free(c->key);
+	json_decref(c->json);
+	memset(c, 0, sizeof *c);
+}
+
+void store_cache_put(struct store *s, const char *key, const json_t *json, unsigned ttl_ms)
+{
+	double now = twtime_mono_ms();
+	struct store_cached *slot = NULL;
+	for (int i = 0; i < STORE_CACHE_MAX; i++) {
+		struct store_cached *c = &s->cache[i];
+		if (c->key && (strcmp(c->key, key) == 0 || now >= c->expires_ms))
+			cache_clear(c);
+		/* a free slot, else the one that expires first */
+		if (!slot || (slot->key && (!c->key || c->expires_ms < slot->expires_ms)))
+			slot = c;
+	}
+	cache_clear(slot);
+	if (!(slot->key = strdup(key)) || !(slot->json = json_deep_copy(json))) {
+		cache_clear(slot);
+		return;
+	}
+	slot->expires_ms = now + ttl_ms;
+}
+
+void store_answer_json(struct store *s, json_t *json, store_cb cb, void *arg)
+{
+	struct store_op *op = store_op_new(sizeof *op);
+	if (!op) {
+		json_decref(json);
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+		return;
+	}
+	op->s = s;
+	op->cb = cb;
+	op->arg = arg;
+	s->pending++;
+	store_op_finish(op, STORE_OK, json, NULL);
+	answered(s, op);
 }
 
 static void blocking_timeout(evutil_socket_t fd, short what, void *arg)

@@ -142,6 +142,19 @@ int store_op_oom(struct store_op *op);
  * timeout_ms passes (then returns -1). For blocking users (cmd_status.c). */
 int store_run_blocking(struct store *s, struct event_base *base, unsigned timeout_ms);
 
+/* ------------------------------------------------------------ cache */
+
+/* A few answers an operation may keep for ttl_ms (expensive ones asked
+ * again and again, like the dashboard's grid). get: a copy of the answer
+ * stored under key, or NULL (none or expired). put: stores a copy, the
+ * oldest entry making room. */
+#define STORE_CACHE_MAX 32
+json_t *store_cache_get(struct store *s, const char *key);
+void store_cache_put(struct store *s, const char *key, const json_t *json, unsigned ttl_ms);
+/* Answers cb with json (taken) from the next loop turn, as an operation
+ * would. */
+void store_answer_json(struct store *s, json_t *json, store_cb cb, void *arg);
+
 /* ------------------------------------------------ decoding result values */
 
 /* JSON of column c of row i: NULL (SQL NULL) becomes json null. */

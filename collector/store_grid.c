@@ -14,6 +14,10 @@
 
 const char *const store_grid_windows[] = { "5m", "1h", "24h", "7d", NULL };
 static const int64_t WINDOW_MS[] = { 300000LL, 3600000LL, 86400000LL, 7 * 86400000LL };
+/* How long an answer is reused (store_cache_put): the longer windows cost
+ * seconds over thousands of series and change little from one refresh of
+ * the dashboard to the next; the 5-minute window is always fresh. */
+static const unsigned CACHE_MS[] = { 0, 10000, 30000, 60000 };
 
 int store_grid_window(struct store_grid_q *q, const char *window, int64_t now_ms,
 		      int64_t minute_retention_ms)
@@ -59,6 +63,8 @@ static const char GRID_SQL[] =
 struct grid_op {
 	struct store_op op;
 	char *window, *service, *labels;
+	char *cache_key;          /* NULL: not cached */
+	unsigned cache_ms;
 	int64_t from_ms, to_ms;
 };
 
@@ -68,6 +74,7 @@ static void grid_free(struct store_op *op)
 	free(g->window);
 	free(g->service);
 	free(g->labels);
+	free(g->cache_key);
 }
 
 /* The most frequent failing outcome of a profile (ties: the name first in
@@ -263,6 +270,8 @@ static int grid_done(struct grid_op *g, PGresult *res)
 	json_t *body = json_pack("{s:s, s:o, s:o, s:o, s:o}", "window", g->window,
 				 "from", store_json_time(g->from_ms), "to", store_json_time(g->to_ms),
 				 "regions", cols, "rows", rows);
+	if (body && g->cache_key)
+		store_cache_put(g->op.s, g->cache_key, body, g->cache_ms);
 	return store_op_finish(&g->op, STORE_OK, body, NULL);
 oom:
 	json_decref(c.obj);
@@ -284,9 +293,41 @@ static int grid_step(struct store_op *op, PGresult *res)
 	return 1;
 }
 
+/* "grid\x1fWINDOW\x1fSERVICE\x1fLABELS" and its lifetime; NULL: no cache. */
+static char *cache_key(const struct store_grid_q *q, unsigned *ms)
+{
+	*ms = 0;
+	for (int i = 0; store_grid_windows[i]; i++)
+		if (!strcmp(q->window, store_grid_windows[i]))
+			*ms = CACHE_MS[i];
+	if (!*ms)
+		return NULL;
+	size_t n = 16 + strlen(q->window) + (q->service ? strlen(q->service) : 0) +
+		   (q->labels_json ? strlen(q->labels_json) : 0);
+	char *k = malloc(n);
+	if (k)
+		snprintf(k, n, "grid\x1f%s\x1f%s%s\x1f%s", q->window, q->service ? "=" : "",
+			 q->service ? q->service : "", q->labels_json ? q->labels_json : "");
+	return k;
+}
+
 void store_grid(struct store *s, const struct store_grid_q *q, store_cb cb, void *arg)
 {
+	unsigned ms;
+	char *key = cache_key(q, &ms);
+	json_t *hit = key ? store_cache_get(s, key) : NULL;
+	if (hit) {
+		free(key);
+		store_answer_json(s, hit, cb, arg);
+		return;
+	}
 	struct grid_op *g = store_op_new(sizeof *g);
+	if (g) {
+		g->cache_key = key;
+		g->cache_ms = ms;
+		key = NULL;
+	}
+	free(key);
 	if (g) {
 		g->op.step = grid_step;
 		g->op.free = grid_free;
