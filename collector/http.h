@@ -14,6 +14,11 @@
  * open (beyond that the oldest is closed, answered or not). At the
  * descriptor limit accepting pauses (accept_backoff.h) instead of spinning.
  *
+ *   /api/...       the JSON API (api.h), when one is set: it answers its own
+ *                  methods, limits and errors
+ *
+ * With http_srv_set_tls every connection is HTTPS (TLS 1.2+).
+ *
  * Anything else is 404; methods other than GET/HEAD are 405. Every handler
  * ends in evhttp_send_reply / evhttp_send_error.
  *
@@ -52,6 +57,14 @@ void http_srv_set_alerting(struct http_srv *h, struct evaluator *ev, struct noti
 /* Adds the per-target snapshot's series (borrowed; must outlive h). */
 struct metrics;
 void http_srv_set_metrics(struct http_srv *h, struct metrics *m);
+/* Serves /api/ with api (api.h); takes it (freed by http_srv_free, before
+ * the evhttp object, so waiting requests are answered). */
+struct api;
+void http_srv_set_api(struct http_srv *h, struct api *api);
+/* Every connection from now on is HTTPS (TLS 1.2 or newer) with this
+ * certificate chain and key. 0, or -1 with the reason in err. */
+int http_srv_set_tls(struct http_srv *h, const char *cert_file, const char *key_file, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
 void http_srv_free(struct http_srv *h);
 
 #endif
