@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <math.h>
 
-TestSuite(report, .timeout = 240);
+TestSuite(report, .timeout = 300);
 
 static const char *collector_bin(void)
 {
@@ -349,7 +349,7 @@ static char *chromium_load(const char *dir, const char *file, const char *png)
 	return log;
 }
 
-Test(report, html_loads_in_chromium_without_console_errors, .timeout = 300)
+Test(report, html_loads_in_chromium_without_console_errors)
 {
 	struct rep t;
 	rep_setup(&t, "rep_html", true, NULL);
