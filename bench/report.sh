@@ -90,7 +90,7 @@ rc=$?
 s1=$(date +%s.%N)
 secs=$(echo "$s1 $s0" | awk '{ printf "%.1f", $1 - $2 }')
 sed "s/^/   /" "$TW_WORK/logs/report.out"
-grep -o "duration: [0-9.]* ms  statement: .\{0,60\}" "$TW_WORK/logs/postgres.log" | sed "s/^/   slow: /"
+grep -o "duration: [0-9.]* ms  statement: SELECT.\{0,60\}" "$TW_WORK/logs/postgres.log" | sed "s/^/   slow query: /"
 ls -l "$TW_WORK/out" | sed 's/^/   /'
 echo "---------------- report summary ----------------"
 echo "  90-day report (html, pdf, md, json) over $SERIES series / $ROWS hourly rollup rows: ${secs} s"
