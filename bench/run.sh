@@ -280,6 +280,9 @@ substep scale "$HERE/probe_scale.sh"
 say ""
 say "== 6. alert evaluation: all default rules, 10,000 SLO series, 30 days of rollups"
 substep eval "$HERE/eval.sh"
+say ""
+say "== 7. report: a 90-day leadership report from the rollups (bench/report.sh; BENCH_SKIP=report skips it)"
+substep report "$HERE/report.sh"
 
 # ---- summary ----------------------------------------------------------------------------------
 say ""
@@ -298,6 +301,7 @@ say "client simulation wall time: tlswatch-probe check ${PC_WALL}s, testssl.sh -
 sed -n '/^-* ingest summary/,/^ingest status/p' "$T/ingest.out" 2>/dev/null
 sed -n '/^-* probe scale summary/,/^probe_scale status/p' "$T/scale.out" 2>/dev/null
 sed -n '/^-* eval summary/,/^eval status/p' "$T/eval.out" 2>/dev/null
+sed -n '/^-* report summary/,/^report status/p' "$T/report.out" 2>/dev/null
 say "bench status: $([ $status -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see above)')"
 say "========================================================"
 exit $status

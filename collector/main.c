@@ -25,6 +25,8 @@ static void usage(FILE *out)
 "  maintenance create|list|delete -c collector.yaml\n"
 "                             maintenance windows (suppress notifications)\n"
 "  status -c collector.yaml   the regional health grid and the firing alerts\n"
+"  report -c collector.yaml --period 7d --out DIR\n"
+"                             write a report (HTML, PDF, Markdown, JSON)\n"
 "  version                    print the version\n");
 }
 
@@ -37,6 +39,7 @@ static const struct {
 	{ "evaluate", cmd_evaluate_main },
 	{ "maintenance", cmd_maintenance_main },
 	{ "status", cmd_status_main },
+	{ "report", cmd_report_main },
 };
 
 int main(int argc, char **argv)

@@ -193,6 +193,12 @@ $PSQL -c "SELECT rule, severity, state, subject, region_group AS regions, left(s
 step "SLO status now (tlswatch-collector evaluate --dry-run)"
 "$COLLECTOR" evaluate -c "$TW_WORK/collector.yaml" --dry-run 2>/dev/null | head -30
 
+step "a report of the last day (tlswatch-collector report; docs/reports.md)"
+REPORTS="$here/$B/demo-report"
+mkdir -p "$REPORTS" && "$COLLECTOR" report -c "$TW_WORK/collector.yaml" --period 1d \
+	--format html,pdf,md,json --out "$REPORTS" 2>"$TW_WORK/logs/report.log" \
+	|| { cat "$TW_WORK/logs/report.log"; tw_die "report failed"; }
+
 step "the pager received (signed webhooks, verified by the receiver)"
 python3 - "$TW_WORK/pager.jsonl" <<'EOF'
 import json, sys
