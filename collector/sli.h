@@ -84,7 +84,7 @@ struct sli_values {
 
 /* Text parameters of a statement built here ($1..$n), each a copy owned by
  * the struct (NULL = SQL NULL); sli_params_free() frees them. */
-#define SLI_MAX_PARAMS 8
+#define SLI_MAX_PARAMS 16
 struct sli_params {
 	char *v[SLI_MAX_PARAMS];
 	int n;
