@@ -240,3 +240,350 @@ Test(api_read, slos_agree_with_the_evaluator_and_no_data_is_null)
 	slo_config_free(cfg);
 	PQfinish(c);
 }
+
+/* ------------------------------------------------------------ alerts */
+
+static json_t *alerts_page(PGconn *c, struct store_alerts_req *rq)
+{
+	struct store_stmt st = { 0 };
+	char err[256];
+	store_alerts_list_stmt(rq, &st);
+	PGresult *r = run(c, &st);
+	json_t *j = store_alerts_list_json(rq, r, err, sizeof err);
+	PQclear(r);
+	cr_assert_not_null(j, "%s", err);
+	return j;
+}
+
+/* Seven alerts: ids 1-7, last change at T0 + id minutes (id 6 and 7 share
+ * one, to test the tie on id), states and services alternating. */
+static void seed_alerts(PGconn *c)
+{
+	exec_ok(c, "INSERT INTO alerts (id, dedup_key, rule, severity, state, subject, service, "
+		   "region_group, summary, created_at, pending_since, firing_since, resolved_at, last_eval_at) "
+		   "SELECT i, 'k' || i, 'cert_expiry', CASE WHEN i %% 2 = 0 THEN 'page' ELSE 'ticket' END, "
+		   "s, 'a.example:443', CASE WHEN i <= 4 THEN 'shop' ELSE 'blog' END, "
+		   "CASE WHEN i %% 3 = 0 THEN 'eu' ELSE 'all' END, 'summary ' || i, t, t - interval '1 minute', "
+		   "CASE WHEN s <> 'pending' THEN t - interval '30 seconds' END, "
+		   "CASE WHEN s = 'resolved' THEN t END, t "
+		   "FROM (SELECT i, to_timestamp(%lld / 1000.0) + least(i, 6) * interval '1 minute' AS t, "
+		   "(ARRAY['firing','firing','resolved','pending','firing','firing','firing'])[i] AS s "
+		   "FROM generate_series(1, 7) i) x", T0);
+	exec_ok(c, "SELECT setval('alerts_id_seq', 7)");
+}
+
+Test(api_read, alerts_filter_and_page_newest_change_first)
+{
+	PGconn *c = new_db("api_alerts");
+	seed_alerts(c);
+	/* firing: 1, 2, 5, 6, 7; pages of 2: (7, 6) (5, 2) (1) */
+	struct store_alerts_req rq = { .state = "firing", .limit = 2 };
+	int64_t want[] = { 7, 6, 5, 2, 1 };
+	size_t seen = 0;
+	for (int page = 0; page < 4; page++) {
+		json_t *j = alerts_page(c, &rq);
+		json_t *items = json_object_get(j, "items");
+		for (size_t i = 0; i < json_array_size(items); i++, seen++) {
+			cr_assert_lt(seen, 5);
+			cr_assert_eq((int64_t)num(json_array_get(items, i), "id"), want[seen]);
+			cr_assert_str_eq(str(json_array_get(items, i), "state"), "firing");
+		}
+		json_t *nc = json_object_get(j, "next_cursor");
+		if (json_is_null(nc)) {
+			json_decref(j);
+			break;
+		}
+		cr_assert(store_alerts_cursor_parse(json_string_value(nc), &rq.cursor_us, &rq.cursor_id) == 0);
+		rq.have_cursor = true;
+		json_decref(j);
+	}
+	cr_assert_eq(seen, 5, "every firing alert once");
+
+	/* all states, since T0 + 3m (inclusive): 7, 6 (5.5m), 5 (4.5m), then 4
+	 * (pending since 3m) and 3 (resolved at 3m), the tie by id; not 2 (1.5m) */
+	struct store_alerts_req r2 = { .limit = 100, .have_since = true, .since_ms = T0 + 3 * MIN_MS };
+	json_t *j = alerts_page(c, &r2);
+	cr_assert_eq(json_array_size(json_object_get(j, "items")), 5);
+	is_null(j, "next_cursor");
+	cr_assert_eq((int)num(item(j, 4), "id"), 3);
+	json_t *a4 = item(j, 3);
+	cr_assert_eq((int)num(a4, "id"), 4);
+	cr_assert_str_eq(str(a4, "state"), "pending");
+	is_null(a4, "firing_since");
+	is_null(a4, "resolved_at");
+	cr_assert_str_eq(str(a4, "pending_since"), "2026-03-02T00:03:00.000Z");
+	cr_assert(json_is_object(json_object_get(a4, "labels")));
+	json_decref(j);
+
+	/* service and region */
+	struct store_alerts_req r3 = { .limit = 100, .service = "shop", .region = "eu" };
+	j = alerts_page(c, &r3);
+	cr_assert_eq(json_array_size(json_object_get(j, "items")), 1);
+	cr_assert_eq((int)num(item(j, 0), "id"), 3);
+	json_decref(j);
+
+	int64_t us, id;
+	cr_assert_eq(store_alerts_cursor_parse("12x", &us, &id), -1);
+	cr_assert_eq(store_alerts_cursor_parse("12.", &us, &id), -1);
+	cr_assert_eq(store_alerts_cursor_parse("12.0", &us, &id), -1);
+	cr_assert_eq(store_alerts_cursor_parse("99999999999999999999.1", &us, &id), -1);
+	PQfinish(c);
+}
+
+/* One alert: its events oldest first and its deliveries (outbox x sink)
+ * with attempts, last status and error; an unknown id is not found. */
+Test(api_read, alert_detail_has_events_and_deliveries)
+{
+	PGconn *c = new_db("api_alert1");
+	seed_alerts(c);
+	exec_ok(c, "INSERT INTO alert_events (id, alert_id, at, from_state, to_state, suppressed) VALUES "
+		   "(11, 3, to_timestamp(%lld / 1000.0) + interval '2 minutes', 'pending', 'firing', false), "
+		   "(10, 3, to_timestamp(%lld / 1000.0) + interval '1 minute', NULL, 'pending', false), "
+		   "(12, 3, to_timestamp(%lld / 1000.0) + interval '3 minutes', 'firing', 'resolved', true)",
+		T0, T0, T0);
+	exec_ok(c, "INSERT INTO notification_outbox (id, alert_id, event_id, action, severity, dedup_key, payload) "
+		   "VALUES (20, 3, 11, 'trigger', 'ticket', 'k3', '{}')");
+	exec_ok(c, "INSERT INTO notification_deliveries (id, outbox_id, sink, idempotency_key, state, attempts, "
+		   "last_status, last_error) VALUES (30, 20, 'slack', 'i1', 'failed', 3, 404, 'not found'), "
+		   "(31, 20, 'pagerduty', 'i2', 'delivered', 1, 202, NULL)");
+	struct store_stmt st = { 0 };
+	char err[256];
+	bool found;
+	store_alerts_get_stmt(3, &st);
+	PGresult *r = run(c, &st);
+	json_t *j = store_alerts_get_json(r, &found, err, sizeof err);
+	PQclear(r);
+	cr_assert(found);
+	cr_assert_not_null(j, "%s", err);
+	cr_assert_eq((int)num(j, "id"), 3);
+	json_t *ev = json_object_get(j, "events");
+	cr_assert_eq(json_array_size(ev), 3);
+	cr_assert_eq((int)num(json_array_get(ev, 0), "id"), 10);
+	is_null(json_array_get(ev, 0), "from_state");
+	cr_assert(json_is_true(json_object_get(json_array_get(ev, 2), "suppressed")));
+	json_t *dl = json_object_get(j, "deliveries");
+	cr_assert_eq(json_array_size(dl), 2);
+	json_t *d0 = json_array_get(dl, 0);
+	cr_assert_str_eq(str(d0, "sink"), "slack");
+	cr_assert_str_eq(str(d0, "state"), "failed");
+	cr_assert_eq((int)num(d0, "attempts"), 3);
+	cr_assert_eq((int)num(d0, "last_status"), 404);
+	cr_assert_str_eq(str(d0, "last_error"), "not found");
+	cr_assert_str_eq(str(d0, "action"), "trigger");
+	cr_assert_eq((int)num(d0, "event_id"), 11);
+	is_null(d0, "delivered_at");
+	is_null(json_array_get(dl, 1), "last_error");
+	json_decref(j);
+
+	store_alerts_get_stmt(999, &st);
+	r = run(c, &st);
+	j = store_alerts_get_json(r, &found, err, sizeof err);
+	PQclear(r);
+	cr_assert_not(found);
+	cr_assert_null(j);
+	/* an alert without history: empty arrays, not null */
+	store_alerts_get_stmt(1, &st);
+	r = run(c, &st);
+	j = store_alerts_get_json(r, &found, err, sizeof err);
+	PQclear(r);
+	cr_assert_eq(json_array_size(json_object_get(j, "events")), 0);
+	cr_assert(json_is_array(json_object_get(j, "deliveries")));
+	json_decref(j);
+	PQfinish(c);
+}
+
+/* ------------------------------------------------------------ certificates */
+
+static json_t *certs_page(PGconn *c, struct store_certs_req *rq)
+{
+	struct store_stmt st = { 0 };
+	char err[256];
+	store_certs_stmt(rq, &st);
+	PGresult *r = run(c, &st);
+	json_t *j = store_certs_json(rq, r, err, sizeof err);
+	PQclear(r);
+	cr_assert_not_null(j, "%s", err);
+	return j;
+}
+
+/* Certificates aa.. expiring in 5, 20, 40 days and one already expired;
+ * sightings in two regions; targets with services. */
+static void seed_certs(PGconn *c)
+{
+	exec_ok(c, "INSERT INTO certificates (fingerprint_sha256, subject, sans, issuer, not_before, not_after, "
+		   "key, sig_alg, first_seen) SELECT fp, 'CN=' || fp, ARRAY[fp || '.example'], iss, "
+		   "to_timestamp(%lld / 1000.0) - interval '60 days', to_timestamp(%lld / 1000.0) + d * interval '1 day', "
+		   "'EC-P-256', 'ecdsa-with-SHA256', to_timestamp(%lld / 1000.0) - interval '1 day' "
+		   "FROM (VALUES ('aa', 5, 'CN=Example CA'), ('bb', 20, 'CN=Other Issuer'), "
+		   "('cc', 40, 'CN=EXAMPLE ca 2'), ('dd', -3, 'CN=Example CA')) v(fp, d, iss)", T0, T0, T0);
+	exec_ok(c, "INSERT INTO targets VALUES ('a.example', 443, 'a.example', 'shop', '{\"team\":\"pay\"}', now(), now()), "
+		   "('b.example', 8443, '', 'blog', '{}', now(), now())");
+	exec_ok(c, "INSERT INTO certificate_sightings VALUES "
+		   "('aa', 'a.example', 443, 'eu', to_timestamp(%lld / 1000.0) - interval '1 day', to_timestamp(%lld / 1000.0)), "
+		   "('aa', 'a.example', 443, 'us', to_timestamp(%lld / 1000.0) - interval '1 day', to_timestamp(%lld / 1000.0)), "
+		   "('bb', 'b.example', 8443, 'eu', to_timestamp(%lld / 1000.0) - interval '1 day', to_timestamp(%lld / 1000.0)), "
+		   "('dd', 'a.example', 443, 'eu', to_timestamp(%lld / 1000.0) - interval '9 day', to_timestamp(%lld / 1000.0) - interval '3 day')",
+		T0, T0, T0, T0, T0, T0, T0, T0);
+}
+
+Test(api_read, certificates_filter_soonest_first_with_sightings)
+{
+	PGconn *c = new_db("api_certs");
+	seed_certs(c);
+	struct store_certs_req rq = { .now_ms = T0, .limit = 100, .have_expiring = true,
+				      .expiring_within_ms = 30 * 24 * 3600000LL };
+	json_t *j = certs_page(c, &rq);
+	json_t *items = json_object_get(j, "items");
+	cr_assert_eq(json_array_size(items), 3, "expired, 5 and 20 days; not 40");
+	cr_assert_str_eq(str(item(j, 0), "fingerprint_sha256"), "dd");
+	cr_assert_float_eq(num(item(j, 0), "days_left"), -3, 1e-9);
+	json_t *aa = item(j, 1);
+	cr_assert_float_eq(num(aa, "days_left"), 5, 1e-9);
+	cr_assert_str_eq(str(aa, "not_after"), "2026-03-07T00:00:00.000Z");
+	json_t *si = json_object_get(aa, "sightings");
+	cr_assert_eq(json_array_size(si), 2);
+	cr_assert_str_eq(str(json_array_get(si, 0), "target"), "a.example:443");
+	cr_assert_str_eq(str(json_array_get(si, 0), "region"), "eu");
+	cr_assert_str_eq(str(json_array_get(si, 1), "region"), "us");
+	cr_assert_str_eq(str(json_array_get(si, 0), "service"), "shop");
+	cr_assert_str_eq(str(json_object_get(json_array_get(si, 0), "labels"), "team"), "pay");
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(aa, "sans"), 0)), "aa.example");
+	json_decref(j);
+
+	/* issuer: case-insensitive substring */
+	struct store_certs_req r2 = { .now_ms = T0, .limit = 100, .issuer = "example ca" };
+	j = certs_page(c, &r2);
+	cr_assert_eq(json_array_size(json_object_get(j, "items")), 3, "aa, cc, dd");
+	json_decref(j);
+	/* service: served by one of its targets */
+	struct store_certs_req r3 = { .now_ms = T0, .limit = 100, .service = "blog" };
+	j = certs_page(c, &r3);
+	cr_assert_eq(json_array_size(json_object_get(j, "items")), 1);
+	cr_assert_str_eq(str(item(j, 0), "fingerprint_sha256"), "bb");
+	cr_assert_str_eq(str(json_array_get(json_object_get(item(j, 0), "sightings"), 0), "target"),
+			 "b.example:8443");
+	json_decref(j);
+
+	/* pages of 1 walk all four in order */
+	const char *want[] = { "dd", "aa", "bb", "cc" };
+	struct store_certs_req r4 = { .now_ms = T0, .limit = 1 };
+	char cur[256];
+	for (int i = 0; i < 4; i++) {
+		j = certs_page(c, &r4);
+		cr_assert_eq(json_array_size(json_object_get(j, "items")), 1);
+		cr_assert_str_eq(str(item(j, 0), "fingerprint_sha256"), want[i]);
+		json_t *nc = json_object_get(j, "next_cursor");
+		cr_assert_eq(json_is_null(nc), i == 3);
+		if (!json_is_null(nc)) {
+			snprintf(cur, sizeof cur, "%s", json_string_value(nc));
+			cr_assert(store_certs_cursor_ok(cur));
+			r4.cursor = cur;
+		}
+		json_decref(j);
+	}
+	cr_assert_not(store_certs_cursor_ok("abc"));
+	cr_assert_not(store_certs_cursor_ok("12."));
+	cr_assert_not(store_certs_cursor_ok("12.x'y"));
+	PQfinish(c);
+}
+
+/* ------------------------------------------------------------ probes */
+
+Test(api_read, probes_with_spool_and_silence)
+{
+	PGconn *c = new_db("api_probes");
+	/* p1 seen 1 min ago, p2 10 min ago (silent: 3 x its 60 s default
+	 * interval); p3 30 s ago but it probes every 5 s (silent: > 15 s) */
+	exec_ok(c, "INSERT INTO probes (probe_id, region, version, first_seen, last_seen, last_seq, "
+		   "clock_offset_ms, spool_records, spool_bytes, dropped_total, overdue_total, counters_at, dropped_at) "
+		   "SELECT id, 'eu', '1.2', t - interval '1 day', t - ago * interval '1 second', 5, 12.5, 7, 4096, "
+		   "dr, 3, t, CASE WHEN dr > 0 THEN t END FROM (VALUES ('p1', 60, 0), ('p2', 600, 9), ('p3', 30, 0)) "
+		   "v(id, ago, dr), (SELECT to_timestamp(%lld / 1000.0) AS t) tt", T0);
+	exec_ok(c, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, port, profile, "
+		   "outcome, interval_ms) SELECT 'p3', s, 'eu', t, t, 'x', 443, 'modern', 'ok', 5000 "
+		   "FROM generate_series(1, 5) s, (SELECT to_timestamp(%lld / 1000.0) AS t) tt", T0);
+	struct store_stmt st = { 0 };
+	char err[256];
+	store_probes_stmt(T0, 3, &st);
+	PGresult *r = run(c, &st);
+	json_t *j = store_probes_json(r, err, sizeof err);
+	PQclear(r);
+	cr_assert_not_null(j, "%s", err);
+	cr_assert_eq(json_array_size(json_object_get(j, "items")), 3);
+	json_t *p1 = item(j, 0), *p2 = item(j, 1), *p3 = item(j, 2);
+	cr_assert_str_eq(str(p1, "probe_id"), "p1");
+	cr_assert(json_is_false(json_object_get(p1, "silent")));
+	cr_assert(json_is_true(json_object_get(p2, "silent")));
+	cr_assert(json_is_true(json_object_get(p3, "silent")));
+	cr_assert_float_eq(num(p1, "clock_offset_ms"), 12.5, 1e-9);
+	cr_assert_eq((int)num(p1, "spool_records"), 7);
+	cr_assert_eq((int)num(p1, "spool_bytes"), 4096);
+	cr_assert_eq((int)num(p2, "dropped"), 9);
+	cr_assert_eq((int)num(p2, "overdue"), 3);
+	cr_assert_str_eq(str(p2, "dropped_at"), "2026-03-02T00:00:00.000Z");
+	is_null(p1, "dropped_at");
+	cr_assert_str_eq(str(p1, "last_seen"), "2026-03-01T23:59:00.000Z");
+	json_decref(j);
+	PQfinish(c);
+}
+
+/* ------------------------------------------------------------ maintenance */
+
+Test(api_read, maintenance_create_list_delete)
+{
+	PGconn *c = new_db("api_maint");
+	struct store_stmt st = { 0 };
+	char err[256];
+	json_t *labels = json_pack("{s:s}", "team", "o'ps");
+	struct maint_window w = { .starts_ms = T0 - 60 * MIN_MS, .ends_ms = T0 + 60 * MIN_MS,
+				  .service = "shop", .target = "a.example:443", .labels = labels,
+				  .reason = "rotation", .created_by = "alice" };
+	store_maint_create_stmt(T0, &w, &st);
+	PGresult *r = run(c, &st);
+	json_t *m = store_maint_created_json(r, err, sizeof err);
+	PQclear(r);
+	cr_assert_not_null(m, "%s", err);
+	cr_assert(json_is_true(json_object_get(m, "active")));
+	cr_assert_str_eq(str(m, "reason"), "rotation");
+	cr_assert_str_eq(str(json_object_get(m, "labels"), "team"), "o'ps");
+	is_null(m, "region");
+	int64_t id = (int64_t)num(m, "id");
+	json_decref(m);
+	json_decref(labels);
+	/* an ended window */
+	struct maint_window old = { .starts_ms = T0 - 600 * MIN_MS, .ends_ms = T0 - 300 * MIN_MS,
+				    .reason = "old" };
+	store_maint_create_stmt(T0, &old, &st);
+	PQclear(run(c, &st));
+
+	/* the window is what tw_in_maintenance matches */
+	char *in = q_str(c, "SELECT tw_in_maintenance('shop', 'a.example:443', 'x', 'all', "
+			    "'{\"team\":\"o''ps\"}', to_timestamp(%lld / 1000.0))", T0);
+	cr_assert_str_eq(in, "t");
+	free(in);
+
+	store_maint_list_stmt(T0, false, &st);
+	r = run(c, &st);
+	json_t *j = store_maint_list_json(r, err, sizeof err);
+	PQclear(r);
+	cr_assert_eq(json_array_size(json_object_get(j, "items")), 1, "the ended one is not listed");
+	json_decref(j);
+	store_maint_list_stmt(T0, true, &st);
+	r = run(c, &st);
+	j = store_maint_list_json(r, err, sizeof err);
+	PQclear(r);
+	cr_assert_eq(json_array_size(json_object_get(j, "items")), 2);
+	cr_assert_str_eq(str(item(j, 0), "reason"), "old", "soonest start first");
+	cr_assert(json_is_false(json_object_get(item(j, 0), "active")));
+	json_decref(j);
+
+	store_maint_delete_stmt(id, &st);
+	r = run(c, &st);
+	cr_assert_eq(PQntuples(r), 1);
+	PQclear(r);
+	store_maint_delete_stmt(id, &st);
+	r = run(c, &st);
+	cr_assert_eq(PQntuples(r), 0, "deleted twice: not found");
+	PQclear(r);
+	PQfinish(c);
+}
