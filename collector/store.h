@@ -1,6 +1,6 @@
 /*
- * store.h - the HTTP API's read/write layer: one asynchronous PostgreSQL
- * connection of its own (pgconn.h) and a queue of operations, each of which
+ * store.h - the HTTP API's read/write layer: STORE_CONNECTIONS asynchronous
+ * PostgreSQL connections of its own (pgconn.h) and a queue of operations, each of which
  * answers one API request (or one `status` question) with a jansson object.
  * All of the API's SQL lives in the store_*.c files; handlers (api_*.c)
  * never see SQL or a PGresult.
@@ -11,11 +11,11 @@
  *   store_op_new(size) -> the op's own fields are filled -> store_op_start()
  *     -> queued (FIFO, at most STORE_MAX_QUEUE; a full queue answers
  *        STORE_UNAVAILABLE "busy")
- *     -> when the connection is idle: step(op, NULL) sets the first
+ *     -> when a connection is idle: step(op, NULL) sets the first
  *        statement (store_op_sql / store_op_param*) -> sent
  *     -> step(op, result) for its PGresult: the op decodes it, and either
  *        sets the next statement (sent on the same connection, so the
- *        operation keeps its place) or finishes (store_op_finish with the
+ *        operation keeps its place and its session) or finishes (store_op_finish with the
  *        answer).
  *
  * A queued operation waits for the connection for at most STORE_WAIT_MS
@@ -26,12 +26,19 @@
  *
  * Answers are delivered by the caller's callback exactly once, never from
  * inside store_op_start (at the earliest from the next loop turn), so a
- * handler may start an operation and return. store_free() answers every
+ * handler may start an operation and return. The one exception: an
+ * operation function (store_grid, ...) that cannot allocate its operation
+ * answers STORE_ERROR "out of memory" at once, so a caller makes that call
+ * its last use of anything the callback frees. store_free() answers every
  * operation still queued or running with STORE_CANCELLED first.
  *
  * Blocking users (`tlswatch-collector status`) run the same operations on a
  * private event_base: store_new, start the operations, event_base_dispatch
  * until the callbacks have run (store_run_blocking does exactly that).
+ *
+ * Paginated lists: an operation answers {"items": [...]} and, when there
+ * are more rows, "_next": [the keyset fields of its last item]; the API's
+ * api_reply_list (api_params.h) turns "_next" into the opaque next_cursor.
  *
  * Ownership: store_new copies the conninfo (wiped when freed). An answer's
  * json belongs to the callback (json_decref it, or keep it). An operation is
@@ -48,6 +55,9 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+/* Connections of one store: a slow statement (a 7-day grid over many
+ * series takes seconds) leaves the others to answer the short ones. */
+#define STORE_CONNECTIONS   3
 #define STORE_MAX_QUEUE     256
 #define STORE_WAIT_MS       5000
 #define STORE_STATEMENT_MS  15000
@@ -85,6 +95,7 @@ typedef void (*store_cb)(void *arg, struct store_answer *a);
 /* ---------------------------------------------------------- operations */
 
 struct store_op;
+struct store_waiter;
 /* result NULL: set the first statement. Otherwise the statement's result
  * (PQresultStatus TUPLES_OK or COMMAND_OK; borrowed). Returns 1 when it set
  * a next statement, 0 when it finished the operation (store_op_finish). */
@@ -98,6 +109,8 @@ struct store_op {
 	struct store *s;
 	store_cb cb;
 	void *arg;
+	char *share_key;                     /* store_op_start_shared */
+	struct store_waiter *waiters;        /* callers given the same answer */
 	struct store_op *next;
 	double queued_ms;
 	const char *sql;
@@ -117,6 +130,13 @@ void *store_op_new(size_t size);
  * case (on a full queue or a freed store the answer is an error). */
 void store_op_start(struct store *s, struct store_op *op, store_cb cb, void *arg);
 
+/* Like store_op_start, but when an operation started with the same key is
+ * still queued or running, op is freed and cb gets a copy of that one's
+ * answer instead: identical expensive questions asked at once (every
+ * dashboard open on the 7-day grid) cost one statement. */
+void store_op_start_shared(struct store *s, struct store_op *op, const char *key, store_cb cb,
+			   void *arg);
+
 /* The next statement: sql must outlive the operation (a static string or a
  * field of the op); parameters are copied (NULL = SQL NULL). */
 void store_op_sql(struct store_op *op, const char *sql);
@@ -135,6 +155,19 @@ int store_op_oom(struct store_op *op);
 /* Runs base until every operation started on s has been answered, or
  * timeout_ms passes (then returns -1). For blocking users (cmd_status.c). */
 int store_run_blocking(struct store *s, struct event_base *base, unsigned timeout_ms);
+
+/* ------------------------------------------------------------ cache */
+
+/* A few answers an operation may keep for ttl_ms (expensive ones asked
+ * again and again, like the dashboard's grid). get: a copy of the answer
+ * stored under key, or NULL (none or expired). put: stores a copy, the
+ * oldest entry making room. */
+#define STORE_CACHE_MAX 32
+json_t *store_cache_get(struct store *s, const char *key);
+void store_cache_put(struct store *s, const char *key, const json_t *json, unsigned ttl_ms);
+/* Answers cb with json (taken) from the next loop turn, as an operation
+ * would. */
+void store_answer_json(struct store *s, json_t *json, store_cb cb, void *arg);
 
 /* ------------------------------------------------ decoding result values */
 
@@ -197,6 +230,28 @@ int store_append_rows(json_t *a, PGresult *r, int c);
 	", sum(coalesce(handshake_ms_hist[18], 0))::int8" \
 	", sum(coalesce(handshake_ms_hist[19], 0))::int8" \
 	", sum(coalesce(handshake_ms_hist[20], 0))::int8"
+/* The same sums named h1 .. h20 (NULL when there is no row: read as 0). */
+#define STORE_HIST_SUMS_AS \
+	", sum(handshake_ms_hist[1])::int8 AS h1" \
+	", sum(handshake_ms_hist[2])::int8 AS h2" \
+	", sum(handshake_ms_hist[3])::int8 AS h3" \
+	", sum(handshake_ms_hist[4])::int8 AS h4" \
+	", sum(handshake_ms_hist[5])::int8 AS h5" \
+	", sum(handshake_ms_hist[6])::int8 AS h6" \
+	", sum(handshake_ms_hist[7])::int8 AS h7" \
+	", sum(handshake_ms_hist[8])::int8 AS h8" \
+	", sum(handshake_ms_hist[9])::int8 AS h9" \
+	", sum(handshake_ms_hist[10])::int8 AS h10" \
+	", sum(handshake_ms_hist[11])::int8 AS h11" \
+	", sum(handshake_ms_hist[12])::int8 AS h12" \
+	", sum(handshake_ms_hist[13])::int8 AS h13" \
+	", sum(handshake_ms_hist[14])::int8 AS h14" \
+	", sum(handshake_ms_hist[15])::int8 AS h15" \
+	", sum(handshake_ms_hist[16])::int8 AS h16" \
+	", sum(handshake_ms_hist[17])::int8 AS h17" \
+	", sum(handshake_ms_hist[18])::int8 AS h18" \
+	", sum(handshake_ms_hist[19])::int8 AS h19" \
+	", sum(handshake_ms_hist[20])::int8 AS h20"
 #define STORE_HIST_N 20
 /* The STORE_HIST_N columns from c of row i into hist. */
 void store_hist(PGresult *r, int i, int c, uint64_t *hist);
