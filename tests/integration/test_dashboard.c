@@ -186,6 +186,21 @@ Test(dashboard, static_files_have_types_cache_validators_and_a_strict_csp)
 	cr_expect_str_eq(header(&r, "X-Content-Type-Options"), "nosniff");
 	cr_expect_str_neq(header(&r, "ETag"), etag);
 	resp_free(&r);
+	/* every script the page loads is served, and none of them turns a
+	 * string into markup or code (data from the API must stay text) */
+	const char *scripts[] = { "errors.js", "util.js", "chart.js", "grid.js", "panels.js",
+				  "views.js", "target.js", "app.js" };
+	for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+		char path[100];
+		snprintf(path, sizeof path, "/assets/%s", scripts[i]);
+		struct resp js = get("GET", path, NULL);
+		cr_expect_eq(js.status, 200, "%s", path);
+		const char *bad[] = { "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+				      "eval(", "new Function" };
+		for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+			cr_expect_null(strstr(js.body, bad[k]), "%s uses %s", path, bad[k]);
+		resp_free(&js);
+	}
 	r = get("GET", "/assets/app.css", NULL);
 	cr_expect_str_eq(header(&r, "Content-Type"), "text/css; charset=utf-8");
 	resp_free(&r);
