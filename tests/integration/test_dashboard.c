@@ -256,7 +256,8 @@ static int run(const char *cmd)
 
 /* Loads http://127.0.0.1:PORT/FRAGMENT; with shot, a screenshot there
  * (width x height) instead of the DOM. */
-static struct page browse(const char *fragment, const char *shot, int width, int height)
+static struct page browse_for(const char *fragment, const char *shot, int width, int height,
+			      int budget_ms)
 {
 	static int n;
 	char dir[512], out[600], err[600], cmd[4096], mode[700];
@@ -274,8 +275,8 @@ static struct page browse(const char *fragment, const char *shot, int width, int
 	snprintf(cmd, sizeof cmd,
 		 "cd '%s' && timeout 120 '%s' --headless --no-sandbox --disable-gpu --no-first-run "
 		 "--disable-extensions --user-data-dir='%s' --enable-logging=stderr --v=0 "
-		 "--virtual-time-budget=15000 %s 'http://127.0.0.1:%s/%s' >'%s' 2>'%s'",
-		 work, env("TW_CHROMIUM"), dir, mode, env("TW_HTTP_PORT"), fragment, out, err);
+		 "--virtual-time-budget=%d %s 'http://127.0.0.1:%s/%s' >'%s' 2>'%s'",
+		 work, env("TW_CHROMIUM"), dir, budget_ms, mode, env("TW_HTTP_PORT"), fragment, out, err);
 	int rc = run(cmd);
 	char *log = slurp(err);
 	cr_assert_eq(rc, 0, "chromium exited %d:\n%s", rc, log);
@@ -292,6 +293,11 @@ static struct page browse(const char *fragment, const char *shot, int width, int
 	}
 	free(log);
 	return p;
+}
+
+static struct page browse(const char *fragment, const char *shot, int width, int height)
+{
+	return browse_for(fragment, shot, width, height, 15000);
 }
 
 static void page_free(struct page *p)
@@ -475,6 +481,20 @@ Test(dashboard, executive_and_debug_views_load)
 	/* the service filter: shop's targets, not api's */
 	cr_expect_not_null(strstr(p.dom, "legacy.example:443"));
 	cr_expect_null(strstr(p.dom, "regional.example:443"));
+	page_free(&p);
+}
+
+/* The page refreshes itself (every 30 s) without reloading: after 65 s of
+ * virtual time the same document has loaded its data three times (a reload
+ * would restart the count at 1). */
+Test(dashboard, refreshes_without_reloading)
+{
+	seed_once();
+	struct page p = browse_for("#/oncall", NULL, 0, 0, 65000);
+	cr_expect_str_eq(p.console, "", "console messages:\n%s", p.console);
+	cr_expect_not_null(strstr(p.dom, "data-loaded=\"3\""), "%s",
+			   strstr(p.dom, "data-loaded") ? strstr(p.dom, "data-loaded") : p.dom);
+	cr_expect_null(strstr(p.dom, "could not load"));
 	page_free(&p);
 }
 
