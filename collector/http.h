@@ -53,6 +53,14 @@ void http_srv_set_alerting(struct http_srv *h, struct evaluator *ev, struct noti
 /* Adds the per-target snapshot's series (borrowed; must outlive h). */
 struct metrics;
 void http_srv_set_metrics(struct http_srv *h, struct metrics *m);
+/* Serves /api/ with api (api.h); takes it (freed by http_srv_free, before
+ * the evhttp object, so waiting requests are answered). */
+struct api;
+void http_srv_set_api(struct http_srv *h, struct api *api);
+/* Every connection from now on is HTTPS (TLS 1.2 or newer) with this
+ * certificate chain and key. 0, or -1 with the reason in err. */
+int http_srv_set_tls(struct http_srv *h, const char *cert_file, const char *key_file, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
 void http_srv_free(struct http_srv *h);
 
 #endif
