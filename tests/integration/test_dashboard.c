@@ -457,11 +457,6 @@ Test(dashboard, drill_down_shows_the_certificate_each_region_sees)
 	cr_expect_not_null(strstr(dom, "Android 4.4.2"));
 	cr_expect_not_null(strstr(dom, "TLS_AES_256_GCM_SHA384"));
 	page_free(&p);
-
-	/* the name with markup has a drill-down of its own */
-	p = view("#/target/%3Cscript%3Ealert(1)%3C%2Fscript%3E.example%3A443");
-	cr_expect_not_null(strstr(p.dom, "id=\"target-title\">&lt;script&gt;alert(1)&lt;/script&gt;.example:443<"));
-	page_free(&p);
 }
 
 Test(dashboard, executive_and_debug_views_load)
