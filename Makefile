@@ -89,6 +89,7 @@ LIB_COLL   := $(B)/libtwcollector.a
 # tests and benchmarks may use everything; common last, both others need it
 LIBS_ALL   := $(LIB_COLL) $(LIB_PROBE) $(LIB_COMMON)
 
+.PHONY: bench-quick
 .PHONY: all deps test tests-build unit integration demo bench fuzz check check-banned check-symbols install \
 	check-includes clean
 .SECONDARY:
@@ -207,6 +208,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
 	@TW_BUILD=$(B) sh bench/run.sh
+
+# the API's SLI reads at small sizes (bench/api.sh, BENCH_QUICK=1)
+bench-quick: deps
+	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
+	@BENCH_QUICK=1 TW_BUILD=$(B) sh bench/api.sh
 
 check: check-banned check-includes check-symbols
 

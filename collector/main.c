@@ -24,6 +24,7 @@ static void usage(FILE *out)
 "  evaluate -c collector.yaml run one alert evaluation and print the SLO status\n"
 "  maintenance create|list|delete -c collector.yaml\n"
 "                             maintenance windows (suppress notifications)\n"
+"  status -c collector.yaml   the regional health grid and the firing alerts\n"
 "  version                    print the version\n");
 }
 
@@ -35,6 +36,7 @@ static const struct {
 	{ "migrate", cmd_migrate_main },
 	{ "evaluate", cmd_evaluate_main },
 	{ "maintenance", cmd_maintenance_main },
+	{ "status", cmd_status_main },
 };
 
 int main(int argc, char **argv)
