@@ -464,6 +464,10 @@ Test(dashboard, executive_and_debug_views_load)
 	seed_once();
 	struct page p = view("#/exec?window=24h");
 	cr_expect_not_null(strstr(p.dom, "Error budget consumed per SLO"));
+	/* the fixture's SLOs: shop's 75 % legacy profile overspends 99.9 % */
+	cr_expect_not_null(strstr(p.dom, "shop-availability"));
+	cr_expect_not_null(strstr(p.dom, "api-latency"));
+	cr_expect_not_null(strstr(p.dom, "overspent"));
 	cr_expect_not_null(strstr(p.dom, "Incidents, last 90 days"));
 	cr_expect_not_null(strstr(p.dom, "Certificates expiring in the next 30 days"));
 	cr_expect_not_null(strstr(p.dom, "Regional health grid (24h)"));
