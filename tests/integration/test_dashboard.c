@@ -481,6 +481,12 @@ Test(dashboard, executive_and_debug_views_load)
 	cr_expect_not_null(strstr(p.dom, "legacy.example:443"));
 	cr_expect_null(strstr(p.dom, "regional.example:443"));
 	page_free(&p);
+	/* the label filter on the grid: team=platform is regional and flappy */
+	p = view("#/oncall?label=team%3Aplatform");
+	cr_expect_not_null(strstr(p.dom, "class=\"target-link\">regional.example:443<"));
+	cr_expect_not_null(strstr(p.dom, "class=\"target-link\">flappy.example:443<"));
+	cr_expect_null(strstr(p.dom, "class=\"target-link\">healthy.example:443<"));
+	page_free(&p);
 }
 
 /* The page refreshes itself (every 30 s) without reloading: after 65 s of
