@@ -68,6 +68,9 @@ COLL_SRC   := $(filter-out collector/main.c,$(wildcard collector/*.c))
 COLL_OBJ   := $(patsubst %.c,$(B)/obj/%.o,$(COLL_SRC)) $(B)/obj/gen/sql_migrations.o
 COLL_OBJ   += $(B)/obj/gen/api_openapi.o
 SQL_SRC    := $(sort $(wildcard sql/[0-9]*.sql))
+# the dashboard's static files, embedded by scripts/embed-web.py (collector/web.h)
+WEB_SRC    := $(sort $(wildcard collector/web/*))
+COLL_OBJ   += $(B)/obj/gen/web_assets.o
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 INTEG_SRC  := $(wildcard tests/integration/test_*.c)
@@ -107,6 +110,15 @@ $(B)/gen/sql_migrations.c: $(SQL_SRC) scripts/embed-sql.py
 	python3 scripts/embed-sql.py $@ $(SQL_SRC)
 
 $(B)/obj/gen/sql_migrations.o: $(B)/gen/sql_migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# the directory too: removing a file changes only its mtime
+$(B)/gen/web_assets.c: $(WEB_SRC) collector/web scripts/embed-web.py
+	@mkdir -p $(B)/gen
+	python3 scripts/embed-web.py $@ $(WEB_SRC)
+
+$(B)/obj/gen/web_assets.o: $(B)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
