@@ -143,6 +143,7 @@ mkdir -p "$PGD" || die "mkdir $PGD failed"
 if [ "$(id -u)" = 0 ]; then
 	chown postgres "$PGD" && chmod 0755 "$VAR" || die "chown postgres $PGD failed"
 	AS="runuser -u postgres --"
+	$AS test -w "$PGD" || die "the postgres user cannot write $PGD (is a parent directory closed to others?)"
 fi
 if [ ! -f "$PGD/data/PG_VERSION" ]; then
 	$AS "$PGBIN/initdb" -D "$PGD/data" -A trust -U postgres --no-sync >"$LOGS/initdb.log" 2>&1 ||
