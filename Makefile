@@ -67,6 +67,9 @@ PROBE_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(PROBE_SRC))
 COLL_SRC   := $(filter-out collector/main.c,$(wildcard collector/*.c))
 COLL_OBJ   := $(patsubst %.c,$(B)/obj/%.o,$(COLL_SRC)) $(B)/obj/gen/sql_migrations.o
 SQL_SRC    := $(sort $(wildcard sql/[0-9]*.sql))
+# the dashboard's static files, embedded by scripts/embed-web.py (collector/web.h)
+WEB_SRC    := $(sort $(wildcard collector/web/*))
+COLL_OBJ   += $(B)/obj/gen/web_assets.o
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 INTEG_SRC  := $(wildcard tests/integration/test_*.c)
@@ -86,6 +89,7 @@ LIB_COLL   := $(B)/libtwcollector.a
 # tests and benchmarks may use everything; common last, both others need it
 LIBS_ALL   := $(LIB_COLL) $(LIB_PROBE) $(LIB_COMMON)
 
+.PHONY: bench-quick
 .PHONY: all deps test tests-build unit integration demo bench fuzz check check-banned check-symbols install \
 	check-includes clean
 .SECONDARY:
@@ -106,6 +110,14 @@ $(B)/gen/sql_migrations.c: $(SQL_SRC) scripts/embed-sql.py
 	python3 scripts/embed-sql.py $@ $(SQL_SRC)
 
 $(B)/obj/gen/sql_migrations.o: $(B)/gen/sql_migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(B)/gen/web_assets.c: $(WEB_SRC) scripts/embed-web.py
+	@mkdir -p $(B)/gen
+	python3 scripts/embed-web.py $@ $(WEB_SRC)
+
+$(B)/obj/gen/web_assets.o: $(B)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -196,6 +208,11 @@ demo:
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
 	@TW_BUILD=$(B) sh bench/run.sh
+
+# the API's SLI reads at small sizes (bench/api.sh, BENCH_QUICK=1)
+bench-quick: deps
+	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
+	@BENCH_QUICK=1 TW_BUILD=$(B) sh bench/api.sh
 
 check: check-banned check-includes check-symbols
 

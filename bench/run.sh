@@ -9,7 +9,8 @@
 # per row) and 5. probe scale (bench/probe_scale.sh: one probe daemon with
 # 10,000 schedule entries), each with its own PostgreSQL; their knobs are
 # documented at the top of those scripts (BENCH_INGEST_N, PROBE_SCALE_*).
-# BENCH_SKIP="ingest scale" skips them.
+# BENCH_SKIP="ingest scale" skips them. 7. api (bench/api.sh: SLI reads with
+# 1M and 10M raw rows; BENCH_SKIP="api").
 #
 # Knobs (environment): BENCH_N (5000), BENCH_BB_PROBES (1000),
 # BENCH_BB_PAR (4), BENCH_STIME_SECS (10), BENCH_TESTSSL_TIMEOUT (240).
@@ -280,6 +281,9 @@ substep scale "$HERE/probe_scale.sh"
 say ""
 say "== 6. alert evaluation: all default rules, 10,000 SLO series, 30 days of rollups"
 substep eval "$HERE/eval.sh"
+say ""
+say "== 7. API: SLI reads with 1M and 10M raw rows (same series, longer history)"
+substep api "$HERE/api.sh"
 
 # ---- summary ----------------------------------------------------------------------------------
 say ""
@@ -298,6 +302,7 @@ say "client simulation wall time: tlswatch-probe check ${PC_WALL}s, testssl.sh -
 sed -n '/^-* ingest summary/,/^ingest status/p' "$T/ingest.out" 2>/dev/null
 sed -n '/^-* probe scale summary/,/^probe_scale status/p' "$T/scale.out" 2>/dev/null
 sed -n '/^-* eval summary/,/^eval status/p' "$T/eval.out" 2>/dev/null
+sed -n '/^-* api summary/,/^api status/p' "$T/api.out" 2>/dev/null
 say "bench status: $([ $status -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see above)')"
 say "========================================================"
 exit $status

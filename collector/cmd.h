@@ -6,6 +6,7 @@
  *   cmd_migrate.c      migrate      schema migrations, retention policy, partitions
  *   cmd_evaluate.c     evaluate     one alert evaluation, printed
  *   cmd_maintenance.c  maintenance  create / list / delete maintenance windows
+ *   cmd_report.c       report       a leadership report (HTML, PDF, Markdown, JSON)
  *
  * Every cmd_*_main(argc, argv) gets argv[0] = the subcommand's name and
  * returns the process exit status (enum cmd_exit). Command files hold no SQL:
@@ -34,6 +35,7 @@ int cmd_run_main(int argc, char **argv);          /* cmd_run.c */
 int cmd_migrate_main(int argc, char **argv);      /* cmd_migrate.c */
 int cmd_evaluate_main(int argc, char **argv);     /* cmd_evaluate.c */
 int cmd_maintenance_main(int argc, char **argv);  /* cmd_maintenance.c */
+int cmd_report_main(int argc, char **argv);       /* cmd_report.c */
 
 /* Parses `-c FILE [--check-config] [-h]` (--check-config only when
  * allow_check). Returns 0 with *path set (borrowed from argv), or -1 when the

@@ -14,6 +14,7 @@
 #include "metrics_self.h"
 #include "log.h"
 #include "twtime.h"
+#include "web.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -108,6 +109,8 @@ static void handle(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 405, "Method Not Allowed");
 		return;
 	}
+	if (web_serve(req, path))
+		return;  /* the dashboard: / and /assets/ (web.h) */
 	struct evbuffer *body = evbuffer_new();
 	if (!body) {
 		evhttp_send_error(req, 500, "Internal Server Error");

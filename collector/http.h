@@ -4,6 +4,7 @@
  *   GET /healthz   200 "ok" whenever the process runs its loop
  *   GET /readyz    200 "ready" when the database is ready (db_is_ready) and
  *                  the probe listener accepts; else 503 with the reason
+ *   GET /, /assets/*  the dashboard (web.h: embedded static files)
  *   GET /metrics   Prometheus text exposition (version 0.0.4), every family
  *                  with HELP and TYPE: build and process (metrics_proc.h),
  *                  the collector's own series (metrics_self.h) and, when

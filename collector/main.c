@@ -24,6 +24,8 @@ static void usage(FILE *out)
 "  evaluate -c collector.yaml run one alert evaluation and print the SLO status\n"
 "  maintenance create|list|delete -c collector.yaml\n"
 "                             maintenance windows (suppress notifications)\n"
+"  report -c collector.yaml --period 7d --out DIR\n"
+"                             write a report (HTML, PDF, Markdown, JSON)\n"
 "  version                    print the version\n");
 }
 
@@ -35,6 +37,7 @@ static const struct {
 	{ "migrate", cmd_migrate_main },
 	{ "evaluate", cmd_evaluate_main },
 	{ "maintenance", cmd_maintenance_main },
+	{ "report", cmd_report_main },
 };
 
 int main(int argc, char **argv)

@@ -181,29 +181,35 @@ void sli_split_target(const char *t, char *hbuf, size_t cap, unsigned *port)
 	hbuf[hlen] = '\0';
 }
 
-void sli_selector_cond(struct strbuf *b, PGconn *c, const struct slo_selector *sel)
+/* One definition of a selector's condition; put() appends each value, as
+ * an escaped literal (sli_selector_cond) or as a $n parameter
+ * (sli_selector_cond_params). */
+typedef void (*put_value_fn)(struct strbuf *b, void *ctx, const char *v);
+
+static void selector_cond(struct strbuf *b, const struct slo_selector *sel, put_value_fn put,
+			  void *ctx)
 {
 	strbuf_printf(b, "true");
 	if (!sel)
 		return;
 	if (sel->service) {
 		strbuf_printf(b, " AND r.service = ");
-		sli_sql_literal(b, c, sel->service);
+		put(b, ctx, sel->service);
 	}
 	if (sel->region) {
 		strbuf_printf(b, " AND r.region = ");
-		sli_sql_literal(b, c, sel->region);
+		put(b, ctx, sel->region);
 	}
 	if (sel->profile) {
 		strbuf_printf(b, " AND r.profile = ");
-		sli_sql_literal(b, c, sel->profile);
+		put(b, ctx, sel->profile);
 	}
 	if (sel->target) {
 		char host[512];
 		unsigned port;
 		sli_split_target(sel->target, host, sizeof host, &port);
 		strbuf_printf(b, " AND r.target = ");
-		sli_sql_literal(b, c, host);
+		put(b, ctx, host);
 		if (port)
 			strbuf_printf(b, " AND r.port = %u", port);
 	}
@@ -218,15 +224,62 @@ void sli_selector_cond(struct strbuf *b, PGconn *c, const struct slo_selector *s
 			return;
 		}
 		strbuf_printf(b, " AND t.labels @> ");
-		sli_sql_literal(b, c, js);
+		put(b, ctx, js);
 		strbuf_printf(b, "::jsonb");
 		free(js);
 	}
 }
 
+static void put_literal(struct strbuf *b, void *ctx, const char *v)
+{
+	sli_sql_literal(b, ctx, v);
+}
+
+void sli_selector_cond(struct strbuf *b, PGconn *c, const struct slo_selector *sel)
+{
+	selector_cond(b, sel, put_literal, c);
+}
+
+int sli_params_add(struct sli_params *p, const char *v)
+{
+	if (p->n >= SLI_MAX_PARAMS) {
+		p->oom = true;
+		return 0;
+	}
+	char *d = v ? strdup(v) : NULL;
+	if (v && !d) {
+		p->oom = true;
+		return 0;
+	}
+	p->v[p->n] = d;
+	return ++p->n;
+}
+
+void sli_params_free(struct sli_params *p)
+{
+	for (int i = 0; i < p->n; i++)
+		free(p->v[i]);
+	p->n = 0;
+}
+
+static void put_param(struct strbuf *b, void *ctx, const char *v)
+{
+	int k = sli_params_add(ctx, v);
+	if (k == 0)
+		b->oom = true;
+	else
+		strbuf_printf(b, "$%d", k);
+}
+
+void sli_selector_cond_params(struct strbuf *b, struct sli_params *p,
+			      const struct slo_selector *sel)
+{
+	selector_cond(b, sel, put_param, p);
+}
+
 /* ---- sli_query ---- */
 
-static uint64_t u64(PGresult *r, int row, int col)
+static uint64_t u64(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? 0 : strtoull(PQgetvalue(r, row, col), NULL, 10);
 }
@@ -236,9 +289,8 @@ static double ratio(uint64_t num, uint64_t den)
 	return den ? (double)num / (double)den : NAN;
 }
 
-int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window *w,
-	      enum sli_group group, struct sli_values **out, size_t *n, char *err,
-	      size_t errlen)
+void sli_query_sql(struct strbuf *b, struct sli_params *p, const struct slo_selector *sel,
+		   const struct sli_window *w, enum sli_group group)
 {
 	static const char *const gexpr[] = {
 		[SLI_GROUP_NONE] = "NULL::text",
@@ -248,53 +300,48 @@ int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window
 		[SLI_GROUP_REGION] = "r.region",
 		[SLI_GROUP_PROFILE] = "r.profile",
 	};
-	struct strbuf b = { 0 };
-	PGresult *res = NULL;
-	int rc = -1;
+	strbuf_printf(b, "SELECT %s AS grp, sum(attempts), sum(successes), sum(failures), "
+			 "sum(handshakes), sum(handshake_ms_count), sum(mtls_attempts), "
+			 "sum(mtls_failures), sum(ocsp_stapled_count), sum(cipher_fallback_count), "
+			 "sum(sni_mismatch_count), min(min_days_to_expiry), "
+			 "(extract(epoch FROM min(min_chain_not_after)) * 1000)::bigint",
+		      gexpr[group]);
+	for (int k = 1; k <= SLI_LATENCY_BUCKETS; k++)
+		strbuf_printf(b, ", sum(coalesce(handshake_ms_hist[%d], 0))", k);
+	strbuf_printf(b, " FROM ");
+	sli_rows_sql(b, w, 1);
+	strbuf_printf(b, " r LEFT JOIN targets t ON t.target = r.target AND t.port = r.port "
+			 "AND t.sni = r.sni WHERE ");
+	/* the window condition names bare columns g and bucket */
+	sli_window_cond(b, w);
+	strbuf_printf(b, " AND ");
+	sli_selector_cond_params(b, p, sel);
+	strbuf_printf(b, " GROUP BY 1 %s ORDER BY 1",
+		      group == SLI_GROUP_NONE ? "HAVING count(*) > 0" : "");
+}
+
+int sli_values_decode(const PGresult *res, struct sli_values **out, size_t *n, char *err,
+		      size_t errlen)
+{
 	*out = NULL;
 	*n = 0;
-
-	strbuf_printf(&b, "SELECT %s AS grp, sum(attempts), sum(successes), sum(failures), "
-			   "sum(handshakes), sum(handshake_ms_count), sum(mtls_attempts), "
-			   "sum(mtls_failures), sum(ocsp_stapled_count), sum(cipher_fallback_count), "
-			   "sum(sni_mismatch_count), min(min_days_to_expiry), "
-			   "(extract(epoch FROM min(min_chain_not_after)) * 1000)::bigint",
-		       gexpr[group]);
-	for (int k = 1; k <= SLI_LATENCY_BUCKETS; k++)
-		strbuf_printf(&b, ", sum(coalesce(handshake_ms_hist[%d], 0))", k);
-	strbuf_printf(&b, " FROM ");
-	sli_rows_sql(&b, w, 1);
-	strbuf_printf(&b, " r LEFT JOIN targets t ON t.target = r.target AND t.port = r.port "
-			   "AND t.sni = r.sni WHERE ");
-	{
-		/* the window condition names bare columns g and bucket */
-		sli_window_cond(&b, w);
-	}
-	strbuf_printf(&b, " AND ");
-	sli_selector_cond(&b, c, sel);
-	strbuf_printf(&b, " GROUP BY 1 %s ORDER BY 1",
-		       group == SLI_GROUP_NONE ? "HAVING count(*) > 0" : "");
-	if (b.oom) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	res = PQexec(c, b.p);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "SLI query: %s", PQresultErrorMessage(res));
-		goto out;
+	if (PQnfields(res) != 13 + SLI_LATENCY_BUCKETS) {
+		snprintf(err, errlen, "SLI query: %d columns, expected %d", PQnfields(res),
+			 13 + SLI_LATENCY_BUCKETS);
+		return -1;
 	}
 	int rows = PQntuples(res);
 	struct sli_values *v = calloc(rows ? (size_t)rows : 1, sizeof *v);
 	if (!v) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		return -1;
 	}
 	for (int i = 0; i < rows; i++) {
 		struct sli_values *x = &v[i];
 		if (!PQgetisnull(res, i, 0) && !(x->group = strdup(PQgetvalue(res, i, 0)))) {
 			sli_values_free(v, (size_t)rows);
 			snprintf(err, errlen, "out of memory");
-			goto out;
+			return -1;
 		}
 		x->attempts = u64(res, i, 1);
 		x->successes = u64(res, i, 2);
@@ -323,9 +370,34 @@ int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window
 	}
 	*out = v;
 	*n = (size_t)rows;
-	rc = 0;
+	return 0;
+}
+
+int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window *w,
+	      enum sli_group group, struct sli_values **out, size_t *n, char *err,
+	      size_t errlen)
+{
+	struct strbuf b = { 0 };
+	struct sli_params p = { 0 };
+	PGresult *res = NULL;
+	int rc = -1;
+	*out = NULL;
+	*n = 0;
+
+	sli_query_sql(&b, &p, sel, w, group);
+	if (b.oom || p.oom) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	res = PQexecParams(c, b.p, p.n, NULL, (const char *const *)p.v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "SLI query: %s", PQresultErrorMessage(res));
+		goto out;
+	}
+	rc = sli_values_decode(res, out, n, err, errlen);
 out:
 	PQclear(res);
+	sli_params_free(&p);
 	free(b.p);
 	return rc;
 }

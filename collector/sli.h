@@ -82,6 +82,29 @@ struct sli_values {
 	double sni_mismatch_rate;       /* M9 sni_mismatch / handshakes */
 };
 
+/* Text parameters of a statement built here ($1..$n), each a copy owned by
+ * the struct (NULL = SQL NULL); sli_params_free() frees them. */
+#define SLI_MAX_PARAMS 16
+struct sli_params {
+	char *v[SLI_MAX_PARAMS];
+	int n;
+	bool oom;               /* out of memory or more than SLI_MAX_PARAMS */
+};
+/* Appends a copy of v: its number (1-based), 0 (and oom set) on failure. */
+int sli_params_add(struct sli_params *p, const char *v);
+void sli_params_free(struct sli_params *p);
+
+/* The statement of sli_query: SQL text appended to b, selector values
+ * appended to p as parameters (never as literals), so the same query runs
+ * blocking (sli_query) or on the event loop (the HTTP API through pgconn).
+ * Check b->oom and p->oom. Its result decodes with sli_values_decode. */
+void sli_query_sql(struct strbuf *b, struct sli_params *p, const struct slo_selector *sel,
+		   const struct sli_window *w, enum sli_group group);
+/* Rows of that statement -> *out (array of *n, sorted by group; free with
+ * sli_values_free). -1 with err set on a result of another shape or ENOMEM. */
+int sli_values_decode(const PGresult *res, struct sli_values **out, size_t *n, char *err,
+		      size_t errlen);
+
 /* Every SLI for the series `sel` matches (NULL = all) over w, grouped.
  * *out (array of *n, free with sli_values_free) is sorted by group. */
 int sli_query(PGconn *c, const struct slo_selector *sel, const struct sli_window *w,
@@ -93,6 +116,9 @@ void sli_values_free(struct sli_values *v, size_t n);
  * (alias t, LEFT JOINed on target, port, sni) for a selector ("true" when
  * it selects everything). Strings are escaped for c. */
 void sli_selector_cond(struct strbuf *b, PGconn *c, const struct slo_selector *sel);
+/* The same condition with every value a parameter appended to p ($n). */
+void sli_selector_cond_params(struct strbuf *b, struct sli_params *p,
+			      const struct slo_selector *sel);
 
 /* Splits a selector target "host", "host:port" or "[v6]:port": *port 0 when
  * none. host is written to hbuf. */

@@ -11,6 +11,7 @@ systemd binutils libcairo2-dev poppler-utils chromium fonts-dejavu-core python3-
 # npm (the Kubernetes manifest schema check): where Node.js came with its own
 # npm, use that one; only where there is none, take Debian's.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+PKGS="$PKGS python3-jsonschema"  # the API test validates live responses against collector/openapi.json
 
 missing=""
 for p in $PKGS; do

@@ -346,3 +346,39 @@ Test(sli, sql_literal_null_and_time)
 	free(b.p);
 	PQfinish(c);
 }
+
+/* The parameterised selector: the same condition as sli_selector_cond with
+ * every value a $n parameter (for the API on the event loop, where no
+ * PGconn escapes literals); the values go to the parameter list verbatim. */
+Test(sli, selector_params_number_values_in_order)
+{
+	char *keys[] = { "tier" };
+	char *vals[] = { "o'ps" };
+	struct slo_selector sel = { .service = "o'brien", .region = "eu-west", .target = "a.example:8443",
+				    .label_keys = keys, .label_values = vals, .nlabels = 1 };
+	struct strbuf b = { 0 };
+	struct sli_params p = { 0 };
+	cr_assert_eq(sli_params_add(&p, "first"), 1);
+	sli_selector_cond_params(&b, &p, &sel);
+	cr_assert_not(b.oom);
+	cr_assert_not(p.oom);
+	cr_assert_str_eq(b.p, "true AND r.service = $2 AND r.region = $3 AND r.target = $4 AND "
+			      "r.port = 8443 AND t.labels @> $5::jsonb");
+	cr_assert_eq(p.n, 5);
+	cr_assert_str_eq(p.v[1], "o'brien");
+	cr_assert_str_eq(p.v[3], "a.example");
+	cr_assert_str_eq(p.v[4], "{\"tier\":\"o'ps\"}");
+	sli_params_free(&p);
+	free(b.p);
+}
+
+/* More values than SLI_MAX_PARAMS: oom, never a write past the array. */
+Test(sli, params_overflow_is_reported)
+{
+	struct sli_params p = { 0 };
+	for (int i = 0; i < SLI_MAX_PARAMS; i++)
+		cr_assert_eq(sli_params_add(&p, "x"), i + 1);
+	cr_assert_eq(sli_params_add(&p, "y"), 0);
+	cr_assert(p.oom);
+	sli_params_free(&p);
+}

@@ -1,0 +1,49 @@
+/*
+ * store_probes.c - the probes for the API (see store_probes.h).
+ */
+#include "store_probes.h"
+#include "rules_probe.h"
+#include "twtime.h"
+
+#include <stdio.h>
+
+void store_probes_stmt(int64_t now_ms, unsigned intervals, struct store_stmt *st)
+{
+	char now[48], iv[24], def[24];
+	snprintf(iv, sizeof iv, "%u", intervals ? intervals : 1);
+	snprintf(def, sizeof def, "%lld", (long long)RULES_DEFAULT_INTERVAL_MS);
+	strbuf_puts(&st->sql,
+		    "SELECT json_build_object('probe_id', p.probe_id, 'region', p.region, "
+		    "'version', p.version, 'first_seen', " STORE_TS("p.first_seen") ", "
+		    "'last_seen', " STORE_TS("p.last_seen") ", 'last_seq', p.last_seq, "
+		    "'clock_offset_ms', p.clock_offset_ms, 'spool_records', p.spool_records, "
+		    "'spool_bytes', p.spool_bytes, 'dropped', p.dropped_total, "
+		    "'overdue', p.overdue_total, 'dropped_at', " STORE_TS("p.dropped_at") ", "
+		    "'silent', p.last_seen < ");
+	store_stmt_param(st, twtime_rfc3339_ms(now_ms, now, sizeof now));
+	strbuf_puts(&st->sql, "::timestamptz - ");
+	store_stmt_param(st, iv);
+	strbuf_puts(&st->sql, "::bigint * iv.ms * interval '1 millisecond')::text FROM probes p "
+			      "LEFT JOIN LATERAL (SELECT min(r.interval_ms) AS ms FROM results r "
+			      "WHERE r.probe_id = p.probe_id AND r.seq > p.last_seq - 1000 "
+			      "AND r.seq <= p.last_seq AND r.interval_ms > 0) x ON true "
+			      "CROSS JOIN LATERAL (SELECT coalesce(x.ms, ");
+	store_stmt_param(st, def);
+	strbuf_puts(&st->sql, "::bigint)::float8 AS ms) iv ORDER BY p.probe_id");
+}
+
+json_t *store_probes_json(const PGresult *res, char *err, size_t errlen)
+{
+	json_t *items = json_array();
+	for (int i = 0; items && i < PQntuples(res); i++) {
+		json_t *j = store_stmt_row_json(res, i, 0, err, errlen);
+		if (!j || json_array_append_new(items, j) < 0) {
+			json_decref(items);
+			return NULL;
+		}
+	}
+	json_t *out = items ? json_pack("{s:o}", "items", items) : NULL;
+	if (!out)
+		snprintf(err, errlen, "out of memory");
+	return out;
+}

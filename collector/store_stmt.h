@@ -1,0 +1,41 @@
+/*
+ * store_stmt.h - one statement of an API read or write, built before it is
+ * sent: its SQL text and its parameters ($1..$n, never literals), so the
+ * same statement runs on the event loop (pgconn_submit) or blocking
+ * (PQexecParams, the benchmark and the CLI). The store_* modules of the
+ * API's endpoints (store_sli.c, store_slo.c, store_alerts.c, store_certs.c,
+ * store_probes.c, store_maint.c) build them and decode their results.
+ *
+ * Ownership: the struct owns its SQL text and parameter copies; free with
+ * store_stmt_free(). A zeroed struct is empty and valid.
+ */
+#ifndef TW_STORE_STMT_H
+#define TW_STORE_STMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "sli.h"
+#include "strbuf.h"
+
+struct store_stmt {
+	struct strbuf sql;
+	struct sli_params p;       /* parameters, numbered in order of sli_params_add */
+};
+
+/* Appends a parameter and "$n" for it to the SQL (NULL = SQL NULL). */
+void store_stmt_param(struct store_stmt *s, const char *v);
+/* Building ran out of memory (or parameters): the statement must not run. */
+bool store_stmt_failed(const struct store_stmt *s);
+void store_stmt_free(struct store_stmt *s);
+
+/* Column col of row i parsed as JSON (the rows whose JSON PostgreSQL
+ * built); NULL with err set when it is not JSON. */
+json_t *store_stmt_row_json(const PGresult *res, int i, int col, char *err, size_t errlen);
+
+/* RFC 3339 UTC with milliseconds, as every timestamp of the API. */
+#define STORE_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#endif
