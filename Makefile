@@ -203,7 +203,9 @@ demo:
 	@sh deploy/demo/deps.sh
 	@echo "demo: building..."
 	@$(MAKE) -s --no-print-directory all $(DEMO_RELAY)
-	@TW_BUILD=$(B) sh deploy/demo/demo.sh
+	@# job control on a terminal: the demo runs as its own foreground process
+	@# group, so a Ctrl-C reaches it (it stops everything, exits 0), not make
+	@if [ -t 0 ]; then set -m; fi; TW_BUILD=$(B) sh deploy/demo/demo.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)

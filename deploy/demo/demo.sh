@@ -244,9 +244,11 @@ EOF
 say ""
 say "Open:"
 say "  dashboard   $H/"
-say "  API         curl -s $H/api/v1/targets"
-say "              curl -s $H/api/v1/alerts"
-say "              curl -s $H/metrics | grep ^tlswatch_"
+say "  API         curl -s '$H/api/v1/grid?window=5m'                   (region x endpoint health)"
+say "              curl -s '$H/api/v1/alerts?state=all'                 (the page, tickets)"
+say "              curl -s '$H/api/v1/targets/shop.demo.test%3A443'     (certificate drift)"
+say "              curl -s '$H/api/v1/slis?window=5m&group_by=region'   (latency per region)"
+say "              curl -s $H/metrics | grep ^tlswatch_result_outcome"
 say "  pager       $D/pager.jsonl (what the webhook receiver got)"
 say "  report      $REPORT_DIR/ (written when the demo stops)"
 say "  database    $PSQL"
@@ -261,10 +263,17 @@ event() { # what happened, with the seconds since the probes started
 nginx_reload() { kill -HUP "$(pid_of nginx)" 2>/dev/null; }
 
 summary() {
-	_res=$($PSQL -c "SELECT count(*) FROM results WHERE received_at >= now() - make_interval(secs => $((t + 60)))" 2>/dev/null)
-	_al=$($PSQL -c "SELECT count(*) FILTER (WHERE state = 'firing') || ' firing, ' || count(*) FILTER (WHERE state = 'resolved') || ' resolved' FROM alerts" 2>/dev/null)
-	_hooks=$(grep -c '"status": 2' "$D/pager.jsonl" 2>/dev/null || echo 0)
-	say "demo: ${t}s of probing: ${_res:-?} results from 3 regions x 12 endpoints; alerts ${_al:-?}; $_hooks webhooks delivered to the pager"
+	_since="to_timestamp($T0)"
+	_res=$($PSQL -c "SELECT count(*) FROM results WHERE received_at >= $_since" 2>/dev/null)
+	_al=$($PSQL -c "SELECT count(*) FILTER (WHERE state = 'firing') || ' firing, ' || count(*) FILTER (WHERE state = 'resolved' AND resolved_at >= $_since) || ' resolved' FROM alerts" 2>/dev/null)
+	_hooks=$(python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    n += r["t"] >= float(sys.argv[2]) and 200 <= r["status"] < 300 and r["sig"] is True
+print(n)' "$D/pager.jsonl" "$T0" 2>/dev/null)
+	say "demo: ${t}s of probing: ${_res:-?} results from 3 regions x 12 endpoints; alerts now ${_al:-?}; ${_hooks:-0} signed webhooks delivered to the pager"
 }
 # ---- the story
 t=0
@@ -299,12 +308,14 @@ while [ "$STOP" = 0 ]; do
 	[ "$SECS" -gt 0 ] && [ "$t" -ge "$SECS" ] && break
 done
 
+[ "$STOP" = 1 ] && say ""
 SUMMARY=$(summary)
 
 # ---- the report (h-report's subcommand, when this build has it)
 if "$COLLECTOR" report --help >/dev/null 2>&1; then
-	if "$COLLECTOR" report -c "$RUN/collector.yaml" --out "$REPORT_DIR" >>"$LOGS/report.log" 2>&1; then
-		say "report: $(ls -t "$REPORT_DIR"/* 2>/dev/null | head -3 | tr '\n' ' ')"
+	if "$COLLECTOR" report -c "$RUN/collector.yaml" --period 7d --out "$REPORT_DIR" \
+		>"$RUN/report.out" 2>>"$LOGS/report.log"; then
+		say "report: $(grep -E '\.(html|pdf)$' "$RUN/report.out" | tr '\n' ' ')"
 	else
 		say "report: failed (see $LOGS/report.log)"
 	fi
