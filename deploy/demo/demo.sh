@@ -59,6 +59,7 @@ start() { # NAME CMD...
 	_n=$1; shift
 	setsid "$@" </dev/null >>"$LOGS/$_n.log" 2>&1 &
 	PIDS="$! $PIDS"
+	echo "$! $_n" >>"$RUN/pids"
 	eval "PID_$(echo "$_n" | tr -c 'A-Za-z0-9\n' _)=$!"
 	STARTED=$((STARTED + 1))
 }
@@ -84,6 +85,7 @@ teardown() {
 	done
 	for _p in $PIDS; do stop_pid "$_p" 10; done
 	[ -n "$PG_STOP" ] && eval "$PG_STOP" >>"$LOGS/pg_ctl.log" 2>&1
+	rm -f "$RUN/pids"
 	_el=$(($(date +%s) - T0))
 	[ -n "$SUMMARY" ] && say "$SUMMARY"
 	say "demo: stopped after ${_el}s: $STARTED processes by PID$([ -n "$PG_STOP" ] && echo ' and PostgreSQL'); logs in ${LOGS#"$here"/}/, data kept in ${VAR#"$here"/}/"
@@ -94,8 +96,18 @@ trap 'STOP=1' INT TERM HUP
 
 mkdir -p "$LOGS" "$RUN" "$D/spool" "$D/reports" || die "cannot create $D"
 for _f in "$LOGS"/*.log; do [ -f "$_f" ] && mv "$_f" "$_f.prev"; done
-
 say "tlswatch demo: logs in ${LOGS#"$here"/}/"
+# A run that was killed (SIGKILL, a closed terminal) left its processes: the
+# ones it recorded that still run with this demo's files are stopped first.
+if [ -f "$RUN/pids" ]; then
+	while read -r _p _n; do
+		case $(tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null) in
+		*"$D"*) say "demo: stopping $_n (pid $_p) left by an earlier run"; stop_pid "$_p" 5 ;;
+		esac
+	done <"$RUN/pids"
+	rm -f "$RUN/pids"
+fi
+
 
 # ---- network mode
 if command -v tc >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 &&
