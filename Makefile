@@ -66,6 +66,7 @@ PROBE_SRC  := $(filter-out probe/main.c,$(wildcard probe/*.c))
 PROBE_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(PROBE_SRC))
 COLL_SRC   := $(filter-out collector/main.c,$(wildcard collector/*.c))
 COLL_OBJ   := $(patsubst %.c,$(B)/obj/%.o,$(COLL_SRC)) $(B)/obj/gen/sql_migrations.o
+COLL_OBJ   += $(B)/obj/gen/api_openapi.o
 SQL_SRC    := $(sort $(wildcard sql/[0-9]*.sql))
 # the dashboard's static files, embedded by scripts/embed-web.py (collector/web.h)
 WEB_SRC    := $(sort $(wildcard collector/web/*))
@@ -118,6 +119,15 @@ $(B)/gen/web_assets.c: $(WEB_SRC) scripts/embed-web.py
 	python3 scripts/embed-web.py $@ $(WEB_SRC)
 
 $(B)/obj/gen/web_assets.o: $(B)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# the API's OpenAPI document, served at /api/v1/openapi.json
+$(B)/gen/api_openapi.c: collector/openapi.json scripts/embed-file.py
+	@mkdir -p $(B)/gen
+	python3 scripts/embed-file.py $@ api_openapi_json collector/openapi.json
+
+$(B)/obj/gen/api_openapi.o: $(B)/gen/api_openapi.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 

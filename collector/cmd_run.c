@@ -14,6 +14,7 @@
 #include "db.h"
 #include "evaluator.h"
 #include "http.h"
+#include "api.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
@@ -250,6 +251,27 @@ int cmd_run_main(int argc, char **argv)
 	    !(http = http_srv_new(base, cfg->http_host, cfg->http_port, ing, db, err, sizeof err))) {
 		log_error("%s", err);
 		goto out;
+	}
+	if (http && cfg->http_api.tls_cert_file &&
+	    http_srv_set_tls(http, cfg->http_api.tls_cert_file, cfg->http_api.tls_key_file, err,
+			     sizeof err) < 0) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		rc = CMD_EXIT_USAGE;
+		goto out;
+	}
+	/* the JSON API: reads through its own store session (api.h) */
+	if (http) {
+		struct api_opts ao = { .conninfo = cfg->db_conninfo,
+				       .token_file = cfg->http_api.token_file,
+				       .read_token_file = cfg->http_api.read_token_file,
+				       .slo = slo, .minute_retention_days = cfg->retention.rollup_1m };
+		struct api *api = api_new(base, &ao, err, sizeof err);
+		if (!api) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			rc = CMD_EXIT_USAGE;
+			goto out;
+		}
+		http_srv_set_api(http, api);
 	}
 	/* the per-target series of /metrics: a snapshot refreshed on the loop
 	 * from its own database session, so a scrape never waits for a query */

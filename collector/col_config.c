@@ -39,7 +39,8 @@ static const char *const RETENTION_KEYS[] = { "results", "rollup_1m", "rollup_1h
 					      "notifications", "evaluation_runs",
 					      "certificate_sightings", NULL };
 static const char *const TLS_KEYS[] = { "ca_file", "cert_file", "key_file", NULL };
-static const char *const HTTP_KEYS[] = { "listen", "metrics_refresh", "metrics_max_series", NULL };
+static const char *const HTTP_KEYS[] = { "listen", "metrics_refresh", "metrics_max_series",
+					"token_file", "read_token_file", "tls", NULL };
 static const char *const DB_KEYS[] = { "conninfo", "connections", "queue_max_rows", NULL };
 static const char *const LIMITS_KEYS[] = { "max_frame", "max_connections", "idle_timeout",
 					   "handshake_timeout", "hello_timeout",
@@ -121,6 +122,8 @@ static int parse_http(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 		return -1;
 	if ((v = yamlcfg_get(yc, m, "metrics_max_series", NULL)) &&
 	    yamlcfg_uint(yc, v, "http.metrics_max_series", 1, 1000000, &cfg->metrics_max_series) < 0)
+		return -1;
+	if (col_config_http_parse(yc, m, &cfg->http_api) < 0)
 		return -1;
 	if (!(v = yamlcfg_need(yc, m, "listen", "http")))
 		return -1;
@@ -424,6 +427,8 @@ int col_config_check_files(const struct col_config *cfg, char *err, size_t errle
 	if (cfg->notify_file && check_readable(cfg, cfg->notify_file, cfg->notify_pos,
 					       "alerting.notify_file", err, errlen) < 0)
 		return -1;
+	if (col_config_http_check_files(&cfg->http_api, cfg->path, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -439,6 +444,7 @@ void col_config_free(struct col_config *cfg)
 	free(cfg->key_file);
 	free(cfg->http_listen);
 	free(cfg->http_host);
+	col_config_http_free(&cfg->http_api);
 	if (cfg->db_conninfo) {
 		explicit_bzero(cfg->db_conninfo, strlen(cfg->db_conninfo));
 		free(cfg->db_conninfo);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "col_config_http.h"
 #include "db_schema.h"   /* struct db_schema_retention */
 
 /* 1-based position of a value in the file. */
@@ -47,6 +48,7 @@ struct col_config {
 	unsigned metrics_refresh_ms;    /* http.metrics_refresh: per-target snapshot period, default 15 s */
 	unsigned metrics_max_series;    /* http.metrics_max_series: cap on target x region x
 					 * profile series, default 10000 (docs/metrics.md) */
+	struct col_config_http http_api;  /* tokens and TLS of the API (col_config_http.h) */
 
 	char *db_conninfo;              /* libpq string or URI; may hold a password:
 					 * wiped before it is freed */

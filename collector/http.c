@@ -6,6 +6,8 @@
  */
 #include "http.h"
 #include "accept_backoff.h"
+#include "api.h"
+#include "tlsutil.h"
 #include "cmd.h"
 #include "db.h"
 #include "ingest.h"
@@ -26,6 +28,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -47,7 +50,34 @@ struct http_srv {
 	struct evaluator *evaluator;    /* NULL: alerting off */
 	struct metrics *metrics;        /* NULL: no per-target series */
 	unsigned port;
+	struct api *api;                /* NULL: no /api/ (owned) */
+	SSL_CTX *tls;                   /* NULL: plain HTTP (owned) */
 };
+
+void http_srv_set_api(struct http_srv *h, struct api *api)
+{
+	h->api = api;
+}
+
+int http_srv_set_tls(struct http_srv *h, const char *cert_file, const char *key_file, char *err,
+		     size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		char e[256];
+		snprintf(err, errlen, "http.tls: %s", tlsutil_err_drain(e, sizeof e));
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (tlsutil_use_identity(ctx, cert_file, key_file, err, errlen) != 0) {
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	SSL_CTX_free(h->tls);
+	h->tls = ctx;
+	return 0;
+}
 
 void http_srv_set_alerting(struct http_srv *h, struct evaluator *ev, struct notifier *nt)
 {
@@ -104,6 +134,11 @@ static void handle(struct evhttp_request *req, void *arg)
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	if (!path)
 		path = "/";
+	/* the JSON API answers its own methods, limits and errors (api.c) */
+	if (h->api && strncmp(path, "/api/", 5) == 0) {
+		api_handle(h->api, req);
+		return;
+	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
 		evhttp_send_error(req, 405, "Method Not Allowed");
@@ -197,7 +232,16 @@ static struct bufferevent *client_new(struct event_base *base, void *arg)
 	struct http_client *cl = calloc(1, sizeof *cl);
 	if (!cl)
 		return NULL;  /* evhttp makes a bufferevent itself: served, not tracked */
-	cl->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	SSL *ssl = h->tls ? SSL_new(h->tls) : NULL;
+	if (h->tls && !ssl) {
+		free(cl);
+		return NULL;
+	}
+	/* with http.tls every connection is HTTPS: the handshake runs inside
+	 * the bufferevent, evhttp sees the plaintext */
+	cl->bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						       BEV_OPT_CLOSE_ON_FREE)
+		      : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!cl->bev) {
 		free(cl);
 		return NULL;
@@ -289,6 +333,8 @@ void http_srv_free(struct http_srv *h)
 	if (!h)
 		return;
 	accept_backoff_free(h->backoff);
+	/* before evhttp_free: answers the requests still waiting for the database */
+	api_free(h->api);
 	if (h->http)
 		evhttp_free(h->http);
 	while (h->clients) {
@@ -301,5 +347,6 @@ void http_srv_free(struct http_srv *h)
 		event_free(h->sweep);
 	if (h->sweep_now)
 		event_free(h->sweep_now);
+	SSL_CTX_free(h->tls);
 	free(h);
 }

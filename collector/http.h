@@ -4,7 +4,7 @@
  *   GET /healthz   200 "ok" whenever the process runs its loop
  *   GET /readyz    200 "ready" when the database is ready (db_is_ready) and
  *                  the probe listener accepts; else 503 with the reason
- *   GET /, /assets/*  the dashboard (web.h: embedded static files)
+ *   GET /, /assets/NAME  the dashboard (web.h: embedded static files)
  *   GET /metrics   Prometheus text exposition (version 0.0.4), every family
  *                  with HELP and TYPE: build and process (metrics_proc.h),
  *                  the collector's own series (metrics_self.h) and, when
@@ -53,6 +53,14 @@ void http_srv_set_alerting(struct http_srv *h, struct evaluator *ev, struct noti
 /* Adds the per-target snapshot's series (borrowed; must outlive h). */
 struct metrics;
 void http_srv_set_metrics(struct http_srv *h, struct metrics *m);
+/* Serves /api/ with api (api.h); takes it (freed by http_srv_free, before
+ * the evhttp object, so waiting requests are answered). */
+struct api;
+void http_srv_set_api(struct http_srv *h, struct api *api);
+/* Every connection from now on is HTTPS (TLS 1.2 or newer) with this
+ * certificate chain and key. 0, or -1 with the reason in err. */
+int http_srv_set_tls(struct http_srv *h, const char *cert_file, const char *key_file, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
 void http_srv_free(struct http_srv *h);
 
 #endif

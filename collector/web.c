@@ -5,6 +5,7 @@
  */
 #include "web.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -68,6 +69,15 @@ bool web_serve(struct evhttp_request *req, const char *path)
 					     "If-None-Match");
 	if (inm && etag_matches(inm, a->etag)) {
 		evhttp_send_reply(req, 304, "Not Modified", NULL);
+		return true;
+	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* evhttp sends whatever body it is given, HEAD or not: the
+		 * length the GET would have, and nothing */
+		char len[32];
+		snprintf(len, sizeof len, "%zu", a->len);
+		evhttp_add_header(hdr, "Content-Length", len);
+		evhttp_send_reply(req, 200, "OK", NULL);
 		return true;
 	}
 	struct evbuffer *body = evbuffer_new();

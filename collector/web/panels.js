@@ -163,3 +163,27 @@ TW.latencyPanel = function (slis) {
   return TW.panel('Handshake latency distribution per endpoint (' + slis.window + ')', 'latency',
     figs.length ? TW.h('div', { class: 'hist-grid' }, figs) : TW.empty('No results in this window.'));
 };
+
+/* Debug: OCSP per endpoint: the stapling rate over the window (GET /slis,
+ * group_by target) and what the latest results said of revocation
+ * (ocsp_status of GET /results). */
+TW.ocspPanel = function (slis, results) {
+  var status = {};
+  results.items.forEach(function (r) {
+    if (r.ocsp_status === null || r.ocsp_status === undefined) return;
+    var s = (status[r.target] = status[r.target] || {});
+    s[r.ocsp_status] = (s[r.ocsp_status] || 0) + 1;
+  });
+  var rows = slis.items.map(function (s) {
+    var st = status[s.group] || {};
+    var text = Object.keys(st).sort().map(function (k) { return k + ' ' + st[k]; }).join(', ');
+    var low = s.ocsp_stapling_rate !== null && s.ocsp_stapling_rate < 1;
+    return { cls: st.revoked ? 'row-bad' : '', cells: [
+      TW.h('a', { href: TW.targetHref(s.group) }, s.group),
+      s.handshakes ? TW.meter(s.ocsp_stapling_rate, TW.pct(s.ocsp_stapling_rate), low ? 'warn' : 'good') : 'no handshake',
+      text || TW.dash] };
+  });
+  return TW.panel('OCSP stapling and status per endpoint (' + slis.window + ')', 'ocsp',
+    rows.length ? TW.table(['Endpoint', 'Stapled', 'OCSP status of recent results'], rows) : TW.empty('No results in this window.'),
+    'Stapling counts certificates that name an OCSP responder; the status is what the staple or the responder said.');
+};

@@ -6,9 +6,9 @@
  *   on-call    firing alerts, the regional grid, live success per service
  *              (with mTLS failure and SNI mismatch rates), recent TLS errors,
  *              certificates expiring within 7 days, probes;
- *   debug      handshake latency distribution per endpoint (with OCSP
- *              stapling and cipher fallback), version and cipher per profile,
- *              the raw reason of recent failures.
+ *   debug      handshake latency distribution per endpoint (with cipher
+ *              fallback), version and cipher per profile, OCSP stapling and
+ *              status per endpoint, the raw reason of recent failures.
  * A view is a list of slots: what to fetch and how to show it. app.js loads
  * every slot at once and shows a failed one as an error in its own place,
  * so one slow or broken endpoint never blanks the page.
@@ -129,7 +129,20 @@ TW.views = {
         }, render: TW.negotiationPanel
       },
       {
-        title: 'Raw reasons of recent failures',
+        title: 'OCSP',
+        load: function () {
+          var p = TW.filterParams(st);
+          p.window = st.window;
+          p.group_by = 'target';
+          return Promise.all([TW.api('slis', p), TW.api('results', { limit: 1000 })]);
+        },
+        render: function (r) {
+          r[1].items = r[1].items.filter(matchesService(st));
+          return TW.ocspPanel(r[0], r[1]);
+        }
+      },
+      {
+        title: 'Raw reasons of recent failures', cls: 'wide',
         load: function () { return TW.api('results', { limit: 1000 }); },
         render: function (r) {
           r.items = r.items.filter(matchesService(st));

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pg_env.h"
 #include "tlswatch.pb-c.h"
 #include "twtime.h"
 

@@ -1,0 +1,433 @@
+/*
+ * store.c - the API store object: its connection, its queue of operations
+ * and their answers (see store.h). The operations themselves are in
+ * store_*.c, one job each; the decoding helpers in store_decode.c.
+ */
+#include "store.h"
+#include "log.h"
+#include "pgconn.h"
+#include "twtime.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the store is doing with its connection. */
+enum store_state {
+	STORE_S_IDLE,    /* no statement out: the next queued operation goes as soon
+			  * as the connection is up and idle */
+	STORE_S_RUNNING, /* cur's statement is out; pgconn reports its results,
+			  * then one done */
+};
+
+struct store {
+	struct event_base *base;
+	struct pgconn *pg;
+	enum store_state state;
+	struct store_op *head, *tail;   /* queued, oldest first */
+	size_t nqueued;
+	struct store_op *cur;           /* running */
+	PGresult *res;                  /* cur's statement's last result (owned) */
+	struct store_op *done_head, *done_tail;  /* answered; callbacks not yet run */
+	struct event *deliver;          /* runs the callbacks of the done list */
+	struct event *tick;             /* every second: expires queued operations */
+	unsigned pending;               /* started, callback not yet run */
+	struct event_base *blocking;    /* store_run_blocking's base, while it runs */
+	char name[48];
+};
+
+#define SETUP_SQL "SET TimeZone = 'UTC'; SET application_name = 'tlswatch-collector api'"
+
+static void kick(struct store *s);
+
+static const char *state_name(enum store_state st)
+{
+	return st == STORE_S_IDLE ? "idle" : "running";
+}
+
+/* The one function that changes state. */
+static void set_state(struct store *s, enum store_state st)
+{
+	if (s->state != st)
+		log_debug("%s: %s -> %s", s->name, state_name(s->state), state_name(st));
+	s->state = st;
+}
+
+/* ------------------------------------------------------------ answers */
+
+static void clear_params(struct store_op *op)
+{
+	for (int i = 0; i < op->nparams; i++) {
+		free(op->params[i]);
+		op->params[i] = NULL;
+	}
+	op->nparams = 0;
+}
+
+static void op_free(struct store_op *op)
+{
+	clear_params(op);
+	if (op->json)
+		json_decref(op->json);
+	if (op->free)
+		op->free(op);
+	free(op);
+}
+
+/* Moves a finished operation to the done list; its callback runs from the
+ * deferred event, never from the caller's frame. */
+static void answered(struct store *s, struct store_op *op)
+{
+	op->next = NULL;
+	if (s->done_tail)
+		s->done_tail->next = op;
+	else
+		s->done_head = op;
+	s->done_tail = op;
+	event_active(s->deliver, EV_TIMEOUT, 0);
+}
+
+static void run_callback(struct store_op *op, enum store_status st)
+{
+	struct store_answer a = { .status = st, .json = NULL, .err = op->err };
+	if (st == STORE_OK) {
+		a.json = op->json;
+		op->json = NULL;
+		a.err = NULL;
+	}
+	op->cb(op->arg, &a);
+}
+
+static void deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+	while (s->done_head) {
+		struct store_op *op = s->done_head;
+		s->done_head = op->next;
+		if (!s->done_head)
+			s->done_tail = NULL;
+		run_callback(op, op->status);
+		op_free(op);
+		s->pending--;
+	}
+	if (s->pending == 0 && s->blocking)
+		event_base_loopbreak(s->blocking);
+}
+
+int store_op_finish(struct store_op *op, enum store_status st, json_t *json, const char *fmt, ...)
+{
+	if (op->finished) {
+		if (json)
+			json_decref(json);
+		return 0;
+	}
+	op->finished = true;
+	op->status = st;
+	if (st == STORE_OK && !json) {
+		op->status = STORE_ERROR;
+		snprintf(op->err, sizeof op->err, "out of memory");
+	} else if (st == STORE_OK) {
+		op->json = json;
+	} else {
+		if (json)
+			json_decref(json);
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(op->err, sizeof op->err, fmt ? fmt : "error", ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+int store_op_oom(struct store_op *op)
+{
+	return store_op_finish(op, STORE_ERROR, NULL, "out of memory");
+}
+
+/* ------------------------------------------------------------ statements */
+
+void *store_op_new(size_t size)
+{
+	if (size < sizeof(struct store_op))
+		size = sizeof(struct store_op);
+	return calloc(1, size);
+}
+
+void store_op_sql(struct store_op *op, const char *sql)
+{
+	clear_params(op);
+	op->sql = sql;
+}
+
+int store_op_param(struct store_op *op, const char *value)
+{
+	if (op->nparams >= STORE_MAX_PARAMS)
+		return -1;
+	char *v = NULL;
+	if (value && !(v = strdup(value)))
+		return -1;
+	op->params[op->nparams++] = v;
+	return 0;
+}
+
+int store_op_param_int(struct store_op *op, long long v)
+{
+	char buf[32];
+	snprintf(buf, sizeof buf, "%lld", v);
+	return store_op_param(op, buf);
+}
+
+int store_op_param_ms(struct store_op *op, int64_t ms)
+{
+	char buf[40];
+	twtime_rfc3339_ms(ms, buf, sizeof buf);
+	return store_op_param(op, buf);
+}
+
+static int64_t floor_hour(int64_t ms)
+{
+	int64_t h = 3600000;
+	return ms >= 0 ? ms / h * h : -((-ms + h - 1) / h) * h;
+}
+
+int store_op_param_window(struct store_op *op, int64_t from_ms, int64_t to_ms)
+{
+	int64_t ch = -floor_hour(-from_ms), ft = floor_hour(to_ms);
+	if (ch >= ft)
+		ch = ft = to_ms;  /* no whole hour: every row from rollup_1m */
+	if (store_op_param_ms(op, from_ms) < 0 || store_op_param_ms(op, to_ms) < 0 ||
+	    store_op_param_ms(op, ch) < 0 || store_op_param_ms(op, ft) < 0)
+		return -1;
+	return 0;
+}
+
+static void on_reply(void *arg, struct pgconn *c, struct pgconn_reply *rep);
+
+/* Asks cur for its next statement (res: the last one's result, or NULL)
+ * and sends it, or files the answer when it has finished. */
+static void step(struct store *s, PGresult *res)
+{
+	struct store_op *op = s->cur;
+	op->sql = NULL;
+	int more = op->step(op, res);
+	if (more && !op->finished && op->sql) {
+		struct pgconn_request rq = {
+			.sql = op->sql, .nparams = op->nparams,
+			.params = (const char *const *)op->params,
+			.timeout_ms = STORE_STATEMENT_MS, .cb = on_reply, .arg = s,
+		};
+		if (pgconn_submit(s->pg, &rq) == 0) {
+			clear_params(op);
+			return;
+		}
+		store_op_finish(op, STORE_UNAVAILABLE, NULL, "database unavailable");
+	} else if (!op->finished) {
+		store_op_finish(op, STORE_ERROR, NULL, "internal error: no statement and no answer");
+	}
+	s->cur = NULL;
+	set_state(s, STORE_S_IDLE);
+	answered(s, op);
+}
+
+static void on_reply(void *arg, struct pgconn *c, struct pgconn_reply *rep)
+{
+	struct store *s = arg;
+	if (rep->result) {
+		if (s->res)
+			PQclear(s->res);
+		s->res = rep->result;
+		rep->result = NULL;
+		return;
+	}
+	PGresult *res = s->res;
+	s->res = NULL;
+	struct store_op *op = s->cur;
+	if (!op) {
+		if (res)
+			PQclear(res);
+		return;
+	}
+	if (rep->outcome == PGCONN_OK && res) {
+		step(s, res);
+	} else {
+		if (rep->outcome == PGCONN_ERROR) {
+			log_warn("%s: statement failed: %s (SQLSTATE %s)", s->name,
+				 rep->err ? rep->err : "?", rep->sqlstate ? rep->sqlstate : "");
+			store_op_finish(op, STORE_ERROR, NULL, "database error (SQLSTATE %s)",
+					rep->sqlstate && *rep->sqlstate ? rep->sqlstate : "none");
+		} else {
+			store_op_finish(op, STORE_UNAVAILABLE, NULL, "database unavailable");
+		}
+		s->cur = NULL;
+		set_state(s, STORE_S_IDLE);
+		answered(s, op);
+	}
+	if (res)
+		PQclear(res);
+	kick(s);
+}
+
+/* Starts the oldest queued operation when the connection can take it. */
+static void kick(struct store *s)
+{
+	while (s->state == STORE_S_IDLE && s->head && pgconn_is_idle(s->pg)) {
+		struct store_op *op = s->head;
+		s->head = op->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->nqueued--;
+		op->next = NULL;
+		s->cur = op;
+		set_state(s, STORE_S_RUNNING);
+		step(s, NULL);
+	}
+}
+
+void store_op_start(struct store *s, struct store_op *op, store_cb cb, void *arg)
+{
+	op->s = s;
+	op->cb = cb;
+	op->arg = arg;
+	op->queued_ms = twtime_mono_ms();
+	s->pending++;
+	if (s->nqueued >= STORE_MAX_QUEUE) {
+		store_op_finish(op, STORE_UNAVAILABLE, NULL, "busy: %u requests waiting for the database",
+				STORE_MAX_QUEUE);
+		answered(s, op);
+		return;
+	}
+	if (s->tail)
+		s->tail->next = op;
+	else
+		s->head = op;
+	s->tail = op;
+	s->nqueued++;
+	kick(s);
+}
+
+static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
+{
+	struct store *s = arg;
+	if (up)
+		log_info("%s: database connection up", s->name);
+	else
+		log_warn("%s: database connection lost: %s", s->name, why ? why : "?");
+	kick(s);
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+	double now = twtime_mono_ms();
+	struct store_op **p = &s->head, *prev = NULL;
+	while (*p) {
+		struct store_op *op = *p;
+		if (now - op->queued_ms >= STORE_WAIT_MS) {
+			*p = op->next;
+			if (s->tail == op)
+				s->tail = prev;
+			s->nqueued--;
+			store_op_finish(op, STORE_UNAVAILABLE, NULL,
+					pgconn_is_up(s->pg) ? "database busy" : "database unavailable");
+			answered(s, op);
+			continue;
+		}
+		prev = op;
+		p = &op->next;
+	}
+	kick(s);
+}
+
+/* ------------------------------------------------------------ object */
+
+struct store *store_new(struct event_base *base, const struct store_opts *o, char *err,
+			size_t errlen)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->base = base;
+	snprintf(s->name, sizeof s->name, "%s", o->name ? o->name : "api store");
+	struct timeval sec = { 1, 0 };
+	if (!(s->deliver = event_new(base, -1, 0, deliver, s)) ||
+	    !(s->tick = event_new(base, -1, EV_PERSIST, tick, s)) || event_add(s->tick, &sec) != 0) {
+		snprintf(err, errlen, "out of memory");
+		store_free(s);
+		return NULL;
+	}
+	struct pgconn_opts po = {
+		.conninfo = o->conninfo,
+		.app_name = o->app_name ? o->app_name : "tlswatch-collector api",
+		.name = s->name,
+		.setup_sql = SETUP_SQL,
+		.on_state = on_state,
+		.arg = s,
+	};
+	if (!(s->pg = pgconn_new(base, &po, err, errlen))) {
+		store_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+bool store_is_up(const struct store *s)
+{
+	return s && pgconn_is_up(s->pg);
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	/* closes at once: the running statement gets no callback */
+	pgconn_free(s->pg);
+	s->pg = NULL;
+	if (s->cur) {
+		store_op_finish(s->cur, STORE_CANCELLED, NULL, "shutting down");
+		answered(s, s->cur);
+		s->cur = NULL;
+	}
+	while (s->head) {
+		struct store_op *op = s->head;
+		s->head = op->next;
+		store_op_finish(op, STORE_CANCELLED, NULL, "shutting down");
+		answered(s, op);
+	}
+	s->tail = NULL;
+	if (s->deliver)
+		deliver(-1, 0, s);
+	if (s->res)
+		PQclear(s->res);
+	if (s->deliver)
+		event_free(s->deliver);
+	if (s->tick)
+		event_free(s->tick);
+	free(s);
+}
+
+static void blocking_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+int store_run_blocking(struct store *s, struct event_base *base, unsigned timeout_ms)
+{
+	if (s->pending == 0)
+		return 0;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct event *to = evtimer_new(base, blocking_timeout, base);
+	if (!to || evtimer_add(to, &tv) != 0) {
+		if (to)
+			event_free(to);
+		return -1;
+	}
+	s->blocking = base;
+	int rc = event_base_dispatch(base);
+	s->blocking = NULL;
+	event_free(to);
+	return rc < 0 || s->pending > 0 ? -1 : 0;
+}
