@@ -127,10 +127,14 @@ FROM (SELECT date_trunc('$2', started_at) AS bucket, target, port, coalesce(sni,
 	min(days_to_expiry) AS min_days_to_expiry, min(chain_not_after_min) AS min_chain_not_after
 	$h_in
 	FROM results GROUP BY 1, 2, 3, 4, 5, 6, 7) g1
-GROUP BY 1, 2, 3, 4, 5, 6;
+GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6;
 EOF
 }
 
+# Rollup rows are written in bucket order, as the ingest writes them (minute
+# after minute): the rows of one window sit together on disk, as they do in
+# a deployment (hash-aggregate order would scatter them, one page per row).
+#
 # N raw results ending now: tick k of series s (s = ((t * 4) + r) * 5 + p)
 # at now - (ticks - k) * IVL + phase(s). Outcomes: profile "legacy" of every
 # 7th target fails protocol_version; 1 in 97 attempts connect_timeout (no

@@ -14,7 +14,9 @@
  *
  * Prints one line of key=value: n, ok, p50_ms, p95_ms, max_ms, bytes (http:
  * of the last answer; sql: rows). Exit 0 when every request succeeded (HTTP
- * 200 / PGRES_TUPLES_OK), 1 otherwise, 2 on usage.
+ * 200 / PGRES_TUPLES_OK), 1 otherwise, 2 on usage. With BENCH_API_EXPLAIN=1
+ * the sql mode first prints the plan of the statement (EXPLAIN ANALYZE,
+ * BUFFERS) on stderr.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,6 +170,22 @@ static int run_sql(int argc, char **argv)
 	int rc = 1;
 	if (!lat)
 		goto out;
+	const char *ex = getenv("BENCH_API_EXPLAIN");
+	if (ex && strcmp(ex, "1") == 0) {
+		struct sli_window w;
+		struct strbuf b = { 0 };
+		struct sli_params p = { 0 };
+		sli_window(twtime_wall_ms(), win_s * 1000LL, 0, &w);
+		strbuf_puts(&b, "EXPLAIN (ANALYZE, BUFFERS) ");
+		sli_query_sql(&b, &p, NULL, &w, gval[g]);
+		PGresult *r = (b.oom || p.oom) ? NULL
+			: PQexecParams(c, b.p, p.n, NULL, (const char *const *)p.v, NULL, NULL, 0);
+		for (int i = 0; r && i < PQntuples(r); i++)
+			fprintf(stderr, "%s\n", PQgetvalue(r, i, 0));
+		PQclear(r);
+		sli_params_free(&p);
+		free(b.p);
+	}
 	for (long i = 0; i < n; i++) {
 		struct sli_window w;
 		struct strbuf b = { 0 };

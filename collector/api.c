@@ -44,6 +44,17 @@ static const struct api_route ROUTES[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/results", false, api_results,
 	  LIST "target sni region profile outcome probe_id since until" },
 	/* SLIs, SLOs, alerts, certificates, probes, maintenance: below this line */
+	{ EVHTTP_REQ_GET, "/api/v1/slis", false, api_slis,
+	  "window group_by region service target profile label" },
+	{ EVHTTP_REQ_GET, "/api/v1/slos", false, api_slos, "" },
+	{ EVHTTP_REQ_GET, "/api/v1/alerts", false, api_alerts, LIST "state since service region" },
+	{ EVHTTP_REQ_GET, "/api/v1/alerts/{}", false, api_alert, "" },
+	{ EVHTTP_REQ_GET, "/api/v1/certificates", false, api_certificates,
+	  LIST "expiring_within issuer service" },
+	{ EVHTTP_REQ_GET, "/api/v1/probes", false, api_probes, "" },
+	{ EVHTTP_REQ_GET, "/api/v1/maintenance", false, api_maintenance, "all" },
+	{ EVHTTP_REQ_POST, "/api/v1/maintenance", true, api_maintenance_create, "" },
+	{ EVHTTP_REQ_DELETE, "/api/v1/maintenance/{}", true, api_maintenance_delete, "" },
 };
 
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])

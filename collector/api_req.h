@@ -72,5 +72,15 @@ void api_grid(struct api_req *r);
 void api_results(struct api_req *r);
 /* api.c */
 void api_openapi(struct api_req *r);
+/* api_sli.c, api_slo.c, api_alerts.c, api_certs.c, api_probes.c, api_maint.c */
+void api_slis(struct api_req *r);
+void api_slos(struct api_req *r);
+void api_alerts(struct api_req *r);
+void api_alert(struct api_req *r);
+void api_certificates(struct api_req *r);
+void api_probes(struct api_req *r);
+void api_maintenance(struct api_req *r);
+void api_maintenance_create(struct api_req *r);
+void api_maintenance_delete(struct api_req *r);
 
 #endif

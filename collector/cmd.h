@@ -7,6 +7,7 @@
  *   cmd_evaluate.c     evaluate     one alert evaluation, printed
  *   cmd_maintenance.c  maintenance  create / list / delete maintenance windows
  *   cmd_report.c       report       a leadership report (HTML, PDF, Markdown, JSON)
+ *   cmd_status.c       status       the regional health grid and firing alerts
  *
  * Every cmd_*_main(argc, argv) gets argv[0] = the subcommand's name and
  * returns the process exit status (enum cmd_exit). Command files hold no SQL:
@@ -36,6 +37,7 @@ int cmd_migrate_main(int argc, char **argv);      /* cmd_migrate.c */
 int cmd_evaluate_main(int argc, char **argv);     /* cmd_evaluate.c */
 int cmd_maintenance_main(int argc, char **argv);  /* cmd_maintenance.c */
 int cmd_report_main(int argc, char **argv);       /* cmd_report.c */
+int cmd_status_main(int argc, char **argv);       /* cmd_status.c */
 
 /* Parses `-c FILE [--check-config] [-h]` (--check-config only when
  * allow_check). Returns 0 with *path set (borrowed from argv), or -1 when the

@@ -15,6 +15,11 @@
  * open (beyond that the oldest is closed, answered or not). At the
  * descriptor limit accepting pauses (accept_backoff.h) instead of spinning.
  *
+ *   /api/...       the JSON API (api.h), when one is set: it answers its own
+ *                  methods, limits and errors
+ *
+ * With http_srv_set_tls every connection is HTTPS (TLS 1.2+).
+ *
  * Anything else is 404; methods other than GET/HEAD are 405. Every handler
  * ends in evhttp_send_reply / evhttp_send_error.
  *

@@ -26,6 +26,7 @@ static void usage(FILE *out)
 "                             maintenance windows (suppress notifications)\n"
 "  report -c collector.yaml --period 7d --out DIR\n"
 "                             write a report (HTML, PDF, Markdown, JSON)\n"
+"  status -c collector.yaml   the regional health grid and the firing alerts\n"
 "  version                    print the version\n");
 }
 
@@ -38,6 +39,7 @@ static const struct {
 	{ "evaluate", cmd_evaluate_main },
 	{ "maintenance", cmd_maintenance_main },
 	{ "report", cmd_report_main },
+	{ "status", cmd_status_main },
 };
 
 int main(int argc, char **argv)

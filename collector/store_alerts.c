@@ -140,3 +140,63 @@ json_t *store_alerts_get_json(const PGresult *res, bool *found, char *err, size_
 		return NULL;
 	return store_stmt_row_json(res, 0, 0, err, errlen);
 }
+
+struct alerts_op {
+	struct store_stmt_op so;
+	unsigned limit;
+	int64_t id;
+};
+
+static json_t *list_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			   char *err, size_t errlen)
+{
+	struct store_alerts_req rq = { .limit = ((struct alerts_op *)o)->limit };
+	*status = STORE_ERROR;
+	return store_alerts_list_json(&rq, res, err, errlen);
+}
+
+static json_t *get_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			  char *err, size_t errlen)
+{
+	bool found;
+	json_t *j = store_alerts_get_json(res, &found, err, errlen);
+	*status = STORE_ERROR;
+	if (!found) {
+		*status = STORE_NOT_FOUND;
+		snprintf(err, errlen, "no alert %" PRId64, ((struct alerts_op *)o)->id);
+	}
+	return j;
+}
+
+static struct alerts_op *new_op(store_cb cb, void *arg)
+{
+	struct alerts_op *x = store_stmt_op_new(sizeof *x);
+	if (!x) {
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+	}
+	return x;
+}
+
+void store_alerts_list_start(struct store *s, const struct store_alerts_req *rq, store_cb cb,
+			     void *arg)
+{
+	struct alerts_op *x = new_op(cb, arg);
+	if (!x)
+		return;
+	x->limit = rq->limit;
+	x->so.decode = list_decode;
+	store_alerts_list_stmt(rq, &x->so.st);
+	store_stmt_op_start(s, &x->so, cb, arg);
+}
+
+void store_alerts_get_start(struct store *s, int64_t id, store_cb cb, void *arg)
+{
+	struct alerts_op *x = new_op(cb, arg);
+	if (!x)
+		return;
+	x->id = id;
+	x->so.decode = get_decode;
+	store_alerts_get_stmt(id, &x->so.st);
+	store_stmt_op_start(s, &x->so, cb, arg);
+}

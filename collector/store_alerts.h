@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "store.h"
 #include "store_stmt.h"
 
 struct store_alerts_req {
@@ -46,5 +47,12 @@ void store_alerts_get_stmt(int64_t id, struct store_stmt *st);
 /* The AlertDetail; *found false (and NULL) when there is no such alert;
  * NULL with err set on a bad row. */
 json_t *store_alerts_get_json(const PGresult *res, bool *found, char *err, size_t errlen);
+
+/* The reads as store operations (store.h); rq is copied. Out of memory
+ * before the operation exists: cb is called at once. The one-alert read
+ * answers STORE_NOT_FOUND for an unknown id. */
+void store_alerts_list_start(struct store *s, const struct store_alerts_req *rq, store_cb cb,
+			     void *arg);
+void store_alerts_get_start(struct store *s, int64_t id, store_cb cb, void *arg);
 
 #endif

@@ -120,3 +120,30 @@ oom:
 	snprintf(err, errlen, "out of memory");
 	return NULL;
 }
+
+struct certs_op {
+	struct store_stmt_op so;
+	unsigned limit;
+};
+
+static json_t *certs_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			    char *err, size_t errlen)
+{
+	struct store_certs_req rq = { .limit = ((struct certs_op *)o)->limit };
+	*status = STORE_ERROR;
+	return store_certs_json(&rq, res, err, errlen);
+}
+
+void store_certs_start(struct store *s, const struct store_certs_req *rq, store_cb cb, void *arg)
+{
+	struct certs_op *x = store_stmt_op_new(sizeof *x);
+	if (!x) {
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+		return;
+	}
+	x->limit = rq->limit;
+	x->so.decode = certs_decode;
+	store_certs_stmt(rq, &x->so.st);
+	store_stmt_op_start(s, &x->so, cb, arg);
+}

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "store.h"
 #include "store_stmt.h"
 
 struct store_certs_req {
@@ -38,5 +39,9 @@ void store_certs_stmt(const struct store_certs_req *rq, struct store_stmt *st);
 /* {"items": [...], "next_cursor": ...}; NULL with err set. */
 json_t *store_certs_json(const struct store_certs_req *rq, const PGresult *res, char *err,
 			 size_t errlen);
+
+/* The read as a store operation (store.h); rq is copied. Out of memory
+ * before the operation exists: cb is called at once. */
+void store_certs_start(struct store *s, const struct store_certs_req *rq, store_cb cb, void *arg);
 
 #endif

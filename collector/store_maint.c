@@ -92,3 +92,82 @@ void store_maint_delete_stmt(int64_t id, struct store_stmt *st)
 	store_stmt_param(st, buf);
 	strbuf_puts(&st->sql, "::bigint RETURNING id");
 }
+
+struct maint_op {
+	struct store_stmt_op so;
+	int64_t id;
+};
+
+static json_t *list_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			   char *err, size_t errlen)
+{
+	(void)o;
+	*status = STORE_ERROR;
+	return store_maint_list_json(res, err, errlen);
+}
+
+static json_t *created_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			      char *err, size_t errlen)
+{
+	(void)o;
+	*status = STORE_ERROR;
+	return store_maint_created_json(res, err, errlen);
+}
+
+static json_t *deleted_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			      char *err, size_t errlen)
+{
+	int64_t id = ((struct maint_op *)o)->id;
+	if (PQntuples(res) == 0) {
+		*status = STORE_NOT_FOUND;
+		snprintf(err, errlen, "no maintenance window %" PRId64, id);
+		return NULL;
+	}
+	*status = STORE_ERROR;
+	json_t *j = json_pack("{s:I}", "id", (json_int_t)id);
+	if (!j)
+		snprintf(err, errlen, "out of memory");
+	return j;
+}
+
+static struct maint_op *new_op(store_cb cb, void *arg)
+{
+	struct maint_op *x = store_stmt_op_new(sizeof *x);
+	if (!x) {
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+	}
+	return x;
+}
+
+void store_maint_list_start(struct store *s, int64_t now_ms, bool all, store_cb cb, void *arg)
+{
+	struct maint_op *x = new_op(cb, arg);
+	if (!x)
+		return;
+	x->so.decode = list_decode;
+	store_maint_list_stmt(now_ms, all, &x->so.st);
+	store_stmt_op_start(s, &x->so, cb, arg);
+}
+
+void store_maint_create_start(struct store *s, int64_t now_ms, const struct maint_window *w,
+			      store_cb cb, void *arg)
+{
+	struct maint_op *x = new_op(cb, arg);
+	if (!x)
+		return;
+	x->so.decode = created_decode;
+	store_maint_create_stmt(now_ms, w, &x->so.st);
+	store_stmt_op_start(s, &x->so, cb, arg);
+}
+
+void store_maint_delete_start(struct store *s, int64_t id, store_cb cb, void *arg)
+{
+	struct maint_op *x = new_op(cb, arg);
+	if (!x)
+		return;
+	x->id = id;
+	x->so.decode = deleted_decode;
+	store_maint_delete_stmt(id, &x->so.st);
+	store_stmt_op_start(s, &x->so, cb, arg);
+}

@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "maint.h"
+#include "store.h"
 #include "store_stmt.h"
 
 /* Windows that have not ended at now (all: every one), soonest start first. */
@@ -32,5 +33,13 @@ json_t *store_maint_created_json(const PGresult *res, char *err, size_t errlen);
 
 /* Deletes window id; the result has one row when it existed, none when not. */
 void store_maint_delete_stmt(int64_t id, struct store_stmt *st);
+
+/* As store operations (store.h). Out of memory before the operation
+ * exists: cb is called at once. Delete answers {"id": id} or
+ * STORE_NOT_FOUND. */
+void store_maint_list_start(struct store *s, int64_t now_ms, bool all, store_cb cb, void *arg);
+void store_maint_create_start(struct store *s, int64_t now_ms, const struct maint_window *w,
+			      store_cb cb, void *arg);
+void store_maint_delete_start(struct store *s, int64_t id, store_cb cb, void *arg);
 
 #endif

@@ -47,3 +47,25 @@ json_t *store_probes_json(const PGresult *res, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 	return out;
 }
+
+static json_t *probes_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			     char *err, size_t errlen)
+{
+	(void)o;
+	*status = STORE_ERROR;
+	return store_probes_json(res, err, errlen);
+}
+
+void store_probes_start(struct store *s, int64_t now_ms, unsigned intervals, store_cb cb,
+			void *arg)
+{
+	struct store_stmt_op *x = store_stmt_op_new(sizeof *x);
+	if (!x) {
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+		return;
+	}
+	x->decode = probes_decode;
+	store_probes_stmt(now_ms, intervals, &x->st);
+	store_stmt_op_start(s, x, cb, arg);
+}

@@ -14,11 +14,17 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "store.h"
 #include "store_stmt.h"
 
 /* intervals: alerts.probe_silent.intervals (slo_config.h), 0 = 1. */
 void store_probes_stmt(int64_t now_ms, unsigned intervals, struct store_stmt *st);
 /* {"items": [...]}; NULL with err set. */
 json_t *store_probes_json(const PGresult *res, char *err, size_t errlen);
+
+/* The read as a store operation (store.h). Out of memory before the
+ * operation exists: cb is called at once. */
+void store_probes_start(struct store *s, int64_t now_ms, unsigned intervals, store_cb cb,
+			void *arg);
 
 #endif

@@ -6,6 +6,7 @@
 #include "twtime.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const group_names[] = {
@@ -117,4 +118,43 @@ json_t *store_sli_json(const struct store_sli_req *rq, const PGresult *res, char
 	if (!out)
 		snprintf(err, errlen, "out of memory");
 	return out;
+}
+
+struct sli_op {
+	struct store_stmt_op so;
+	struct store_sli_req rq;        /* sel cleared: only the window and group are used */
+	char *window;
+};
+
+static json_t *sli_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,
+			  char *err, size_t errlen)
+{
+	struct sli_op *x = (struct sli_op *)o;
+	*status = STORE_ERROR;
+	return store_sli_json(&x->rq, res, err, errlen);
+}
+
+static void sli_cleanup(struct store_stmt_op *o)
+{
+	free(((struct sli_op *)o)->window);
+}
+
+void store_sli_start(struct store *s, const struct store_sli_req *rq, store_cb cb, void *arg)
+{
+	struct sli_op *x = store_stmt_op_new(sizeof *x);
+	if (!x) {
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+		return;
+	}
+	x->so.decode = sli_decode;
+	x->so.cleanup = sli_cleanup;
+	store_sli_stmt(rq, &x->so.st);
+	x->rq = *rq;
+	memset(&x->rq.sel, 0, sizeof x->rq.sel);
+	x->window = strdup(rq->window ? rq->window : "");
+	x->rq.window = x->window;
+	if (!x->window)
+		x->so.st.p.oom = true;
+	store_stmt_op_start(s, &x->so, cb, arg);
 }

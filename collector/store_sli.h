@@ -39,6 +39,10 @@ json_t *store_sli_json(const struct store_sli_req *rq, const PGresult *res, char
 		       size_t errlen);
 /* One group's values as a SliValues object (NULL on ENOMEM). */
 json_t *store_sli_values_json(const struct sli_values *v);
+/* Runs the read on s; cb gets {"window", ...} or an error (store.h). rq is
+ * copied (its strings too): nothing of it is needed after the call. */
+void store_sli_start(struct store *s, const struct store_sli_req *rq, store_cb cb, void *arg);
+
 /* "target", "service", "region", "profile"; NULL for SLI_GROUP_NONE. */
 const char *store_sli_group_name(enum sli_group g);
 /* The inverse: 0, or -1 when name is none of them. */

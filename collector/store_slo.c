@@ -242,3 +242,50 @@ json_t *store_slo_json(const struct store_slo_run *r)
 	}
 	return items ? json_pack("{s:o}", "items", items) : NULL;
 }
+
+struct slo_op {
+	struct store_op op;
+	struct store_slo_run *run;
+	struct store_stmt st;           /* the statement running */
+};
+
+/* Feeds the last result (if any) and sets the next statement, or finishes. */
+static int slo_step(struct store_op *op, PGresult *res)
+{
+	struct slo_op *x = (struct slo_op *)op;
+	char err[256];
+	if (res && store_slo_feed(x->run, res, err, sizeof err) < 0)
+		return store_op_finish(op, STORE_ERROR, NULL, "%s", err);
+	store_stmt_free(&x->st);
+	int rc = store_slo_next(x->run, &x->st);
+	if (rc < 0 || (rc == 1 && store_stmt_load(op, &x->st) < 0))
+		return store_op_oom(op);
+	if (rc == 1)
+		return 1;
+	json_t *j = store_slo_json(x->run);
+	return j ? store_op_finish(op, STORE_OK, j, "ok") : store_op_oom(op);
+}
+
+static void slo_free(struct store_op *op)
+{
+	struct slo_op *x = (struct slo_op *)op;
+	store_stmt_free(&x->st);
+	store_slo_free(x->run);
+}
+
+void store_slo_start(struct store *s, const struct slo_config *cfg, int64_t now_ms,
+		     int64_t minute_retention_ms, store_cb cb, void *arg)
+{
+	struct slo_op *x = store_op_new(sizeof *x);
+	if (x)
+		x->run = store_slo_new(cfg, now_ms, minute_retention_ms);
+	if (!x || !x->run) {
+		free(x);
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+		return;
+	}
+	x->op.step = slo_step;
+	x->op.free = slo_free;
+	store_op_start(s, &x->op, cb, arg);
+}

@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 
 #include "slo_config.h"
+#include "store.h"
 #include "store_stmt.h"
 
 struct store_slo_run;
@@ -41,5 +42,11 @@ int store_slo_feed(struct store_slo_run *r, const PGresult *res, char *err, size
 /* {"items": [Slo]} (NULL on ENOMEM). */
 json_t *store_slo_json(const struct store_slo_run *r);
 void store_slo_free(struct store_slo_run *r);
+
+/* The whole read as one store operation (store.h): cb gets {"items": ...}.
+ * cfg is borrowed (it must outlive the operation). Out of memory before
+ * the operation exists: cb is called at once. */
+void store_slo_start(struct store *s, const struct slo_config *cfg, int64_t now_ms,
+		     int64_t minute_retention_ms, store_cb cb, void *arg);
 
 #endif

@@ -36,3 +36,48 @@ json_t *store_stmt_row_json(const PGresult *res, int i, int col, char *err, size
 		snprintf(err, errlen, "row %d: bad JSON from the database: %s", i, je.text);
 	return j;
 }
+
+int store_stmt_load(struct store_op *op, const struct store_stmt *st)
+{
+	if (store_stmt_failed(st))
+		return -1;
+	store_op_sql(op, st->sql.p);
+	for (int i = 0; i < st->p.n; i++)
+		if (store_op_param(op, st->p.v[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int stmt_step(struct store_op *op, PGresult *res)
+{
+	struct store_stmt_op *o = (struct store_stmt_op *)op;
+	if (!res)
+		return store_stmt_load(op, &o->st) < 0 ? store_op_oom(op) : 1;
+	enum store_status status = STORE_ERROR;
+	char err[256] = "";
+	json_t *j = o->decode(o, res, &status, err, sizeof err);
+	if (j)
+		return store_op_finish(op, STORE_OK, j, "ok");
+	return store_op_finish(op, status == STORE_OK ? STORE_ERROR : status, NULL, "%s",
+			       err[0] ? err : "the database answered nothing usable");
+}
+
+static void stmt_free(struct store_op *op)
+{
+	struct store_stmt_op *o = (struct store_stmt_op *)op;
+	if (o->cleanup)
+		o->cleanup(o);
+	store_stmt_free(&o->st);
+}
+
+void *store_stmt_op_new(size_t size)
+{
+	return store_op_new(size < sizeof(struct store_stmt_op) ? sizeof(struct store_stmt_op) : size);
+}
+
+void store_stmt_op_start(struct store *s, struct store_stmt_op *o, store_cb cb, void *arg)
+{
+	o->op.step = stmt_step;
+	o->op.free = stmt_free;
+	store_op_start(s, &o->op, cb, arg);
+}
