@@ -2,9 +2,8 @@
  * test_demo.c - `make demo` as a user meets it: tests/integration/test_demo.sh
  * starts deploy/demo/demo.sh bounded by DEMO_SECONDS, and these tests read
  * the running demo from the outside while its events happen - the
- * collector's HTTP surface (/metrics now; the JSON API where it answers),
- * the pager's log, the demo's database for what only it holds - and then
- * wait for it to stop.
+ * collector's JSON API (/api/v1, docs/api.md) and /metrics, and the pager's
+ * log - and then wait for it to stop.
  *
  * Criterion runs the tests at once (the fixture passes --jobs 8): each waits
  * for what it checks, bounded by the demo's length.
@@ -12,7 +11,6 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +85,16 @@ static long http_get(const char *path, char **body)
 	cr_assert(!b.oom);
 	*body = strbuf_take(&b);
 	return status;
+}
+
+/* GET DEMO_HTTP+path as JSON: NULL unless 200 with a JSON body. */
+static json_t *api_json(const char *path)
+{
+	char *body = NULL;
+	long st = http_get(path, &body);
+	json_t *j = st == 200 ? json_loads(body, 0, NULL) : NULL;
+	free(body);
+	return j;
 }
 
 /* ---- /metrics ---- */
@@ -165,23 +173,47 @@ static bool has_series(const char *metrics, const char *family, const char *endp
 	return false;
 }
 
-/* The series that do not (yet) say what they should, listed in miss. */
-static int misclassified(const char *metrics, struct strbuf *miss)
+/* The latest outcome of ENDPOINT.demo.test:443 from REGION with PROFILE in
+ * a /api/v1/targets answer ("" when there is none). */
+static const char *api_outcome(json_t *targets, const char *endpoint, const char *region,
+			       const char *profile)
+{
+	char id[128];
+	size_t i, k;
+	json_t *t, *l;
+	snprintf(id, sizeof id, "%s.demo.test:443", endpoint);
+	json_array_foreach(json_object_get(targets, "items"), i, t) {
+		if (strcmp(json_string_value(json_object_get(t, "id")) ?: "", id) != 0)
+			continue;
+		json_array_foreach(json_object_get(t, "last"), k, l) {
+			const char *r = json_string_value(json_object_get(l, "region"));
+			const char *p = json_string_value(json_object_get(l, "profile"));
+			const char *o = json_string_value(json_object_get(l, "outcome"));
+			if (r && p && o && strcmp(r, region) == 0 && strcmp(p, profile) == 0)
+				return o;
+		}
+	}
+	return "";
+}
+
+/* The series that do not (yet) say what they should, listed in miss:
+ * outcomes from the API, findings from /metrics. */
+static int misclassified(json_t *targets, const char *metrics, struct strbuf *miss)
 {
 	int bad = 0;
 	for (size_t i = 0; i < NEXPECTED; i++)
 		for (int r = 0; r < NREGIONS; r++) {
 			const struct expect *e = &expected[i];
-			bool ok = has_series(metrics, "tlswatch_result_outcome", e->endpoint, regions[r],
-					     e->profile, "outcome", e->outcome) &&
+			const char *got = api_outcome(targets, e->endpoint, regions[r], e->profile);
+			bool ok = strcmp(got, e->outcome) == 0 &&
 				  (!e->finding ||
 				   has_series(metrics, "tlswatch_result_findings", e->endpoint,
 					      regions[r], e->profile, "finding", e->finding));
 			if (!ok) {
 				bad++;
-				strbuf_printf(miss, " %s/%s/%s(want %s%s%s)", e->endpoint, regions[r],
-					      e->profile, e->outcome, e->finding ? "+" : "",
-					      e->finding ? e->finding : "");
+				strbuf_printf(miss, " %s/%s/%s(got %s, want %s%s%s)", e->endpoint,
+					      regions[r], e->profile, *got ? got : "nothing", e->outcome,
+					      e->finding ? "+" : "", e->finding ? e->finding : "");
 			}
 		}
 	return bad;
@@ -198,15 +230,17 @@ Test(demo, classified_as_expected_from_every_region)
 	while (twtime_mono_ms() < end) {
 		char *m = NULL;
 		long st = http_get("/metrics", &m);
+		json_t *targets = api_json("/api/v1/targets?limit=100");
 		strbuf_reset(&miss);
-		bad = st == 200 ? misclassified(m, &miss) : -1;
+		bad = st == 200 && targets ? misclassified(targets, m, &miss) : -1;
 		free(m);
+		json_decref(targets);
 		if (bad == 0)
 			break;
 		usleep(500 * 1000);
 	}
 	cr_assert_eq(bad, 0, "after 60 s, %d series of %zu are not as expected:%s", bad,
-		     NEXPECTED * NREGIONS, miss.p ? miss.p : " (no /metrics)");
+		     NEXPECTED * NREGIONS, miss.p ? miss.p : " (no /api/v1/targets or /metrics)");
 	strbuf_free(&miss);
 }
 
@@ -287,6 +321,43 @@ Test(demo, latency_follows_the_regions)
 	cr_expect_gt(ap, eu + 150, "ap-south p95 %.1f ms not above eu-west %.1f ms + 150", ap, eu);
 }
 
+/* The same through the API: the p95 of the SLI endpoint (from the rollups'
+ * latency histogram) per region, www with the modern profile, 5 minutes. */
+Test(demo, latency_p95_per_region_from_the_api)
+{
+	const char *path = "/api/v1/slis?window=5m&group_by=region&target=www.demo.test:443"
+			   "&profile=modern";
+	double p[NREGIONS] = { -1, -1, -1 };
+	long long n[NREGIONS] = { 0 };
+	double end = twtime_mono_ms() + 70000;
+	for (;;) {
+		json_t *j = api_json(path), *it;
+		size_t i;
+		json_array_foreach(json_object_get(j, "items"), i, it) {
+			const char *g = json_string_value(json_object_get(it, "group"));
+			for (int r = 0; g && r < NREGIONS; r++)
+				if (strcmp(g, regions[r]) == 0) {
+					n[r] = json_integer_value(json_object_get(it, "attempts"));
+					p[r] = json_is_number(json_object_get(it, "p95_ms"))
+						       ? json_number_value(json_object_get(it, "p95_ms"))
+						       : -1;
+				}
+		}
+		json_decref(j);
+		if ((n[0] >= SAMPLES && n[1] >= SAMPLES && n[2] >= SAMPLES) || twtime_mono_ms() > end)
+			break;
+		usleep(1000 * 1000);
+	}
+	for (int r = 0; r < NREGIONS; r++)
+		cr_assert_geq(n[r], SAMPLES, "%s: %lld attempts on www/modern in 70 s", regions[r], n[r]);
+	cr_log_info("API p95: us-east %.1f ms, eu-west %.1f ms, ap-south %.1f ms", p[0], p[1], p[2]);
+	cr_expect_geq(p[0], 10.0, "us-east p95 %.1f ms", p[0]);
+	cr_expect_geq(p[1], 80.0, "eu-west p95 %.1f ms", p[1]);
+	cr_expect_geq(p[2], 300.0, "ap-south p95 %.1f ms", p[2]);
+	cr_expect_gt(p[1], p[0] + 50, "eu-west p95 %.1f ms not above us-east %.1f ms + 50", p[1], p[0]);
+	cr_expect_gt(p[2], p[1] + 150, "ap-south p95 %.1f ms not above eu-west %.1f ms + 150", p[2], p[1]);
+}
+
 /* ---- alerts and the pager ---- */
 
 /* The pager's log holds a signed, accepted delivery of TYPE for DEDUP_KEY. */
@@ -316,21 +387,28 @@ static bool paged(const char *type, const char *dedup_key)
 	return found;
 }
 
-/* One text value from the demo's database (NULL: no row). */
-static char *db_text(const char *sql, const char *param)
+/* The newest alert of RULE on SUBJECT through /api/v1/alerts?state=all:
+ * "STATE fired" or "STATE never-fired"; NULL when there is none. */
+static char *api_alert(const char *rule, const char *subject)
 {
-	char *ci = state("DEMO_PG_CONNINFO");
-	PGconn *c = PQconnectdb(ci);
-	free(ci);
+	json_t *j = api_json("/api/v1/alerts?state=all&limit=1000"), *a;
+	size_t i;
 	char *out = NULL;
-	if (PQstatus(c) == CONNECTION_OK) {
-		const char *p[1] = { param };
-		PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-			out = strdup(PQgetvalue(r, 0, 0));
-		PQclear(r);
+	long long best = -1;
+	json_array_foreach(json_object_get(j, "items"), i, a) {
+		const char *r = json_string_value(json_object_get(a, "rule"));
+		const char *s = json_string_value(json_object_get(a, "subject"));
+		long long id = json_integer_value(json_object_get(a, "id"));
+		if (!r || !s || strcmp(r, rule) != 0 || strcmp(s, subject) != 0 || id < best)
+			continue;
+		char buf[64];
+		best = id;
+		free(out);
+		snprintf(buf, sizeof buf, "%s %s", json_string_value(json_object_get(a, "state")) ?: "?",
+			 json_is_string(json_object_get(a, "firing_since")) ? "fired" : "never-fired");
+		out = strdup(buf);
 	}
-	PQfinish(c);
+	json_decref(j);
 	return out;
 }
 
@@ -350,50 +428,85 @@ Test(demo, outage_pages_and_resolves)
 	}
 	cr_assert(trig, "no accepted alert.trigger for %s reached the pager", key);
 	cr_assert(res, "no accepted alert.resolve for %s reached the pager", key);
-	char *st = db_text("SELECT state || ' ' || (firing_since IS NOT NULL) FROM alerts "
-			   "WHERE rule = 'slo_burn_fast' AND subject = $1 ORDER BY id DESC LIMIT 1",
-			   "api-availability");
-	cr_assert_not_null(st, "no slo_burn_fast alert for api-availability in the database");
-	cr_expect_str_eq(st, "resolved true");
+	char *st = api_alert("slo_burn_fast", "api-availability");
+	cr_assert_not_null(st, "no slo_burn_fast alert for api-availability in /api/v1/alerts");
+	cr_expect_str_eq(st, "resolved fired");
 	free(st);
 }
 
-/* ap-south is routed to the legacy shop backend at 10 s: the regions then
- * serve different certificates for shop (and the drift rule, which wants a
+/* /api/v1/targets/ENDPOINT.demo.test%3A443 (a static buffer) */
+static const char *target_path(const char *endpoint)
+{
+	static char buf[256];
+	snprintf(buf, sizeof buf, "/api/v1/targets/%s.demo.test%%3A443", endpoint);
+	return buf;
+}
+
+/* The leaf fingerprint each region sees for ENDPOINT (its
+ * /api/v1/targets/{target} answer), into fp[region]; the top-level drift
+ * flag, or -1 when the target is not there. */
+static int api_certs(const char *endpoint, char fp[NREGIONS][72], bool drift[NREGIONS])
+{
+	json_t *j = api_json(target_path(endpoint)), *c;
+	size_t i;
+	for (int r = 0; r < NREGIONS; r++) {
+		fp[r][0] = '\0';
+		drift[r] = false;
+	}
+	if (!j)
+		return -1;
+	json_array_foreach(json_object_get(j, "certificates"), i, c) {
+		const char *g = json_string_value(json_object_get(c, "region"));
+		const char *f = json_string_value(json_object_get(c, "fingerprint_sha256"));
+		for (int r = 0; g && f && r < NREGIONS; r++)
+			if (strcmp(g, regions[r]) == 0) {
+				snprintf(fp[r], 72, "%s", f);
+				drift[r] = json_is_true(json_object_get(c, "drift"));
+			}
+	}
+	int d = json_is_true(json_object_get(j, "drift"));
+	json_decref(j);
+	return d;
+}
+
+/* ap-south is routed to the legacy shop backend at 10 s: the API flags
+ * ap-south's shop certificate as drift (and the drift rule, which wants a
  * minute of it, fires); www's rotation at 30 s leaves every region on the
- * new certificate. */
+ * new certificate, and the inventory holds both. */
 Test(demo, drift_and_rotation_show)
 {
-	const char *sql_regions =
-		"SELECT count(DISTINCT fp) FROM (SELECT DISTINCT ON (region) region, "
-		"fingerprint_sha256 AS fp FROM results WHERE service = $1 AND profile = 'modern' "
-		"AND fingerprint_sha256 IS NOT NULL ORDER BY region, started_at DESC) x";
-	const char *sql_seen =
-		"SELECT count(DISTINCT fingerprint_sha256) FROM results WHERE service = $1 "
-		"AND profile = 'modern' AND fingerprint_sha256 IS NOT NULL";
-	const char *sql_drift =
-		"SELECT state FROM alerts WHERE rule = 'cert_fingerprint_drift' AND subject = $1 "
-		"ORDER BY id DESC LIMIT 1";
 	double end = twtime_mono_ms() + (demo_seconds() + 5) * 1000.0;
-	char *shop_now = NULL, *www_now = NULL, *www_seen = NULL, *drift = NULL;
-	for (;;) {
-		free(shop_now), free(www_now), free(www_seen), free(drift);
-		shop_now = db_text(sql_regions, "shop");
-		www_now = db_text(sql_regions, "www");
-		www_seen = db_text(sql_seen, "www");
-		drift = db_text(sql_drift, "shop.demo.test:443");
-		bool done = shop_now && strcmp(shop_now, "2") == 0 && www_now &&
-			    strcmp(www_now, "1") == 0 && www_seen && strcmp(www_seen, "2") == 0 &&
-			    drift && strcmp(drift, "firing") == 0;
-		if (done || twtime_mono_ms() > end)
-			break;
-		usleep(1000 * 1000);
+	char shop[NREGIONS][72], www[NREGIONS][72];
+	bool shop_d[NREGIONS], www_d[NREGIONS];
+	int shop_drift = -1, www_drift = -1;
+	size_t www_certs = 0;
+	char *alert = NULL;
+	bool done = false;
+	while (!done && twtime_mono_ms() < end) {
+		shop_drift = api_certs("shop", shop, shop_d);
+		www_drift = api_certs("www", www, www_d);
+		json_t *certs = api_json("/api/v1/certificates?service=www");
+		www_certs = json_array_size(json_object_get(certs, "items"));
+		json_decref(certs);
+		free(alert);
+		alert = api_alert("cert_fingerprint_drift", "shop.demo.test:443");
+		done = shop_drift == 1 && shop_d[2] && !shop_d[0] && !shop_d[1] && www_drift == 0 &&
+		       www[0][0] && strcmp(www[0], www[1]) == 0 && strcmp(www[1], www[2]) == 0 &&
+		       www_certs == 2 && alert && strcmp(alert, "firing fired") == 0;
+		if (!done)
+			usleep(1000 * 1000);
 	}
-	cr_expect_str_eq(shop_now ?: "none", "2", "shop: fingerprints the regions serve now");
-	cr_expect_str_eq(www_now ?: "none", "1", "www: fingerprints the regions serve now");
-	cr_expect_str_eq(www_seen ?: "none", "2", "www: fingerprints seen (before and after rotation)");
-	cr_expect_str_eq(drift ?: "none", "firing", "cert_fingerprint_drift for shop");
-	free(shop_now), free(www_now), free(www_seen), free(drift);
+	cr_expect_eq(shop_drift, 1, "shop: no drift flagged");
+	cr_expect(shop_d[2] && !shop_d[0] && !shop_d[1], "shop: drift should mark ap-south only");
+	cr_expect_str_neq(shop[2], shop[0], "shop: ap-south serves what us-east serves");
+	cr_expect_str_eq(shop[0], shop[1], "shop: us-east and eu-west differ");
+	cr_expect_eq(www_drift, 0, "www: drift flagged after the rotation");
+	cr_expect(www[0][0] && strcmp(www[0], www[1]) == 0 && strcmp(www[1], www[2]) == 0,
+		  "www: regions see different certificates after the rotation");
+	cr_expect_eq(www_certs, 2, "www: %zu certificates in the inventory, want 2 (before and after)",
+		     www_certs);
+	cr_expect_str_eq(alert ?: "none", "firing fired", "cert_fingerprint_drift for shop");
+	free(alert);
 }
 
 /* ---- the end ---- */
