@@ -91,6 +91,7 @@ function load() {
   return Promise.all(slots.map(function (slot) {
     return slot.load().then(slot.render).then(function (node) {
       /* the slot's layout class (e.g. wide: the whole row) */
+      /* (a slot that renders several sections lays them out itself) */
       if (slot.cls && node instanceof Element) slot.cls.split(' ').forEach(function (c) { node.classList.add(c); });
       return node;
     }).catch(function (err) {

@@ -9,6 +9,16 @@
 TW.palette = ['#1f5fa8', '#c0392b', '#2e8b57', '#8e44ad', '#d35400', '#16708a', '#7f6000', '#555555'];
 TW.dashes = ['', '6 3', '2 3', '8 3 2 3', '1 2', '10 4', '4 4', '3 6'];
 
+/* The smallest of 1, 2, 2.5, 5 x 10^k at or above v (axis ticks at quarters
+ * of it stay round). */
+TW.niceCeil = function (v) {
+  var p = Math.pow(10, Math.floor(Math.log10(v)));
+  var steps = [1, 2, 2.5, 5, 10];
+  for (var i = 0; i < steps.length; i++)
+    if (steps[i] * p >= v) return steps[i] * p;
+  return 10 * p;
+};
+
 /*
  * opts: {title, series: [{key, points: [{t: iso, v: number|null}]}],
  *        yMin, yMax (fixed bounds; else from the data), yFmt(v) -> text}
@@ -34,7 +44,7 @@ TW.lineChart = function (opts) {
     return fig;
   }
   var y0 = opts.yMin !== undefined ? opts.yMin : Math.min(0, vmin);
-  var y1 = opts.yMax !== undefined ? opts.yMax : (vmax > y0 ? vmax * 1.1 : y0 + 1);
+  var y1 = opts.yMax !== undefined ? opts.yMax : TW.niceCeil(vmax > y0 ? vmax * 1.1 : y0 + 1);
   if (tmax === tmin) tmax = tmin + 60000;
   var fmt = opts.yFmt || function (v) { return String(Math.round(v)); };
   function X(t) { return L + (t - tmin) / (tmax - tmin) * (W - L - R); }

@@ -63,13 +63,20 @@ function failuresOf(d) {
     rows.length ? TW.table(['When', 'Region', 'Profile', 'Probe', 'Outcome', 'Raw reason'], rows) : TW.empty('No failure in the last 24 hours.'));
 }
 
+TW.SERIES_STEP = { '5m': '1m', '1h': '5m', '24h': '1h', '7d': '6h' };
+
 TW.targetView = function (st, id, sni) {
   var path = 'targets/' + encodeURIComponent(id);
   var q = sni !== null ? { sni: sni } : {};
+  var detail = null;   /* one request serves the slots above and below the charts */
+  function loadDetail() {
+    if (!detail) detail = TW.api(path, q);
+    return detail;
+  }
   return [
     {
       title: 'Target', cls: 'wide',
-      load: function () { return TW.api(path, q); },
+      load: loadDetail,
       render: function (d) {
         return [
           TW.h('section', { class: 'panel wide target-head' },
@@ -81,17 +88,23 @@ TW.targetView = function (st, id, sni) {
             d.snis.length > 1 ? TW.h('p', null, 'Other SNIs: ', d.snis.filter(function (x) { return x !== d.sni; }).map(function (x) {
               return TW.h('a', { href: TW.targetHref(d.id, x), class: 'chip' }, x === '' ? '(no SNI)' : x);
             })) : null),
-          certsOf(d), negotiatedOf(d), failuresOf(d)];
+          certsOf(d)];
       }
     },
     {
       title: 'Over time', cls: 'wide',
       load: function () {
-        var p = { window: st.window };
+        /* a step a few times the usual probe interval, so the lines connect */
+        var p = { window: st.window, step: TW.SERIES_STEP[st.window] };
         if (sni !== null) p.sni = sni;
         return TW.api(path + '/series', p);
       },
       render: chartsOf
+    },
+    {
+      title: 'Version, cipher and failures', cls: 'wide',
+      load: loadDetail,
+      render: function (d) { return [negotiatedOf(d), failuresOf(d)]; }
     }
   ];
 };

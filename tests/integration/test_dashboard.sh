@@ -46,8 +46,27 @@ http:
 database:
   conninfo: "$TW_PG_CONNINFO"
   connections: 2
+alerting:
+  slo_file: $TW_WORK/slos.yaml
 log:
   level: info
+EOF2
+# two SLOs for the executive view's error budget panel
+cat >"$TW_WORK/slos.yaml" <<EOF2
+slos:
+  - name: shop-availability
+    sli: availability
+    objective: 99.9
+    window: 30d
+    selector:
+      service: shop
+  - name: api-latency
+    sli: latency
+    threshold_ms: 100
+    objective: 99
+    window: 7d
+    selector:
+      service: api
 EOF2
 "$collector" migrate -c "$TW_WORK/collector.yaml" >"$TW_WORK/logs/migrate.log" 2>&1 ||
 	tw_die "tlswatch-collector migrate failed"
