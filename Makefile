@@ -205,9 +205,9 @@ integration: $(PROBE_BIN) $(COLL_BIN) $(INTEG_BIN)
 # The demo: only its own packages (deploy/demo/deps.sh), a quiet build
 # (errors still show), then the script; it stops everything on Ctrl-C.
 $(DEMO_RELAY): INC := -Icommon
-$(DEMO_RELAY): deploy/demo/relay.c $(LIB_COMMON) | $(PROTO_H)
+$(DEMO_RELAY): deploy/demo/relay.c deploy/demo/relay_map.c $(LIB_COMMON) | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $< $(LIB_COMMON) $(LIBS)
+	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $(filter %.c,$^) $(LIB_COMMON) $(LIBS)
 
 demo:
 	@sh deploy/demo/deps.sh

@@ -18,7 +18,8 @@
  * listening, a vanished one stops; a map with an error keeps the old one.
  * SIGTERM or SIGINT closes everything and exits 0.
  *
- * Ownership: the relay owns its routes and connections. A connection owns
+ * The map file is relay_map.c's job. Ownership: the relay owns its routes
+ * (freed with relay_map_free) and connections. A connection owns
  * its two bufferevents, its two delay queues and its events; it is freed
  * only by its deferred reap event, never inside one of its own callbacks.
  */
@@ -42,23 +43,10 @@
 #include <event2/util.h>
 
 #include "log.h"
+#include "relay_map.h"
 #include "twtime.h"
 
-#define RELAY_NAME_MAX   64
 #define RELAY_QUEUE_CAP  (256 * 1024) /* bytes in flight one way before reading pauses */
-#define RELAY_MAX_ROUTES 1024
-
-struct route {
-	char name[RELAY_NAME_MAX];
-	unsigned port;
-	struct sockaddr_storage to;
-	int to_len;
-	char to_text[96];
-	struct evconnlistener *lis; /* owned */
-	struct relay *relay;
-	bool seen;                  /* reload bookkeeping */
-	struct route *next;
-};
 
 /* One piece of a byte stream on its way; eof marks the end of the stream. */
 struct chunk {
@@ -136,99 +124,6 @@ static double relay_random(struct relay *r)
 	r->rng ^= r->rng << 25;
 	r->rng ^= r->rng >> 27;
 	return (double)((r->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-' || *s == '+')
-		return -1;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* ---- the map file ---- */
-
-/* Parses MAP into a new list; 0, or -1 with the error logged (file:line). */
-static int map_load(const char *path, struct route **out)
-{
-	FILE *f = fopen(path, "r");
-	struct route *list = NULL;
-	char line[512];
-	unsigned lineno = 0, n = 0;
-	int rc = -1;
-
-	*out = NULL;
-	if (!f) {
-		log_error("msg=\"cannot open the map\" file=%s error=\"%s\"", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof line, f)) {
-		char name[RELAY_NAME_MAX], port_s[16], to_s[96], extra[8];
-		unsigned long port;
-		char *hash = strchr(line, '#');
-		lineno++;
-		if (hash)
-			*hash = '\0';
-		int k = sscanf(line, "%63s %15s %95s %7s", name, port_s, to_s, extra);
-		if (k <= 0)
-			continue;
-		if (k != 3) {
-			log_error("msg=\"map line wants: NAME LISTEN_PORT TARGET_HOST:PORT\" file=%s line=%u",
-				  path, lineno);
-			goto out;
-		}
-		if (parse_uint(port_s, 65535, &port) < 0 || port == 0) {
-			log_error("msg=\"bad listen port\" file=%s line=%u port=\"%s\"", path, lineno, port_s);
-			goto out;
-		}
-		struct route *rt = calloc(1, sizeof *rt);
-		if (!rt) {
-			log_error("msg=\"out of memory\"");
-			goto out;
-		}
-		rt->next = list;
-		list = rt;
-		snprintf(rt->name, sizeof rt->name, "%s", name);
-		snprintf(rt->to_text, sizeof rt->to_text, "%s", to_s);
-		rt->port = (unsigned)port;
-		rt->to_len = (int)sizeof rt->to;
-		if (evutil_parse_sockaddr_port(to_s, (struct sockaddr *)&rt->to, &rt->to_len) < 0 ||
-		    !strchr(to_s, ':')) {
-			log_error("msg=\"bad target, want a numeric HOST:PORT\" file=%s line=%u target=\"%s\"",
-				  path, lineno, to_s);
-			goto out;
-		}
-		for (struct route *o = list->next; o; o = o->next)
-			if (strcmp(o->name, rt->name) == 0 || o->port == rt->port) {
-				log_error("msg=\"duplicate route name or port\" file=%s line=%u name=%s",
-					  path, lineno, rt->name);
-				goto out;
-			}
-		if (++n > RELAY_MAX_ROUTES) {
-			log_error("msg=\"too many routes\" file=%s max=%d", path, RELAY_MAX_ROUTES);
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		log_error("msg=\"read error\" file=%s", path);
-		goto out;
-	}
-	*out = list;
-	list = NULL;
-	rc = 0;
-out:
-	fclose(f);
-	while (list) {
-		struct route *nx = list->next;
-		free(list);
-		list = nx;
-	}
-	return rc;
 }
 
 /* ---- delay queues ---- */
@@ -558,22 +453,11 @@ static int route_listen(struct relay *r, struct route *rt)
 	return 0;
 }
 
-static void routes_free(struct route *l)
-{
-	while (l) {
-		struct route *nx = l->next;
-		if (l->lis)
-			evconnlistener_free(l->lis);
-		free(l);
-		l = nx;
-	}
-}
-
 /* SIGHUP: a new map applied in place; the old one stays on any error. */
 static void relay_reload(struct relay *r)
 {
 	struct route *fresh;
-	if (map_load(r->map_path, &fresh) < 0) {
+	if (relay_map_load(r->map_path, &fresh) < 0) {
 		log_error("msg=\"reload failed, keeping the old map\" region=%s file=%s", r->region,
 			  r->map_path);
 		return;
@@ -611,7 +495,7 @@ static void relay_reload(struct relay *r)
 		*pp = o->next;
 		log_info("msg=\"route removed\" region=%s route=%s", r->region, o->name);
 		o->next = NULL;
-		routes_free(o);
+		relay_map_free(o);
 	}
 	while (add) {
 		struct route *n = add;
@@ -682,7 +566,7 @@ int main(int argc, char **argv)
 		case 'm': r.map_path = optarg; break;
 		case 'r': r.region = optarg; break;
 		case 'd':
-			if (parse_uint(optarg, 60000, &v) < 0) {
+			if (relay_map_parse_uint(optarg, 60000, &v) < 0) {
 				fprintf(stderr, "tlswatch-demo-relay: --delay-ms wants 0-60000, not \"%s\"\n", optarg);
 				return 2;
 			}
@@ -699,7 +583,7 @@ int main(int argc, char **argv)
 			r.loss /= 100;
 			break;
 		case 's':
-			if (parse_uint(optarg, ULONG_MAX, &v) < 0) {
+			if (relay_map_parse_uint(optarg, ULONG_MAX, &v) < 0) {
 				fprintf(stderr, "tlswatch-demo-relay: --seed wants a number, not \"%s\"\n", optarg);
 				return 2;
 			}
@@ -723,7 +607,7 @@ int main(int argc, char **argv)
 	}
 	log_init("tlswatch-demo-relay", (enum log_level)level, false);
 	signal(SIGPIPE, SIG_IGN);
-	if (map_load(r.map_path, &r.routes) < 0)
+	if (relay_map_load(r.map_path, &r.routes) < 0)
 		return 2;
 	if (!(r.base = event_base_new())) {
 		log_error("msg=\"event_base_new failed\"");
@@ -747,7 +631,7 @@ int main(int argc, char **argv)
 out:
 	while (r.conns)
 		rc_free(r.conns);
-	routes_free(r.routes);
+	relay_map_free(r.routes);
 	for (int i = 0; i < 3; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
