@@ -216,18 +216,22 @@ EOF
 done
 
 # everything listening? (a process that died says so in its log)
-python3 - 30 "$P_ingest" "$P_http" "$P_hook" "$P_www" "$P_mtls" "$P_revoked" "$P_slowfront" \
-	"$P_R_us_east_www" "$P_R_eu_west_www" "$P_R_ap_south_www" <<'EOF' || die "servers did not come up (see the logs above)"
+python3 - 60 collector:$P_ingest collector-http:$P_http pager:$P_hook nginx:$P_www \
+	s_server-mtls:$P_mtls s_server-revoked:$P_revoked relay-slow:$P_slowfront \
+	relay-us-east:$P_R_us_east_www relay-eu-west:$P_R_eu_west_www relay-ap-south:$P_R_ap_south_www \
+	<<'EOF' || die "servers did not come up"
 import socket, sys, time
 deadline = time.monotonic() + float(sys.argv[1])
-for port in sys.argv[2:]:
+for arg in sys.argv[2:]:
+    name, port = arg.rsplit(":", 1)
     while True:
         try:
             socket.create_connection(("127.0.0.1", int(port)), timeout=0.5).close()
             break
         except OSError:
             if time.monotonic() > deadline:
-                print("demo: nothing listens on 127.0.0.1:%s" % port, file=sys.stderr)
+                print("demo: %s does not listen on 127.0.0.1:%s after %ss (see its log)"
+                      % (name, port, sys.argv[1]), file=sys.stderr)
                 sys.exit(1)
             time.sleep(0.1)
 EOF
@@ -273,6 +277,37 @@ event() { # what happened, with the seconds since the probes started
 	echo "t=$1 $3" >>"$D/events.log"
 }
 nginx_reload() { kill -HUP "$(pid_of nginx)" 2>/dev/null; }
+fp() { openssl x509 -in "$EP/$1.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | cut -c1-12; }
+# What reached the pager since the last look: one line per delivery; the
+# receiver's log is kept across runs, so this run starts at its end.
+PAGER_SEEN=$(wc -l <"$D/pager.jsonl" 2>/dev/null || echo 0)
+pager_news() {
+	_out=$(python3 - "$D/pager.jsonl" "$PAGER_SEEN" <<'EOF'
+import json, sys
+try:
+    lines = open(sys.argv[1]).read().splitlines()
+except OSError:
+    lines = []
+seen = int(sys.argv[2])
+for line in lines[seen:]:
+    try:
+        rec = json.loads(line)
+        d = json.loads(rec["body"]).get("data", {})
+    except (ValueError, KeyError):
+        continue
+    if not 200 <= rec.get("status", 0) < 300:
+        continue
+    if d.get("action") == "trigger":
+        print("pager <- %s fired: %s" % (d.get("severity", "?"), (d.get("summary") or "")[:90]))
+    else:
+        print("pager <- %s resolved: %s %s (%s)" % (d.get("severity", "?"), d.get("rule", "?"),
+                                                d.get("subject", "?"), d.get("region_group", "all")))
+print(len(lines))
+EOF
+)
+	PAGER_SEEN=$(printf '%s\n' "$_out" | tail -1)
+	printf '%s\n' "$_out" | sed '$d' | while IFS= read -r _l; do [ -n "$_l" ] && printf '  [%4ss] %s\n' "$t" "$_l"; done
+}
 
 summary() {
 	_since="to_timestamp($T0)"
@@ -287,33 +322,43 @@ for line in open(sys.argv[1]):
 print(n)' "$D/pager.jsonl" "$T0" 2>/dev/null)
 	say "demo: ${t}s of probing: ${_res:-?} results from 3 regions x 12 endpoints; alerts now ${_al:-?}; ${_hooks:-0} signed webhooks delivered to the pager"
 }
-# ---- the story
+# ---- the story: events at fixed seconds of wall-clock time since the
+# probes started (a loaded machine delays a step, never skips one)
 t=0
+L0=$(date +%s)
+step=0
 while [ "$STOP" = 0 ]; do
 	sleep 1
-	t=$((t + 1))
-	case $t in
-	10)
+	t=$(($(date +%s) - L0))
+	if [ $step = 0 ] && [ $t -ge 10 ]; then
+		step=1
 		AP_SHOP=$P_shoplegacy
 		write_map ap-south
 		kill -HUP "$(pid_of relay-ap-south)" 2>/dev/null
-		event $t "ap-south's load balancer now sends shop.demo.test to the legacy backend (another certificate: drift)" reroute ;;
-	15)
+		event $t "ap-south's load balancer now sends shop.demo.test to the legacy backend (another certificate: drift)" reroute
+	fi
+	if [ $step = 1 ] && [ $t -ge 15 ]; then
+		step=2
 		API_UP=0
 		write_nginx
 		nginx_reload
-		event $t "api.demo.test goes down (its server stops listening): the page should fire" api_down ;;
-	30)
+		event $t "api.demo.test goes down (its server stops listening): the page should fire" api_down
+	fi
+	if [ $step = 2 ] && [ $t -ge 30 ]; then
+		step=3
 		WWW_CERT=www-rotated
 		write_nginx
 		nginx_reload
-		event $t "www.demo.test's certificate is rotated (new key, new serial)" rotate ;;
-	45)
+		event $t "www.demo.test's certificate is rotated: sha256 $(fp www)... -> $(fp www-rotated)..." rotate
+	fi
+	if [ $step = 3 ] && [ $t -ge 45 ]; then
+		step=4
 		API_UP=1
 		write_nginx
 		nginx_reload
-		event $t "api.demo.test is back: the page should resolve" api_up ;;
-	esac
+		event $t "api.demo.test is back: the page should resolve" api_up
+	fi
+	pager_news
 	for _p in $PIDS; do
 		alive "$_p" || { say "demo: a process (pid $_p) exited; see $LOGS/"; STOP=1; break; }
 	done
