@@ -31,14 +31,14 @@ DEMO_SECONDS=$secs DEMO_VAR=$TW_WORK/var TW_BUILD=$build sh "$root/deploy/demo/d
 demo=$!
 TW_PIDS="$TW_PIDS $demo"
 n=0
-while [ ! -s "$TW_WORK/var/demo/state.env" ] && [ $n -lt 600 ] && tw_alive "$demo"; do
+while [ ! -s "$TW_WORK/var/demo/state.env" ] && [ $n -lt 1800 ] && tw_alive "$demo"; do
 	sleep 0.1; n=$((n + 1))
 done
 [ -s "$TW_WORK/var/demo/state.env" ] || { cat "$TW_WORK/demo.out" >&2; tw_die "the demo did not start"; }
 
 export TW_DEMO_STATE="$TW_WORK/var/demo/state.env" TW_DEMO_OUT="$TW_WORK/demo.out" TW_DEMO_SECONDS="$secs"
 # the tests mostly wait for the demo's events: let them all run at once
-tw_run_watched $((secs + 90)) "$bin" --jobs 8 "$@"
+tw_run_watched $((secs + 150)) "$bin" --jobs 8 "$@"
 rc=$?
 wait "$demo"
 drc=$?
