@@ -1,5 +1,5 @@
 /*
- * store.c - the API store object: its connection, its queue of operations
+ * store.c - the API store object: its connections, its queue of operations
  * and their answers (see store.h). The operations themselves are in
  * store_*.c, one job each; the decoding helpers in store_decode.c.
  */
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the store is doing with its connection. */
+/* What one of the store's connections is doing. */
 enum store_state {
 	STORE_S_IDLE,    /* no statement out: the next queued operation goes as soon
 			  * as the connection is up and idle */
@@ -22,37 +22,58 @@ enum store_state {
 			  * then one done */
 };
 
-struct store {
-	struct event_base *base;
+/* One cached answer (store_cache_put). */
+struct store_cached {
+	char *key;                      /* NULL: a free slot */
+	json_t *json;
+	double expires_ms;              /* monotonic */
+};
+
+/* One connection and the operation it runs: an operation keeps its
+ * connection from its first statement to its answer. */
+struct store_conn {
+	struct store *s;
 	struct pgconn *pg;
 	enum store_state state;
-	struct store_op *head, *tail;   /* queued, oldest first */
-	size_t nqueued;
 	struct store_op *cur;           /* running */
 	PGresult *res;                  /* cur's statement's last result (owned) */
+	char name[56];
+};
+
+struct store {
+	struct event_base *base;
+	struct store_conn conn[STORE_CONNECTIONS];
+	struct store_op *head, *tail;   /* queued, oldest first */
+	size_t nqueued;
 	struct store_op *done_head, *done_tail;  /* answered; callbacks not yet run */
 	struct event *deliver;          /* runs the callbacks of the done list */
 	struct event *tick;             /* every second: expires queued operations */
 	unsigned pending;               /* started, callback not yet run */
 	struct event_base *blocking;    /* store_run_blocking's base, while it runs */
+	struct store_cached cache[STORE_CACHE_MAX];
 	char name[48];
 };
 
-#define SETUP_SQL "SET TimeZone = 'UTC'; SET application_name = 'tlswatch-collector api'"
+/* UTC: STORE_ISO formats in the session's zone. work_mem: the grid and
+ * series aggregate up to a few hundred thousand rollup rows, which spill to
+ * disk at the 4 MB default. No JIT: it costs more than it saves on these
+ * short statements. */
+#define SETUP_SQL "SET TimeZone = 'UTC'; SET work_mem = '64MB'; SET jit = off"
 
 static void kick(struct store *s);
+static void cache_clear(struct store_cached *c);
 
 static const char *state_name(enum store_state st)
 {
 	return st == STORE_S_IDLE ? "idle" : "running";
 }
 
-/* The one function that changes state. */
-static void set_state(struct store *s, enum store_state st)
+/* The one function that changes a connection's state. */
+static void set_state(struct store_conn *c, enum store_state st)
 {
-	if (s->state != st)
-		log_debug("%s: %s -> %s", s->name, state_name(s->state), state_name(st));
-	s->state = st;
+	if (c->state != st)
+		log_debug("%s: %s -> %s", c->name, state_name(c->state), state_name(st));
+	c->state = st;
 }
 
 /* ------------------------------------------------------------ answers */
@@ -207,18 +228,19 @@ static void on_reply(void *arg, struct pgconn *c, struct pgconn_reply *rep);
 
 /* Asks cur for its next statement (res: the last one's result, or NULL)
  * and sends it, or files the answer when it has finished. */
-static void step(struct store *s, PGresult *res)
+static void step(struct store_conn *c, PGresult *res)
 {
-	struct store_op *op = s->cur;
+	struct store *s = c->s;
+	struct store_op *op = c->cur;
 	op->sql = NULL;
 	int more = op->step(op, res);
 	if (more && !op->finished && op->sql) {
 		struct pgconn_request rq = {
 			.sql = op->sql, .nparams = op->nparams,
 			.params = (const char *const *)op->params,
-			.timeout_ms = STORE_STATEMENT_MS, .cb = on_reply, .arg = s,
+			.timeout_ms = STORE_STATEMENT_MS, .cb = on_reply, .arg = c,
 		};
-		if (pgconn_submit(s->pg, &rq) == 0) {
+		if (pgconn_submit(c->pg, &rq) == 0) {
 			clear_params(op);
 			return;
 		}
@@ -226,42 +248,43 @@ static void step(struct store *s, PGresult *res)
 	} else if (!op->finished) {
 		store_op_finish(op, STORE_ERROR, NULL, "internal error: no statement and no answer");
 	}
-	s->cur = NULL;
-	set_state(s, STORE_S_IDLE);
+	c->cur = NULL;
+	set_state(c, STORE_S_IDLE);
 	answered(s, op);
 }
 
-static void on_reply(void *arg, struct pgconn *c, struct pgconn_reply *rep)
+static void on_reply(void *arg, struct pgconn *pc, struct pgconn_reply *rep)
 {
-	struct store *s = arg;
+	struct store_conn *c = arg;
+	struct store *s = c->s;
 	if (rep->result) {
-		if (s->res)
-			PQclear(s->res);
-		s->res = rep->result;
+		if (c->res)
+			PQclear(c->res);
+		c->res = rep->result;
 		rep->result = NULL;
 		return;
 	}
-	PGresult *res = s->res;
-	s->res = NULL;
-	struct store_op *op = s->cur;
+	PGresult *res = c->res;
+	c->res = NULL;
+	struct store_op *op = c->cur;
 	if (!op) {
 		if (res)
 			PQclear(res);
 		return;
 	}
 	if (rep->outcome == PGCONN_OK && res) {
-		step(s, res);
+		step(c, res);
 	} else {
 		if (rep->outcome == PGCONN_ERROR) {
-			log_warn("%s: statement failed: %s (SQLSTATE %s)", s->name,
+			log_warn("%s: statement failed: %s (SQLSTATE %s)", c->name,
 				 rep->err ? rep->err : "?", rep->sqlstate ? rep->sqlstate : "");
 			store_op_finish(op, STORE_ERROR, NULL, "database error (SQLSTATE %s)",
 					rep->sqlstate && *rep->sqlstate ? rep->sqlstate : "none");
 		} else {
 			store_op_finish(op, STORE_UNAVAILABLE, NULL, "database unavailable");
 		}
-		s->cur = NULL;
-		set_state(s, STORE_S_IDLE);
+		c->cur = NULL;
+		set_state(c, STORE_S_IDLE);
 		answered(s, op);
 	}
 	if (res)
@@ -269,19 +292,22 @@ static void on_reply(void *arg, struct pgconn *c, struct pgconn_reply *rep)
 	kick(s);
 }
 
-/* Starts the oldest queued operation when the connection can take it. */
+/* Starts the oldest queued operations on the connections that can take one. */
 static void kick(struct store *s)
 {
-	while (s->state == STORE_S_IDLE && s->head && pgconn_is_idle(s->pg)) {
+	for (int i = 0; i < STORE_CONNECTIONS && s->head; i++) {
+		struct store_conn *c = &s->conn[i];
+		if (!c->pg || c->state != STORE_S_IDLE || !pgconn_is_idle(c->pg))
+			continue;
 		struct store_op *op = s->head;
 		s->head = op->next;
 		if (!s->head)
 			s->tail = NULL;
 		s->nqueued--;
 		op->next = NULL;
-		s->cur = op;
-		set_state(s, STORE_S_RUNNING);
-		step(s, NULL);
+		c->cur = op;
+		set_state(c, STORE_S_RUNNING);
+		step(c, NULL);
 	}
 }
 
@@ -307,14 +333,14 @@ void store_op_start(struct store *s, struct store_op *op, store_cb cb, void *arg
 	kick(s);
 }
 
-static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
+static void on_state(void *arg, struct pgconn *pc, bool up, const char *why)
 {
-	struct store *s = arg;
+	struct store_conn *c = arg;
 	if (up)
-		log_info("%s: database connection up", s->name);
+		log_info("%s: database connection up", c->name);
 	else
-		log_warn("%s: database connection lost: %s", s->name, why ? why : "?");
-	kick(s);
+		log_warn("%s: database connection lost: %s", c->name, why ? why : "?");
+	kick(c->s);
 }
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -330,7 +356,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 				s->tail = prev;
 			s->nqueued--;
 			store_op_finish(op, STORE_UNAVAILABLE, NULL,
-					pgconn_is_up(s->pg) ? "database busy" : "database unavailable");
+					store_is_up(s) ? "database busy" : "database unavailable");
 			answered(s, op);
 			continue;
 		}
@@ -359,37 +385,53 @@ struct store *store_new(struct event_base *base, const struct store_opts *o, cha
 		store_free(s);
 		return NULL;
 	}
-	struct pgconn_opts po = {
-		.conninfo = o->conninfo,
-		.app_name = o->app_name ? o->app_name : "tlswatch-collector api",
-		.name = s->name,
-		.setup_sql = SETUP_SQL,
-		.on_state = on_state,
-		.arg = s,
-	};
-	if (!(s->pg = pgconn_new(base, &po, err, errlen))) {
-		store_free(s);
-		return NULL;
+	for (int i = 0; i < STORE_CONNECTIONS; i++) {
+		struct store_conn *c = &s->conn[i];
+		c->s = s;
+		snprintf(c->name, sizeof c->name, "%s %d", s->name, i);
+		struct pgconn_opts po = {
+			.conninfo = o->conninfo,
+			.app_name = o->app_name ? o->app_name : "tlswatch-collector api",
+			.name = c->name,
+			.setup_sql = SETUP_SQL,
+			.on_state = on_state,
+			.arg = c,
+		};
+		if (!(c->pg = pgconn_new(base, &po, err, errlen))) {
+			store_free(s);
+			return NULL;
+		}
 	}
 	return s;
 }
 
 bool store_is_up(const struct store *s)
 {
-	return s && pgconn_is_up(s->pg);
+	if (!s)
+		return false;
+	for (int i = 0; i < STORE_CONNECTIONS; i++)
+		if (s->conn[i].pg && pgconn_is_up(s->conn[i].pg))
+			return true;
+	return false;
 }
 
 void store_free(struct store *s)
 {
 	if (!s)
 		return;
-	/* closes at once: the running statement gets no callback */
-	pgconn_free(s->pg);
-	s->pg = NULL;
-	if (s->cur) {
-		store_op_finish(s->cur, STORE_CANCELLED, NULL, "shutting down");
-		answered(s, s->cur);
-		s->cur = NULL;
+	for (int i = 0; i < STORE_CONNECTIONS; i++) {
+		struct store_conn *c = &s->conn[i];
+		/* closes at once: the running statement gets no callback */
+		pgconn_free(c->pg);
+		c->pg = NULL;
+		if (c->cur) {
+			store_op_finish(c->cur, STORE_CANCELLED, NULL, "shutting down");
+			answered(s, c->cur);
+			c->cur = NULL;
+		}
+		if (c->res)
+			PQclear(c->res);
+		c->res = NULL;
 	}
 	while (s->head) {
 		struct store_op *op = s->head;
@@ -400,13 +442,70 @@ void store_free(struct store *s)
 	s->tail = NULL;
 	if (s->deliver)
 		deliver(-1, 0, s);
-	if (s->res)
-		PQclear(s->res);
+	for (int i = 0; i < STORE_CACHE_MAX; i++)
+		cache_clear(&s->cache[i]);
 	if (s->deliver)
 		event_free(s->deliver);
 	if (s->tick)
 		event_free(s->tick);
 	free(s);
+}
+
+/* ------------------------------------------------------------ cache */
+
+json_t *store_cache_get(struct store *s, const char *key)
+{
+	double now = twtime_mono_ms();
+	for (int i = 0; i < STORE_CACHE_MAX; i++) {
+		struct store_cached *c = &s->cache[i];
+		if (c->key && strcmp(c->key, key) == 0 && now < c->expires_ms)
+			return json_deep_copy(c->json);
+	}
+	return NULL;
+}
+
+static void cache_clear(struct store_cached *c)
+{
+	free(c->key);
+	json_decref(c->json);
+	memset(c, 0, sizeof *c);
+}
+
+void store_cache_put(struct store *s, const char *key, const json_t *json, unsigned ttl_ms)
+{
+	double now = twtime_mono_ms();
+	struct store_cached *slot = NULL;
+	for (int i = 0; i < STORE_CACHE_MAX; i++) {
+		struct store_cached *c = &s->cache[i];
+		if (c->key && (strcmp(c->key, key) == 0 || now >= c->expires_ms))
+			cache_clear(c);
+		/* a free slot, else the one that expires first */
+		if (!slot || (slot->key && (!c->key || c->expires_ms < slot->expires_ms)))
+			slot = c;
+	}
+	cache_clear(slot);
+	if (!(slot->key = strdup(key)) || !(slot->json = json_deep_copy(json))) {
+		cache_clear(slot);
+		return;
+	}
+	slot->expires_ms = now + ttl_ms;
+}
+
+void store_answer_json(struct store *s, json_t *json, store_cb cb, void *arg)
+{
+	struct store_op *op = store_op_new(sizeof *op);
+	if (!op) {
+		json_decref(json);
+		struct store_answer a = { .status = STORE_ERROR, .err = "out of memory" };
+		cb(arg, &a);
+		return;
+	}
+	op->s = s;
+	op->cb = cb;
+	op->arg = arg;
+	s->pending++;
+	store_op_finish(op, STORE_OK, json, NULL);
+	answered(s, op);
 }
 
 static void blocking_timeout(evutil_socket_t fd, short what, void *arg)

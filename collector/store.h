@@ -1,6 +1,6 @@
 /*
- * store.h - the HTTP API's read/write layer: one asynchronous PostgreSQL
- * connection of its own (pgconn.h) and a queue of operations, each of which
+ * store.h - the HTTP API's read/write layer: STORE_CONNECTIONS asynchronous
+ * PostgreSQL connections of its own (pgconn.h) and a queue of operations, each of which
  * answers one API request (or one `status` question) with a jansson object.
  * All of the API's SQL lives in the store_*.c files; handlers (api_*.c)
  * never see SQL or a PGresult.
@@ -11,11 +11,11 @@
  *   store_op_new(size) -> the op's own fields are filled -> store_op_start()
  *     -> queued (FIFO, at most STORE_MAX_QUEUE; a full queue answers
  *        STORE_UNAVAILABLE "busy")
- *     -> when the connection is idle: step(op, NULL) sets the first
+ *     -> when a connection is idle: step(op, NULL) sets the first
  *        statement (store_op_sql / store_op_param*) -> sent
  *     -> step(op, result) for its PGresult: the op decodes it, and either
  *        sets the next statement (sent on the same connection, so the
- *        operation keeps its place) or finishes (store_op_finish with the
+ *        operation keeps its place and its session) or finishes (store_op_finish with the
  *        answer).
  *
  * A queued operation waits for the connection for at most STORE_WAIT_MS
@@ -26,7 +26,10 @@
  *
  * Answers are delivered by the caller's callback exactly once, never from
  * inside store_op_start (at the earliest from the next loop turn), so a
- * handler may start an operation and return. store_free() answers every
+ * handler may start an operation and return. The one exception: an
+ * operation function (store_grid, ...) that cannot allocate its operation
+ * answers STORE_ERROR "out of memory" at once, so a caller makes that call
+ * its last use of anything the callback frees. store_free() answers every
  * operation still queued or running with STORE_CANCELLED first.
  *
  * Blocking users (`tlswatch-collector status`) run the same operations on a
@@ -48,6 +51,9 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+/* Connections of one store: a slow statement (a 7-day grid over many
+ * series takes seconds) leaves the others to answer the short ones. */
+#define STORE_CONNECTIONS   3
 #define STORE_MAX_QUEUE     256
 #define STORE_WAIT_MS       5000
 #define STORE_STATEMENT_MS  15000
@@ -136,6 +142,19 @@ int store_op_oom(struct store_op *op);
  * timeout_ms passes (then returns -1). For blocking users (cmd_status.c). */
 int store_run_blocking(struct store *s, struct event_base *base, unsigned timeout_ms);
 
+/* ------------------------------------------------------------ cache */
+
+/* A few answers an operation may keep for ttl_ms (expensive ones asked
+ * again and again, like the dashboard's grid). get: a copy of the answer
+ * stored under key, or NULL (none or expired). put: stores a copy, the
+ * oldest entry making room. */
+#define STORE_CACHE_MAX 32
+json_t *store_cache_get(struct store *s, const char *key);
+void store_cache_put(struct store *s, const char *key, const json_t *json, unsigned ttl_ms);
+/* Answers cb with json (taken) from the next loop turn, as an operation
+ * would. */
+void store_answer_json(struct store *s, json_t *json, store_cb cb, void *arg);
+
 /* ------------------------------------------------ decoding result values */
 
 /* JSON of column c of row i: NULL (SQL NULL) becomes json null. */
@@ -197,6 +216,28 @@ int store_append_rows(json_t *a, PGresult *r, int c);
 	", sum(coalesce(handshake_ms_hist[18], 0))::int8" \
 	", sum(coalesce(handshake_ms_hist[19], 0))::int8" \
 	", sum(coalesce(handshake_ms_hist[20], 0))::int8"
+/* The same sums named h1 .. h20 (NULL when there is no row: read as 0). */
+#define STORE_HIST_SUMS_AS \
+	", sum(handshake_ms_hist[1])::int8 AS h1" \
+	", sum(handshake_ms_hist[2])::int8 AS h2" \
+	", sum(handshake_ms_hist[3])::int8 AS h3" \
+	", sum(handshake_ms_hist[4])::int8 AS h4" \
+	", sum(handshake_ms_hist[5])::int8 AS h5" \
+	", sum(handshake_ms_hist[6])::int8 AS h6" \
+	", sum(handshake_ms_hist[7])::int8 AS h7" \
+	", sum(handshake_ms_hist[8])::int8 AS h8" \
+	", sum(handshake_ms_hist[9])::int8 AS h9" \
+	", sum(handshake_ms_hist[10])::int8 AS h10" \
+	", sum(handshake_ms_hist[11])::int8 AS h11" \
+	", sum(handshake_ms_hist[12])::int8 AS h12" \
+	", sum(handshake_ms_hist[13])::int8 AS h13" \
+	", sum(handshake_ms_hist[14])::int8 AS h14" \
+	", sum(handshake_ms_hist[15])::int8 AS h15" \
+	", sum(handshake_ms_hist[16])::int8 AS h16" \
+	", sum(handshake_ms_hist[17])::int8 AS h17" \
+	", sum(handshake_ms_hist[18])::int8 AS h18" \
+	", sum(handshake_ms_hist[19])::int8 AS h19" \
+	", sum(handshake_ms_hist[20])::int8 AS h20"
 #define STORE_HIST_N 20
 /* The STORE_HIST_N columns from c of row i into hist. */
 void store_hist(PGresult *r, int i, int c, uint64_t *hist);

@@ -6,6 +6,9 @@
  * path behind GET /api/v1/grid, `tlswatch-collector status` and the
  * dashboard's grid; the answer is the Grid schema of collector/openapi.json.
  *
+ * Answers of the 1h, 24h and 7d windows are reused for 10, 30 and 60 s
+ * (store_cache_put): `to` in the answer says when it was computed.
+ *
  * Cell status: ok when the success ratio is >= 0.99; degraded when some
  * profile fails while another fully succeeds, or the ratio is >= 0.9;
  * failing otherwise.

@@ -13,7 +13,7 @@
 
 #include "store.h"
 
-/* Regions of the probes table and of rollup_1h since now - 7 days. */
+/* The regions of the probes table (every result comes from a probe). */
 void store_regions(struct store *s, int64_t now_ms, store_cb cb, void *arg);
 void store_services(struct store *s, store_cb cb, void *arg);
 
