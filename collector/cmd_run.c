@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "notify_config.h"
+#include "report_sched.h"
 #include "sdnotify.h"
 #include "slo_config.h"
 
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 
 static void run_usage(FILE *out)
@@ -178,6 +180,7 @@ int cmd_run_main(int argc, char **argv)
 	struct evaluator *ev = NULL;
 	struct notifier *nt = NULL;
 	struct metrics *mx = NULL;
+	bool curl_up = false;
 
 	if (cmd_parse_config_args(argc, argv, "run", true, run_usage, &path, &check_only, &rc) < 0)
 		return rc;
@@ -211,6 +214,12 @@ int cmd_run_main(int argc, char **argv)
 	}
 	log_init("tlswatch-collector", (enum log_level)cfg->log_level, cfg->log_json);
 	clamp_connections(&io, cfg->db_connections, raise_nofile());
+	/* report deliveries use libcurl on the evaluator thread; its global
+	 * init is not thread-safe, so it happens here, before any thread */
+	if (cfg->reports && !(curl_up = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)) {
+		log_error("cannot initialise libcurl (report delivery)");
+		goto out;
+	}
 
 	rc = CMD_EXIT_RUNTIME;
 	if (!(base = event_base_new())) {
@@ -301,6 +310,7 @@ int cmd_run_main(int argc, char **argv)
 			.interval_ms = cfg->evaluation_interval_ms,
 			.collector_id = cfg->collector_id, .external_url = cfg->external_url,
 			.retention_days = cfg->retention.rollup_1m,
+			.leader_hook = report_sched_hook, .leader_hook_arg = cfg,
 		};
 		if (!(ev = evaluator_start(&eo, err, sizeof err))) {
 			log_error("%s", err);
@@ -345,6 +355,8 @@ out:
 		event_base_free(base);
 	slo_config_free(slo);
 	col_config_free(cfg);
+	if (curl_up)
+		curl_global_cleanup();
 	return rc;
 }
 

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE     /* explicit_bzero */
 #include "col_config.h"
+#include "col_config_reports.h"
 #include "log.h"
 #include "tlsutil.h"
 #include "yamlcfg.h"
@@ -34,7 +35,7 @@ static struct col_config_pos pos_of(const yaml_node_t *n)
 
 static const char *const TOP_KEYS[] = { "listen", "tls", "http", "database", "retention",
 					"retention_days", "partitions_ahead_days", "limits", "log",
-					"alerting", NULL };
+					"alerting", "reports", NULL };
 static const char *const RETENTION_KEYS[] = { "results", "rollup_1m", "rollup_1h", "alert_events",
 					      "notifications", "evaluation_runs",
 					      "certificate_sightings", NULL };
@@ -357,6 +358,11 @@ static int parse_root(struct yc *yc, yaml_node_t *root, struct col_config *cfg)
 	if (parse_limits(yc, root, cfg) < 0 || parse_log(yc, root, cfg) < 0 ||
 	    parse_alerting(yc, root, cfg) < 0)
 		return -1;
+	if (col_config_reports_parse(yc, root, &cfg->reports) < 0)
+		return -1;
+	if (cfg->reports && cfg->reports->n && !cfg->alerting)
+		return YC_ERRN(yc, yamlcfg_get(yc, root, "reports", NULL), "reports",
+			       "schedules run on the alert leader: add an alerting: section");
 	if (cfg->http_listen && strcmp(cfg->http_host, cfg->listen_host) == 0 &&
 	    cfg->http_port == cfg->listen_port) {
 		yaml_node_t *h = yamlcfg_get(yc, yamlcfg_get(yc, root, "http", NULL), "listen", NULL);
@@ -453,5 +459,6 @@ void col_config_free(struct col_config *cfg)
 	free(cfg->collector_id);
 	free(cfg->external_url);
 	free(cfg->notify_file);
+	col_config_reports_free(cfg->reports);
 	free(cfg);
 }

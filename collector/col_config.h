@@ -25,6 +25,8 @@
 #include "col_config_http.h"
 #include "db_schema.h"   /* struct db_schema_retention */
 
+struct col_reports;
+
 /* 1-based position of a value in the file. */
 struct col_config_pos {
 	unsigned line, column;
@@ -79,6 +81,8 @@ struct col_config {
 	char *external_url;             /* NULL: none; base of the alerts' generator URL */
 	char *notify_file;              /* NULL: none; read by the notifier (notify.h) */
 	struct col_config_pos notify_pos;
+
+	struct col_reports *reports;    /* NULL: no report schedules (col_config_reports.h) */
 };
 
 /* Returns a new config or NULL with err set (see above). */

@@ -210,6 +210,8 @@ struct evaluator {
 	bool stop;
 	PGcancel *cancel;                /* under mu: the session's, while connected */
 	struct evaluator_stats st;       /* under mu */
+	void (*leader_hook)(PGconn *c, const struct slo_config *cfg, int64_t now_ms, void *arg);
+	void *leader_hook_arg;
 };
 
 static void set_cancel(struct evaluator *e, PGconn *c)
@@ -319,6 +321,8 @@ static void *thread_main(void *arg)
 			if (rc == 0 && res.duration_ms > e->interval_ms)
 				log_warn("evaluator: an evaluation took %.0f ms, longer than the "
 					 "evaluation interval (%u ms)", res.duration_ms, e->interval_ms);
+			if (e->leader_hook && !stopping && PQstatus(c) == CONNECTION_OK)
+				e->leader_hook(c, e->cfg, now, e->leader_hook_arg);
 		}
 		/* fixed rate; an overrun skips the ticks it missed */
 		struct timespec now;
@@ -352,6 +356,8 @@ struct evaluator *evaluator_start(const struct evaluator_opts *o, char *err, siz
 	e->cfg = o->cfg;
 	e->interval_ms = o->interval_ms ? o->interval_ms : 30000;
 	e->retention_days = o->retention_days;
+	e->leader_hook = o->leader_hook;
+	e->leader_hook_arg = o->leader_hook_arg;
 	e->conninfo = strdup(o->conninfo ? o->conninfo : "");
 	e->collector_id = strdup(o->collector_id ? o->collector_id : "collector");
 	e->external_url = o->external_url ? strdup(o->external_url) : NULL;

@@ -76,6 +76,10 @@ struct evaluator_opts {
 	const char *collector_id;       /* copied */
 	const char *external_url;       /* copied; may be NULL */
 	unsigned retention_days;
+	/* Called on the evaluator thread after each evaluation it makes as the
+	 * leader, with its session (report_sched_hook: scheduled reports). */
+	void (*leader_hook)(PGconn *c, const struct slo_config *cfg, int64_t now_ms, void *arg);
+	void *leader_hook_arg;
 };
 
 struct evaluator;

@@ -11,6 +11,7 @@
 #include "ingest.h"
 #include "metrics_expo.h"
 #include "notify.h"
+#include "report_sched.h"
 
 #include <stdint.h>
 
@@ -134,6 +135,7 @@ void metrics_self_render(struct evbuffer *b, const struct ingest *ing, const str
 		       "Duration of the last alert evaluation.");
 		evbuffer_add_printf(b, "tlswatch_evaluator_last_duration_seconds %.6f\n",
 				    es.last_duration_ms / 1000.0);
+		report_sched_metrics_render(b);   /* scheduled reports run on the leader */
 	}
 	if (nt) {
 		struct notifier_stats ns;

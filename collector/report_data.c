@@ -124,20 +124,76 @@ static PGresult *run(PGconn *c, struct strbuf *b, const char *what, char *err, s
 
 /* ---- SLOs ---- */
 
+/* What an SLO accumulates before report_slo's figures are known. */
+struct slo_acc {
+	struct report_slice *slices;     /* nslices */
+	bool pooled;                     /* counted by the shared pass (build_pooled) */
+	size_t bw;                       /* its budget window in the shared pass */
+};
+
+/* Adds one aggregate of slice sl (-1: the period before) to an SLO. */
+static int slo_add(const struct report *r, struct report_slo *rs, struct slo_acc *acc, long long sl,
+		   const char *region, const struct agg_row *a)
+{
+	uint64_t ev, bad;
+	slo_events(rs->slo, a, &ev, &bad);
+	if (sl < 0) {
+		rs->prev_events += ev;
+		rs->prev_bad += bad;
+		return 0;
+	}
+	rs->events += ev;
+	rs->bad += bad;
+	size_t k = (size_t)sl < r->nslices ? (size_t)sl : r->nslices - 1;
+	acc->slices[k].events += ev;
+	acc->slices[k].bad += bad;
+	struct report_region_att *ra = region_att(&rs->regions, &rs->nregions, region);
+	if (!ra)
+		return -1;
+	ra->events += ev;
+	ra->bad += bad;
+	return 0;
+}
+
+/* Attainment, status, per-region figures and the burn-down from the sums. */
+static int slo_finish(const struct report *r, struct report_slo *rs, const struct slo_acc *acc)
+{
+	const struct slo *s = rs->slo;
+	rs->attainment = att(rs->events, rs->bad);
+	rs->prev_attainment = att(rs->prev_events, rs->prev_bad);
+	rs->status = rs->events == 0 ? REPORT_NO_DATA
+		   : rs->attainment >= s->objective ? REPORT_MET : REPORT_MISSED;
+	for (size_t i = 0; i < rs->nregions; i++) {
+		rs->regions[i].attainment = att(rs->regions[i].events, rs->regions[i].bad);
+		rs->regions[i].p95_ms = NAN;
+	}
+	qsort(rs->regions, rs->nregions, sizeof *rs->regions, cmp_region_att);
+	/* burn-down: the period's budget, (1 - objective) x its events */
+	if (!(rs->burndown = calloc(r->nslices ? r->nslices : 1, sizeof *rs->burndown)))
+		return -1;
+	uint64_t cum = 0;
+	for (size_t k = 0; k < r->nslices; k++) {
+		cum += acc->slices[k].bad;
+		rs->burndown[k] = rs->events ? 1.0 - (double)cum / ((1.0 - s->objective) *
+								    (double)rs->events)
+					     : NAN;
+	}
+	rs->budget_remaining = rs->budget_events
+		? burn_budget_remaining(rs->budget_bad, rs->budget_events, s->objective) : NAN;
+	return 0;
+}
+
+/* An SLO whose selector names a target or labels: passes of its own (the
+ * selector needs the series' target and the targets table). */
 static int build_slo(PGconn *c, struct report *r, const struct report_opts *o,
-		     struct report_slo *rs, char *err, size_t errlen)
+		     struct report_slo *rs, struct slo_acc *acc, char *err, size_t errlen)
 {
 	const struct slo *s = rs->slo;
 	struct sli_window w[2] = { { r->prev_from_ms, r->from_ms }, { r->from_ms, r->to_ms } };
 	struct slo_selector sel = s->sel;
 	struct strbuf b = { 0 };
 	PGresult *res = NULL;
-	struct report_slice *slices = calloc(r->nslices ? r->nslices : 1, sizeof *slices);
 	int rc = -1;
-	if (!slices) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
 	/* --service narrows an SLO that selects every service */
 	if (!sel.service && o->service)
 		sel.service = (char *)o->service;
@@ -159,62 +215,16 @@ static int build_slo(PGconn *c, struct report *r, const struct report_opts *o,
 	if (!(res = run(c, &b, "SLO attainment query", err, errlen)))
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
-		long long sl = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		struct agg_row a;
-		uint64_t ev, bad;
 		read_agg(res, i, 2, &a);
-		slo_events(s, &a, &ev, &bad);
-		if (sl < 0) {
-			rs->prev_events += ev;
-			rs->prev_bad += bad;
-			continue;
-		}
-		rs->events += ev;
-		rs->bad += bad;
-		size_t k = (size_t)sl < r->nslices ? (size_t)sl : r->nslices - 1;
-		slices[k].events += ev;
-		slices[k].bad += bad;
-		struct report_region_att *ra = region_att(&rs->regions, &rs->nregions,
-							  PQgetvalue(res, i, 1));
-		if (!ra) {
+		if (slo_add(r, rs, acc, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			    PQgetvalue(res, i, 1), &a) < 0) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		ra->events += ev;
-		ra->bad += bad;
-		for (int h = 0; h < SLI_LATENCY_BUCKETS; h++)
-			slices[k].hist[h] += a.hist[h];
 	}
-	PQclear(res);
-	res = NULL;
-	rs->attainment = att(rs->events, rs->bad);
-	rs->prev_attainment = att(rs->prev_events, rs->prev_bad);
-	rs->status = rs->events == 0 ? REPORT_NO_DATA
-		   : rs->attainment >= s->objective ? REPORT_MET : REPORT_MISSED;
-	for (size_t i = 0; i < rs->nregions; i++) {
-		rs->regions[i].attainment = att(rs->regions[i].events, rs->regions[i].bad);
-		rs->regions[i].p95_ms = NAN;
-	}
-	qsort(rs->regions, rs->nregions, sizeof *rs->regions, cmp_region_att);
-
-	/* burn-down: the period's budget, (1 - objective) x its events */
-	if (!(rs->burndown = calloc(r->nslices ? r->nslices : 1, sizeof *rs->burndown))) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	uint64_t cum = 0;
-	for (size_t k = 0; k < r->nslices; k++) {
-		cum += slices[k].bad;
-		rs->burndown[k] = rs->events ? 1.0 - (double)cum / ((1.0 - s->objective) *
-								    (double)rs->events)
-					     : NAN;
-	}
-
 	/* the error budget over the SLO's own window */
-	struct sli_window bw;
-	sli_window(r->to_ms, s->window_ms, (int64_t)o->retention_days * REPORT_DAY_MS, &bw);
-	rs->budget_from_ms = bw.from_ms;
-	rs->budget_to_ms = bw.to_ms;
+	struct sli_window bw = { rs->budget_from_ms, rs->budget_to_ms };
 	struct sli_values *v = NULL;
 	size_t nv = 0;
 	if (sli_query(c, &sel, &bw, SLI_GROUP_NONE, &v, &nv, err, errlen) < 0)
@@ -226,13 +236,10 @@ static int build_slo(PGconn *c, struct report *r, const struct report_opts *o,
 		slo_events(s, &a, &rs->budget_events, &rs->budget_bad);
 	}
 	sli_values_free(v, nv);
-	rs->budget_remaining = rs->budget_events
-		? burn_budget_remaining(rs->budget_bad, rs->budget_events, s->objective) : NAN;
 	rc = 0;
 out:
 	PQclear(res);
 	free(b.p);
-	free(slices);
 	return rc;
 }
 
@@ -319,10 +326,26 @@ static int cmp_region(const void *pa, const void *pb)
 	return strcmp(a->region, b->region);
 }
 
-static int build_services(PGconn *c, struct report *r, const struct report_opts *o, char *err,
-			  size_t errlen)
+static bool sel_eq(const char *want, const char *have)
 {
-	struct sli_window w = { r->from_ms, r->to_ms };
+	return !want || (have && !strcmp(want, have));
+}
+
+/* The shared pass: rollups of the period, the period before and every
+ * pooled SLO's budget window, grouped by slice x service x region x profile
+ * and window membership (each from sli_window_cond, so a row counts where
+ * sli.c says it belongs). Services, regions and every SLO whose selector
+ * names only service, region and profile are summed from it in C, as
+ * burn.c pools series. */
+static int build_pooled(PGconn *c, struct report *r, const struct report_opts *o,
+			struct slo_acc *sacc, const struct sli_window *bws, size_t nbw, char *err,
+			size_t errlen)
+{
+	struct sli_window w[2 + nbw];
+	w[0] = (struct sli_window){ r->prev_from_ms, r->from_ms };
+	w[1] = (struct sli_window){ r->from_ms, r->to_ms };
+	for (size_t k = 0; k < nbw; k++)
+		w[2 + k] = bws[k];
 	struct slo_selector sel = { .service = (char *)o->service };
 	struct strbuf b = { 0 };
 	PGresult *res = NULL;
@@ -332,34 +355,70 @@ static int build_services(PGconn *c, struct report *r, const struct report_opts 
 	size_t ngregions = 0;
 	int rc = -1;
 
-	strbuf_printf(&b, "SELECT ");
-	slice_expr(&b, r->from_ms, r->slice_ms);
-	strbuf_printf(&b, ", coalesce(r.service, '%s'), r.region, ", NO_SERVICE);
+	/* slice: >= 0 in the period, -1 the period before, -2 neither */
+	strbuf_printf(&b, "SELECT CASE WHEN ");
+	sli_window_cond(&b, &w[1]);
+	strbuf_printf(&b, " THEN floor(((extract(epoch FROM bucket) * 1000)::bigint - %" PRId64
+			  ") / %" PRId64 ".0)::bigint WHEN ", r->from_ms, r->slice_ms);
+	sli_window_cond(&b, &w[0]);
+	strbuf_printf(&b, " THEN -1 ELSE -2 END, coalesce(r.service, '%s'), r.region, r.profile, "
+			  "r.service IS NULL", NO_SERVICE);
+	for (size_t k = 0; k < nbw; k++) {
+		strbuf_printf(&b, ", (");
+		sli_window_cond(&b, &w[2 + k]);
+		strbuf_printf(&b, ")::int");
+	}
+	strbuf_printf(&b, ", ");
 	agg_columns(&b);
 	strbuf_printf(&b, " FROM ");
-	sli_rows_sql(&b, &w, 1);
-	strbuf_printf(&b, " r LEFT JOIN targets t ON t.target = r.target AND t.port = r.port "
-			  "AND t.sni = r.sni WHERE ");
-	sli_window_cond(&b, &w);
-	strbuf_printf(&b, " AND ");
+	sli_rows_sql(&b, w, 2 + nbw);
+	strbuf_printf(&b, " r WHERE (");
+	for (size_t k = 0; k < 2 + nbw; k++) {
+		strbuf_printf(&b, "%s", k ? " OR " : "");
+		sli_window_cond(&b, &w[k]);
+	}
+	strbuf_printf(&b, ") AND ");
 	sli_selector_cond(&b, c, &sel);
-	strbuf_printf(&b, " GROUP BY 1, 2, 3");
-	if (!(res = run(c, &b, "services query", err, errlen)))
+	strbuf_printf(&b, " GROUP BY 1, 2, 3, 4, 5");
+	for (size_t k = 0; k < nbw; k++)
+		strbuf_printf(&b, ", %zu", 6 + k);
+	if (!(res = run(c, &b, "rollup query", err, errlen)))
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
 		long long sl = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		const char *svc = PQgetvalue(res, i, 1), *region = PQgetvalue(res, i, 2),
+			   *profile = PQgetvalue(res, i, 3);
+		bool nosvc = !strcmp(PQgetvalue(res, i, 4), "t");
 		struct agg_row a;
-		read_agg(res, i, 3, &a);
-		struct svc_acc *sa = svc_of(r, &acc, PQgetvalue(res, i, 1));
+		read_agg(res, i, 5 + (int)nbw, &a);
+		for (size_t k = 0; k < r->nslos; k++) {
+			struct report_slo *rs = &r->slos[k];
+			const struct slo_selector *ss = &rs->slo->sel;
+			if (!sacc[k].pooled || !sel_eq(ss->service, nosvc ? NULL : svc) ||
+			    !sel_eq(ss->region, region) || !sel_eq(ss->profile, profile))
+				continue;
+			if (!strcmp(PQgetvalue(res, i, 5 + (int)sacc[k].bw), "1")) {
+				uint64_t ev, bad;
+				slo_events(rs->slo, &a, &ev, &bad);
+				rs->budget_events += ev;
+				rs->budget_bad += bad;
+			}
+			if (sl >= -1 && slo_add(r, rs, &sacc[k], sl, region, &a) < 0) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+		}
+		if (sl < 0)
+			continue;
+		struct svc_acc *sa = svc_of(r, &acc, svc);
 		struct agg_row *ra = sa ? region_acc(&sa->svc->regions, &sa->svc->nregions,
-						     &sa->regions, PQgetvalue(res, i, 2)) : NULL;
-		struct agg_row *ga = ra ? region_acc(&gregions, &ngregions, &gacc,
-						     PQgetvalue(res, i, 2)) : NULL;
+						     &sa->regions, region) : NULL;
+		struct agg_row *ga = ra ? region_acc(&gregions, &ngregions, &gacc, region) : NULL;
 		if (!ga) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		size_t k = sl < 0 ? 0 : (size_t)sl < r->nslices ? (size_t)sl : r->nslices - 1;
+		size_t k = (size_t)sl < r->nslices ? (size_t)sl : r->nslices - 1;
 		agg_add(&sa->total, &a);
 		agg_add(&sa->slices[k], &a);
 		agg_add(ra, &a);
@@ -429,6 +488,10 @@ int report_build(PGconn *c, const struct slo_config *slo, const struct report_op
 		 struct report **out, char *err, size_t errlen)
 {
 	struct report *r = calloc(1, sizeof *r);
+	struct slo_acc *sacc = NULL;
+	struct sli_window *bws = NULL;
+	size_t nbw = 0, nacc = 0;
+	int rc = -1;
 	*out = NULL;
 	if (!r || !(r->period = strdup(o->period ? o->period : "")) ||
 	    (o->service && !(r->service_filter = strdup(o->service)))) {
@@ -454,33 +517,64 @@ int report_build(PGconn *c, const struct slo_config *slo, const struct report_op
 		goto fail;
 	}
 
-	if (build_services(c, r, o, err, errlen) < 0)
-		goto fail;
 	size_t n = 0;
 	for (size_t i = 0; slo && i < slo->nslos; i++)
 		if (!o->service || !slo->slos[i].sel.service ||
 		    !strcmp(slo->slos[i].sel.service, o->service))
 			n++;
-	if (n && !(r->slos = calloc(n, sizeof *r->slos))) {
+	if (n && (!(r->slos = calloc(n, sizeof *r->slos)) || !(sacc = calloc(n, sizeof *sacc)) ||
+		  !(bws = calloc(n, sizeof *bws)))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; slo && i < slo->nslos; i++) {
-		if (o->service && slo->slos[i].sel.service &&
-		    strcmp(slo->slos[i].sel.service, o->service))
+		const struct slo *s = &slo->slos[i];
+		if (o->service && s->sel.service && strcmp(s->sel.service, o->service))
 			continue;
-		struct report_slo *rs = &r->slos[r->nslos++];
-		rs->slo = &slo->slos[i];
-		if (build_slo(c, r, o, rs, err, errlen) < 0)
+		size_t k = r->nslos++;
+		nacc = r->nslos;
+		struct report_slo *rs = &r->slos[k];
+		rs->slo = s;
+		/* the error budget's window: the SLO's own, ending at the period's end */
+		struct sli_window bw;
+		sli_window(r->to_ms, s->window_ms, (int64_t)o->retention_days * REPORT_DAY_MS, &bw);
+		rs->budget_from_ms = bw.from_ms;
+		rs->budget_to_ms = bw.to_ms;
+		if (!(sacc[k].slices = calloc(r->nslices, sizeof *sacc[k].slices))) {
+			snprintf(err, errlen, "out of memory");
 			goto fail;
+		}
+		sacc[k].pooled = !s->sel.target && !s->sel.nlabels;
+		if (!sacc[k].pooled)
+			continue;
+		for (sacc[k].bw = 0; sacc[k].bw < nbw; sacc[k].bw++)
+			if (bws[sacc[k].bw].from_ms == bw.from_ms && bws[sacc[k].bw].to_ms == bw.to_ms)
+				break;
+		if (sacc[k].bw == nbw)
+			bws[nbw++] = bw;
+	}
+	if (build_pooled(c, r, o, sacc, bws, nbw, err, errlen) < 0)
+		goto fail;
+	for (size_t k = 0; k < r->nslos; k++) {
+		if ((!sacc[k].pooled && build_slo(c, r, o, &r->slos[k], &sacc[k], err, errlen) < 0))
+			goto fail;
+		if (slo_finish(r, &r->slos[k], &sacc[k]) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	if (report_facts_read(c, r, err, errlen) < 0)
 		goto fail;
 	*out = r;
-	return 0;
+	r = NULL;
+	rc = 0;
 fail:
+	for (size_t k = 0; sacc && k < nacc; k++)
+		free(sacc[k].slices);
+	free(sacc);
+	free(bws);
 	report_free(r);
-	return -1;
+	return rc;
 }
 
 static void free_region_atts(struct report_region_att *v, size_t n)

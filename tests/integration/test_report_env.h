@@ -119,7 +119,19 @@ static const char REP_SLOS[] =
 	"    sli: availability\n"
 	"    objective: 99.9\n"
 	"    window: 28d\n"
-	"    selector: {service: api}\n";
+	"    selector: {service: api}\n"
+	/* the same series twice: by target (its own query, joined with targets)
+	 * and pooled by service and region (the shared pass) */
+	"  - name: shop-eu-by-target\n"
+	"    sli: availability\n"
+	"    objective: 99\n"
+	"    window: 7d\n"
+	"    selector: {service: shop, target: \"shop.example:443\", region: eu}\n"
+	"  - name: shop-eu-pooled\n"
+	"    sli: availability\n"
+	"    objective: 99\n"
+	"    window: 7d\n"
+	"    selector: {service: shop, region: eu}\n";
 
 struct rep {
 	char name[64], dir[512], yaml[600], conninfo[1024];
