@@ -8,7 +8,10 @@
  * The files live in collector/web/ and are compiled into the binary by
  * scripts/embed-web.py (build/gen/web_assets.c), so a collector needs no
  * files at run time and serves exactly the dashboard it was built with.
- * The page itself reads everything else from the JSON API (/api/v1/).
+ * The page itself reads everything else from the JSON API (/api/v1/). The
+ * files hold no data, so they need no token even when reads do
+ * (http.read_token_file): the page then asks for the read token once and
+ * sends it with its API requests (kept in the tab's sessionStorage).
  *
  * Every answer carries: Content-Type from the file's extension; a strong
  * ETag (a conditional GET with If-None-Match gets 304 and no body);
