@@ -78,8 +78,9 @@ PG_STOP=""
 SUMMARY=""
 teardown() {
 	_rc=$1
-	trap - EXIT INT TERM HUP
-	trap "" PIPE
+	trap - EXIT
+	# a second Ctrl-C must not leave half of it running; every stop is bounded
+	trap "" INT TERM HUP PIPE
 	for _p in $(pid_of probe_us_east) $(pid_of probe_eu_west) $(pid_of probe_ap_south); do
 		kill -TERM "$_p" 2>/dev/null
 	done
@@ -107,7 +108,6 @@ if [ -f "$RUN/pids" ]; then
 	done <"$RUN/pids"
 	rm -f "$RUN/pids"
 fi
-
 
 # ---- network mode
 if command -v tc >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 &&
