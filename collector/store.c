@@ -22,6 +22,13 @@ enum store_state {
 			  * then one done */
 };
 
+/* A caller that shares another's operation (store_op_start_shared). */
+struct store_waiter {
+	store_cb cb;
+	void *arg;
+	struct store_waiter *next;
+};
+
 /* One cached answer (store_cache_put). */
 struct store_cached {
 	char *key;                      /* NULL: a free slot */
@@ -90,6 +97,12 @@ static void clear_params(struct store_op *op)
 static void op_free(struct store_op *op)
 {
 	clear_params(op);
+	free(op->share_key);
+	while (op->waiters) {
+		struct store_waiter *w = op->waiters;
+		op->waiters = w->next;
+		free(w);
+	}
 	if (op->json)
 		json_decref(op->json);
 	if (op->free)
@@ -108,6 +121,24 @@ static void answered(struct store *s, struct store_op *op)
 		s->done_head = op;
 	s->done_tail = op;
 	event_active(s->deliver, EV_TIMEOUT, 0);
+}
+
+/* The callers that share op get their copies first (the json goes to op's
+ * own caller last). */
+static void run_waiters(struct store *s, struct store_op *op)
+{
+	while (op->waiters) {
+		struct store_waiter *w = op->waiters;
+		op->waiters = w->next;
+		struct store_answer a = { .status = op->status, .json = NULL, .err = op->err };
+		if (op->status == STORE_OK && !(a.json = json_deep_copy(op->json))) {
+			a.status = STORE_ERROR;
+			a.err = "out of memory";
+		}
+		w->cb(w->arg, &a);
+		free(w);
+		s->pending--;
+	}
 }
 
 static void run_callback(struct store_op *op, enum store_status st)
@@ -129,6 +160,7 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 		s->done_head = op->next;
 		if (!s->done_head)
 			s->done_tail = NULL;
+		run_waiters(s, op);
 		run_callback(op, op->status);
 		op_free(op);
 		s->pending--;
@@ -331,6 +363,39 @@ void store_op_start(struct store *s, struct store_op *op, store_cb cb, void *arg
 	s->tail = op;
 	s->nqueued++;
 	kick(s);
+}
+
+/* The queued or running operation started with key, or NULL. */
+static struct store_op *find_shared(struct store *s, const char *key)
+{
+	for (struct store_op *op = s->head; op; op = op->next)
+		if (op->share_key && !strcmp(op->share_key, key))
+			return op;
+	for (int i = 0; i < STORE_CONNECTIONS; i++) {
+		struct store_op *op = s->conn[i].cur;
+		if (op && op->share_key && !op->finished && !strcmp(op->share_key, key))
+			return op;
+	}
+	return NULL;
+}
+
+void store_op_start_shared(struct store *s, struct store_op *op, const char *key, store_cb cb,
+			   void *arg)
+{
+	struct store_op *same = find_shared(s, key);
+	struct store_waiter *w = same ? calloc(1, sizeof *w) : NULL;
+	if (w) {
+		w->cb = cb;
+		w->arg = arg;
+		w->next = same->waiters;
+		same->waiters = w;
+		s->pending++;
+		op_free(op);
+		return;
+	}
+	if (!same)
+		op->share_key = strdup(key);  /* without it: not shared, still answered */
+	store_op_start(s, op, cb, arg);
 }
 
 static void on_state(void *arg, struct pgconn *pc, bool up, const char *why)

@@ -36,6 +36,10 @@
  * private event_base: store_new, start the operations, event_base_dispatch
  * until the callbacks have run (store_run_blocking does exactly that).
  *
+ * Paginated lists: an operation answers {"items": [...]} and, when there
+ * are more rows, "_next": [the keyset fields of its last item]; the API's
+ * api_reply_list (api_params.h) turns "_next" into the opaque next_cursor.
+ *
  * Ownership: store_new copies the conninfo (wiped when freed). An answer's
  * json belongs to the callback (json_decref it, or keep it). An operation is
  * freed by the store after its callback returned; op-specific cleanup goes
@@ -91,6 +95,7 @@ typedef void (*store_cb)(void *arg, struct store_answer *a);
 /* ---------------------------------------------------------- operations */
 
 struct store_op;
+struct store_waiter;
 /* result NULL: set the first statement. Otherwise the statement's result
  * (PQresultStatus TUPLES_OK or COMMAND_OK; borrowed). Returns 1 when it set
  * a next statement, 0 when it finished the operation (store_op_finish). */
@@ -104,6 +109,8 @@ struct store_op {
 	struct store *s;
 	store_cb cb;
 	void *arg;
+	char *share_key;                     /* store_op_start_shared */
+	struct store_waiter *waiters;        /* callers given the same answer */
 	struct store_op *next;
 	double queued_ms;
 	const char *sql;
@@ -122,6 +129,13 @@ void *store_op_new(size_t size);
 /* Queues op; cb gets the answer exactly once (see above). Takes op in every
  * case (on a full queue or a freed store the answer is an error). */
 void store_op_start(struct store *s, struct store_op *op, store_cb cb, void *arg);
+
+/* Like store_op_start, but when an operation started with the same key is
+ * still queued or running, op is freed and cb gets a copy of that one's
+ * answer instead: identical expensive questions asked at once (every
+ * dashboard open on the 7-day grid) cost one statement. */
+void store_op_start_shared(struct store *s, struct store_op *op, const char *key, store_cb cb,
+			   void *arg);
 
 /* The next statement: sql must outlive the operation (a static string or a
  * field of the op); parameters are copied (NULL = SQL NULL). */

@@ -346,5 +346,8 @@ void store_grid(struct store *s, const struct store_grid_q *q, store_cb cb, void
 		cb(arg, &a);
 		return;
 	}
-	store_op_start(s, &g->op, cb, arg);
+	if (g->cache_key)
+		store_op_start_shared(s, &g->op, g->cache_key, cb, arg);
+	else
+		store_op_start(s, &g->op, cb, arg);
 }

@@ -535,3 +535,55 @@ Test(api, long_window_grid_is_reused_briefly)
 	resp_free(&r2);
 	resp_free(&r3);
 }
+
+/* Identical grid questions asked at once share one statement
+ * (store_op_start_shared): every caller gets the same complete answer. */
+Test(api, concurrent_identical_grids_all_answered)
+{
+	struct seed a[] = { OK("shared.api.test", "modern", 10, 3) };
+	a[0].service = "shared";
+	seed_as("probe-c", a, 1);
+	enum { N = 8 };
+	CURLM *m = curl_multi_init();
+	CURL *e[N];
+	struct resp r[N];
+	memset(r, 0, sizeof r);
+	char url[256];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/grid?window=7d&service=shared",
+		 env_port("TW_HTTP_PORT"));
+	for (int i = 0; i < N; i++) {
+		e[i] = curl_easy_init();
+		curl_easy_setopt(e[i], CURLOPT_URL, url);
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, api_env_sink);
+		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &r[i]);
+		curl_easy_setopt(e[i], CURLOPT_TIMEOUT, 20L);
+		curl_multi_add_handle(m, e[i]);
+	}
+	int running = N;
+	while (running) {
+		cr_assert_eq(curl_multi_perform(m, &running), CURLM_OK);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	json_t *first = NULL;
+	for (int i = 0; i < N; i++) {
+		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &r[i].status);
+		cr_assert_eq(r[i].status, 200, "request %d: %ld %s", i, r[i].status,
+			     r[i].body ? r[i].body : "");
+		json_error_t err;
+		json_t *j = json_loads(r[i].body, 0, &err);
+		cr_assert_not_null(j, "request %d: %s", i, err.text);
+		cr_assert_not_null(find_row(j, "shared.api.test:443"));
+		if (!first)
+			first = j;
+		else {
+			cr_assert(json_equal(first, j), "request %d got another answer", i);
+			json_decref(j);
+		}
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+		free(r[i].body);
+	}
+	json_decref(first);
+	curl_multi_cleanup(m);
+}

