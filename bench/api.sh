@@ -241,11 +241,13 @@ for tag in 1 2; do
 	CHECK=$(PSQL -At -c "SELECT (SELECT sum(attempts) FROM rollup_1m) = $ROWS AND (SELECT sum(attempts) FROM rollup_1h) = $ROWS")
 	say "   seeded in $(calc "$(now) - $w0" 1)s: results $ROWS rows over ${SPAN}h, rollup_1m $R1M rows, rollup_1h $R1H rows; rollups = raw counts: $CHECK"
 	[ "$CHECK" = t ] || fail "rollup attempts differ from the raw rows"
-	eval "ROWS_$tag=$ROWS"
+	eval "ROWS_$tag=$ROWS SPAN_$tag=$SPAN"
 	measure "$tag"
 done
 
 say "---------------- api summary ----------------"
+say "  history: ${ROWS_1:-NA} raw rows over ${SPAN_1:-NA}h, ${ROWS_2:-NA} over ${SPAN_2:-NA}h ($SERIES series); a window longer than the"
+say "  shorter history reads more rollup rows in the longer one (its length, not the raw rows, is what differs)"
 idx=0
 for win in $WINDOWS grid; do
 	idx=$((idx + 1))

@@ -37,9 +37,13 @@ json_t *store_probes_json(const PGresult *res, char *err, size_t errlen)
 	json_t *items = json_array();
 	for (int i = 0; items && i < PQntuples(res); i++) {
 		json_t *j = store_stmt_row_json(res, i, 0, err, errlen);
-		if (!j || json_array_append_new(items, j) < 0) {
+		if (!j) {
 			json_decref(items);
-			return NULL;
+			return NULL;  /* err says which row */
+		}
+		if (json_array_append_new(items, j) < 0) {
+			json_decref(items);
+			items = NULL;
 		}
 	}
 	json_t *out = items ? json_pack("{s:o}", "items", items) : NULL;
