@@ -16,7 +16,7 @@
 # per directory: a collector source cannot even find a probe header.
 
 B        := build
-PKGS     := openssl libevent libevent_openssl libprotobuf-c jansson yaml-0.1 libpq libcurl cairo
+PKGS     := openssl libevent libevent_openssl libprotobuf-c jansson yaml-0.1 libpq libcurl cairo fontconfig
 TESTPKGS := criterion
 
 CC       ?= cc

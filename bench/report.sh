@@ -3,11 +3,16 @@
 # "Performance"): a private PostgreSQL (tests/harness/pg.sh), rollup_1h
 # seeded directly with INSERT ... SELECT generate_series for
 # BENCH_REPORT_TARGETS targets (1000) x 5 regions x 4 profiles, one row per
-# series and hour over BENCH_REPORT_DAYS days (90) plus the 90 days before
-# (the trend), 10 services, 4 SLOs; then the real
+# series and hour over BENCH_REPORT_DAYS days (90), and the same again before
+# them when BENCH_REPORT_PREV=1 (the trend; default 0: the previous period
+# has no data), 10 services, 4 SLOs; then the real
 #   tlswatch-collector report --period 90d --format html,pdf,md,json
 # timed end to end (queries and rendering; the collector logs the split).
 # Figures are printed, not asserted; exit status non-zero when a step failed.
+# Size: about 450 bytes per rollup_1h row with fillfactor 100 (set here; the
+# schema's 50 leaves room for HOT updates), i.e. ~19 GB and ~25 minutes of
+# seeding on 2 cores for the full 43 million rows: smaller runs set
+# BENCH_REPORT_TARGETS.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -17,6 +22,8 @@ COLLECTOR=$B/tlswatch-collector
 [ -x "$COLLECTOR" ] || { echo "report: $COLLECTOR missing (build it first)" >&2; exit 2; }
 TARGETS=${BENCH_REPORT_TARGETS:-1000}
 DAYS=${BENCH_REPORT_DAYS:-90}
+PREV=${BENCH_REPORT_PREV:-0}
+SEEDDAYS=$(( PREV == 1 ? 2 * DAYS : DAYS ))
 END=2026-06-01T00:00:00Z
 
 . "$top/tests/harness/fixtures.sh"
@@ -25,7 +32,7 @@ tw_init
 tw_alloc_ports PG
 tw_pg_start "$PG"
 $TW_PG_PSQL -d postgres -c "ALTER SYSTEM SET work_mem = '64MB'" -c "ALTER SYSTEM SET shared_buffers = '2GB'" \
-	-c "ALTER SYSTEM SET max_wal_size = '8GB'" >/dev/null
+	-c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET log_min_duration_statement = 500" >/dev/null
 $TW_PG_STOP >/dev/null 2>&1 && $TW_PG_START >/dev/null 2>&1 || tw_die "PostgreSQL restart failed"
 
 cat >"$TW_WORK/slos.yaml" <<EOF
@@ -47,19 +54,20 @@ EOF
 	|| { cat "$TW_WORK/logs/migrate.log"; tw_die "migrate failed"; }
 
 SERIES=$((TARGETS * 20))
-ROWS=$((SERIES * DAYS * 24 * 2))
-echo "== report: $TARGETS targets x 5 regions x 4 profiles = $SERIES series, $((2 * DAYS)) days of hourly rollups ($ROWS rows) ($(nproc) CPUs, PostgreSQL $($TW_PG_PSQL -d postgres -At -c 'SHOW server_version'))"
+ROWS=$((SERIES * SEEDDAYS * 24))
+$TW_PG_PSQL -d postgres -c "ALTER TABLE rollup_1h SET (fillfactor = 100)" >/dev/null || tw_die "alter failed"
+echo "== report: $TARGETS targets x 5 regions x 4 profiles = $SERIES series, $SEEDDAYS days of hourly rollups ($ROWS rows) ($(nproc) CPUs, PostgreSQL $($TW_PG_PSQL -d postgres -At -c 'SHOW server_version'))"
 t0=$(date +%s)
 # one day per statement: 20 x 24 rows per target; every 7th target fails a
 # little (connect_timeout), latency mostly in [75, 100) ms
 d=0
-while [ "$d" -lt $((2 * DAYS)) ]; do
+while [ "$d" -lt "$SEEDDAYS" ]; do
 	$TW_PG_PSQL -d postgres -c "
 INSERT INTO rollup_1h (bucket, target, port, sni, region, profile, service, attempts, successes,
 	failures, outcomes, handshakes, handshake_ms_hist, handshake_ms_sum, handshake_ms_count,
 	mtls_attempts, mtls_failures, ocsp_stapled_count, cipher_fallback_count, sni_mismatch_count,
 	expiring_soon_count)
-SELECT '$END'::timestamptz - interval '$((2 * DAYS)) days' + interval '$d days' + h * interval '1 hour',
+SELECT '$END'::timestamptz - interval '$SEEDDAYS days' + interval '$d days' + h * interval '1 hour',
 	't' || t || '.example', 443, '', r, p, 'svc' || (t % 10), 60, 60 - f, f,
 	CASE WHEN f > 0 THEN jsonb_build_object('ok', 60 - f, 'connect_timeout', f) ELSE '{\"ok\": 60}' END,
 	60 - f, ARRAY[0,0,0,0,0,0,0,0, 57 - f, 2, 1,0,0,0,0,0,0,0,0,0]::bigint[], 85.0 * (60 - f), 60 - f,
@@ -81,7 +89,8 @@ s0=$(date +%s.%N)
 rc=$?
 s1=$(date +%s.%N)
 secs=$(echo "$s1 $s0" | awk '{ printf "%.1f", $1 - $2 }')
-sed 's/^/   /' "$TW_WORK/logs/report.out"
+sed "s/^/   /" "$TW_WORK/logs/report.out"
+grep -o "duration: [0-9.]* ms  statement: SELECT.\{0,60\}" "$TW_WORK/logs/postgres.log" | sed "s/^/   slow query: /"
 ls -l "$TW_WORK/out" | sed 's/^/   /'
 echo "---------------- report summary ----------------"
 echo "  90-day report (html, pdf, md, json) over $SERIES series / $ROWS hourly rollup rows: ${secs} s"

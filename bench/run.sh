@@ -284,6 +284,8 @@ substep eval "$HERE/eval.sh"
 say ""
 say "== 7. API: SLI reads with 1M and 10M raw rows (same series, longer history)"
 substep api "$HERE/api.sh"
+say "== 8. report: a 90-day leadership report from the rollups (bench/report.sh; BENCH_SKIP=report skips it)"
+substep report "$HERE/report.sh"
 
 # ---- summary ----------------------------------------------------------------------------------
 say ""
@@ -303,6 +305,7 @@ sed -n '/^-* ingest summary/,/^ingest status/p' "$T/ingest.out" 2>/dev/null
 sed -n '/^-* probe scale summary/,/^probe_scale status/p' "$T/scale.out" 2>/dev/null
 sed -n '/^-* eval summary/,/^eval status/p' "$T/eval.out" 2>/dev/null
 sed -n '/^-* api summary/,/^api status/p' "$T/api.out" 2>/dev/null
+sed -n '/^-* report summary/,/^report status/p' "$T/report.out" 2>/dev/null
 say "bench status: $([ $status -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see above)')"
 say "========================================================"
 exit $status

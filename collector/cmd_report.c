@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <cairo.h>
+#include <fontconfig/fontconfig.h>
 
 static void report_usage(FILE *out)
 {
@@ -142,5 +144,10 @@ out:
 	PQfinish(c);
 	slo_config_free(slo);
 	col_config_free(cfg);
+	/* cairo's font caches and fontconfig's configuration, so that a leak
+	 * checker sees only our own allocations (one-shot command: nothing
+	 * renders after this) */
+	cairo_debug_reset_static_data();
+	FcFini();
 	return rc;
 }

@@ -167,7 +167,8 @@ static int slo_finish(const struct report *r, struct report_slo *rs, const struc
 		rs->regions[i].attainment = att(rs->regions[i].events, rs->regions[i].bad);
 		rs->regions[i].p95_ms = NAN;
 	}
-	qsort(rs->regions, rs->nregions, sizeof *rs->regions, cmp_region_att);
+	if (rs->nregions)
+		qsort(rs->regions, rs->nregions, sizeof *rs->regions, cmp_region_att);
 	/* burn-down: the period's budget, (1 - objective) x its events */
 	if (!(rs->burndown = calloc(r->nslices ? r->nslices : 1, sizeof *rs->burndown)))
 		return -1;
@@ -457,7 +458,8 @@ static int build_pooled(PGconn *c, struct report *r, const struct report_opts *o
 		x->p95_ms = sli_percentile(gacc[j].hist, 0.95);
 	}
 	r->nregions = ngregions;
-	qsort(r->regions, r->nregions, sizeof *r->regions, cmp_region);
+	if (r->nregions)
+		qsort(r->regions, r->nregions, sizeof *r->regions, cmp_region);
 	rc = 0;
 out:
 	for (size_t i = 0; acc && i < r->nservices; i++) {
@@ -467,10 +469,12 @@ out:
 	/* services sorted by name, each one's regions too (after acc is gone:
 	 * the accumulators are parallel to the unsorted arrays) */
 	if (rc == 0) {
-		qsort(r->services, r->nservices, sizeof *r->services, cmp_service);
+		if (r->nservices)
+			qsort(r->services, r->nservices, sizeof *r->services, cmp_service);
 		for (size_t i = 0; i < r->nservices; i++)
-			qsort(r->services[i].regions, r->services[i].nregions,
-			      sizeof *r->services[i].regions, cmp_region_att);
+			if (r->services[i].nregions)
+				qsort(r->services[i].regions, r->services[i].nregions,
+				      sizeof *r->services[i].regions, cmp_region_att);
 	}
 	free(acc);
 	for (size_t j = 0; j < ngregions; j++)

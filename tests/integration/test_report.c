@@ -8,11 +8,12 @@
  */
 #define _GNU_SOURCE
 #include "test_report_env.h"
+#include "report_int.h"
 
 #include <jansson.h>
 #include <math.h>
 
-TestSuite(report, .timeout = 240);
+TestSuite(report, .timeout = 300);
 
 static const char *collector_bin(void)
 {
@@ -349,7 +350,7 @@ static char *chromium_load(const char *dir, const char *file, const char *png)
 	return log;
 }
 
-Test(report, html_loads_in_chromium_without_console_errors, .timeout = 300)
+Test(report, html_loads_in_chromium_without_console_errors)
 {
 	struct rep t;
 	rep_setup(&t, "rep_html", true, NULL);
@@ -387,4 +388,34 @@ Test(report, html_loads_in_chromium_without_console_errors, .timeout = 300)
 	fprintf(stderr, "report: HTML screenshot saved as %s\n", png);
 	free(out);
 	PQfinish(t.c);
+}
+
+/* The charts as PNG (report_chart.c; what a chat message would carry): a
+ * line with a gap where a day had no data, and a chart with no data at all. */
+Test(report, charts_render_as_png)
+{
+	double v[7] = { 0.9, 0.8, NAN, 0.5, 0.2, -0.1, -0.3 }, none[3] = { NAN, NAN, NAN };
+	struct report_chart ch = {
+		.prefix = "Error budget left (period): ", .title = "shop-availability", .v = v,
+		.n = 7, .ymin = NAN, .ymax = 1, .ref = 0, .scale = 100, .unit = "%",
+		.from_ms = REP_FROM, .slice_ms = 86400000,
+	};
+	const char *png[2] = { tw_fmt("%s/report-chart-burndown.png", artifacts()),
+			       tw_fmt("%s/report-chart-nodata.png", artifacts()) };
+	char p0[600], p1[600];
+	snprintf(p0, sizeof p0, "%s", png[0]);
+	snprintf(p1, sizeof p1, "%s", png[1]);
+	cr_assert_eq(report_chart_png(p0, &ch, 640, 240), 0);
+	ch.v = none;
+	ch.n = 3;
+	cr_assert_eq(report_chart_png(p1, &ch, 640, 240), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *p = i ? p1 : p0;
+		FILE *f = fopen(p, "rb");
+		unsigned char sig[8] = { 0 };
+		cr_assert(f && fread(sig, 1, 8, f) == 8, "%s", p);
+		fclose(f);
+		cr_assert(!memcmp(sig, "\x89PNG\r\n\x1a\n", 8), "%s is not a PNG", p);
+	}
+	fprintf(stderr, "report: charts saved as %s and %s\n", p0, p1);
 }

@@ -15,6 +15,8 @@
 #include "col_config_reports.h"
 #include "report_sched.h"
 
+#include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <jansson.h>
 #include <pthread.h>
 
@@ -57,6 +59,10 @@ static void sched_teardown(struct sched *s)
 	PQfinish(s->t.c);
 	slo_config_free(s->slo);
 	col_config_free(s->cfg);
+	/* the rendering's font caches (as cmd_report.c does at exit): under
+	 * SANITIZE=1 the leak checker then sees only our own allocations */
+	cairo_debug_reset_static_data();
+	FcFini();
 }
 
 static PGconn *session(struct sched *s)

@@ -150,7 +150,8 @@ Test(cron, bad_expressions_are_named)
 
 Test(cron, a_file_that_is_not_tzif_is_refused)
 {
-	char dir[] = "/tmp/tlswatch-cron-XXXXXX";
+	char dir[] = "/tmp/tlswatch-cron-......";
+	memset(dir + strlen(dir) - 6, 'X', 6);      /* mkdtemp's template */
 	cr_assert(mkdtemp(dir));
 	char path[128];
 	snprintf(path, sizeof path, "%s/Bad", dir);
