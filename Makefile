@@ -114,7 +114,8 @@ $(B)/obj/gen/sql_migrations.o: $(B)/gen/sql_migrations.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(B)/gen/web_assets.c: $(WEB_SRC) scripts/embed-web.py
+# the directory too: removing a file changes only its mtime
+$(B)/gen/web_assets.c: $(WEB_SRC) collector/web scripts/embed-web.py
 	@mkdir -p $(B)/gen
 	python3 scripts/embed-web.py $@ $(WEB_SRC)
 

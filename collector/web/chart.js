@@ -110,7 +110,9 @@ TW.histogram = function (title, buckets) {
     svg.appendChild(TW.s('rect', { x: x + 1, y: H - B - h, width: Math.max(1, bw - 2), height: h, class: 'bar' },
       TW.s('title', null, '[' + b.lower_ms + ', ' + (b.upper_ms === null ? '\u221e' : b.upper_ms) + ') ms: ' + b.count)));
     svg.appendChild(TW.s('text', { x: x + bw / 2, y: H - B - h - 3, 'text-anchor': 'middle', class: 'axis small' }, String(b.count)));
-    svg.appendChild(TW.s('text', { x: x + bw / 2, y: H - B + 12, 'text-anchor': 'middle', class: 'axis small' }, String(b.lower_ms)));
+    /* with many buckets every other bound, so the labels do not collide */
+    if (bs.length <= 10 || i % 2 === 0)
+      svg.appendChild(TW.s('text', { x: x + bw / 2, y: H - B + 12, 'text-anchor': 'middle', class: 'axis small' }, String(b.lower_ms)));
   });
   svg.appendChild(TW.s('text', { x: W / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis small' }, 'handshake ms (bucket lower bound)'));
   fig.appendChild(svg);

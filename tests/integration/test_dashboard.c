@@ -256,8 +256,8 @@ static int run(const char *cmd)
 
 /* Loads http://127.0.0.1:PORT/FRAGMENT; with shot, a screenshot there
  * (width x height) instead of the DOM. */
-static struct page browse_for(const char *fragment, const char *shot, int width, int height,
-			      int budget_ms)
+static struct page browse_at(const char *port, const char *fragment, const char *shot, int width,
+			     int height, int budget_ms)
 {
 	static int n;
 	char dir[512], out[600], err[600], cmd[4096], mode[700];
@@ -276,7 +276,7 @@ static struct page browse_for(const char *fragment, const char *shot, int width,
 		 "cd '%s' && timeout 120 '%s' --headless --no-sandbox --disable-gpu --no-first-run "
 		 "--disable-extensions --user-data-dir='%s' --enable-logging=stderr --v=0 "
 		 "--virtual-time-budget=%d %s 'http://127.0.0.1:%s/%s' >'%s' 2>'%s'",
-		 work, env("TW_CHROMIUM"), dir, budget_ms, mode, env("TW_HTTP_PORT"), fragment, out, err);
+		 work, env("TW_CHROMIUM"), dir, budget_ms, mode, port, fragment, out, err);
 	int rc = run(cmd);
 	char *log = slurp(err);
 	cr_assert_eq(rc, 0, "chromium exited %d:\n%s", rc, log);
@@ -293,6 +293,12 @@ static struct page browse_for(const char *fragment, const char *shot, int width,
 	}
 	free(log);
 	return p;
+}
+
+static struct page browse_for(const char *fragment, const char *shot, int width, int height,
+			      int budget_ms)
+{
+	return browse_at(env("TW_HTTP_PORT"), fragment, shot, width, height, budget_ms);
 }
 
 static struct page browse(const char *fragment, const char *shot, int width, int height)
@@ -500,6 +506,22 @@ Test(dashboard, refreshes_without_reloading)
 	cr_expect_not_null(strstr(p.dom, "data-loaded=\"3\""), "%s",
 			   strstr(p.dom, "data-loaded") ? strstr(p.dom, "data-loaded") : p.dom);
 	cr_expect_null(strstr(p.dom, "could not load"));
+	page_free(&p);
+}
+
+/* A collector whose API reads need a token: the page (which holds no data)
+ * loads, its API requests get 401, and it asks for the token instead of
+ * showing anything stale or failing silently. */
+Test(dashboard, asks_for_the_read_token_when_the_api_needs_one)
+{
+	seed_once();
+	struct page p = browse_at(env("TW_HTTP_TOKEN_PORT"), "#/oncall", NULL, 0, 0, 15000);
+	cr_expect_str_eq(p.console, "", "console messages:\n%s", p.console);
+	cr_expect_not_null(strstr(p.dom, "The API needs a read token"), "%s", p.dom);
+	cr_expect_not_null(strstr(p.dom, "id=\"token\""));
+	cr_expect_not_null(strstr(p.dom, "401"), "the failed panels say why");
+	cr_expect_null(strstr(p.dom, "class=\"target-link\""), "no grid without the token");
+	cr_expect_not_null(strstr(p.dom, "<ul id=\"js-errors\" class=\"js-errors\" hidden=\"\"></ul>"));
 	page_free(&p);
 }
 

@@ -9,6 +9,8 @@
 #
 # Exports to the test:
 #   TW_HTTP_PORT     the collector's HTTP port (dashboard, /api/v1)
+#   TW_HTTP_TOKEN_PORT  a second collector (same database) whose API reads
+#                    need the token "dashboard-read-token"
 #   TW_PG_CONNINFO   (pg.sh) the database the collector uses
 #   TW_CHROMIUM      the browser
 #   TW_ARTIFACTS     where screenshots go (default build/artifacts/dashboard;
@@ -29,7 +31,7 @@ chromium=$(command -v chromium || command -v chromium-browser) ||
 	{ echo "test_dashboard.sh: chromium not found (make deps installs it)" >&2; exit 1; }
 
 tw_init
-tw_alloc_ports PG COL HTTP
+tw_alloc_ports PG COL HTTP COL2 HTTP2
 
 PIPE=$TW_WORK/pipe
 sh "$here/mkpki-pipeline.sh" "$PIPE" probe-a:eu-west >/dev/null || tw_die "mkpki-pipeline.sh failed"
@@ -71,16 +73,38 @@ EOF2
 "$collector" migrate -c "$TW_WORK/collector.yaml" >"$TW_WORK/logs/migrate.log" 2>&1 ||
 	tw_die "tlswatch-collector migrate failed"
 
+# a second collector on the same database whose API needs a read token
+printf 'dashboard-read-token\n' >"$TW_WORK/read.token"
+chmod 600 "$TW_WORK/read.token"
+cat >"$TW_WORK/collector-token.yaml" <<EOF2
+listen: 127.0.0.1:$COL2
+tls:
+  ca_file: $PIPE/pipe-ca.pem
+  cert_file: $PIPE/collector.pem
+  key_file: $PIPE/collector.key
+http:
+  listen: 127.0.0.1:$HTTP2
+  read_token_file: $TW_WORK/read.token
+database:
+  conninfo: "$TW_PG_CONNINFO"
+  connections: 1
+log:
+  level: info
+EOF2
+
 tw_start collector "$HTTP" "$collector" run -c "$TW_WORK/collector.yaml"
 COLPID=$!
+tw_start collector-token "$HTTP2" "$collector" run -c "$TW_WORK/collector-token.yaml"
+COL2PID=$!
 tw_wait_ports 30
 
 art=${TW_ARTIFACTS:-$build/artifacts/dashboard}
 mkdir -p "$art" || tw_die "cannot create $art"
 TW_ARTIFACTS=$(cd "$art" && pwd)
-export TW_HTTP_PORT="$HTTP" TW_CHROMIUM="$chromium" TW_ARTIFACTS
+export TW_HTTP_PORT="$HTTP" TW_HTTP_TOKEN_PORT="$HTTP2" TW_CHROMIUM="$chromium" TW_ARTIFACTS
 tw_run_watched 300 "$bin" --jobs 1 "$@"
 rc=$?
 
 tw_stop_clean "test_dashboard.sh: collector" "$COLPID" 15 || rc=1
+tw_stop_clean "test_dashboard.sh: collector (read token)" "$COL2PID" 15 || rc=1
 exit $rc

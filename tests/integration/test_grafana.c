@@ -55,16 +55,15 @@ static char *run_capture(const char *cmd, int *status)
 	return b.p;
 }
 
-/* The extracted queries of the PostgreSQL dashboard (every variable set to
- * all the seeded values). */
-static json_t *pg_queries(void)
+/* The extracted queries of the PostgreSQL dashboard with the variables
+ * service and region set to these values. */
+static json_t *pg_queries_for(const char *services, const char *regions)
 {
 	char cmd[2048];
 	snprintf(cmd, sizeof cmd,
 		 "%s %s/tests/integration/test_grafana_extract.py sql "
-		 "%s/deploy/grafana/tlswatch-postgres.json service=shop,api,web "
-		 "region=eu-west,us-east,ap-south",
-		 env("TW_PYTHON"), env("TW_ROOT"), env("TW_ROOT"));
+		 "%s/deploy/grafana/tlswatch-postgres.json service=%s region=%s",
+		 env("TW_PYTHON"), env("TW_ROOT"), env("TW_ROOT"), services, regions);
 	int st;
 	char *out = run_capture(cmd, &st);
 	cr_assert_eq(st, 0, "extractor failed (%d)", st);
@@ -75,6 +74,12 @@ static json_t *pg_queries(void)
 		  json_array_size(q));
 	free(out);
 	return q;
+}
+
+/* ... with every seeded value selected ("All"). */
+static json_t *pg_queries(void)
+{
+	return pg_queries_for("shop,api,web", "eu-west,us-east,ap-south");
 }
 
 static PGresult *run_query(PGconn *c, json_t *q)
@@ -233,6 +238,41 @@ Test(grafana, sql_panels_show_what_the_seeded_outcomes_imply)
 	cr_expect_float_eq(ap_max, 75, 1e-9);
 	PQclear(r);
 
+	json_decref(qs);
+	PQfinish(c);
+	free(ci);
+}
+
+/* The variables narrow what the panels show: service=shop, region=us-east. */
+Test(grafana, sql_panels_honour_the_service_and_region_variables)
+{
+	char *ci = new_migrated_db("grafana_vars");
+	dash_seed(ci);
+	PGconn *c = pg(ci);
+	json_t *qs = pg_queries_for("shop", "us-east");
+	PGresult *r = run_query(c, query_named(qs, "panel 6 "));
+	cr_expect_eq(PQntuples(r), 2, "shop has two targets, one region: %d rows", PQntuples(r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		cr_expect_str_eq(val(r, i, "service"), "shop");
+		cr_expect_str_eq(val(r, i, "region"), "us-east");
+	}
+	PQclear(r);
+	/* shop's overall success: legacy.example's legacy profile fails, 7 of 8 ok */
+	r = run_query(c, query_named(qs, "panel 1 "));
+	cr_expect_str_eq(PQgetvalue(r, 0, 0), "87.50");
+	PQclear(r);
+	r = run_query(c, query_named(qs, "panel 7 "));
+	for (int i = 0; i < PQntuples(r); i++)
+		cr_expect_str_eq(val(r, i, "metric"), "us-east");
+	PQclear(r);
+	/* the expiring certificate is seen in eu-west and ap-south only */
+	json_decref(qs);
+	qs = pg_queries_for("api", "us-east");
+	json_t *q = query_named(qs, "panel 9 ");
+	r = PQexec(c, json_string_value(json_object_get(q, "sql")));
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	cr_expect_eq(PQntuples(r), 0);
+	PQclear(r);
 	json_decref(qs);
 	PQfinish(c);
 	free(ci);
