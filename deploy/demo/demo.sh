@@ -370,7 +370,7 @@ SUMMARY=$(summary)
 
 # ---- the report (h-report's subcommand, when this build has it)
 if "$COLLECTOR" report --help >/dev/null 2>&1; then
-	if "$COLLECTOR" report -c "$RUN/collector.yaml" --period 1d --out "$REPORT_DIR" \
+	if "$COLLECTOR" report -c "$RUN/collector.yaml" --period 7d --out "$REPORT_DIR" \
 		>"$RUN/report.out" 2>>"$LOGS/report.log"; then
 		say "report: $(grep -E '\.(html|pdf)$' "$RUN/report.out" | tr '\n' ' ')"
 	else
