@@ -83,6 +83,7 @@ BENCH_BIN  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 PROBE_BIN  := $(B)/tlswatch-probe
 COLL_BIN   := $(B)/tlswatch-collector
+DEMO_RELAY := $(B)/tlswatch-demo-relay
 LIB_COMMON := $(B)/libtwcommon.a
 LIB_PROBE  := $(B)/libtwprobe.a
 LIB_COLL   := $(B)/libtwcollector.a
@@ -194,7 +195,7 @@ test: deps
 	@sh scripts/check-symbols.sh $(B)
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 
-tests-build: $(PROBE_BIN) $(COLL_BIN) $(UNIT_BIN) $(INTEG_BIN)
+tests-build: $(PROBE_BIN) $(COLL_BIN) $(DEMO_RELAY) $(UNIT_BIN) $(INTEG_BIN)
 
 unit: $(UNIT_BIN)
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN)
@@ -202,9 +203,20 @@ unit: $(UNIT_BIN)
 integration: $(PROBE_BIN) $(COLL_BIN) $(INTEG_BIN)
 	@TW_BUILD=$(B) sh tests/run.sh $(INTEG_BIN)
 
-demo: deps
-	@$(MAKE) --no-print-directory all
-	@TW_BUILD=$(B) sh deploy/demo/demo.sh
+# The demo: only its own packages (deploy/demo/deps.sh), a quiet build
+# (errors still show), then the script; it stops everything on Ctrl-C.
+$(DEMO_RELAY): INC := -Icommon
+$(DEMO_RELAY): deploy/demo/relay.c deploy/demo/relay_map.c $(LIB_COMMON) | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -MMD -MP -MF $@.d -MT $@ $(LDSAN) -o $@ $(filter %.c,$^) $(LIB_COMMON) $(LIBS)
+
+demo:
+	@sh deploy/demo/deps.sh
+	@echo "demo: building..."
+	@$(MAKE) -s --no-print-directory all $(DEMO_RELAY)
+	@# job control on a terminal: the demo runs as its own foreground process
+	@# group, so a Ctrl-C reaches it (it stops everything, exits 0), not make
+	@if [ -t 0 ]; then set -m; fi; TW_BUILD=$(B) sh deploy/demo/demo.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)

@@ -1,252 +1,382 @@
 #!/bin/sh
-# make demo - the whole pipeline on one machine, on 127.0.0.1 only:
+# make demo - tlswatch as a small multi-region network on one machine, on
+# 127.0.0.1 only:
 #
-#   7 deliberately defective TLS endpoints (openssl s_server, throwaway PKI)
-#   a private PostgreSQL (initdb in a temp dir)
-#   tlswatch-collector (mTLS ingest, /metrics, /readyz)
-#   3 tlswatch-probe daemons, one per simulated region (eu-west, us-east,
-#     ap-south), each with its own client certificate (CN = probe id, OU =
-#     region); ap-south is routed to a stale backend for "shop", as a
-#     misrouting load balancer would
+#   12 endpoints with real defects (nginx, and openssl s_server for the
+#      two nginx cannot play), certificates from a demo web PKI
+#   3 regions: a probe each, reaching every endpoint through the region's
+#      relay (tlswatch-demo-relay): us-east 5 ms, eu-west 40 ms, ap-south
+#      150 ms and 1% of connections lost (one-way delays; this kernel has no
+#      netem qdisc, so the distance is made in user space)
+#   a private PostgreSQL under var/pg (initdb once, reused), the collector
+#      (mTLS ingest, HTTP API, dashboard), a local webhook receiver as pager
 #
-# It runs for DEMO_SECONDS (default 20), prints what PostgreSQL holds - the
-# region x endpoint health grid, latency, certificates - then stops
-# everything. DEMO_KEEP=1 keeps it all running until Ctrl-C.
+# While it runs: ap-south is routed to a stale shop backend (certificate
+# drift), api goes down and comes back (a page fires, reaches the receiver,
+# resolves), www's certificate is rotated.
+#
+# Until Ctrl-C; DEMO_SECONDS=N runs N seconds, writes a report and stops.
+# Everything it starts is stopped by PID; logs stay in var/demo/logs/.
+# DEMO_VAR=DIR puts var/ elsewhere (the test does).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
 B=${TW_BUILD:-build}
-PROBE="$here/$B/tlswatch-probe"
-COLLECTOR="$here/$B/tlswatch-collector"
-. "$here/tests/harness/fixtures.sh"
-. "$here/tests/harness/pg.sh"
-tw_init
+case $B in /*) ;; *) B=$here/$B ;; esac
+PROBE=$B/tlswatch-probe
+COLLECTOR=$B/tlswatch-collector
+RELAY=$B/tlswatch-demo-relay
+VAR=${DEMO_VAR:-$here/var}
+D=$VAR/demo
+LOGS=$D/logs
+RUN=$D/run
+EP=$D/pki-endpoints
+PIPE=$D/pki
+SECS=${DEMO_SECONDS:-0}
+HOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+. "$here/deploy/demo/configs.sh"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-
-PKI="$TW_WORK/pki"
-PIPE="$TW_WORK/pipe"
-tw_alloc_ports GOOD EXPIRED INCOMPLETE MISMATCH WEAK TLS1 SELF OCSPP DEADP PG COLL HTTP HOOK
-step "PKI for the endpoints and for the probe -> collector stream"
-sh "$here/tests/harness/mkpki.sh" "$PKI" "$OCSPP" "$DEADP" >/dev/null || tw_die "PKI generation failed"
-sh "$here/tests/harness/mkpki-pipeline.sh" "$PIPE" probe-eu:eu-west probe-us:us-east probe-ap:ap-south \
-	|| tw_die "pipeline PKI generation failed"
-echo "ok: $PKI, $PIPE"
-
-step "7 defective endpoints"
-srv() {
-	_n=$1 _p=$2; shift 2
-	tw_start "$_n" "$_p" openssl s_server -accept "127.0.0.1:$_p" -www -quiet \
-		-no-CAfile -no-CApath -no-CAstore "$@"
+say() { printf '%s\n' "$*"; }
+die() {
+	say "demo: $*" >&2
+	exit 1
 }
-srv healthy    "$GOOD"       -cert "$PKI/good.pem" -key "$PKI/good.key" -cert_chain "$PKI/int.pem"
-srv expired    "$EXPIRED"    -cert "$PKI/expired.pem" -key "$PKI/expired.key" -cert_chain "$PKI/int.pem"
-srv no-intermediate "$INCOMPLETE" -cert "$PKI/good.pem" -key "$PKI/good.key"
-srv wrong-name "$MISMATCH"   -cert "$PKI/other.pem" -key "$PKI/other.key" -cert_chain "$PKI/int.pem"
-srv rsa1024    "$WEAK"       -cert "$PKI/rsa1024.pem" -key "$PKI/rsa1024.key" -cert_chain "$PKI/int.pem" \
-	-cipher 'DEFAULT:@SECLEVEL=0'
-srv tls10-only "$TLS1"       -cert "$PKI/good.pem" -key "$PKI/good.key" -cert_chain "$PKI/int.pem" \
-	-tls1 -cipher 'DEFAULT:@SECLEVEL=0'
-srv self-signed "$SELF"      -cert "$PKI/selfsigned.pem" -key "$PKI/selfsigned.key"
-tw_wait_ports 20 || tw_die "demo endpoints did not start"
-for e in "healthy $GOOD" "expired $EXPIRED" "no-intermediate $INCOMPLETE" "wrong-name $MISMATCH" \
-	 "rsa1024 $WEAK" "tls10-only $TLS1" "self-signed $SELF"; do
-	set -- $e; printf '  %-16s 127.0.0.1:%s\n' "$1" "$2"
+case $SECS in '' | *[!0-9]*) die "DEMO_SECONDS wants a whole number of seconds, not \"$SECS\"" ;; esac
+for f in "$PROBE" "$COLLECTOR" "$RELAY"; do
+	[ -x "$f" ] || die "$f is not built (run: make demo)"
+done
+for t in openssl nginx python3 psql; do
+	command -v $t >/dev/null 2>&1 || die "$t not found (make demo installs it: deploy/demo/deps.sh)"
 done
 
-step "PostgreSQL (private, in $TW_WORK/pg)"
-tw_pg_start "$PG"
-echo "ok: $TW_PG_CONNINFO"
-
-step "collector: migrate, then run (mTLS on 127.0.0.1:$COLL, HTTP on 127.0.0.1:$HTTP)"
-# a local "pager": a webhook receiver that verifies our Standard Webhooks signature
-SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
-tw_start pager "$HOOK" python3 "$here/tests/harness/webhook_receiver.py" --port "$HOOK" \
-	--log "$TW_WORK/pager.jsonl" --secret "$SECRET" --reject-bad-sig
-cat >"$TW_WORK/slos.yaml" <<EOF
-slos:
-  - {name: shop, sli: availability, objective: 99.9, window: 30d, selector: {service: shop}}
-  - {name: shop-eu, sli: availability, objective: 99.9, window: 30d, selector: {service: shop, region: eu-west}}
-  - {name: healthy, sli: availability, objective: 99.9, window: 30d, selector: {service: healthy}}
-  - {name: healthy-latency, sli: latency, threshold_ms: 100, objective: 99, window: 30d, selector: {service: healthy}}
-EOF
-cat >"$TW_WORK/notify.yaml" <<EOF
-sinks:
-  - {name: pager, type: webhook, url: "http://127.0.0.1:$HOOK/tlswatch", secret: $SECRET}
-routes:
-  - sinks: [pager]
-delivery:
-  poll_interval: 500ms
-EOF
-cat >"$TW_WORK/collector.yaml" <<EOF
-listen: 127.0.0.1:$COLL
-tls:
-  ca_file: $PIPE/pipe-ca.pem
-  cert_file: $PIPE/collector.pem
-  key_file: $PIPE/collector.key
-http:
-  listen: 127.0.0.1:$HTTP
-database:
-  conninfo: "$TW_PG_CONNINFO"
-  connections: 2
-alerting:
-  slo_file: $TW_WORK/slos.yaml
-  evaluation_interval: 5s
-  collector_id: demo-collector
-  notify_file: $TW_WORK/notify.yaml
-EOF
-"$COLLECTOR" migrate -c "$TW_WORK/collector.yaml" 2>"$TW_WORK/logs/migrate.log" || { cat "$TW_WORK/logs/migrate.log"; tw_die "migrate failed"; }
-tw_start collector "$COLL" "$COLLECTOR" run -c "$TW_WORK/collector.yaml"
-tw_wait_ports 20 || tw_die "collector did not start"
-
-# probe_yaml ID SHOP_PORT: every endpoint, 4 client profiles, every 5 s.
-# "shop" is the same service everywhere, but ap-south's load balancer sends
-# it to the expired backend.
-probe_yaml() {
-	cat <<EOF
-probe:
-  id: $1
-  region: $2
-collector:
-  address: localhost:$COLL
-  ca_file: $PIPE/pipe-ca.pem
-  cert_file: $PIPE/$1.pem
-  key_file: $PIPE/$1.key
-  batch_max_delay: 200ms
-spool:
-  path: $TW_WORK/spool-$1
-  max_bytes: 16MiB
-concurrency: 100
-defaults:
-  interval: 5s
-  timeout: 3s
-  ca_file: $PKI/root.pem
-  profiles: [modern, intermediate, tls13, "Android 4.4.2"]
-targets:
-  - {host: good.tw.test, port: 443, connect_to: "127.0.0.1:$3", service: shop, labels: {endpoint: shop}}
-  - {host: good.tw.test, port: $GOOD, connect_to: 127.0.0.1, service: healthy, labels: {endpoint: healthy}}
-  - {host: good.tw.test, port: $EXPIRED, connect_to: 127.0.0.1, service: expired, labels: {endpoint: expired}}
-  - {host: good.tw.test, port: $INCOMPLETE, connect_to: 127.0.0.1, service: no-intermediate, labels: {endpoint: no-intermediate}}
-  - {host: good.tw.test, port: $MISMATCH, connect_to: 127.0.0.1, service: wrong-name, labels: {endpoint: wrong-name}}
-  - {host: good.tw.test, port: $WEAK, connect_to: 127.0.0.1, service: rsa1024, labels: {endpoint: rsa1024}}
-  - {host: good.tw.test, port: $TLS1, connect_to: 127.0.0.1, service: tls10-only, labels: {endpoint: tls10-only}}
-  - {host: good.tw.test, port: $SELF, connect_to: 127.0.0.1, service: self-signed, labels: {endpoint: self-signed}}
-EOF
+# ---- processes: started in their own session (a Ctrl-C reaches the demo,
+# which stops them in order), remembered by PID, stopped by PID.
+PIDS=""
+STARTED=0
+STOP=0
+t=0
+T0=$(date +%s)
+start() { # NAME CMD...
+	_n=$1; shift
+	setsid "$@" </dev/null >>"$LOGS/$_n.log" 2>&1 &
+	PIDS="$! $PIDS"
+	echo "$! $_n" >>"$RUN/pids"
+	eval "PID_$(echo "$_n" | tr -c 'A-Za-z0-9\n' _)=$!"
+	STARTED=$((STARTED + 1))
 }
-step "3 probes: probe-eu (eu-west), probe-us (us-east), probe-ap (ap-south)"
-probe_yaml probe-eu eu-west "$GOOD" >"$TW_WORK/probe-eu.yaml"
-probe_yaml probe-us us-east "$GOOD" >"$TW_WORK/probe-us.yaml"
-probe_yaml probe-ap ap-south "$EXPIRED" >"$TW_WORK/probe-ap.yaml"
-for p in eu us ap; do
-	"$PROBE" run -c "$TW_WORK/probe-$p.yaml" --check-config >/dev/null || tw_die "probe-$p.yaml is invalid"
-	tw_start "probe-$p" - "$PROBE" run -c "$TW_WORK/probe-$p.yaml" --log-level info
+pid_of() { eval "echo \${PID_$(echo "$1" | tr -c 'A-Za-z0-9\n' _):-}"; }
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+stop_pid() { # PID [SECS]: TERM, then KILL
+	alive "$1" || return 0
+	kill -TERM "$1" 2>/dev/null
+	_n=0
+	while alive "$1" && [ $_n -lt $((${2:-5} * 10)) ]; do sleep 0.1; _n=$((_n + 1)); done
+	alive "$1" && kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+PG_STOP=""
+SUMMARY=""
+teardown() {
+	_rc=$1
+	trap - EXIT
+	# a second Ctrl-C must not leave half of it running; every stop is bounded
+	trap "" INT TERM HUP PIPE
+	for _p in $(pid_of probe_us_east) $(pid_of probe_eu_west) $(pid_of probe_ap_south); do
+		kill -TERM "$_p" 2>/dev/null
+	done
+	for _p in $PIDS; do stop_pid "$_p" 10; done
+	[ -n "$PG_STOP" ] && eval "$PG_STOP" >>"$LOGS/pg_ctl.log" 2>&1
+	rm -f "$RUN/pids"
+	_el=$(($(date +%s) - T0))
+	[ -n "$SUMMARY" ] && say "$SUMMARY"
+	say "demo: stopped after ${_el}s: $STARTED processes by PID$([ -n "$PG_STOP" ] && echo ' and PostgreSQL'); logs in ${LOGS#"$here"/}/, data kept in ${VAR#"$here"/}/"
+	exit "$_rc"
+}
+trap 'teardown $?' EXIT
+trap 'STOP=1' INT TERM HUP
+
+mkdir -p "$LOGS" "$RUN" "$D/spool" "$D/reports" || die "cannot create $D"
+for _f in "$LOGS"/*.log; do [ -f "$_f" ] && mv "$_f" "$_f.prev"; done
+say "tlswatch demo: logs in ${LOGS#"$here"/}/"
+# A run that was killed (SIGKILL, a closed terminal) left its processes: the
+# ones it recorded that still run with this demo's files are stopped first.
+if [ -f "$RUN/pids" ]; then
+	while read -r _p _n; do
+		case $(tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null) in
+		*"$D"*) say "demo: stopping $_n (pid $_p) left by an earlier run"; stop_pid "$_p" 5 ;;
+		esac
+	done <"$RUN/pids"
+	rm -f "$RUN/pids"
+fi
+
+# ---- network mode
+if command -v tc >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 &&
+	unshare -n sh -c 'ip link set lo up && tc qdisc add dev lo root netem delay 1ms' 2>/dev/null; then
+	say "  network   this kernel has netem; the demo still uses one relay per region (tlswatch-demo-relay), the same everywhere"
+else
+	say "  network   no netem qdisc in this kernel: one relay per region on loopback (tlswatch-demo-relay) adds the delay and drops connections"
+fi
+
+# ---- ports (free now; a server that cannot bind one fails its start check)
+_names="pg ingest http hook www api shop shoplegacy expiring expired nochain wrongname tls10 tls13 mtls revoked slowbackend slowfront"
+for _r in $DEMO_REGIONS; do
+	for _e in $DEMO_ENDPOINTS; do _names="$_names R_$(echo "${_r%%:*}" | tr - _)_${_e%%:*}"; done
 done
-secs=${DEMO_SECONDS:-20}
-echo "probing for $secs s (8 endpoints x 4 profiles x 3 regions, every 5 s)..."
-i=0
-while [ "$i" -lt "$secs" ]; do
-	sleep 1; i=$((i + 1))
-	n=$($TW_PG_PSQL -d postgres -tAc "SELECT count(*) FROM results" 2>/dev/null || echo "?")
-	if [ -t 1 ]; then printf '\r  %3ds  %s results stored' "$i" "$n"
-	elif [ $((i % 5)) -eq 0 ]; then printf '  %3ds  %s results stored\n' "$i" "$n"; fi
+_vals=$(python3 - $_names <<'EOF'
+import socket, sys
+socks = []
+for _ in sys.argv[1:]:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join("P_%s=%d" % (n, s.getsockname()[1]) for n, s in zip(sys.argv[1:], socks)))
+EOF
+) || die "could not allocate ports"
+eval "$_vals"  # P_NAME; P_R_<region>_<endpoint> is a region relay's port
+
+# ---- PKI: the web PKI is made again once a day (its expiring certificate
+# keeps its 5 days); the probe -> collector PKI once, by deploy/pki.sh.
+if [ ! -f "$EP/stamp" ] || [ $(($(date +%s) - $(cat "$EP/stamp"))) -gt 86400 ]; then
+	rm -rf "$EP"
+	sh "$here/deploy/demo/pki-endpoints.sh" "$EP" || die "the endpoints' PKI failed (see $EP/openssl.log)"
+fi
+{
+	sh "$here/deploy/pki.sh" --dir "$PIPE" init &&
+		sh "$here/deploy/pki.sh" --dir "$PIPE" collector demo --san IP:127.0.0.1 --san DNS:localhost &&
+		for _r in $DEMO_REGIONS; do sh "$here/deploy/pki.sh" --dir "$PIPE" probe "probe-${_r%%:*}" "${_r%%:*}" || exit 1; done
+} >>"$LOGS/pki.log" 2>&1 || die "deploy/pki.sh failed (see $LOGS/pki.log)"
+say "  pki       endpoints: ${EP#"$here"/}/ (demo root CA); probes and collector: ${PIPE#"$here"/}/ (deploy/pki.sh)"
+
+# ---- PostgreSQL: initdb once under var/pg, reused by every run
+PGBIN=$(pg_config --bindir 2>/dev/null)
+[ -x "$PGBIN/initdb" ] || PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$PGBIN/initdb" ] || die "no PostgreSQL server (initdb) found; make demo installs postgresql"
+PGD=$VAR/pg
+AS=""
+mkdir -p "$PGD" || die "mkdir $PGD failed"
+if [ "$(id -u)" = 0 ]; then
+	chown postgres "$PGD" && chmod 0755 "$VAR" || die "chown postgres $PGD failed"
+	AS="runuser -u postgres --"
+	$AS test -w "$PGD" || die "the postgres user cannot write $PGD (is a parent directory closed to others?)"
+fi
+if [ ! -f "$PGD/data/PG_VERSION" ]; then
+	$AS "$PGBIN/initdb" -D "$PGD/data" -A trust -U postgres --no-sync >"$LOGS/initdb.log" 2>&1 ||
+		die "initdb failed (see $LOGS/initdb.log)"
+	printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$PGD/data/postgresql.conf"
+	_init="initialised"
+else
+	_init="reused"
+fi
+# a PostgreSQL left by a killed run is stopped first
+$AS "$PGBIN/pg_ctl" -D "$PGD/data" status >/dev/null 2>&1 &&
+	$AS "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w stop >>"$LOGS/pg_ctl.log" 2>&1
+: >"$LOGS/postgres.log"
+[ -n "$AS" ] && chown postgres "$LOGS/postgres.log"
+$AS "$PGBIN/pg_ctl" -D "$PGD/data" -l "$LOGS/postgres.log" -w -t 60 \
+	-o "-p $P_pg -c listen_addresses=127.0.0.1 -k $PGD" start >>"$LOGS/pg_ctl.log" 2>&1 ||
+	die "PostgreSQL did not start (see $LOGS/postgres.log)"
+PG_STOP="$AS $PGBIN/pg_ctl -D $PGD/data -m fast -w stop"
+PG_CONNINFO="host=127.0.0.1 port=$P_pg user=postgres dbname=postgres connect_timeout=5"
+PSQL="psql -X -q -At -h 127.0.0.1 -p $P_pg -U postgres -d postgres"
+say "  postgres  ${PGD#"$here"/} ($_init), 127.0.0.1:$P_pg"
+
+# ---- collector and pager
+write_collector
+"$COLLECTOR" migrate -c "$RUN/collector.yaml" >>"$LOGS/migrate.log" 2>&1 || die "migrate failed (see $LOGS/migrate.log)"
+"$COLLECTOR" run -c "$RUN/collector.yaml" --check-config >>"$LOGS/collector.log" 2>&1 ||
+	die "collector configuration refused (see $LOGS/collector.log)"
+start pager python3 "$here/tests/harness/webhook_receiver.py" --port "$P_hook" \
+	--log "$D/pager.jsonl" --secret "$HOOK_SECRET" --reject-bad-sig
+start collector "$COLLECTOR" run -c "$RUN/collector.yaml"
+
+# ---- endpoints
+API_UP=1
+WWW_CERT=www
+AP_SHOP=$P_shop
+write_nginx
+nginx -t -q -c "$D/nginx/nginx.conf" -p "$D/nginx" >>"$LOGS/nginx.log" 2>&1 || die "nginx refused its configuration (see $LOGS/nginx.log)"
+start nginx nginx -c "$D/nginx/nginx.conf" -p "$D/nginx" -e "$LOGS/nginx.log"
+export OPENSSL_CONF=/dev/null
+start s_server-mtls openssl s_server -accept "127.0.0.1:$P_mtls" -www -quiet -no-CAfile -no-CApath \
+	-no-CAstore -cert "$EP/mtls.pem" -key "$EP/mtls.key" -cert_chain "$EP/int.pem" \
+	-Verify 1 -CAfile "$EP/ca-bundle.pem"
+start s_server-revoked openssl s_server -accept "127.0.0.1:$P_revoked" -www -quiet -no-CAfile \
+	-no-CApath -no-CAstore -cert "$EP/revoked.pem" -key "$EP/revoked.key" -cert_chain "$EP/int.pem" \
+	-status_file "$EP/revoked.der"
+unset OPENSSL_CONF
+echo "slow $P_slowfront 127.0.0.1:$P_slowbackend" >"$RUN/relay-slow.map"
+start relay-slow "$RELAY" --map "$RUN/relay-slow.map" --region slow-backend --delay-ms 250
+
+# ---- regions
+for _r in $DEMO_REGIONS; do
+	IFS=: read -r _name _delay _loss <<EOF
+$_r
+EOF
+	write_map "$_name"
+	start "relay-$_name" "$RELAY" --map "$RUN/relay-$_name.map" --region "$_name" \
+		--delay-ms "$_delay" --loss "$_loss" --seed "$P_pg"
 done
-[ -t 1 ] && echo
 
-PSQL="$TW_PG_PSQL -d postgres -P pager=off"
-step "health grid: handshake success by endpoint and region (last ${secs}s, from rollup_1m)"
-$PSQL -c "
-SELECT service AS endpoint,
-  max(CASE WHEN region = 'eu-west'  THEN round(100.0 * successes / attempts) || '%' END) AS \"eu-west\",
-  max(CASE WHEN region = 'us-east'  THEN round(100.0 * successes / attempts) || '%' END) AS \"us-east\",
-  max(CASE WHEN region = 'ap-south' THEN round(100.0 * successes / attempts) || '%' END) AS \"ap-south\"
-FROM (SELECT service, region, sum(successes) successes, sum(attempts) attempts
-      FROM rollup_1m GROUP BY 1, 2) s
-GROUP BY 1 ORDER BY 1"
+# everything listening? (a process that died says so in its log)
+python3 - 60 collector:$P_ingest collector-http:$P_http pager:$P_hook nginx:$P_www \
+	s_server-mtls:$P_mtls s_server-revoked:$P_revoked relay-slow:$P_slowfront \
+	relay-us-east:$P_R_us_east_www relay-eu-west:$P_R_eu_west_www relay-ap-south:$P_R_ap_south_www \
+	<<'EOF' || die "servers did not come up"
+import socket, sys, time
+deadline = time.monotonic() + float(sys.argv[1])
+for arg in sys.argv[2:]:
+    name, port = arg.rsplit(":", 1)
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                print("demo: %s does not listen on 127.0.0.1:%s after %ss (see its log)"
+                      % (name, port, sys.argv[1]), file=sys.stderr)
+                sys.exit(1)
+            time.sleep(0.1)
+EOF
+for _r in $DEMO_REGIONS; do
+	_name=${_r%%:*}
+	write_probe "$_name"
+	"$PROBE" run -c "$RUN/probe-$_name.yaml" --check-config >>"$LOGS/probe-$_name.log" 2>&1 ||
+		die "probe-$_name.yaml refused (see $LOGS/probe-$_name.log)"
+	start "probe-$_name" "$PROBE" run -c "$RUN/probe-$_name.yaml"
+done
+say "  endpoints 12 on nginx and openssl s_server: www api shop expiring expired nochain wrongname"
+say "            tls10 tls13 mtls revoked slow (.demo.test); profiles modern and legacy, every 2 s"
+say "  regions   us-east 5 ms, eu-west 40 ms, ap-south 150 ms + 1% loss (one way, each direction)"
 
-step "why: outcomes per endpoint (all regions, all profiles)"
-$PSQL -c "
-SELECT service AS endpoint, outcome, count(*) AS results,
-       string_agg(DISTINCT region, ',') AS regions
-FROM results GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+H=http://127.0.0.1:$P_http
+REPORT_DIR=$D/reports
+cat >"$D/state.env" <<EOF
+DEMO_HTTP=$H
+DEMO_PG_CONNINFO="$PG_CONNINFO"
+DEMO_PAGER_LOG=$D/pager.jsonl
+DEMO_EVENTS=$D/events.log
+DEMO_REPORT_DIR=$REPORT_DIR
+DEMO_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+EOF
+: >"$D/events.log"
+say ""
+say "Open:"
+say "  dashboard   $H/"
+say "  API         curl -s '$H/api/v1/grid?window=5m'                   (region x endpoint health)"
+say "              curl -s '$H/api/v1/alerts?state=all'                 (the page, tickets)"
+say "              curl -s '$H/api/v1/targets/shop.demo.test%3A443'     (certificate drift)"
+say "              curl -s '$H/api/v1/slis?window=5m&group_by=region'   (latency per region)"
+say "              curl -s $H/metrics | grep ^tlswatch_result_outcome"
+say "  pager       $D/pager.jsonl (what the webhook receiver got)"
+say "  report      $REPORT_DIR/ (written when the demo stops)"
+say "  database    $PSQL"
+say ""
+[ "$SECS" -gt 0 ] && say "Running for ${SECS}s (DEMO_SECONDS). Events:" || say "Running until Ctrl-C. Events:"
 
-step "latency: handshake p50 / p95 (ms) per region, completed handshakes"
-$PSQL -c "
-SELECT region, count(*) AS handshakes,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY handshake_ms)::numeric, 2) AS p50_ms,
-       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY handshake_ms)::numeric, 2) AS p95_ms
-FROM results WHERE tls_version IS NOT NULL GROUP BY 1 ORDER BY 1"
-
-step "certificate inventory: where each certificate is served"
-$PSQL -c "
-SELECT left(c.fingerprint_sha256, 16) AS fingerprint, c.subject, c.not_after::date AS not_after,
-       s.target || ':' || s.port AS target, string_agg(s.region, ',' ORDER BY s.region) AS regions
-FROM certificates c JOIN certificate_sightings s USING (fingerprint_sha256)
-GROUP BY 1, 2, 3, 4 ORDER BY 4, 1"
-
-step "probes (identity and region from their certificates)"
-$PSQL -c "SELECT probe_id, region, version, last_seq, round(clock_offset_ms::numeric, 1) AS clock_offset_ms,
-               last_seen FROM probes ORDER BY 1"
-
-step "alerts (evaluated every 5 s by the collector holding the evaluator lock)"
-$PSQL -c "SELECT rule, severity, state, subject, region_group AS regions, left(summary, 90) AS summary
-          FROM alerts WHERE state <> 'resolved' ORDER BY severity, rule, subject"
-
-step "SLO status now (tlswatch-collector evaluate --dry-run)"
-"$COLLECTOR" evaluate -c "$TW_WORK/collector.yaml" --dry-run 2>/dev/null | head -30
-
-step "a report of the last day (tlswatch-collector report; docs/reports.md)"
-REPORTS="$here/$B/demo-report"
-mkdir -p "$REPORTS" && "$COLLECTOR" report -c "$TW_WORK/collector.yaml" --period 1d \
-	--format html,pdf,md,json --out "$REPORTS" 2>"$TW_WORK/logs/report.log" \
-	|| { cat "$TW_WORK/logs/report.log"; tw_die "report failed"; }
-
-step "the pager received (signed webhooks, verified by the receiver)"
-python3 - "$TW_WORK/pager.jsonl" <<'EOF'
+event() { # what happened, with the seconds since the probes started
+	_line=$(printf '  [%4ss] %s' "$1" "$2")
+	say "$_line"
+	echo "t=$1 $3" >>"$D/events.log"
+}
+nginx_reload() { kill -HUP "$(pid_of nginx)" 2>/dev/null; }
+fp() { openssl x509 -in "$EP/$1.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | cut -c1-12; }
+# What reached the pager since the last look: one line per delivery; the
+# receiver's log is kept across runs, so this run starts at its end.
+PAGER_SEEN=$(wc -l <"$D/pager.jsonl" 2>/dev/null || echo 0)
+pager_news() {
+	_out=$(python3 - "$D/pager.jsonl" "$PAGER_SEEN" <<'EOF'
 import json, sys
-n = ok = 0
 try:
     lines = open(sys.argv[1]).read().splitlines()
 except OSError:
     lines = []
-for line in lines:
-    r = json.loads(line)
-    n += 1
-    ok += r.get("sig") is True
+seen = int(sys.argv[2])
+for line in lines[seen:]:
     try:
-        body = json.loads(r["body"])
-    except Exception:
-        body = {}
-    a = body.get("data", body)
-    print("  %-9s %-8s %s" % (a.get("action", a.get("event", "?")), a.get("severity", "?"),
-                              (a.get("summary") or "")[:100]))
-print("  %d notifications, %d with a valid signature" % (n, ok))
-EOF
-
-step "collector: /readyz and a few /metrics lines"
-python3 - "$HTTP" <<'EOF'
-import sys, urllib.request
-port = sys.argv[1]
-for path in ("/readyz", "/metrics"):
-    try:
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read().decode()
-    except Exception as e:
-        body = f"error: {e}"
-    if path == "/readyz":
-        print("readyz:", body.strip())
+        rec = json.loads(line)
+        d = json.loads(rec["body"]).get("data", {})
+    except (ValueError, KeyError):
+        continue
+    if not 200 <= rec.get("status", 0) < 300:
+        continue
+    if d.get("action") == "trigger":
+        print("pager <- %s fired: %s" % (d.get("severity", "?"), (d.get("summary") or "")[:90]))
     else:
-        for line in body.splitlines():
-            if line.startswith("#"):
-                continue
-            if any(k in line for k in ("rows_inserted", "results_received", "evaluator_leader",
-                                       "notify_delivered")):
-                print(" ", line)
+        print("pager <- %s resolved: %s %s (%s)" % (d.get("severity", "?"), d.get("rule", "?"),
+                                                d.get("subject", "?"), d.get("region_group", "all")))
+print(len(lines))
 EOF
+)
+	PAGER_SEEN=$(printf '%s\n' "$_out" | tail -1)
+	printf '%s\n' "$_out" | sed '$d' | while IFS= read -r _l; do [ -n "$_l" ] && printf '  [%4ss] %s\n' "$t" "$_l"; done
+}
 
-if [ "${DEMO_KEEP:-0}" = 1 ]; then
-	echo
-	echo "DEMO_KEEP=1: everything keeps running; PostgreSQL: $TW_PG_PSQL -d postgres"
-	echo "collector metrics: http://127.0.0.1:$HTTP/metrics   (Ctrl-C stops it all)"
-	while :; do sleep 3600; done
+summary() {
+	_since="to_timestamp($T0)"
+	_res=$($PSQL -c "SELECT count(*) FROM results WHERE received_at >= $_since" 2>/dev/null)
+	_al=$($PSQL -c "SELECT count(*) FILTER (WHERE state = 'firing') || ' firing, ' || count(*) FILTER (WHERE state = 'resolved' AND resolved_at >= $_since) || ' resolved' FROM alerts" 2>/dev/null)
+	_hooks=$(python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    n += r["t"] >= float(sys.argv[2]) and 200 <= r["status"] < 300 and r["sig"] is True
+print(n)' "$D/pager.jsonl" "$T0" 2>/dev/null)
+	say "demo: ${t}s of probing: ${_res:-?} results from 3 regions x 12 endpoints; alerts now ${_al:-?}; ${_hooks:-0} signed webhooks delivered to the pager"
+}
+# ---- the story: events at fixed seconds of wall-clock time since the
+# probes started (a loaded machine delays a step, never skips one)
+t=0
+L0=$(date +%s)
+step=0
+while [ "$STOP" = 0 ]; do
+	sleep 1
+	t=$(($(date +%s) - L0))
+	if [ $step = 0 ] && [ $t -ge 10 ]; then
+		step=1
+		AP_SHOP=$P_shoplegacy
+		write_map ap-south
+		kill -HUP "$(pid_of relay-ap-south)" 2>/dev/null
+		event $t "ap-south's load balancer now sends shop.demo.test to the legacy backend (another certificate: drift)" reroute
+	fi
+	if [ $step = 1 ] && [ $t -ge 15 ]; then
+		step=2
+		API_UP=0
+		write_nginx
+		nginx_reload
+		event $t "api.demo.test goes down (its server stops listening): the page should fire" api_down
+	fi
+	if [ $step = 2 ] && [ $t -ge 30 ]; then
+		step=3
+		WWW_CERT=www-rotated
+		write_nginx
+		nginx_reload
+		event $t "www.demo.test's certificate is rotated: sha256 $(fp www)... -> $(fp www-rotated)..." rotate
+	fi
+	if [ $step = 3 ] && [ $t -ge 45 ]; then
+		step=4
+		API_UP=1
+		write_nginx
+		nginx_reload
+		event $t "api.demo.test is back: the page should resolve" api_up
+	fi
+	pager_news
+	for _p in $PIDS; do
+		alive "$_p" || { say "demo: a process (pid $_p) exited; see $LOGS/"; STOP=1; break; }
+	done
+	[ "$SECS" -gt 0 ] && [ "$t" -ge "$SECS" ] && break
+done
+
+[ "$STOP" = 1 ] && say ""
+SUMMARY=$(summary)
+
+# ---- the report (h-report's subcommand, when this build has it)
+if "$COLLECTOR" report --help >/dev/null 2>&1; then
+	if "$COLLECTOR" report -c "$RUN/collector.yaml" --period 7d --out "$REPORT_DIR" \
+		>"$RUN/report.out" 2>>"$LOGS/report.log"; then
+		say "report: $(grep -E '\.(html|pdf)$' "$RUN/report.out" | tr '\n' ' ')"
+	else
+		say "report: failed (see $LOGS/report.log)"
+	fi
+else
+	say "reports: not available in this build"
 fi
-echo
-echo "demo: done; everything stopped. (DEMO_KEEP=1 make demo keeps it running.)"
 exit 0
