@@ -316,7 +316,7 @@ void daemon_runner_abandon_all(struct daemon *d)
 {
 	if (!d->runs)
 		return;
-	size_t n = 0, shown = 0;
+	size_t n = 0, shown = 0, lookups = 0;
 	char list[1024] = "";
 	size_t off = 0;
 	while (d->runs) {
@@ -329,8 +329,10 @@ void daemon_runner_abandon_all(struct daemon *d)
 			break;
 		}
 		if (run->fan) {
-			if (run->dnsreq)
+			if (run->dnsreq) {
 				evdns_getaddrinfo_cancel(run->dnsreq);
+				lookups++;
+			}
 			run->dnsreq = NULL;
 			run->resolving = false;
 			daemon_runner_end(d, run);
@@ -352,4 +354,6 @@ void daemon_runner_abandon_all(struct daemon *d)
 	if (n)
 		log_warn("stop: abandoned %zu in-flight handshakes (not written): %s%s", n, list,
 			 n > shown ? ", ..." : "");
+	if (lookups)
+		log_warn("stop: abandoned %zu address lookups of addresses: all targets", lookups);
 }

@@ -10,7 +10,7 @@
 #   sh tests/integration/test_addresses.sh build/tests/test_addresses [CRITERION ARGS...]
 #
 # Exports TW_PKI (targets), TW_PIPE (stream), TW_BUILD, TW_PORT_{DNS,LB,
-# CRL_REVOKED,COLLECTOR,HTTP} and the TW_PG_* variables of pg.sh.
+# CRL_REVOKED,COLLECTOR,HTTP,SILENT_DNS} and the TW_PG_* variables of pg.sh.
 set -u
 bin=${1:?usage: test_addresses.sh TEST_BINARY [ARGS...]}
 shift
@@ -22,7 +22,7 @@ command -v openssl >/dev/null || { echo "test_addresses.sh: openssl not found" >
 
 tw_init
 PKI=$TW_WORK/pki
-tw_alloc_ports PG COLL HTTP DNS LB CRLHTTP CRL_REVOKED UNUSED
+tw_alloc_ports PG COLL HTTP DNS LB CRLHTTP CRL_REVOKED UNUSED SILENT_DNS
 sh "$here/mkpki-signals.sh" "$PKI" "$UNUSED" "$CRLHTTP" >/dev/null || tw_die "mkpki-signals.sh failed"
 sh "$here/mkpki-pipeline.sh" "$TW_WORK/pipe" >/dev/null || tw_die "mkpki-pipeline.sh failed"
 
@@ -54,4 +54,10 @@ PYEOF
 export TW_PKI="$PKI" TW_PIPE="$TW_WORK/pipe" TW_BUILD="${TW_BUILD:-build}"
 export TW_PORT_DNS="$DNS" TW_PORT_LB="$LB" TW_PORT_CRL_REVOKED="$CRL_REVOKED"
 export TW_PORT_COLLECTOR="$COLL" TW_PORT_HTTP="$HTTP"
+# a UDP port with a bound socket that never answers: lookups stay pending
+tw_start silent_dns - /usr/bin/python3 -c "import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', int(sys.argv[1])))
+time.sleep(3600)" "$SILENT_DNS"
+export TW_PORT_SILENT_DNS="$SILENT_DNS"
 tw_run_watched 180 "$bin" --jobs 1 "$@"
