@@ -4,7 +4,6 @@
  */
 #include "rules_addr.h"
 #include "rules_int.h"
-#include "rules_other.h"
 
 #include <stdio.h>
 
@@ -74,7 +73,7 @@ int rules_addr_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
 	if (m->c.enabled) {
 		char now[32], cur[32], hold[32];
 		rules_fmt_i64(now, sizeof now, now_ms);
-		rules_fmt_i64(cur, sizeof cur, RULES_CURRENT_MS);
+		rules_fmt_i64(cur, sizeof cur, RULES_ADDR_WINDOW_MS);
 		rules_fmt_i64(hold, sizeof hold, m->fingerprint_for_ms);
 		const char *p[] = { now, cur, hold };
 		if (rules_sql_observe(c, run, "addr_cert_mismatch", sql_addr, 3, p,

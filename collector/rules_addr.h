@@ -9,7 +9,7 @@
  *   addr_cert_mismatch  ticket  addr_cert_mismatch:host:port[/sni]:all
  *
  * Condition (the exact SQL is in rules_addr.c): within the last
- * RULES_CURRENT_MS, the latest certificate per (target, sni, profile,
+ * RULES_ADDR_WINDOW_MS, the latest certificate per (target, sni, profile,
  * region, address) - compared per profile and region, since one address
  * may serve an RSA and an ECDSA certificate to different clients, and
  * geo-DNS gives regions different addresses - has at least two distinct
@@ -37,6 +37,10 @@
 
 #include "alerts.h"
 #include "slo_config.h"
+
+/* "Currently served": the latest result per address within this window
+ * before now (the certificate rules' RULES_CURRENT_MS, rules_other.h). */
+#define RULES_ADDR_WINDOW_MS (3600 * 1000LL)
 
 /* Observes every target whose addresses serve different certificates at
  * now_ms and marks the rule evaluated (also when disabled, so its alerts

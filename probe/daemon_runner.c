@@ -286,8 +286,11 @@ void daemon_runner_start(struct sched_entry *se, void *arg)
 	struct evdns_getaddrinfo_request *q =
 		check_addrs_lookup(d->dns, t->connect_host ? t->connect_host : t->host,
 				   fan_resolved, run);
-	if (run->resolving)
+	if (run->resolving && q)
 		run->dnsreq = q;
+	else if (run->resolving)
+		/* not started and no answer: the handshake on the name reports why */
+		fan_resolved(EVUTIL_EAI_FAIL, NULL, run);
 	fan_release(d, run);
 }
 
