@@ -85,6 +85,9 @@ static const struct col cols[] = {
 	{ "total_ms", "double precision", NULL, NULL },
 	{ "ocsp_error", "text", NULL, NULL },
 	{ "ocsp_responder_named", "boolean", NULL, NULL },
+	{ "crl_status", "text", NULL, NULL },
+	{ "crl_detail", "text", NULL, NULL },
+	{ "resume_detail", "text", NULL, NULL },
 };
 #define NCOLS (sizeof cols / sizeof cols[0])
 
@@ -527,6 +530,9 @@ int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char
 	put_dbl(b, r->has_total_ms, r->total_ms);
 	put_str(b, r->ocsp_error);
 	put_bool(b, r->has_ocsp_responder_named, r->ocsp_responder_named);
+	put_str(b, r->crl_status);
+	put_str(b, r->crl_detail);
+	put_str(b, r->resume_detail);
 	strbuf_put(b, "\n", 1);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "rules_addr.h"
 #include "rules_certs.h"
 #include "rules_quorum.h"
 
@@ -530,7 +531,8 @@ int rules_other_eval(PGconn *c, int64_t now_ms, const struct slo_config *cfg,
 	    rule_mtls_mass(c, now, cfg, run, err, errlen) ||
 	    rule_sni_mismatch(c, now, cfg, run, err, errlen) ||
 	    rule_drift(c, now, cfg, run, err, errlen) ||
-	    rules_quorum_eval(c, now_ms, cfg, run, err, errlen))
+	    rules_quorum_eval(c, now_ms, cfg, run, err, errlen) ||
+	    rules_addr_eval(c, now_ms, cfg, run, err, errlen))
 		return -1;
 	return 0;
 }

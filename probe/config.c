@@ -42,7 +42,7 @@ static const char *const DEFAULTS_KEYS[] = { "interval", "timeout", "profiles",
 static const char *const TARGET_KEYS[] = { "host", "port", "sni", "no_sni", "connect_to",
 					   "service", "labels", "profiles", "interval",
 					   "timeout", "starttls", "client_cert", "client_key",
-					   "ca_file", "revocation", "resume", NULL };
+					   "ca_file", "revocation", "resume", "addresses", NULL };
 static const char *const LOG_KEYS[] = { "level", "json", NULL };
 
 static struct config_pos pos_of(const yaml_node_t *n)
@@ -89,6 +89,18 @@ static int get_revocation(struct yc *yc, yaml_node_t *v, const char *ctx,
 		*out = CONFIG_REV_OCSP_CRL;
 	else
 		return YC_ERRN(yc, v, ctx, "expected staple, ocsp, crl or ocsp,crl, got \"%.64s\"", s);
+	return 0;
+}
+
+/* addresses: one (the default: the first address that answers) or all. */
+static int get_addresses(struct yc *yc, yaml_node_t *v, const char *ctx, bool *all)
+{
+	const char *s = yamlcfg_want_scalar(yc, v, ctx, true);
+	if (!s)
+		return -1;
+	if (strcmp(s, "all") != 0 && strcmp(s, "one") != 0)
+		return YC_ERRN(yc, v, ctx, "expected all or one, got \"%.64s\"", s);
+	*all = strcmp(s, "all") == 0;
 	return 0;
 }
 
@@ -464,6 +476,9 @@ static int parse_target(struct yc *yc, yaml_node_t *m, size_t idx, struct probe_
 		return -1;
 	yamlcfg_subctx(c, sizeof c, ctx, "resume");
 	if ((v = yamlcfg_get(yc, m, "resume", NULL)) && yamlcfg_bool(yc, v, c, &t->resume) < 0)
+		return -1;
+	yamlcfg_subctx(c, sizeof c, ctx, "addresses");
+	if ((v = yamlcfg_get(yc, m, "addresses", NULL)) && get_addresses(yc, v, c, &t->all_addresses) < 0)
 		return -1;
 	return 0;
 }

@@ -66,6 +66,7 @@ struct config_target {
 	char *ca_file;                 /* trust store for this target; NULL = system store */
 	enum config_revocation revocation;
 	bool resume;                   /* resume: true - a second handshake resuming the session */
+	bool all_addresses;            /* addresses: all - one handshake per A/AAAA address */
 	struct config_pos pos;         /* the "- host: ..." mapping */
 	struct config_pos client_cert_pos, client_key_pos;
 	struct config_pos ca_file_pos; /* the target's value, or defaults.ca_file's */

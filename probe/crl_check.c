@@ -3,8 +3,8 @@
  *
  * One check walks the chain from the leaf up, one certificate at a time:
  * its first http:// distribution point is looked up in the cache, fetched
- * when absent or past its nextUpdate (HTTP GET, libevent's evhttp, the
- * body capped by libevent itself), then verified: issued under the name of
+ * when absent or past its nextUpdate (HTTP GET by the common fetcher,
+ * http_fetch.h, the body capped), then verified: issued under the name of
  * the certificate's issuer in the chain and signed by its key, thisUpdate
  * not in the future and nextUpdate not past (five minutes of skew either
  * way). A CRL that lists the certificate wins over everything else: a
@@ -20,9 +20,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+
+#include "http_fetch.h"
 
 #define CRL_SKEW_SEC 300
 
@@ -98,11 +97,8 @@ struct crl_check {
 	int checked;                   /* certificates that named a CRL */
 	struct crl_verdict v;
 	struct event *step_ev;         /* runs step() from the loop */
-	struct evhttp_connection *conn;
-	struct evhttp_uri *uri;
-	char *url;                     /* of the fetch in flight */
-	bool failed;                   /* libevent's error callback ran */
-	enum evhttp_request_error error;
+	struct http_fetch *fetch;      /* in flight, or finished and freed by the next step */
+	char *url;                     /* of that fetch */
 	bool done;
 };
 
@@ -204,14 +200,8 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
  * its own callback (libevent would use it after). */
 static void fetch_release(struct crl_check *k)
 {
-	if (k->conn) {
-		evhttp_connection_free(k->conn);
-		k->conn = NULL;
-	}
-	if (k->uri) {
-		evhttp_uri_free(k->uri);
-		k->uri = NULL;
-	}
+	http_fetch_free(k->fetch);
+	k->fetch = NULL;
 	free(k->url);
 	k->url = NULL;
 }
@@ -222,40 +212,24 @@ static void fetch_over(struct crl_check *k)
 	event_active(k->step_ev, EV_TIMEOUT, 0);
 }
 
-static void on_http_error(enum evhttp_request_error e, void *arg)
-{
-	struct crl_check *k = arg;
-	k->error = e;
-	k->failed = true;
-}
-
-static void on_http_done(struct evhttp_request *req, void *arg)
+/* http_fetch_cb: judge the CRL, then the next certificate from the loop. */
+static void on_fetched(const unsigned char *body, size_t n, const char *why, void *arg)
 {
 	struct crl_check *k = arg;
 	int d = k->next;
 	if (k->done || !k->url)
 		return;
-	int code = req ? evhttp_request_get_response_code(req) : 0;
-	if (k->failed || code != 200) {
+	if (!body) {
 		k->v.unreachable = true;
-		if (k->failed && k->error == EVREQ_HTTP_DATA_TOO_LONG)
-			note(k, d, "CRL %s larger than %u bytes", k->url, CRL_MAX_BYTES);
-		else if (code)
-			note(k, d, "CRL %s: HTTP %d", k->url, code);
-		else
-			note(k, d, "CRL %s: connection failed", k->url);
-		k->failed = false;
+		note(k, d, "CRL %s: %s", k->url, why);
 		fetch_over(k);
 		return;
 	}
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t n = evbuffer_get_length(in);
-	const unsigned char *p = n && n <= CRL_MAX_BYTES ? evbuffer_pullup(in, -1) : NULL;
-	X509_CRL *crl = p ? d2i_X509_CRL(NULL, &p, (long)n) : NULL;
+	const unsigned char *p = body;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)n);
 	if (!crl) {
 		/* some servers publish PEM */
-		BIO *b = n && n <= CRL_MAX_BYTES ? BIO_new_mem_buf(evbuffer_pullup(in, -1), (int)n)
-						 : NULL;
+		BIO *b = BIO_new_mem_buf(body, (int)n);
 		crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
 		BIO_free(b);
 	}
@@ -277,42 +251,21 @@ static void on_http_done(struct evhttp_request *req, void *arg)
 	fetch_over(k);
 }
 
-/* Starts the GET of url; false with the reason noted when it cannot. */
+/* Starts the GET of url (owned from here); false with the reason noted
+ * when it cannot. */
 static bool fetch(struct crl_check *k, char *url)
 {
-	struct evhttp_request *hreq = NULL;
+	char err[256];
 	k->url = url;
-	k->uri = evhttp_uri_parse(url);
-	const char *host = k->uri ? evhttp_uri_get_host(k->uri) : NULL;
-	if (!host) {
+	k->fetch = http_fetch_start(k->base, k->dns, url, "CRL", NULL, CRL_MAX_BYTES,
+				    k->timeout_ms, on_fetched, k, err, sizeof err);
+	if (k->fetch)
+		return true;
+	if (strncmp(err, "unusable", 8) == 0)
 		k->v.invalid = true;
-		note(k, k->next, "unusable CRL URL \"%.80s\"", url);
-		return false;
-	}
-	int port = evhttp_uri_get_port(k->uri);
-	const char *path = evhttp_uri_get_path(k->uri);
-	k->conn = evhttp_connection_base_new(k->base, k->dns, host, (unsigned short)(port > 0 ? port : 80));
-	if (!k->conn)
-		goto oom;
-	struct timeval tv = { (time_t)(k->timeout_ms / 1000),
-			      (suseconds_t)((long)(k->timeout_ms * 1000) % 1000000) };
-	evhttp_connection_set_timeout_tv(k->conn, &tv);
-	evhttp_connection_set_retries(k->conn, 0);
-	evhttp_connection_set_max_body_size(k->conn, CRL_MAX_BYTES);
-	evhttp_connection_set_max_headers_size(k->conn, 16 * 1024);
-	if (!(hreq = evhttp_request_new(on_http_done, k)))
-		goto oom;
-	evhttp_request_set_error_cb(hreq, on_http_error);
-	struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
-	evhttp_add_header(h, "Host", host);
-	evhttp_add_header(h, "Connection", "close");
-	/* evhttp_make_request owns hreq from here, even on failure */
-	if (evhttp_make_request(k->conn, hreq, EVHTTP_REQ_GET, path && *path ? path : "/") != 0)
-		goto oom;
-	return true;
-oom:
-	k->v.unreachable = true;
-	note(k, k->next, "cannot request CRL %s", url);
+	else
+		k->v.unreachable = true;
+	note(k, k->next, "%s", err);
 	return false;
 }
 
@@ -379,10 +332,7 @@ void crl_check_free(struct crl_check *k)
 	if (!k)
 		return;
 	k->done = true;
-	if (k->conn)
-		evhttp_connection_free(k->conn);
-	if (k->uri)
-		evhttp_uri_free(k->uri);
+	http_fetch_free(k->fetch);
 	free(k->url);
 	if (k->step_ev)
 		event_free(k->step_ev);

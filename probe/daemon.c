@@ -236,11 +236,7 @@ static struct event_base *base_new(void)
 
 static void daemon_free(struct daemon *d)
 {
-	while (d->runs) {
-		struct drun *run = d->runs;
-		handshake_free(run->conn);
-		daemon_runner_end(d, run);
-	}
+	daemon_runner_abandon_all(d);
 	uplink_free(d->uplink);
 	if (d->spool) {
 		char err[512];
@@ -302,8 +298,17 @@ int daemon_run(const struct daemon_opts *o)
 	raise_nofile(c->concurrency);
 
 	d->base = base_new();
-	d->dns = d->base ? evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
-	if (!d->dns && d->base) {
+	if (o->nameserver && d->base) {
+		/* as check --nameserver: only that server (tests: a stub zone) */
+		d->dns = evdns_base_new(d->base, 0);
+		if (d->dns && evdns_base_nameserver_ip_add(d->dns, o->nameserver) != 0) {
+			log_error("bad --nameserver \"%s\": IP[:PORT] expected", o->nameserver);
+			rc = DAEMON_EXIT_CONFIG;
+			goto out;
+		}
+	} else if (d->base)
+		d->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!d->dns && d->base && !o->nameserver) {
 		/* no resolv.conf: /etc/hosts and literals still work */
 		d->dns = evdns_base_new(d->base, 0);
 		if (d->dns)

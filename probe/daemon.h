@@ -53,6 +53,7 @@ struct daemon_opts {
 	unsigned summary_ms;        /* summary log + stats file period; 0 = 60000 */
 	int log_level;              /* -1: from the config (default info) */
 	int log_json;               /* -1: from the config */
+	const char *nameserver;     /* IP[:PORT]: the one DNS server asked; NULL: resolv.conf */
 };
 
 /* Runs until stopped. Returns DAEMON_EXIT_*: 2 when the configuration (or

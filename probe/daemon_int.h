@@ -21,6 +21,11 @@
  *                   scheduler entry, the hs_conn. Freed in run_done() (the
  *                   done callback, delivered from its own event, so hs_free
  *                   there is allowed) or when abandoned at shutdown.
+ *                   A target with `addresses: all` first gets a fan run: no
+ *                   hs_conn, its DNS lookup (dnsreq) in flight; the answer
+ *                   starts one child run per address (parent = the fan, which
+ *                   counts them in pending). The fan alone holds the
+ *                   scheduler entry: it is done when its last child is.
  *
  * States of the daemon (d->state, changed only by set_state()):
  *   RUNNING   scheduling and writing results
@@ -99,8 +104,13 @@ struct dgen {
 struct drun {
 	struct daemon *d;
 	struct dentry *de;
-	struct sched_entry *se;
-	struct hs_conn *conn;
+	struct sched_entry *se;     /* NULL in a fan's child */
+	struct hs_conn *conn;       /* NULL in a fan */
+	struct drun *parent;        /* a fan's child: the fan */
+	struct evdns_getaddrinfo_request *dnsreq; /* a fan while its lookup runs */
+	bool fan;                   /* addresses: all, see above */
+	bool resolving;             /* a fan before its lookup answered */
+	unsigned pending;           /* a fan: children not done */
 	struct drun *prev, *next;
 };
 

@@ -4,9 +4,17 @@
  * delivers from its own event so hs_free there is allowed); a finished one
  * becomes a Result: classify -> result_fill -> identity, seq, service,
  * labels, interval, mtls -> pack -> spool_append -> uplink_kick.
+ *
+ * `addresses: all`: the entry first becomes a fan run that looks up the A
+ * and AAAA records on the loop (check_addrs.h, the lookup `check
+ * --all-addresses` uses), then one child handshake per address, each
+ * connecting there with the target's SNI, so each result carries its
+ * address. A name that does not resolve gets one handshake on the name,
+ * which reports the DNS failure as any target does.
  */
 #include "daemon.h"
 #include "daemon_int.h"
+#include "check_addrs.h"
 #include "handshake.h"
 #include "log.h"
 #include "result.h"
@@ -93,14 +101,27 @@ static void run_unlink(struct daemon *d, struct drun *run)
 	d->nruns--;
 }
 
+static void fan_release(struct daemon *d, struct drun *fan);
+
 void daemon_runner_end(struct daemon *d, struct drun *run)
 {
 	struct dgen *g = run->de->gen;
+	struct drun *fan = run->parent;
 	run_unlink(d, run);
-	sched_done(d->sched, run->se);
+	if (run->se)
+		sched_done(d->sched, run->se);
 	g->inflight--;
 	daemon_gen_release(d, g);
 	free(run);
+	if (fan)
+		fan_release(d, fan);
+}
+
+/* A fan is done when its lookup has answered and its last child is. */
+static void fan_release(struct daemon *d, struct drun *fan)
+{
+	if (--fan->pending == 0 && !fan->dnsreq && !fan->resolving)
+		daemon_runner_end(d, fan);
 }
 
 /* hs_done_cb: classify and write, as check.c does, then free. */
@@ -123,8 +144,9 @@ static void run_done(struct hs_conn *c, void *arg)
 				  de->t->host, de->t->port, de->p->name);
 	} else if (write_result(d, de, &r) == 0) {
 		d->by_outcome[cl.outcome]++;
-		log_debug("result seq=%llu target=%s:%u profile=\"%s\" outcome=%s total_ms=%.1f",
-			  (unsigned long long)r.seq, de->t->host, de->t->port, de->p->name,
+		log_debug("result seq=%llu target=%s:%u address=%s profile=\"%s\" outcome=%s total_ms=%.1f",
+			  (unsigned long long)r.seq, de->t->host, de->t->port,
+			  r.address ? r.address : "", de->p->name,
 			  classify_outcome_name(cl.outcome), r.has_total_ms ? r.total_ms : -1.0);
 	}
 	/* detach what write_result borrowed; result_clear frees the rest */
@@ -141,22 +163,46 @@ static void run_done(struct hs_conn *c, void *arg)
 		daemon_drain_check(d);
 }
 
-void daemon_runner_start(struct sched_entry *se, void *arg)
+/* A run in the in-flight list, counted in its generation. */
+static struct drun *run_new(struct daemon *d, struct dentry *de, struct sched_entry *se,
+			    struct drun *parent)
 {
-	struct daemon *d = arg;
-	struct dentry *de = se->udata;
-	const struct config_target *t = de->t;
 	struct drun *run = calloc(1, sizeof *run);
 	if (!run)
-		goto fail;
+		return NULL;
 	run->d = d;
 	run->de = de;
 	run->se = se;
+	run->parent = parent;
+	run->next = d->runs;
+	if (d->runs)
+		d->runs->prev = run;
+	d->runs = run;
+	d->nruns++;
+	de->gen->inflight++;
+	if (parent)
+		parent->pending++;
+	return run;
+}
+
+static void start_failed(struct daemon *d, const struct dentry *de)
+{
+	d->start_failures++;
+	if (err_log_due(d))
+		log_error("cannot start a handshake with %s:%u profile \"%s\": out of memory",
+			  de->t->host, de->t->port, de->p->name);
+}
+
+/* The handshake of a run; address: connect there (a fan's child), else to
+ * connect_to or the name. 0, or -1 (the caller ends the run). */
+static int run_handshake(struct drun *run, const char *address)
+{
+	const struct config_target *t = run->de->t;
 	struct hs_request req = {
 		.host = t->host,
 		.port = (uint16_t)t->port,
-		.connect_to = t->connect_host,
-		.connect_port = (uint16_t)t->connect_port,
+		.connect_to = address ? address : t->connect_host,
+		.connect_port = (uint16_t)t->connect_port,  /* 0: port */
 		.sni = t->sni,
 		.no_sni = t->no_sni,
 		.starttls = t->starttls,
@@ -164,25 +210,88 @@ void daemon_runner_start(struct sched_entry *se, void *arg)
 		.timeout_ms = t->timeout_ms,
 		.mtls_wait_ms = MTLS_WAIT_MS,
 		.resume = t->resume,
-		.tc = de->tc,
+		.tc = run->de->tc,
 	};
-	run->conn = handshake_start(d->base, d->dns, &req, run_done, run);
-	if (!run->conn)
-		goto fail;
-	run->next = d->runs;
-	if (d->runs)
-		d->runs->prev = run;
-	d->runs = run;
-	d->nruns++;
-	de->gen->inflight++;
-	return;
-fail:
-	free(run);
-	d->start_failures++;
-	if (err_log_due(d))
-		log_error("cannot start a handshake with %s:%u profile \"%s\": out of memory",
-			  t->host, t->port, de->p->name);
-	sched_done(d->sched, se);
+	run->conn = handshake_start(run->d->base, run->d->dns, &req, run_done, run);
+	return run->conn ? 0 : -1;
+}
+
+/* One child of fan connecting to address (NULL: the name). */
+static void fan_child(struct drun *fan, const char *address)
+{
+	struct daemon *d = fan->d;
+	struct drun *run = run_new(d, fan->de, NULL, fan);
+	if (!run) {
+		start_failed(d, fan->de);
+		return;
+	}
+	if (run_handshake(run, address) != 0) {
+		start_failed(d, fan->de);
+		daemon_runner_end(d, run);
+	}
+}
+
+/* evdns_getaddrinfo_cb of a fan. */
+static void fan_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	if (result == EVUTIL_EAI_CANCEL) {
+		/* abandoned at stop: the fan is gone already */
+		if (res)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	struct drun *fan = arg;
+	struct daemon *d = fan->d;
+	char addrs[CHECK_ADDRS_MAX][INET6_ADDRSTRLEN];
+	size_t n = 0;
+	fan->dnsreq = NULL;
+	fan->resolving = false;
+	if (result == 0 && res)
+		check_addrs_collect(res, addrs, CHECK_ADDRS_MAX, &n);
+	if (res)
+		evutil_freeaddrinfo(res);
+	fan->pending++;  /* held while its children start */
+	if (d->state == D_RUNNING) {
+		if (n == 0)
+			fan_child(fan, NULL);
+		for (size_t i = 0; i < n; i++)
+			fan_child(fan, addrs[i]);
+	}
+	fan_release(d, fan);
+	if (d->state == D_DRAINING)
+		daemon_drain_check(d);
+}
+
+void daemon_runner_start(struct sched_entry *se, void *arg)
+{
+	struct daemon *d = arg;
+	struct dentry *de = se->udata;
+	const struct config_target *t = de->t;
+	struct drun *run = run_new(d, de, se, NULL);
+	if (!run) {
+		start_failed(d, de);
+		sched_done(d->sched, se);
+		return;
+	}
+	if (!t->all_addresses) {
+		if (run_handshake(run, NULL) != 0) {
+			start_failed(d, de);
+			daemon_runner_end(d, run);
+		}
+		return;
+	}
+	run->fan = true;
+	run->resolving = true;
+	run->pending = 1;  /* held: the answer may come before the lookup returns */
+	struct evdns_getaddrinfo_request *q =
+		check_addrs_lookup(d->dns, t->connect_host ? t->connect_host : t->host,
+				   fan_resolved, run);
+	if (run->resolving && q)
+		run->dnsreq = q;
+	else if (run->resolving)
+		/* not started and no answer: the handshake on the name reports why */
+		fan_resolved(EVUTIL_EAI_FAIL, NULL, run);
+	fan_release(d, run);
 }
 
 void daemon_runner_pump(struct daemon *d)
@@ -210,11 +319,28 @@ void daemon_runner_abandon_all(struct daemon *d)
 {
 	if (!d->runs)
 		return;
-	size_t n = d->nruns, shown = 0;
+	size_t n = 0, shown = 0, lookups = 0;
 	char list[1024] = "";
 	size_t off = 0;
 	while (d->runs) {
+		/* a fan with children goes with its last child */
 		struct drun *run = d->runs;
+		while (run && run->fan && run->pending > 0)
+			run = run->next;
+		if (!run) {
+			log_error("stop: %zu runs left that wait for each other", d->nruns);
+			break;
+		}
+		if (run->fan) {
+			if (run->dnsreq) {
+				evdns_getaddrinfo_cancel(run->dnsreq);
+				lookups++;
+			}
+			run->dnsreq = NULL;
+			run->resolving = false;
+			daemon_runner_end(d, run);
+			continue;
+		}
 		if (shown < 8 && off < sizeof list) {
 			int w = snprintf(list + off, sizeof list - off, "%s%s:%u/%s", shown ? ", " : "",
 					 run->de->t->host, run->de->t->port, run->de->p->name);
@@ -225,9 +351,12 @@ void daemon_runner_abandon_all(struct daemon *d)
 		handshake_free(run->conn);
 		run->conn = NULL;
 		d->abandoned++;
+		n++;
 		daemon_runner_end(d, run);
 	}
-	log_warn("stop: abandoned %zu in-flight handshakes (not written): %s%s", n, list,
-		 n > shown ? ", ..." : "");
+	if (n)
+		log_warn("stop: abandoned %zu in-flight handshakes (not written): %s%s", n, list,
+			 n > shown ? ", ..." : "");
+	if (lookups)
+		log_warn("stop: abandoned %zu address lookups of addresses: all targets", lookups);
 }
-

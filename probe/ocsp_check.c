@@ -2,7 +2,7 @@
  * ocsp_check.c - see ocsp_check.h.
  *
  * The responder query is a plain HTTP/1.1 POST (RFC 6960 appendix A) made
- * with libevent's evhttp client on the probe's loop. Responses are checked
+ * by the common fetcher (http_fetch.h) on the probe's loop. Responses are checked
  * like a browser would: signed by the issuer or a delegated responder,
  * the certificate id must match, thisUpdate/nextUpdate must be current.
  */
@@ -15,9 +15,8 @@
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+
+#include "http_fetch.h"
 
 /* Five minutes of clock skew between us and the responder is tolerated. */
 #define OCSP_SKEW_SEC 300
@@ -190,61 +189,11 @@ out:
 	return st;
 }
 
+/* The request goes through the common fetcher (http_fetch.h); the answer
+ * is handed to the caller's callback as it comes. */
 struct ocsp_query {
-	struct evhttp_connection *conn;
-	struct evhttp_uri *uri;
-	ocsp_query_cb cb;
-	void *arg;
-	bool done;
-	enum evhttp_request_error error; /* set by on_http_error before on_http_done */
-	bool failed;
+	struct http_fetch *f;
 };
-
-/* libevent reports why a request failed here, then calls on_http_done. */
-static void on_http_error(enum evhttp_request_error e, void *arg)
-{
-	struct ocsp_query *q = arg;
-	q->error = e;
-	q->failed = true;
-}
-
-static void on_http_done(struct evhttp_request *req, void *arg)
-{
-	struct ocsp_query *q = arg;
-	char why[120];
-	if (q->done)
-		return;
-	q->done = true;
-	if (q->failed && q->error == EVREQ_HTTP_DATA_TOO_LONG) {
-		snprintf(why, sizeof why, "response larger than %u bytes", OCSP_MAX_RESPONSE);
-		q->cb(NULL, 0, why, q->arg);
-		return;
-	}
-	if (q->failed || !req || evhttp_request_get_response_code(req) == 0) {
-		q->cb(NULL, 0, "connection failed", q->arg);
-		return;
-	}
-	int code = evhttp_request_get_response_code(req);
-	if (code != 200) {
-		snprintf(why, sizeof why, "HTTP %d", code);
-		q->cb(NULL, 0, why, q->arg);
-		return;
-	}
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t n = evbuffer_get_length(in);
-	if (n > OCSP_MAX_RESPONSE) {
-		/* libevent enforces the cap; this keeps it true whatever it does */
-		snprintf(why, sizeof why, "response larger than %u bytes", OCSP_MAX_RESPONSE);
-		q->cb(NULL, 0, why, q->arg);
-		return;
-	}
-	unsigned char *body = n ? evbuffer_pullup(in, -1) : NULL;
-	if (!body) {
-		q->cb(NULL, 0, "empty HTTP body", q->arg);
-		return;
-	}
-	q->cb(body, n, NULL, q->arg);
-}
 
 struct ocsp_query *ocsp_query_start(struct event_base *base, struct evdns_base *dns,
 				    const char *url, X509 *leaf, X509 *issuer, double timeout_ms,
@@ -255,27 +204,11 @@ struct ocsp_query *ocsp_query_start(struct event_base *base, struct evdns_base *
 	OCSP_CERTID *id = NULL;
 	unsigned char *der = NULL;
 	int derlen;
-	struct evhttp_request *hreq = NULL;
 
 	if (!q) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	q->cb = cb;
-	q->arg = arg;
-	q->uri = evhttp_uri_parse(url);
-	if (!q->uri || !evhttp_uri_get_scheme(q->uri) || strcmp(evhttp_uri_get_scheme(q->uri), "http") != 0 ||
-	    !evhttp_uri_get_host(q->uri)) {
-		snprintf(err, errlen, "unsupported OCSP responder URL \"%s\"", url);
-		goto fail;
-	}
-	int port = evhttp_uri_get_port(q->uri);
-	if (port <= 0)
-		port = 80;
-	const char *path = evhttp_uri_get_path(q->uri);
-	if (!path || !*path)
-		path = "/";
-
 	oreq = OCSP_REQUEST_new();
 	id = OCSP_cert_to_id(EVP_sha1(), leaf, issuer);
 	if (!oreq || !id || !OCSP_request_add0_id(oreq, id)) {
@@ -288,43 +221,17 @@ struct ocsp_query *ocsp_query_start(struct event_base *base, struct evdns_base *
 		snprintf(err, errlen, "cannot encode OCSP request");
 		goto fail;
 	}
-
-	q->conn = evhttp_connection_base_new(base, dns, evhttp_uri_get_host(q->uri), (unsigned short)port);
-	if (!q->conn) {
-		snprintf(err, errlen, "cannot create HTTP connection");
+	struct http_fetch_post post = { .content_type = "application/ocsp-request",
+					.accept = "application/ocsp-response",
+					.body = der, .len = (size_t)derlen };
+	q->f = http_fetch_start(base, dns, url, "OCSP responder", &post, OCSP_MAX_RESPONSE,
+				timeout_ms, cb, arg, err, errlen);
+	if (!q->f)
 		goto fail;
-	}
-	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)((long)(timeout_ms * 1000) % 1000000) };
-	evhttp_connection_set_timeout_tv(q->conn, &tv);
-	evhttp_connection_set_retries(q->conn, 0);
-	/* libevent stops reading (and fails the request) past these, whether
-	 * the body comes with a Content-Length or chunked */
-	evhttp_connection_set_max_body_size(q->conn, OCSP_MAX_RESPONSE);
-	evhttp_connection_set_max_headers_size(q->conn, 16 * 1024);
-	hreq = evhttp_request_new(on_http_done, q);
-	if (!hreq) {
-		snprintf(err, errlen, "cannot create HTTP request");
-		goto fail;
-	}
-	evhttp_request_set_error_cb(hreq, on_http_error);
-	struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
-	evhttp_add_header(h, "Host", evhttp_uri_get_host(q->uri));
-	evhttp_add_header(h, "Content-Type", "application/ocsp-request");
-	evhttp_add_header(h, "Accept", "application/ocsp-response");
-	evhttp_add_header(h, "Connection", "close");
-	evbuffer_add(evhttp_request_get_output_buffer(hreq), der, (size_t)derlen);
-	/* evhttp_make_request owns hreq from here, even on failure. */
-	if (evhttp_make_request(q->conn, hreq, EVHTTP_REQ_POST, path) != 0) {
-		hreq = NULL;
-		snprintf(err, errlen, "cannot send OCSP request to %s", url);
-		goto fail;
-	}
 	OPENSSL_free(der);
 	OCSP_REQUEST_free(oreq);
 	return q;
 fail:
-	if (hreq)
-		evhttp_request_free(hreq);
 	OPENSSL_free(der);
 	OCSP_CERTID_free(id);
 	OCSP_REQUEST_free(oreq);
@@ -336,10 +243,6 @@ void ocsp_query_free(struct ocsp_query *q)
 {
 	if (!q)
 		return;
-	q->done = true;
-	if (q->conn)
-		evhttp_connection_free(q->conn);
-	if (q->uri)
-		evhttp_uri_free(q->uri);
+	http_fetch_free(q->f);
 	free(q);
 }

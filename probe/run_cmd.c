@@ -37,6 +37,7 @@ static void run_usage(FILE *out)
 "                           rename) at start, at every summary, on SIGUSR1 and at exit\n"
 "  --summary-interval DUR   period of the summary log line and the stats file\n"
 "                           (default 60s; DURATION as in FILE: 500ms, 10s, 1m)\n"
+"  --nameserver IP[:PORT]   ask this DNS server only (default: resolv.conf)\n"
 "  -h, --help               this text\n"
 "\n"
 "Signals:\n"
@@ -62,7 +63,8 @@ static void run_usage(FILE *out)
 		TESTSSL_DB_DEFAULT);
 }
 
-enum { OPT_CHECK = 256, OPT_DB, OPT_LEVEL, OPT_JSON, OPT_STATS, OPT_SUMMARY };
+enum { OPT_CHECK = 256, OPT_DB, OPT_LEVEL, OPT_JSON, OPT_STATS, OPT_SUMMARY,
+       OPT_NAMESERVER };
 
 static const struct option run_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -72,6 +74,7 @@ static const struct option run_opts[] = {
 	{ "log-json", no_argument, NULL, OPT_JSON },
 	{ "stats-file", required_argument, NULL, OPT_STATS },
 	{ "summary-interval", required_argument, NULL, OPT_SUMMARY },
+	{ "nameserver", required_argument, NULL, OPT_NAMESERVER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -136,6 +139,7 @@ int run_main(int argc, char **argv)
 			break;
 		case OPT_JSON: o.log_json = 1; break;
 		case OPT_STATS: o.stats_file = optarg; break;
+		case OPT_NAMESERVER: o.nameserver = optarg; break;
 		case OPT_SUMMARY:
 			if (config_parse_duration_ms(optarg, &o.summary_ms) != 0 || o.summary_ms < 100) {
 				fprintf(stderr, "tlswatch-probe run: bad --summary-interval \"%s\" "
