@@ -133,8 +133,10 @@ EOF
 eval "$_vals"  # P_NAME; P_R_<region>_<endpoint> is a region relay's port
 
 # ---- PKI: the web PKI is made again once a day (its expiring certificate
-# keeps its 5 days); the probe -> collector PKI once, by deploy/pki.sh.
-if [ ! -f "$EP/stamp" ] || [ $(($(date +%s) - $(cat "$EP/stamp"))) -gt 86400 ]; then
+# keeps its 5 days) and whenever its script changed; the probe -> collector
+# PKI once, by deploy/pki.sh.
+if [ ! -f "$EP/stamp" ] || [ "$here/deploy/demo/pki-endpoints.sh" -nt "$EP/stamp" ] ||
+	[ $(($(date +%s) - $(cat "$EP/stamp"))) -gt 86400 ]; then
 	rm -rf "$EP"
 	sh "$here/deploy/demo/pki-endpoints.sh" "$EP" || die "the endpoints' PKI failed (see $EP/openssl.log)"
 fi

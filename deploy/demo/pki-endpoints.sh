@@ -9,7 +9,8 @@
 #   shop           valid, ECDSA P-256
 #   shop-legacy    also shop.demo.test, RSA: the stale backend one region is
 #                  routed to (certificate drift between regions)
-#   expiring       ends in 5 days
+#   expiring       ends in 5 days of a 65-day life (the expiring_soon threshold
+#                  is the stricter of 30 days and a third of the lifetime)
 #   expired        ended yesterday
 #   other          other.demo.test: served by wrongname.demo.test
 #   revoked        revoked by int; AIA names an OCSP responder; revoked.der
@@ -140,7 +141,7 @@ done
 sign www-rotated www-rotated.key www.demo.test leaf "$NOW" "$IN_1_YEAR"
 sign shop shop.key shop.demo.test leaf "$NOW" "$IN_1_YEAR"
 sign shop-legacy leaf.key shop.demo.test leaf "$PAST" "$IN_1_YEAR"
-sign expiring leaf.key expiring.demo.test leaf "$NOW" "$IN_5_DAYS"
+sign expiring leaf.key expiring.demo.test leaf "$PAST" "$IN_5_DAYS"
 sign expired leaf.key expired.demo.test leaf "$PAST" "$YESTERDAY"
 sign other leaf.key other.demo.test leaf "$NOW" "$IN_1_YEAR"
 sign revoked leaf.key revoked.demo.test leaf_ocsp "$NOW" "$IN_1_YEAR"
