@@ -5,6 +5,8 @@
 #   make demo       install missing packages, build, run the local demo
 #   make bench      benchmarks (printed, not asserted)
 #   make fuzz       libFuzzer targets (clang) into build/fuzz/
+#   make fuzz-smoke each fuzz target for FUZZ_SECONDS (30) from its committed corpus
+#   make soak       the kill soak, long (SOAK_SECONDS=600); make soak-load: 10 min load
 #   make check      source checks: banned functions, include cycles, symbol prefixes
 #   make install    binaries, systemd units, sysusers/tmpfiles, example configs
 #                   (PREFIX=/usr/local, DESTDIR=; see scripts/install.sh --help)
@@ -170,6 +172,7 @@ test: deps
 	@$(MAKE) --no-print-directory tests-build
 	@sh scripts/check-symbols.sh $(B)
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
 
 tests-build: $(PROBE_BIN) $(COLL_BIN) $(UNIT_BIN) $(INTEG_BIN)
 
@@ -217,6 +220,13 @@ $(FZ)/obj/gen/%.o:       INC := -Icommon -Icollector
 $(FZ)/%:                 INC := $(INC_ALL)
 
 fuzz: $(FUZZ_BIN)
+
+# 4 targets x 20 s, two at a time: ~40 s in `make test` (plus the fuzz build)
+FUZZ_SECONDS      ?= 30
+FUZZ_TEST_SECONDS ?= 20
+.PHONY: fuzz-smoke soak soak-load
+fuzz-smoke: $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh $(FUZZ_BIN)
 
 $(FZ)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
