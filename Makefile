@@ -228,6 +228,11 @@ FUZZ_TEST_SECONDS ?= 20
 fuzz-smoke: $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh $(FUZZ_BIN)
 
+# The long runs of the proof suite (issue 12); `make test` runs short ones.
+SOAK_SECONDS ?= 600
+soak: $(PROBE_BIN) $(COLL_BIN) $(B)/tests/test_soak
+	@TW_SOAK_SECONDS=$(SOAK_SECONDS) TW_BUILD=$(B) sh tests/run.sh $(B)/tests/test_soak
+
 $(FZ)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -w -c -o $@ $<
