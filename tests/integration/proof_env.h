@@ -299,7 +299,7 @@ static unsigned long long pf_spool_state(const char *dir, const char *name)
  * record not acked is still there; acked ones are committed), and the
  * first seq of the next run - past the newest record and the reservation
  * (probe/spool.h: a crash leaves a gap, never a duplicate). */
-static unsigned long long pf_probe_killed(struct pf_probe *p)
+static inline unsigned long long pf_probe_killed(struct pf_probe *p)
 {
 	struct pf_run *r = &p->runs[p->nruns - 1];
 	unsigned long long on_disk = pf_spool_max_seq(p->spool);
