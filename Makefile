@@ -232,6 +232,8 @@ fuzz-smoke: $(FUZZ_BIN)
 SOAK_SECONDS ?= 600
 soak: $(PROBE_BIN) $(COLL_BIN) $(B)/tests/test_soak
 	@TW_SOAK_SECONDS=$(SOAK_SECONDS) TW_BUILD=$(B) sh tests/run.sh $(B)/tests/test_soak
+soak-load: $(COLL_BIN) $(B)/tests/test_load
+	@TW_LOAD_SECONDS=$(SOAK_SECONDS) TW_BUILD=$(B) sh tests/run.sh $(B)/tests/test_load
 
 $(FZ)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
