@@ -10,7 +10,8 @@
  * once, RSS growth stays bounded.
  *
  * Environment: TW_LOAD_CONNS (default 500), TW_LOAD_SECONDS (streaming
- * time, default 20; `make soak-load` runs 600), TW_LOAD_BATCH (results per
+ * time, default 12, then as long again with the webhook receiver hung, at
+ * most 20 s; `make soak-load` runs 600), TW_LOAD_BATCH (results per
  * batch, default 20).
  *
  * Ownership: the load generator's state (struct load, its connections, the
@@ -344,7 +345,7 @@ Test(load, five_hundred_probes_stream_to_one_collector, .timeout = 1800)
 {
 	struct load ld;
 	int nconn = (int)env_ll("TW_LOAD_CONNS", 500);
-	double secs = (double)env_ll("TW_LOAD_SECONDS", 20);
+	double secs = (double)env_ll("TW_LOAD_SECONDS", 12);
 	const char *pipe = lenv("TW_PIPE");
 	const char *work = lenv("TW_WORK");
 
@@ -369,14 +370,21 @@ Test(load, five_hundred_probes_stream_to_one_collector, .timeout = 1800)
 	PQfinish(admin);
 	snprintf(conninfo, sizeof conninfo, "%s dbname=%s", lenv("TW_PG_CONNINFO"), db);
 	snprintf(yaml, sizeof yaml, "%s/collector.yaml", work);
+	/* one webhook sink whose receiver accepts and never answers (hung) */
+	const char *notify = tw_fmt("%s/notify.yaml", work);
+	cr_assert(tw_write_file(notify, tw_fmt(
+		"sinks:\n  - name: hung\n    type: webhook\n    url: http://127.0.0.1:%s/hook\n"
+		"    secret: whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n    timeout: 5m\n"
+		"routes:\n  - sinks: [hung]\n", lenv("TW_PORT_HOOK"))) == 0);
 	snprintf(log, sizeof log, "%s/logs/collector.log", work);
 	cr_assert(tw_write_file(yaml, tw_fmt(
 		"listen: 127.0.0.1:%d\n"
 		"tls:\n  ca_file: %s/pipe-ca.pem\n  cert_file: %s/collector.pem\n  key_file: %s/collector.key\n"
 		"http:\n  listen: 127.0.0.1:%s\n"
 		"database:\n  conninfo: \"%s\"\n  connections: 4\n"
+		"alerting:\n  notify_file: %s\n"
 		"log:\n  level: warn\n",
-		ld.port, pipe, pipe, pipe, lenv("TW_PORT_HTTP"), conninfo)) == 0);
+		ld.port, pipe, pipe, pipe, lenv("TW_PORT_HTTP"), conninfo, notify)) == 0);
 	struct probe_run r;
 	char *margv[] = { (char *)tw_fmt("%s/tlswatch-collector", lenv("TW_BUILD")), "migrate", "-c",
 			  yaml, NULL };
@@ -428,10 +436,48 @@ Test(load, five_hundred_probes_stream_to_one_collector, .timeout = 1800)
 	}
 	double meas_s = (tw_now_ms() - t_meas) / 1000;
 	long rss_end = rss_kib(coll);
+	double rate = (double)acked / meas_s;
+	printf("load: %d connections, %.0f s: %lld results acked, %.0f results/s; streaming at the end %d\n",
+	       nconn, meas_s, acked, rate, ld.streaming);
+
+	/* the same with the notifier stuck on a receiver that never answers:
+	 * 200 alerts to deliver, each delivery hanging for its 5 min timeout */
+	PGconn *pg = PQconnectdb(conninfo);
+	cr_assert(PQstatus(pg) == CONNECTION_OK);
+	cr_assert(tw_pg_exec(pg,
+		"INSERT INTO alerts (dedup_key, rule, severity, state, subject, summary, created_at, "
+		"pending_since, firing_since, last_eval_at) SELECT 'load-' || g, 'load_rule', 'page', "
+		"'firing', 'load-' || g, 'load test', now(), now(), now(), now() "
+		"FROM generate_series(1, 200) g") == 0);
+	cr_assert(tw_pg_exec(pg, "INSERT INTO alert_events (alert_id, at, to_state) SELECT id, now(), "
+				 "'firing' FROM alerts WHERE rule = 'load_rule'") == 0);
+	cr_assert(tw_pg_exec(pg,
+		"INSERT INTO notification_outbox (alert_id, event_id, action, severity, dedup_key, payload) "
+		"SELECT a.id, e.id, 'trigger', 'page', a.dedup_key, jsonb_build_object('rule', a.rule, "
+		"'severity', 'page', 'state', 'firing', 'summary', a.summary, 'subject', a.subject, "
+		"'dedup_key', a.dedup_key, 'starts_at', now()) "
+		"FROM alerts a JOIN alert_events e ON e.alert_id = a.id WHERE a.rule = 'load_rule'") == 0);
+	stream_for(&ld, 3);
+	long long hung_deliveries = tw_pg_ll(pg, "SELECT count(*) FROM notification_deliveries");
+	double t_hung = tw_now_ms();
+	double hung_secs = secs < 20 ? secs : 20;
+	long long acked_hung = stream_for(&ld, hung_secs);
+	double hung_s = (tw_now_ms() - t_hung) / 1000;
+	double rate_hung = (double)acked_hung / hung_s;
+	long long delivered = tw_pg_ll(pg, "SELECT count(*) FROM notification_deliveries "
+					   "WHERE state = 'delivered'");
+	long rss_hung = rss_kib(coll);
 	ld.sending = false;
 	stream_for(&ld, 2);   /* the batches in flight are acked */
-	printf("load: %d connections, %.0f s: %lld results acked, %.0f results/s; streaming at the end %d\n",
-	       nconn, meas_s, acked, (double)acked / meas_s, ld.streaming);
+	printf("load: collector RSS after the hung-webhook phase %ld KiB\n", rss_hung);
+	printf("load: with the webhook receiver hung (%lld deliveries made, %lld delivered): "
+	       "%lld results in %.0f s, %.0f results/s (%.0f%% of the rate without)\n",
+	       hung_deliveries, delivered, acked_hung, hung_s, rate_hung, 100 * rate_hung / rate);
+	cr_expect_gt(hung_deliveries, 0, "the notifier made no delivery: the hung receiver was not tried");
+	cr_expect_eq(delivered, 0, "a delivery to a receiver that never answers counted as delivered");
+	/* ingest does not wait for webhooks; the margin is for a loaded machine */
+	cr_expect_gt(rate_hung, rate * 0.5, "ingest slowed from %.0f to %.0f results/s with the "
+		     "webhook receiver hung", rate, rate_hung);
 	printf("load: collector RSS idle %ld KiB, after warm-up %ld KiB, half-way %ld KiB, end %ld KiB "
 	       "(growth over the measured %.0f s: %+ld KiB)\n", rss0, rss_warm, rss_mid, rss_end,
 	       meas_s, rss_end - rss_warm);
@@ -440,8 +486,6 @@ Test(load, five_hundred_probes_stream_to_one_collector, .timeout = 1800)
 	cr_expect_gt(acked, 0);
 
 	/* every acked result is stored once */
-	PGconn *pg = PQconnectdb(conninfo);
-	cr_assert(PQstatus(pg) == CONNECTION_OK);
 	long long rows = tw_pg_ll(pg, "SELECT count(*) FROM results");
 	long long distinct = tw_pg_ll(pg, "SELECT count(*) FROM (SELECT DISTINCT probe_id, seq FROM results) d");
 	printf("load: rows stored %lld (distinct %lld), acked in total %lld\n", rows, distinct,
