@@ -172,7 +172,7 @@ test: deps
 	@$(MAKE) --no-print-directory tests-build
 	@sh scripts/check-symbols.sh $(B)
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
-	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
+	@[ "$(SANITIZE)" = 1 ] || $(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
 
 tests-build: $(PROBE_BIN) $(COLL_BIN) $(UNIT_BIN) $(INTEG_BIN)
 
@@ -221,7 +221,8 @@ $(FZ)/%:                 INC := $(INC_ALL)
 
 fuzz: $(FUZZ_BIN)
 
-# 4 targets x 20 s, two at a time: ~40 s in `make test` (plus the fuzz build)
+# 4 targets x 20 s, two at a time: ~40 s in `make test` (plus the fuzz build);
+# not in `make test SANITIZE=1`: the fuzz build always has ASan and UBSan
 FUZZ_SECONDS      ?= 30
 FUZZ_TEST_SECONDS ?= 20
 .PHONY: fuzz-smoke soak soak-load
