@@ -60,6 +60,13 @@ static void empty_dir(void)
 	closedir(d);
 }
 
+/* libFuzzer ends with exit(): the scratch spool goes with it */
+static void remove_dir(void)
+{
+	empty_dir();
+	rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct spool_opts o = { 0 };
@@ -73,8 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	if (!dir[0]) {
-		snprintf(dir, sizeof dir, "/tmp/tw_fuzz_spool_%d", (int)getpid());
+		/* tmpfs when there is one: the spool fsyncs, a disk makes that slow */
+		snprintf(dir, sizeof dir, "%s/tw_fuzz_spool_%d",
+			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
 		mkdir(dir, 0700);
+		atexit(remove_dir);
 	}
 	empty_dir();
 	if (data[0] & 1) {

@@ -22,6 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char path[64];
 
+static void remove_file(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct profile_list list = { 0 };
@@ -30,8 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f;
 	int n;
 
-	if (!path[0])
+	if (!path[0]) {
 		snprintf(path, sizeof path, "/tmp/tw_fuzz_testssl_%d.txt", (int)getpid());
+		atexit(remove_file);
+	}
 	f = fopen(path, "wb");
 	if (f == NULL)
 		return 0;
