@@ -414,7 +414,7 @@ Test(load, five_hundred_probes_stream_to_one_collector, .timeout = 1800)
 	ld.sending = true;
 	pump(&ld);
 	/* every connection says Hello, sends a batch and gets its Ack */
-	for (int k = 0; k < 150 && ld.streaming + ld.closed < nconn; k++)
+	for (int k = 0; k < 300 && ld.streaming + ld.closed < nconn; k++)
 		run_for(&ld, 0.1);
 	double t_conn = (tw_now_ms() - t) / 1000;
 	printf("load: %d of %d connections streaming after %.1f s (%d refused, %d closed)\n",
