@@ -5,6 +5,8 @@
 #   make demo       install missing packages, build, run the local demo
 #   make bench      benchmarks (printed, not asserted)
 #   make fuzz       libFuzzer targets (clang) into build/fuzz/
+#   make fuzz-smoke each fuzz target for FUZZ_SECONDS (30) from its committed corpus
+#   make soak       the kill soak, long (SOAK_SECONDS=600); make soak-load: 10 min load
 #   make check      source checks: banned functions, include cycles, symbol prefixes
 #   make install    binaries, systemd units, sysusers/tmpfiles, example configs
 #                   (PREFIX=/usr/local, DESTDIR=; see scripts/install.sh --help)
@@ -194,6 +196,7 @@ test: deps
 	@$(MAKE) --no-print-directory tests-build
 	@sh scripts/check-symbols.sh $(B)
 	@TW_BUILD=$(B) sh tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
+	@[ "$(SANITIZE)" = 1 ] || $(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
 
 tests-build: $(PROBE_BIN) $(COLL_BIN) $(DEMO_RELAY) $(UNIT_BIN) $(INTEG_BIN)
 
@@ -257,6 +260,21 @@ $(FZ)/obj/gen/%.o:       INC := -Icommon -Icollector
 $(FZ)/%:                 INC := $(INC_ALL)
 
 fuzz: $(FUZZ_BIN)
+
+# 4 targets x 20 s, two at a time: ~40 s in `make test` (plus the fuzz build);
+# not in `make test SANITIZE=1`: the fuzz build always has ASan and UBSan
+FUZZ_SECONDS      ?= 30
+FUZZ_TEST_SECONDS ?= 20
+.PHONY: fuzz-smoke soak soak-load
+fuzz-smoke: $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh $(FUZZ_BIN)
+
+# The long runs of the proof suite (issue 12); `make test` runs short ones.
+SOAK_SECONDS ?= 600
+soak: $(PROBE_BIN) $(COLL_BIN) $(B)/tests/test_soak
+	@TW_SOAK_SECONDS=$(SOAK_SECONDS) TW_BUILD=$(B) sh tests/run.sh $(B)/tests/test_soak
+soak-load: $(COLL_BIN) $(B)/tests/test_load
+	@TW_LOAD_SECONDS=$(SOAK_SECONDS) TW_BUILD=$(B) sh tests/run.sh $(B)/tests/test_load
 
 $(FZ)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)

@@ -37,11 +37,18 @@ static void check_err(const char *who, const char *err, const void *cfg)
 	}
 }
 
+/* libFuzzer ends with exit(): the scratch file goes with it */
+static void remove_file(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[1024];
 	if (!path[0]) {
 		snprintf(path, sizeof path, "/tmp/tw_fuzz_config_%d.yaml", (int)getpid());
+		atexit(remove_file);
 	}
 	FILE *f = fopen(path, "wb");
 	if (!f)

@@ -12,6 +12,19 @@
  * bytes are fed to frame_read_evbuffer() in odd-sized chunks; both paths
  * must agree on every frame. Every decoded envelope is re-encoded and must
  * decode again to an envelope of the same type.
+ *
+ * Field number 0 (issue 12's known finding): protobuf-c rejects a tag
+ * whose number is 0 in its one-byte form but accepts it spelled in two or
+ * more bytes (0x80 0x00: an overlong varint), keeping it as an unknown
+ * field; packing that message again writes the one-byte form, which no
+ * longer decodes. It does no harm here, so frame.c does not reject it:
+ * neither daemon re-encodes what it received (the collector copies fields
+ * out of a decoded Result into PostgreSQL; the probe reads Ack and Error),
+ * unknown fields are dropped with the message, and their memory is bounded
+ * by the frame like any other unknown field's (every unknown field, whatever
+ * its number, costs a ProtobufCMessageUnknownField and a copy of its bytes).
+ * The round trip below therefore accepts a failure to decode again only
+ * when the envelope carries such a field, and checks that it does.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +36,39 @@
 
 #define FUZZ_MAX 4096u
 
+/* True when m, or any message inside it, kept an unknown field numbered 0. */
+static int has_field0(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return 1;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+			for (size_t j = 0; j < n; j++)
+				if (has_field0(v[j]))
+					return 1;
+			continue;
+		}
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
+				continue;
+		}
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+		if (sub != NULL && has_field0(sub))
+			return 1;
+	}
+	return 0;
+}
+
 static void reencode(const Tlswatch__Envelope *env)
 {
 	Tlswatch__Envelope *again = NULL;
@@ -33,8 +79,14 @@ static void reencode(const Tlswatch__Envelope *env)
 	if (frame_encode(env, &out, &outlen, FRAME_DEFAULT_MAX) != 0)
 		abort();   /* anything we decoded is re-encodable */
 	if (frame_decode(out, outlen, FRAME_DEFAULT_MAX, &again, &consumed,
-			 err, sizeof err) != FRAME_OK || consumed != outlen ||
-	    again->msg_case != env->msg_case)
+			 err, sizeof err) != FRAME_OK) {
+		/* only the field-0 round trip may fail (see the top) */
+		if (!has_field0(&env->base))
+			abort();
+		free(out);
+		return;
+	}
+	if (consumed != outlen || again->msg_case != env->msg_case)
 		abort();
 	tlswatch__envelope__free_unpacked(again, NULL);
 	free(out);
