@@ -563,12 +563,20 @@ static void drive(struct pgconn *c, short what)
 			lost(c, "connect timed out");
 			break;
 		}
+		/* While connecting, libpq may close its socket and open another
+		 * (the next host of a multi-host conninfo, an sslmode retry) that
+		 * usually gets the same descriptor number: epoll forgot the old
+		 * registration when the old socket closed, so a "same fd" test
+		 * would wait for an event that never comes. Register afresh on
+		 * every step; connecting takes a handful of them. */
 		switch (PQconnectPoll(c->pg)) {
 		case PGRES_POLLING_READING:
+			drop_events(c);
 			if (watch(c, true, false) < 0)
 				lost(c, "cannot watch the socket");
 			break;
 		case PGRES_POLLING_WRITING:
+			drop_events(c);
 			if (watch(c, false, true) < 0)
 				lost(c, "cannot watch the socket");
 			break;
