@@ -1,0 +1,17 @@
+-- 011_ingest.sql - what the ingest statement keeps exact and what it keeps
+-- within a bound (issue 11, collector/db_sql.c, BENCHMARKS.md).
+--
+-- Exact, in the transaction that inserts the rows, from the rows actually
+-- inserted (a replay changes nothing): results, rollup_1m, rollup_1h,
+-- certificates, certificate_sightings, probes, probe_spools.
+--
+-- targets is read for its service and labels (SLO selectors) and for "was
+-- any target seen in the last 5 minutes" (collector/evaluator.c). Every
+-- probe reports the same targets, so rewriting each target's row in every
+-- batch made concurrent batches wait on each other's row locks: in the
+-- bench it was 64% of the ingest statement's time. A batch now rewrites a
+-- target's row only when first_seen, service or labels would change, or
+-- when last_seen would advance by more than one minute.
+COMMENT ON COLUMN targets.last_seen IS
+	'started_at of the newest result of this target, at most one minute behind (sql/011_ingest.sql); '
+	'service and labels are those of the newest result';
