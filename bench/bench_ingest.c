@@ -14,9 +14,13 @@
  * evenly over the K probes; seqs are 1..N/K per probe (a fresh database is
  * expected).
  *
- * The Results look like a real probe's: 1000 targets x 4 profiles per
- * probe, scheduled every 60 s (started_unix_ms spread 15 ms apart, ending
- * now), mostly ok with sticky per-target defects (hostname mismatch,
+ * The Results look like a real probe's: BENCH_INGEST_TARGETS (1000)
+ * targets x 4 profiles per probe. BENCH_INGEST_MODE=adversarial (default):
+ * every entry every 60 s, started_unix_ms spread evenly (15 ms apart for
+ * 4000 entries), so every result is a series-minute of its own;
+ * =deploy: half the targets every 30 s, half every 60 s, each entry at a
+ * phase of its own (1.5 results per series-minute). Seqs cover whole
+ * minutes back from now. Mostly ok with sticky per-target defects (hostname mismatch,
  * expired, untrusted, refused) and transient failures (timeouts, alerts),
  * certificate fields, findings, labels and timings filled as the probe
  * fills them. They are generated on the fly (cheap: all strings are
@@ -50,10 +54,9 @@
 #include "tlsutil.h"
 #include "tlswatch.pb-c.h"
 
-#define NTARGETS 1000
+#define MAX_TARGETS 5000
 #define NPROFILES 4
-#define NENTRIES (NTARGETS * NPROFILES)
-#define INTERVAL_MS 60000
+#define CYCLE_MS 60000
 #define MAX_WINDOW 64
 #define MAX_BATCH 100000
 
@@ -80,7 +83,8 @@ struct target {
 	Tlswatch__Label *labels[2];
 };
 
-static struct target targets[NTARGETS];
+static struct target targets[MAX_TARGETS];
+static unsigned ntargets = 1000;
 
 static const char *const domains[] = { "example.com", "example.net", "example.org", "shop.test",
 				       "corp.example", "api.example.io", "bank.example",
@@ -117,9 +121,55 @@ static void cpy(char *dst, size_t cap, const char *a, const char *b)
 	dst[la + lb] = '\0';
 }
 
+/* The schedule of one probe over one CYCLE_MS: every occurrence of every
+ * (target, profile) entry, in start order. Result seq s of a probe is
+ * occurrence (s - 1) % nocc of cycle (s - 1) / nocc. */
+struct occ {
+	unsigned entry;       /* target * NPROFILES + profile */
+	unsigned off_ms;      /* start within the cycle */
+	unsigned interval_ms; /* the entry's interval */
+};
+static struct occ *occs;
+static size_t nocc;
+
+static int cmp_occ(const void *a, const void *b)
+{
+	const struct occ *x = a, *y = b;
+	if (x->off_ms != y->off_ms)
+		return x->off_ms < y->off_ms ? -1 : 1;
+	return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+/* adversarial: every entry once a minute, 60000 / entries ms apart, so each
+ * result is a series-minute of its own (the bench of issue 3).
+ * deploy: half the targets every 30 s, half every 60 s, each entry at a
+ * phase of its own, as tlswatch-probe's scheduler spreads them. */
+static int schedule_init(bool deploy)
+{
+	size_t nent = (size_t)ntargets * NPROFILES;
+	occs = calloc(2 * nent, sizeof *occs);
+	if (!occs)
+		return -1;
+	nocc = 0;
+	for (size_t k = 0; k < nent; k++) {
+		if (!deploy) {
+			occs[nocc++] = (struct occ){ (unsigned)((k * 1637) % nent),
+						     (unsigned)(k * (CYCLE_MS / nent)), CYCLE_MS };
+			continue;
+		}
+		unsigned iv = (k / NPROFILES) % 2 ? 30000 : 60000;
+		unsigned ph = (unsigned)(mix64(k + 77) % iv);
+		for (unsigned at = ph; at < CYCLE_MS; at += iv)
+			occs[nocc++] = (struct occ){ (unsigned)k, at, iv };
+	}
+	if (deploy)
+		qsort(occs, nocc, sizeof *occs, cmp_occ);
+	return 0;
+}
+
 static void targets_init(int64_t now_s)
 {
-	for (unsigned t = 0; t < NTARGETS; t++) {
+	for (unsigned t = 0; t < ntargets; t++) {
 		struct target *g = &targets[t];
 		uint64_t h = mix64(t + 1);
 		const char *dom = domains[t % (sizeof domains / sizeof domains[0])];
@@ -209,14 +259,14 @@ static double urand(uint64_t *s)
 	return (double)(mix64(*s) >> 11) / 9007199254740992.0;
 }
 
-/* Fills rs->r for seq (1-based) of probe p. started_ms: its start time. */
+/* Fills rs->r for seq (1-based) of probe p: occurrence o, started at
+ * started_ms. */
 static void result_fill(struct rscratch *rs, const char *probe_id, char *region, unsigned pidx,
-			uint64_t seq, int64_t started_ms)
+			uint64_t seq, const struct occ *o, int64_t started_ms)
 {
 	Tlswatch__Result *r = &rs->r;
 	*r = (Tlswatch__Result)TLSWATCH__RESULT__INIT;
-	uint64_t slot = (seq - 1) % NENTRIES;
-	unsigned entry = (unsigned)((slot * 1637) % NENTRIES); /* 1637 is coprime to 4000 */
+	unsigned entry = o->entry;
 	unsigned t = entry / NPROFILES, pr = entry % NPROFILES;
 	struct target *g = &targets[t];
 	uint64_t rng = mix64(((uint64_t)pidx << 40) ^ seq);
@@ -239,7 +289,7 @@ static void result_fill(struct rscratch *rs, const char *probe_id, char *region,
 	r->n_labels = 2;
 	r->labels = g->labels;
 	r->has_interval_ms = 1;
-	r->interval_ms = INTERVAL_MS;
+	r->interval_ms = o->interval_ms;
 	r->has_mtls = 1;
 	r->mtls = false;
 	r->has_dns_ms = 1;
@@ -376,7 +426,7 @@ struct probe {
 	uint64_t inflight[MAX_WINDOW];
 	double inflight_t[MAX_WINDOW];
 	unsigned ninflight;
-	int64_t end_ms;           /* started_unix_ms of seq == total */
+	int64_t start_ms;         /* start of the first schedule cycle */
 	bool streaming, done;
 	double done_at;
 	uint64_t batches, acks;
@@ -431,8 +481,9 @@ static int send_batch(struct probe *p)
 		n = (size_t)(p->total - p->sent);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = p->sent + 1 + i;
-		int64_t started = p->end_ms - (int64_t)(p->total - seq) * (INTERVAL_MS / NENTRIES);
-		result_fill(&b->scratch[i], p->id, p->region, p->idx, seq, started);
+		const struct occ *o = &occs[(seq - 1) % nocc];
+		int64_t started = p->start_ms + (int64_t)((seq - 1) / nocc) * CYCLE_MS + o->off_ms;
+		result_fill(&b->scratch[i], p->id, p->region, p->idx, seq, o, started);
 		b->rptrs[i] = &b->scratch[i].r;
 	}
 	Tlswatch__ResultBatch rb = TLSWATCH__RESULT_BATCH__INIT;
@@ -709,7 +760,27 @@ int main(int argc, char **argv)
 		timeout_s = parse_pos(ts, "BENCH_INGEST_TIMEOUT");
 
 	int64_t now = wall_ms();
+	const char *mode = getenv("BENCH_INGEST_MODE");
+	bool deploy = mode && strcmp(mode, "deploy") == 0;
+	if (mode && *mode && !deploy && strcmp(mode, "adversarial") != 0) {
+		fprintf(stderr, "bench_ingest: BENCH_INGEST_MODE is deploy or adversarial, not \"%s\"\n",
+			mode);
+		return 2;
+	}
+	const char *nt = getenv("BENCH_INGEST_TARGETS");
+	if (nt && *nt) {
+		long v = parse_pos(nt, "BENCH_INGEST_TARGETS");
+		if (v > MAX_TARGETS || v * NPROFILES > CYCLE_MS) {
+			fprintf(stderr, "bench_ingest: BENCH_INGEST_TARGETS at most %d\n", MAX_TARGETS);
+			return 2;
+		}
+		ntargets = (unsigned)v;
+	}
 	targets_init(now / 1000);
+	if (schedule_init(deploy) != 0) {
+		fprintf(stderr, "bench_ingest: out of memory\n");
+		return 2;
+	}
 	b.p = calloc(b.k, sizeof *b.p);
 	b.scratch = calloc(b.batch, sizeof *b.scratch);
 	b.rptrs = calloc(b.batch, sizeof *b.rptrs);
@@ -731,7 +802,8 @@ int main(int argc, char **argv)
 		p->b = &b;
 		p->idx = i;
 		p->total = (uint64_t)n / b.k + (i < (uint64_t)n % b.k ? 1 : 0);
-		p->end_ms = now;
+		/* the last result starts no later than now */
+		p->start_ms = now - (int64_t)((p->total + nocc - 1) / (nocc ? nocc : 1)) * CYCLE_MS;
 		p->ctx = ctx_new(dir, p->id);
 		if (!p->ctx)
 			return 2;
@@ -770,6 +842,8 @@ int main(int argc, char **argv)
 	double wall = (b.failed ? t1 : last_done) - b.t0;
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
+	printf("mode=%s series=%zu results_per_cycle=%zu ", deploy ? "deploy" : "adversarial",
+	       (size_t)ntargets * NPROFILES * b.k, nocc * b.k);
 	printf("results=%ld acked=%" PRIu64 " probes=%u batch=%zu window=%zu batches=%" PRIu64
 	       " acks=%" PRIu64 " wall_s=%.3f results_per_s=%.0f first_probe_done_s=%.3f"
 	       " ack_latency_ms_p50=%.1f ack_latency_ms_p99=%.1f ack_latency_ms_max=%.1f"
@@ -793,5 +867,6 @@ int main(int argc, char **argv)
 	free(b.scratch);
 	free(b.rptrs);
 	free(b.ack_lat);
+	free(occs);
 	return b.failed ? 1 : 0;
 }
