@@ -103,3 +103,120 @@ Test(ingest_exact, targets_labels_exact_last_seen_within_a_minute)
 	PQfinish(c);
 	free(ci);
 }
+
+/* ------------------------------------------- several batches, one commit */
+
+struct order {
+	int n;
+	uint64_t seqs[16];   /* max_seq of each callback, in callback order */
+	size_t inserted[16];
+	bool ok[16];
+};
+
+static void on_ordered(void *arg, bool ok, uint64_t max_seq, size_t inserted, const char *err)
+{
+	struct order *o = arg;
+	if (o->n < 16) {
+		o->seqs[o->n] = max_seq;
+		o->inserted[o->n] = inserted;
+		o->ok[o->n] = ok;
+	}
+	o->n++;
+	if (!ok)
+		fprintf(stderr, "ingest failed: %s\n", err ? err : "");
+}
+
+static uint64_t committed(const struct db_pool *p)
+{
+	struct db_stats st;
+	db_get_stats(p, &st);
+	return st.batches_committed;
+}
+
+struct two { struct order *a, *b; int na, nb; };
+static bool both_done(void *arg)
+{
+	struct two *t = arg;
+	return t->a->n >= t->na && t->b->n >= t->nb;
+}
+
+/* Batches of one probe queued together run in one transaction (db_ingest.c
+ * take_group); they stay exact: a batch that replays an earlier one of the
+ * same group inserts nothing twice, rollups equal the raw rows, callbacks
+ * come in submission order, and the inserted counts add up per probe. */
+Test(ingest_exact, consecutive_batches_of_a_probe_share_a_commit_and_stay_exact)
+{
+	char *ci = new_migrated_db("tw_ix_group");
+	PGconn *c = pg(ci);
+	struct event_base *b = event_base_new();
+	struct db_opts o = { .connections = 1 };
+	struct db_pool *p = pool_up(b, ci, &o);
+	int64_t base = base_ms_now();
+	/* probe A: 1-100, 101-200, 51-150 (a replay), 201-300, 1-300 (a replay);
+	 * probe B: 1-80, 81-160 */
+	const uint64_t a_first[] = { 1, 101, 51, 201, 1 }, a_n[] = { 100, 100, 100, 100, 300 };
+	const uint64_t b_first[] = { 1, 81 }, b_n[] = { 80, 80 };
+	struct order oa = { 0 }, ob = { 0 };
+	Tlswatch__Result **va[5], **vb[2];
+	uint64_t before = committed(p);
+	for (int i = 0; i < 5; i++) {
+		va[i] = gen_batch(a_first[i], a_n[i], base, 37);
+		cr_assert(db_ingest(p, "probe-a", "eu-west", "1", va[i], a_n[i], twtime_wall_ms(),
+				    on_ordered, &oa));
+		if (i < 2) {
+			vb[i] = gen_batch(b_first[i], b_n[i], base, 37);
+			cr_assert(db_ingest(p, "probe-b", "us-east", "1", vb[i], b_n[i],
+					    twtime_wall_ms(), on_ordered, &ob));
+		}
+	}
+	struct two t = { &oa, &ob, 5, 2 };
+	cr_assert(run_until(b, both_done, &t, 60), "callbacks did not all fire in 60 s");
+	cr_assert_eq(oa.n, 5);
+	cr_assert_eq(ob.n, 2);
+	size_t ins_a = 0, ins_b = 0;
+	for (int i = 0; i < 5; i++) {
+		cr_assert(oa.ok[i]);
+		cr_expect_eq(oa.seqs[i], a_first[i] + a_n[i] - 1, "callback %d out of order", i);
+		ins_a += oa.inserted[i];
+	}
+	for (int i = 0; i < 2; i++) {
+		cr_assert(ob.ok[i]);
+		cr_expect_eq(ob.seqs[i], b_first[i] + b_n[i] - 1);
+		ins_b += ob.inserted[i];
+	}
+	cr_expect_eq(ins_a, 300, "probe-a: %zu inserted reported, 300 new rows", ins_a);
+	cr_expect_eq(ins_b, 160);
+	cr_expect_eq(committed(p) - before, 7);
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM results WHERE probe_id = 'probe-a'"), 300);
+	cr_expect_eq(q_int(c, "SELECT count(DISTINCT seq) FROM results WHERE probe_id = 'probe-a'"), 300);
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM results WHERE probe_id = 'probe-b'"), 160);
+	cr_expect_eq(q_int(c, "SELECT last_seq FROM probes WHERE probe_id = 'probe-a'"), 300);
+	cr_expect_eq(q_int(c, "SELECT last_seq FROM probe_spools WHERE probe_id = 'probe-b'"), 160);
+	expect_rollups_exact(c);
+
+	/* everything again, one batch per transaction: nothing changes */
+	char *before_1h = q_str(c, "SELECT md5(string_agg(r::text, ',' ORDER BY bucket, target, port, "
+				   "sni, region, profile)) FROM rollup_1h r");
+	struct order oc = { 0 }, od = { 0 };
+	for (int i = 0; i < 5; i++) {
+		cr_assert(db_ingest(p, "probe-a", "eu-west", "1", va[i], a_n[i], twtime_wall_ms(),
+				    on_ordered, &oc));
+		struct two one = { &oc, &od, i + 1, 0 };
+		cr_assert(run_until(b, both_done, &one, 60));
+		cr_expect_eq(oc.inserted[i], 0);
+	}
+	char *after_1h = q_str(c, "SELECT md5(string_agg(r::text, ',' ORDER BY bucket, target, port, "
+				  "sni, region, profile)) FROM rollup_1h r");
+	cr_expect_str_eq(after_1h, before_1h, "a replay changed rollup_1h");
+	free(before_1h);
+	free(after_1h);
+	expect_rollups_exact(c);
+	for (int i = 0; i < 5; i++)
+		free_batch(va[i], a_n[i]);
+	for (int i = 0; i < 2; i++)
+		free_batch(vb[i], b_n[i]);
+	db_pool_free(p);
+	event_base_free(b);
+	PQfinish(c);
+	free(ci);
+}
