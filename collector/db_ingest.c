@@ -4,14 +4,13 @@
  * Two round trips per transaction on one pgconn:
  *   "BEGIN; COPY staging (..) FROM STDIN"  + the rows of the jobs (copy_data)
  *   "<ingest statement>; COMMIT"           -> (probe_id, inserted) rows
- * and on any error "ROLLBACK". Queued batches are coalesced into one
- * transaction (at most GROUP_MAX_JOBS jobs and GROUP_MAX_ROWS rows), of
- * several probes and several consecutive batches of one probe; each job's
- * callback fires after that commit, in queue order.
+ * and on any error "ROLLBACK". Several queued batches of *different* probes
+ * are coalesced into one transaction (at most GROUP_MAX_JOBS jobs and
+ * GROUP_MAX_ROWS rows); each job's callback fires after that commit.
  *
  * Ordering: at most one transaction per probe is in flight, and a probe's
- * batches run in submission order (in one group or in successive ones), so
- * a probe's callbacks (and Acks) come in order. When a batch fails for good, the probe's batches still queued fail
+ * batches run in submission order, so a probe's callbacks (and Acks) come in
+ * order. When a batch fails for good, the probe's batches still queued fail
  * with it, so no later batch can be acked past a failed one.
  *
  * Failures: deadlock/serialization failures are retried (rolled back and
@@ -74,23 +73,17 @@ static bool in_list(char *const *v, size_t n, const char *s)
 	return false;
 }
 
-/* Takes the next group of ingest jobs, in queue order: the queued jobs of
- * each probe that has none in flight, a probe's jobs in their order and
- * without a gap (a job skipped for the row cap blocks its probe's later
- * ones). Several batches of one probe in one transaction is what makes the
- * rollups cheap: the hourly rows of a probe's series are upserted once per
- * group instead of once per batch (BENCHMARKS.md). */
+/* Takes the next group of ingest jobs: the first queued job of each probe
+ * that has none in flight, distinct probes only, in queue order. */
 static bool take_group(struct db_pool *p, struct db_jobq *out)
 {
-	char *blocked[GROUP_MAX_JOBS * 4], *taken[GROUP_MAX_JOBS];
-	size_t nb = 0, nt = 0, rows = 0, scanned = 0;
+	char *blocked[GROUP_MAX_JOBS * 4];
+	size_t nb = 0, rows = 0, scanned = 0;
 	struct db_job **pp = &p->ingq.head, *prev = NULL;
 
 	while (*pp && out->n < GROUP_MAX_JOBS && scanned++ < 4096) {
 		struct db_job *j = *pp;
-		bool mine = in_list(taken, nt, j->probe_id);
-		bool skip = in_list(blocked, nb, j->probe_id) ||
-			    (!mine && probe_in_flight(p, j->probe_id)) ||
+		bool skip = in_list(blocked, nb, j->probe_id) || probe_in_flight(p, j->probe_id) ||
 			    (out->n > 0 && rows + j->rows > GROUP_MAX_ROWS);
 		if (!skip) {
 			*pp = j->next;
@@ -100,12 +93,10 @@ static bool take_group(struct db_pool *p, struct db_jobq *out)
 			p->queued_rows -= j->rows;
 			rows += j->rows;
 			db_q_push(out, j);
-			if (!mine)
-				taken[nt++] = j->probe_id; /* nt <= out->n <= GROUP_MAX_JOBS */
-			continue;
+		} else {
+			prev = j;
+			pp = &j->next;
 		}
-		prev = j;
-		pp = &j->next;
 		if (!in_list(blocked, nb, j->probe_id)) {
 			if (nb == sizeof blocked / sizeof blocked[0])
 				break;
@@ -158,24 +149,11 @@ void db_ingest_result(struct db_conn *c, const PGresult *r)
 	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		return;
-	/* (probe_id, rows inserted) per probe of the group. A probe with
-	 * several jobs here: its duplicates (rows not inserted) are counted
-	 * against its earliest jobs first, as a replay resends the oldest
-	 * sequences; the probe's total is exact either way. */
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *id = PQgetvalue(r, i, 0);
-		size_t left = (size_t)strtoull(PQgetvalue(r, i, 1), NULL, 10), dup = 0;
 		for (struct db_job *k = c->jobs.head; k; k = k->next)
 			if (strcmp(k->probe_id, id) == 0)
-				dup += k->rows;
-		dup = dup > left ? dup - left : 0;
-		for (struct db_job *k = c->jobs.head; k; k = k->next) {
-			if (strcmp(k->probe_id, id) != 0)
-				continue;
-			size_t d = dup < k->rows ? dup : k->rows;
-			k->inserted = k->rows - d;
-			dup -= d;
-		}
+				k->inserted = (size_t)strtoull(PQgetvalue(r, i, 1), NULL, 10);
 	}
 }
 

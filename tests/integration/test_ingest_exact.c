@@ -104,7 +104,7 @@ Test(ingest_exact, targets_labels_exact_last_seen_within_a_minute)
 	free(ci);
 }
 
-/* ------------------------------------------- several batches, one commit */
+/* ------------------------------------------------ queued batches, replays */
 
 struct order {
 	int n;
@@ -140,11 +140,12 @@ static bool both_done(void *arg)
 	return t->a->n >= t->na && t->b->n >= t->nb;
 }
 
-/* Batches of one probe queued together run in one transaction (db_ingest.c
- * take_group); they stay exact: a batch that replays an earlier one of the
- * same group inserts nothing twice, rollups equal the raw rows, callbacks
- * come in submission order, and the inserted counts add up per probe. */
-Test(ingest_exact, consecutive_batches_of_a_probe_share_a_commit_and_stay_exact)
+/* Batches of two probes queued together, with replays of one probe's
+ * earlier batches among them, then everything again one batch at a time:
+ * nothing is inserted twice, rollups equal the raw rows (rollup_1h
+ * unchanged by the replays), callbacks come in submission order, and the
+ * inserted counts add up per probe. */
+Test(ingest_exact, queued_batches_and_replays_stay_exact)
 {
 	char *ci = new_migrated_db("tw_ix_group");
 	PGconn *c = pg(ci);
