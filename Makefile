@@ -4,6 +4,7 @@
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the local demo
 #   make bench      benchmarks (printed, not asserted)
+#   make bench-quick  the ingest bench only, small (about a minute; BENCHMARKS.md)
 #   make fuzz       libFuzzer targets (clang) into build/fuzz/
 #   make check      source checks: banned functions, include cycles, symbol prefixes
 #   make install    binaries, systemd units, sysusers/tmpfiles, example configs
@@ -186,6 +187,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
 	@TW_BUILD=$(B) sh bench/run.sh
+
+# ingest lines (deploy, adversarial) vs \copy and INSERT, 40,000 results each
+.PHONY: bench-quick
+bench-quick: deps
+	@$(MAKE) --no-print-directory OPT=-O2 $(B)/tlswatch-collector $(B)/bench/bench_ingest
+	@BENCH_INGEST_N=$${BENCH_INGEST_N:-40000} BENCH_INGEST_INSERT_N=$${BENCH_INGEST_INSERT_N:-5000} \
+		TW_BUILD=$(B) sh bench/ingest.sh
 
 check: check-banned check-includes check-symbols
 
