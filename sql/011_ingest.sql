@@ -11,7 +11,12 @@
 -- batch made concurrent batches wait on each other's row locks: in the
 -- bench it was 64% of the ingest statement's time. A batch now rewrites a
 -- target's row only when first_seen, service or labels would change, or
--- when last_seen would advance by more than one minute.
+-- when last_seen would advance by more than one minute. The check reads the
+-- row without a lock: if two probes report *different* labels (or service)
+-- for one target in the same moment, the row can keep the other probe's
+-- labels until this probe's next batch of that target rewrites it (probes
+-- with differing labels for one target made the row flip between them
+-- before this change too).
 COMMENT ON COLUMN targets.last_seen IS
 	'started_at of the newest result of this target, at most one minute behind (sql/011_ingest.sql); '
 	'service and labels are those of the newest result';
