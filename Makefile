@@ -4,6 +4,8 @@
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the local demo
 #   make bench      benchmarks (printed, not asserted)
+#   make bench-quick  the ingest bench only, small (about a minute; BENCHMARKS.md)
+#   make bench-quick-api  the API's SLI reads, small (about 3 minutes)
 #   make fuzz       libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-smoke each fuzz target for FUZZ_SECONDS (30) from its committed corpus
 #   make soak       the kill soak, long (SOAK_SECONDS=600); make soak-load: 10 min load
@@ -225,8 +227,16 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
 	@TW_BUILD=$(B) sh bench/run.sh
 
-# the API's SLI reads at small sizes (bench/api.sh, BENCH_QUICK=1)
+# ingest lines (deploy, adversarial) vs \copy and INSERT, 40,000 results each
+.PHONY: bench-quick
 bench-quick: deps
+	@$(MAKE) --no-print-directory OPT=-O2 $(B)/tlswatch-collector $(B)/bench/bench_ingest
+	@BENCH_INGEST_N=$${BENCH_INGEST_N:-40000} BENCH_INGEST_INSERT_N=$${BENCH_INGEST_INSERT_N:-5000} \
+		TW_BUILD=$(B) sh bench/ingest.sh
+
+# the API's SLI reads at small sizes (bench/api.sh, BENCH_QUICK=1; about 3 minutes)
+.PHONY: bench-quick-api
+bench-quick-api: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
 	@BENCH_QUICK=1 TW_BUILD=$(B) sh bench/api.sh
 

@@ -26,7 +26,7 @@
 # With the defaults the 1M case holds 4.2 hours of history and the 10M case
 # 41.7 hours: the 1h and 4h windows are full in both (only the raw rows
 # differ), the 24h window reads 4.2 vs 24 hours of rollups (it measures the
-# window's length, too). BENCH_QUICK=1 (`make bench-quick`): 100k and 1M
+# window's length, too). BENCH_QUICK=1 (`make bench-quick-api`): 100k and 1M
 # rows of 500 series, 50 requests per read.
 set -u
 
@@ -36,7 +36,7 @@ B=${TW_BUILD:-build}
 case $B in /*) ;; *) B=$top/$B ;; esac
 COLL=$B/tlswatch-collector
 BENCH=$B/bench/bench_api
-if [ "${BENCH_QUICK:-0}" = 1 ]; then  # make bench-quick
+if [ "${BENCH_QUICK:-0}" = 1 ]; then  # make bench-quick-api
 	N1=${BENCH_API_N1:-100000} N2=${BENCH_API_N2:-1000000} SERIES=${BENCH_API_SERIES:-500}
 	REQS=${BENCH_API_REQS:-50}
 else

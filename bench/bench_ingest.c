@@ -14,9 +14,13 @@
  * evenly over the K probes; seqs are 1..N/K per probe (a fresh database is
  * expected).
  *
- * The Results look like a real probe's: 1000 targets x 4 profiles per
- * probe, scheduled every 60 s (started_unix_ms spread 15 ms apart, ending
- * now), mostly ok with sticky per-target defects (hostname mismatch,
+ * The Results look like a real probe's (bench_ingest_data.h): BENCH_INGEST_TARGETS (1000)
+ * targets x 4 profiles per probe. BENCH_INGEST_MODE=adversarial (default):
+ * every entry every 60 s, started_unix_ms spread evenly (15 ms apart for
+ * 4000 entries), so every result is a series-minute of its own;
+ * =deploy: half the targets every 30 s, half every 60 s, each entry at a
+ * phase of its own (1.5 results per series-minute). Seqs cover whole
+ * minutes back from now. Mostly ok with sticky per-target defects (hostname mismatch,
  * expired, untrusted, refused) and transient failures (timeouts, alerts),
  * certificate fields, findings, labels and timings filled as the probe
  * fills them. They are generated on the fly (cheap: all strings are
@@ -50,144 +54,10 @@
 #include "tlsutil.h"
 #include "tlswatch.pb-c.h"
 
-#define NTARGETS 1000
-#define NPROFILES 4
-#define NENTRIES (NTARGETS * NPROFILES)
-#define INTERVAL_MS 60000
+#include "bench_ingest_data.h"
+
 #define MAX_WINDOW 64
 #define MAX_BATCH 100000
-
-static const char *const profiles[NPROFILES] = { "modern", "intermediate", "legacy",
-						 "Chrome 101 (Win 10)" };
-
-/* ---------------------------------------------------------------- targets */
-
-enum defect { D_NONE, D_MISMATCH, D_EXPIRED, D_UNTRUSTED, D_REFUSED };
-
-struct target {
-	char host[64], sni[64], address[24], service[32];
-	char subject[80], san1[64], san2[72], fp[65];
-	char *sans[2];
-	const char *issuer, *key, *sig_alg;
-	unsigned port;
-	bool has_sni;
-	const char *starttls;
-	int64_t not_before, not_after, chain_min; /* unix seconds */
-	unsigned chain_len;
-	enum defect defect;
-	double base_hs_ms;
-	Tlswatch__Label lab_team, lab_tier;
-	Tlswatch__Label *labels[2];
-};
-
-static struct target targets[NTARGETS];
-
-static const char *const domains[] = { "example.com", "example.net", "example.org", "shop.test",
-				       "corp.example", "api.example.io", "bank.example",
-				       "cdn.example.net" };
-static const char *const prefixes[] = { "www", "api", "auth", "mail", "static", "app", "pay",
-					"vpn", "status", "login" };
-static const char *const issuers[] = { "CN=R3,O=Let's Encrypt,C=US",
-				       "CN=DigiCert TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US",
-				       "CN=Sectigo RSA Domain Validation Secure Server CA,O=Sectigo Limited,C=GB",
-				       "CN=E1,O=Let's Encrypt,C=US" };
-static const char *const teams[] = { "web", "platform", "payments", "identity", "data" };
-static const char *const tiers[] = { "1", "2", "3" };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* Bounded copy (snprintf("%s") here makes gcc warn about a 664 KB source). */
-static void cpy(char *dst, size_t cap, const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > cap - 1)
-		la = cap - 1;
-	if (lb > cap - 1 - la)
-		lb = cap - 1 - la;
-	memcpy(dst, a, la);
-	memcpy(dst + la, b, lb);
-	dst[la + lb] = '\0';
-}
-
-static void targets_init(int64_t now_s)
-{
-	for (unsigned t = 0; t < NTARGETS; t++) {
-		struct target *g = &targets[t];
-		uint64_t h = mix64(t + 1);
-		const char *dom = domains[t % (sizeof domains / sizeof domains[0])];
-		const char *pre = prefixes[(h >> 8) % (sizeof prefixes / sizeof prefixes[0])];
-		snprintf(g->host, sizeof g->host, "%s-%03u.%s", pre, t, dom);
-		g->port = 443;
-		g->starttls = NULL;
-		g->has_sni = true;
-		if (t % 10 == 3)
-			g->port = 8443;
-		if (t % 50 == 21) {
-			g->port = 587;
-			g->starttls = "smtp";
-		}
-		snprintf(g->address, sizeof g->address, "10.%u.%u.%u", (unsigned)(t >> 8) & 255,
-			 (unsigned)t & 255, (unsigned)(h & 0xfe) + 1);
-		if (t % 40 == 17) { /* an IP literal target: no SNI */
-			cpy(g->host, sizeof g->host, "", g->address);
-			g->has_sni = false;
-		}
-		cpy(g->sni, sizeof g->sni, "", g->host);
-		snprintf(g->service, sizeof g->service, "svc-%02u", t % 40);
-		cpy(g->subject, sizeof g->subject, "CN=", g->host);
-		cpy(g->san1, sizeof g->san1, "", g->host);
-		cpy(g->san2, sizeof g->san2, "alt.", g->host);
-		g->sans[0] = g->san1;
-		g->sans[1] = g->san2;
-		unsigned ii = (unsigned)(h >> 16) % 4;
-		g->issuer = issuers[ii];
-		bool ec = ii == 3 || (h >> 20) % 3 == 0;
-		g->key = ec ? "EC-P-256" : "RSA-2048";
-		g->sig_alg = ii == 3 ? "ecdsa-with-SHA384" : "sha256WithRSAEncryption";
-		for (int k = 0; k < 4; k++) {
-			uint64_t x = mix64(h + (uint64_t)k * 7919);
-			for (int j = 0; j < 16; j++)
-				g->fp[k * 16 + j] = "0123456789abcdef"[(x >> (j * 4)) & 15];
-		}
-		g->fp[64] = '\0';
-		/* 90-day certificates at any point of their life; a few near expiry */
-		int64_t age_d = (int64_t)((h >> 24) % 88);
-		g->not_before = now_s - age_d * 86400 - (int64_t)((h >> 32) % 86400);
-		g->not_after = g->not_before + 90 * 86400;
-		g->chain_len = ii == 1 ? 3 : 2;
-		g->chain_min = g->not_after + 200 * 86400;
-		g->defect = D_NONE;
-		if (t % 100 == 13)
-			g->defect = D_MISMATCH;
-		else if (t % 100 == 57) {
-			g->defect = D_EXPIRED;
-			g->not_after = now_s - (int64_t)(1 + t % 20) * 86400;
-			g->not_before = g->not_after - 90 * 86400;
-		} else if (t % 200 == 99)
-			g->defect = D_UNTRUSTED;
-		else if (t % 250 == 3)
-			g->defect = D_REFUSED;
-		if (g->not_after < g->chain_min)
-			g->chain_min = g->not_after;
-		g->base_hs_ms = 8.0 + (double)((h >> 40) % 120);
-		g->lab_team = (Tlswatch__Label)TLSWATCH__LABEL__INIT;
-		g->lab_team.key = "team";
-		g->lab_team.value = (char *)teams[t % 5];
-		g->lab_tier = (Tlswatch__Label)TLSWATCH__LABEL__INIT;
-		g->lab_tier.key = "tier";
-		g->lab_tier.value = (char *)tiers[(h >> 44) % 3];
-		g->labels[0] = &g->lab_team;
-		g->labels[1] = &g->lab_tier;
-	}
-}
 
 /* ------------------------------------------------------------ one Result */
 
@@ -209,14 +79,14 @@ static double urand(uint64_t *s)
 	return (double)(mix64(*s) >> 11) / 9007199254740992.0;
 }
 
-/* Fills rs->r for seq (1-based) of probe p. started_ms: its start time. */
+/* Fills rs->r for seq (1-based) of probe p: occurrence o, started at
+ * started_ms. */
 static void result_fill(struct rscratch *rs, const char *probe_id, char *region, unsigned pidx,
-			uint64_t seq, int64_t started_ms)
+			uint64_t seq, const struct occ *o, int64_t started_ms)
 {
 	Tlswatch__Result *r = &rs->r;
 	*r = (Tlswatch__Result)TLSWATCH__RESULT__INIT;
-	uint64_t slot = (seq - 1) % NENTRIES;
-	unsigned entry = (unsigned)((slot * 1637) % NENTRIES); /* 1637 is coprime to 4000 */
+	unsigned entry = o->entry;
 	unsigned t = entry / NPROFILES, pr = entry % NPROFILES;
 	struct target *g = &targets[t];
 	uint64_t rng = mix64(((uint64_t)pidx << 40) ^ seq);
@@ -239,7 +109,7 @@ static void result_fill(struct rscratch *rs, const char *probe_id, char *region,
 	r->n_labels = 2;
 	r->labels = g->labels;
 	r->has_interval_ms = 1;
-	r->interval_ms = INTERVAL_MS;
+	r->interval_ms = o->interval_ms;
 	r->has_mtls = 1;
 	r->mtls = false;
 	r->has_dns_ms = 1;
@@ -376,7 +246,7 @@ struct probe {
 	uint64_t inflight[MAX_WINDOW];
 	double inflight_t[MAX_WINDOW];
 	unsigned ninflight;
-	int64_t end_ms;           /* started_unix_ms of seq == total */
+	int64_t start_ms;         /* start of the first schedule cycle */
 	bool streaming, done;
 	double done_at;
 	uint64_t batches, acks;
@@ -431,8 +301,9 @@ static int send_batch(struct probe *p)
 		n = (size_t)(p->total - p->sent);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = p->sent + 1 + i;
-		int64_t started = p->end_ms - (int64_t)(p->total - seq) * (INTERVAL_MS / NENTRIES);
-		result_fill(&b->scratch[i], p->id, p->region, p->idx, seq, started);
+		const struct occ *o = &occs[(seq - 1) % nocc];
+		int64_t started = p->start_ms + (int64_t)((seq - 1) / nocc) * CYCLE_MS + o->off_ms;
+		result_fill(&b->scratch[i], p->id, p->region, p->idx, seq, o, started);
 		b->rptrs[i] = &b->scratch[i].r;
 	}
 	Tlswatch__ResultBatch rb = TLSWATCH__RESULT_BATCH__INIT;
@@ -709,7 +580,27 @@ int main(int argc, char **argv)
 		timeout_s = parse_pos(ts, "BENCH_INGEST_TIMEOUT");
 
 	int64_t now = wall_ms();
+	const char *mode = getenv("BENCH_INGEST_MODE");
+	bool deploy = mode && strcmp(mode, "deploy") == 0;
+	if (mode && *mode && !deploy && strcmp(mode, "adversarial") != 0) {
+		fprintf(stderr, "bench_ingest: BENCH_INGEST_MODE is deploy or adversarial, not \"%s\"\n",
+			mode);
+		return 2;
+	}
+	const char *nt = getenv("BENCH_INGEST_TARGETS");
+	if (nt && *nt) {
+		long v = parse_pos(nt, "BENCH_INGEST_TARGETS");
+		if (v > MAX_TARGETS || v * NPROFILES > CYCLE_MS) {
+			fprintf(stderr, "bench_ingest: BENCH_INGEST_TARGETS at most %d\n", MAX_TARGETS);
+			return 2;
+		}
+		ntargets = (unsigned)v;
+	}
 	targets_init(now / 1000);
+	if (schedule_init(deploy) != 0) {
+		fprintf(stderr, "bench_ingest: out of memory\n");
+		return 2;
+	}
 	b.p = calloc(b.k, sizeof *b.p);
 	b.scratch = calloc(b.batch, sizeof *b.scratch);
 	b.rptrs = calloc(b.batch, sizeof *b.rptrs);
@@ -731,7 +622,8 @@ int main(int argc, char **argv)
 		p->b = &b;
 		p->idx = i;
 		p->total = (uint64_t)n / b.k + (i < (uint64_t)n % b.k ? 1 : 0);
-		p->end_ms = now;
+		/* the last result starts no later than now */
+		p->start_ms = now - (int64_t)((p->total + nocc - 1) / (nocc ? nocc : 1)) * CYCLE_MS;
 		p->ctx = ctx_new(dir, p->id);
 		if (!p->ctx)
 			return 2;
@@ -770,6 +662,8 @@ int main(int argc, char **argv)
 	double wall = (b.failed ? t1 : last_done) - b.t0;
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
+	printf("mode=%s series=%zu results_per_cycle=%zu ", deploy ? "deploy" : "adversarial",
+	       (size_t)ntargets * NPROFILES * b.k, nocc * b.k);
 	printf("results=%ld acked=%" PRIu64 " probes=%u batch=%zu window=%zu batches=%" PRIu64
 	       " acks=%" PRIu64 " wall_s=%.3f results_per_s=%.0f first_probe_done_s=%.3f"
 	       " ack_latency_ms_p50=%.1f ack_latency_ms_p99=%.1f ack_latency_ms_max=%.1f"
@@ -793,5 +687,6 @@ int main(int argc, char **argv)
 	free(b.scratch);
 	free(b.rptrs);
 	free(b.ack_lat);
+	free(occs);
 	return b.failed ? 1 : 0;
 }

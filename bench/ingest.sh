@@ -14,6 +14,9 @@
 #      \copy results FROM results.csv CSV
 #   -> INSERT_N rows as one autocommit INSERT each (psql -f), from a saved copy
 #
+# Two collector lines: deploy (BENCH_INGEST_TARGETS=1250 targets x 4 profiles x
+# K probes = 20,000 series at 30-60 s, bench_ingest.c) and adversarial (every
+# result its own series-minute); \copy and INSERT use the deploy rows.
 # Knobs (environment): BENCH_INGEST_N (1000000), BENCH_INGEST_PROBES (4),
 # BENCH_INGEST_DB_CONNS (4), BENCH_INGEST_BATCH (500), BENCH_INGEST_WINDOW (8),
 # BENCH_INGEST_INSERT_N (100000, capped at N), TW_BUILD (build dir).
@@ -74,13 +77,14 @@ PSQL() { $TW_PG_PSQL -d tlswatch "$@"; }
 
 # ---- PKI: K probe certificates (CN = id, OU = region) --------------------------------------
 regions="eu-west us-east ap-south sa-east eu-central us-west ap-northeast af-south"
-specs="" i=1
+specs_a="" specs_d="" i=1
 while [ $i -le "$K" ]; do
 	r=$(printf '%s\n' $regions | sed -n "$(( (i - 1) % 8 + 1 ))p")
-	specs="$specs bench-p$i:$r"
+	specs_a="$specs_a bench-a$i:$r"
+	specs_d="$specs_d bench-d$i:$r"
 	i=$((i + 1))
 done
-sh "$top/tests/harness/mkpki-pipeline.sh" "$W/pipe" $specs >"$W/logs/pki.log" 2>&1 ||
+sh "$top/tests/harness/mkpki-pipeline.sh" "$W/pipe" $specs_a $specs_d >"$W/logs/pki.log" 2>&1 ||
 	tw_die "mkpki-pipeline.sh failed"
 
 # ---- PostgreSQL + collector ----------------------------------------------------------------
@@ -133,13 +137,17 @@ done
 [ "$code" = 200 ] || fail "collector /readyz answered $code after 10 s"
 say "   collector pid $CPID, $DB_CONNS DB connections, PostgreSQL $PGVER (fsync off, synchronous_commit off)"
 
-# ---- 1. collector ingest ---------------------------------------------------------------------
+# ---- 1. collector ingest, two lines -----------------------------------------------------------
+# ingest_line MODE TARGETS SPECS: N results of BENCH_INGEST_MODE=MODE from the
+# probes SPECS into the empty tables; sets LINE_RATE, LINE_PGUS, LINE_ROLL1M.
+ingest_line() {
+LMODE=$1 LTARGETS=$2 lspecs=$3
 say ""
-say "== ingest 1. tlswatch-collector: $K probes x mTLS, $N results, batches of $BATCH, window $WINDOW"
+say "== ingest 1 ($LMODE). tlswatch-collector: $K probes x mTLS, $N results, batches of $BATCH, window $WINDOW, $LTARGETS targets x 4 profiles per probe"
 PGLOG_OFF=$(wc -c <"$W/logs/postgres.log")
 c0=$(cpu_ticks "$CPID"); p0=$(pg_ticks)
 ulimit -n 4096 2>/dev/null
-out=$("$BENCH" 127.0.0.1 "$COLLP" "$W/pipe" "$N" "$BATCH" "$WINDOW" $specs 2>"$W/logs/bench_ingest.err")
+out=$(BENCH_INGEST_MODE=$LMODE BENCH_INGEST_TARGETS=$LTARGETS "$BENCH" 127.0.0.1 "$COLLP" "$W/pipe" "$N" "$BATCH" "$WINDOW" $lspecs 2>"$W/logs/bench_ingest.err")
 brc=$?
 c1=$(cpu_ticks "$CPID"); p1=$(pg_ticks)
 COL_HWM=$(status_kb "$CPID" VmHWM); COL_RSS=$(status_kb "$CPID" VmRSS)
@@ -198,6 +206,17 @@ if plans:
         print("     %-22s %8.1f s  %5.1f%%" % (k, v / 1000, 100 * v / dur))
 '
 fi
+LINE_RATE=$COL_RATE LINE_PGUS=$(calc "$PG_CPU * 1000000 / $N" 1) LINE_ROLL1M=$ROLL1M
+LINE_COLUS=$(calc "$COL_CPU * 1000000 / $N" 1) LINE_WALL=${COL_WALL:-NA} LINE_HWM=$COL_HWM
+}
+
+ingest_line adversarial 1000 "$specs_a"
+ADV_RATE=$LINE_RATE ADV_PGUS=$LINE_PGUS ADV_ROLL1M=$LINE_ROLL1M ADV_COLUS=$LINE_COLUS ADV_WALL=$LINE_WALL
+PSQL -q -c "TRUNCATE results, rollup_1m, rollup_1h, certificates, certificate_sightings, targets, probes, probe_spools" \
+	-c "VACUUM ANALYZE" -c "CHECKPOINT" || fail "TRUNCATE between the lines failed"
+ingest_line deploy "${BENCH_INGEST_TARGETS:-1250}" "$specs_d"
+DEP_RATE=$LINE_RATE DEP_PGUS=$LINE_PGUS DEP_ROLL1M=$LINE_ROLL1M DEP_COLUS=$LINE_COLUS DEP_WALL=$LINE_WALL
+
 grep -E 'level=(warn|error)|WARN|ERROR' "$W/logs/collector.log" | head -5 | sed 's/^/   collector log: /'
 $TW_PG_PSQL -d tlswatch -c "LOAD 'auto_explain'" -c "ALTER SYSTEM RESET log_min_duration_statement" \
 	-c "ALTER SYSTEM RESET session_preload_libraries" \
@@ -227,7 +246,8 @@ if [ $crc -ne 0 ]; then
 else
 	COPY_RATE=$(calc "$COPY_ROWS / ($w1 - $w0)" 0)
 fi
-say "   rc=$crc: $COPY_ROWS rows in ${COPY_WALL}s -> $COPY_RATE rows/s; PostgreSQL CPU $(calc "($p1 - $p0) / $HZ" 2)s"
+COPY_PGUS=$(calc "($p1 - $p0) * 1000000 / $HZ / $COPY_ROWS" 1)
+say "   rc=$crc: $COPY_ROWS rows in ${COPY_WALL}s -> $COPY_RATE rows/s; PostgreSQL CPU $(calc "($p1 - $p0) / $HZ" 2)s ($COPY_PGUS us/row)"
 [ "$COPY_ROWS" = "$ROWS" ] || fail "COPY loaded $COPY_ROWS rows, expected $ROWS"
 
 # ---- 3. one autocommit INSERT per row ----------------------------------------------------------
@@ -247,17 +267,25 @@ if [ $irc -ne 0 ]; then
 else
 	INS_RATE=$(calc "$INS_ROWS / ($w1 - $w0)" 0)
 fi
-say "   rc=$irc: $INS_ROWS rows in $(calc "$w1 - $w0" 3)s -> $INS_RATE rows/s; PostgreSQL CPU $(calc "($p1 - $p0) / $HZ" 2)s"
+INS_PGUS=$(calc "($p1 - $p0) * 1000000 / $HZ / $INS_ROWS" 1)
+say "   rc=$irc: $INS_ROWS rows in $(calc "$w1 - $w0" 3)s -> $INS_RATE rows/s; PostgreSQL CPU $(calc "($p1 - $p0) / $HZ" 2)s ($INS_PGUS us/row)"
 [ "$INS_ROWS" = "$INSERT_N" ] || fail "INSERT loaded $INS_ROWS rows, expected $INSERT_N"
 
 # ---- summary -----------------------------------------------------------------------------------
+# Baselines: issue 11, clean checkout 3546a96 (1,000,000 results, adversarial
+# data, idle 2-CPU machine): collector 15,774/s, COPY 92,306/s, INSERT 8,370/s.
 say ""
-say "---------------- ingest summary ($(nproc) CPUs, PostgreSQL $PGVER, fsync off) ----------------"
-say "  collector ($K probes, $DB_CONNS DB conns, batch $BATCH, window $WINDOW): $COL_RATE results/s ($N results, ${COL_WALL:-NA}s wall; rows + rollups + certificates + probes)"
-say "  psql \\copy CSV (results only)              : $COPY_RATE rows/s ($ROWS rows)"
-say "  one INSERT per row, autocommit             : $INS_RATE rows/s ($INSERT_N rows)"
-say "  ratio collector / COPY   : $(ratio "$COL_RATE" "$COPY_RATE")   (aim >= 0.5)"
-say "  ratio collector / INSERT : $(ratio "$COL_RATE" "$INS_RATE")"
-say "  collector: peak RSS ${COL_HWM} KiB, CPU ${COL_CPU}s for $N results ($(calc "$COL_CPU * 1000000 / $N" 1) us/result); PostgreSQL CPU ${PG_CPU}s"
+say "---------------- ingest summary ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), PostgreSQL $PGVER, fsync off) ----------------"
+say "  line                                       rows/s   x COPY  x INSERT  PG CPU us/row  collector CPU us/row  rollup_1m rows"
+printf '  %-40s %8s  %6s  %8s  %13s  %20s  %s\n' "collector, deploy ($K probes, $DB_CONNS conns)" "$DEP_RATE" \
+	"$(ratio "$DEP_RATE" "$COPY_RATE")" "$(ratio "$DEP_RATE" "$INS_RATE")" "$DEP_PGUS" "$DEP_COLUS" "$DEP_ROLL1M"
+printf '  %-40s %8s  %6s  %8s  %13s  %20s  %s\n' "collector, adversarial (1 row/series-min)" "$ADV_RATE" \
+	"$(ratio "$ADV_RATE" "$COPY_RATE")" "$(ratio "$ADV_RATE" "$INS_RATE")" "$ADV_PGUS" "$ADV_COLUS" "$ADV_ROLL1M"
+printf '  %-40s %8s  %6s  %8s  %13s\n' "psql \\copy CSV (results only)" "$COPY_RATE" 1.00 \
+	"$(ratio "$COPY_RATE" "$INS_RATE")" "$COPY_PGUS"
+printf '  %-40s %8s  %6s  %8s  %13s\n' "one INSERT per row, autocommit ($INSERT_N)" "$INS_RATE" \
+	"$(ratio "$INS_RATE" "$COPY_RATE")" 1.00 "$INS_PGUS"
+say "  goals: deploy >= 0.5x COPY (aim 0.8x), > 10x INSERT. baseline (issue 11, 3546a96, 1M adversarial, idle):"
+say "         collector 15774/s = 0.17x COPY, 1.9x INSERT; PG CPU 79 us/row vs 10.7 for COPY"
 say "ingest status: $([ $status -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see above)')"
 exit $status

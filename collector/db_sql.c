@@ -231,11 +231,24 @@ static char *build_ingest(void)
 		    "ON CONFLICT (fingerprint_sha256, target, port, region) DO UPDATE SET "
 		    "first_seen = least(certificate_sightings.first_seen, EXCLUDED.first_seen), "
 		    "last_seen = greatest(certificate_sightings.last_seen, EXCLUDED.last_seen)),\n"
-		    /* targets: service and labels as last configured, for SLO selectors */
+		    /* targets: service and labels as last configured, for SLO
+		     * selectors. Every probe sees the same targets, so this upsert
+		     * made concurrent batches queue on the same rows (64% of the
+		     * ingest statement's time, BENCHMARKS.md). A row is rewritten
+		     * only when something a reader uses would change: first_seen,
+		     * service or labels, or last_seen by more than a minute
+		     * (sql/011_ingest.sql); the NOT EXISTS reads without a lock. */
+		    "tn AS (SELECT DISTINCT ON (target, port, coalesce(sni, '')) target, port, "
+		    "coalesce(sni, '') AS sni, service, coalesce(labels, '{}'::jsonb) AS labels, "
+		    "started_at FROM ins ORDER BY target, port, coalesce(sni, ''), started_at DESC),\n"
 		    "t AS (INSERT INTO targets AS tg (target, port, sni, service, labels, first_seen, last_seen) "
-		    "SELECT DISTINCT ON (target, port, coalesce(sni, '')) target, port, coalesce(sni, ''), "
-		    "service, coalesce(labels, '{}'::jsonb), started_at, started_at FROM ins "
-		    "ORDER BY target, port, coalesce(sni, ''), started_at DESC "
+		    "SELECT target, port, sni, service, labels, started_at, started_at FROM tn "
+		    "WHERE NOT EXISTS (SELECT 1 FROM targets o WHERE o.target = tn.target "
+		    "AND o.port = tn.port AND o.sni = tn.sni AND o.first_seen <= tn.started_at "
+		    "AND tn.started_at <= o.last_seen + interval '1 minute' "
+		    "AND (tn.started_at < o.last_seen OR (coalesce(tn.service, o.service) IS NOT DISTINCT "
+		    "FROM o.service AND tn.labels = o.labels))) "
+		    "ORDER BY target, port, sni "
 		    "ON CONFLICT (target, port, sni) DO UPDATE SET "
 		    "service = CASE WHEN EXCLUDED.last_seen >= tg.last_seen "
 		    "THEN coalesce(EXCLUDED.service, tg.service) ELSE tg.service END, "
