@@ -144,8 +144,16 @@ Test(bounds, repeated_empty_strings_frame_bounded_and_refused)
 	fprintf(stderr, "bounds: frame %zu bytes, %zu empty strings, %d sent; collector VmRSS "
 		"%ld kB before, %ld kB peak, %ld kB after\n", len, strings, sent, rss0, peak, rss1);
 	/* the decoding budget is 16 x max_frame / 2 = 32 MiB; allow the
-	 * allocator's slack on top, far below one kept frame per send */
-	cr_expect_lt(peak - rss0, 48 * 1024, "RSS grew by %ld kB", peak - rss0);
+	 * allocator's slack on top, far below one kept frame per send. Under
+	 * AddressSanitizer every block carries redzones and freed blocks sit in
+	 * its quarantine, so the same work shows ~56 MB; the defect (~60 MB kept
+	 * per frame, 738 MB after 16) still stands far above the wider bound. */
+#if defined(__SANITIZE_ADDRESS__)
+	const long bound_kb = 160 * 1024;
+#else
+	const long bound_kb = 48 * 1024;
+#endif
+	cr_expect_lt(peak - rss0, bound_kb, "RSS grew by %ld kB", peak - rss0);
 	Tlswatch__Envelope *e = NULL;
 	int r = tc_read_env(bad, &e);
 	cr_assert_eq(r, 1, "no Error frame for the hostile connection (%s)",
