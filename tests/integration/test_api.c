@@ -7,6 +7,10 @@
  */
 #include "api_env.h"
 
+#include <ctype.h>
+
+#include "proc.h"
+
 TestSuite(api, .timeout = 120);
 
 /* ---- seeds ---- */
@@ -356,6 +360,71 @@ Test(api, targets_pagination_and_filters)
 	r = get("/api/v1/targets?service=tp&region=ap-south");
 	expect(&r, 200, "region filter");
 	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+	resp_free(&r);
+}
+
+/* Percent-encodes s for a query value (RFC 3986 unreserved kept). */
+static const char *qenc(const char *s)
+{
+	static char out[4][1024];
+	static int k;
+	char *o = out[k++ % 4];
+	size_t n = 0;
+	for (; *s && n + 4 < sizeof out[0]; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+			o[n++] = (char)c;
+		else
+			n += (size_t)snprintf(o + n, 4, "%%%02X", c);
+	}
+	o[n] = '\0';
+	return o;
+}
+
+/* SQL and markup in what probes report (service, labels) and in what
+ * clients ask for: stored and answered verbatim, matched as values, never
+ * run or interpreted. */
+Test(api, hostile_names_and_parameters_are_plain_values)
+{
+	const char *svc = "shop'); DROP TABLE results; --";
+	const char *lab = "<img src=x onerror=alert(1)>\"'";
+	struct seed s[] = { { .host = "sqli.api.test", .sni = "sqli.api.test", .profile = "modern",
+			      .service = svc, .outcome = "ok", .label_k = "owner", .label_v = lab,
+			      .tls_version = "TLSv1.3", .handshake_ms = 5, .n = 2 } };
+	seed_as("probe-b", s, 1);
+
+	struct resp r = get(tw_fmt("/api/v1/targets?service=%s", qenc(svc)));
+	expect(&r, 200, "targets by a service holding SQL");
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", r.body);
+	json_t *it = json_array_get(items, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(it, "service")), svc);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "labels"), "owner")),
+			 lab, "%s", r.body);
+	resp_free(&r);
+
+	/* the classic injections match nothing and break nothing */
+	const char *inj[] = { "' OR '1'='1", "x' UNION SELECT probe_id FROM probes --", "\\", "%" };
+	for (size_t i = 0; i < sizeof inj / sizeof inj[0]; i++) {
+		r = get(tw_fmt("/api/v1/targets?service=%s", qenc(inj[i])));
+		expect(&r, 200, inj[i]);
+		cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0, "%s: %s", inj[i],
+			     r.body);
+		resp_free(&r);
+		r = get(tw_fmt("/api/v1/grid?window=1h&service=%s", qenc(inj[i])));
+		expect(&r, 200, inj[i]);
+		cr_assert_eq(json_array_size(json_object_get(r.json, "rows")), 0, "%s: %s", inj[i],
+			     r.body);
+		resp_free(&r);
+	}
+	r = get(tw_fmt("/api/v1/targets?label=%s", qenc("owner:<img src=x onerror=alert(1)>\"'")));
+	expect(&r, 200, "a label value with markup and quotes");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
+	resp_free(&r);
+	/* the table the service name talks about is still there */
+	r = get("/api/v1/results?target=sqli.api.test:443&limit=10");
+	expect(&r, 200, "results after the hostile seed");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2, "%s", r.body);
 	resp_free(&r);
 }
 
