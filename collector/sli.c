@@ -140,13 +140,14 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 		sli_sql_time(b, p.ch);
 		strbuf_printf(b, " OR bucket >= ");
 		sli_sql_time(b, p.ft);
-		strbuf_printf(b, ")) OR (g IN ('1h', '1hd') AND bucket >= ");
+		strbuf_printf(b, ")) OR (g = '1h' AND bucket >= ");
 		sli_sql_time(b, p.ch);
 		strbuf_printf(b, " AND bucket < ");
 		sli_sql_time(b, p.ft);
 		if (p.cd < p.fd) {
-			/* an hour of a day rollup_1d serves counts only outside the whole days */
-			strbuf_printf(b, " AND (g = '1h' OR bucket < ");
+			/* an hour of a day rollup_1d serves (d1) counts only outside
+			 * the whole days [cd, fd), which come from rollup_1d */
+			strbuf_printf(b, " AND (NOT d1 OR bucket < ");
 			sli_sql_time(b, p.cd);
 			strbuf_printf(b, " OR bucket >= ");
 			sli_sql_time(b, p.fd);
@@ -169,28 +170,10 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 
 void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 {
-	int64_t dlo = INT64_MAX, dhi = INT64_MIN;
+	int64_t hlo = INT64_MAX, hhi = INT64_MIN, dlo = INT64_MAX, dhi = INT64_MIN;
 	struct sli_parts p;
-	strbuf_printf(b, "(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false");
 	for (size_t i = 0; i < nw; i++) {
 		parts(&w[i], &p);
-		if (w[i].from_ms < p.ch)
-			range(b, " OR ", w[i].from_ms, p.ch);
-		if (p.ft < w[i].to_ms)
-			range(b, " OR ", p.ft > w[i].from_ms ? p.ft : w[i].from_ms, w[i].to_ms);
-	}
-	/* hours: the edges of every window, and inside whole days only the days
-	 * rollup_1d does not serve ("1hd": an hour of a day it serves, read as
-	 * some window's edge) */
-	strbuf_printf(b, " UNION ALL SELECT CASE WHEN bucket < " SQL_DONE " AND bucket <> ALL ("
-		      SQL_DIRTY_HOURS ") THEN '1hd'::text ELSE '1h'::text END AS g, * "
-		      "FROM rollup_1h WHERE false");
-	for (size_t i = 0; i < nw; i++) {
-		parts(&w[i], &p);
-		if (p.ch < p.cd)
-			range(b, " OR ", p.ch, p.cd);
-		if (p.fd < p.ft)
-			range(b, " OR ", p.fd, p.ft);
 		if (p.cd < p.fd) {
 			if (p.cd < dlo)
 				dlo = p.cd;
@@ -198,25 +181,60 @@ void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 				dhi = p.fd;
 		}
 	}
-	if (dlo < dhi) {
-		strbuf_printf(b, " OR (bucket >= greatest(");
-		sli_sql_time(b, dlo);
-		strbuf_printf(b, ", " SQL_DONE ") AND bucket < ");
-		sli_sql_time(b, dhi);
-		strbuf_printf(b, ") OR (bucket = ANY (" SQL_DIRTY_HOURS ") AND bucket >= ");
-		sli_sql_time(b, dlo);
-		strbuf_printf(b, " AND bucket < ");
-		sli_sql_time(b, dhi);
+	bool days = dlo < dhi;
+	/* d1 (only when some window has a whole day; sli_window_cond names it
+	 * then): the row's day is served by rollup_1d */
+	strbuf_printf(b, "(SELECT '1m'::text AS g, %s* FROM rollup_1m WHERE false",
+		      days ? "false AS d1, " : "");
+	for (size_t i = 0; i < nw; i++) {
+		parts(&w[i], &p);
+		if (w[i].from_ms < p.ch)
+			range(b, " OR ", w[i].from_ms, p.ch);
+		if (p.ft < w[i].to_ms)
+			range(b, " OR ", p.ft, w[i].to_ms);
+		if (p.ch < p.ft) {
+			if (p.ch < hlo)
+				hlo = p.ch;
+			if (p.ft > hhi)
+				hhi = p.ft;
+		}
+	}
+	if (!days) {
+		/* hours only: one range over every window's whole hours */
+		strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE ");
+		if (hlo < hhi) {
+			strbuf_printf(b, "bucket >= ");
+			sli_sql_time(b, hlo);
+			strbuf_printf(b, " AND bucket < ");
+			sli_sql_time(b, hhi);
+		} else {
+			strbuf_printf(b, "false");
+		}
 		strbuf_printf(b, ")");
+		return;
 	}
-	strbuf_printf(b, " UNION ALL SELECT '1d'::text AS g, * FROM rollup_1d WHERE ");
-	if (dlo < dhi) {
-		range(b, "", dlo, dhi);
-		strbuf_printf(b, " AND bucket < " SQL_DONE " AND bucket <> ALL (" SQL_DIRTY_DAYS ")");
-	} else {
-		strbuf_printf(b, "false");
+	/* hours: every window's edge hours, and inside the whole days only
+	 * those of days rollup_1d does not serve; each row once (one scan) */
+	strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, (bucket < " SQL_DONE " AND bucket <> ALL ("
+		      SQL_DIRTY_HOURS ")) AS d1, * FROM rollup_1h WHERE false");
+	for (size_t i = 0; i < nw; i++) {
+		parts(&w[i], &p);
+		if (p.ch < p.cd)
+			range(b, " OR ", p.ch, p.cd);
+		if (p.fd < p.ft)
+			range(b, " OR ", p.fd, p.ft);
 	}
-	strbuf_printf(b, ")");
+	strbuf_printf(b, " OR (bucket >= greatest(");
+	sli_sql_time(b, dlo);
+	strbuf_printf(b, ", " SQL_DONE ") AND bucket < ");
+	sli_sql_time(b, dhi);
+	strbuf_printf(b, ") OR (bucket = ANY (" SQL_DIRTY_HOURS ") AND bucket >= ");
+	sli_sql_time(b, dlo);
+	strbuf_printf(b, " AND bucket < ");
+	sli_sql_time(b, dhi);
+	strbuf_printf(b, ") UNION ALL SELECT '1d'::text AS g, true AS d1, * FROM rollup_1d WHERE ");
+	range(b, "", dlo, dhi);
+	strbuf_printf(b, " AND bucket < " SQL_DONE " AND bucket <> ALL (" SQL_DIRTY_DAYS "))");
 }
 
 /* ---- selectors ---- */

@@ -51,14 +51,16 @@ struct sli_window {
 void sli_window(int64_t now_ms, int64_t len_ms, int64_t minute_retention_ms,
 		struct sli_window *w);
 
-/* Appends a SQL boolean over columns `g` ('1m', '1h', '1hd': an hour of a
- * day rollup_1d serves, or '1d') and `bucket` of a rollup row source saying
- * whether the row is in window w. */
+/* Appends a SQL boolean over columns `g` ('1m', '1h' or '1d'), `bucket`
+ * and, when w has a whole UTC day, `d1` (an hour of a day rollup_1d serves)
+ * of a rollup row source (sli_rows_sql over w among others) saying whether
+ * the row is in window w. */
 void sli_window_cond(struct strbuf *b, const struct sli_window *w);
 /* Appends the row source for the union of windows: "(SELECT '1m' AS g, *
- * FROM rollup_1m WHERE ... UNION ALL SELECT '1h' or '1hd', * FROM rollup_1h
- * WHERE ... UNION ALL SELECT '1d', * FROM rollup_1d WHERE ...)" reading only
- * the rows some window needs; each row appears once. */
+ * FROM rollup_1m WHERE ... UNION ALL SELECT '1h', * FROM rollup_1h WHERE
+ * ...)" reading only the rows some window needs, each once; when a window
+ * has a whole UTC day, with a column d1 after g and a third part
+ * "UNION ALL SELECT '1d', true, * FROM rollup_1d WHERE ...". */
 void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw);
 
 /* How sli_query groups. */
