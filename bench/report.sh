@@ -117,6 +117,16 @@ echo "   rollup_1d: $($TW_PG_PSQL -d postgres -At -c "SELECT count(*) FROM rollu
 run_report daily
 secs_d=$secs rc_d=$rc
 tail -n +$((lines + 1)) "$TW_WORK/logs/postgres.log" | grep -o "duration: [0-9.]* ms  statement: SELECT.\{0,60\}" | sed "s/^/   slow query (daily): /"
+# the same report either way (exactness); html and pdf carry no other data
+for f in md json; do
+	if cmp -s "$TW_WORK"/out-hourly/*."$f" "$TW_WORK"/out-daily/*."$f"; then
+		echo "   $f: identical from rollup_1h and with rollup_1d"
+	else
+		echo "   $f: DIFFERS between rollup_1h and rollup_1d:"
+		diff "$TW_WORK"/out-hourly/*."$f" "$TW_WORK"/out-daily/*."$f" | head -20 | sed 's/^/     /'
+		rc_d=1
+	fi
+done
 rc=$((rc_h | rc_d))
 echo "---------------- report summary ----------------"
 echo "  90-day report (html, pdf, md, json) over $SERIES series / $ROWS hourly rollup rows: ${secs_h} s from rollup_1h, ${secs_d} s with rollup_1d"

@@ -286,20 +286,25 @@ oom:
 	return store_op_oom(&g->op);
 }
 
-static int grid_step(struct store_op *op, PGresult *res)
+char *store_grid_sql(int64_t from_ms, int64_t to_ms)
 {
-	struct grid_op *g = (struct grid_op *)op;
-	if (res)
-		return grid_done(g, res);
-	struct sli_window w = { g->from_ms, g->to_ms };
+	struct sli_window w = { from_ms, to_ms };
 	struct strbuf b = { 0 };
 	strbuf_puts(&b, GRID_HEAD);
 	sli_rows_sql(&b, &w, 1);
 	strbuf_puts(&b, GRID_MID);
 	sli_window_cond(&b, &w);
 	strbuf_puts(&b, GRID_TAIL);
+	return strbuf_take(&b); /* NULL when out of memory */
+}
+
+static int grid_step(struct store_op *op, PGresult *res)
+{
+	struct grid_op *g = (struct grid_op *)op;
+	if (res)
+		return grid_done(g, res);
 	free(g->sql);
-	if (!(g->sql = strbuf_take(&b)))
+	if (!(g->sql = store_grid_sql(g->from_ms, g->to_ms)))
 		return store_op_oom(op);
 	store_op_sql(op, g->sql);
 	if (store_op_param(op, g->service) < 0 || store_op_param(op, g->labels) < 0)
