@@ -160,9 +160,9 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 	strbuf_printf(b, "))");
 }
 
-/* The days rollup_1d serves (sql/013_rollup_1d.sql): below done_before and
+/* The days rollup_1d serves (sql/013_rollup_1d.sql): below ready_before and
  * not dirty, read in the statement's snapshot together with the rows. */
-#define SQL_DONE "coalesce((SELECT done_before FROM rollup_1d_state), '-infinity'::timestamptz)"
+#define SQL_DONE "coalesce((SELECT ready_before FROM rollup_1d_state), '-infinity'::timestamptz)"
 #define SQL_DIRTY_DAYS "ARRAY(SELECT day FROM rollup_1d_dirty)"
 #define SQL_DIRTY_HOURS                                                                 \
 	"ARRAY(SELECT h FROM rollup_1d_dirty, generate_series(day, day + interval '23 hours', " \

@@ -12,7 +12,7 @@
  *   reads at most 2 x 59 minute rows + its hours per series. Whole UTC days
  *   inside the whole hours come from rollup_1d (sql/013_rollup_1d.sql) when
  *   the aggregator has done them and no late row has changed them since
- *   (rollup_1d_state.done_before, rollup_1d_dirty, read in the same
+ *   (rollup_1d_state.ready_before, rollup_1d_dirty, read in the same
  *   statement); other days' hours from rollup_1h. So a 90-day window reads
  *   about 90 + 2 x 23 + 2 x 59 rows per series. When `from` is
  *   older than rollup_1m keeps rows (retention_days: tw_maintain_partitions

@@ -13,39 +13,54 @@
 --   service                                            the latest hour's non-NULL service
 --
 -- Exactness. The ingest statement is not touched: a statement-level trigger
--- on rollup_1h (INSERT and UPDATE, the two halves of its upsert) marks a
--- day dirty in rollup_1d_dirty when it changes a day the aggregator has
--- already done (bucket < rollup_1d_state.done_before). The aggregator
--- (tw_rollup_1d_step, run by the alert leader: collector/rollup_daily.c)
--- recomputes the oldest dirty day, or else the day at done_before once that
--- day has ended (plus a grace), and advances done_before. Each step is one
--- transaction, so a collector killed mid-step leaves nothing half done.
---
--- The race between the two: the trigger takes the transaction-level
--- advisory lock (1953985907, 13) SHARED before it reads done_before; a step
--- takes it EXCLUSIVE first. A step therefore starts only when every ingest
--- transaction that has already looked at done_before has committed (so the
--- step's statements see its rows), and an ingest transaction that looks
--- after the step sees the new done_before and marks the day.
+-- on rollup_1h (INSERT and UPDATE, the two halves of its upsert) records a
+-- day in rollup_1d_dirty when it changes a day the aggregator has claimed
+-- (bucket < rollup_1d_state.mark_before). The aggregator (run by the alert
+-- leader: collector/rollup_daily.c) works in two transactions per day:
+--   claim  (tw_rollup_1d_claim, READ COMMITTED): once the day at
+--          mark_before has ended (plus a grace), moves mark_before past it,
+--          under the transaction-level advisory lock (1953985907, 13) taken
+--          EXCLUSIVE. The trigger takes that lock SHARED before it reads
+--          mark_before, so the claim commits only after every ingest
+--          transaction that read the old mark_before has committed, and
+--          every later one records the day when it touches it. The lock is
+--          held for one UPDATE: ingest waits at most for the ingest
+--          transactions already running, never for an aggregation.
+--   step   (tw_rollup_1d_step, in a REPEATABLE READ transaction): the
+--          oldest dirty day, else the claimed day at ready_before, is
+--          recomputed from rollup_1h as of the step's snapshot; the dirty
+--          rows that snapshot sees are deleted (a change committed after it
+--          left its own row, which the snapshot does not see, so the day is
+--          done again) and ready_before advances.
+-- A collector killed between or inside them leaves a consistent state: a
+-- step is one transaction, and a claimed day not yet ready is read from
+-- rollup_1h. Ingest must run READ COMMITTED (it does: db_ingest.c), so the
+-- trigger reads the current mark_before.
 --
 -- Readers (collector/sli.c sli_rows_sql) serve a whole UTC day from
--- rollup_1d only when it is below done_before and not dirty, in the same
--- statement snapshot; every other day's hours come from rollup_1h.
+-- rollup_1d only when it is below ready_before and has no dirty row, in the
+-- same statement snapshot; every other day's hours come from rollup_1h.
 
 CREATE TABLE rollup_1d (LIKE rollup_1h INCLUDING ALL);
 
 CREATE TABLE rollup_1d_state (
-	one         boolean PRIMARY KEY DEFAULT true CHECK (one),
-	done_before timestamptz,          -- days before it are aggregated (NULL: none yet)
-	updated_at  timestamptz
+	one          boolean PRIMARY KEY DEFAULT true CHECK (one),
+	mark_before  timestamptz,     -- the trigger records changes to days before it
+	ready_before timestamptz,     -- rollup_1d holds the days before it (but the dirty ones)
+	updated_at   timestamptz,
+	CHECK (ready_before <= mark_before)
 );
 INSERT INTO rollup_1d_state (one) VALUES (true);
 
--- Days below done_before whose rollup_1h rows changed since their aggregation.
+-- Days below mark_before whose rollup_1h rows changed since their
+-- aggregation: one row per change (no ON CONFLICT: a step deletes only the
+-- rows its snapshot sees, so a change after it must leave a row of its own).
 CREATE TABLE rollup_1d_dirty (
-	day       timestamptz PRIMARY KEY,
+	id        bigserial PRIMARY KEY,
+	day       timestamptz NOT NULL,
 	marked_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX rollup_1d_dirty_day_idx ON rollup_1d_dirty (day);
 
 INSERT INTO retention_policy (name, days) VALUES ('rollup_1d', 400) ON CONFLICT (name) DO NOTHING;
 
@@ -55,12 +70,10 @@ DECLARE
 	wm timestamptz;
 BEGIN
 	PERFORM pg_advisory_xact_lock_shared(1953985907, 13);
-	SELECT done_before INTO wm FROM rollup_1d_state;
+	SELECT mark_before INTO wm FROM rollup_1d_state;
 	IF wm IS NOT NULL THEN
 		INSERT INTO rollup_1d_dirty (day)
-		SELECT DISTINCT date_trunc('day', bucket, 'UTC') FROM changed WHERE bucket < wm
-		ORDER BY 1
-		ON CONFLICT (day) DO NOTHING;
+		SELECT DISTINCT date_trunc('day', bucket, 'UTC') FROM changed WHERE bucket < wm;
 	END IF;
 	RETURN NULL;
 END
@@ -71,29 +84,57 @@ CREATE TRIGGER rollup_1h_mark_ins AFTER INSERT ON rollup_1h
 CREATE TRIGGER rollup_1h_mark_upd AFTER UPDATE ON rollup_1h
 	REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tw_rollup_1d_mark();
 
--- One aggregation step as of now_ts: the oldest dirty day, else the day at
--- done_before when it ended at least `grace` ago. Returns the day done, or
--- NULL when there is nothing to do.
-CREATE FUNCTION tw_rollup_1d_step(now_ts timestamptz, grace interval) RETURNS timestamptz
+-- The claim (see the top): when no claimed day waits and the day at
+-- mark_before ended at least `grace` before now_ts, moves mark_before past
+-- it. The first claim starts at the oldest day of rollup_1h (or the current
+-- one). Returns the day claimed, or NULL.
+CREATE FUNCTION tw_rollup_1d_claim(now_ts timestamptz, grace interval) RETURNS timestamptz
 LANGUAGE plpgsql AS $$
 DECLARE
-	wm timestamptz;
+	st rollup_1d_state;
+BEGIN
+	SELECT * INTO st FROM rollup_1d_state;
+	IF st.mark_before IS NOT NULL AND (st.ready_before < st.mark_before OR
+	    st.mark_before + interval '24 hours' > now_ts - grace) THEN
+		RETURN NULL;    -- without the lock: nothing to claim
+	END IF;
+	PERFORM pg_advisory_xact_lock(1953985907, 13);
+	SELECT * INTO st FROM rollup_1d_state FOR UPDATE;
+	IF st.mark_before IS NULL THEN
+		st.mark_before := coalesce(date_trunc('day', (SELECT min(bucket) FROM rollup_1h), 'UTC'),
+					   date_trunc('day', now_ts - grace, 'UTC'));
+		UPDATE rollup_1d_state SET mark_before = st.mark_before, ready_before = st.mark_before,
+			updated_at = now();
+		st.ready_before := st.mark_before;
+	END IF;
+	-- '24 hours', not '1 day': timestamptz + '1 day' follows the session's DST
+	IF st.ready_before < st.mark_before OR st.mark_before + interval '24 hours' > now_ts - grace THEN
+		RETURN NULL;
+	END IF;
+	UPDATE rollup_1d_state SET mark_before = st.mark_before + interval '24 hours', updated_at = now();
+	RETURN st.mark_before;
+END
+$$;
+
+-- One step (see the top; the caller runs it in a REPEATABLE READ
+-- transaction): recomputes the oldest dirty day, else the claimed day at
+-- ready_before. Returns the day done, or NULL when there is nothing to do.
+CREATE FUNCTION tw_rollup_1d_step() RETURNS timestamptz
+LANGUAGE plpgsql AS $$
+DECLARE
+	st rollup_1d_state;
 	d timestamptz;
 BEGIN
-	PERFORM pg_advisory_xact_lock(1953985907, 13);
-	SELECT done_before INTO wm FROM rollup_1d_state FOR UPDATE;
-	SELECT day INTO d FROM rollup_1d_dirty ORDER BY day LIMIT 1;
+	IF current_setting('transaction_isolation') <> 'repeatable read' THEN
+		RAISE EXCEPTION 'tw_rollup_1d_step must run in a REPEATABLE READ transaction';
+	END IF;
+	SELECT * INTO st FROM rollup_1d_state;
+	SELECT min(day) INTO d FROM rollup_1d_dirty;
 	IF d IS NULL THEN
-		IF wm IS NULL THEN
-			wm := coalesce(date_trunc('day', (SELECT min(bucket) FROM rollup_1h), 'UTC'),
-				       date_trunc('day', now_ts - grace, 'UTC'));
-			UPDATE rollup_1d_state SET done_before = wm, updated_at = now();
-		END IF;
-		-- '24 hours', not '1 day': timestamptz + '1 day' follows the session's DST
-		IF wm + interval '24 hours' > now_ts - grace THEN
+		IF st.ready_before IS NULL OR st.ready_before >= st.mark_before THEN
 			RETURN NULL;
 		END IF;
-		d := wm;
+		d := st.ready_before;
 	END IF;
 	DELETE FROM rollup_1d WHERE bucket = d;
 	INSERT INTO rollup_1d (bucket, target, port, sni, region, profile, service, attempts,
@@ -141,9 +182,9 @@ BEGIN
 	       s.ocsp_no_responder_count
 	FROM s LEFT JOIN o USING (target, port, sni, region, profile)
 	ORDER BY 2, 3, 4, 5, 6;
-	DELETE FROM rollup_1d_dirty WHERE day = d;
-	IF d >= wm THEN
-		UPDATE rollup_1d_state SET done_before = d + interval '24 hours', updated_at = now();
+	DELETE FROM rollup_1d_dirty WHERE day = d;      -- the rows this snapshot sees
+	IF d = st.ready_before THEN
+		UPDATE rollup_1d_state SET ready_before = d + interval '24 hours', updated_at = now();
 	END IF;
 	RETURN d;
 END

@@ -120,12 +120,12 @@ static char *snapshot(PGconn *c)
 	return b.p;
 }
 
-/* The same read from rollup_1h alone: done_before NULL serves no day from
+/* The same read from rollup_1h alone: ready_before NULL serves no day from
  * rollup_1d (rolled back, so nothing changes). */
 static char *snapshot_1h(PGconn *c)
 {
 	exec_ok(c, "BEGIN");
-	exec_ok(c, "UPDATE rollup_1d_state SET done_before = NULL");
+	exec_ok(c, "UPDATE rollup_1d_state SET ready_before = NULL");
 	char *s = snapshot(c);
 	exec_ok(c, "ROLLBACK");
 	return s;
@@ -200,7 +200,7 @@ Test(rollup_1d, windows_equal_rollup_1h_alone)
 	/* every ended day (minus the grace), one step each, then nothing to do */
 	cr_assert_eq(run_daily(c), NDAYS);
 	cr_assert_eq(run_daily(c), 0);
-	cr_assert_eq(q_int(c, "SELECT extract(epoch FROM done_before)::bigint * 1000 FROM rollup_1d_state"),
+	cr_assert_eq(q_int(c, "SELECT extract(epoch FROM ready_before)::bigint * 1000 FROM rollup_1d_state"),
 		     T0 + NDAYS * DAY_MS);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d"), NDAYS * 6);
 	char *after = snapshot(c);
@@ -250,13 +250,13 @@ Test(rollup_1d, late_rows_in_an_aggregated_day)
 	late_rows(c, NDAYS - 2);
 	late_rows(c, 20);
 	late_rows(c, NDAYS - 7);
-	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 3);
+	cr_assert_eq(q_int(c, "SELECT count(DISTINCT day) FROM rollup_1d_dirty"), 3);
 	assert_same(c, "late rows, not yet re-aggregated");
 	/* today's rows mark nothing: the aggregator has not done today */
 	late_rows(c, NDAYS);
-	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 3);
+	cr_assert_eq(q_int(c, "SELECT count(DISTINCT day) FROM rollup_1d_dirty"), 3);
 	cr_assert_eq(run_daily(c), 3);
-	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 0);
+	cr_assert_eq(q_int(c, "SELECT count(DISTINCT day) FROM rollup_1d_dirty"), 0);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d WHERE target = 'd.example'"), 3);
 	assert_same(c, "late rows re-aggregated");
 	PQfinish(c);
@@ -277,9 +277,9 @@ Test(rollup_1d, client_sigkilled_mid_step)
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		PGconn *k = PQconnectdb(ci);
-		PGresult *r = PQexec(k, "BEGIN");
+		PGresult *r = PQexec(k, "BEGIN ISOLATION LEVEL REPEATABLE READ");
 		PQclear(r);
-		r = PQexec(k, "SELECT tw_rollup_1d_step(now(), '15 minutes')");
+		r = PQexec(k, "SELECT tw_rollup_1d_step()");
 		int ok = PQresultStatus(r) == PGRES_TUPLES_OK && !PQgetisnull(r, 0, 0);
 		PQclear(r);
 		if (ok)
@@ -291,9 +291,9 @@ Test(rollup_1d, client_sigkilled_mid_step)
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the child did not reach its step");
 	free(ci);
 	assert_same(c, "after the SIGKILL");
-	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 1);
+	cr_assert_eq(q_int(c, "SELECT count(DISTINCT day) FROM rollup_1d_dirty"), 1);
 	cr_assert_eq(run_daily(c), 1);   /* waits for the dead session's abort */
-	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 0);
+	cr_assert_eq(q_int(c, "SELECT count(DISTINCT day) FROM rollup_1d_dirty"), 0);
 	assert_same(c, "redone after the SIGKILL");
 	PQfinish(c);
 }
@@ -310,7 +310,8 @@ Test(rollup_1d, backend_terminated_mid_step)
 	long long kpid = PQbackendPID(k);
 	exec_ok(l, "BEGIN");
 	exec_ok(l, "LOCK TABLE rollup_1d IN SHARE MODE");
-	cr_assert_eq(PQsendQuery(k, "SELECT tw_rollup_1d_step(now(), '15 minutes')"), 1);
+	exec_ok(k, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	cr_assert_eq(PQsendQuery(k, "SELECT tw_rollup_1d_step()"), 1);
 	/* until the step waits for rollup_1d (it has taken the advisory lock
 	 * and read its day by then) */
 	long long waiting = 0;
@@ -331,7 +332,7 @@ Test(rollup_1d, backend_terminated_mid_step)
 	cr_assert(failed, "the terminated step returned a result");
 	PQfinish(k);
 	PQfinish(l);
-	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 1);
+	cr_assert_eq(q_int(c, "SELECT count(DISTINCT day) FROM rollup_1d_dirty"), 1);
 	assert_same(c, "after the terminated step");
 	cr_assert_eq(run_daily(c), 1);
 	assert_same(c, "redone after the terminated step");
@@ -351,5 +352,30 @@ Test(rollup_1d, retention)
 	cr_assert_eq(q_int(c, "SELECT count(DISTINCT bucket) FROM rollup_1d"), 29);
 	cr_assert_eq(q_int(c, "SELECT min(extract(epoch FROM bucket))::bigint * 1000 FROM rollup_1d"),
 		     T0 + 71 * DAY_MS);
+	PQfinish(c);
+}
+
+/* A late row committed while a step runs (after the step's snapshot): the
+ * step recomputes the day without it and deletes only the dirty rows it
+ * saw, so the day stays dirty (read from rollup_1h) until the next step. */
+Test(rollup_1d, late_row_during_a_step)
+{
+	PGconn *c = new_db("r1d_during");
+	fill(c);
+	cr_assert_eq(run_daily(c), NDAYS);
+	late_rows(c, NDAYS - 4);
+	PGconn *k = conn_like(c);
+	exec_ok(k, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	cr_assert_eq(q_int(k, "SELECT count(*) FROM rollup_1d_dirty"), 2);   /* the snapshot */
+	late_rows(c, NDAYS - 4);
+	cr_assert_eq(q_int(k, "SELECT extract(epoch FROM tw_rollup_1d_step())::bigint * 1000"),
+		     T0 + (NDAYS - 4) * DAY_MS);
+	exec_ok(k, "COMMIT");
+	PQfinish(k);
+	cr_assert_eq(q_int(c, "SELECT count(DISTINCT day) FROM rollup_1d_dirty"), 1);
+	assert_same(c, "a late row during the step");
+	cr_assert_eq(run_daily(c), 1);
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 0);
+	assert_same(c, "redone after the step");
 	PQfinish(c);
 }
