@@ -12,7 +12,8 @@
  * statement (store_grid_sql, exactly what the API runs) is executed 3 times
  * reading rollup_1h only (the first is the cold one: the API's answer cache
  * misses), then rollup_daily_run() builds rollup_1d as the alert leader
- * does and the statement runs 3 times again; the answers must be identical.
+ * does and the statement runs 3 times again; the answers must be identical
+ * (the outcome objects compared summed, as the API sums them).
  * Prints key=value lines; exit 0, 1 on a database error or different
  * answers, 2 on usage.
  */
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "db.h"
@@ -40,6 +42,29 @@ static int exec(PGconn *c, const char *sql)
 		fprintf(stderr, "bench_grid: %.200s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;
+}
+
+/* The outcomes column: a JSON array of the rows' {"outcome": n} objects,
+ * which store_grid.c sums; appended here summed, keys sorted. */
+#define OUTCOMES_COL 9
+static void put_outcomes(struct strbuf *b, const char *v)
+{
+	json_t *a = json_loads(v, 0, NULL), *sum = json_object(), *o;
+	size_t i;
+	json_array_foreach(a, i, o) {
+		const char *k;
+		json_t *n;
+		json_object_foreach(o, k, n) {
+			json_t *cur = json_object_get(sum, k);
+			json_object_set_new(sum, k, json_integer((cur ? json_integer_value(cur) : 0) +
+								 json_integer_value(n)));
+		}
+	}
+	char *d = sum ? json_dumps(sum, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	strbuf_printf(b, "%s|", d ? d : "?");
+	free(d);
+	json_decref(sum);
+	json_decref(a);
 }
 
 /* Runs the grid statement 3 times; *answer (malloc'd) the last answer as
@@ -63,8 +88,12 @@ static int run(PGconn *c, const char *sql, const char *label, char **answer)
 		if (i == 2) {
 			struct strbuf b = { 0 };
 			for (int k = 0; k < rows; k++) {
-				for (int j = 0; j < PQnfields(r); j++)
-					strbuf_printf(&b, "%s|", PQgetvalue(r, k, j));
+				for (int j = 0; j < PQnfields(r); j++) {
+					if (j == OUTCOMES_COL)
+						put_outcomes(&b, PQgetvalue(r, k, j));
+					else
+						strbuf_printf(&b, "%s|", PQgetvalue(r, k, j));
+				}
 				strbuf_putc(&b, '\n');
 			}
 			*answer = strbuf_take(&b);
