@@ -21,6 +21,8 @@
  * by their own code) is timed 5 times at the same now: the first run creates
  * the alerts, the next ones are the steady state. A second pass does the
  * same with the SLO window 3d (burn-rate rules only, no 30-day budget).
+ * Both passes run again after rollup_daily_run() has built rollup_1d
+ * (labels *_1d), which serves the windows' whole UTC days.
  *
  * Prints key=value lines and a summary with the evaluation interval
  * (INTERVAL_S, default 30 = alerting.evaluation_interval's default) the
@@ -36,6 +38,7 @@
 
 #include "db.h"
 #include "evaluator.h"
+#include "rollup_daily.h"
 #include "slo_config.h"
 #include "twtime.h"
 
@@ -214,6 +217,24 @@ int main(int argc, char **argv)
 	if (measure(c, series, days, days, now, interval_s, "eval_with_budget") < 0 ||
 	    measure(c, series, days, 3, now, interval_s, "eval_rules_only") < 0)
 		rc = 1;
+	/* the same once the leader's aggregator has built rollup_1d (sql/013):
+	 * whole UTC days of the windows then come from there */
+	unsigned nd = 0;
+	double a0 = twtime_mono_ms();
+	if (rc == 0 && rollup_daily_run(c, now, 10000, &nd, err, sizeof err) < 0) {
+		fprintf(stderr, "bench_eval: %s\n", err);
+		rc = 1;
+	}
+	double a1 = twtime_mono_ms();
+	if (rc == 0) {
+		exec(c, "VACUUM ANALYZE rollup_1d");
+		printf("rollup_1d: days=%u aggregate_s=%.1f per_day_ms=%.0f\n", nd, (a1 - a0) / 1000,
+		       nd ? (a1 - a0) / nd : 0);
+		fflush(stdout);
+		if (measure(c, series, days, days, now, interval_s, "eval_with_budget_1d") < 0 ||
+		    measure(c, series, days, 3, now, interval_s, "eval_rules_only_1d") < 0)
+			rc = 1;
+	}
 	PQfinish(c);
 	return rc;
 }

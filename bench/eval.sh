@@ -31,8 +31,11 @@ rc=$?
 printf '%s\n' "$out" | sed 's/^/   /'
 steady=$(printf '%s\n' "$out" | sed -n 's/^eval_with_budget:.*steady_eval_ms_avg=\([0-9.]*\).*/\1/p')
 rules=$(printf '%s\n' "$out" | sed -n 's/^eval_rules_only:.*steady_eval_ms_avg=\([0-9.]*\).*/\1/p')
+steady1d=$(printf '%s\n' "$out" | sed -n 's/^eval_with_budget_1d:.*steady_eval_ms_avg=\([0-9.]*\).*/\1/p')
+rules1d=$(printf '%s\n' "$out" | sed -n 's/^eval_rules_only_1d:.*steady_eval_ms_avg=\([0-9.]*\).*/\1/p')
 echo "---------------- eval summary ----------------"
 echo "  evaluation of $SERIES SLOs (default rules + ${DAYS}d error budget): ${steady:-NA} ms; rules only (no ${DAYS}d budget): ${rules:-NA} ms"
+echo "  with rollup_1d built (sql/013): ${steady1d:-NA} ms; rules only: ${rules1d:-NA} ms"
 echo "  must fit in the evaluation interval: ${INTERVAL} s (alerting.evaluation_interval)"
 echo "eval status: $([ $rc -eq 0 ] && echo ok || echo FAILED)"
 exit $rc

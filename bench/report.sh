@@ -7,7 +7,9 @@
 # them when BENCH_REPORT_PREV=1 (the trend; default 0: the previous period
 # has no data), 10 services, 4 SLOs; then the real
 #   tlswatch-collector report --period 90d --format html,pdf,md,json
-# timed end to end (queries and rendering; the collector logs the split).
+# timed end to end (queries and rendering; the collector logs the split),
+# once reading rollup_1h only, then again after the daily rollup (rollup_1d,
+# sql/013) has been built the way the alert leader builds it.
 # Figures are printed, not asserted; exit status non-zero when a step failed.
 # Size: about 450 bytes per rollup_1h row with fillfactor 100 (set here; the
 # schema's 50 leaves room for HOT updates), i.e. ~19 GB and ~25 minutes of
@@ -82,17 +84,53 @@ $TW_PG_PSQL -d postgres -c "VACUUM ANALYZE rollup_1h" >/dev/null || tw_die "anal
 t1=$(date +%s)
 echo "   seeded in $((t1 - t0)) s ($($TW_PG_PSQL -d postgres -At -c "SELECT pg_size_pretty(pg_total_relation_size('rollup_1h'))"))"
 
-mkdir -p "$TW_WORK/out"
-s0=$(date +%s.%N)
-"$COLLECTOR" report -c "$TW_WORK/collector.yaml" --period 90d --now "$END" --format html,pdf,md,json \
-	--out "$TW_WORK/out" >"$TW_WORK/logs/report.out" 2>&1
-rc=$?
-s1=$(date +%s.%N)
-secs=$(echo "$s1 $s0" | awk '{ printf "%.1f", $1 - $2 }')
-sed "s/^/   /" "$TW_WORK/logs/report.out"
-grep -o "duration: [0-9.]* ms  statement: SELECT.\{0,60\}" "$TW_WORK/logs/postgres.log" | sed "s/^/   slow query: /"
-ls -l "$TW_WORK/out" | sed 's/^/   /'
+# run_report LABEL: the report, timed; sets secs and rc
+run_report() {
+	mkdir -p "$TW_WORK/out-$1"
+	s0=$(date +%s.%N)
+	"$COLLECTOR" report -c "$TW_WORK/collector.yaml" --period 90d --now "$END" --format html,pdf,md,json \
+		--out "$TW_WORK/out-$1" >"$TW_WORK/logs/report-$1.out" 2>&1
+	rc=$?
+	s1=$(date +%s.%N)
+	secs=$(echo "$s1 $s0" | awk '{ printf "%.1f", $1 - $2 }')
+	sed "s/^/   [$1] /" "$TW_WORK/logs/report-$1.out"
+	ls -l "$TW_WORK/out-$1" | sed "s/^/   [$1] /"
+}
+
+# before: every day from rollup_1h (rollup_1d not built yet)
+run_report hourly
+secs_h=$secs rc_h=$rc
+grep -o "duration: [0-9.]* ms  statement: SELECT.\{0,60\}" "$TW_WORK/logs/postgres.log" | sed "s/^/   slow query (hourly): /"
+lines=$(wc -l <"$TW_WORK/logs/postgres.log")
+
+# the leader's aggregator (collector/rollup_daily.c), one step per day
+a0=$(date +%s.%N)
+i=0
+while [ "$i" -le "$SEEDDAYS" ]; do
+	echo "SELECT tw_rollup_1d_step('$END', '15 minutes');"
+	i=$((i + 1))
+done | $TW_PG_PSQL -d postgres -q -At >/dev/null || tw_die "rollup_1d aggregation failed"
+$TW_PG_PSQL -d postgres -c "VACUUM ANALYZE rollup_1d" >/dev/null || tw_die "analyze failed"
+a1=$(date +%s.%N)
+echo "   rollup_1d: $($TW_PG_PSQL -d postgres -At -c "SELECT count(*) FROM rollup_1d") rows in $(echo "$a1 $a0" | awk '{ printf "%.1f", $1 - $2 }') s"
+
+run_report daily
+secs_d=$secs rc_d=$rc
+tail -n +$((lines + 1)) "$TW_WORK/logs/postgres.log" | grep -v tw_rollup_1d_step | grep -o "duration: [0-9.]* ms  statement: SELECT.\{0,60\}" | sed "s/^/   slow query (daily): /"
+# the same figures either way (exactness): md and json, but for the generation time
+for f in md json; do
+	grep -v -e '^Period .* Generated ' -e '"generated_at":' "$TW_WORK"/out-hourly/*."$f" >"$TW_WORK/h.$f"
+	grep -v -e '^Period .* Generated ' -e '"generated_at":' "$TW_WORK"/out-daily/*."$f" >"$TW_WORK/d.$f"
+	if cmp -s "$TW_WORK/h.$f" "$TW_WORK/d.$f"; then
+		echo "   $f: identical from rollup_1h and with rollup_1d (but the generation time)"
+	else
+		echo "   $f: DIFFERS between rollup_1h and rollup_1d:"
+		diff "$TW_WORK/h.$f" "$TW_WORK/d.$f" | head -20 | sed 's/^/     /'
+		rc_d=1
+	fi
+done
+rc=$((rc_h | rc_d))
 echo "---------------- report summary ----------------"
-echo "  90-day report (html, pdf, md, json) over $SERIES series / $ROWS hourly rollup rows: ${secs} s"
+echo "  90-day report (html, pdf, md, json) over $SERIES series / $ROWS hourly rollup rows: ${secs_h} s from rollup_1h, ${secs_d} s with rollup_1d"
 echo "report status: $([ $rc -eq 0 ] && echo ok || echo FAILED)"
 exit $rc

@@ -16,6 +16,7 @@
 #include "burn.h"
 #include "log.h"
 #include "pgconn.h"
+#include "rollup_daily.h"
 #include "rules_other.h"
 #include "rules_probe.h"
 #include "twtime.h"
@@ -200,6 +201,9 @@ out:
 
 /* ---- the thread ---- */
 
+/* Days of rollup_1d the leader (re)computes at most per tick. */
+#define EVALUATOR_ROLLUP_DAYS 4
+
 struct evaluator {
 	char *conninfo, *collector_id, *external_url;
 	const struct slo_config *cfg;
@@ -321,6 +325,14 @@ static void *thread_main(void *arg)
 			if (rc == 0 && res.duration_ms > e->interval_ms)
 				log_warn("evaluator: an evaluation took %.0f ms, longer than the "
 					 "evaluation interval (%u ms)", res.duration_ms, e->interval_ms);
+			/* rollup_1d: a few days per tick, so a first backfill of a long
+			 * history never delays the next evaluation much */
+			unsigned days = 0;
+			if (!stopping && PQstatus(c) == CONNECTION_OK &&
+			    rollup_daily_run(c, now, EVALUATOR_ROLLUP_DAYS, &days, err, sizeof err) < 0)
+				log_warn("evaluator: %s", err);
+			else if (days)
+				log_debug("evaluator: rollup_1d: aggregated %u days", days);
 			if (e->leader_hook && !stopping && PQstatus(c) == CONNECTION_OK)
 				e->leader_hook(c, e->cfg, now, e->leader_hook_arg);
 		}

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #define HOUR_MS 3600000LL
+#define DAY_MS (24 * HOUR_MS)
 
 double sli_percentile(const uint64_t *hist, double q)
 {
@@ -83,71 +84,157 @@ void sli_window(int64_t now_ms, int64_t len_ms, int64_t minute_retention_ms,
 		w->from_ms = floor_hour(w->from_ms);
 }
 
+static int64_t floor_day(int64_t ms)
+{
+	int64_t d = ms / DAY_MS;
+	if (ms % DAY_MS < 0)
+		d--;
+	return d * DAY_MS;
+}
+
+static int64_t ceil_day(int64_t ms)
+{
+	int64_t f = floor_day(ms);
+	return f == ms ? ms : f + DAY_MS;
+}
+
+/* The parts of window w: minutes [from, ch) and [ft, to), hours [ch, cd)
+ * and [fd, ft), days [cd, fd). No whole hour: ch = ft = to (all minutes);
+ * no whole day: cd = fd = ft (all hours). */
+struct sli_parts {
+	int64_t ch, cd, fd, ft;
+};
+
+static void parts(const struct sli_window *w, struct sli_parts *p)
+{
+	p->ch = ceil_hour(w->from_ms);
+	p->ft = floor_hour(w->to_ms);
+	if (p->ch >= p->ft)
+		p->ch = p->ft = w->to_ms;
+	p->cd = ceil_day(p->ch);
+	p->fd = floor_day(p->ft);
+	if (p->cd >= p->fd)
+		p->cd = p->fd = p->ft;
+}
+
+static void range(struct strbuf *b, const char *pre, int64_t lo, int64_t hi)
+{
+	strbuf_printf(b, "%s(bucket >= ", pre);
+	sli_sql_time(b, lo);
+	strbuf_printf(b, " AND bucket < ");
+	sli_sql_time(b, hi);
+	strbuf_printf(b, ")");
+}
+
 void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 {
-	int64_t ch = ceil_hour(w->from_ms), ft = floor_hour(w->to_ms);
+	struct sli_parts p;
+	parts(w, &p);
 	strbuf_printf(b, "((g = '1m' AND bucket >= ");
 	sli_sql_time(b, w->from_ms);
 	strbuf_printf(b, " AND bucket < ");
 	sli_sql_time(b, w->to_ms);
-	if (ch < ft) {
+	if (p.ch < p.ft) {
 		/* minutes only outside the whole hours [ch, ft) */
 		strbuf_printf(b, " AND (bucket < ");
-		sli_sql_time(b, ch);
+		sli_sql_time(b, p.ch);
 		strbuf_printf(b, " OR bucket >= ");
-		sli_sql_time(b, ft);
+		sli_sql_time(b, p.ft);
 		strbuf_printf(b, ")) OR (g = '1h' AND bucket >= ");
-		sli_sql_time(b, ch);
+		sli_sql_time(b, p.ch);
 		strbuf_printf(b, " AND bucket < ");
-		sli_sql_time(b, ft);
+		sli_sql_time(b, p.ft);
+		if (p.cd < p.fd) {
+			/* an hour of a day rollup_1d serves (d1) counts only outside
+			 * the whole days [cd, fd), which come from rollup_1d */
+			strbuf_printf(b, " AND (NOT d1 OR bucket < ");
+			sli_sql_time(b, p.cd);
+			strbuf_printf(b, " OR bucket >= ");
+			sli_sql_time(b, p.fd);
+			strbuf_printf(b, ")) OR (g = '1d' AND bucket >= ");
+			sli_sql_time(b, p.cd);
+			strbuf_printf(b, " AND bucket < ");
+			sli_sql_time(b, p.fd);
+		}
 	}
 	strbuf_printf(b, "))");
 }
 
+/* The days rollup_1d serves (sql/013_rollup_1d.sql): below ready_before and
+ * not dirty, read in the statement's snapshot together with the rows. */
+#define SQL_DONE "coalesce((SELECT ready_before FROM rollup_1d_state), '-infinity'::timestamptz)"
+#define SQL_DIRTY_DAYS "ARRAY(SELECT day FROM rollup_1d_dirty)"
+#define SQL_DIRTY_HOURS                                                                 \
+	"ARRAY(SELECT h FROM rollup_1d_dirty, generate_series(day, day + interval '23 hours', " \
+	"interval '1 hour') h)"
+
 void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 {
-	int64_t hlo = INT64_MAX, hhi = INT64_MIN;
-	strbuf_printf(b, "(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false");
+	int64_t hlo = INT64_MAX, hhi = INT64_MIN, dlo = INT64_MAX, dhi = INT64_MIN;
+	struct sli_parts p;
 	for (size_t i = 0; i < nw; i++) {
-		int64_t ch = ceil_hour(w[i].from_ms), ft = floor_hour(w[i].to_ms);
-		if (ch < ft) {
-			/* the two edges */
-			if (w[i].from_ms < ch) {
-				strbuf_printf(b, " OR (bucket >= ");
-				sli_sql_time(b, w[i].from_ms);
-				strbuf_printf(b, " AND bucket < ");
-				sli_sql_time(b, ch);
-				strbuf_printf(b, ")");
-			}
-			if (ft < w[i].to_ms) {
-				strbuf_printf(b, " OR (bucket >= ");
-				sli_sql_time(b, ft);
-				strbuf_printf(b, " AND bucket < ");
-				sli_sql_time(b, w[i].to_ms);
-				strbuf_printf(b, ")");
-			}
-			if (ch < hlo)
-				hlo = ch;
-			if (ft > hhi)
-				hhi = ft;
-		} else {
-			strbuf_printf(b, " OR (bucket >= ");
-			sli_sql_time(b, w[i].from_ms);
-			strbuf_printf(b, " AND bucket < ");
-			sli_sql_time(b, w[i].to_ms);
-			strbuf_printf(b, ")");
+		parts(&w[i], &p);
+		if (p.cd < p.fd) {
+			if (p.cd < dlo)
+				dlo = p.cd;
+			if (p.fd > dhi)
+				dhi = p.fd;
 		}
 	}
-	strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE ");
-	if (hlo < hhi) {
-		strbuf_printf(b, "bucket >= ");
-		sli_sql_time(b, hlo);
-		strbuf_printf(b, " AND bucket < ");
-		sli_sql_time(b, hhi);
-	} else {
-		strbuf_printf(b, "false");
+	bool days = dlo < dhi;
+	/* d1 (only when some window has a whole day; sli_window_cond names it
+	 * then): the row's day is served by rollup_1d */
+	strbuf_printf(b, "(SELECT '1m'::text AS g, %s* FROM rollup_1m WHERE false",
+		      days ? "false AS d1, " : "");
+	for (size_t i = 0; i < nw; i++) {
+		parts(&w[i], &p);
+		if (w[i].from_ms < p.ch)
+			range(b, " OR ", w[i].from_ms, p.ch);
+		if (p.ft < w[i].to_ms)
+			range(b, " OR ", p.ft, w[i].to_ms);
+		if (p.ch < p.ft) {
+			if (p.ch < hlo)
+				hlo = p.ch;
+			if (p.ft > hhi)
+				hhi = p.ft;
+		}
 	}
-	strbuf_printf(b, ")");
+	if (!days) {
+		/* hours only: one range over every window's whole hours */
+		strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE ");
+		if (hlo < hhi) {
+			strbuf_printf(b, "bucket >= ");
+			sli_sql_time(b, hlo);
+			strbuf_printf(b, " AND bucket < ");
+			sli_sql_time(b, hhi);
+		} else {
+			strbuf_printf(b, "false");
+		}
+		strbuf_printf(b, ")");
+		return;
+	}
+	/* hours: every window's edge hours, and inside the whole days only
+	 * those of days rollup_1d does not serve; each row once (one scan) */
+	strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, (bucket < " SQL_DONE " AND bucket <> ALL ("
+		      SQL_DIRTY_HOURS ")) AS d1, * FROM rollup_1h WHERE false");
+	for (size_t i = 0; i < nw; i++) {
+		parts(&w[i], &p);
+		if (p.ch < p.cd)
+			range(b, " OR ", p.ch, p.cd);
+		if (p.fd < p.ft)
+			range(b, " OR ", p.fd, p.ft);
+	}
+	strbuf_printf(b, " OR (bucket >= greatest(");
+	sli_sql_time(b, dlo);
+	strbuf_printf(b, ", " SQL_DONE ") AND bucket < ");
+	sli_sql_time(b, dhi);
+	strbuf_printf(b, ") OR (bucket = ANY (" SQL_DIRTY_HOURS ") AND bucket >= ");
+	sli_sql_time(b, dlo);
+	strbuf_printf(b, " AND bucket < ");
+	sli_sql_time(b, dhi);
+	strbuf_printf(b, ") UNION ALL SELECT '1d'::text AS g, true AS d1, * FROM rollup_1d WHERE ");
+	range(b, "", dlo, dhi);
+	strbuf_printf(b, " AND bucket < " SQL_DONE " AND bucket <> ALL (" SQL_DIRTY_DAYS "))");
 }
 
 /* ---- selectors ---- */

@@ -9,7 +9,12 @@
  *   A window is [from, to). A rollup row belongs to it when its bucket does:
  *   whole UTC hours inside [from, to) come from rollup_1h, the partial hours
  *   at both edges from rollup_1m, so a window is exact to the minute and
- *   reads at most 2 x 59 minute rows + its hours per series. When `from` is
+ *   reads at most 2 x 59 minute rows + its hours per series. Whole UTC days
+ *   inside the whole hours come from rollup_1d (sql/013_rollup_1d.sql) when
+ *   the aggregator has done them and no late row has changed them since
+ *   (rollup_1d_state.ready_before, rollup_1d_dirty, read in the same
+ *   statement); other days' hours from rollup_1h. So a 90-day window reads
+ *   about 90 + 2 x 23 + 2 x 59 rows per series. When `from` is
  *   older than rollup_1m keeps rows (retention_days: tw_maintain_partitions
  *   deletes rollup_1m rows older than UTC midnight retention_days ago), `from`
  *   is rounded DOWN to its hour, i.e. the window grows by up to 59 minutes
@@ -46,12 +51,16 @@ struct sli_window {
 void sli_window(int64_t now_ms, int64_t len_ms, int64_t minute_retention_ms,
 		struct sli_window *w);
 
-/* Appends a SQL boolean over columns `g` ('1m' or '1h') and `bucket` of a
- * rollup row source saying whether the row is in window w. */
+/* Appends a SQL boolean over columns `g` ('1m', '1h' or '1d'), `bucket`
+ * and, when w has a whole UTC day, `d1` (an hour of a day rollup_1d serves)
+ * of a rollup row source (sli_rows_sql over w among others) saying whether
+ * the row is in window w. */
 void sli_window_cond(struct strbuf *b, const struct sli_window *w);
 /* Appends the row source for the union of windows: "(SELECT '1m' AS g, *
- * FROM rollup_1m WHERE ... UNION ALL SELECT '1h', * FROM rollup_1h WHERE ...)"
- * reading only the rows some window needs. */
+ * FROM rollup_1m WHERE ... UNION ALL SELECT '1h', * FROM rollup_1h WHERE
+ * ...)" reading only the rows some window needs, each once; when a window
+ * has a whole UTC day, with a column d1 after g and a third part
+ * "UNION ALL SELECT '1d', true, * FROM rollup_1d WHERE ...". */
 void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw);
 
 /* How sli_query groups. */

@@ -39,12 +39,15 @@ int store_grid_window(struct store_grid_q *q, const char *window, int64_t now_ms
 enum { G_TARGET, G_PORT, G_SNI, G_REGION, G_PROFILE, G_SERVICE, G_LABELS, G_ATT, G_OK,
        G_OUTCOMES, G_HIST };
 
-/* $1..$4 window, $5 service, $6 labels. The rollup rows are summed per
- * series first and joined to targets (labels) after: the sort or hash of
- * the aggregation then carries the narrow key only. The service filter
- * reads the rollup's own service column (the latest one seen per series),
- * so a filtered grid reads only that service's rows. */
-static const char GRID_SQL[] =
+/* The statement: GRID_HEAD, the window's rollup rows (sli_rows_sql: whole
+ * UTC days from rollup_1d, hours from rollup_1h, minute edges from
+ * rollup_1m), GRID_MID, the window condition (sli_window_cond), GRID_TAIL;
+ * $1 service, $2 labels. The rollup rows are summed per series first and
+ * joined to targets (labels) after: the sort or hash of the aggregation then
+ * carries the narrow key only. The service filter reads the rollup's own
+ * service column (the latest one seen per series), so a filtered grid reads
+ * only that service's rows. */
+static const char GRID_HEAD[] =
 	"SELECT a.target, a.port, a.sni, a.region, a.profile, coalesce(t.service, a.service),"
 	" coalesce(t.labels, '{}'::jsonb), a.attempts, a.successes, a.outcomes, a.h1, a.h2, a.h3,"
 	" a.h4, a.h5, a.h6, a.h7, a.h8, a.h9, a.h10, a.h11, a.h12, a.h13, a.h14, a.h15, a.h16,"
@@ -52,18 +55,19 @@ static const char GRID_SQL[] =
 	" FROM (SELECT r.target, r.port, r.sni, r.region, r.profile, max(r.service) AS service,"
 	"   sum(r.attempts)::int8 AS attempts, sum(r.successes)::int8 AS successes,"
 	"   jsonb_agg(r.outcomes) FILTER (WHERE r.failures > 0) AS outcomes" STORE_HIST_SUMS_AS
-	"   FROM " STORE_ROLLUP_WINDOW("target, port, sni, region, profile, service, attempts,"
-				       " successes, failures, outcomes, handshake_ms_hist") " r"
-	"   WHERE ($5::text IS NULL OR r.service = $5)"
+	"   FROM ";
+static const char GRID_MID[] = " r WHERE ($1::text IS NULL OR r.service = $1) AND ";
+static const char GRID_TAIL[] =
 	"   GROUP BY r.target, r.port, r.sni, r.region, r.profile) a"
 	" LEFT JOIN targets t ON t.target = a.target AND t.port = a.port AND t.sni = a.sni"
-	" WHERE ($6::jsonb IS NULL OR t.labels @> $6::jsonb)"
+	" WHERE ($2::jsonb IS NULL OR t.labels @> $2::jsonb)"
 	" ORDER BY 6 NULLS LAST, a.target, a.port, a.sni, a.region, a.profile";
 
 struct grid_op {
 	struct store_op op;
 	char *window, *service, *labels;
 	char *cache_key;          /* NULL: not cached */
+	char *sql;                /* the statement, while it runs */
 	unsigned cache_ms;
 	int64_t from_ms, to_ms;
 };
@@ -75,6 +79,7 @@ static void grid_free(struct store_op *op)
 	free(g->service);
 	free(g->labels);
 	free(g->cache_key);
+	free(g->sql);
 }
 
 /* The most frequent failing outcome of a profile (ties: the name first in
@@ -281,14 +286,28 @@ oom:
 	return store_op_oom(&g->op);
 }
 
+char *store_grid_sql(int64_t from_ms, int64_t to_ms)
+{
+	struct sli_window w = { from_ms, to_ms };
+	struct strbuf b = { 0 };
+	strbuf_puts(&b, GRID_HEAD);
+	sli_rows_sql(&b, &w, 1);
+	strbuf_puts(&b, GRID_MID);
+	sli_window_cond(&b, &w);
+	strbuf_puts(&b, GRID_TAIL);
+	return strbuf_take(&b); /* NULL when out of memory */
+}
+
 static int grid_step(struct store_op *op, PGresult *res)
 {
 	struct grid_op *g = (struct grid_op *)op;
 	if (res)
 		return grid_done(g, res);
-	store_op_sql(op, GRID_SQL);
-	if (store_op_param_window(op, g->from_ms, g->to_ms) < 0 ||
-	    store_op_param(op, g->service) < 0 || store_op_param(op, g->labels) < 0)
+	free(g->sql);
+	if (!(g->sql = store_grid_sql(g->from_ms, g->to_ms)))
+		return store_op_oom(op);
+	store_op_sql(op, g->sql);
+	if (store_op_param(op, g->service) < 0 || store_op_param(op, g->labels) < 0)
 		return store_op_oom(op);
 	return 1;
 }

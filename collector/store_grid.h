@@ -34,6 +34,10 @@ struct store_grid_q {
 int store_grid_window(struct store_grid_q *q, const char *window, int64_t now_ms,
 		      int64_t minute_retention_ms);
 
+/* The grid's statement for the window [from_ms, to_ms) (malloc'd, NULL when
+ * out of memory); $1 service, $2 labels (jsonb), either NULL. */
+char *store_grid_sql(int64_t from_ms, int64_t to_ms);
+
 void store_grid(struct store *s, const struct store_grid_q *q, store_cb cb, void *arg);
 
 #endif
