@@ -239,23 +239,6 @@ int store_op_param_ms(struct store_op *op, int64_t ms)
 	return store_op_param(op, buf);
 }
 
-static int64_t floor_hour(int64_t ms)
-{
-	int64_t h = 3600000;
-	return ms >= 0 ? ms / h * h : -((-ms + h - 1) / h) * h;
-}
-
-int store_op_param_window(struct store_op *op, int64_t from_ms, int64_t to_ms)
-{
-	int64_t ch = -floor_hour(-from_ms), ft = floor_hour(to_ms);
-	if (ch >= ft)
-		ch = ft = to_ms;  /* no whole hour: every row from rollup_1m */
-	if (store_op_param_ms(op, from_ms) < 0 || store_op_param_ms(op, to_ms) < 0 ||
-	    store_op_param_ms(op, ch) < 0 || store_op_param_ms(op, ft) < 0)
-		return -1;
-	return 0;
-}
-
 static void on_reply(void *arg, struct pgconn *c, struct pgconn_reply *rep);
 
 /* Asks cur for its next statement (res: the last one's result, or NULL)

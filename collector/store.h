@@ -256,15 +256,4 @@ int store_append_rows(json_t *a, PGresult *r, int c);
 /* The STORE_HIST_N columns from c of row i into hist. */
 void store_hist(PGresult *r, int i, int c, uint64_t *hist);
 
-/* The rollup rows of the window [$1, $2) with cols selected: the whole
- * hours [$3, $4) from rollup_1h, the rest from rollup_1m (sli.h's rule).
- * store_op_param_window() adds $1..$4, so it must add the first four
- * parameters of the statement. */
-#define STORE_ROLLUP_WINDOW(cols) \
-	"(SELECT " cols " FROM rollup_1m WHERE bucket >= $1::timestamptz" \
-	" AND bucket < $2::timestamptz AND (bucket < $3::timestamptz OR bucket >= $4::timestamptz)" \
-	" UNION ALL SELECT " cols " FROM rollup_1h WHERE bucket >= $3::timestamptz" \
-	" AND bucket < $4::timestamptz)"
-int store_op_param_window(struct store_op *op, int64_t from_ms, int64_t to_ms);
-
 #endif
