@@ -5,7 +5,7 @@
  * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_TICKET) -> (HS_RESUME_CONNECT ->
  * HS_RESUME_HANDSHAKE) -> (HS_OCSP) -> (HS_CRL) -> HS_DONE.
  * Every socket event lands in on_io(), every deadline in on_deadline(); both
- * call drive(), which switches on the state. hs_set_state() is the only
+ * call handshake_drive(), which switches on the state. handshake_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
  * reported from its own zero-timeout event so the owner may free it.
  * Whatever the peer sends, one event costs bounded work (handshake_bio_read_cb).
@@ -31,7 +31,6 @@
 #include <openssl/x509v3.h>
 #include <event2/util.h>
 
-static void drive(struct hs_conn *c);
 static void finish(struct hs_conn *c);
 
 static const char *const state_names[] = {
@@ -50,7 +49,7 @@ static double phase_limit_ms(const struct hs_conn *c) /* of the current phase */
 }
 
 /* The only writer of c->state. Arms the deadline of the new phase. */
-static void hs_set_state(struct hs_conn *c, enum hs_state s)
+void handshake_set_state(struct hs_conn *c, enum hs_state s)
 {
 	log_debug("conn=%p target=%s:%u profile=\"%s\" state %s -> %s", (void *)c, c->req.host,
 		  c->req.port, c->req.tc->profile->name, handshake_state_name(c->state), handshake_state_name(s));
@@ -81,7 +80,7 @@ static void fail(struct hs_conn *c, enum hs_phase ph, bool timed_out, int err, c
 
 /* ---- finishing ---------------------------------------------------------- */
 
-static void close_socket(struct hs_conn *c)
+void handshake_close_socket(struct hs_conn *c)
 {
 	if (c->rd_ev) { event_free(c->rd_ev); c->rd_ev = NULL; }
 	if (c->wr_ev) { event_free(c->wr_ev); c->wr_ev = NULL; }
@@ -115,8 +114,8 @@ static void finish(struct hs_conn *c)
 		evdns_getaddrinfo_cancel(c->dns_req);
 		c->dns_req = NULL;
 	}
-	close_socket(c);
-	hs_set_state(c, HS_DONE);
+	handshake_close_socket(c);
+	handshake_set_state(c, HS_DONE);
 	event_active(c->finish_ev, EV_TIMEOUT, 0);
 }
 
@@ -137,8 +136,8 @@ static void after_ocsp(struct hs_conn *c)
 	STACK_OF(X509) *ch = c->f.verified_chain && sk_X509_num(c->f.verified_chain) > 1
 		? c->f.verified_chain : c->f.peer_chain;
 	if ((c->req.revocation & REV_CRL) && ch && sk_X509_num(ch) > 1) {
-		close_socket(c);
-		hs_set_state(c, HS_CRL);
+		handshake_close_socket(c);
+		handshake_set_state(c, HS_CRL);
 		c->crl = crl_check_start(c->base, c->dns, ch, c->req.timeout_ms, time(NULL), on_crl_done, c);
 		if (c->crl)
 			return;
@@ -179,12 +178,10 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	after_ocsp(c);
 }
 
-static void start_resume(struct hs_conn *c);
-
-static void after_handshake(struct hs_conn *c)
+void handshake_after_handshake(struct hs_conn *c)
 {
 	if (c->req.resume && !c->resume_tried) {
-		start_resume(c);
+		handshake_resume_start(c);
 		return;
 	}
 	if ((c->req.revocation & REV_OCSP) && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
@@ -198,8 +195,8 @@ static void after_handshake(struct hs_conn *c)
 			snprintf(c->f.ocsp_detail, sizeof c->f.ocsp_detail, "issuer of the leaf not found");
 		} else {
 			/* The TLS connection is done with; close it before waiting. */
-			close_socket(c);
-			hs_set_state(c, HS_OCSP);
+			handshake_close_socket(c);
+			handshake_set_state(c, HS_OCSP);
 			c->ocsp = ocsp_query_start(c->base, c->dns, url, leaf, issuer, c->req.timeout_ms,
 						   on_ocsp_reply, c, err, sizeof err);
 			free(url);
@@ -217,7 +214,7 @@ static void after_handshake(struct hs_conn *c)
 
 /* ---- phases ----------------------------------------------------------- */
 
-static void arm(struct hs_conn *c, bool want_write)
+void handshake_arm(struct hs_conn *c, bool want_write)
 {
 	event_add(want_write ? c->wr_ev : c->rd_ev, NULL);
 }
@@ -225,7 +222,7 @@ static void arm(struct hs_conn *c, bool want_write)
 /* A new SSL on c->fd: SNI, the name to verify, the OCSP request. observe:
  * the message callback records alerts and handshake messages into the
  * facts (the first connection only). Returns -1 with a reason in err. */
-static int setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen)
+int handshake_setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen)
 {
 	BIO *bio;
 
@@ -288,17 +285,17 @@ static int setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen)
 static void start_tls(struct hs_conn *c)
 {
 	char err[320];
-	if (setup_ssl(c, true, err, sizeof err) != 0) {
+	if (handshake_setup_ssl(c, true, err, sizeof err) != 0) {
 		fail(c, PH_HANDSHAKE, false, 0, "%s", err);
 		return;
 	}
-	hs_set_state(c, HS_HANDSHAKE);
-	drive(c);
+	handshake_set_state(c, HS_HANDSHAKE);
+	handshake_drive(c);
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 
-static int open_socket(struct hs_conn *c)
+int handshake_open_socket(struct hs_conn *c)
 {
 	struct evutil_addrinfo *ai = c->ai_cur;
 	const void *addr = ai->ai_family == AF_INET6
@@ -323,12 +320,12 @@ static int open_socket(struct hs_conn *c)
 static void start_connect(struct hs_conn *c)
 {
 	for (;;) {
-		close_socket(c);
-		int r = open_socket(c);
+		handshake_close_socket(c);
+		int r = handshake_open_socket(c);
 		if (r == 0) {
 			if (c->state != HS_CONNECT)
-				hs_set_state(c, HS_CONNECT);
-			arm(c, true);
+				handshake_set_state(c, HS_CONNECT);
+			handshake_arm(c, true);
 			return;
 		}
 		if (c->ai_cur->ai_next) {
@@ -356,7 +353,7 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	}
 	c->ai_list = res;
 	c->ai_cur = res;
-	hs_set_state(c, HS_CONNECT);
+	handshake_set_state(c, HS_CONNECT);
 	start_connect(c);
 }
 
@@ -381,8 +378,8 @@ static void step_connect(struct hs_conn *c)
 	c->f.connect_ms = twtime_mono_ms() - c->t_phase;
 	if (c->req.starttls != STARTTLS_NONE) {
 		starttls_init(&c->st, c->req.starttls);
-		hs_set_state(c, HS_STARTTLS);
-		drive(c);
+		handshake_set_state(c, HS_STARTTLS);
+		handshake_drive(c);
 	} else {
 		start_tls(c);
 	}
@@ -396,7 +393,7 @@ static void step_starttls(struct hs_conn *c)
 		start_tls(c);
 		return;
 	case STARTTLS_WANT_READ:
-		arm(c, false);
+		handshake_arm(c, false);
 		return;
 	case STARTTLS_REFUSED:
 		fail(c, PH_STARTTLS, false, 0, "%s", c->st.why);
@@ -437,11 +434,11 @@ static void fail_ssl(struct hs_conn *c, enum hs_phase ph, int ret)
 }
 
 /* OpenSSL wants the socket readable or writable: arm that and return true. */
-static bool wait_for_ssl(struct hs_conn *c, int ssl_err)
+bool handshake_wait_for_ssl(struct hs_conn *c, int ssl_err)
 {
 	if (ssl_err != SSL_ERROR_WANT_READ && ssl_err != SSL_ERROR_WANT_WRITE)
 		return false;
-	arm(c, ssl_err == SSL_ERROR_WANT_WRITE);
+	handshake_arm(c, ssl_err == SSL_ERROR_WANT_WRITE);
 	return true;
 }
 
@@ -456,15 +453,15 @@ static void step_handshake(struct hs_conn *c)
 		/* Under TLS1.3 the server judges our certificate after its
 		 * Finished: the rejection arrives on the first read. */
 		if (c->f.version == TLS1_3_VERSION && c->f.cert_requested) {
-			hs_set_state(c, HS_POSTREAD);
-			drive(c);
+			handshake_set_state(c, HS_POSTREAD);
+			handshake_drive(c);
 			return;
 		}
-		after_handshake(c);
+		handshake_after_handshake(c);
 		return;
 	}
 	int e = SSL_get_error(c->ssl, r);
-	if (wait_for_ssl(c, e))
+	if (handshake_wait_for_ssl(c, e))
 		return;
 	c->f.handshake_ms = twtime_mono_ms() - c->t_phase;
 	fail_ssl(c, PH_HANDSHAKE, r);
@@ -476,145 +473,22 @@ static void step_postread(struct hs_conn *c)
 	ERR_clear_error();
 	int r = SSL_read(c->ssl, buf, sizeof buf);
 	if (r > 0) {                 /* the server talks: it accepted us */
-		after_handshake(c);
+		handshake_after_handshake(c);
 		return;
 	}
 	int e = SSL_get_error(c->ssl, r);
-	if (wait_for_ssl(c, e))
+	if (handshake_wait_for_ssl(c, e))
 		return;
 	if (e == SSL_ERROR_ZERO_RETURN || (c->f.alert_received < 0 && e == SSL_ERROR_SYSCALL)) {
 		ERR_clear_error();
-		after_handshake(c);
+		handshake_after_handshake(c);
 		return;
 	}
 	fail_ssl(c, PH_POSTREAD, r);
 }
 
-/* ---- resumption (DESIGN 4.2) ----------------------------------------
- * A second connection to the address that answered, offering the first
- * handshake's session: a ticket, or a session ID when the server issues
- * none. Under TLS1.3 the ticket comes after the handshake, so HS_TICKET
- * reads for it first (as long as HS_POSTREAD would wait). Whatever happens
- * here, the first handshake's verdict stands: a failure only says "not
- * resumed" and why. */
-
-/* The first connection's session, if it can be resumed. */
-static bool session_ready(struct hs_conn *c)
-{
-	SSL_SESSION *s = SSL_get1_session(c->ssl);
-	if (s && SSL_SESSION_is_resumable(s)) {
-		SSL_SESSION_free(c->session);
-		c->session = s;
-		return true;
-	}
-	SSL_SESSION_free(s);
-	return false;
-}
-
-static void resume_not(struct hs_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Not resumed (why in resume_detail); the connection goes on. */
-static void resume_not(struct hs_conn *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->f.resume_detail, sizeof c->f.resume_detail, fmt, ap);
-	va_end(ap);
-	c->f.resumed = 0;
-	ERR_clear_error();
-	close_socket(c);
-	after_handshake(c);
-}
-
-static void resume_connect(struct hs_conn *c)
-{
-	close_socket(c);    /* the first connection, with its close_notify */
-	hs_set_state(c, HS_RESUME_CONNECT);
-	int r = open_socket(c);
-	if (r != 0) {
-		resume_not(c, "second connection to %s: %s", c->f.address, strerror(-r));
-		return;
-	}
-	arm(c, true);
-}
-
-static void start_resume(struct hs_conn *c)
-{
-	c->resume_tried = true;
-	if (c->req.starttls != STARTTLS_NONE) {
-		snprintf(c->f.resume_detail, sizeof c->f.resume_detail, "not tried over STARTTLS");
-		after_handshake(c);
-	} else if (session_ready(c)) {
-		resume_connect(c);
-	} else if (c->f.version == TLS1_3_VERSION) {
-		hs_set_state(c, HS_TICKET);
-		drive(c);
-	} else {
-		resume_not(c, "the server offered no session to resume");
-	}
-}
-
-static void step_ticket(struct hs_conn *c)
-{
-	unsigned char buf[256];
-	ERR_clear_error();
-	int r = SSL_read(c->ssl, buf, sizeof buf);
-	if (session_ready(c)) {
-		resume_connect(c);
-		return;
-	}
-	if (r > 0) {             /* data before any ticket: keep reading */
-		arm(c, false);
-		return;
-	}
-	if (wait_for_ssl(c, SSL_get_error(c->ssl, r)))
-		return;
-	resume_not(c, "the server closed the connection without a session ticket");
-}
-
-static void step_resume_connect(struct hs_conn *c)
-{
-	char err[320];
-	int e = 0;
-	socklen_t el = sizeof e;
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0)
-		e = errno;
-	if (e != 0) {
-		resume_not(c, "second connection to %s: %s", c->f.address, strerror(e));
-		return;
-	}
-	if (setup_ssl(c, false, err, sizeof err) != 0 || SSL_set_session(c->ssl, c->session) != 1) {
-		resume_not(c, "second connection: %s", c->ssl ? err : "cannot offer the session");
-		return;
-	}
-	hs_set_state(c, HS_RESUME_HANDSHAKE);
-	drive(c);
-}
-
-static void step_resume_handshake(struct hs_conn *c)
-{
-	ERR_clear_error();
-	int r = SSL_connect(c->ssl);
-	if (r == 1) {
-		c->f.resume_ms = twtime_mono_ms() - c->t_phase;
-		if (!SSL_session_reused(c->ssl)) {
-			resume_not(c, "the server answered the offered session with a full handshake");
-			return;
-		}
-		c->f.resumed = 1;
-		close_socket(c);
-		after_handshake(c);
-		return;
-	}
-	if (wait_for_ssl(c, SSL_get_error(c->ssl, r)))
-		return;
-	char buf[160] = "";
-	ERR_error_string_n(ERR_peek_error(), buf, sizeof buf);
-	resume_not(c, "second handshake failed: %s", buf[0] ? buf : "connection closed");
-}
-
 /* The one re-entry function: an event's read budget starts here. */
-static void drive(struct hs_conn *c)
+void handshake_drive(struct hs_conn *c)
 {
 	c->turn_reads = 0;
 	c->turn_bytes = 0;
@@ -623,9 +497,9 @@ static void drive(struct hs_conn *c)
 	case HS_STARTTLS:  step_starttls(c); break;
 	case HS_HANDSHAKE: step_handshake(c); break;
 	case HS_POSTREAD:  step_postread(c); break;
-	case HS_TICKET:    step_ticket(c); break;
-	case HS_RESUME_CONNECT:   step_resume_connect(c); break;
-	case HS_RESUME_HANDSHAKE: step_resume_handshake(c); break;
+	case HS_TICKET:    handshake_step_ticket(c); break;
+	case HS_RESUME_CONNECT:   handshake_step_resume_connect(c); break;
+	case HS_RESUME_HANDSHAKE: handshake_step_resume_handshake(c); break;
 	case HS_INIT:
 	case HS_RESOLVE:
 	case HS_OCSP:
@@ -662,14 +536,14 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		break;
 	case HS_POSTREAD:
 		/* silence after the handshake: the server kept us */
-		after_handshake(c);
+		handshake_after_handshake(c);
 		break;
 	case HS_TICKET:
-		resume_not(c, "no session ticket within %.0f ms", spent);
+		handshake_resume_not(c, "no session ticket within %.0f ms", spent);
 		break;
 	case HS_RESUME_CONNECT:
 	case HS_RESUME_HANDSHAKE:
-		resume_not(c, "second %s timed out after %.0f ms",
+		handshake_resume_not(c, "second %s timed out after %.0f ms",
 			   c->state == HS_RESUME_CONNECT ? "connect" : "handshake", spent);
 		break;
 	case HS_OCSP:
@@ -699,7 +573,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 	    twtime_mono_ms() - c->t_phase >= phase_limit_ms(c))
 		on_deadline(fd, what, c);
 	else
-		drive(c);
+		handshake_drive(c);
 }
 
 /* ---- public --------------------------------------------------------- */
@@ -746,7 +620,7 @@ struct hs_conn *handshake_start(struct event_base *base, struct evdns_base *dns,
 
 	c->t0 = twtime_mono_ms();
 	c->f.started_unix_ms = twtime_wall_ms();
-	hs_set_state(c, HS_RESOLVE);
+	handshake_set_state(c, HS_RESOLVE);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -773,7 +647,7 @@ void handshake_free(struct hs_conn *c)
 		evdns_getaddrinfo_cancel(c->dns_req);
 		c->dns_req = NULL;
 	}
-	close_socket(c);
+	handshake_close_socket(c);
 	if (c->ocsp)
 		ocsp_query_free(c->ocsp);
 	crl_check_free(c->crl);

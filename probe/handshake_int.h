@@ -1,8 +1,8 @@
 /*
- * handshake_int.h - what handshake.c (the state machine) and
- * handshake_facts.c (what a connection observes) share; nobody else
- * includes it. The connection owns everything its pointers name
- * (handshake_free() releases it).
+ * handshake_int.h - what handshake.c (the state machine),
+ * handshake_resume.c (its resumption phases) and handshake_facts.c (what a
+ * connection observes) share; nobody else includes it. The connection
+ * owns everything its pointers name (handshake_free() releases it).
  */
 #ifndef TW_HANDSHAKE_INT_H
 #define TW_HANDSHAKE_INT_H
@@ -37,7 +37,7 @@ struct hs_conn {
 	char sni[256];
 	bool sni_set;
 
-	unsigned turn_reads;    /* BIO reads in this event (reset by drive) */
+	unsigned turn_reads;    /* BIO reads in this event (reset by handshake_drive) */
 	size_t turn_bytes;      /* bytes those reads returned */
 
 	double t0;              /* hs_start */
@@ -60,5 +60,34 @@ void handshake_collect_certs(struct hs_conn *c);
 /* Everything of a completed handshake: version, cipher, group, ALPN,
  * certificates and the stapled OCSP response. */
 void handshake_collect_tls(struct hs_conn *c);
+
+/* handshake.c, for handshake_resume.c: */
+/* The one re-entry function: switches on c->state. */
+void handshake_drive(struct hs_conn *c);
+/* The only writer of c->state; arms the deadline of the new phase. */
+void handshake_set_state(struct hs_conn *c, enum hs_state s);
+/* Waits for the socket: readable, or writable when want_write. */
+void handshake_arm(struct hs_conn *c, bool want_write);
+/* Closes the socket and frees the SSL of the current connection. */
+void handshake_close_socket(struct hs_conn *c);
+/* A non-blocking socket connecting to c->f.address; 0 or -errno. */
+int handshake_open_socket(struct hs_conn *c);
+/* A new SSL on c->fd (observe: record alerts and messages into the facts);
+ * -1 with a reason in err. */
+int handshake_setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen);
+/* OpenSSL wants the socket readable or writable: arms that, true. */
+bool handshake_wait_for_ssl(struct hs_conn *c, int ssl_err);
+/* After the (first) handshake: resumption, OCSP, CRL, done. */
+void handshake_after_handshake(struct hs_conn *c);
+
+/* handshake_resume.c: the resumption phases (DESIGN 4.2). */
+/* Starts them once after the first handshake (or says why not). */
+void handshake_resume_start(struct hs_conn *c);
+/* Not resumed (why in resume_detail); the connection goes on. */
+void handshake_resume_not(struct hs_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void handshake_step_ticket(struct hs_conn *c);          /* HS_TICKET */
+void handshake_step_resume_connect(struct hs_conn *c);  /* HS_RESUME_CONNECT */
+void handshake_step_resume_handshake(struct hs_conn *c);/* HS_RESUME_HANDSHAKE */
 
 #endif

@@ -109,3 +109,101 @@ Test(rules_addr, per_region_and_disabled)
 	expect_alerts(c, false, "");
 	PQfinish(c);
 }
+
+/* As addr_series, every result `late` seconds after the minute's others:
+ * the children of one fan finish one after the other. */
+static void addr_series_at(PGconn *c, const char *target, const char *region, const char *addr,
+			   double from, double to, double late, const char *fp)
+{
+	for (double t = from + MIN; t <= to; t += MIN) {
+		double at = t - 7 + late;
+		exec_ok(c, "INSERT INTO results (probe_id, seq, region, started_at, received_at, "
+			"target, port, address, profile, outcome, cert_not_after, fingerprint_sha256, "
+			"labels) VALUES (%s, %lld, %s, %s, %s, %s, 443, %s, 'modern', 'ok', %s, %s, '{}')",
+			lit(tw_fmt("p-%s", region)), seq++, lit(region), ts(at), ts(at + 0.5),
+			lit(target), lit(addr), ts(300 * DAY), lit(fp));
+	}
+}
+
+static long long count_of(PGconn *c, const char *sql)
+{
+	long long v = tw_pg_ll(c, sql);
+	cr_assert_geq(v, 0, "%s", sql);
+	return v;
+}
+
+/* A stale node is no certificate change: certificate_current is kept per
+ * address, so the two nodes' fingerprints no longer alternate under one key
+ * (before 014: a change A -> B -> A every round). A real change at one
+ * address is recorded with that address. */
+Test(rules_addr, stale_node_is_no_certificate_change_a_new_one_at_an_address_is)
+{
+	PGconn *c = new_db("ra_changes");
+	struct slo_config cfg = cfg_default();
+	addr_series_at(c, "lb.example", "eu-west", "10.0.0.1", -50 * MIN, 0, 0, FPA);
+	addr_series_at(c, "lb.example", "eu-west", "10.0.0.2", -50 * MIN, 0, 0.2, FPB);
+	addr_series(c, "rolling.example", "eu-west", "modern", "10.0.3.1", -50 * MIN, 0, NEVER, FPA,
+		    FPA);
+	addr_series(c, "rolling.example", "eu-west", "modern", "10.0.3.2", -50 * MIN, 0, -10 * MIN,
+		    FPA, FPB);
+	eval_at(c, 0, &cfg);
+	addr_series_at(c, "lb.example", "eu-west", "10.0.0.1", 0, 3 * MIN, 0, FPA);
+	addr_series_at(c, "lb.example", "eu-west", "10.0.0.2", 0, 3 * MIN, 0.2, FPB);
+	eval_at(c, 3 * MIN, &cfg);
+	cr_assert_eq(count_of(c, "SELECT count(*) FROM certificate_changes WHERE target = "
+			      "'lb.example'"), 0, "a stale node recorded as certificate changes");
+	cr_assert_eq(count_of(c, "SELECT count(*) FROM certificate_changes"), 1);
+	char *got = q_str(c, "SELECT target || ' ' || address || ' ' || left(old_fingerprint, 2) || "
+			  "'->' || left(new_fingerprint, 2) FROM certificate_changes");
+	cr_assert_str_eq(got, "rolling.example 10.0.3.2 aa->bb");
+	free(got);
+	got = q_str(c, "SELECT string_agg(address || ' ' || left(fingerprint_sha256, 2), ',' "
+		    "ORDER BY address) FROM certificate_current WHERE target = 'lb.example'");
+	cr_assert_str_eq(got, "10.0.0.1 aa,10.0.0.2 bb");
+	free(got);
+	PQfinish(c);
+}
+
+/* cert_fingerprint_drift compares what the regions serve over all their
+ * addresses: a stale node that every region sees is addr_cert_mismatch's,
+ * not drift (before 014 the latest result per region was whichever node
+ * answered last - here eu-west's .2 and us-east's .1 - and drift fired). A
+ * region whose nodes all serve another certificate is drift. */
+Test(rules_addr, stale_node_seen_everywhere_is_no_drift_other_nodes_per_region_are)
+{
+	PGconn *c = new_db("ra_drift");
+	struct slo_config cfg = cfg_default();
+	addr_series_at(c, "lb.example", "eu-west", "10.0.0.1", -100 * MIN, 0, 0, FPA);
+	addr_series_at(c, "lb.example", "eu-west", "10.0.0.2", -100 * MIN, 0, 0.2, FPB);
+	addr_series_at(c, "lb.example", "us-east", "10.0.0.2", -100 * MIN, 0, 0, FPB);
+	addr_series_at(c, "lb.example", "us-east", "10.0.0.1", -100 * MIN, 0, 0.2, FPA);
+	/* geo: each region its own pair of nodes, us-east's with another
+	 * certificate */
+	addr_series_at(c, "geo.example", "eu-west", "10.1.0.1", -100 * MIN, 0, 0, FPA);
+	addr_series_at(c, "geo.example", "eu-west", "10.1.0.2", -100 * MIN, 0, 0.2, FPA);
+	addr_series_at(c, "geo.example", "us-east", "10.2.0.1", -100 * MIN, 0, 0, FPB);
+	addr_series_at(c, "geo.example", "us-east", "10.2.0.2", -100 * MIN, 0, 0.2, FPB);
+	/* half: us-east reaches only the good node, eu-west both */
+	addr_series_at(c, "half.example", "eu-west", "10.3.0.1", -100 * MIN, 0, 0, FPA);
+	addr_series_at(c, "half.example", "eu-west", "10.3.0.2", -100 * MIN, 0, 0.2, FPB);
+	addr_series_at(c, "half.example", "us-east", "10.3.0.1", -100 * MIN, 0, 0, FPA);
+	eval_at(c, 0, &cfg);
+	expect_alerts(c, true,
+		      "addr_cert_mismatch addr_cert_mismatch:half.example:443:all ticket firing\n"
+		      "addr_cert_mismatch addr_cert_mismatch:lb.example:443:all ticket firing\n"
+		      "cert_fingerprint_drift cert_fingerprint_drift:geo.example:443:all ticket firing\n"
+		      "cert_fingerprint_drift cert_fingerprint_drift:half.example:443:all ticket firing");
+	expect_field(c, "cert_fingerprint_drift:half.example:443:all", "summary",
+		     "half.example:443 serves different certificates in different regions for 1h29m "
+		     "(profile modern): eu-west aaaaaaaaaaaaaaaa/bbbbbbbbbbbbbbbb, us-east "
+		     "aaaaaaaaaaaaaaaa");
+	expect_field(c, "cert_fingerprint_drift:half.example:443:all",
+		     "details->'regions'->'eu-west'->>1", FPB);
+	/* diverging since the first result of the rule's window (30m + 1h) */
+	expect_field(c, "cert_fingerprint_drift:geo.example:443:all", "summary",
+		     "geo.example:443 serves different certificates in different regions for 1h29m "
+		     "(profile modern): eu-west aaaaaaaaaaaaaaaa, us-east bbbbbbbbbbbbbbbb");
+	expect_field(c, "cert_fingerprint_drift:geo.example:443:all",
+		     "details->'regions'->>'us-east'", FPB);
+	PQfinish(c);
+}
