@@ -188,19 +188,14 @@ static const char sql_sni_mismatch[] =
 /*
  * cert_fingerprint_drift (ticket), per target: for one profile, the regions
  * currently serving the target (a result with a fingerprint within the last
- * RULES_CURRENT_MS) serve different sets of leaf fingerprints, and have done
- * so continuously for at least fingerprint_for:
+ * RULES_CURRENT_MS) serve at least two different leaf fingerprints, and
+ * have done so continuously for at least fingerprint_for:
  *     now - since >= fingerprint_for
- * A region's set is the latest fingerprint of each of its addresses (one
- * per address with `addresses: all`; results without an address are one
- * address, '', so the set is the region's latest fingerprint). A stale node
- * that every region sees is therefore no drift (addr_cert_mismatch reports
- * it), whichever node answered last (sql/014_addr_keys.sql).
- * "since" comes from the results of those addresses over the last
- * fingerprint_for + RULES_CURRENT_MS: each address's fingerprint is carried
+ * "since" comes from the results of those regions over the last
+ * fingerprint_for + RULES_CURRENT_MS: each region's fingerprint is carried
  * forward from each of its results; since is the first result after the
- * last moment at which the regions' sets agreed (a region counts once it has
- * a result in that span). Profiles are compared separately: a server that
+ * last moment at which the regions agreed (a region counts once it has a
+ * result in that span). Profiles are compared separately: a server that
  * picks an RSA or an ECDSA certificate by client profile is not drift. When
  * several profiles diverge, the one diverging longest is reported.
  * (certificate_sightings only keeps first/last seen per region, which cannot
@@ -211,34 +206,25 @@ static const char sql_sni_mismatch[] =
 static const char sql_fp_drift[] =
 	"WITH r AS ("
 	" SELECT tw_rule_subject(target, port, sni) AS subject, tw_rule_hostport(target, port) AS hp,"
-	"  region, profile, coalesce(address, '') AS addr, started_at AS t, fingerprint_sha256 AS fp,"
-	"  service, labels"
+	"  region, profile, started_at AS t, fingerprint_sha256 AS fp, service, labels"
 	" FROM results"
 	" WHERE started_at > " RULES_NOW " - " RULES_MS("$2") " - " RULES_MS("$3")
 	"  AND started_at <= " RULES_NOW
 	"  AND fingerprint_sha256 IS NOT NULL),\n"
-	"cur AS (SELECT DISTINCT ON (subject, profile, region, addr) subject, profile, region, addr,"
-	"  fp, t, hp, service, labels FROM r WHERE t > " RULES_NOW " - " RULES_MS("$3")
-	"  ORDER BY subject, profile, region, addr, t DESC),\n"
-	"cs AS (SELECT subject, profile, region, string_agg(DISTINCT fp, ',' ORDER BY fp) AS fs,"
-	"  CASE WHEN count(DISTINCT fp) = 1 THEN to_jsonb(min(fp))"
-	"   ELSE to_jsonb(array_agg(DISTINCT fp ORDER BY fp)) END AS fpj,"
-	"  string_agg(DISTINCT left(fp, 16), '/' ORDER BY left(fp, 16)) AS ftxt,"
-	"  min(hp) AS hp, max(service) AS service, max(t) AS t,"
-	"  (array_agg(labels ORDER BY t DESC))[1] AS labels"
-	"  FROM cur GROUP BY 1, 2, 3),\n"
-	"div AS (SELECT subject, profile FROM cs GROUP BY 1, 2 HAVING count(DISTINCT fs) > 1),\n"
-	"ev AS (SELECT subject, profile, region, addr, t, fp FROM ("
-	"  SELECT r.subject, r.profile, r.region, r.addr, r.t, r.fp,"
-	"   lag(r.fp) OVER (PARTITION BY r.subject, r.profile, r.region, r.addr ORDER BY r.t) AS prev"
-	"  FROM r JOIN (SELECT cur.subject, cur.profile, cur.region, cur.addr FROM cur"
-	"   JOIN div USING (subject, profile)) k USING (subject, profile, region, addr)) x"
+	"cur AS (SELECT DISTINCT ON (subject, profile, region) subject, profile, region, fp, t, hp,"
+	"  service, labels FROM r WHERE t > " RULES_NOW " - " RULES_MS("$3")
+	"  ORDER BY subject, profile, region, t DESC),\n"
+	"div AS (SELECT subject, profile FROM cur GROUP BY 1, 2 HAVING count(DISTINCT fp) > 1),\n"
+	"ev AS (SELECT subject, profile, region, t, fp FROM ("
+	"  SELECT r.subject, r.profile, r.region, r.t, r.fp,"
+	"   lag(r.fp) OVER (PARTITION BY r.subject, r.profile, r.region ORDER BY r.t) AS prev"
+	"  FROM r JOIN (SELECT cur.subject, cur.profile, cur.region FROM cur JOIN div USING (subject, profile)) k"
+	"   USING (subject, profile, region)) x"
 	" WHERE prev IS DISTINCT FROM fp),\n"
 	"st AS (SELECT e.subject, e.profile, e.t,"
-	"  (SELECT count(DISTINCT s.fs) FROM (SELECT string_agg(DISTINCT l.fp, ',' ORDER BY l.fp) AS fs"
-	"    FROM (SELECT DISTINCT ON (e2.region, e2.addr) e2.region, e2.fp FROM ev e2"
-	"     WHERE e2.subject = e.subject AND e2.profile = e.profile AND e2.t <= e.t"
-	"     ORDER BY e2.region, e2.addr, e2.t DESC) l GROUP BY l.region) s) AS nfp"
+	"  (SELECT count(DISTINCT s.fp) FROM (SELECT DISTINCT ON (e2.region) e2.fp FROM ev e2"
+	"    WHERE e2.subject = e.subject AND e2.profile = e.profile AND e2.t <= e.t"
+	"    ORDER BY e2.region, e2.t DESC) s) AS nfp"
 	" FROM ev e),\n"
 	"onset AS (SELECT subject, profile, min(t) AS since FROM ("
 	"  SELECT st.*, max(t) FILTER (WHERE nfp <= 1) OVER (PARTITION BY subject, profile) AS last_ok"
@@ -246,13 +232,13 @@ static const char sql_fp_drift[] =
 	" WHERE nfp > 1 AND (last_ok IS NULL OR t > last_ok) GROUP BY 1, 2),\n"
 	"pick AS (SELECT DISTINCT ON (subject) subject, profile, since FROM onset"
 	"  WHERE since <= " RULES_NOW " - " RULES_MS("$2") " ORDER BY subject, since, profile),\n"
-	"c AS (SELECT p.subject, p.profile, p.since, min(cs.hp) AS hp, max(cs.service) AS service,"
-	"  (array_agg(cs.labels ORDER BY cs.t DESC))[1] AS labels,"
-	"  jsonb_object_agg(cs.region, cs.fpj) AS regions,"
-	"  string_agg(cs.region || ' ' || cs.ftxt, ', ' ORDER BY cs.region) AS txt,"
-	"  string_agg(cs.region, ', ' ORDER BY cs.region) AS rgn"
-	"  FROM pick p JOIN cs USING (subject, profile) GROUP BY 1, 2, 3)\n"
-"SELECT 'cert_fingerprint_drift', 'cert_fingerprint_drift:' || subject || ':all', 'ticket',"
+	"c AS (SELECT p.subject, p.profile, p.since, min(cur.hp) AS hp, max(cur.service) AS service,"
+	"  (array_agg(cur.labels ORDER BY cur.t DESC))[1] AS labels,"
+	"  jsonb_object_agg(cur.region, cur.fp) AS regions,"
+	"  string_agg(cur.region || ' ' || left(cur.fp, 16), ', ' ORDER BY cur.region) AS txt,"
+	"  string_agg(cur.region, ', ' ORDER BY cur.region) AS rgn"
+	"  FROM pick p JOIN cur USING (subject, profile) GROUP BY 1, 2, 3)\n"
+	"SELECT 'cert_fingerprint_drift', 'cert_fingerprint_drift:' || subject || ':all', 'ticket',"
 	" subject, service, 'all', hp,"
 	" (jsonb_build_object('target', hp) || coalesce(labels, '{}'))::text,"
 	" subject || ' serves different certificates in different regions for ' ||"
