@@ -6,15 +6,10 @@
 #include "rules_certs.h"
 #include "rules_int.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
- * The key is (target, port, sni, region, profile, address): a target with
- * `addresses: all` has one history per address, so a stale node is no
- * change every round (sql/014_addr_keys.sql); '' when no address.
- *
  * r    the results with a fingerprint in (now - lookback, now], newer than
  *      what certificate_current holds for their key
  * s    each with the fingerprint before it: the previous result of the key,
@@ -26,29 +21,27 @@
  */
 static const char sql_record[] =
 	"WITH r AS (SELECT x.target, x.port, coalesce(x.sni, '') AS sni, x.region, x.profile,"
-	"  coalesce(x.address, '') AS address,"
 	"  x.started_at AS t, x.fingerprint_sha256 AS fp, x.probe_id, x.seq,"
 	"  c.fingerprint_sha256 AS cur_fp, c.seen_at AS cur_at"
 	" FROM results x LEFT JOIN certificate_current c ON c.target = x.target"
 	"  AND c.port = x.port AND c.sni = coalesce(x.sni, '') AND c.region = x.region"
-	"  AND c.profile = x.profile AND c.address = coalesce(x.address, '')"
+	"  AND c.profile = x.profile"
 	" WHERE x.started_at > " RULES_NOW " - " RULES_MS("$2") " AND x.started_at <= " RULES_NOW
 	"  AND x.fingerprint_sha256 IS NOT NULL AND (c.seen_at IS NULL OR x.started_at > c.seen_at)),\n"
 	"s AS (SELECT r.*, coalesce(lag(fp) OVER k, cur_fp) AS prev_fp,"
 	"  coalesce(lag(t) OVER k, cur_at) AS prev_t,"
-	"  row_number() OVER (PARTITION BY target, port, sni, region, profile, address"
+	"  row_number() OVER (PARTITION BY target, port, sni, region, profile"
 	"   ORDER BY t DESC, probe_id DESC, seq DESC) AS newest"
-	" FROM r WINDOW k AS (PARTITION BY target, port, sni, region, profile, address"
+	" FROM r WINDOW k AS (PARTITION BY target, port, sni, region, profile"
 	"  ORDER BY t, probe_id, seq)),\n"
-	"ins AS (INSERT INTO certificate_changes (target, port, sni, region, profile, address,"
+	"ins AS (INSERT INTO certificate_changes (target, port, sni, region, profile,"
 	"  old_fingerprint, new_fingerprint, old_seen_at, changed_at, probe_id, recorded_at)"
-	" SELECT target, port, sni, region, profile, address, prev_fp, fp, prev_t, t, probe_id, "
-	RULES_NOW
+	" SELECT target, port, sni, region, profile, prev_fp, fp, prev_t, t, probe_id, " RULES_NOW
 	" FROM s WHERE prev_fp IS NOT NULL AND prev_fp <> fp ORDER BY t RETURNING 1),\n"
-	"up AS (INSERT INTO certificate_current AS c (target, port, sni, region, profile, address,"
+	"up AS (INSERT INTO certificate_current AS c (target, port, sni, region, profile,"
 	"  fingerprint_sha256, seen_at)"
-	" SELECT target, port, sni, region, profile, address, fp, t FROM s WHERE newest = 1"
-	" ON CONFLICT (target, port, sni, region, profile, address) DO UPDATE"
+	" SELECT target, port, sni, region, profile, fp, t FROM s WHERE newest = 1"
+	" ON CONFLICT (target, port, sni, region, profile) DO UPDATE"
 	" SET fingerprint_sha256 = EXCLUDED.fingerprint_sha256, seen_at = EXCLUDED.seen_at"
 	" WHERE EXCLUDED.seen_at > c.seen_at RETURNING 1)\n"
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM up)";
@@ -86,30 +79,23 @@ int rules_certs_print(PGconn *c, int64_t now_ms, json_t *json_out, FILE *out, ch
 	const char *p[] = { now };
 	PGresult *r = rules_sql_query(c, "certificate changes", "SELECT tw_rule_subject(target, port, "
 				      "nullif(sni, '')), region, profile, old_fingerprint, new_fingerprint, "
-				      "tw_rule_iso(changed_at), address FROM certificate_changes WHERE recorded_at = "
+				      "tw_rule_iso(changed_at) FROM certificate_changes WHERE recorded_at = "
 				      RULES_NOW " ORDER BY changed_at, id", 1, p, err, errlen);
 	if (!r)
 		return -1;
 	int rc = 0;
 	for (int i = 0; i < PQntuples(r); i++) {
-		const char *v[7];
-		for (int k = 0; k < 7; k++)
+		const char *v[6];
+		for (int k = 0; k < 6; k++)
 			v[k] = PQgetvalue(r, i, k);
-		/* the address only for `addresses: all` results ('' otherwise) */
-		bool addr = v[6][0] != '\0';
 		if (!json_out) {
-			fprintf(out, "certificate change %s (%s, %s%s%s): %.16s -> %.16s at %s\n", v[0],
-				v[1], v[2], addr ? ", address " : "", v[6], v[3], v[4], v[5]);
+			fprintf(out, "certificate change %s (%s, %s): %.16s -> %.16s at %s\n", v[0], v[1],
+				v[2], v[3], v[4], v[5]);
 			continue;
 		}
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "target", v[0], "region", v[1],
-				      "profile", v[2], "old_fingerprint", v[3], "new_fingerprint", v[4],
-				      "changed_at", v[5]);
-		if (o && addr && json_object_set_new(o, "address", json_string(v[6])) < 0) {
-			json_decref(o);
-			o = NULL;
-		}
-		if (json_array_append_new(json_out, o) < 0) {
+		if (json_array_append_new(json_out, json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s}", "target", v[0], "region", v[1], "profile", v[2],
+			"old_fingerprint", v[3], "new_fingerprint", v[4], "changed_at", v[5])) < 0) {
 			snprintf(err, errlen, "out of memory");
 			rc = -1;
 			break;
