@@ -1,6 +1,6 @@
 /*
  * test_retention_spools.c - probe_spools (sql/008_spool_epoch.sql) has a
- * retention (sql/014_addr_keys.sql): the partition maintenance every
+ * retention (sql/014_probe_spools_retention.sql): the partition maintenance every
  * collector runs hourly deletes the spool epochs inactive for longer than
  * the results retention, but never a probe's current (newest) epoch.
  */

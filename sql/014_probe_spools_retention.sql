@@ -1,19 +1,6 @@
--- 014_addr_keys.sql - the address in the certificate keys, and a retention
--- for probe_spools (issues 10 and 12, follow-ups).
+-- 014_probe_spools_retention.sql - a retention for probe_spools (issue 12,
+-- follow-up).
 --
--- A target with `addresses: all` (012) stores one result per address per
--- round. certificate_current was keyed by (target, port, sni, region,
--- profile) only, so a target with one stale node alternated between the
--- nodes' fingerprints and recorded a change A -> B -> A every round. The
--- address is now part of the key of both tables: a change is a new
--- fingerprint at one address. '' for results without an address (as sni),
--- so those keep exactly their old key and history: the rows already stored
--- take the default.
-ALTER TABLE certificate_current ADD COLUMN address text NOT NULL DEFAULT '';
-ALTER TABLE certificate_current DROP CONSTRAINT certificate_current_pkey;
-ALTER TABLE certificate_current ADD PRIMARY KEY (target, port, sni, region, profile, address);
-ALTER TABLE certificate_changes ADD COLUMN address text NOT NULL DEFAULT '';
-
 -- probe_spools (008) has one row per spool a probe ever had; a probe
 -- redeployed without its volume leaves one behind each time. The maintenance
 -- deletes the epochs whose last activity is older than the results retention
