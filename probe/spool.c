@@ -294,6 +294,10 @@ static void enforce_limit(struct spool *s)
 		struct seg g = s->segs[0];
 		uint64_t from = max_u64(g.first_seq, read_floor(s) + 1);
 
+		/* records of it in flight: the collector may store them */
+		if (g.live && from <= s->sent)
+			return;
+
 		if (spool_delete_oldest(s, err, sizeof err) != 0) {
 			/* the record is stored; report and try again next append */
 			log_error("spool: cannot enforce max_bytes=%llu: %s",
@@ -481,6 +485,11 @@ int spool_sync_now(struct spool *s, char *err, size_t errlen)
 		s->dir_dirty = false;
 	}
 	return 0;
+}
+
+void spool_set_sent(struct spool *s, uint64_t seq)
+{
+	s->sent = seq;
 }
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st)

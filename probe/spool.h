@@ -175,6 +175,14 @@ int spool_sync_start(struct spool *s, char *err, size_t errlen);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st);
 
+/* The uplink's highest seq in flight (sent, not yet acked; 0: none). The
+ * max_bytes limit never deletes a segment holding records up to it: the
+ * collector may commit them at any moment, and deleting them would count
+ * them as dropped too. The spool may so pass max_bytes by what is in
+ * flight (the uplink's window); the uplink lowers it to the acked seq when
+ * its connection ends, so a dead connection holds nothing back. */
+void spool_set_sent(struct spool *s, uint64_t seq);
+
 /* The spool's epoch: 32 lowercase hex digits, or "" for a spool made before
  * epochs. Owned by the spool, valid until spool_close. */
 const char *spool_epoch(const struct spool *s);

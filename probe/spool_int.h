@@ -63,6 +63,7 @@ struct spool {
 	uint64_t reserved;     /* highest number covered by `state` */
 	uint64_t acked;
 	uint64_t drop_floor;   /* highest seq lost to max_bytes */
+	uint64_t sent;         /* spool_set_sent: in flight up to here */
 
 	uint64_t dropped;
 	uint64_t write_failed;   /* of dropped: results that could not be written */

@@ -93,6 +93,16 @@ static const char *ul_state_name(enum uplink_state s)
 }
 
 /* The only writer of u->state. */
+/* The highest seq handed to the network on this connection (or known
+ * committed). The spool is told too: records in flight may be committed
+ * by the collector at any moment, so max_bytes must not delete them and
+ * count them as dropped (they would be counted twice: stored and lost). */
+static void ul_set_sent(struct uplink *u, uint64_t seq)
+{
+	u->st.sent_seq = seq;
+	spool_set_sent(u->spool, seq);
+}
+
 static void ul_set_state(struct uplink *u, enum uplink_state s)
 {
 	log_debug("uplink: %s -> %s", ul_state_name(u->state), ul_state_name(s));
@@ -291,7 +301,7 @@ static void ul_send_more(struct uplink *u, bool force)
 		if (b.n == 0) {
 			spool_batch_free(&b);
 			/* everything above sent_seq was dropped or acked meanwhile */
-			u->st.sent_seq = ss.last_seq;
+			ul_set_sent(u, ss.last_seq);
 			return;
 		}
 		if (ul_send_batch(u, &b) != 0) {
@@ -302,7 +312,7 @@ static void ul_send_more(struct uplink *u, bool force)
 		if (u->ninflight == 0)
 			u->last_ack_ms = twtime_mono_ms();
 		u->inflight[u->ninflight++] = b.recs[b.n - 1].seq;
-		u->st.sent_seq = b.recs[b.n - 1].seq;
+		ul_set_sent(u, b.recs[b.n - 1].seq);
 		u->st.batches_sent++;
 		u->st.records_sent += b.n;
 		log_debug("uplink: sent batch of %zu records up to seq %llu", b.n,
@@ -349,7 +359,7 @@ static void ul_on_ack(struct uplink *u, uint64_t seq)
 	/* an Ack beyond what this connection sent is the collector saying it
 	 * already committed those (lost ack before a reconnect): skip them */
 	if (seq > u->st.sent_seq)
-		u->st.sent_seq = seq;
+		ul_set_sent(u, seq);
 	if (spool_ack(u->spool, seq, err, sizeof err) != 0)
 		log_error("uplink: cannot record ack %llu in the spool: %s",
 			  (unsigned long long)seq, err);
@@ -491,7 +501,7 @@ static void ul_event_cb(struct bufferevent *bev, short what, void *arg)
 		u->streaming_since = twtime_mono_ms();
 		u->st.connects++;
 		/* replay everything not acked */
-		u->st.sent_seq = ss.acked_seq;
+		ul_set_sent(u, ss.acked_seq);
 		u->st.acked_seq = ss.acked_seq;
 		u->ninflight = 0;
 		log_info("uplink: connected to collector %s:%u; %llu records to send from seq %llu "
@@ -643,7 +653,8 @@ struct uplink *uplink_new(struct event_base *base, struct evdns_base *dns, struc
 	arm_ms(u->ev_beat, u->heartbeat_ms);
 	struct spool_stats ss;
 	spool_get_stats(sp, &ss);
-	u->st.acked_seq = u->st.sent_seq = ss.acked_seq;
+	u->st.acked_seq = ss.acked_seq;
+	ul_set_sent(u, ss.acked_seq);
 	u->state = UL_BACKOFF;
 	ul_connect(u);
 	return u;
