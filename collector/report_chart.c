@@ -168,13 +168,13 @@ static void append_prefixed(struct strbuf *out, const char *svg, unsigned n)
 	}
 }
 
-int report_chart_svg(struct strbuf *b, const struct report_chart *ch, double w, double h)
+int report_draw_svg(struct strbuf *b, report_draw_fn draw, const void *arg, double w, double h)
 {
 	static unsigned seq;        /* per process: unique within any one document */
 	struct strbuf svg = { 0 };
 	cairo_surface_t *s = cairo_svg_surface_create_for_stream(to_strbuf, &svg, w, h);
 	cairo_t *cr = cairo_create(s);
-	report_chart_draw(cr, ch, 0, 0, w, h);
+	draw(cr, arg, 0, 0, w, h);
 	cairo_status_t st = cairo_status(cr);
 	cairo_destroy(cr);
 	cairo_surface_finish(s);
@@ -188,6 +188,16 @@ int report_chart_svg(struct strbuf *b, const struct report_chart *ch, double w, 
 	}
 	strbuf_free(&svg);
 	return rc;
+}
+
+static void chart_draw(cairo_t *cr, const void *arg, double x, double y, double w, double h)
+{
+	report_chart_draw(cr, arg, x, y, w, h);
+}
+
+int report_chart_svg(struct strbuf *b, const struct report_chart *ch, double w, double h)
+{
+	return report_draw_svg(b, chart_draw, ch, w, h);
 }
 
 int report_chart_png(const char *path, const struct report_chart *ch, int w, int h)

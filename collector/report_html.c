@@ -2,7 +2,7 @@
  * report_html.c - the report as one self-contained HTML file: inline CSS
  * (with print rules: A4, one service per page, tables not split), inline
  * SVG charts (report_chart.c), no script, no external asset. Page one is
- * the period at a glance: tiles, SLOs, incidents, certificates, causes,
+ * the period at a glance: two bar charts (report_bars.c), tiles, SLOs, incidents, certificates, causes,
  * regions; then one section per service.
  */
 #include "report_int.h"
@@ -27,6 +27,7 @@ static const char CSS[] =
 	".nodata{color:#777;font-style:italic}.warn{background:#fff4e5;border:1px solid #f0b76a;"
 	"padding:8px 12px;border-radius:6px}"
 	".charts{display:flex;flex-wrap:wrap;gap:8px}.charts svg{border:1px solid #eee}"
+	".glance figure{margin:0}"
 	"section.svc{page-break-before:always}"
 	"@media print{body{margin:0;max-width:none;font-size:11px}@page{size:A4;margin:14mm}"
 	".tile{border:1px solid #999}}";
@@ -85,9 +86,24 @@ static void tiles(const struct report *r, struct strbuf *b)
 	strbuf_puts(b, "</div>");
 }
 
-static void page_one(const struct report *r, struct strbuf *b)
+static int page_one(const struct report *r, struct strbuf *b)
 {
 	char x[96], y[64], z[64];
+	/* in pictures first: the same figures as the tables below */
+	strbuf_puts(b, "<div class=\"charts glance\">");
+	for (int k = 0; k < 2; k++) {
+		struct strbuf d = { 0 };
+		report_bars_describe(&d, r, k == 1);
+		strbuf_printf(b, "<figure class=%s role=img aria-label=\"", k ? "regions" : "slos");
+		if (d.p)
+			esc(b, d.p);
+		strbuf_free(&d);
+		strbuf_puts(b, "\">");
+		if (report_bars_svg(b, r, k == 1, 490) < 0)
+			return -1;
+		strbuf_puts(b, "</figure>");
+	}
+	strbuf_puts(b, "</div>");
 	tiles(r, b);
 	strbuf_puts(b, "<h2>SLO attainment</h2>");
 	if (!r->nslos) {
@@ -193,7 +209,7 @@ static void page_one(const struct report *r, struct strbuf *b)
 	strbuf_puts(b, "<h2>Regions, best first</h2>");
 	if (!r->nregions) {
 		strbuf_puts(b, "<p>No data.</p>");
-		return;
+		return 0;
 	}
 	strbuf_puts(b, "<table><tr><th>Rank</th><th>Region</th><th>Handshake success</th>"
 		       "<th>p95</th><th>Attempts</th></tr>");
@@ -207,6 +223,7 @@ static void page_one(const struct report *r, struct strbuf *b)
 		strbuf_puts(b, "</tr>");
 	}
 	strbuf_puts(b, "</table>");
+	return 0;
 }
 
 static int service_section(const struct report *r, const struct report_service *s,
@@ -289,7 +306,8 @@ int report_render_html(const struct report *r, struct strbuf *b)
 	if (r->attempts == 0)
 		strbuf_puts(b, "<p class=warn><b>No data</b>: no probe result was stored for this "
 			       "period. No figure below is an attainment.</p>");
-	page_one(r, b);
+	if (page_one(r, b) < 0)
+		return -1;
 	for (size_t i = 0; i < r->nservices; i++)
 		if (service_section(r, &r->services[i], b) < 0)
 			return -1;

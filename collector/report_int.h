@@ -45,6 +45,28 @@ int report_chart_svg(struct strbuf *b, const struct report_chart *ch, double w, 
 /* As a PNG file (tests, chat). 0, or -1. */
 int report_chart_png(const char *path, const struct report_chart *ch, int w, int h);
 
+/* Any drawing as an inline <svg> element appended to b, ids prefixed so
+ * that several share one document. 0, or -1 when cairo failed. */
+typedef void (*report_draw_fn)(cairo_t *cr, const void *arg, double x, double y, double w,
+			       double h);
+int report_draw_svg(struct strbuf *b, report_draw_fn draw, const void *arg, double w, double h);
+
+/* ---- page one's bar charts (report_bars.c) ---- */
+
+/* The height in points a bar chart of rows rows takes. */
+double report_bars_height(size_t rows);
+/* SLO attainment per SLO against its objective (r->slos). */
+void report_bars_slo_draw(cairo_t *cr, const struct report *r, double x, double y, double w,
+			  double h);
+/* Regions ranked by handshake success, with their p95 (r->regions). */
+void report_bars_regions_draw(cairo_t *cr, const struct report *r, double x, double y,
+			      double w, double h);
+/* The same chart in words (every row, not only those drawn): the HTML's
+ * aria-label, for readers that do not see the picture. */
+void report_bars_describe(struct strbuf *b, const struct report *r, bool regions);
+/* One of the two (regions or SLOs) as inline SVG of width w. 0, or -1. */
+int report_bars_svg(struct strbuf *b, const struct report *r, bool regions, double w);
+
 /* The charts of a service section: p95 per slice, and one burn-down per SLO
  * of the service (chs must have room for 1 + r->nslos). Returns the count. */
 size_t report_service_charts(const struct report *r, const struct report_service *s,

@@ -1,7 +1,7 @@
 /*
  * report_pdf.c - the report as a PDF (cairo's PDF surface, A4 portrait,
  * DejaVu Sans): the title and the period on page one, "page N of M" in
- * every footer, page one at a glance, then one service per page with its
+ * every footer, page one at a glance (bar charts first, report_bars.c), then one service per page with its
  * charts (report_chart.c).
  *
  * "of M" needs the page count before the first page is finished, so the
@@ -138,6 +138,18 @@ static void page_one(struct pdf *p)
 	if (r->attempts == 0)
 		para(p, "NO DATA: no probe result was stored for this period; no figure below is "
 			"an attainment.");
+
+	/* in pictures first (report_bars.c): the same figures as the tables */
+	double tw = PAGE_W - 2 * MARGIN, bh = report_bars_height(r->nslos);
+	need(p, bh + 8);
+	p->y += 6;
+	report_bars_slo_draw(p->cr, r, MARGIN, p->y, tw, bh);
+	p->y += bh;
+	bh = report_bars_height(r->nregions);
+	need(p, bh + 8);
+	p->y += 6;
+	report_bars_regions_draw(p->cr, r, MARGIN, p->y, tw, bh);
+	p->y += bh;
 
 	heading(p, "SLO attainment");
 	static const double ws[] = { 0.19, 0.1, 0.1, 0.11, 0.08, 0.11, 0.1, 0.21 };

@@ -10,6 +10,7 @@
 #include "test_report_env.h"
 #include "report_int.h"
 
+#include <fontconfig/fontconfig.h>
 #include <jansson.h>
 #include <math.h>
 
@@ -210,7 +211,7 @@ Test(report, a_period_without_data_says_so)
 	rep_setup(&t, "rep_empty", true, NULL);
 	char *out;
 	int st = run_report(&t, &out, ARGS("--period", "2027-01-01..2027-01-08", "--format",
-					   "json,md", "--out", t.dir));
+					   "json,md,html", "--out", t.dir));
 	cr_assert_eq(st, 0, "%s", out);
 	json_error_t je;
 	json_t *j = json_load_file(tw_fmt("%s/tlswatch-report-2027-01-01--2027-01-08.json", t.dir),
@@ -230,6 +231,15 @@ Test(report, a_period_without_data_says_so)
 	cr_assert(strstr(md, "**No data**"), "%s", md);
 	cr_assert(!strstr(md, "100.000%"), "no figure without data may read 100%%:\n%s", md);
 	free(md);
+	/* page one's charts say "no data" for every SLO and for the regions */
+	char *html = tw_read_file(tw_fmt("%s/tlswatch-report-2027-01-01--2027-01-08.html", t.dir));
+	cr_assert(html);
+	cr_assert(strstr(html, "shop-availability (shop): no data (objective 99.5%)"), "%s", html);
+	cr_assert(strstr(html, "api-availability (api): no data (objective 99.9%)"), "%s", html);
+	cr_assert(strstr(html, "Regions by handshake success and p95, best first: no data\""),
+		  "%s", html);
+	cr_assert(!strstr(html, "100.000%"), "no figure without data may read 100%%");
+	free(html);
 	free(out);
 	PQfinish(t.c);
 }
@@ -325,6 +335,19 @@ Test(report, pdf_first_page_renders)
 	cr_assert(strstr(text, tw_fmt("page 1 of %ld", pages)), "%ld pages:\n%s", pages, text);
 	free(info);
 	cr_assert(strstr(text, "shop-availability"), "%s", text);
+	/* in pictures first: the two charts come before the first table's
+	 * neighbours, naming the seeded SLOs (service in brackets, only the
+	 * chart writes that), met/missed in words, and the ranked regions */
+	const char *c1 = strstr(text, "SLO attainment against objective");
+	const char *c2 = strstr(text, "Regions by handshake success and p95");
+	const char *inc = strstr(text, "Incidents (alerts that paged)");
+	cr_assert(c1 && c2 && inc && c1 < inc && c2 < inc, "%s", text);
+	cr_assert(strstr(text, "shop-availability (shop)"), "%s", text);
+	cr_assert(strstr(text, "api-availability (api)"), "%s", text);
+	cr_assert(strstr(text, tw_fmt("MISSED %.3f%% (objective 99.5%%)",
+				      100 * (1.0 - 260.0 / 33600))), "%s", text);
+	cr_assert(strstr(text, "no data (objective 99.9%)"), "%s", text);
+	cr_assert(strstr(text, "1. eu") && strstr(text, "2. us"), "%s", text);
 	free(text);
 	free(out);
 	PQfinish(t.c);
@@ -366,6 +389,24 @@ Test(report, html_loads_in_chromium_without_console_errors)
 		  !strstr(doc, "href=\"http") && !strstr(doc, "@import"), "external asset");
 	cr_assert(tw_file_count(html, "<svg") >= 3, "inline SVG charts");
 	cr_assert(strstr(doc, "@media print"));
+	/* page one opens with the two charts (before the tiles and tables),
+	 * each an inline SVG whose label names every seeded SLO and region */
+	const char *slos = strstr(doc, "<figure class=slos");
+	const char *regs = strstr(doc, "<figure class=regions");
+	const char *tiles = strstr(doc, "<div class=tiles>");
+	cr_assert(slos && regs && tiles && slos < tiles && regs < tiles, "charts first");
+	const char *end = strstr(slos, "</figure>");
+	cr_assert(end && strstr(slos, "<svg") < end, "the SLO chart is an inline SVG");
+	end = strstr(regs, "</figure>");
+	cr_assert(end && strstr(regs, "<svg") < end, "the region chart is an inline SVG");
+	cr_assert(strstr(slos, tw_fmt("shop-availability (shop): MISSED %.3f%% (objective 99.5%%)",
+				      100 * (1.0 - 260.0 / 33600))) < regs, "%.600s", slos);
+	cr_assert(strstr(slos, "shop-latency (shop): met") < regs, "%.600s", slos);
+	cr_assert(strstr(slos, "api-availability (api): no data (objective 99.9%)") < regs,
+		  "%.600s", slos);
+	cr_assert(strstr(regs, tw_fmt("1. eu: success %.3f%%", 100 * (1.0 - 20.0 / 16800))),
+		  "%.600s", regs);
+	cr_assert(strstr(regs, "2. us: success"), "%.600s", regs);
 	free(doc);
 
 	/* the check sees console errors at all: a page that logs one */
@@ -418,4 +459,8 @@ Test(report, charts_render_as_png)
 		cr_assert(!memcmp(sig, "\x89PNG\r\n\x1a\n", 8), "%s is not a PNG", p);
 	}
 	fprintf(stderr, "report: charts saved as %s and %s\n", p0, p1);
+	/* cairo's font caches and fontconfig's configuration, as cmd_report.c
+	 * drops them, so that the leak checker sees only the report's own */
+	cairo_debug_reset_static_data();
+	FcFini();
 }
