@@ -299,7 +299,7 @@ int daemon_run(const struct daemon_opts *o)
 
 	d->base = base_new();
 	if (o->nameserver && d->base) {
-		/* as check --nameserver: only that server (tests: a stub zone) */
+		/* as check --nameserver: only that server (tests: a fixed zone) */
 		d->dns = evdns_base_new(d->base, 0);
 		if (d->dns && evdns_base_nameserver_ip_add(d->dns, o->nameserver) != 0) {
 			log_error("bad --nameserver \"%s\": IP[:PORT] expected", o->nameserver);

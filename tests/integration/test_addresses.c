@@ -115,7 +115,7 @@ static void setup(struct e2e *e, const char *name)
 		"http: {listen: 127.0.0.1:%s}\n"
 		"database: {conninfo: \"%s\", connections: 2}\n",
 		env("TW_PORT_COLLECTOR"), pipe, pipe, pipe, env("TW_PORT_HTTP"), e->conninfo)) == 0);
-	/* the collector by its address: the probe asks the stub DNS server only */
+	/* the collector by its address: the probe asks the loopback DNS server only */
 	cr_assert(tw_write_file(e->probe_yaml, tw_fmt(
 		"probe: {id: probe-a, region: eu-west}\n"
 		"collector:\n"

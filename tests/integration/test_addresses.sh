@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fixture for build/tests/test_addresses: every address behind a name, end
-# to end. lb.tw.test is 127.0.0.1, 127.0.0.2 and ::1 in a stub DNS server
-# (dns_stub.py); node a (lb-a.pem) listens on 127.0.0.1, node b (lb-b.pem,
+# to end. lb.tw.test is 127.0.0.1, 127.0.0.2 and ::1 in a loopback DNS server with a fixed zone
+# (dns_zone.py); node a (lb-a.pem) listens on 127.0.0.1, node b (lb-b.pem,
 # another certificate of the same name) on 127.0.0.2, nobody on ::1. Also
 # a CRL-revoked leaf (mkpki-signals.sh, its CRL served over HTTP) on a
 # server without session resumption. A private PostgreSQL and the stream
@@ -26,7 +26,7 @@ tw_alloc_ports PG COLL HTTP DNS LB CRLHTTP CRL_REVOKED UNUSED SILENT_DNS
 sh "$here/mkpki-signals.sh" "$PKI" "$UNUSED" "$CRLHTTP" >/dev/null || tw_die "mkpki-signals.sh failed"
 sh "$here/mkpki-pipeline.sh" "$TW_WORK/pipe" >/dev/null || tw_die "mkpki-pipeline.sh failed"
 
-tw_start dns "$DNS" /usr/bin/python3 "$here/dns_stub.py" "$DNS" lb.tw.test=127.0.0.1,127.0.0.2,::1
+tw_start dns "$DNS" /usr/bin/python3 "$here/dns_zone.py" "$DNS" lb.tw.test=127.0.0.1,127.0.0.2,::1
 tw_start lb_a "$LB" openssl s_server -accept "127.0.0.1:$LB" -www -quiet -no-CAfile -no-CApath \
 	-no-CAstore -cert "$PKI/lb-a.pem" -key "$PKI/lb-a.key" -cert_chain "$PKI/lb-a-chain.pem"
 tw_start lb_b - openssl s_server -accept "127.0.0.2:$LB" -www -quiet -no-CAfile -no-CApath \

@@ -529,7 +529,7 @@ Test(signals, crl_with_ocsp)
 
 /* --------------------------------------------------------- every address */
 
-/* lb.tw.test has three addresses (stub DNS server): each profile runs once
+/* lb.tw.test has three addresses (loopback DNS server): each profile runs once
  * per address, each result names its address, and the two nodes' different
  * certificates show. */
 Test(signals, all_addresses_one_result_per_address)

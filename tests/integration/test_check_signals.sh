@@ -73,9 +73,9 @@ srv crl_unreachable "$CRL_UNREACHABLE" crl-unreachable
 tw_start crlhttp "$CRLHTTP" python3 -m http.server --bind 127.0.0.1 --directory "$PKI/crl" "$CRLHTTP"
 
 # every address of a name: lb.tw.test is 127.0.0.1, 127.0.0.2 and ::1 in
-# the stub DNS server; node a on .1, node b (another certificate) on .2, and
+# the loopback DNS server; node a on .1, node b (another certificate) on .2, and
 # nobody on ::1
-tw_start dns "$DNS" python3 "$here/dns_stub.py" "$DNS" lb.tw.test=127.0.0.1,127.0.0.2,::1
+tw_start dns "$DNS" python3 "$here/dns_zone.py" "$DNS" lb.tw.test=127.0.0.1,127.0.0.2,::1
 srv lb_a "$LB" lb-a
 tw_start lb_b - openssl s_server -accept "127.0.0.2:$LB" -www -no-CAfile -no-CApath -no-CAstore \
 	-cert "$PKI/lb-b.pem" -key "$PKI/lb-b.key" -cert_chain "$PKI/lb-b-chain.pem"

@@ -1,4 +1,4 @@
-"""dns_stub.py PORT NAME=ADDR[,ADDR...] ... - a DNS server on 127.0.0.1:PORT
+"""dns_zone.py PORT NAME=ADDR[,ADDR...] ... - a DNS server on 127.0.0.1:PORT
 (UDP) for the tests: A and AAAA answers for the names given, NXDOMAIN for
 any other name, an empty answer for other types. Just enough of RFC 1035
 for libevent's evdns; one packet in, one packet out."""
