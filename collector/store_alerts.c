@@ -81,34 +81,7 @@ void store_alerts_list_stmt(const struct store_alerts_req *rq, struct store_stmt
 json_t *store_alerts_list_json(const struct store_alerts_req *rq, const PGresult *res, char *err,
 			       size_t errlen)
 {
-	int n = PQntuples(res);
-	bool more = n > (int)rq->limit;
-	if (more)
-		n = (int)rq->limit;
-	json_t *items = json_array();
-	if (!items)
-		goto oom;
-	for (int i = 0; i < n; i++) {
-		json_t *j = store_stmt_row_json(res, i, 0, err, errlen);
-		if (!j) {
-			json_decref(items);
-			return NULL;
-		}
-		if (json_array_append_new(items, j) < 0)
-			goto oom;
-	}
-	char cur[64];
-	if (more)
-		snprintf(cur, sizeof cur, "%s.%s", PQgetvalue(res, n - 1, 1), PQgetvalue(res, n - 1, 2));
-	json_t *out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-				more ? json_string(cur) : json_null());
-	if (out)
-		return out;
-	items = NULL;
-oom:
-	json_decref(items);
-	snprintf(err, errlen, "out of memory");
-	return NULL;
+	return store_stmt_items_json(res, rq->limit, err, errlen);
 }
 
 void store_alerts_get_stmt(int64_t id, struct store_stmt *st)

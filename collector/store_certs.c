@@ -89,36 +89,7 @@ void store_certs_stmt(const struct store_certs_req *rq, struct store_stmt *st)
 json_t *store_certs_json(const struct store_certs_req *rq, const PGresult *res, char *err,
 			 size_t errlen)
 {
-	int n = PQntuples(res);
-	bool more = n > (int)rq->limit;
-	if (more)
-		n = (int)rq->limit;
-	json_t *items = json_array();
-	if (!items)
-		goto oom;
-	for (int i = 0; i < n; i++) {
-		json_t *j = store_stmt_row_json(res, i, 0, err, errlen);
-		if (!j) {
-			json_decref(items);
-			return NULL;
-		}
-		if (json_array_append_new(items, j) < 0)
-			goto oom;
-	}
-	struct strbuf cur = { 0 };
-	if (more)
-		strbuf_printf(&cur, "%s.%s", PQgetvalue(res, n - 1, 1), PQgetvalue(res, n - 1, 2));
-	json_t *out = cur.oom ? NULL
-			      : json_pack("{s:o, s:o}", "items", items, "next_cursor",
-					  more ? json_string(cur.p) : json_null());
-	free(cur.p);
-	if (out)
-		return out;
-	items = NULL;
-oom:
-	json_decref(items);
-	snprintf(err, errlen, "out of memory");
-	return NULL;
+	return store_stmt_items_json(res, rq->limit, err, errlen);
 }
 
 struct certs_op {

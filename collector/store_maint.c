@@ -27,22 +27,7 @@ void store_maint_list_stmt(int64_t now_ms, bool all, struct store_stmt *st)
 
 json_t *store_maint_list_json(const PGresult *res, char *err, size_t errlen)
 {
-	json_t *items = json_array();
-	for (int i = 0; items && i < PQntuples(res); i++) {
-		json_t *j = store_stmt_row_json(res, i, 0, err, errlen);
-		if (!j) {
-			json_decref(items);
-			return NULL;
-		}
-		if (json_array_append_new(items, j) < 0) {
-			json_decref(items);
-			items = NULL;
-		}
-	}
-	json_t *out = items ? json_pack("{s:o}", "items", items) : NULL;
-	if (!out)
-		snprintf(err, errlen, "out of memory");
-	return out;
+	return store_stmt_items_json(res, 0, err, errlen);
 }
 
 void store_maint_create_stmt(int64_t now_ms, const struct maint_window *w, struct store_stmt *st)

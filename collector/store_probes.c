@@ -34,22 +34,7 @@ void store_probes_stmt(int64_t now_ms, unsigned intervals, struct store_stmt *st
 
 json_t *store_probes_json(const PGresult *res, char *err, size_t errlen)
 {
-	json_t *items = json_array();
-	for (int i = 0; items && i < PQntuples(res); i++) {
-		json_t *j = store_stmt_row_json(res, i, 0, err, errlen);
-		if (!j) {
-			json_decref(items);
-			return NULL;  /* err says which row */
-		}
-		if (json_array_append_new(items, j) < 0) {
-			json_decref(items);
-			items = NULL;
-		}
-	}
-	json_t *out = items ? json_pack("{s:o}", "items", items) : NULL;
-	if (!out)
-		snprintf(err, errlen, "out of memory");
-	return out;
+	return store_stmt_items_json(res, 0, err, errlen);
 }
 
 static json_t *probes_decode(struct store_stmt_op *o, PGresult *res, enum store_status *status,

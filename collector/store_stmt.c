@@ -37,6 +37,47 @@ json_t *store_stmt_row_json(const PGresult *res, int i, int col, char *err, size
 	return j;
 }
 
+json_t *store_stmt_items_json(const PGresult *res, unsigned limit, char *err, size_t errlen)
+{
+	int n = PQntuples(res);
+	bool more = limit && n > (int)limit;
+	if (more)
+		n = (int)limit;
+	json_t *items = json_array();
+	if (!items)
+		goto oom;
+	for (int i = 0; i < n; i++) {
+		json_t *j = store_stmt_row_json(res, i, 0, err, errlen);
+		if (!j) {
+			json_decref(items);
+			return NULL;  /* err says which row */
+		}
+		if (json_array_append_new(items, j) < 0)
+			goto oom;
+	}
+	if (!limit) {
+		json_t *out = json_pack("{s:o}", "items", items);
+		if (out)
+			return out;
+		items = NULL;
+		goto oom;
+	}
+	struct strbuf cur = { 0 };
+	if (more)
+		strbuf_printf(&cur, "%s.%s", PQgetvalue(res, n - 1, 1), PQgetvalue(res, n - 1, 2));
+	json_t *out = cur.oom ? NULL
+			      : json_pack("{s:o, s:o}", "items", items, "next_cursor",
+					  more ? json_string(cur.p) : json_null());
+	free(cur.p);
+	if (out)
+		return out;
+	items = NULL;
+oom:
+	json_decref(items);
+	snprintf(err, errlen, "out of memory");
+	return NULL;
+}
+
 int store_stmt_load(struct store_op *op, const struct store_stmt *st)
 {
 	if (store_stmt_failed(st))

@@ -36,6 +36,12 @@ void store_stmt_free(struct store_stmt *s);
  * built); NULL with err set when it is not JSON. */
 json_t *store_stmt_row_json(const PGresult *res, int i, int col, char *err, size_t errlen);
 
+/* {"items": [column 0 of each row, as JSON]}. With limit > 0 the statement
+ * asked for limit + 1 rows (keyset pages): the first limit are the items,
+ * and "next_cursor" is "C1.C2" (columns 1 and 2, the keyset) of the last
+ * item when there was one more row, else null. NULL with err set. */
+json_t *store_stmt_items_json(const PGresult *res, unsigned limit, char *err, size_t errlen);
+
 /* ---- a store operation of one statement (store.h) ----
  *
  * Built before it is queued (the op owns a copy of every value, so nothing
