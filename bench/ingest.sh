@@ -178,16 +178,18 @@ tail -c +"$((PGLOG_OFF + 1))" "$W/logs/postgres.log" | awk '
 	/duration: [0-9.]+ ms/ && !/ plan:/ {
 		match($0, /duration: [0-9.]+ ms/); d = substr($0, RSTART + 10, RLENGTH - 13) + 0
 		k = "other"
-		if ($0 ~ /statement: BEGIN; COPY staging/) k = "copy"
-		else if ($0 ~ /statement: WITH ins AS/) k = "ingest"
+		if ($0 ~ /statement: (BEGIN; COPY staging|COPY results|COPY ingest_roll)/) k = "copy"
+		else if ($0 ~ /(statement|execute [^:]*): WITH (ins|r1) AS/) k = "ingest"
+		else if ($0 ~ /execute [^:]*: INSERT INTO probe_spools/) k = "lock"
 		else if ($0 ~ /ROLLBACK/) k = "rollback"
 		n[k]++; s[k] += d; if (d > mx[k]) mx[k] = d
 	}
 	END {
 		if (!n["ingest"]) { print "   (no statement durations in the PostgreSQL log)"; exit }
-		printf "   PostgreSQL time per transaction: %d transactions; \"BEGIN; COPY staging\" %.1f ms avg (%.1f s total), ingest statement + COMMIT %.1f ms avg, max %.0f ms (%.1f s total); other statements %d, %.1f s\n",
-			n["ingest"], s["copy"] / (n["copy"] ? n["copy"] : 1), s["copy"] / 1000,
-			s["ingest"] / n["ingest"], mx["ingest"], s["ingest"] / 1000, n["other"], s["other"] / 1000
+		printf "   PostgreSQL time per transaction: %d transactions; COPY statements %d, %.1f ms avg (%.1f s total), ingest statement %.1f ms avg, max %.0f ms (%.1f s total); watermark lock %d, %.1f s; other statements %d, %.1f s\n",
+			n["ingest"], n["copy"], s["copy"] / (n["copy"] ? n["copy"] : 1), s["copy"] / 1000,
+			s["ingest"] / n["ingest"], mx["ingest"], s["ingest"] / 1000, n["lock"], s["lock"] / 1000,
+			n["other"], s["other"] / 1000
 	}'
 if [ "${BENCH_INGEST_EXPLAIN:-0}" = 1 ]; then  # time per table written, from the auto_explain plans
 	tail -c +"$((PGLOG_OFF + 1))" "$W/logs/postgres.log" | python3 -c '

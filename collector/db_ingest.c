@@ -1,12 +1,25 @@
 /*
  * db_ingest.c - the ingest task of the pool (db_int.h).
  *
- * Two round trips per transaction on one pgconn:
- *   "BEGIN; COPY staging (..) FROM STDIN"  + the rows of the jobs (copy_data)
- *   "<ingest statement>; COMMIT"           -> (probe_id, inserted) rows
- * and on any error "ROLLBACK". Several queued batches of *different* probes
- * are coalesced into one transaction (at most GROUP_MAX_JOBS jobs and
+ * One transaction per group of jobs on one pgconn, a round trip per step
+ * (enum step below). Several queued batches of *different* probes are
+ * coalesced into one transaction (at most GROUP_MAX_JOBS jobs and
  * GROUP_MAX_ROWS rows); each job's callback fires after that commit.
+ *
+ * Exactness (issue 11). The transaction first locks the probe_spools row of
+ * each (probe, spool epoch) it carries and reads its last_seq, the highest
+ * seq committed (db_sql_lock). A probe numbers its spool's results in
+ * ascending order and sends them in that order; a connection has one job in
+ * flight and a probe's jobs run in submission order (below), a failed job is
+ * retried before anything after it (ingest_commit.c), and a probe that moved
+ * to another connection or collector replays from its last Ack, which is
+ * never above last_seq. So every row at or below last_seq was committed
+ * before: db_plan.c drops it in the collector and the rest are COPY'd
+ * straight into results, and the rollups and small tables are upserted from
+ * the same rows, pre-aggregated. Two transactions of one probe (a failover
+ * while the old collector still commits) serialise on the row lock, and the
+ * second reads the first's last_seq. The results key stays as the backstop:
+ * a duplicate that got through would fail the COPY, never count twice.
  *
  * Ordering: at most one transaction per probe is in flight, and a probe's
  * batches run in submission order, so a probe's callbacks (and Acks) come in
@@ -16,8 +29,8 @@
  * Failures: deadlock/serialization failures are retried (rolled back and
  * requeued at the head, up to RETRY_MAX times). A connection that breaks is
  * handled by the pool (db_pool.c: requeued up to a limit; a batch whose
- * COMMIT outcome is unknown runs again, and the replay inserts nothing).
- * Other errors fail the batch: callback(ok=false).
+ * COMMIT outcome is unknown runs again, and its rows are then below the
+ * watermark). Other errors fail the batch: callback(ok=false).
  */
 #include "db_int.h"
 #include "log.h"
@@ -106,54 +119,194 @@ static bool take_group(struct db_pool *p, struct db_jobq *out)
 	return out->n > 0;
 }
 
-/* pgconn_copy_cb: the rows of every job of the group, in chunks. */
-static int copy_rows(void *arg, const char **buf, size_t *len)
+/* The steps of an ingest task (c->step): one round trip each. */
+enum step {
+	S_BEGIN,     /* BEGIN */
+	S_LOCK,      /* db_sql_lock(): watermarks, rows locked */
+	S_EXIST,     /* db_sql_exist(): rows stored at or below a watermark */
+	S_COPY_ROWS, /* COPY results: the rows above the watermarks */
+	S_COPY_ROLL, /* COPY ingest_roll: the rollup groups */
+	S_UPSERT,    /* db_sql_ingest(): rollups, certificates, targets, probes, spools */
+	S_COMMIT,    /* COMMIT */
+	S_ROLLBACK,  /* after the first error, inside the transaction */
+};
+
+/* pgconn_copy_cb: the buffer of the running COPY step, in chunks. */
+static int copy_buf(void *arg, const char **buf, size_t *len)
 {
 	struct db_conn *c = arg;
-	while (c->copy_job && c->copy_off >= c->copy_job->copy.len) {
-		c->copy_job = c->copy_job->next;
-		c->copy_off = 0;
-	}
-	if (!c->copy_job)
+	if (c->copy_off >= c->copy_len)
 		return 0;
-	size_t n = c->copy_job->copy.len - c->copy_off;
-	*buf = c->copy_job->copy.p + c->copy_off;
+	size_t n = c->copy_len - c->copy_off;
+	*buf = c->copy_p + c->copy_off;
 	*len = n > COPY_CHUNK ? COPY_CHUNK : n;
 	c->copy_off += *len;
 	return 1;
 }
 
+static void send_copy(struct db_conn *c, int step, const char *sql, const struct strbuf *b)
+{
+	c->step = step;
+	c->copy_p = b->p;
+	c->copy_len = b->len;
+	c->copy_off = 0;
+	db_pool_send(c, sql, 0, NULL, copy_buf);
+}
+
 bool db_ingest_start(struct db_conn *c)
 {
-	static char begin[2048];
 	if (!take_group(c->p, &c->jobs))
 		return false;
 	c->task = T_INGEST;
-	c->step = 0;
-	c->copy_job = c->jobs.head;
-	c->copy_off = 0;
-	if (!begin[0] && snprintf(begin, sizeof begin, "BEGIN; %s", db_sql_copy()) >= (int)sizeof begin)
-		abort(); /* the column table outgrew the buffer: a build-time bug */
-	db_pool_send(c, begin, 0, NULL, copy_rows);
+	c->step = S_BEGIN;
+	db_pool_send(c, "BEGIN", 0, NULL, NULL);
+	return true;
+}
+
+/* Sends the lock statement with its parameters, (probe, epoch, received_at)
+ * of each job with rows; *sent false when there is nothing to lock. False
+ * when out of memory. */
+static bool send_lock(struct db_conn *c, bool *sent)
+{
+	size_t n = 0;
+	*sent = false;
+	for (struct db_job *j = c->jobs.head; j; j = j->next)
+		n += j->rows_added > 0;
+	if (n == 0)
+		return true;
+	free(c->lock_vals);
+	c->lock_vals = calloc(3 * n, sizeof *c->lock_vals);
+	if (!c->lock_vals || db_sql_lock(&c->lock_sql, n) < 0)
+		return false;
+	struct strbuf *ts = &c->misc; /* the timestamps, until db_plan_build() */
+	strbuf_reset(ts);
+	size_t *offs = calloc(n, sizeof *offs), i = 0;
+	if (!offs)
+		return false;
+	for (struct db_job *j = c->jobs.head; j; j = j->next) {
+		if (!j->rows_added)
+			continue;
+		offs[i++] = ts->len;
+		db_put_ts_ms(ts, j->received_ms);
+		strbuf_put(ts, "", 1);
+	}
+	if (ts->oom) {
+		free(offs);
+		return false;
+	}
+	i = 0;
+	for (struct db_job *j = c->jobs.head; j; j = j->next) {
+		if (!j->rows_added)
+			continue;
+		c->lock_vals[3 * i] = j->arena.p + j->probe_off;
+		c->lock_vals[3 * i + 1] = j->arena.p + j->epoch_off;
+		c->lock_vals[3 * i + 2] = ts->p + offs[i];
+		i++;
+	}
+	free(offs);
+	c->step = S_LOCK;
+	*sent = true;
+	db_pool_send(c, c->lock_sql.p, (int)(3 * n), c->lock_vals, NULL);
+	return true;
+}
+
+static struct db_job *job_of(struct db_conn *c, const char *id, const char *ep)
+{
+	for (struct db_job *k = c->jobs.head; k; k = k->next)
+		if (k->rows_added && strcmp(k->arena.p + k->probe_off, id) == 0 &&
+		    strcmp(k->arena.p + k->epoch_off, ep) == 0)
+			return k;
+	return NULL;
+}
+
+static void add_exist(struct db_conn *c, const char *id, const char *ep, int64_t seq, int64_t ms)
+{
+	struct db_job *j = job_of(c, id, ep);
+	if (!j)
+		return;
+	if (j->nexist + 2 > j->exist_cap) {
+		size_t cap = j->exist_cap ? 2 * j->exist_cap : 64;
+		int64_t *v = realloc(j->exist, cap * sizeof *v);
+		if (!v) {
+			c->failed = true;
+			snprintf(c->err, sizeof c->err, "out of memory reading stored rows");
+			return;
+		}
+		j->exist = v;
+		j->exist_cap = cap;
+	}
+	j->exist[j->nexist++] = seq;
+	j->exist[j->nexist++] = ms;
+}
+
+/* Sends db_sql_exist() for the jobs with rows at or below their watermark;
+ * *sent false when there are none. False when out of memory. */
+static bool send_exist(struct db_conn *c, bool *sent)
+{
+	size_t n = 0;
+	*sent = false;
+	for (struct db_job *j = c->jobs.head; j; j = j->next) {
+		j->nexist = 0;
+		n += j->rows_added && j->min_seq <= j->wm;
+	}
+	if (n == 0)
+		return true;
+	free(c->lock_vals);
+	c->lock_vals = calloc(4 * n, sizeof *c->lock_vals);
+	if (!c->lock_vals || db_sql_exist(&c->lock_sql, n) < 0)
+		return false;
+	struct strbuf *nums = &c->misc;
+	strbuf_reset(nums);
+	for (struct db_job *j = c->jobs.head; j; j = j->next)
+		if (j->rows_added && j->min_seq <= j->wm)
+			strbuf_printf(nums, "%lld%c%lld%c", (long long)j->min_seq, 0,
+				      (long long)j->wm, 0);
+	if (nums->oom)
+		return false;
+	size_t i = 0, off = 0;
+	for (struct db_job *j = c->jobs.head; j; j = j->next) {
+		if (!j->rows_added || j->min_seq > j->wm)
+			continue;
+		c->lock_vals[4 * i] = j->arena.p + j->probe_off;
+		c->lock_vals[4 * i + 1] = j->arena.p + j->epoch_off;
+		c->lock_vals[4 * i + 2] = nums->p + off;
+		off += strlen(nums->p + off) + 1;
+		c->lock_vals[4 * i + 3] = nums->p + off;
+		off += strlen(nums->p + off) + 1;
+		i++;
+	}
+	c->step = S_EXIST;
+	*sent = true;
+	db_pool_send(c, c->lock_sql.p, (int)(4 * n), c->lock_vals, NULL);
 	return true;
 }
 
 void db_ingest_result(struct db_conn *c, const PGresult *r)
 {
-	if (c->step != 1)
-		return;
-	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+	if (c->step == S_COMMIT && PQresultStatus(r) == PGRES_COMMAND_OK) {
 		if (strcmp(PQcmdStatus((PGresult *)r), "COMMIT") == 0)
 			c->committed = true;
 		return;
 	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		return;
+	if (c->step == S_EXIST) {
+		for (int i = 0; i < PQntuples(r); i++)
+			add_exist(c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+				  strtoll(PQgetvalue(r, i, 2), NULL, 10),
+				  strtoll(PQgetvalue(r, i, 3), NULL, 10));
+		return;
+	}
+	if (c->step != S_LOCK)
+		return;
 	for (int i = 0; i < PQntuples(r); i++) {
-		const char *id = PQgetvalue(r, i, 0);
+		const char *id = PQgetvalue(r, i, 0), *ep = PQgetvalue(r, i, 1);
 		for (struct db_job *k = c->jobs.head; k; k = k->next)
-			if (strcmp(k->probe_id, id) == 0)
-				k->inserted = (size_t)strtoull(PQgetvalue(r, i, 1), NULL, 10);
+			if (k->rows_added && strcmp(k->arena.p + k->probe_off, id) == 0 &&
+			    strcmp(k->arena.p + k->epoch_off, ep) == 0) {
+				k->wm = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+				k->has_wm = true;
+			}
 	}
 }
 
@@ -192,15 +345,91 @@ static void ingest_ended(struct db_conn *c)
 	db_pool_task_end(c, &all, false, why);
 }
 
+/* Marks the task failed with msg (unless an error came first). */
+static void fail_local(struct db_conn *c, const char *msg)
+{
+	if (!c->failed) {
+		c->failed = true;
+		snprintf(c->err, sizeof c->err, "%s", msg);
+		c->sqlstate[0] = '\0';
+	}
+}
+
+/* The next step after c->step, skipping those with nothing to send. */
+static void next_step(struct db_conn *c)
+{
+	bool sent;
+	switch (c->step) {
+	case S_BEGIN:
+		for (struct db_job *j = c->jobs.head; j; j = j->next)
+			j->has_wm = false;
+		if (!send_lock(c, &sent)) {
+			fail_local(c, "out of memory building the watermark lock");
+			db_ingest_step_done(c);
+			return;
+		}
+		if (sent)
+			return;
+		/* nothing to lock */
+		/* fall through */
+	case S_LOCK:
+		for (struct db_job *j = c->jobs.head; j; j = j->next)
+			if (j->rows_added && !j->has_wm) {
+				fail_local(c, "the watermark lock returned no row for a probe");
+				db_ingest_step_done(c);
+				return;
+			}
+		if (!send_exist(c, &sent)) {
+			fail_local(c, "out of memory building the replay check");
+			db_ingest_step_done(c);
+			return;
+		}
+		if (sent)
+			return;
+		/* fall through */
+	case S_EXIST:
+		if (db_plan_build(c) < 0) {
+			fail_local(c, "out of memory planning the batch");
+			db_ingest_step_done(c);
+			return;
+		}
+		if (c->rows.len) {
+			send_copy(c, S_COPY_ROWS, db_sql_copy(), &c->rows);
+			return;
+		}
+		/* every row was a replay */
+		/* fall through */
+	case S_COPY_ROWS:
+		if (c->roll.len) {
+			send_copy(c, S_COPY_ROLL, db_sql_copy_roll(), &c->roll);
+			return;
+		}
+		/* fall through */
+	case S_COPY_ROLL:
+		if (c->rows.len) {
+			const char *v[1] = { c->misc.p };
+			c->step = S_UPSERT;
+			db_pool_send(c, db_sql_ingest(), 1, v, NULL);
+			return;
+		}
+		/* fall through */
+	case S_UPSERT:
+		c->step = S_COMMIT;
+		db_pool_send(c, "COMMIT", 0, NULL, NULL);
+		return;
+	default:
+		ingest_ended(c);
+	}
+}
+
 void db_ingest_step_done(struct db_conn *c)
 {
-	if (c->step == 0 && !c->failed) {
-		c->step = 1;
-		db_pool_send(c, db_sql_ingest(), 0, NULL, NULL);
+	if (!c->failed && c->step != S_ROLLBACK) {
+		next_step(c);
 		return;
 	}
-	if (c->step < 2 && (c->failed || !c->committed) && pgconn_in_transaction(c->pg)) {
-		c->step = 2; /* the first error stays in c->err */
+	if (c->step < S_ROLLBACK && pgconn_in_transaction(c->pg)) {
+		c->step = S_ROLLBACK; /* the first error stays in c->err */
 		db_pool_send(c, "ROLLBACK", 0, NULL, NULL);
 		return;
 	}
@@ -239,7 +468,29 @@ struct db_job *db_ingest_epoch(struct db_pool *p, const char *probe_id, const ch
 	j->cb = cb;
 	j->arg = arg;
 	j->rows = n;
+	j->received_ms = received_unix_ms;
+	strbuf_put(&j->arena, "", 1); /* offset 0 is NULL */
+	j->probe_off = j->arena.len;
+	db_put_clean(&j->arena, probe_id);
+	strbuf_put(&j->arena, "", 1);
+	j->epoch_off = j->arena.len;
+	db_put_clean(&j->arena, epoch);
+	strbuf_put(&j->arena, "", 1);
+	j->region_off = j->arena.len;
+	db_put_clean(&j->arena, region);
+	strbuf_put(&j->arena, "", 1);
+	if (probe_version) {
+		j->version_off = j->arena.len;
+		db_put_clean(&j->arena, probe_version);
+		strbuf_put(&j->arena, "", 1);
+	}
+	if (n && !(j->rowv = calloc(n, sizeof *j->rowv))) {
+		db_job_free(j);
+		errno = ENOMEM;
+		return NULL;
+	}
 	for (size_t i = 0; i < n; i++) {
+		size_t line = j->copy.len;
 		if (db_copy_result_epoch(&j->copy, results[i], probe_id, epoch, region,
 					 probe_version, received_unix_ms) < 0) {
 			log_warn("db: probe %s: result %zu of %zu cannot be stored (no seq or a required "
@@ -248,10 +499,14 @@ struct db_job *db_ingest_epoch(struct db_pool *p, const char *probe_id, const ch
 			errno = EINVAL;
 			return NULL;
 		}
+		if (db_plan_add_row(j, results[i], line, j->copy.len - line, received_unix_ms) < 0)
+			break; /* out of memory: the arena says so below */
 		if (results[i]->seq > j->max_seq)
 			j->max_seq = results[i]->seq;
+		if (i == 0 || (int64_t)results[i]->seq < j->min_seq)
+			j->min_seq = (int64_t)results[i]->seq;
 	}
-	if (j->copy.oom) {
+	if (j->copy.oom || j->arena.oom) {
 		db_job_free(j);
 		errno = ENOMEM;
 		return NULL;

@@ -7,8 +7,11 @@
  *   db_ingest.c   the ingest task: db_ingest(), grouping of queued batches,
  *                 BEGIN + COPY -> the ingest statement + COMMIT -> ROLLBACK,
  *                 retries and per-probe ordering
- *   db_sql.c      the SQL text of the ingest path (staging DDL, the one
- *                 ingest statement) and the COPY text serialisation of a Result
+ *   db_sql.c      the SQL text of the ingest path (watermark lock, rollup
+ *                 staging DDL, the upsert statement) and the COPY text
+ *                 serialisation of a Result
+ *   db_plan.c     one transaction's plan: rows above the watermark, rollup
+ *                 groups and small tables pre-aggregated in C
  *   db_schema.c   blocking migrate and partition maintenance
  *
  * Ownership: the pool owns its slots (struct db_conn, as long as the pool)
@@ -36,18 +39,28 @@
 
 /* ------------------------------------------------------------ SQL (db_sql.c) */
 
-/* "CREATE TEMP TABLE IF NOT EXISTS staging (..) ON COMMIT DELETE ROWS". */
+/* "CREATE TEMP TABLE IF NOT EXISTS ingest_roll (..) ON COMMIT DELETE ROWS":
+ * the rollup groups of one transaction, pre-aggregated by db_plan.c. */
 const char *db_sql_staging_ddl(void);
-/* "COPY staging (..) FROM STDIN". */
+/* "COPY results (..) FROM STDIN": the new rows go straight into results. */
 const char *db_sql_copy(void);
-/* The one ingest statement, followed by "; COMMIT" (one round trip): returns
- * rows (probe_id, inserted), then COMMIT's status. Built once; NULL when out
- * of memory. */
+/* "COPY ingest_roll (..) FROM STDIN". */
+const char *db_sql_copy_roll(void);
+/* The upserts of one transaction from ingest_roll and $1 (jsonb: the
+ * certificates, sightings, targets, probes and spool watermarks of its new
+ * rows, db_plan.c). Built once; NULL when out of memory. */
 const char *db_sql_ingest(void);
+/* The watermark lock for n (probe, epoch, received_at) triples ($1..$3n):
+ * upserts their probe_spools rows in key order (locking them) and returns
+ * (probe_id, spool_epoch, last_seq). Into b; -1 when out of memory. */
+int db_sql_lock(struct strbuf *b, size_t n) __attribute__((warn_unused_result));
+/* The rows already stored for n (probe, epoch, lowest seq, watermark)
+ * quadruples ($1..$4n): (probe_id, spool_epoch, seq, started_at in unix ms). */
+int db_sql_exist(struct strbuf *b, size_t n) __attribute__((warn_unused_result));
 
-/* Appends one COPY text row for r (probe_id/region/version override the
- * Result's). Returns 0, or -1 when r cannot be stored (no seq, seq beyond
- * bigint, missing required field): the whole batch is then refused. */
+/* Appends one COPY text row of results for r (probe_id/region/version
+ * override the Result's). Returns 0, or -1 when r cannot be stored (no seq,
+ * seq beyond bigint, missing required field): the whole batch is refused. */
 int db_copy_result(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
 		   const char *region, const char *version, int64_t received_unix_ms)
 	__attribute__((warn_unused_result));
@@ -55,6 +68,62 @@ int db_copy_result(struct strbuf *b, const Tlswatch__Result *r, const char *prob
 int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
 			 const char *epoch, const char *region, const char *version,
 			 int64_t received_unix_ms) __attribute__((warn_unused_result));
+
+/* Appends s with every byte that is not valid UTF-8 replaced by U+FFFD
+ * (what the COPY rows store), unescaped. */
+void db_put_clean(struct strbuf *b, const char *s);
+/* Appends s (already valid UTF-8) escaped for COPY text format. */
+void db_put_copy_text(struct strbuf *b, const char *s);
+/* Appends the UTC timestamptz text of unix milliseconds ("2026-12-05
+ * 03:08:18.123+00", "... BC" before year 1), the value to_timestamp(ms /
+ * 1000.0) gives. */
+void db_put_ts_ms(struct strbuf *b, int64_t ms);
+/* The started_unix_ms a Result is stored with (clamped; received_ms when
+ * the Result has none). */
+int64_t db_started_ms(const Tlswatch__Result *r, int64_t received_unix_ms);
+
+/* ------------------------------------------------------------ plan (db_plan.c) */
+
+struct db_job;
+struct db_conn;
+
+/* What a transaction needs of one Result besides its COPY line: the fields
+ * of the rollups, certificates, sightings and targets. Strings are offsets
+ * into the job's arena (sanitised as stored; 0 = NULL). */
+struct db_row {
+	int64_t seq;
+	size_t line, line_len;      /* its COPY line in the job's copy buffer */
+	int64_t started_ms;
+	int64_t chain_min_s, nb_s, na_s;
+	double hs_ms, days;
+	size_t target, sni, profile, service, outcome, fp, subject, sans, issuer, key, sig_alg,
+		labels;
+	int32_t port;
+	bool kept;                  /* db_plan_build(): a new row */
+	unsigned flags;             /* DB_ROW_* */
+};
+#define DB_ROW_TLS          0x001u /* tls_version not NULL */
+#define DB_ROW_HS           0x002u /* handshake_ms finite */
+#define DB_ROW_MTLS         0x004u
+#define DB_ROW_FALLBACK     0x008u /* 'cipher_fallback' in findings */
+#define DB_ROW_EXPIRING     0x010u /* 'expiring_soon' in findings */
+#define DB_ROW_SNI_MISMATCH 0x020u /* sni_match = false */
+#define DB_ROW_STAPLED      0x040u
+#define DB_ROW_NAMED_FALSE  0x080u /* ocsp_responder_named = false */
+#define DB_ROW_DAYS         0x100u
+#define DB_ROW_CHAIN        0x200u
+#define DB_ROW_NB           0x400u
+#define DB_ROW_NA           0x800u
+
+/* Records r (already COPY-encoded at [line, line + len) of j->copy) in j. */
+int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, size_t len,
+		    int64_t received_ms) __attribute__((warn_unused_result));
+/* The plan of c's group once each job's watermark is known: the COPY rows of
+ * results (rows above the watermark, each seq once, in order), the rollup
+ * groups for ingest_roll and the jsonb of the small tables; sets each job's
+ * `inserted`. -1 when out of memory. */
+int db_plan_build(struct db_conn *c) __attribute__((warn_unused_result));
+void db_plan_free(struct db_conn *c);
 
 /* ------------------------------------------------------------ jobs */
 
@@ -76,6 +145,17 @@ struct db_job {
 	size_t rows;
 	uint64_t max_seq;
 	size_t inserted;
+	struct db_row *rowv;        /* one per Result, in order */
+	size_t rows_added;
+	size_t probe_off, epoch_off, region_off, version_off; /* in arena, clean */
+	struct strbuf arena;        /* their strings */
+	int64_t received_ms;
+	int64_t wm;                 /* the watermark read under the lock */
+	bool has_wm;
+	int64_t min_seq;            /* of its rows */
+	int64_t *exist;             /* (seq, started ms) pairs of results at or
+				     * below wm that the rows might repeat */
+	size_t nexist, exist_cap;
 	int retries, broken;
 	db_ingest_cb cb;
 	void *arg;
@@ -119,9 +199,13 @@ struct db_conn {
 	enum db_task task;
 	int step;                /* the task's round trip */
 	struct db_jobq jobs;     /* T_INGEST: the group; T_CONTROL: one job */
-	struct db_job *copy_job; /* COPY cursor */
-	size_t copy_off;
+	size_t copy_off;         /* COPY cursor in copy_p */
 	bool failed, committed;  /* the task's first error (kept through ROLLBACK) */
+	/* T_INGEST: the transaction's plan (db_plan.c) */
+	struct strbuf lock_sql, rows, roll, misc;
+	const char **lock_vals;
+	const char *copy_p;      /* the buffer the COPY cursor reads */
+	size_t copy_len;
 	char sqlstate[6];
 	char err[256];
 };

@@ -88,6 +88,9 @@ void db_job_free(struct db_job *j)
 	if (!j)
 		return;
 	strbuf_free(&j->copy);
+	strbuf_free(&j->arena);
+	free(j->rowv);
+	free(j->exist);
 	free(j->probe_id);
 	free(j->epoch);
 	free(j->region);
@@ -168,7 +171,7 @@ static void conn_lost(struct db_conn *c, const char *why)
 	}
 	db_q_prepend(&p->ingq, &requeue);
 	c->task = T_NONE;
-	c->copy_job = NULL;
+	db_plan_free(c);
 
 	/* failed ingest jobs take their probe's queued jobs with them */
 	struct db_jobq all = { 0 };
@@ -214,7 +217,7 @@ void db_pool_task_end(struct db_conn *c, struct db_jobq *done, bool ok, const ch
 {
 	struct db_pool *p = c->p;
 	c->task = T_NONE;
-	c->copy_job = NULL;
+	db_plan_free(c);
 	struct db_job *j;
 	while ((j = db_q_pop(done)))
 		db_pool_job_finish(p, j, ok, err);
@@ -537,7 +540,7 @@ struct db_pool *db_pool_new(struct event_base *base, const struct db_opts *o, ch
 	p->conns = calloc(p->nconns, sizeof *p->conns);
 	p->kick = event_new(base, -1, 0, on_kick, p);
 	p->tick = event_new(base, -1, EV_PERSIST, on_tick, p);
-	if (!p->conns || !p->kick || !p->tick || !db_sql_ingest() || !db_sql_copy() ||
+	if (!p->conns || !p->kick || !p->tick || !db_sql_ingest() || !db_sql_copy() || !db_sql_copy_roll() ||
 	    !db_sql_staging_ddl())
 		goto oom;
 	/* statement_timeout bounds every query server-side; rollup buckets are
@@ -584,6 +587,7 @@ void db_pool_free(struct db_pool *p)
 		struct db_conn *c = &p->conns[i];
 		pgconn_free(c->pg);
 		job_free_all(&c->jobs);
+		db_plan_free(c);
 	}
 	job_free_all(&p->ingq);
 	job_free_all(&p->ctlq);

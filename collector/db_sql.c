@@ -23,98 +23,24 @@
 
 /* --------------------------------------------------------- the columns */
 
-struct col {
-	const char *stg;  /* staging column */
-	const char *type; /* its type */
-	const char *res;  /* results column, NULL = same name */
-	const char *expr; /* SELECT expression, NULL = the staging column */
-};
-
-static const struct col cols[] = {
-	{ "probe_id", "text", NULL, NULL },
-	{ "seq", "bigint", NULL, NULL },
-	{ "spool_epoch", "text", NULL, NULL },
-	{ "region", "text", NULL, NULL },
-	{ "probe_version", "text", NULL, NULL },
-	{ "started_ms", "bigint", "started_at", "to_timestamp(started_ms / 1000.0)" },
-	{ "received_ms", "bigint", "received_at", "to_timestamp(received_ms / 1000.0)" },
-	{ "target", "text", NULL, NULL },
-	{ "port", "integer", NULL, NULL },
-	{ "sni", "text", NULL, NULL },
-	{ "address", "text", NULL, NULL },
-	{ "profile", "text", NULL, NULL },
-	{ "starttls", "text", NULL, NULL },
-	{ "service", "text", NULL, NULL },
-	{ "labels", "jsonb", NULL, NULL },
-	{ "interval_ms", "bigint", NULL, NULL },
-	{ "mtls", "boolean", NULL, NULL },
-	{ "outcome", "text", NULL, NULL },
-	{ "findings", "text[]", NULL, NULL },
-	{ "outcome_depth", "integer", NULL, NULL },
-	{ "alert", "text", NULL, NULL },
-	{ "verify_errors", "jsonb", NULL, NULL },
-	{ "tls_version", "text", NULL, NULL },
-	{ "cipher", "text", NULL, NULL },
-	{ "cipher_iana", "text", NULL, NULL },
-	{ "grp", "text", NULL, NULL },
-	{ "alpn", "text", NULL, NULL },
-	{ "resumed", "boolean", NULL, NULL },
-	{ "resume_ms", "double precision", NULL, NULL },
-	{ "ocsp_stapled", "boolean", NULL, NULL },
-	{ "ocsp_status", "text", NULL, NULL },
-	{ "ocsp_source", "text", NULL, NULL },
-	{ "ocsp_responder_ms", "double precision", NULL, NULL },
-	{ "sni_match", "boolean", NULL, NULL },
-	{ "cert_not_before_s", "bigint", "cert_not_before", "to_timestamp(cert_not_before_s)" },
-	{ "cert_not_after_s", "bigint", "cert_not_after", "to_timestamp(cert_not_after_s)" },
-	{ "days_to_expiry", "double precision", NULL, NULL },
-	{ "chain_not_after_min_s", "bigint", "chain_not_after_min", "to_timestamp(chain_not_after_min_s)" },
-	{ "chain_not_after_min_depth", "integer", NULL, NULL },
-	{ "chain_len", "integer", NULL, NULL },
-	{ "leaf_subject", "text", NULL, NULL },
-	{ "leaf_sans", "text[]", NULL, NULL },
-	{ "leaf_issuer", "text", NULL, NULL },
-	{ "leaf_key", "text", NULL, NULL },
-	{ "leaf_sig_alg", "text", NULL, NULL },
-	{ "fingerprint_sha256", "text", NULL, NULL },
-	{ "client_cert_not_after_s", "bigint", "client_cert_not_after",
-	  "to_timestamp(client_cert_not_after_s)" },
-	{ "dns_ms", "double precision", NULL, NULL },
-	{ "connect_ms", "double precision", NULL, NULL },
-	{ "handshake_ms", "double precision", NULL, NULL },
-	{ "total_ms", "double precision", NULL, NULL },
-	{ "ocsp_error", "text", NULL, NULL },
-	{ "ocsp_responder_named", "boolean", NULL, NULL },
-	{ "crl_status", "text", NULL, NULL },
-	{ "crl_detail", "text", NULL, NULL },
-	{ "resume_detail", "text", NULL, NULL },
+/* The results columns of the COPY, in the order db_copy_result_epoch()
+ * writes them. */
+static const char *const cols[] = {
+	"probe_id", "seq", "spool_epoch", "region", "probe_version", "started_at", "received_at",
+	"target", "port", "sni", "address", "profile", "starttls", "service", "labels",
+	"interval_ms", "mtls", "outcome", "findings", "outcome_depth", "alert", "verify_errors",
+	"tls_version", "cipher", "cipher_iana", "grp", "alpn", "resumed", "resume_ms",
+	"ocsp_stapled", "ocsp_status", "ocsp_source", "ocsp_responder_ms", "sni_match",
+	"cert_not_before", "cert_not_after", "days_to_expiry", "chain_not_after_min",
+	"chain_not_after_min_depth", "chain_len", "leaf_subject", "leaf_sans", "leaf_issuer",
+	"leaf_key", "leaf_sig_alg", "fingerprint_sha256", "client_cert_not_after", "dns_ms",
+	"connect_ms", "handshake_ms", "total_ms", "ocsp_error", "ocsp_responder_named",
+	"crl_status", "crl_detail", "resume_detail",
 };
 #define NCOLS (sizeof cols / sizeof cols[0])
 
-static char *staging_ddl, *copy_sql, *ingest_sql;
-
-static char *build_staging(void)
-{
-	struct strbuf b = { 0 };
-	strbuf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS staging (");
-	for (size_t i = 0; i < NCOLS; i++)
-		strbuf_printf(&b, "%s%s %s", i ? ", " : "", cols[i].stg, cols[i].type);
-	strbuf_puts(&b, ") ON COMMIT DELETE ROWS");
-	return strbuf_take(&b); /* NULL when out of memory */
-}
-
-static char *build_copy(void)
-{
-	struct strbuf b = { 0 };
-	strbuf_puts(&b, "COPY staging (");
-	for (size_t i = 0; i < NCOLS; i++)
-		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i].stg);
-	strbuf_puts(&b, ") FROM STDIN");
-	return strbuf_take(&b); /* NULL when out of memory */
-}
-
 /* Counters of a rollup row besides the key, service, outcomes, histogram
- * and minima: summed when rows are grouped, added on conflict. */
+ * and minima: added on conflict. */
 static const char *const counters[] = {
 	"attempts", "handshakes", "handshake_ms_sum", "handshake_ms_count", "mtls_attempts",
 	"mtls_failures", "ocsp_stapled_count", "cipher_fallback_count", "sni_mismatch_count",
@@ -122,43 +48,65 @@ static const char *const counters[] = {
 };
 #define NCOUNTERS (sizeof counters / sizeof counters[0])
 #define KEY "bucket, target, port, sni, region, profile"
+/* ingest_roll's columns before the counters (db_plan.c writes them in this
+ * order, then the counters) */
+#define ROLL_HEAD "hourly, " KEY ", service, services, successes, failures, outcomes, " \
+	"handshake_ms_hist, min_days_to_expiry, min_chain_not_after"
 
-/* g2 (hourly) from g1 (per minute), both per key and outcome. */
-static void put_hourly(struct strbuf *b)
+static char *staging_ddl, *copy_sql, *copy_roll_sql, *ingest_sql;
+
+static char *build_staging(void)
 {
-	strbuf_puts(b, "g2 AS (SELECT date_trunc('hour', bucket) AS bucket, target, port, sni, "
-		       "region, profile, outcome, max(service) AS service");
+	struct strbuf b = { 0 };
+	strbuf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS ingest_roll (hourly boolean, "
+			"bucket timestamptz, target text, port integer, sni text, region text, "
+			"profile text, service text, services text[], successes bigint, "
+			"failures bigint, outcomes jsonb, handshake_ms_hist bigint[], "
+			"min_days_to_expiry double precision, min_chain_not_after timestamptz");
 	for (size_t i = 0; i < NCOUNTERS; i++)
-		strbuf_printf(b, ", sum(%s)::%s AS %s", counters[i],
-			      strcmp(counters[i], "handshake_ms_sum") ? "bigint" : "double precision",
-			      counters[i]);
-	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
-		strbuf_printf(b, ", sum(h%d)::bigint AS h%d", k, k);
-	strbuf_puts(b, ", min(min_days_to_expiry) AS min_days_to_expiry, "
-		       "min(min_chain_not_after) AS min_chain_not_after "
-		       "FROM g1 GROUP BY 1, 2, 3, 4, 5, 6, 7),\n");
+		strbuf_printf(&b, ", %s %s", counters[i],
+			      strcmp(counters[i], "handshake_ms_sum") ? "bigint" : "double precision");
+	strbuf_puts(&b, ") ON COMMIT DELETE ROWS");
+	return strbuf_take(&b); /* NULL when out of memory */
 }
 
-/* rN: one rollup table upserted from a per-outcome grouping. */
-static void put_rollup(struct strbuf *b, const char *cte, const char *table, const char *src)
+static char *build_copy(void)
+{
+	struct strbuf b = { 0 };
+	strbuf_puts(&b, "COPY results (");
+	for (size_t i = 0; i < NCOLS; i++)
+		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i]);
+	strbuf_puts(&b, ") FROM STDIN");
+	return strbuf_take(&b); /* NULL when out of memory */
+}
+
+static char *build_copy_roll(void)
+{
+	struct strbuf b = { 0 };
+	strbuf_puts(&b, "COPY ingest_roll (" ROLL_HEAD);
+	for (size_t i = 0; i < NCOUNTERS; i++)
+		strbuf_printf(&b, ", %s", counters[i]);
+	strbuf_puts(&b, ") FROM STDIN");
+	return strbuf_take(&b); /* NULL when out of memory */
+}
+
+/* rN: one rollup table upserted from its pre-aggregated groups. service is
+ * max(service) of the group's rows in the database's collation: db_plan.c
+ * sends the one service, or all of them in `services` when they differ. */
+static void put_rollup(struct strbuf *b, const char *cte, const char *table, const char *hourly)
 {
 	strbuf_printf(b, "%s AS (INSERT INTO %s (" KEY ", service, successes, failures, outcomes, "
 			 "handshake_ms_hist, min_days_to_expiry, min_chain_not_after",
 		      cte, table);
 	for (size_t i = 0; i < NCOUNTERS; i++)
 		strbuf_printf(b, ", %s", counters[i]);
-	strbuf_puts(b, ") SELECT " KEY ", max(service), "
-		       "coalesce(sum(attempts) FILTER (WHERE tw_is_success(outcome)), 0)::bigint, "
-		       "coalesce(sum(attempts) FILTER (WHERE NOT tw_is_success(outcome)), 0)::bigint, "
-		       "jsonb_object_agg(outcome, attempts), ARRAY[");
-	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
-		strbuf_printf(b, "%ssum(h%d)", k > 1 ? ", " : "", k);
-	strbuf_puts(b, "]::bigint[], min(min_days_to_expiry), min(min_chain_not_after)");
+	strbuf_puts(b, ") SELECT " KEY ", CASE WHEN services IS NULL THEN service "
+		       "ELSE (SELECT max(x) FROM unnest(services) x) END, successes, failures, "
+		       "outcomes, handshake_ms_hist, min_days_to_expiry, min_chain_not_after");
 	for (size_t i = 0; i < NCOUNTERS; i++)
-		strbuf_printf(b, ", sum(%s)::%s", counters[i],
-			      strcmp(counters[i], "handshake_ms_sum") ? "bigint" : "double precision");
+		strbuf_printf(b, ", %s", counters[i]);
 	/* ORDER BY: every transaction locks rollup rows in the same order. */
-	strbuf_printf(b, " FROM %s GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 "
+	strbuf_printf(b, " FROM ingest_roll WHERE %shourly ORDER BY 1, 2, 3, 4, 5, 6 "
 			 "ON CONFLICT (" KEY ") DO UPDATE SET "
 			 "service = coalesce(EXCLUDED.service, %s.service), "
 			 "successes = %s.successes + EXCLUDED.successes, "
@@ -167,7 +115,7 @@ static void put_rollup(struct strbuf *b, const char *cte, const char *table, con
 			 "handshake_ms_hist = tw_int8_array_add(%s.handshake_ms_hist, EXCLUDED.handshake_ms_hist), "
 			 "min_days_to_expiry = least(%s.min_days_to_expiry, EXCLUDED.min_days_to_expiry), "
 			 "min_chain_not_after = least(%s.min_chain_not_after, EXCLUDED.min_chain_not_after)",
-		      src, table, table, table, table, table, table, table);
+		      hourly, table, table, table, table, table, table, table);
 	for (size_t i = 0; i < NCOUNTERS; i++)
 		strbuf_printf(b, ", %s = %s.%s + EXCLUDED.%s", counters[i], table, counters[i],
 			      counters[i]);
@@ -178,56 +126,22 @@ static char *build_ingest(void)
 {
 	struct strbuf b = { 0 };
 
-	/* ins: the new rows; ORDER BY (probe_id, seq) for a stable lock order. */
-	strbuf_puts(&b, "WITH ins AS (INSERT INTO results (");
-	for (size_t i = 0; i < NCOLS; i++)
-		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i].res ? cols[i].res : cols[i].stg);
-	strbuf_puts(&b, ") SELECT ");
-	for (size_t i = 0; i < NCOLS; i++)
-		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i].expr ? cols[i].expr : cols[i].stg);
-	strbuf_puts(&b, " FROM staging ORDER BY probe_id, seq "
-			"ON CONFLICT (probe_id, spool_epoch, seq, started_at) DO NOTHING "
-			"RETURNING probe_id, spool_epoch, seq, region, probe_version, started_at, received_at, "
-			"target, port, sni, profile, service, mtls, outcome, findings, tls_version, "
-			"ocsp_stapled, sni_match, days_to_expiry, chain_not_after_min, handshake_ms, "
-			"tw_latency_bucket(handshake_ms) AS lb, fingerprint_sha256, leaf_subject, "
-			"leaf_sans, leaf_issuer, cert_not_before, cert_not_after, leaf_key, "
-			"leaf_sig_alg, labels, ocsp_responder_named),\n");
-
-	/* g1: per minute, key and outcome (outcome kept for the jsonb counts). */
-	strbuf_puts(&b, "g1 AS (SELECT date_trunc('minute', started_at) AS bucket, target, port, "
-			"coalesce(sni, '') AS sni, region, profile, outcome, max(service) AS service, "
-			"count(*) AS attempts, count(tls_version) AS handshakes, "
-			"coalesce(sum(handshake_ms), 0) AS handshake_ms_sum, "
-			"count(handshake_ms) AS handshake_ms_count, "
-			"count(*) FILTER (WHERE mtls) AS mtls_attempts, "
-			"count(*) FILTER (WHERE mtls AND tw_is_mtls_failure(outcome)) AS mtls_failures, "
-			"count(*) FILTER (WHERE tls_version IS NOT NULL AND ocsp_stapled) AS ocsp_stapled_count, "
-			"count(*) FILTER (WHERE 'cipher_fallback' = ANY (findings)) AS cipher_fallback_count, "
-			"count(*) FILTER (WHERE NOT sni_match) AS sni_mismatch_count, "
-			"count(*) FILTER (WHERE 'expiring_soon' = ANY (findings)) AS expiring_soon_count, "
-			"count(*) FILTER (WHERE tls_version IS NOT NULL AND NOT ocsp_responder_named) "
-			"AS ocsp_no_responder_count, "
-			"min(days_to_expiry) AS min_days_to_expiry, "
-			"min(chain_not_after_min) AS min_chain_not_after");
-	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
-		strbuf_printf(&b, ", count(*) FILTER (WHERE lb = %d) AS h%d", k, k);
-	strbuf_puts(&b, " FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7),\n");
-	put_hourly(&b);
-	put_rollup(&b, "r1", "rollup_1m", "g1");
-	put_rollup(&b, "r2", "rollup_1h", "g2");
-
+	strbuf_puts(&b, "WITH ");
+	put_rollup(&b, "r1", "rollup_1m", "NOT ");
+	put_rollup(&b, "r2", "rollup_1h", "");
 	strbuf_puts(&b,
 		    "c AS (INSERT INTO certificates (fingerprint_sha256, subject, sans, issuer, "
 		    "not_before, not_after, key, sig_alg, first_seen) "
-		    "SELECT DISTINCT ON (fingerprint_sha256) fingerprint_sha256, leaf_subject, leaf_sans, "
-		    "leaf_issuer, cert_not_before, cert_not_after, leaf_key, leaf_sig_alg, started_at "
-		    "FROM ins WHERE fingerprint_sha256 IS NOT NULL ORDER BY fingerprint_sha256, started_at "
+		    "SELECT fp, subject, ARRAY(SELECT jsonb_array_elements_text(sans)), issuer, nb, na, "
+		    "key, sig, first FROM jsonb_to_recordset($1::jsonb -> 'c') AS x(fp text, "
+		    "subject text, sans jsonb, issuer text, nb timestamptz, na timestamptz, key text, "
+		    "sig text, first timestamptz) ORDER BY fp "
 		    "ON CONFLICT (fingerprint_sha256) DO NOTHING),\n"
 		    "s AS (INSERT INTO certificate_sightings (fingerprint_sha256, target, port, region, "
 		    "first_seen, last_seen) "
-		    "SELECT fingerprint_sha256, target, port, region, min(started_at), max(started_at) "
-		    "FROM ins WHERE fingerprint_sha256 IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
+		    "SELECT fp, target, port, region, first, last FROM jsonb_to_recordset($1::jsonb -> 's') "
+		    "AS x(fp text, target text, port integer, region text, first timestamptz, "
+		    "last timestamptz) ORDER BY 1, 2, 3, 4 "
 		    "ON CONFLICT (fingerprint_sha256, target, port, region) DO UPDATE SET "
 		    "first_seen = least(certificate_sightings.first_seen, EXCLUDED.first_seen), "
 		    "last_seen = greatest(certificate_sightings.last_seen, EXCLUDED.last_seen)),\n"
@@ -237,10 +151,11 @@ static char *build_ingest(void)
 		     * ingest statement's time, BENCHMARKS.md). A row is rewritten
 		     * only when something a reader uses would change: first_seen,
 		     * service or labels, or last_seen by more than a minute
-		     * (sql/011_ingest.sql); the NOT EXISTS reads without a lock. */
-		    "tn AS (SELECT DISTINCT ON (target, port, coalesce(sni, '')) target, port, "
-		    "coalesce(sni, '') AS sni, service, coalesce(labels, '{}'::jsonb) AS labels, "
-		    "started_at FROM ins ORDER BY target, port, coalesce(sni, ''), started_at DESC),\n"
+		     * (sql/011_ingest.sql); the NOT EXISTS reads without a lock.
+		     * db_plan.c sends each target's newest row of the batch. */
+		    "tn AS (SELECT target, port, sni, service, labels, started_at "
+		    "FROM jsonb_to_recordset($1::jsonb -> 't') AS x(target text, port integer, sni text, "
+		    "service text, labels jsonb, started_at timestamptz)),\n"
 		    "t AS (INSERT INTO targets AS tg (target, port, sni, service, labels, first_seen, last_seen) "
 		    "SELECT target, port, sni, service, labels, started_at, started_at FROM tn "
 		    "WHERE NOT EXISTS (SELECT 1 FROM targets o WHERE o.target = tn.target "
@@ -256,21 +171,55 @@ static char *build_ingest(void)
 		    "first_seen = least(tg.first_seen, EXCLUDED.first_seen), "
 		    "last_seen = greatest(tg.last_seen, EXCLUDED.last_seen)),\n"
 		    "p AS (INSERT INTO probes (probe_id, region, version, first_seen, last_seen, last_seq) "
-		    "SELECT probe_id, max(region), max(probe_version), min(received_at), max(received_at), "
-		    "max(seq) FROM ins GROUP BY probe_id ORDER BY probe_id "
+		    "SELECT id, max(region), max(version), min(first), max(last), max(seq) "
+		    "FROM jsonb_to_recordset($1::jsonb -> 'p') AS x(id text, region text, version text, "
+		    "first timestamptz, last timestamptz, seq bigint) GROUP BY id ORDER BY id "
 		    "ON CONFLICT (probe_id) DO UPDATE SET region = EXCLUDED.region, "
 		    "version = coalesce(EXCLUDED.version, probes.version), "
 		    "last_seen = greatest(probes.last_seen, EXCLUDED.last_seen), "
-		    "last_seq = greatest(probes.last_seq, EXCLUDED.last_seq)),\n"
-		    /* the Ack after Hello: per (probe, spool epoch), sql/008 */
-		    "e AS (INSERT INTO probe_spools (probe_id, spool_epoch, last_seq, first_seen, "
-		    "last_seen) SELECT probe_id, spool_epoch, max(seq), min(received_at), "
-		    "max(received_at) FROM ins GROUP BY 1, 2 ORDER BY 1, 2 "
-		    "ON CONFLICT (probe_id, spool_epoch) DO UPDATE SET "
-		    "last_seq = greatest(probe_spools.last_seq, EXCLUDED.last_seq), "
-		    "last_seen = greatest(probe_spools.last_seen, EXCLUDED.last_seen))\n"
-		    "SELECT probe_id, count(*) FROM ins GROUP BY probe_id;\nCOMMIT");
+		    "last_seq = greatest(probes.last_seq, EXCLUDED.last_seq))\n"
+		    /* the watermark (the Ack after Hello): rows of
+		     * probe_spools locked by db_sql_lock() in this transaction */
+		    "UPDATE probe_spools ps SET last_seq = greatest(ps.last_seq, x.seq), "
+		    "last_seen = greatest(ps.last_seen, x.last) "
+		    "FROM jsonb_to_recordset($1::jsonb -> 'e') AS x(id text, epoch text, seq bigint, "
+		    "last timestamptz) WHERE ps.probe_id = x.id AND ps.spool_epoch = x.epoch");
 	return strbuf_take(&b); /* NULL when out of memory */
+}
+
+/* A new (probe, epoch) gets its row with last_seq -1 (below every seq); the
+ * transaction that inserts it also sets last_seq to its highest new seq, so
+ * -1 is never committed (db_plan.c sends an epoch only with new rows, and
+ * only such epochs are locked). The DO UPDATE (a no-op write) takes the row
+ * lock and returns the newest committed last_seq: a transaction of the same
+ * probe on another connection or collector waits here until it commits. */
+int db_sql_lock(struct strbuf *b, size_t n)
+{
+	strbuf_reset(b);
+	strbuf_puts(b, "INSERT INTO probe_spools AS s (probe_id, spool_epoch, last_seq, first_seen, "
+		       "last_seen) SELECT id, ep, -1, min(at), min(at) FROM (VALUES ");
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(b, "%s($%zu, $%zu, $%zu::timestamptz)", i ? ", " : "", 3 * i + 1,
+			      3 * i + 2, 3 * i + 3);
+	strbuf_puts(b, ") AS v(id, ep, at) GROUP BY 1, 2 ORDER BY 1, 2 "
+		       "ON CONFLICT (probe_id, spool_epoch) DO UPDATE SET last_seq = s.last_seq "
+		       "RETURNING probe_id, spool_epoch, last_seq");
+	return b->oom ? -1 : 0;
+}
+
+/* Only for jobs with rows at or below their watermark (a replay after a
+ * reconnect, or a spool that numbers again below it): the key of each row
+ * stored in that seq range, to drop exactly the rows already there. */
+int db_sql_exist(struct strbuf *b, size_t n)
+{
+	strbuf_reset(b);
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(b, "%sSELECT probe_id, spool_epoch, seq, "
+			      "(extract(epoch FROM started_at) * 1000)::bigint FROM results "
+			      "WHERE probe_id = $%zu AND spool_epoch = $%zu AND seq BETWEEN $%zu::bigint "
+			      "AND $%zu::bigint", i ? " UNION ALL " : "", 4 * i + 1, 4 * i + 2,
+			      4 * i + 3, 4 * i + 4);
+	return b->oom ? -1 : 0;
 }
 
 const char *db_sql_staging_ddl(void)
@@ -287,6 +236,13 @@ const char *db_sql_copy(void)
 	return copy_sql;
 }
 
+const char *db_sql_copy_roll(void)
+{
+	if (!copy_roll_sql)
+		copy_roll_sql = build_copy_roll();
+	return copy_roll_sql;
+}
+
 const char *db_sql_ingest(void)
 {
 	if (!ingest_sql)
@@ -300,8 +256,9 @@ __attribute__((destructor)) static void free_sql(void)
 {
 	free(staging_ddl);
 	free(copy_sql);
+	free(copy_roll_sql);
 	free(ingest_sql);
-	staging_ddl = copy_sql = ingest_sql = NULL;
+	staging_ddl = copy_sql = copy_roll_sql = ingest_sql = NULL;
 }
 
 /* -------------------------------------------------------- COPY encoding */
@@ -412,11 +369,83 @@ static void put_dbl(struct strbuf *b, bool has, double v)
 		put_null(b);
 }
 
-/* Unix seconds, clamped to what to_timestamp() accepts. */
+/* Days since 1970-01-01 -> proleptic Gregorian y/m/d (H. Hinnant's
+ * civil_from_days), for any day of int64 range used here. */
+static void civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* "YYYY-MM-DD HH:MM:SS[.mmm]+00[ BC]" of unix ms: PostgreSQL's own text of
+ * the timestamptz (year 0 is 1 BC), exact to the millisecond. */
+void db_put_ts_ms(struct strbuf *b, int64_t ms)
+{
+	int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	int frac = (int)(ms - s * 1000);
+	int64_t day = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+	int sod = (int)(s - day * 86400);
+	int64_t y;
+	unsigned mo, d;
+	civil(day, &y, &mo, &d);
+	bool bc = y <= 0;
+	strbuf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d", (long long)(bc ? 1 - y : y), mo, d,
+		      sod / 3600, sod / 60 % 60, sod % 60);
+	if (frac)
+		strbuf_printf(b, ".%03d", frac);
+	strbuf_puts(b, bc ? "+00 BC" : "+00");
+}
+
+/* Unix seconds, clamped to what to_timestamp() accepts, as a timestamptz. */
 static void put_unix_s(struct strbuf *b, bool has, int64_t v)
 {
 	const int64_t lo = -200000000000LL, hi = 9000000000000LL;
-	put_i64(b, has, v < lo ? lo : v > hi ? hi : v);
+	sep(b);
+	if (has)
+		db_put_ts_ms(b, (v < lo ? lo : v > hi ? hi : v) * 1000);
+	else
+		put_null(b);
+}
+
+static void put_ts_ms(struct strbuf *b, int64_t ms)
+{
+	sep(b);
+	db_put_ts_ms(b, ms);
+}
+
+void db_put_clean(struct strbuf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		size_t n = utf8_len(s);
+		if (n == 0) {
+			strbuf_put(b, "\xEF\xBF\xBD", 3);
+			s++;
+		} else {
+			strbuf_put(b, s, n);
+			s += n;
+		}
+	}
+}
+
+void db_put_copy_text(struct strbuf *b, const char *s)
+{
+	put_text(b, s, ENC_PLAIN);
+}
+
+int64_t db_started_ms(const Tlswatch__Result *r, int64_t received_unix_ms)
+{
+	const int64_t ms_lo = -200000000000000LL, ms_hi = 9000000000000000LL;
+	/* Without started_unix_ms the row is keyed by its arrival time */
+	int64_t started = r->has_started_unix_ms ? r->started_unix_ms : received_unix_ms;
+	return started < ms_lo ? ms_lo : started > ms_hi ? ms_hi : started;
 }
 
 static void put_array(struct strbuf *b, char *const *v, size_t n, bool null_if_empty)
@@ -459,19 +488,15 @@ int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char
 	if (!r || !r->has_seq || r->seq > (uint64_t)INT64_MAX || !r->target || !r->profile ||
 	    !r->outcome || !probe_id || !epoch || !region || r->port > 65535)
 		return -1;
-	const int64_t ms_lo = -200000000000000LL, ms_hi = 9000000000000000LL;
-	/* Without started_unix_ms the row is keyed by its arrival time: such
-	 * rows (no probe sends them) are not deduplicated across replays. */
-	int64_t started = r->has_started_unix_ms ? r->started_unix_ms : received_unix_ms;
-	started = started < ms_lo ? ms_lo : started > ms_hi ? ms_hi : started;
+	int64_t started = db_started_ms(r, received_unix_ms);
 
 	put_text(b, probe_id, ENC_PLAIN);
 	put_i64(b, true, (int64_t)r->seq);
 	put_str(b, epoch);
 	put_str(b, region);
 	put_str(b, version);
-	put_i64(b, true, started);
-	put_i64(b, true, received_unix_ms);
+	put_ts_ms(b, started);
+	put_ts_ms(b, received_unix_ms);
 	put_str(b, r->target);
 	put_i64(b, true, r->port);
 	put_str(b, r->sni);

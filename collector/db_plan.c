@@ -1,0 +1,769 @@
+/*
+ * db_plan.c - one ingest transaction's plan, computed in the collector
+ * (issue 11; db_int.h, db_ingest.c, BENCHMARKS.md).
+ *
+ * At db_ingest() time each Result is COPY-encoded (db_sql.c) and the fields
+ * the derived tables need are recorded (struct db_row, strings sanitised as
+ * results stores them). Once the transaction holds its probes' watermark
+ * rows (db_sql_lock(): probe_spools.last_seq per probe and spool epoch,
+ * locked), db_plan_build() keeps, per job, the rows whose seq is above the
+ * watermark and above every seq kept before it (a probe numbers its spool's
+ * results in ascending order and sends them in that order, so everything
+ * else is a replay) and from exactly those rows builds:
+ *
+ *   c->rows   their COPY lines, for COPY results (no staging, no ON CONFLICT:
+ *             the results key stays as the backstop)
+ *   c->roll   one ingest_roll row per (minute | hour, target, port, sni,
+ *             region, profile): the rollup_1m / rollup_1h increments, with
+ *             the definitions of sql/001_init.sql computed here
+ *             (tw_is_success: outcome 'ok'; tw_is_mtls_failure:
+ *             client_cert_required/_rejected; tw_latency_bucket over
+ *             tw_latency_bounds(), DB_LATENCY_BUCKETS of them)
+ *   c->misc   jsonb of the small tables: the first row of each certificate,
+ *             each sighting's first/last started_at, each target's newest
+ *             row, each probe's and each spool epoch's received_at span and
+ *             highest new seq
+ *
+ * Ownership: the rows and their arena belong to the job (db_job_free); the
+ * buffers to the slot, until db_plan_free() at the end of the task. The hash
+ * tables live only inside db_plan_build().
+ */
+#include "db_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* tw_latency_bounds() of sql/001_init.sql (its length is checked against
+ * the schema at connect: DB_LATENCY_BUCKETS) */
+static const double bounds[DB_LATENCY_BUCKETS] = {
+	0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2500, 5000, 10000,
+};
+
+/* ------------------------------------------------------------ rows */
+
+static size_t arena_str(struct strbuf *a, const char *s)
+{
+	if (!s)
+		return 0;
+	size_t off = a->len;
+	db_put_clean(a, s);
+	strbuf_put(a, "", 1);
+	return off;
+}
+
+static bool has_finding(const Tlswatch__Result *r, const char *f)
+{
+	for (size_t i = 0; i < r->n_findings; i++)
+		if (r->findings[i] && strcmp(r->findings[i], f) == 0)
+			return true;
+	return false;
+}
+
+/* JSON string of already-clean UTF-8 (no COPY escaping: jsonb parameter). */
+static void json_str(struct strbuf *b, const char *s)
+{
+	if (!s) {
+		strbuf_puts(b, "null");
+		return;
+	}
+	strbuf_putc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			strbuf_putc(b, '\\');
+			strbuf_putc(b, (char)c);
+		} else if (c < 0x20) {
+			strbuf_printf(b, "\\u%04x", c);
+		} else {
+			strbuf_putc(b, (char)c);
+		}
+	}
+	strbuf_putc(b, '"');
+}
+
+/* An array literal element: double-quoted, " and \ escaped. */
+static void arr_str(struct strbuf *b, const char *s)
+{
+	strbuf_putc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			strbuf_putc(b, '\\');
+		strbuf_putc(b, *s);
+	}
+	strbuf_putc(b, '"');
+}
+
+/* A string of the arena as clean text, for json_str */
+static void arena_json(struct strbuf *b, const struct db_job *j, size_t off)
+{
+	json_str(b, off ? j->arena.p + off : NULL);
+}
+
+int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, size_t len,
+		    int64_t received_ms)
+{
+	struct db_row *w = &j->rowv[j->rows_added++];
+	memset(w, 0, sizeof *w);
+	w->seq = (int64_t)r->seq;
+	w->line = line;
+	w->line_len = len;
+	w->started_ms = db_started_ms(r, received_ms);
+	w->port = (int32_t)r->port;
+	w->target = arena_str(&j->arena, r->target);
+	w->sni = arena_str(&j->arena, r->sni ? r->sni : "");
+	w->profile = arena_str(&j->arena, r->profile);
+	w->service = arena_str(&j->arena, r->service);
+	w->outcome = arena_str(&j->arena, r->outcome);
+	if (r->tls_version)
+		w->flags |= DB_ROW_TLS;
+	if (r->has_handshake_ms && isfinite(r->handshake_ms)) {
+		w->flags |= DB_ROW_HS;
+		w->hs_ms = r->handshake_ms;
+	}
+	if (r->has_mtls && r->mtls)
+		w->flags |= DB_ROW_MTLS;
+	if (has_finding(r, "cipher_fallback"))
+		w->flags |= DB_ROW_FALLBACK;
+	if (has_finding(r, "expiring_soon"))
+		w->flags |= DB_ROW_EXPIRING;
+	if (r->has_sni_match && !r->sni_match)
+		w->flags |= DB_ROW_SNI_MISMATCH;
+	if (r->has_ocsp_stapled && r->ocsp_stapled)
+		w->flags |= DB_ROW_STAPLED;
+	if (r->has_ocsp_responder_named && !r->ocsp_responder_named)
+		w->flags |= DB_ROW_NAMED_FALSE;
+	if (r->has_days_to_expiry && isfinite(r->days_to_expiry)) {
+		w->flags |= DB_ROW_DAYS;
+		w->days = r->days_to_expiry;
+	}
+	const int64_t lo = -200000000000LL, hi = 9000000000000LL; /* as db_sql.c clamps */
+	if (r->has_chain_not_after_min) {
+		w->flags |= DB_ROW_CHAIN;
+		w->chain_min_s = r->chain_not_after_min < lo ? lo : r->chain_not_after_min > hi ? hi : r->chain_not_after_min;
+	}
+	if (r->fingerprint_sha256) {
+		w->fp = arena_str(&j->arena, r->fingerprint_sha256);
+		w->subject = arena_str(&j->arena, r->leaf_subject);
+		w->issuer = arena_str(&j->arena, r->leaf_issuer);
+		w->key = arena_str(&j->arena, r->leaf_key);
+		w->sig_alg = arena_str(&j->arena, r->leaf_sig_alg);
+		if (r->has_cert_not_before) {
+			w->flags |= DB_ROW_NB;
+			w->nb_s = r->cert_not_before < lo ? lo : r->cert_not_before > hi ? hi : r->cert_not_before;
+		}
+		if (r->has_cert_not_after) {
+			w->flags |= DB_ROW_NA;
+			w->na_s = r->cert_not_after < lo ? lo : r->cert_not_after > hi ? hi : r->cert_not_after;
+		}
+		/* sans as a JSON array (never NULL for a row with a certificate) */
+		struct strbuf t = { 0 };
+		strbuf_putc(&t, '[');
+		for (size_t i = 0; i < r->n_leaf_sans; i++) {
+			struct strbuf c = { 0 };
+			db_put_clean(&c, r->leaf_sans[i] ? r->leaf_sans[i] : "");
+			if (i)
+				strbuf_putc(&t, ',');
+			json_str(&t, c.len ? c.p : "");
+			strbuf_free(&c);
+		}
+		strbuf_putc(&t, ']');
+		w->sans = arena_str(&j->arena, t.p ? t.p : "[]");
+		if (t.oom)
+			j->arena.oom = true;
+		strbuf_free(&t);
+	}
+	/* labels: the JSON object results stores */
+	struct strbuf t = { 0 };
+	strbuf_putc(&t, '{');
+	for (size_t i = 0; i < r->n_labels; i++) {
+		struct strbuf k = { 0 }, v = { 0 };
+		const Tlswatch__Label *l = r->labels[i];
+		db_put_clean(&k, l && l->key ? l->key : "");
+		if (l && l->value)
+			db_put_clean(&v, l->value);
+		if (i)
+			strbuf_putc(&t, ',');
+		json_str(&t, k.len ? k.p : "");
+		strbuf_putc(&t, ':');
+		json_str(&t, l && l->value ? (v.len ? v.p : "") : NULL);
+		if (k.oom || v.oom)
+			t.oom = true;
+		strbuf_free(&k);
+		strbuf_free(&v);
+	}
+	strbuf_putc(&t, '}');
+	w->labels = arena_str(&j->arena, t.p ? t.p : "{}");
+	if (t.oom)
+		j->arena.oom = true;
+	strbuf_free(&t);
+	return j->arena.oom ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ hash table */
+
+/* An open-addressing table of entries keyed by a byte string; entries are
+ * also chained in insertion order for the output. */
+struct ent {
+	struct ent *next;  /* insertion order */
+	uint64_t h;
+	size_t klen;
+	char *key;
+};
+
+struct tab {
+	struct ent **v;
+	size_t cap, n;
+	struct ent *first, *last;
+	size_t esize;
+	bool oom;
+};
+
+static uint64_t fnv(const char *k, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static bool tab_grow(struct tab *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 256;
+	struct ent **v = calloc(cap, sizeof *v);
+	if (!v)
+		return false;
+	for (struct ent *e = t->first; e; e = e->next) {
+		size_t i = e->h & (cap - 1);
+		while (v[i])
+			i = (i + 1) & (cap - 1);
+		v[i] = e;
+	}
+	free(t->v);
+	t->v = v;
+	t->cap = cap;
+	return true;
+}
+
+/* The entry of key (created zeroed when new); NULL when out of memory. */
+static void *tab_get(struct tab *t, const struct strbuf *key, bool *created)
+{
+	*created = false;
+	if (key->oom || (t->n + 1) * 2 > t->cap) {
+		if (key->oom || !tab_grow(t)) {
+			t->oom = true;
+			return NULL;
+		}
+	}
+	uint64_t h = fnv(key->p, key->len);
+	size_t i = h & (t->cap - 1);
+	for (; t->v[i]; i = (i + 1) & (t->cap - 1)) {
+		struct ent *e = t->v[i];
+		if (e->h == h && e->klen == key->len && memcmp(e->key, key->p, key->len) == 0)
+			return e;
+	}
+	struct ent *e = calloc(1, t->esize + key->len);
+	if (!e) {
+		t->oom = true;
+		return NULL;
+	}
+	e->h = h;
+	e->klen = key->len;
+	e->key = (char *)e + t->esize;
+	memcpy(e->key, key->p, key->len);
+	t->v[i] = e;
+	t->n++;
+	if (t->last)
+		t->last->next = e;
+	else
+		t->first = e;
+	t->last = e;
+	*created = true;
+	return e;
+}
+
+/* ------------------------------------------------------------ aggregates */
+
+struct ocount {
+	const char *outcome;
+	int64_t n;
+};
+
+struct agg {
+	struct ent e;
+	bool hourly;
+	int64_t bucket_ms;
+	const struct db_job *j;  /* region and the first row's strings */
+	const struct db_row *w;
+	const char *service;     /* max(service) in byte order */
+	const char **services;   /* all distinct ones, when more than one */
+	size_t nservices;
+	struct ocount *oc;
+	size_t noc;
+	int64_t attempts, successes, handshakes, hcount, mtls_att, mtls_fail, stapled, fallback,
+		snimis, expiring, noresp;
+	double hsum;
+	int64_t hist[DB_LATENCY_BUCKETS];
+	bool has_days, has_chain;
+	double min_days;
+	int64_t min_chain_s;
+};
+
+struct cert {
+	struct ent e;
+	const struct db_job *j;
+	const struct db_row *w;  /* the earliest row */
+};
+
+struct sight {
+	struct ent e;
+	const struct db_job *j;
+	const struct db_row *w;
+	int64_t first, last;
+};
+
+struct tgt {
+	struct ent e;
+	const struct db_job *j;
+	const struct db_row *w;  /* the newest row */
+};
+
+static const char *S(const struct db_job *j, size_t off)
+{
+	return off ? j->arena.p + off : NULL;
+}
+
+static int lat_bucket(double ms)
+{
+	double x = ms > 0 ? ms : 0;
+	int k = 0;
+	while (k < DB_LATENCY_BUCKETS && bounds[k] <= x)
+		k++;
+	return k; /* 1..DB_LATENCY_BUCKETS: width_bucket(greatest(ms, 0), bounds) */
+}
+
+static int agg_add(struct agg *a, const struct db_job *j, const struct db_row *w)
+{
+	const char *svc = S(j, w->service), *out = S(j, w->outcome);
+	if (!a->w) {
+		a->j = j;
+		a->w = w;
+	}
+	if (svc) {
+		if (!a->service) {
+			a->service = svc;
+		} else if (strcmp(svc, a->service) != 0) {
+			bool seen = false;
+			for (size_t i = 0; i < a->nservices; i++)
+				seen |= strcmp(a->services[i], svc) == 0;
+			if (!seen) {
+				size_t need = a->nservices ? a->nservices + 1 : 2;
+				const char **v = realloc(a->services, need * sizeof *v);
+				if (!v)
+					return -1;
+				if (!a->nservices)
+					v[a->nservices++] = a->service;
+				v[a->nservices++] = svc;
+				a->services = v;
+				if (strcmp(svc, a->service) > 0)
+					a->service = svc;
+			}
+		}
+	}
+	size_t i = 0;
+	while (i < a->noc && strcmp(a->oc[i].outcome, out) != 0)
+		i++;
+	if (i == a->noc) {
+		struct ocount *v = realloc(a->oc, (a->noc + 1) * sizeof *v);
+		if (!v)
+			return -1;
+		a->oc = v;
+		a->oc[a->noc++] = (struct ocount){ out, 0 };
+	}
+	a->oc[i].n++;
+	a->attempts++;
+	if (strcmp(out, "ok") == 0)
+		a->successes++;
+	if (w->flags & DB_ROW_TLS)
+		a->handshakes++;
+	if (w->flags & DB_ROW_HS) {
+		a->hsum += w->hs_ms;
+		a->hcount++;
+		a->hist[lat_bucket(w->hs_ms) - 1]++;
+	}
+	if (w->flags & DB_ROW_MTLS) {
+		a->mtls_att++;
+		if (strcmp(out, "client_cert_required") == 0 || strcmp(out, "client_cert_rejected") == 0)
+			a->mtls_fail++;
+	}
+	if ((w->flags & DB_ROW_TLS) && (w->flags & DB_ROW_STAPLED))
+		a->stapled++;
+	if (w->flags & DB_ROW_FALLBACK)
+		a->fallback++;
+	if (w->flags & DB_ROW_SNI_MISMATCH)
+		a->snimis++;
+	if (w->flags & DB_ROW_EXPIRING)
+		a->expiring++;
+	if ((w->flags & DB_ROW_TLS) && (w->flags & DB_ROW_NAMED_FALSE))
+		a->noresp++;
+	if ((w->flags & DB_ROW_DAYS) && (!a->has_days || w->days < a->min_days)) {
+		a->has_days = true;
+		a->min_days = w->days;
+	}
+	if ((w->flags & DB_ROW_CHAIN) && (!a->has_chain || w->chain_min_s < a->min_chain_s)) {
+		a->has_chain = true;
+		a->min_chain_s = w->chain_min_s;
+	}
+	return 0;
+}
+
+static int64_t floor_to(int64_t ms, int64_t unit)
+{
+	int64_t q = ms / unit;
+	if (ms % unit < 0)
+		q--;
+	return q * unit;
+}
+
+static void key_str(struct strbuf *k, const char *s)
+{
+	strbuf_puts(k, s ? s : "");
+	strbuf_put(k, "", 1);
+}
+
+static int add_rollup(struct tab *t, struct strbuf *k, bool hourly, const struct db_job *j,
+		      const struct db_row *w)
+{
+	int64_t bucket = floor_to(w->started_ms, hourly ? 3600000 : 60000);
+	strbuf_reset(k);
+	strbuf_put(k, hourly ? "h" : "m", 1);
+	strbuf_put(k, &bucket, sizeof bucket);
+	strbuf_put(k, &w->port, sizeof w->port);
+	key_str(k, S(j, w->target));
+	key_str(k, S(j, w->sni));
+	key_str(k, S(j, j->region_off));
+	key_str(k, S(j, w->profile));
+	bool created;
+	struct agg *a = tab_get(t, k, &created);
+	if (!a)
+		return -1;
+	if (created) {
+		a->hourly = hourly;
+		a->bucket_ms = bucket;
+	}
+	return agg_add(a, j, w);
+}
+
+/* ------------------------------------------------------------ output */
+
+static void tab_free(struct tab *t, bool aggs)
+{
+	struct ent *e = t->first;
+	while (e) {
+		struct ent *next = e->next;
+		if (aggs) {
+			struct agg *a = (struct agg *)e;
+			free(a->oc);
+			free(a->services);
+		}
+		free(e);
+		e = next;
+	}
+	free(t->v);
+	memset(t, 0, sizeof *t);
+}
+
+static void tab_dbl(struct strbuf *b, bool has, double v)
+{
+	strbuf_putc(b, '\t');
+	if (has)
+		strbuf_printf(b, "%.17g", v);
+	else
+		strbuf_puts(b, "\\N");
+}
+
+static void put_roll(struct strbuf *b, const struct agg *a)
+{
+	const struct db_job *j = a->j;
+	const struct db_row *w = a->w;
+	strbuf_puts(b, a->hourly ? "t\t" : "f\t");
+	db_put_ts_ms(b, a->bucket_ms);
+	strbuf_putc(b, '\t');
+	db_put_copy_text(b, S(j, w->target));
+	strbuf_printf(b, "\t%d\t", (int)w->port);
+	db_put_copy_text(b, S(j, w->sni));
+	strbuf_putc(b, '\t');
+	db_put_copy_text(b, S(j, j->region_off));
+	strbuf_putc(b, '\t');
+	db_put_copy_text(b, S(j, w->profile));
+	strbuf_putc(b, '\t');
+	if (a->service)
+		db_put_copy_text(b, a->service);
+	else
+		strbuf_puts(b, "\\N");
+	strbuf_putc(b, '\t');
+	if (a->nservices) {
+		struct strbuf t = { 0 };
+		strbuf_putc(&t, '{');
+		for (size_t i = 0; i < a->nservices; i++) {
+			if (i)
+				strbuf_putc(&t, ',');
+			arr_str(&t, a->services[i]);
+		}
+		strbuf_putc(&t, '}');
+		if (t.oom)
+			b->oom = true;
+		else
+			db_put_copy_text(b, t.p);
+		strbuf_free(&t);
+	} else {
+		strbuf_puts(b, "\\N");
+	}
+	strbuf_printf(b, "\t%lld\t%lld\t", (long long)a->successes,
+		      (long long)(a->attempts - a->successes));
+	struct strbuf t = { 0 };
+	strbuf_putc(&t, '{');
+	for (size_t i = 0; i < a->noc; i++) {
+		if (i)
+			strbuf_putc(&t, ',');
+		json_str(&t, a->oc[i].outcome);
+		strbuf_printf(&t, ":%lld", (long long)a->oc[i].n);
+	}
+	strbuf_putc(&t, '}');
+	if (t.oom)
+		b->oom = true;
+	else
+		db_put_copy_text(b, t.p);
+	strbuf_free(&t);
+	strbuf_putc(b, '\t');
+	strbuf_putc(b, '{');
+	for (int k = 0; k < DB_LATENCY_BUCKETS; k++)
+		strbuf_printf(b, "%s%lld", k ? "," : "", (long long)a->hist[k]);
+	strbuf_putc(b, '}');
+	tab_dbl(b, a->has_days, a->min_days);
+	strbuf_putc(b, '\t');
+	if (a->has_chain)
+		db_put_ts_ms(b, a->min_chain_s * 1000);
+	else
+		strbuf_puts(b, "\\N");
+	/* counters, in db_sql.c's order */
+	strbuf_printf(b, "\t%lld\t%lld", (long long)a->attempts, (long long)a->handshakes);
+	tab_dbl(b, true, a->hsum);
+	strbuf_printf(b, "\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n", (long long)a->hcount,
+		      (long long)a->mtls_att, (long long)a->mtls_fail, (long long)a->stapled,
+		      (long long)a->fallback, (long long)a->snimis, (long long)a->expiring,
+		      (long long)a->noresp);
+}
+
+static void json_ts(struct strbuf *b, const char *name, int64_t ms)
+{
+	strbuf_printf(b, ",\"%s\":\"", name);
+	db_put_ts_ms(b, ms);
+	strbuf_putc(b, '"');
+}
+
+/* ------------------------------------------------------------ the plan */
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* The row's key (seq, started_at) is in results already. */
+static bool stored(const struct db_job *j, const struct db_row *w)
+{
+	int64_t k[2] = { w->seq, w->started_ms };
+	return j->nexist && bsearch(k, j->exist, j->nexist / 2, 2 * sizeof *j->exist, cmp_pair);
+}
+
+/* An earlier row of the job with the same key is kept (rows come in seq
+ * order, so this runs only for a seq that repeats or goes back). */
+static bool seen(const struct db_job *j, size_t i)
+{
+	const struct db_row *w = &j->rowv[i];
+	for (size_t k = 0; k < i; k++)
+		if (j->rowv[k].kept && j->rowv[k].seq == w->seq &&
+		    j->rowv[k].started_ms == w->started_ms)
+			return true;
+	return false;
+}
+
+void db_plan_free(struct db_conn *c)
+{
+	strbuf_free(&c->rows);
+	strbuf_free(&c->roll);
+	strbuf_free(&c->misc);
+	strbuf_free(&c->lock_sql);
+	free(c->lock_vals);
+	c->lock_vals = NULL;
+}
+
+int db_plan_build(struct db_conn *c)
+{
+	struct tab roll = { .esize = sizeof(struct agg) }, certs = { .esize = sizeof(struct cert) },
+		   sights = { .esize = sizeof(struct sight) }, tgts = { .esize = sizeof(struct tgt) };
+	struct strbuf k = { 0 };
+	int rc = -1;
+	bool first_p = true, first_e = true;
+	struct strbuf pj = { 0 }, ej = { 0 };
+
+	strbuf_reset(&c->rows);
+	strbuf_reset(&c->roll);
+	strbuf_reset(&c->misc);
+	for (struct db_job *j = c->jobs.head; j; j = j->next) {
+		int64_t wm = j->has_wm ? j->wm : -1, hi = -1;
+		j->inserted = 0;
+		if (j->nexist > 2)
+			qsort(j->exist, j->nexist / 2, 2 * sizeof *j->exist, cmp_pair);
+		for (size_t i = 0; i < j->rows_added; i++) {
+			struct db_row *w = &j->rowv[i];
+			w->kept = false;
+			if (w->seq <= wm && stored(j, w))
+				continue; /* a replay of a committed row */
+			if (w->seq <= hi && seen(j, i))
+				continue; /* twice in the batch */
+			w->kept = true;
+			if (w->seq > hi)
+				hi = w->seq;
+			j->inserted++;
+			strbuf_put(&c->rows, j->copy.p + w->line, w->line_len);
+			if (add_rollup(&roll, &k, false, j, w) < 0 || add_rollup(&roll, &k, true, j, w) < 0)
+				goto out;
+			bool created;
+			strbuf_reset(&k);
+			key_str(&k, S(j, w->target));
+			strbuf_put(&k, &w->port, sizeof w->port);
+			key_str(&k, S(j, w->sni));
+			struct tgt *t = tab_get(&tgts, &k, &created);
+			if (!t)
+				goto out;
+			if (created || w->started_ms >= t->w->started_ms) {
+				t->j = j;
+				t->w = w;
+			}
+			if (!w->fp)
+				continue;
+			strbuf_reset(&k);
+			key_str(&k, S(j, w->fp));
+			struct cert *ce = tab_get(&certs, &k, &created);
+			if (!ce)
+				goto out;
+			if (created || w->started_ms < ce->w->started_ms) {
+				ce->j = j;
+				ce->w = w;
+			}
+			key_str(&k, S(j, w->target));
+			strbuf_put(&k, &w->port, sizeof w->port);
+			key_str(&k, S(j, j->region_off));
+			struct sight *si = tab_get(&sights, &k, &created);
+			if (!si)
+				goto out;
+			if (created) {
+				si->j = j;
+				si->w = w;
+				si->first = si->last = w->started_ms;
+			}
+			if (w->started_ms < si->first)
+				si->first = w->started_ms;
+			if (w->started_ms > si->last)
+				si->last = w->started_ms;
+		}
+		if (!j->inserted)
+			continue;
+		/* p: the probe row; e: the spool watermark, to the highest new seq */
+		strbuf_puts(&pj, first_p ? "{\"id\":" : ",{\"id\":");
+		arena_json(&pj, j, j->probe_off);
+		strbuf_puts(&pj, ",\"region\":");
+		arena_json(&pj, j, j->region_off);
+		strbuf_puts(&pj, ",\"version\":");
+		arena_json(&pj, j, j->version_off);
+		json_ts(&pj, "first", j->received_ms);
+		json_ts(&pj, "last", j->received_ms);
+		strbuf_printf(&pj, ",\"seq\":%lld}", (long long)hi);
+		strbuf_puts(&ej, first_e ? "{\"id\":" : ",{\"id\":");
+		arena_json(&ej, j, j->probe_off);
+		strbuf_puts(&ej, ",\"epoch\":");
+		arena_json(&ej, j, j->epoch_off);
+		json_ts(&ej, "last", j->received_ms);
+		strbuf_printf(&ej, ",\"seq\":%lld}", (long long)hi);
+		first_p = first_e = false;
+	}
+	for (struct ent *e = roll.first; e; e = e->next)
+		put_roll(&c->roll, (struct agg *)e);
+
+	struct strbuf *m = &c->misc;
+	strbuf_puts(m, "{\"c\":[");
+	for (struct ent *e = certs.first; e; e = e->next) {
+		const struct cert *ce = (const struct cert *)e;
+		const struct db_job *j = ce->j;
+		const struct db_row *w = ce->w;
+		strbuf_puts(m, e == certs.first ? "{\"fp\":" : ",{\"fp\":");
+		arena_json(m, j, w->fp);
+		strbuf_puts(m, ",\"subject\":");
+		arena_json(m, j, w->subject);
+		strbuf_puts(m, ",\"sans\":");
+		strbuf_puts(m, S(j, w->sans));
+		strbuf_puts(m, ",\"issuer\":");
+		arena_json(m, j, w->issuer);
+		if (w->flags & DB_ROW_NB)
+			json_ts(m, "nb", w->nb_s * 1000);
+		if (w->flags & DB_ROW_NA)
+			json_ts(m, "na", w->na_s * 1000);
+		strbuf_puts(m, ",\"key\":");
+		arena_json(m, j, w->key);
+		strbuf_puts(m, ",\"sig\":");
+		arena_json(m, j, w->sig_alg);
+		json_ts(m, "first", w->started_ms);
+		strbuf_putc(m, '}');
+	}
+	strbuf_puts(m, "],\"s\":[");
+	for (struct ent *e = sights.first; e; e = e->next) {
+		const struct sight *si = (const struct sight *)e;
+		strbuf_puts(m, e == sights.first ? "{\"fp\":" : ",{\"fp\":");
+		arena_json(m, si->j, si->w->fp);
+		strbuf_puts(m, ",\"target\":");
+		arena_json(m, si->j, si->w->target);
+		strbuf_printf(m, ",\"port\":%d,\"region\":", (int)si->w->port);
+		arena_json(m, si->j, si->j->region_off);
+		json_ts(m, "first", si->first);
+		json_ts(m, "last", si->last);
+		strbuf_putc(m, '}');
+	}
+	strbuf_puts(m, "],\"t\":[");
+	for (struct ent *e = tgts.first; e; e = e->next) {
+		const struct tgt *t = (const struct tgt *)e;
+		strbuf_puts(m, e == tgts.first ? "{\"target\":" : ",{\"target\":");
+		arena_json(m, t->j, t->w->target);
+		strbuf_printf(m, ",\"port\":%d,\"sni\":", (int)t->w->port);
+		arena_json(m, t->j, t->w->sni);
+		strbuf_puts(m, ",\"service\":");
+		arena_json(m, t->j, t->w->service);
+		strbuf_puts(m, ",\"labels\":");
+		strbuf_puts(m, S(t->j, t->w->labels));
+		json_ts(m, "started_at", t->w->started_ms);
+		strbuf_putc(m, '}');
+	}
+	strbuf_puts(m, "],\"p\":[");
+	if (pj.len)
+		strbuf_put(m, pj.p, pj.len);
+	strbuf_puts(m, "],\"e\":[");
+	if (ej.len)
+		strbuf_put(m, ej.p, ej.len);
+	strbuf_puts(m, "]}");
+	rc = roll.oom || certs.oom || sights.oom || tgts.oom || pj.oom || ej.oom || k.oom ||
+	     c->rows.oom || c->roll.oom || m->oom ? -1 : 0;
+out:
+	tab_free(&roll, true);
+	tab_free(&certs, false);
+	tab_free(&sights, false);
+	tab_free(&tgts, false);
+	strbuf_free(&k);
+	strbuf_free(&pj);
+	strbuf_free(&ej);
+	return rc;
+}
