@@ -126,7 +126,8 @@ enum step {
 	S_EXIST,     /* db_sql_exist(): rows stored at or below a watermark */
 	S_COPY_ROWS, /* COPY results: the rows above the watermarks */
 	S_COPY_ROLL, /* COPY ingest_roll: the rollup groups */
-	S_UPSERT,    /* db_sql_ingest(): rollups, certificates, targets, probes, spools */
+	S_UPSERT,    /* db_sql_ingest(): rollups, certificates, probes, spools */
+	S_TARGETS,   /* db_sql_targets(): last, its row locks are the contended ones */
 	S_COMMIT,    /* COMMIT */
 	S_ROLLBACK,  /* after the first error, inside the transaction */
 };
@@ -414,6 +415,14 @@ static void next_step(struct db_conn *c)
 		}
 		/* fall through */
 	case S_UPSERT:
+		if (c->rows.len) {
+			const char *v[1] = { c->misc.p };
+			c->step = S_TARGETS;
+			db_pool_send(c, db_sql_targets(), 1, v, NULL);
+			return;
+		}
+		/* fall through */
+	case S_TARGETS:
 		c->step = S_COMMIT;
 		db_pool_send(c, "COMMIT", 0, NULL, NULL);
 		return;

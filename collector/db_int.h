@@ -50,6 +50,8 @@ const char *db_sql_copy_roll(void);
  * certificates, sightings, targets, probes and spool watermarks of its new
  * rows, db_plan.c). Built once; NULL when out of memory. */
 const char *db_sql_ingest(void);
+/* The targets upsert from the same $1, the last statement before COMMIT. */
+const char *db_sql_targets(void);
 /* The watermark lock for n (probe, epoch, received_at) triples ($1..$3n):
  * upserts their probe_spools rows in key order (locking them) and returns
  * (probe_id, spool_epoch, last_seq). Into b; -1 when out of memory. */

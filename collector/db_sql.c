@@ -55,6 +55,43 @@ static const char *const counters[] = {
 
 static char *staging_ddl, *copy_sql, *copy_roll_sql, *ingest_sql;
 
+static const char targets_sql[] =
+		    /* targets: service and labels as last configured, for SLO
+		     * selectors. Every probe sees the same targets, so this upsert
+		     * made concurrent batches queue on the same rows (64% of the
+		     * ingest statement's time, BENCHMARKS.md). A row is rewritten
+		     * only when something a reader uses would change: first_seen,
+		     * service or labels, or last_seen by more than a minute
+		     * (sql/011_ingest.sql); the NOT EXISTS reads without a lock.
+		     * db_plan.c sends each target's newest row of the batch. Its own
+		     * statement, the last before COMMIT: every probe's transactions
+		     * upsert the same target rows, and a row lock taken here is held
+		     * until COMMIT, so it must not be taken before the long rollup
+		     * upserts (auto_explain: 30% of the ingest statement's time was
+		     * waiting here, BENCHMARKS.md). */
+		    "WITH tn AS (SELECT target, port, sni, service, labels, started_at "
+		    "FROM jsonb_to_recordset($1::jsonb -> 't') AS x(target text, port integer, sni text, "
+		    "service text, labels jsonb, started_at timestamptz))\n"
+		    "INSERT INTO targets AS tg (target, port, sni, service, labels, first_seen, last_seen) "
+		    "SELECT target, port, sni, service, labels, started_at, started_at FROM tn "
+		    "WHERE NOT EXISTS (SELECT 1 FROM targets o WHERE o.target = tn.target "
+		    "AND o.port = tn.port AND o.sni = tn.sni AND o.first_seen <= tn.started_at "
+		    "AND tn.started_at <= o.last_seen + interval '1 minute' "
+		    "AND (tn.started_at < o.last_seen OR (coalesce(tn.service, o.service) IS NOT DISTINCT "
+		    "FROM o.service AND tn.labels = o.labels))) "
+		    "ORDER BY target, port, sni "
+		    "ON CONFLICT (target, port, sni) DO UPDATE SET "
+		    "service = CASE WHEN EXCLUDED.last_seen >= tg.last_seen "
+		    "THEN coalesce(EXCLUDED.service, tg.service) ELSE tg.service END, "
+		    "labels = CASE WHEN EXCLUDED.last_seen >= tg.last_seen THEN EXCLUDED.labels ELSE tg.labels END, "
+		    "first_seen = least(tg.first_seen, EXCLUDED.first_seen), "
+		    "last_seen = greatest(tg.last_seen, EXCLUDED.last_seen)";
+
+const char *db_sql_targets(void)
+{
+	return targets_sql;
+}
+
 static char *build_staging(void)
 {
 	struct strbuf b = { 0 };
@@ -145,31 +182,6 @@ static char *build_ingest(void)
 		    "ON CONFLICT (fingerprint_sha256, target, port, region) DO UPDATE SET "
 		    "first_seen = least(certificate_sightings.first_seen, EXCLUDED.first_seen), "
 		    "last_seen = greatest(certificate_sightings.last_seen, EXCLUDED.last_seen)),\n"
-		    /* targets: service and labels as last configured, for SLO
-		     * selectors. Every probe sees the same targets, so this upsert
-		     * made concurrent batches queue on the same rows (64% of the
-		     * ingest statement's time, BENCHMARKS.md). A row is rewritten
-		     * only when something a reader uses would change: first_seen,
-		     * service or labels, or last_seen by more than a minute
-		     * (sql/011_ingest.sql); the NOT EXISTS reads without a lock.
-		     * db_plan.c sends each target's newest row of the batch. */
-		    "tn AS (SELECT target, port, sni, service, labels, started_at "
-		    "FROM jsonb_to_recordset($1::jsonb -> 't') AS x(target text, port integer, sni text, "
-		    "service text, labels jsonb, started_at timestamptz)),\n"
-		    "t AS (INSERT INTO targets AS tg (target, port, sni, service, labels, first_seen, last_seen) "
-		    "SELECT target, port, sni, service, labels, started_at, started_at FROM tn "
-		    "WHERE NOT EXISTS (SELECT 1 FROM targets o WHERE o.target = tn.target "
-		    "AND o.port = tn.port AND o.sni = tn.sni AND o.first_seen <= tn.started_at "
-		    "AND tn.started_at <= o.last_seen + interval '1 minute' "
-		    "AND (tn.started_at < o.last_seen OR (coalesce(tn.service, o.service) IS NOT DISTINCT "
-		    "FROM o.service AND tn.labels = o.labels))) "
-		    "ORDER BY target, port, sni "
-		    "ON CONFLICT (target, port, sni) DO UPDATE SET "
-		    "service = CASE WHEN EXCLUDED.last_seen >= tg.last_seen "
-		    "THEN coalesce(EXCLUDED.service, tg.service) ELSE tg.service END, "
-		    "labels = CASE WHEN EXCLUDED.last_seen >= tg.last_seen THEN EXCLUDED.labels ELSE tg.labels END, "
-		    "first_seen = least(tg.first_seen, EXCLUDED.first_seen), "
-		    "last_seen = greatest(tg.last_seen, EXCLUDED.last_seen)),\n"
 		    "p AS (INSERT INTO probes (probe_id, region, version, first_seen, last_seen, last_seq) "
 		    "SELECT id, max(region), max(version), min(first), max(last), max(seq) "
 		    "FROM jsonb_to_recordset($1::jsonb -> 'p') AS x(id text, region text, version text, "
