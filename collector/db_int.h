@@ -34,6 +34,10 @@
 /* Number of latency buckets the ingest statement builds; must equal
  * array_length(tw_latency_bounds(), 1) in the schema (checked at connect). */
 #define DB_LATENCY_BUCKETS 20
+/* Their bounds in ms: tw_latency_bounds() of the schema, which db_plan.c
+ * computes the histogram with; the connect check compares the two. */
+#define DB_LATENCY_BOUNDS "0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, " \
+	"1500, 2500, 5000, 10000"
 
 #define DB_TASK_TIMEOUT_MS 120000
 
@@ -117,6 +121,8 @@ struct db_row {
 #define DB_ROW_NB           0x400u
 #define DB_ROW_NA           0x800u
 
+/* Appends s (clean UTF-8, NULL for null) as a JSON string value. */
+void db_json_str(struct strbuf *b, const char *s);
 /* Records r (already COPY-encoded at [line, line + len) of j->copy) in j. */
 int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, size_t len,
 		    int64_t received_ms) __attribute__((warn_unused_result));

@@ -34,53 +34,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* tw_latency_bounds() of sql/001_init.sql (its length is checked against
- * the schema at connect: DB_LATENCY_BUCKETS) */
-static const double bounds[DB_LATENCY_BUCKETS] = {
-	0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2500, 5000, 10000,
-};
+/* tw_latency_bounds() of sql/001_init.sql: DB_LATENCY_BOUNDS, the text
+ * the connect check compares with the schema's (db_pool.c: a schema with
+ * other bounds is not ready), parsed once. */
+static double bounds[DB_LATENCY_BUCKETS];
 
-/* ------------------------------------------------------------ rows */
-
-static size_t arena_str(struct strbuf *a, const char *s)
+static void bounds_init(void)
 {
-	if (!s)
-		return 0;
-	size_t off = a->len;
-	db_put_clean(a, s);
-	strbuf_put(a, "", 1);
-	return off;
-}
-
-static bool has_finding(const Tlswatch__Result *r, const char *f)
-{
-	for (size_t i = 0; i < r->n_findings; i++)
-		if (r->findings[i] && strcmp(r->findings[i], f) == 0)
-			return true;
-	return false;
-}
-
-/* JSON string of already-clean UTF-8 (no COPY escaping: jsonb parameter). */
-static void json_str(struct strbuf *b, const char *s)
-{
-	if (!s) {
-		strbuf_puts(b, "null");
+	static bool done;
+	const char *s = DB_LATENCY_BOUNDS;
+	if (done)
 		return;
+	for (int k = 0; k < DB_LATENCY_BUCKETS; k++) {
+		char *end;
+		bounds[k] = strtod(s, &end);
+		s = end + (*end == ',');
 	}
-	strbuf_putc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			strbuf_putc(b, '\\');
-			strbuf_putc(b, (char)c);
-		} else if (c < 0x20) {
-			strbuf_printf(b, "\\u%04x", c);
-		} else {
-			strbuf_putc(b, (char)c);
-		}
-	}
-	strbuf_putc(b, '"');
+	done = true;
 }
+
+/* ------------------------------------------------------------ text */
 
 /* An array literal element: double-quoted, " and \ escaped. */
 static void arr_str(struct strbuf *b, const char *s)
@@ -94,110 +67,10 @@ static void arr_str(struct strbuf *b, const char *s)
 	strbuf_putc(b, '"');
 }
 
-/* A string of the arena as clean text, for json_str */
+/* A string of the arena (offset 0: NULL) as a JSON value */
 static void arena_json(struct strbuf *b, const struct db_job *j, size_t off)
 {
-	json_str(b, off ? j->arena.p + off : NULL);
-}
-
-int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, size_t len,
-		    int64_t received_ms)
-{
-	struct db_row *w = &j->rowv[j->rows_added++];
-	memset(w, 0, sizeof *w);
-	w->seq = (int64_t)r->seq;
-	w->line = line;
-	w->line_len = len;
-	w->started_ms = db_started_ms(r, received_ms);
-	w->port = (int32_t)r->port;
-	w->target = arena_str(&j->arena, r->target);
-	w->sni = arena_str(&j->arena, r->sni ? r->sni : "");
-	w->profile = arena_str(&j->arena, r->profile);
-	w->service = arena_str(&j->arena, r->service);
-	w->outcome = arena_str(&j->arena, r->outcome);
-	if (r->tls_version)
-		w->flags |= DB_ROW_TLS;
-	if (r->has_handshake_ms && isfinite(r->handshake_ms)) {
-		w->flags |= DB_ROW_HS;
-		w->hs_ms = r->handshake_ms;
-	}
-	if (r->has_mtls && r->mtls)
-		w->flags |= DB_ROW_MTLS;
-	if (has_finding(r, "cipher_fallback"))
-		w->flags |= DB_ROW_FALLBACK;
-	if (has_finding(r, "expiring_soon"))
-		w->flags |= DB_ROW_EXPIRING;
-	if (r->has_sni_match && !r->sni_match)
-		w->flags |= DB_ROW_SNI_MISMATCH;
-	if (r->has_ocsp_stapled && r->ocsp_stapled)
-		w->flags |= DB_ROW_STAPLED;
-	if (r->has_ocsp_responder_named && !r->ocsp_responder_named)
-		w->flags |= DB_ROW_NAMED_FALSE;
-	if (r->has_days_to_expiry && isfinite(r->days_to_expiry)) {
-		w->flags |= DB_ROW_DAYS;
-		w->days = r->days_to_expiry;
-	}
-	const int64_t lo = -200000000000LL, hi = 9000000000000LL; /* as db_sql.c clamps */
-	if (r->has_chain_not_after_min) {
-		w->flags |= DB_ROW_CHAIN;
-		w->chain_min_s = r->chain_not_after_min < lo ? lo : r->chain_not_after_min > hi ? hi : r->chain_not_after_min;
-	}
-	if (r->fingerprint_sha256) {
-		w->fp = arena_str(&j->arena, r->fingerprint_sha256);
-		w->subject = arena_str(&j->arena, r->leaf_subject);
-		w->issuer = arena_str(&j->arena, r->leaf_issuer);
-		w->key = arena_str(&j->arena, r->leaf_key);
-		w->sig_alg = arena_str(&j->arena, r->leaf_sig_alg);
-		if (r->has_cert_not_before) {
-			w->flags |= DB_ROW_NB;
-			w->nb_s = r->cert_not_before < lo ? lo : r->cert_not_before > hi ? hi : r->cert_not_before;
-		}
-		if (r->has_cert_not_after) {
-			w->flags |= DB_ROW_NA;
-			w->na_s = r->cert_not_after < lo ? lo : r->cert_not_after > hi ? hi : r->cert_not_after;
-		}
-		/* sans as a JSON array (never NULL for a row with a certificate) */
-		struct strbuf t = { 0 };
-		strbuf_putc(&t, '[');
-		for (size_t i = 0; i < r->n_leaf_sans; i++) {
-			struct strbuf c = { 0 };
-			db_put_clean(&c, r->leaf_sans[i] ? r->leaf_sans[i] : "");
-			if (i)
-				strbuf_putc(&t, ',');
-			json_str(&t, c.len ? c.p : "");
-			strbuf_free(&c);
-		}
-		strbuf_putc(&t, ']');
-		w->sans = arena_str(&j->arena, t.p ? t.p : "[]");
-		if (t.oom)
-			j->arena.oom = true;
-		strbuf_free(&t);
-	}
-	/* labels: the JSON object results stores */
-	struct strbuf t = { 0 };
-	strbuf_putc(&t, '{');
-	for (size_t i = 0; i < r->n_labels; i++) {
-		struct strbuf k = { 0 }, v = { 0 };
-		const Tlswatch__Label *l = r->labels[i];
-		db_put_clean(&k, l && l->key ? l->key : "");
-		if (l && l->value)
-			db_put_clean(&v, l->value);
-		if (i)
-			strbuf_putc(&t, ',');
-		json_str(&t, k.len ? k.p : "");
-		strbuf_putc(&t, ':');
-		json_str(&t, l && l->value ? (v.len ? v.p : "") : NULL);
-		if (k.oom || v.oom)
-			t.oom = true;
-		strbuf_free(&k);
-		strbuf_free(&v);
-	}
-	strbuf_putc(&t, '}');
-	w->labels = arena_str(&j->arena, t.p ? t.p : "{}");
-	if (t.oom)
-		j->arena.oom = true;
-	strbuf_free(&t);
-	return j->arena.oom ? -1 : 0;
+	db_json_str(b, off ? j->arena.p + off : NULL);
 }
 
 /* ------------------------------------------------------------ hash table */
@@ -528,7 +401,7 @@ static void put_roll(struct strbuf *b, const struct agg *a)
 	for (size_t i = 0; i < a->noc; i++) {
 		if (i)
 			strbuf_putc(&t, ',');
-		json_str(&t, a->oc[i].outcome);
+		db_json_str(&t, a->oc[i].outcome);
 		strbuf_printf(&t, ":%lld", (long long)a->oc[i].n);
 	}
 	strbuf_putc(&t, '}');
@@ -612,6 +485,7 @@ int db_plan_build(struct db_conn *c)
 	bool first_p = true, first_e = true;
 	struct strbuf pj = { 0 }, ej = { 0 };
 
+	bounds_init();
 	strbuf_reset(&c->rows);
 	strbuf_reset(&c->roll);
 	strbuf_reset(&c->misc);

@@ -42,7 +42,8 @@
 
 static const char schema_sql[] =
 	"SELECT (SELECT coalesce(max(version), 0) FROM schema_migrations), "
-	"array_length(tw_latency_bounds(), 1)";
+	"CASE WHEN tw_latency_bounds() = '{" DB_LATENCY_BOUNDS "}'::double precision[] "
+	"THEN array_length(tw_latency_bounds(), 1) ELSE -1 END";
 
 /* ------------------------------------------------------------- jobs */
 

@@ -1,0 +1,153 @@
+/*
+ * db_plan_row.c - what a transaction's plan needs of one Result, recorded
+ * when the job is queued (struct db_row in db_int.h; db_plan.c uses it):
+ * the rollup fields as flags and numbers, the strings sanitised as results
+ * stores them (U+FFFD for bytes that are not UTF-8) in the job's arena, the
+ * certificate's SANs and the labels as JSON for the jsonb parameter.
+ */
+#include "db_int.h"
+
+#include <math.h>
+#include <string.h>
+
+
+static size_t arena_str(struct strbuf *a, const char *s)
+{
+	if (!s)
+		return 0;
+	size_t off = a->len;
+	db_put_clean(a, s);
+	strbuf_put(a, "", 1);
+	return off;
+}
+
+static bool has_finding(const Tlswatch__Result *r, const char *f)
+{
+	for (size_t i = 0; i < r->n_findings; i++)
+		if (r->findings[i] && strcmp(r->findings[i], f) == 0)
+			return true;
+	return false;
+}
+
+/* JSON string of already-clean UTF-8 (no COPY escaping: jsonb parameter). */
+void db_json_str(struct strbuf *b, const char *s)
+{
+	if (!s) {
+		strbuf_puts(b, "null");
+		return;
+	}
+	strbuf_putc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			strbuf_putc(b, '\\');
+			strbuf_putc(b, (char)c);
+		} else if (c < 0x20) {
+			strbuf_printf(b, "\\u%04x", c);
+		} else {
+			strbuf_putc(b, (char)c);
+		}
+	}
+	strbuf_putc(b, '"');
+}
+
+int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, size_t len,
+		    int64_t received_ms)
+{
+	struct db_row *w = &j->rowv[j->rows_added++];
+	memset(w, 0, sizeof *w);
+	w->seq = (int64_t)r->seq;
+	w->line = line;
+	w->line_len = len;
+	w->started_ms = db_started_ms(r, received_ms);
+	w->port = (int32_t)r->port;
+	w->target = arena_str(&j->arena, r->target);
+	w->sni = arena_str(&j->arena, r->sni ? r->sni : "");
+	w->profile = arena_str(&j->arena, r->profile);
+	w->service = arena_str(&j->arena, r->service);
+	w->outcome = arena_str(&j->arena, r->outcome);
+	if (r->tls_version)
+		w->flags |= DB_ROW_TLS;
+	if (r->has_handshake_ms && isfinite(r->handshake_ms)) {
+		w->flags |= DB_ROW_HS;
+		w->hs_ms = r->handshake_ms;
+	}
+	if (r->has_mtls && r->mtls)
+		w->flags |= DB_ROW_MTLS;
+	if (has_finding(r, "cipher_fallback"))
+		w->flags |= DB_ROW_FALLBACK;
+	if (has_finding(r, "expiring_soon"))
+		w->flags |= DB_ROW_EXPIRING;
+	if (r->has_sni_match && !r->sni_match)
+		w->flags |= DB_ROW_SNI_MISMATCH;
+	if (r->has_ocsp_stapled && r->ocsp_stapled)
+		w->flags |= DB_ROW_STAPLED;
+	if (r->has_ocsp_responder_named && !r->ocsp_responder_named)
+		w->flags |= DB_ROW_NAMED_FALSE;
+	if (r->has_days_to_expiry && isfinite(r->days_to_expiry)) {
+		w->flags |= DB_ROW_DAYS;
+		w->days = r->days_to_expiry;
+	}
+	const int64_t lo = -200000000000LL, hi = 9000000000000LL; /* as db_sql.c clamps */
+	if (r->has_chain_not_after_min) {
+		w->flags |= DB_ROW_CHAIN;
+		w->chain_min_s = r->chain_not_after_min < lo ? lo : r->chain_not_after_min > hi ? hi : r->chain_not_after_min;
+	}
+	if (r->fingerprint_sha256) {
+		w->fp = arena_str(&j->arena, r->fingerprint_sha256);
+		w->subject = arena_str(&j->arena, r->leaf_subject);
+		w->issuer = arena_str(&j->arena, r->leaf_issuer);
+		w->key = arena_str(&j->arena, r->leaf_key);
+		w->sig_alg = arena_str(&j->arena, r->leaf_sig_alg);
+		if (r->has_cert_not_before) {
+			w->flags |= DB_ROW_NB;
+			w->nb_s = r->cert_not_before < lo ? lo : r->cert_not_before > hi ? hi : r->cert_not_before;
+		}
+		if (r->has_cert_not_after) {
+			w->flags |= DB_ROW_NA;
+			w->na_s = r->cert_not_after < lo ? lo : r->cert_not_after > hi ? hi : r->cert_not_after;
+		}
+		/* sans as a JSON array (never NULL for a row with a certificate) */
+		struct strbuf t = { 0 };
+		strbuf_putc(&t, '[');
+		for (size_t i = 0; i < r->n_leaf_sans; i++) {
+			struct strbuf c = { 0 };
+			db_put_clean(&c, r->leaf_sans[i] ? r->leaf_sans[i] : "");
+			if (i)
+				strbuf_putc(&t, ',');
+			db_json_str(&t, c.len ? c.p : "");
+			strbuf_free(&c);
+		}
+		strbuf_putc(&t, ']');
+		w->sans = arena_str(&j->arena, t.p ? t.p : "[]");
+		if (t.oom)
+			j->arena.oom = true;
+		strbuf_free(&t);
+	}
+	/* labels: the JSON object results stores */
+	struct strbuf t = { 0 };
+	strbuf_putc(&t, '{');
+	for (size_t i = 0; i < r->n_labels; i++) {
+		struct strbuf k = { 0 }, v = { 0 };
+		const Tlswatch__Label *l = r->labels[i];
+		db_put_clean(&k, l && l->key ? l->key : "");
+		if (l && l->value)
+			db_put_clean(&v, l->value);
+		if (i)
+			strbuf_putc(&t, ',');
+		db_json_str(&t, k.len ? k.p : "");
+		strbuf_putc(&t, ':');
+		db_json_str(&t, l && l->value ? (v.len ? v.p : "") : NULL);
+		if (k.oom || v.oom)
+			t.oom = true;
+		strbuf_free(&k);
+		strbuf_free(&v);
+	}
+	strbuf_putc(&t, '}');
+	w->labels = arena_str(&j->arena, t.p ? t.p : "{}");
+	if (t.oom)
+		j->arena.oom = true;
+	strbuf_free(&t);
+	return j->arena.oom ? -1 : 0;
+}
+
