@@ -51,6 +51,28 @@ void db_json_str(struct strbuf *b, const char *s)
 	strbuf_putc(b, '"');
 }
 
+/* A JSON string of s as results stores it: bytes that are not UTF-8 become
+ * U+FFFD (db_put_clean), then JSON escaping, in one pass into b. */
+static void json_clean(struct strbuf *b, const char *s)
+{
+	struct strbuf c = { 0 };
+	const char *p = s;
+	for (; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			break;
+	if (*p) { /* not ASCII: clean first (rare) */
+		db_put_clean(&c, s);
+		strbuf_put(&c, "", 1);
+		if (c.oom) {
+			b->oom = true;
+			return;
+		}
+		s = c.p;
+	}
+	db_json_str(b, s);
+	strbuf_free(&c);
+}
+
 int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, size_t len,
 		    int64_t received_ms)
 {
@@ -108,46 +130,32 @@ int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, si
 			w->na_s = r->cert_not_after < lo ? lo : r->cert_not_after > hi ? hi : r->cert_not_after;
 		}
 		/* sans as a JSON array (never NULL for a row with a certificate) */
-		struct strbuf t = { 0 };
-		strbuf_putc(&t, '[');
+		struct strbuf *t = &j->arena;
+		w->sans = t->len;
+		strbuf_putc(t, '[');
 		for (size_t i = 0; i < r->n_leaf_sans; i++) {
-			struct strbuf c = { 0 };
-			db_put_clean(&c, r->leaf_sans[i] ? r->leaf_sans[i] : "");
 			if (i)
-				strbuf_putc(&t, ',');
-			db_json_str(&t, c.len ? c.p : "");
-			strbuf_free(&c);
+				strbuf_putc(t, ',');
+			json_clean(t, r->leaf_sans[i] ? r->leaf_sans[i] : "");
 		}
-		strbuf_putc(&t, ']');
-		w->sans = arena_str(&j->arena, t.p ? t.p : "[]");
-		if (t.oom)
-			j->arena.oom = true;
-		strbuf_free(&t);
+		strbuf_put(t, "]", 2);
 	}
 	/* labels: the JSON object results stores */
-	struct strbuf t = { 0 };
-	strbuf_putc(&t, '{');
+	struct strbuf *t = &j->arena;
+	w->labels = t->len;
+	strbuf_putc(t, '{');
 	for (size_t i = 0; i < r->n_labels; i++) {
-		struct strbuf k = { 0 }, v = { 0 };
 		const Tlswatch__Label *l = r->labels[i];
-		db_put_clean(&k, l && l->key ? l->key : "");
-		if (l && l->value)
-			db_put_clean(&v, l->value);
 		if (i)
-			strbuf_putc(&t, ',');
-		db_json_str(&t, k.len ? k.p : "");
-		strbuf_putc(&t, ':');
-		db_json_str(&t, l && l->value ? (v.len ? v.p : "") : NULL);
-		if (k.oom || v.oom)
-			t.oom = true;
-		strbuf_free(&k);
-		strbuf_free(&v);
+			strbuf_putc(t, ',');
+		json_clean(t, l && l->key ? l->key : "");
+		strbuf_putc(t, ':');
+		if (l && l->value)
+			json_clean(t, l->value);
+		else
+			strbuf_puts(t, "null");
 	}
-	strbuf_putc(&t, '}');
-	w->labels = arena_str(&j->arena, t.p ? t.p : "{}");
-	if (t.oom)
-		j->arena.oom = true;
-	strbuf_free(&t);
+	strbuf_put(t, "}", 2);
 	return j->arena.oom ? -1 : 0;
 }
 

@@ -453,6 +453,14 @@ void db_put_clean(struct strbuf *b, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	while (*s) {
+		size_t ascii = 0;
+		while (s[ascii] && s[ascii] < 0x80)
+			ascii++;
+		if (ascii) {
+			strbuf_put(b, s, ascii);
+			s += ascii;
+			continue;
+		}
 		size_t n = utf8_len(s);
 		if (n == 0) {
 			strbuf_put(b, "\xEF\xBF\xBD", 3);
