@@ -111,8 +111,17 @@ say "   migrate: $(calc "$(now) - $w0" 2)s"
 
 # statement durations of the collector's transactions go to the PostgreSQL
 # log (for the breakdown below); turned off again before COPY / INSERT
+# (not their bind parameters: the collector's jsonb parameter would make the
+# log writes a large part of what is measured - perf: 12% in errfinish)
 $TW_PG_PSQL -d tlswatch -c "ALTER SYSTEM SET log_min_duration_statement = 0" \
+	-c "ALTER SYSTEM SET log_parameter_max_length = 0" \
 	-c "SELECT pg_reload_conf()" >/dev/null || fail "cannot enable statement logging"
+# New WAL segments are not zero-filled: the collector lines run first on a
+# fresh cluster and paid for creating every segment (perf: 29% of
+# PostgreSQL's CPU in XLogFileInit), which the \copy line, run later on the
+# recycled segments, did not. Off for every line (PostgreSQL 15: wal_init_zero).
+$TW_PG_PSQL -d tlswatch -c "ALTER SYSTEM SET wal_init_zero = off" \
+	-c "SELECT pg_reload_conf()" >/dev/null || fail "cannot set wal_init_zero"
 # BENCH_INGEST_EXPLAIN=1 (diagnostics, slows the run): auto_explain logs the
 # plan with actual times of every collector statement over 200 ms
 if [ "${BENCH_INGEST_EXPLAIN:-0}" = 1 ]; then
@@ -221,6 +230,7 @@ DEP_RATE=$LINE_RATE DEP_PGUS=$LINE_PGUS DEP_ROLL1M=$LINE_ROLL1M DEP_COLUS=$LINE_
 
 grep -E 'level=(warn|error)|WARN|ERROR' "$W/logs/collector.log" | head -5 | sed 's/^/   collector log: /'
 $TW_PG_PSQL -d tlswatch -c "LOAD 'auto_explain'" -c "ALTER SYSTEM RESET log_min_duration_statement" \
+	-c "ALTER SYSTEM RESET log_parameter_max_length" \
 	-c "ALTER SYSTEM RESET session_preload_libraries" \
 	-c "ALTER SYSTEM RESET auto_explain.log_min_duration" -c "ALTER SYSTEM RESET auto_explain.log_analyze" \
 	-c "SELECT pg_reload_conf()" >/dev/null
