@@ -4,15 +4,14 @@
  * blocking call on the loop after startup), and the ingest transaction of
  * DESIGN 1/6:
  *
- *   BEGIN; COPY staging FROM STDIN (the batch);
- *   one statement: INSERT INTO results SELECT .. FROM staging
- *                  ON CONFLICT (probe_id, spool_epoch, seq, started_at) DO NOTHING
- *                  RETURNING .. -> rollups, certificate inventory, probes.last_seq,
- *                  probe_spools.last_seq (per spool epoch)
- *                     updated from the rows actually inserted;
+ *   BEGIN; lock the probe's probe_spools row (its watermark, last_seq);
+ *   drop the rows already stored (at or below it, checked by key);
+ *   COPY results FROM STDIN (the new rows);
+ *   rollups, certificate inventory, targets, probes.last_seq and
+ *   probe_spools.last_seq upserted from those rows, pre-aggregated;
  *   COMMIT;  then the caller's callback (which sends the Ack).
  *
- * A replayed batch inserts nothing and so changes nothing.
+ * A replayed batch inserts nothing and so changes nothing (db_ingest.c).
  *
  * Ownership and lifetime: db_ingest() serialises the results into its own
  * COPY buffer before it returns; the caller may free them at once. The

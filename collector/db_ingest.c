@@ -416,7 +416,7 @@ static void next_step(struct db_conn *c)
 		/* fall through */
 	case S_UPSERT:
 		if (c->rows.len) {
-			const char *v[1] = { c->misc.p };
+			const char *v[1] = { c->tmisc.p };
 			c->step = S_TARGETS;
 			db_pool_send(c, db_sql_targets(), 1, v, NULL);
 			return;

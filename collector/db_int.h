@@ -51,10 +51,11 @@ const char *db_sql_copy(void);
 /* "COPY ingest_roll (..) FROM STDIN". */
 const char *db_sql_copy_roll(void);
 /* The upserts of one transaction from ingest_roll and $1 (jsonb: the
- * certificates, sightings, targets, probes and spool watermarks of its new
+ * certificates, sightings, probes and spool watermarks of its new
  * rows, db_plan.c). Built once; NULL when out of memory. */
 const char *db_sql_ingest(void);
-/* The targets upsert from the same $1, the last statement before COMMIT. */
+/* The targets upsert from $1 (jsonb {"t": [..]}, db_plan.c), the last
+ * statement before COMMIT. */
 const char *db_sql_targets(void);
 /* The watermark lock for n (probe, epoch, received_at) triples ($1..$3n):
  * upserts their probe_spools rows in key order (locking them) and returns
@@ -210,7 +211,7 @@ struct db_conn {
 	size_t copy_off;         /* COPY cursor in copy_p */
 	bool failed, committed;  /* the task's first error (kept through ROLLBACK) */
 	/* T_INGEST: the transaction's plan (db_plan.c) */
-	struct strbuf lock_sql, rows, roll, misc;
+	struct strbuf lock_sql, rows, roll, misc, tmisc;
 	const char **lock_vals;
 	const char *copy_p;      /* the buffer the COPY cursor reads */
 	size_t copy_len;

@@ -20,9 +20,9 @@
  *             client_cert_required/_rejected; tw_latency_bucket over
  *             tw_latency_bounds(), DB_LATENCY_BUCKETS of them)
  *   c->misc   jsonb of the small tables: the first row of each certificate,
- *             each sighting's first/last started_at, each target's newest
- *             row, each probe's and each spool epoch's received_at span and
- *             highest new seq
+ *             each sighting's first/last started_at, each probe's and each
+ *             spool epoch's received_at span and highest new seq
+ *   c->tmisc  jsonb of each target's newest row (the targets statement)
  *
  * Ownership: the rows and their arena belong to the job (db_job_free); the
  * buffers to the slot, until db_plan_free() at the end of the task. The hash
@@ -348,6 +348,26 @@ static void tab_free(struct tab *t, bool aggs)
 	memset(t, 0, sizeof *t);
 }
 
+/* A decimal integer without printf (a group's row has 31 of them). */
+static void put_ll(struct strbuf *b, long long v)
+{
+	char buf[24], *e = buf + sizeof buf, *q = e;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--q = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--q = '-';
+	strbuf_put(b, q, (size_t)(e - q));
+}
+
+static void tab_ll(struct strbuf *b, long long v)
+{
+	strbuf_putc(b, '\t');
+	put_ll(b, v);
+}
+
 static void tab_dbl(struct strbuf *b, bool has, double v)
 {
 	strbuf_putc(b, '\t');
@@ -394,15 +414,17 @@ static void put_roll(struct strbuf *b, const struct agg *a)
 	} else {
 		strbuf_puts(b, "\\N");
 	}
-	strbuf_printf(b, "\t%lld\t%lld\t", (long long)a->successes,
-		      (long long)(a->attempts - a->successes));
+	tab_ll(b, a->successes);
+	tab_ll(b, a->attempts - a->successes);
+	strbuf_putc(b, '\t');
 	struct strbuf t = { 0 };
 	strbuf_putc(&t, '{');
 	for (size_t i = 0; i < a->noc; i++) {
 		if (i)
 			strbuf_putc(&t, ',');
 		db_json_str(&t, a->oc[i].outcome);
-		strbuf_printf(&t, ":%lld", (long long)a->oc[i].n);
+		strbuf_putc(&t, ':');
+		put_ll(&t, a->oc[i].n);
 	}
 	strbuf_putc(&t, '}');
 	if (t.oom)
@@ -412,8 +434,11 @@ static void put_roll(struct strbuf *b, const struct agg *a)
 	strbuf_free(&t);
 	strbuf_putc(b, '\t');
 	strbuf_putc(b, '{');
-	for (int k = 0; k < DB_LATENCY_BUCKETS; k++)
-		strbuf_printf(b, "%s%lld", k ? "," : "", (long long)a->hist[k]);
+	for (int k = 0; k < DB_LATENCY_BUCKETS; k++) {
+		if (k)
+			strbuf_putc(b, ',');
+		put_ll(b, a->hist[k]);
+	}
 	strbuf_putc(b, '}');
 	tab_dbl(b, a->has_days, a->min_days);
 	strbuf_putc(b, '\t');
@@ -422,12 +447,14 @@ static void put_roll(struct strbuf *b, const struct agg *a)
 	else
 		strbuf_puts(b, "\\N");
 	/* counters, in db_sql.c's order */
-	strbuf_printf(b, "\t%lld\t%lld", (long long)a->attempts, (long long)a->handshakes);
+	tab_ll(b, a->attempts);
+	tab_ll(b, a->handshakes);
 	tab_dbl(b, true, a->hsum);
-	strbuf_printf(b, "\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n", (long long)a->hcount,
-		      (long long)a->mtls_att, (long long)a->mtls_fail, (long long)a->stapled,
-		      (long long)a->fallback, (long long)a->snimis, (long long)a->expiring,
-		      (long long)a->noresp);
+	const int64_t tail[] = { a->hcount, a->mtls_att, a->mtls_fail, a->stapled,
+				 a->fallback, a->snimis, a->expiring, a->noresp };
+	for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
+		tab_ll(b, tail[i]);
+	strbuf_putc(b, '\n');
 }
 
 static void json_ts(struct strbuf *b, const char *name, int64_t ms)
@@ -471,6 +498,7 @@ void db_plan_free(struct db_conn *c)
 	strbuf_free(&c->rows);
 	strbuf_free(&c->roll);
 	strbuf_free(&c->misc);
+	strbuf_free(&c->tmisc);
 	strbuf_free(&c->lock_sql);
 	free(c->lock_vals);
 	c->lock_vals = NULL;
@@ -489,6 +517,7 @@ int db_plan_build(struct db_conn *c)
 	strbuf_reset(&c->rows);
 	strbuf_reset(&c->roll);
 	strbuf_reset(&c->misc);
+	strbuf_reset(&c->tmisc);
 	for (struct db_job *j = c->jobs.head; j; j = j->next) {
 		int64_t wm = j->has_wm ? j->wm : -1, hi = -1;
 		j->inserted = 0;
@@ -608,20 +637,6 @@ int db_plan_build(struct db_conn *c)
 		json_ts(m, "last", si->last);
 		strbuf_putc(m, '}');
 	}
-	strbuf_puts(m, "],\"t\":[");
-	for (struct ent *e = tgts.first; e; e = e->next) {
-		const struct tgt *t = (const struct tgt *)e;
-		strbuf_puts(m, e == tgts.first ? "{\"target\":" : ",{\"target\":");
-		arena_json(m, t->j, t->w->target);
-		strbuf_printf(m, ",\"port\":%d,\"sni\":", (int)t->w->port);
-		arena_json(m, t->j, t->w->sni);
-		strbuf_puts(m, ",\"service\":");
-		arena_json(m, t->j, t->w->service);
-		strbuf_puts(m, ",\"labels\":");
-		strbuf_puts(m, S(t->j, t->w->labels));
-		json_ts(m, "started_at", t->w->started_ms);
-		strbuf_putc(m, '}');
-	}
 	strbuf_puts(m, "],\"p\":[");
 	if (pj.len)
 		strbuf_put(m, pj.p, pj.len);
@@ -629,8 +644,25 @@ int db_plan_build(struct db_conn *c)
 	if (ej.len)
 		strbuf_put(m, ej.p, ej.len);
 	strbuf_puts(m, "]}");
+	/* the targets: the parameter of their own statement */
+	struct strbuf *tm = &c->tmisc;
+	strbuf_puts(tm, "{\"t\":[");
+	for (struct ent *e = tgts.first; e; e = e->next) {
+		const struct tgt *t = (const struct tgt *)e;
+		strbuf_puts(tm, e == tgts.first ? "{\"target\":" : ",{\"target\":");
+		arena_json(tm, t->j, t->w->target);
+		strbuf_printf(tm, ",\"port\":%d,\"sni\":", (int)t->w->port);
+		arena_json(tm, t->j, t->w->sni);
+		strbuf_puts(tm, ",\"service\":");
+		arena_json(tm, t->j, t->w->service);
+		strbuf_puts(tm, ",\"labels\":");
+		strbuf_puts(tm, S(t->j, t->w->labels));
+		json_ts(tm, "started_at", t->w->started_ms);
+		strbuf_putc(tm, '}');
+	}
+	strbuf_puts(tm, "]}");
 	rc = roll.oom || certs.oom || sights.oom || tgts.oom || pj.oom || ej.oom || k.oom ||
-	     c->rows.oom || c->roll.oom || m->oom ? -1 : 0;
+	     c->rows.oom || c->roll.oom || m->oom || tm->oom ? -1 : 0;
 out:
 	tab_free(&roll, true);
 	tab_free(&certs, false);

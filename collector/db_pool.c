@@ -6,7 +6,7 @@
  * task is a short sequence of requests on its slot's connection: the next
  * one is sent from the previous one's "done", so a task keeps its
  * connection (and its transaction) to the end. The session setup creates
- * the temp table `staging`; after every connect the slot reads the schema
+ * the temp table `ingest_roll`; after every connect the slot reads the schema
  * version (T_CHECK) before it takes work.
  *
  * Tasks: the ingest task (db_ingest.c) and control tasks, one job each:

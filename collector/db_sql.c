@@ -1,10 +1,12 @@
 /*
  * db_sql.c - the SQL of the ingest path and the COPY text form of a Result.
  *
- * One table below (`cols`) names every staging column, its type, and the
- * results column (and expression) it becomes: the staging DDL, the COPY
- * column list, the INSERT .. SELECT and db_copy_result() all follow it, so
- * they cannot drift apart.
+ * `cols` below names the results columns in the order db_copy_result_epoch()
+ * writes them (timestamps as timestamptz text, db_put_ts_ms): the new rows
+ * are COPY'd straight into results. The rollup groups go through the temp
+ * table ingest_roll (db_plan.c writes its rows), then one upsert statement;
+ * the targets upsert is a statement of its own; db_sql_lock() and
+ * db_sql_exist() are the watermark lock and the replay check (db_ingest.c).
  *
  * COPY text format (PostgreSQL docs, "COPY ... Text Format"): columns
  * separated by a tab, rows by a newline, NULL as \N; backslash, tab, newline
