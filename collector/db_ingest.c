@@ -13,10 +13,12 @@
  * flight and a probe's jobs run in submission order (below), a failed job is
  * retried before anything after it (ingest_commit.c), and a probe that moved
  * to another connection or collector replays from its last Ack, which is
- * never above last_seq. So every row at or below last_seq was committed
- * before: db_plan.c drops it in the collector and the rest are COPY'd
- * straight into results, and the rollups and small tables are upserted from
- * the same rows, pre-aggregated. Two transactions of one probe (a failover
+ * never above last_seq. So no row above last_seq is stored yet; a batch
+ * that reaches at or below it (a replay) has the stored keys of that seq
+ * range read back (S_EXIST) and exactly those rows dropped (a spool that
+ * numbers below a mark it did not make still gets its rows stored). The
+ * new rows are COPY'd straight into results, and the rollups and small
+ * tables are upserted from the same rows, pre-aggregated (db_plan.c). Two transactions of one probe (a failover
  * while the old collector still commits) serialise on the row lock, and the
  * second reads the first's last_seq. The results key stays as the backstop:
  * a duplicate that got through would fail the COPY, never count twice.
