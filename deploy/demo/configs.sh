@@ -6,10 +6,12 @@
 # routed to another backend).
 
 # The endpoints the probes watch: NAME DEFECT. NAME.demo.test is the name
-# (SNI); the backend port is $P_NAME.
-DEMO_ENDPOINTS="www:none api:outage shop:drift expiring:expiring_soon expired:cert_expired
+# (SNI); the backend port is $P_NAME. DEMO_ENDPOINTS (a subset of these, www
+# and api at least) lightens the probes' load: the VM test runs the demo on
+# an emulated CPU that cannot do 36 handshakes a second.
+DEMO_ENDPOINTS=${DEMO_ENDPOINTS:-"www:none api:outage shop:drift expiring:expiring_soon expired:cert_expired
 nochain:chain_incomplete wrongname:hostname_mismatch tls10:tls1.0_only tls13:tls1.3_only
-mtls:client_cert_required revoked:revoked slow:slow"
+mtls:client_cert_required revoked:revoked slow:slow"}
 DEMO_REGIONS="us-east:5:0 eu-west:40:0 ap-south:150:1"
 
 port_of() { eval "echo \$P_$1"; }

@@ -7,7 +7,8 @@
 #   tests/vm/run-in-vm.sh [--timeout SECS] [--mem SIZE] [--smp N] COMMAND [ARG...]
 #
 # The command runs in the current directory (same path in the guest) with a
-# fresh /run, /tmp and /dev/shm, loopback up and no other network. What it
+# fresh /run, /tmp and /dev/shm, loopback up and no other network, and
+# TW_IN_VM (the guest kernel) and TW_VM_ACCEL (kvm or tcg) in its environment. What it
 # prints comes back on our stdout; its exit status is ours. 124: the guest
 # did not finish within --timeout (default 600 s); 125: the guest failed
 # before the command ran (its console is printed).
@@ -109,7 +110,9 @@ fi
 
 # ---- one run: its out dir holds the script the guest runs, the output and
 # the exit status
-out=$(mktemp -d "$CACHE/run.XXXXXX") || die "mktemp failed"
+out=$CACHE/run.$$
+rm -rf "$out"
+mkdir "$out" || die "cannot create $out"
 trap 'exit 130' INT
 trap 'exit 143' TERM
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -122,7 +125,7 @@ mount -t tmpfs -o mode=1777 tmp /tmp
 mkdir -p /dev/shm /dev/pts && mount -t tmpfs -o mode=1777 shm /dev/shm && mount -t devpts pts /dev/pts
 ip link set lo up
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
-export TW_IN_VM=$(q "$kv")
+export TW_IN_VM=$(q "$kv") TW_VM_ACCEL=\$(cat /tw-out/accel)
 echo "run-in-vm: guest kernel \$(uname -r), $(q "$SMP") vCPUs, \$(awk '/MemTotal/ {print \$2 / 1024 " MiB"}' /proc/meminfo)"
 cd $(q "$(pwd)") && { $cmd; echo \$? >/tw-out/rc.tmp; } </dev/null 2>&1 | tee /tw-out/output
 mv /tw-out/rc.tmp /tw-out/rc
@@ -132,6 +135,7 @@ EOF
 # boot ACCEL...: qemu in the background ($QPID), console in $out/console
 boot() {
 	rm -f "$out/booted"
+	echo "$accel" >"$out/accel"
 	qemu-system-x86_64 "$@" -m "$MEM" -smp "$SMP" -nographic -no-reboot -nic none \
 		-kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
 		-append "console=ttyS0 panic=-1 ${TW_VM_APPEND:-quiet loglevel=3}" \
@@ -178,26 +182,27 @@ case $accel in
 kvm) boot $KVM ;;
 tcg) boot $TCG ;;
 auto)
+	accel=tcg
 	if [ -w /dev/kvm ]; then
+		accel=kvm
 		boot $KVM
-		if wait_for 30 "$out/booted" && [ -e "$out/booted" ]; then
-			accel=kvm
-		else
+		if ! wait_for 30 "$out/booted" || [ ! -e "$out/booted" ]; then
 			stop_qemu
 			accel=tcg
 		fi
-	else
-		accel=tcg
 	fi
 	printf '%s\n%s\n' "$accel" "$key" >"$CACHE/accel"
-	[ "$accel" = tcg ] && echo "run-in-vm: KVM does not boot a guest here; emulating (TCG)" >&2 && boot $TCG
+	if [ "$accel" = tcg ]; then
+		echo "run-in-vm: KVM does not boot a guest here; emulating (TCG)" >&2
+		boot $TCG
+	fi
 	;;
 *) die "TW_VM_ACCEL wants kvm, tcg or auto, not \"$accel\"" ;;
 esac
 rc=0
 wait_for "$TIMEOUT" || rc=124
 if [ -f "$out/rc" ]; then
-	wait "$QPID" 2>/dev/null
+	wait "$QPID" 2>/dev/null || true
 	cat "$out/output" 2>/dev/null
 	exit "$(cat "$out/rc")"
 fi
