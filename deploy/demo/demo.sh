@@ -49,6 +49,16 @@ die() {
 	exit 1
 }
 case $SECS in '' | *[!0-9]*) die "DEMO_SECONDS wants a whole number of seconds, not \"$SECS\"" ;; esac
+for _e in $DEMO_ENDPOINTS; do
+	case " www api shop expiring expired nochain wrongname tls10 tls13 mtls revoked slow " in
+	*" ${_e%%:*} "*) ;;
+	*) die "DEMO_ENDPOINTS: no endpoint \"${_e%%:*}\" in this demo (see deploy/demo/configs.sh)" ;;
+	esac
+done
+case " $DEMO_ENDPOINTS " in
+*[[:space:]]www:*[[:space:]]api:* | *[[:space:]]api:*[[:space:]]www:*) ;;
+*) die "DEMO_ENDPOINTS must keep www and api (the story and its checks use them)" ;;
+esac
 for f in "$PROBE" "$COLLECTOR" "$RELAY"; do
 	[ -x "$f" ] || die "$f is not built (run: make demo)"
 done
