@@ -3,6 +3,7 @@
 #   make            build all binaries
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the local demo
+#   make test-netns the demo's namespace + netem mode, in a VM (tests/vm/)
 #   make bench      benchmarks (printed, not asserted)
 #   make bench-quick  the ingest bench only, small (about a minute; BENCHMARKS.md)
 #   make bench-quick-api  the API's SLI reads, small (about 3 minutes)
@@ -222,6 +223,13 @@ demo:
 	@# job control on a terminal: the demo runs as its own foreground process
 	@# group, so a Ctrl-C reaches it (it stops everything, exits 0), not make
 	@if [ -t 0 ]; then set -m; fi; TW_BUILD=$(B) sh deploy/demo/demo.sh
+
+# The demo's namespace + netem mode, in a VM whose kernel has netem (this
+# machine's has none): tests/vm/run-in-vm.sh boots Debian's kernel on this
+# machine's own files. Not part of `make test` (a few minutes).
+.PHONY: test-netns
+test-netns: deps $(PROBE_BIN) $(COLL_BIN) $(DEMO_RELAY) $(B)/tests/test_demo
+	@sh tests/vm/run-in-vm.sh --timeout 900 env TW_BUILD=$(B) sh tests/vm/test-netns.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)

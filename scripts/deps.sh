@@ -12,6 +12,7 @@ systemd binutils libcairo2-dev poppler-utils chromium fonts-dejavu-core python3-
 # npm, use that one; only where there is none, take Debian's.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 PKGS="$PKGS python3-jsonschema"  # the API test validates live responses against collector/openapi.json
+PKGS="$PKGS qemu-system-x86 busybox-static"  # make test-netns: a VM with a netem kernel (tests/vm/)
 
 missing=""
 for p in $PKGS; do

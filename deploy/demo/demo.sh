@@ -4,10 +4,13 @@
 #
 #   12 endpoints with real defects (nginx, and openssl s_server for the
 #      two nginx cannot play), certificates from a demo web PKI
-#   3 regions: a probe each, reaching every endpoint through the region's
-#      relay (tlswatch-demo-relay): us-east 5 ms, eu-west 40 ms, ap-south
-#      150 ms and 1% of connections lost (one-way delays; this kernel has no
-#      netem qdisc, so the distance is made in user space)
+#   3 regions: us-east 5 ms, eu-west 40 ms, ap-south 150 ms and 1% loss
+#      (one-way delays), a probe each. Where the kernel has the netem qdisc
+#      (and we are root), each region is a network namespace joined to the
+#      host by a veth pair with netem on it (deploy/demo/netns.sh) and its
+#      probe runs inside; elsewhere each region is a relay on loopback
+#      (tlswatch-demo-relay) that adds the delay and drops connections.
+#      DEMO_NET=netns|relay forces one (netns fails when netem is missing).
 #   a private PostgreSQL under var/pg (initdb once, reused), the collector
 #      (mTLS ingest, HTTP API, dashboard), a local webhook receiver as pager
 #
@@ -34,6 +37,11 @@ PIPE=$D/pki
 SECS=${DEMO_SECONDS:-0}
 HOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 . "$here/deploy/demo/configs.sh"
+. "$here/deploy/demo/netns.sh"
+NET=relay          # relay | netns: how the regions are made
+EP_ADDR=127.0.0.1  # where the endpoints and the ingest listen
+NET_ID=$(netns_id "$D")
+COLL_NAME=demo
 
 say() { printf '%s\n' "$*"; }
 die() {
@@ -41,6 +49,16 @@ die() {
 	exit 1
 }
 case $SECS in '' | *[!0-9]*) die "DEMO_SECONDS wants a whole number of seconds, not \"$SECS\"" ;; esac
+for _e in $DEMO_ENDPOINTS; do
+	case " www api shop expiring expired nochain wrongname tls10 tls13 mtls revoked slow " in
+	*" ${_e%%:*} "*) ;;
+	*) die "DEMO_ENDPOINTS: no endpoint \"${_e%%:*}\" in this demo (see deploy/demo/configs.sh)" ;;
+	esac
+done
+case " $DEMO_ENDPOINTS " in
+*[[:space:]]www:*[[:space:]]api:* | *[[:space:]]api:*[[:space:]]www:*) ;;
+*) die "DEMO_ENDPOINTS must keep www and api (the story and its checks use them)" ;;
+esac
 for f in "$PROBE" "$COLLECTOR" "$RELAY"; do
 	[ -x "$f" ] || die "$f is not built (run: make demo)"
 done
@@ -86,6 +104,9 @@ teardown() {
 	done
 	for _p in $PIDS; do stop_pid "$_p" 10; done
 	[ -n "$PG_STOP" ] && eval "$PG_STOP" >>"$LOGS/pg_ctl.log" 2>&1
+	# the namespaces go once nothing runs inside them any more
+	[ "$NET" = netns ] && _gone=$(netns_down "$NET_ID" | wc -l) &&
+		say "demo: removed its network: $_gone namespaces, veths and addresses"
 	rm -f "$RUN/pids"
 	_el=$(($(date +%s) - T0))
 	[ -n "$SUMMARY" ] && say "$SUMMARY"
@@ -109,12 +130,37 @@ if [ -f "$RUN/pids" ]; then
 	rm -f "$RUN/pids"
 fi
 
-# ---- network mode
-if command -v tc >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 &&
-	unshare -n sh -c 'ip link set lo up && tc qdisc add dev lo root netem delay 1ms' 2>/dev/null; then
-	say "  network   this kernel has netem; the demo still uses one relay per region (tlswatch-demo-relay), the same everywhere"
+# ---- network mode: namespaces + netem where the kernel has netem, else
+# the relays; DEMO_NET forces one. A killed run's namespaces (same var/,
+# same ID) are removed first, whatever the mode now.
+case ${DEMO_NET:-auto} in
+auto) netns_check && NET=netns ;;
+netns) netns_check || die "DEMO_NET=netns: $NETNS_ERR"; NET=netns ;;
+relay) ;;
+*) die "DEMO_NET wants netns or relay, not \"$DEMO_NET\"" ;;
+esac
+_left=$(netns_down "$NET_ID")
+[ -n "$_left" ] && say "demo: removed the network an earlier run left: $(echo $_left)"
+_regions=""
+for _r in $DEMO_REGIONS; do
+	IFS=: read -r _name _delay _loss <<EOF
+$_r
+EOF
+	_regions="$_regions${_regions:+, }$_name $_delay ms$([ "$_loss" != 0 ] && echo " + $_loss% loss")"
+done
+if [ "$NET" = netns ]; then
+	EP_ADDR=$(netns_service_addr "$NET_ID")
+	COLL_NAME=demo-netns
+	netns_up "$NET_ID" "$DEMO_REGIONS" || { netns_down "$NET_ID" >/dev/null; die "network namespaces: $NETNS_ERR"; }
+	say "  network   namespaces + netem: $_regions (one way, each direction; loss on the region's"
+	say "            packets): $(netns_name "$NET_ID" '<region>'), veth to the host, endpoints on $EP_ADDR"
 else
-	say "  network   no netem qdisc in this kernel: one relay per region on loopback (tlswatch-demo-relay) adds the delay and drops connections"
+	case ${DEMO_NET:-auto} in
+	relay) _why="DEMO_NET=relay" ;;
+	*) _why=$NETNS_ERR ;;
+	esac
+	say "  network   one relay per region on loopback (tlswatch-demo-relay): $_regions"
+	say "            (one way, each direction; loss drops connections); not namespaces: $_why"
 fi
 
 # ---- ports (free now; a server that cannot bind one fails its start check)
@@ -142,7 +188,8 @@ if [ ! -f "$EP/stamp" ] || [ "$here/deploy/demo/pki-endpoints.sh" -nt "$EP/stamp
 fi
 {
 	sh "$here/deploy/pki.sh" --dir "$PIPE" init &&
-		sh "$here/deploy/pki.sh" --dir "$PIPE" collector demo --san IP:127.0.0.1 --san DNS:localhost &&
+		sh "$here/deploy/pki.sh" --dir "$PIPE" collector "$COLL_NAME" --san IP:127.0.0.1 --san DNS:localhost \
+			$([ "$EP_ADDR" != 127.0.0.1 ] && echo "--san IP:$EP_ADDR") &&
 		for _r in $DEMO_REGIONS; do sh "$here/deploy/pki.sh" --dir "$PIPE" probe "probe-${_r%%:*}" "${_r%%:*}" || exit 1; done
 } >>"$LOGS/pki.log" 2>&1 || die "deploy/pki.sh failed (see $LOGS/pki.log)"
 say "  pki       endpoints: ${EP#"$here"/}/ (demo root CA); probes and collector: ${PIPE#"$here"/}/ (deploy/pki.sh)"
@@ -197,43 +244,47 @@ write_nginx
 nginx -t -q -c "$D/nginx/nginx.conf" -p "$D/nginx" >>"$LOGS/nginx.log" 2>&1 || die "nginx refused its configuration (see $LOGS/nginx.log)"
 start nginx nginx -c "$D/nginx/nginx.conf" -p "$D/nginx" -e "$LOGS/nginx.log"
 export OPENSSL_CONF=/dev/null
-start s_server-mtls openssl s_server -accept "127.0.0.1:$P_mtls" -www -quiet -no-CAfile -no-CApath \
+start s_server-mtls openssl s_server -accept "$EP_ADDR:$P_mtls" -www -quiet -no-CAfile -no-CApath \
 	-no-CAstore -cert "$EP/mtls.pem" -key "$EP/mtls.key" -cert_chain "$EP/int.pem" \
 	-Verify 1 -CAfile "$EP/ca-bundle.pem"
-start s_server-revoked openssl s_server -accept "127.0.0.1:$P_revoked" -www -quiet -no-CAfile \
+start s_server-revoked openssl s_server -accept "$EP_ADDR:$P_revoked" -www -quiet -no-CAfile \
 	-no-CApath -no-CAstore -cert "$EP/revoked.pem" -key "$EP/revoked.key" -cert_chain "$EP/int.pem" \
 	-status_file "$EP/revoked.der"
 unset OPENSSL_CONF
-echo "slow $P_slowfront 127.0.0.1:$P_slowbackend" >"$RUN/relay-slow.map"
-start relay-slow "$RELAY" --map "$RUN/relay-slow.map" --region slow-backend --delay-ms 250
+echo "slow $P_slowfront $EP_ADDR:$P_slowbackend" >"$RUN/relay-slow.map"
+start relay-slow "$RELAY" --map "$RUN/relay-slow.map" --region slow-backend --delay-ms 250 \
+	--listen-addr "$EP_ADDR"
 
-# ---- regions
+# ---- regions (relay mode: one relay each; netns mode: the namespaces are up)
+_relays=""
 for _r in $DEMO_REGIONS; do
 	IFS=: read -r _name _delay _loss <<EOF
 $_r
 EOF
+	[ "$NET" = relay ] || continue
 	write_map "$_name"
 	start "relay-$_name" "$RELAY" --map "$RUN/relay-$_name.map" --region "$_name" \
 		--delay-ms "$_delay" --loss "$_loss" --seed "$P_pg"
+	_relays="$_relays relay-$_name:127.0.0.1:$(port_of "R_$(echo "$_name" | tr - _)_www")"
 done
 
 # everything listening? (a process that died says so in its log)
-python3 - 60 collector:$P_ingest collector-http:$P_http pager:$P_hook nginx:$P_www \
-	s_server-mtls:$P_mtls s_server-revoked:$P_revoked relay-slow:$P_slowfront \
-	relay-us-east:$P_R_us_east_www relay-eu-west:$P_R_eu_west_www relay-ap-south:$P_R_ap_south_www \
+python3 - 60 collector:$EP_ADDR:$P_ingest collector-http:127.0.0.1:$P_http pager:127.0.0.1:$P_hook \
+	nginx:$EP_ADDR:$P_www s_server-mtls:$EP_ADDR:$P_mtls s_server-revoked:$EP_ADDR:$P_revoked \
+	relay-slow:$EP_ADDR:$P_slowfront $_relays \
 	<<'EOF' || die "servers did not come up"
 import socket, sys, time
 deadline = time.monotonic() + float(sys.argv[1])
 for arg in sys.argv[2:]:
-    name, port = arg.rsplit(":", 1)
+    name, host, port = arg.split(":")
     while True:
         try:
-            socket.create_connection(("127.0.0.1", int(port)), timeout=0.5).close()
+            socket.create_connection((host, int(port)), timeout=0.5).close()
             break
         except OSError:
             if time.monotonic() > deadline:
-                print("demo: %s does not listen on 127.0.0.1:%s after %ss (see its log)"
-                      % (name, port, sys.argv[1]), file=sys.stderr)
+                print("demo: %s does not listen on %s:%s after %ss (see its log)"
+                      % (name, host, port, sys.argv[1]), file=sys.stderr)
                 sys.exit(1)
             time.sleep(0.1)
 EOF
@@ -242,11 +293,16 @@ for _r in $DEMO_REGIONS; do
 	write_probe "$_name"
 	"$PROBE" run -c "$RUN/probe-$_name.yaml" --check-config >>"$LOGS/probe-$_name.log" 2>&1 ||
 		die "probe-$_name.yaml refused (see $LOGS/probe-$_name.log)"
-	start "probe-$_name" "$PROBE" run -c "$RUN/probe-$_name.yaml"
+	if [ "$NET" = netns ]; then
+		start "probe-$_name" ip netns exec "$(netns_name "$NET_ID" "$_name")" \
+			"$PROBE" run -c "$RUN/probe-$_name.yaml"
+	else
+		start "probe-$_name" "$PROBE" run -c "$RUN/probe-$_name.yaml"
+	fi
 done
 say "  endpoints 12 on nginx and openssl s_server: www api shop expiring expired nochain wrongname"
 say "            tls10 tls13 mtls revoked slow (.demo.test); profiles modern and legacy, every 2 s"
-say "  regions   us-east 5 ms, eu-west 40 ms, ap-south 150 ms + 1% loss (one way, each direction)"
+say "  regions   $_regions ($NET)"
 
 H=http://127.0.0.1:$P_http
 REPORT_DIR=$D/reports
@@ -335,8 +391,14 @@ while [ "$STOP" = 0 ]; do
 	if [ $step = 0 ] && [ $t -ge 10 ]; then
 		step=1
 		AP_SHOP=$P_shoplegacy
-		write_map ap-south
-		kill -HUP "$(pid_of relay-ap-south)" 2>/dev/null
+		if [ "$NET" = netns ]; then
+			# no relay in this mode: ap-south's probe is told the new address
+			write_probe ap-south
+			kill -HUP "$(pid_of probe-ap-south)" 2>/dev/null
+		else
+			write_map ap-south
+			kill -HUP "$(pid_of relay-ap-south)" 2>/dev/null
+		fi
 		event $t "ap-south's load balancer now sends shop.demo.test to the legacy backend (another certificate: drift)" reroute
 	fi
 	if [ $step = 1 ] && [ $t -ge 15 ]; then

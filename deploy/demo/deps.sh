@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential pkg-config libssl-dev openssl libevent-dev libpq-dev
 libprotobuf-c-dev protobuf-c-compiler libjansson-dev libyaml-dev
-libcurl4-openssl-dev libcairo2-dev postgresql nginx python3 curl procps util-linux"
+libcurl4-openssl-dev libcairo2-dev postgresql nginx python3 curl procps util-linux iproute2"
 
 missing=""
 for p in $PKGS; do

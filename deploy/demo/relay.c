@@ -10,9 +10,17 @@
  * dropped at accept with probability --loss (percent): closed with a TCP
  * reset, the way a connection lost on a bad path ends for the client.
  *
+ * A refusing target is refused to the client too, as on a real network:
+ * the relay has already accepted the connection that finds the target
+ * refusing (that client gets a reset after the delay), so it then closes
+ * the route's listening socket - the next clients get ECONNREFUSED from
+ * the kernel, with no delay - and tries the target every
+ * RELAY_RECHECK_MS; the first accepted try opens the listener again.
+ *
  * Routes come from a map file, one per line:
  *     NAME LISTEN_PORT TARGET_HOST:PORT     # comment
- * (127.0.0.1:LISTEN_PORT is where the relay listens; TARGET is numeric).
+ * (--listen-addr:LISTEN_PORT, 127.0.0.1 by default, is where the relay
+ * listens; TARGET is numeric).
  * SIGHUP re-reads it: a changed target applies to new connections (that is
  * how the demo re-routes a region to another backend), a new name starts
  * listening, a vanished one stops; a map with an error keeps the old one.
@@ -47,6 +55,7 @@
 #include "twtime.h"
 
 #define RELAY_QUEUE_CAP  (256 * 1024) /* bytes in flight one way before reading pauses */
+#define RELAY_RECHECK_MS 200          /* a closed route tries its target this often */
 
 /* One piece of a byte stream on its way; eof marks the end of the stream. */
 struct chunk {
@@ -91,7 +100,8 @@ struct rconn {
 	struct bufferevent *bev[2];  /* owned; [SIDE_DOWN] client, [SIDE_UP] target */
 	struct delayq q[2];          /* q[S]: bytes waiting to be written to side S */
 	bool ended[2];               /* side S sent EOF or failed */
-	bool up_failed;              /* the target refused: the client gets a reset */
+	bool up_failed;              /* the target failed: the client gets a reset */
+	bool up_refused;             /* ... with ECONNREFUSED: the route closes */
 	struct event *timer;         /* owned; next due chunk */
 	struct event *reap;          /* owned; deferred free */
 	double opened_ms;
@@ -104,6 +114,7 @@ struct relay {
 	struct event_base *base;
 	const char *map_path;
 	const char *region;
+	struct in_addr listen_addr;  /* --listen-addr */
 	unsigned delay_ms;
 	double loss;                 /* 0..1 */
 	uint64_t rng;
@@ -114,6 +125,7 @@ struct relay {
 };
 
 static void rc_drive(struct rconn *c, enum rconn_event ev, enum side side);
+static void route_close(struct relay *r, const char *name);
 
 /* ---- small helpers ---- */
 
@@ -306,6 +318,8 @@ static void rc_drive(struct rconn *c, enum rconn_event ev, enum side side)
 		if (side == SIDE_UP && c->state == RC_CONNECTING) {
 			c->up_failed = true;
 			r->refused++;
+			if (c->up_refused)
+				route_close(r, c->route);
 		}
 		/* what the side sent before it ended still goes through */
 		if (c->bev[side] && rc_take(c, side) < 0) {
@@ -355,10 +369,14 @@ static void rc_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct rconn *c = arg;
 	enum side s = rc_side(c, bev);
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
 		rc_drive(c, RE_UP_CONNECTED, s);
-	else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s == SIDE_UP && c->state == RC_CONNECTING && (what & BEV_EVENT_ERROR) &&
+		    EVUTIL_SOCKET_ERROR() == ECONNREFUSED)
+			c->up_refused = true;
 		rc_drive(c, RE_END, s);
+	}
 }
 
 static void rc_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -438,19 +456,87 @@ static void relay_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, stru
 static int route_listen(struct relay *r, struct route *rt)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)rt->port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+				   .sin_addr = r->listen_addr };
+	char addr[INET_ADDRSTRLEN];
+	evutil_inet_ntop(AF_INET, &r->listen_addr, addr, sizeof addr);
 	rt->relay = r;
 	rt->lis = evconnlistener_new_bind(r->base, relay_accept_cb, rt,
 					  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
 					  (struct sockaddr *)&sin, sizeof sin);
 	if (!rt->lis) {
-		log_error("msg=\"cannot listen\" region=%s route=%s port=%u error=\"%s\"", r->region,
-			  rt->name, rt->port, strerror(errno));
+		log_error("msg=\"cannot listen\" region=%s route=%s listen=%s:%u error=\"%s\"",
+			  r->region, rt->name, addr, rt->port, strerror(errno));
 		return -1;
 	}
-	log_info("msg=listening region=%s route=%s listen=127.0.0.1:%u to=%s", r->region, rt->name,
+	log_info("msg=listening region=%s route=%s listen=%s:%u to=%s", r->region, rt->name, addr,
 		 rt->port, rt->to_text);
 	return 0;
+}
+
+/* ---- a refusing target closes its route ---- */
+
+static void route_recheck_arm(struct route *rt)
+{
+	struct timeval tv = { 0, RELAY_RECHECK_MS * 1000 };
+	evtimer_add(rt->recheck, &tv);
+}
+
+static void route_check_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct route *rt = arg;
+	struct relay *r = rt->relay;
+	bufferevent_free(rt->check);
+	rt->check = NULL;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (route_listen(r, rt) == 0) {
+			log_info("msg=\"target accepts again, route open\" region=%s route=%s to=%s",
+				 r->region, rt->name, rt->to_text);
+			return;
+		}
+	}
+	route_recheck_arm(rt);
+}
+
+/* Every RELAY_RECHECK_MS while the route is closed: one connect to the
+ * target (closed at once); the current target, so a re-route applies. */
+static void route_recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct route *rt = arg;
+	struct relay *r = rt->relay;
+	if (rt->lis || rt->check)
+		return;
+	rt->check = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!rt->check) {
+		log_error("msg=\"out of memory\" route=%s", rt->name);
+		route_recheck_arm(rt);
+		return;
+	}
+	bufferevent_setcb(rt->check, NULL, NULL, route_check_cb, rt);
+	if (bufferevent_socket_connect(rt->check, (struct sockaddr *)&rt->to, rt->to_len) < 0) {
+		bufferevent_free(rt->check);
+		rt->check = NULL;
+		route_recheck_arm(rt);
+	}
+}
+
+/* The route NAME's target refused a connection: stop listening, so the
+ * next clients are refused by the kernel, until a try gets through. */
+static void route_close(struct relay *r, const char *name)
+{
+	struct route *rt;
+	for (rt = r->routes; rt && strcmp(rt->name, name) != 0; rt = rt->next)
+		;
+	if (!rt || !rt->lis)
+		return;
+	if (!rt->recheck && !(rt->recheck = evtimer_new(r->base, route_recheck_cb, rt))) {
+		log_error("msg=\"out of memory; the route stays open\" route=%s", rt->name);
+		return;
+	}
+	evconnlistener_free(rt->lis);
+	rt->lis = NULL;
+	log_info("msg=\"target refuses, route closed\" region=%s route=%s to=%s", r->region,
+		 rt->name, rt->to_text);
+	route_recheck_arm(rt);
 }
 
 /* SIGHUP: a new map applied in place; the old one stays on any error. */
@@ -526,16 +612,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tlswatch-demo-relay --map FILE [--region NAME] [--delay-ms N] [--loss PERCENT]\n"
-		"                           [--seed N] [--log-level LEVEL]\n"
+		"                           [--seed N] [--listen-addr ADDR] [--log-level LEVEL]\n"
 		"\n"
 		"A TCP relay on 127.0.0.1 that makes loopback look like a network path: every\n"
 		"byte waits --delay-ms in each direction (a round trip costs 2 x N ms), and a\n"
-		"connection is reset at accept with probability --loss percent.\n"
+		"connection is reset at accept with probability --loss percent. A target that\n"
+		"refuses closes its route (clients are refused) until it accepts again.\n"
 		"\n"
 		"  --map FILE        routes, one a line: NAME LISTEN_PORT TARGET_HOST:PORT\n"
 		"                    ('#' starts a comment; TARGET numeric). SIGHUP re-reads it:\n"
 		"                    changed targets apply to new connections.\n"
 		"  --region NAME     the region this relay plays, for the logs (default: relay)\n"
+		"  --listen-addr A   the IPv4 address the routes listen on (default 127.0.0.1)\n"
 		"  --delay-ms N      one-way delay, 0-60000 (default 0)\n"
 		"  --loss PERCENT    connections dropped at accept, 0-100, fractions allowed\n"
 		"  --seed N          seed of the loss pattern (default 1)\n"
@@ -551,9 +639,11 @@ int main(int argc, char **argv)
 		{ "map", required_argument, NULL, 'm' },   { "region", required_argument, NULL, 'r' },
 		{ "delay-ms", required_argument, NULL, 'd' }, { "loss", required_argument, NULL, 'l' },
 		{ "seed", required_argument, NULL, 's' },  { "log-level", required_argument, NULL, 'L' },
+		{ "listen-addr", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
 	};
-	struct relay r = { .region = "relay", .rng = 1 };
+	struct relay r = { .region = "relay", .rng = 1,
+			   .listen_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct event *sigs[3] = { NULL, NULL, NULL };
 	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
 	int level = TWLOG_INFO, opt, rc = 1;
@@ -588,6 +678,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			r.rng = v ? v : 1;
+			break;
+		case 'A':
+			if (evutil_inet_pton(AF_INET, optarg, &r.listen_addr) != 1) {
+				fprintf(stderr, "tlswatch-demo-relay: --listen-addr wants an IPv4 address, not \"%s\"\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'L':
 			if ((level = log_level_parse(optarg)) < 0) {

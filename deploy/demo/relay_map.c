@@ -106,6 +106,10 @@ void relay_map_free(struct route *l)
 		struct route *nx = l->next;
 		if (l->lis)
 			evconnlistener_free(l->lis);
+		if (l->check)
+			bufferevent_free(l->check);
+		if (l->recheck)
+			event_free(l->recheck);
 		free(l);
 		l = nx;
 	}

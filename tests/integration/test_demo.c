@@ -434,6 +434,37 @@ Test(demo, outage_pages_and_resolves)
 	free(st);
 }
 
+/* While api is down (15 s to 45 s) every region and profile sees what a
+ * real network shows for a server that stopped listening: connect_refused
+ * (the relays pass a refusing backend on as a refused connection; the
+ * first attempt of each region, accepted before the relay knew, may end
+ * io_error). One /api/v1/targets snapshot must show all six at once. */
+Test(demo, outage_is_connect_refused_from_every_region)
+{
+	double end = twtime_mono_ms() + (demo_seconds() + 5) * 1000.0;
+	struct strbuf seen = { 0 };
+	bool all = false;
+	while (!all && twtime_mono_ms() < end) {
+		json_t *targets = api_json("/api/v1/targets?limit=100");
+		int n = 0;
+		strbuf_reset(&seen);
+		for (int r = 0; targets && r < NREGIONS; r++)
+			for (int p = 0; p < 2; p++) {
+				const char *prof = p ? "legacy" : "modern";
+				const char *got = api_outcome(targets, "api", regions[r], prof);
+				n += strcmp(got, "connect_refused") == 0;
+				strbuf_printf(&seen, " %s/%s=%s", regions[r], prof, *got ? got : "nothing");
+			}
+		json_decref(targets);
+		all = n == 2 * NREGIONS;
+		if (!all)
+			usleep(500 * 1000);
+	}
+	cr_assert(all, "api was never connect_refused from every region at once; last seen:%s",
+		  seen.p ? seen.p : " (no /api/v1/targets)");
+	strbuf_free(&seen);
+}
+
 /* /api/v1/targets/ENDPOINT.demo.test%3A443 (a static buffer) */
 static const char *target_path(const char *endpoint)
 {
@@ -547,7 +578,21 @@ Test(demo, stops_with_a_summary_and_a_report)
 	cr_expect(strstr(out, "curl -s http://127.0.0.1:") != NULL, "no API call printed");
 	cr_expect(strstr(out, "demo: ") && strstr(out, "s of probing: "), "no summary line");
 	cr_expect(strstr(out, "Running for") != NULL);
-	cr_expect(strstr(out, "one relay per region") != NULL, "the network mode is not said");
+	/* the network mode is said; DEMO_NET=netns (the VM run) must get it */
+	const char *net = getenv("DEMO_NET");
+	if (net && strcmp(net, "netns") == 0)
+		cr_expect(strstr(out, "network   namespaces + netem: us-east 5 ms") != NULL,
+			  "DEMO_NET=netns, but the demo does not say it uses namespaces + netem");
+	else if (net && strcmp(net, "relay") == 0)
+		cr_expect(strstr(out, "network   one relay per region") != NULL,
+			  "DEMO_NET=relay, but the demo does not say it uses the relays");
+	else
+		cr_expect(strstr(out, "network   one relay per region") ||
+				  strstr(out, "network   namespaces + netem: "),
+			  "the network mode is not said");
+	if (net && strcmp(net, "netns") == 0)
+		cr_expect(strstr(out, "demo: removed its network: ") != NULL,
+			  "the demo did not say it removed its namespaces");
 	cr_expect(strstr(out, "make: ***") == NULL);
 	/* a report, or the demo says this build has none */
 	if (!strstr(out, "reports: not available in this build")) {

@@ -2,7 +2,9 @@
  * test_demo_relay.c - the demo's region relay (deploy/demo/relay.c, built
  * as $TW_BUILD/tlswatch-demo-relay) against real sockets: a round trip
  * through it takes twice the one-way delay, connections are lost at the
- * configured rate, a refusing target resets the client, SIGHUP re-routes
+ * configured rate, a refusing target resets the client that found it
+ * refusing and closes the route (the next clients are refused, as on a real
+ * network) until the target accepts again, SIGHUP re-routes
  * (and a bad map keeps the old routes), bad options and maps exit 2 with
  * the culprit named, SIGTERM exits 0.
  *
@@ -57,31 +59,42 @@ static void *echo_main(void *arg)
 	}
 }
 
+/* Listens on 127.0.0.1:*port (0: any free port, written back). */
 static int listen_any(int *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)*port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
 	socklen_t al = sizeof a;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0, "bind %d: %s", *port, strerror(errno));
 	cr_assert_eq(listen(fd, 256), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
 	*port = ntohs(a.sin_port);
 	return fd;
 }
 
-static void echo_start(struct echo *e, const char *tag)
+/* An echo target on `port` (0: any free one). */
+static void echo_start_on(struct echo *e, const char *tag, int port)
 {
 	snprintf(e->tag, sizeof e->tag, "%s", tag);
+	e->port = port;
 	e->fd = listen_any(&e->port);
 	cr_assert_eq(pthread_create(&e->th, NULL, echo_main, e), 0);
 	pthread_detach(e->th);
 }
 
+static void echo_start(struct echo *e, const char *tag)
+{
+	echo_start_on(e, tag, 0);
+}
+
 /* A port nothing listens on (bound, then closed). */
 static int free_port(void)
 {
-	int p, fd = listen_any(&p);
+	int p = 0, fd = listen_any(&p);
 	close(fd);
 	return p;
 }
@@ -215,16 +228,74 @@ Test(relay, loses_connections_at_the_rate)
 	relay_clean(&r);
 }
 
-Test(relay, refusing_target_resets_the_client)
+/* A TCP connect to 127.0.0.1:port: the connected socket, or -errno. */
+static int dial(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+		return fd;
+	int e = errno;
+	close(fd);
+	return -e;
+}
+
+/* The relay accepts before it knows the target refuses: the client that
+ * finds out gets a reset (no byte). Then the route closes, so later clients
+ * are refused by the kernel, the way a real path reports a server that is
+ * down, until the target accepts again and the route reopens. */
+Test(relay, refusing_target_is_refused_until_it_accepts)
 {
 	struct relay r;
 	int p = free_port(), dead = free_port();
 	relay_start(&r, "10", "0", tw_fmt("a %d 127.0.0.1:%d\n", p, dead));
-	cr_assert(tw_wait_port(p, 5000));
-	double ms;
-	cr_expect_str_eq(exchange(p, &ms), "");
+	/* the first connection that gets in is the one that finds out */
+	int fd = -1;
+	for (double end = tw_now_ms() + 5000; fd < 0 && tw_now_ms() < end;)
+		if ((fd = dial(p)) < 0)
+			usleep(20 * 1000);
+	cr_assert_geq(fd, 0, "the relay does not listen on %d", p);
+	char buf[64];
+	struct pollfd pf = { fd, POLLIN, 0 };
+	cr_assert_eq(write(fd, "ping", 4), 4);
+	cr_assert_eq(poll(&pf, 1, 5000), 1, "no end within 5 s of a refusing target");
+	cr_expect_leq(read(fd, buf, sizeof buf), 0, "bytes from a refusing target");
+	close(fd);
+	/* from now on: refused, every time, while the target is down */
+	int refused = 0, other = 0;
+	for (int i = 0; i < 10; i++) {
+		int c = dial(p);
+		if (c == -ECONNREFUSED)
+			refused++;
+		else
+			other++;
+		if (c >= 0)
+			close(c);
+		usleep(50 * 1000);
+	}
+	cr_expect_eq(refused, 10, "%d of 10 connects refused while the target is down (%d not)",
+		     refused, other);
+	/* the target comes up on its port: the route reopens within a few tries */
+	struct echo e;
+	echo_start_on(&e, "B", dead);
+	const char *got = "";
+	for (double end = tw_now_ms() + 5000; strcmp(got, "B:ping") != 0 && tw_now_ms() < end;) {
+		int c = dial(p);
+		if (c >= 0) {
+			close(c);
+			double ms;
+			got = exchange(p, &ms);
+		} else {
+			usleep(50 * 1000);
+		}
+	}
+	cr_expect_str_eq(got, "B:ping", "the route did not reopen once the target accepted");
 	relay_stop(&r);
 	cr_expect_geq(tw_file_count(r.log, "end=target_refused"), 1, "%s", tw_read_file(r.log) ?: "");
+	cr_expect_eq(tw_file_count(r.log, "route closed"), 1, "%s", tw_read_file(r.log) ?: "");
+	cr_expect_eq(tw_file_count(r.log, "route open"), 1, "%s", tw_read_file(r.log) ?: "");
 	relay_clean(&r);
 }
 
