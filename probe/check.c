@@ -5,7 +5,9 @@
  * as the daemon.
  */
 #include "check.h"
+#include "aia_fetch.h"
 #include "check_addrs.h"
+#include "check_verdict.h"
 #include "classify.h"
 #include "handshake.h"
 #include "hostport.h"
@@ -73,6 +75,7 @@ struct check_run {
 	const struct check_opts *o;
 	bool progress;
 	int exit_code;
+	struct aia_cache *aia;  /* caIssuers fetched once for every profile */
 };
 
 static void usage(FILE *out)
@@ -610,6 +613,10 @@ int check_main(int argc, char **argv)
 	run.tmpl.timeout_ms = o.timeout_ms;
 	run.tmpl.mtls_wait_ms = o.mtls_wait_ms;
 	run.tmpl.resume = o.resume;
+	run.aia = aia_cache_new(run.base, run.dns, o.timeout_ms);
+	if (!run.aia)
+		USAGE_ERR("out of memory");
+	run.tmpl.aia_cache = run.aia;
 	if (o.all_addresses && expand_addresses(&run, o.connect_to ? ctaddr : host, nsel) != 0)
 		USAGE_ERR("out of memory");
 	run.progress = !o.json && run.njobs > 1 && isatty(STDERR_FILENO);
@@ -621,6 +628,7 @@ int check_main(int argc, char **argv)
 		fprintf(stderr, "\r%-60s\r", "");
 
 	rc = run.exit_code ? run.exit_code : CHECK_EXIT_OK;
+	struct check_verdict verdict = { 0 };
 	if (!o.json)
 		print_table_header();
 	for (size_t i = 0; i < run.njobs; i++) {
@@ -636,6 +644,7 @@ int check_main(int argc, char **argv)
 			json_decref(j);
 		} else {
 			print_row(r, o.color, o.all_addresses);
+			check_verdict_add(&verdict, r);
 		}
 		if (strcmp(r->outcome, "ok") != 0 && rc == CHECK_EXIT_OK)
 			rc = CHECK_EXIT_FAIL;
@@ -645,6 +654,8 @@ int check_main(int argc, char **argv)
 				rc = CHECK_EXIT_FAIL;
 		}
 	}
+	check_verdict_print(&verdict, stdout);
+	check_verdict_free(&verdict);
 	fflush(stdout);
 out:
 	if (run.jobs) {
@@ -657,6 +668,7 @@ out:
 		}
 		free(run.jobs);
 	}
+	aia_cache_free(run.aia);   /* after the handshakes that wait on it */
 	if (run.dns)
 		evdns_base_free(run.dns, 0);
 	if (run.base)

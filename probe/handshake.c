@@ -3,7 +3,7 @@
  *
  * Flow: handshake_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
  * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_TICKET) -> (HS_RESUME_CONNECT ->
- * HS_RESUME_HANDSHAKE) -> (HS_OCSP) -> (HS_CRL) -> HS_DONE.
+ * HS_RESUME_HANDSHAKE) -> (HS_AIA) -> (HS_OCSP) -> (HS_CRL) -> HS_DONE.
  * Every socket event lands in on_io(), every deadline in on_deadline(); both
  * call handshake_drive(), which switches on the state. handshake_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
@@ -35,7 +35,7 @@ static void finish(struct hs_conn *c);
 
 static const char *const state_names[] = {
 	"init", "resolve", "connect", "starttls", "handshake", "postread", "ticket",
-	"resume_connect", "resume_handshake", "ocsp", "crl", "done"
+	"resume_connect", "resume_handshake", "aia", "ocsp", "crl", "done"
 };
 
 const char *handshake_state_name(enum hs_state s)
@@ -178,12 +178,9 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	after_ocsp(c);
 }
 
-void handshake_after_handshake(struct hs_conn *c)
+/* After the caIssuers phase: the OCSP responder (--revocation ocsp). */
+static void after_aia(struct hs_conn *c)
 {
-	if (c->req.resume && !c->resume_tried) {
-		handshake_resume_start(c);
-		return;
-	}
 	if ((c->req.revocation & REV_OCSP) && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
 		X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
 		X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
@@ -210,6 +207,46 @@ void handshake_after_handshake(struct hs_conn *c)
 		free(url);
 	}
 	after_ocsp(c);
+}
+
+/* ---- caIssuers phase (aia_fetch.c) ------------------------------------- */
+
+static void on_aia_done(void *arg)
+{
+	struct hs_conn *c = arg;
+	if (c->state == HS_AIA)
+		after_aia(c);
+}
+
+void handshake_after_handshake(struct hs_conn *c)
+{
+	/* The first call comes while the first SSL lives: keep what its
+	 * verification used, for a client that fetches a missing issuer. */
+	if (!c->aia_checked) {
+		c->aia_checked = true;
+		if (c->ssl && aia_fetch_wanted(c->req.tc->profile, &c->f) &&
+		    !(c->aia_param = aia_fetch_param(c->ssl))) {
+			c->f.aia_failed = true;
+			snprintf(c->f.aia_detail, sizeof c->f.aia_detail, "caIssuers: out of memory");
+		}
+	}
+	if (c->req.resume && !c->resume_tried) {
+		handshake_resume_start(c);
+		return;
+	}
+	if (c->aia_param) {
+		X509_VERIFY_PARAM *param = c->aia_param;
+		c->aia_param = NULL;
+		handshake_close_socket(c);
+		handshake_set_state(c, HS_AIA);
+		c->aia = aia_check_start(c->base, c->dns, c->req.aia_cache, c->req.tc, param, &c->f,
+					 c->req.timeout_ms, on_aia_done, c);
+		if (c->aia)
+			return;
+		c->f.aia_failed = true;
+		snprintf(c->f.aia_detail, sizeof c->f.aia_detail, "caIssuers: out of memory");
+	}
+	after_aia(c);
 }
 
 /* ---- phases ----------------------------------------------------------- */
@@ -502,6 +539,7 @@ void handshake_drive(struct hs_conn *c)
 	case HS_RESUME_HANDSHAKE: handshake_step_resume_handshake(c); break;
 	case HS_INIT:
 	case HS_RESOLVE:
+	case HS_AIA:
 	case HS_OCSP:
 	case HS_CRL:
 	case HS_DONE:
@@ -545,6 +583,15 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	case HS_RESUME_HANDSHAKE:
 		handshake_resume_not(c, "second %s timed out after %.0f ms",
 			   c->state == HS_RESUME_CONNECT ? "connect" : "handshake", spent);
+		break;
+	case HS_AIA:
+		/* the facts keep the last verification that completed */
+		aia_check_free(c->aia);
+		c->aia = NULL;
+		c->f.aia_failed = true;
+		snprintf(c->f.aia_detail, sizeof c->f.aia_detail,
+			 "caIssuers not fetched within %.0f ms", spent);
+		after_aia(c);
 		break;
 	case HS_OCSP:
 		c->f.ocsp_responder_ms = spent;
@@ -651,6 +698,8 @@ void handshake_free(struct hs_conn *c)
 	if (c->ocsp)
 		ocsp_query_free(c->ocsp);
 	crl_check_free(c->crl);
+	aia_check_free(c->aia);
+	X509_VERIFY_PARAM_free(c->aia_param);
 	if (c->ai_list)
 		evutil_freeaddrinfo(c->ai_list);
 	if (c->deadline)

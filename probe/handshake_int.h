@@ -7,6 +7,7 @@
 #ifndef TW_HANDSHAKE_INT_H
 #define TW_HANDSHAKE_INT_H
 
+#include "aia_fetch.h"
 #include "handshake.h"
 
 /* What one event may read before it yields (a tiny record costs two reads). */
@@ -32,6 +33,9 @@ struct hs_conn {
 	struct starttls st;
 	struct ocsp_query *ocsp;
 	struct crl_check *crl;
+	bool aia_checked;       /* aia_param decided, once, while the first SSL lives */
+	X509_VERIFY_PARAM *aia_param;  /* owned until HS_AIA: its verification, to redo */
+	struct aia_check *aia;  /* HS_AIA (aia_fetch.h) */
 	SSL_SESSION *session;   /* owned: the first handshake's session, for HS_RESUME_* */
 	bool resume_tried;      /* the resumption phases ran (or were skipped) */
 	char sni[256];
@@ -77,7 +81,7 @@ int handshake_open_socket(struct hs_conn *c);
 int handshake_setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen);
 /* OpenSSL wants the socket readable or writable: arms that, true. */
 bool handshake_wait_for_ssl(struct hs_conn *c, int ssl_err);
-/* After the (first) handshake: resumption, OCSP, CRL, done. */
+/* After the (first) handshake: resumption, caIssuers, OCSP, CRL, done. */
 void handshake_after_handshake(struct hs_conn *c);
 
 /* handshake_resume.c: the resumption phases (DESIGN 4.2). */
