@@ -179,7 +179,7 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 }
 
 /* After the caIssuers phase: the OCSP responder (--revocation ocsp). */
-static void after_aia(struct hs_conn *c)
+void handshake_after_aia(struct hs_conn *c)
 {
 	if ((c->req.revocation & REV_OCSP) && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
 		X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
@@ -209,44 +209,18 @@ static void after_aia(struct hs_conn *c)
 	after_ocsp(c);
 }
 
-/* ---- caIssuers phase (aia_fetch.c) ------------------------------------- */
-
-static void on_aia_done(void *arg)
-{
-	struct hs_conn *c = arg;
-	if (c->state == HS_AIA)
-		after_aia(c);
-}
-
 void handshake_after_handshake(struct hs_conn *c)
 {
-	/* The first call comes while the first SSL lives: keep what its
-	 * verification used, for a client that fetches a missing issuer. */
-	if (!c->aia_checked) {
-		c->aia_checked = true;
-		if (c->ssl && aia_fetch_wanted(c->req.tc->profile, &c->f) &&
-		    !(c->aia_param = aia_fetch_param(c->ssl))) {
-			c->f.aia_failed = true;
-			snprintf(c->f.aia_detail, sizeof c->f.aia_detail, "caIssuers: out of memory");
-		}
-	}
+	/* the first call comes while the first SSL lives (handshake_aia.c) */
+	if (!c->aia_checked)
+		handshake_aia_prepare(c);
 	if (c->req.resume && !c->resume_tried) {
 		handshake_resume_start(c);
 		return;
 	}
-	if (c->aia_param) {
-		X509_VERIFY_PARAM *param = c->aia_param;
-		c->aia_param = NULL;
-		handshake_close_socket(c);
-		handshake_set_state(c, HS_AIA);
-		c->aia = aia_check_start(c->base, c->dns, c->req.aia_cache, c->req.tc, param, &c->f,
-					 c->req.timeout_ms, on_aia_done, c);
-		if (c->aia)
-			return;
-		c->f.aia_failed = true;
-		snprintf(c->f.aia_detail, sizeof c->f.aia_detail, "caIssuers: out of memory");
-	}
-	after_aia(c);
+	if (handshake_aia_start(c))
+		return;
+	handshake_after_aia(c);
 }
 
 /* ---- phases ----------------------------------------------------------- */
@@ -585,13 +559,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 			   c->state == HS_RESUME_CONNECT ? "connect" : "handshake", spent);
 		break;
 	case HS_AIA:
-		/* the facts keep the last verification that completed */
-		aia_check_free(c->aia);
-		c->aia = NULL;
-		c->f.aia_failed = true;
-		snprintf(c->f.aia_detail, sizeof c->f.aia_detail,
-			 "caIssuers not fetched within %.0f ms", spent);
-		after_aia(c);
+		handshake_aia_timeout(c, spent);
+		handshake_after_aia(c);
 		break;
 	case HS_OCSP:
 		c->f.ocsp_responder_ms = spent;
@@ -698,8 +667,7 @@ void handshake_free(struct hs_conn *c)
 	if (c->ocsp)
 		ocsp_query_free(c->ocsp);
 	crl_check_free(c->crl);
-	aia_check_free(c->aia);
-	X509_VERIFY_PARAM_free(c->aia_param);
+	handshake_aia_free(c);
 	if (c->ai_list)
 		evutil_freeaddrinfo(c->ai_list);
 	if (c->deadline)
