@@ -225,3 +225,39 @@ Test(aia, no_verdict_line_when_all_agree)
 	cr_assert(!strstr(r->out, "verdict:"), "want no verdict line%s", D);
 	probe_run_free(r);
 }
+
+/* A caIssuers server that accepts and never answers: the phase ends at its
+ * deadline (--timeout), chain_incomplete with the reason, in bounded time. */
+Test(aia, silent_url_times_out)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, tw_target("localhost", "TW_PORT_SLOW"), "--timeout", "1", "--profile",
+		    CHROME "," JAVA, NULL);
+	json_t *o = line_of(r, CHROME);
+	expect_outcome(r, o, "chain_incomplete");
+	expect_no_finding(r, o, "intermediate_fetched");
+	expect_contains(r, o, "alert", "caIssuers");
+	expect_not_fetched(r, JAVA);
+	expect_exit(r, 1);
+	cr_assert(r->wall_ms < 5000, "took %.0f ms, want about the 1 s deadline%s", r->wall_ms, D);
+	probe_run_free(r);
+}
+
+/* The verification parameters are kept from the first connection: with
+ * --resume (a second connection first), the fetch still verifies the name. */
+Test(aia, fetch_after_resumption)
+{
+	struct probe_run run, *r = &run;
+	probe_check(r, tw_target("localhost", "TW_PORT_DER"), "--resume", "--profile", CHROME, NULL);
+	json_t *o = line_of(r, CHROME);
+	expect_fetched_ok(r, CHROME, "/int.der");
+	expect_bool(r, o, "resumed", true);
+	probe_run_free(r);
+	/* the name is still checked on the completed chain */
+	probe_check(r, tw_target("127.0.0.2", "TW_PORT_DER"), "--connect-to",
+		    tw_loopback("TW_PORT_DER"), "--resume", "--profile", CHROME, NULL);
+	o = line_of(r, CHROME);
+	expect_outcome(r, o, "hostname_mismatch");
+	expect_finding(r, o, "intermediate_fetched");
+	probe_run_free(r);
+}

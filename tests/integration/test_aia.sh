@@ -15,7 +15,8 @@
 #   e404 missing.der (404) | unreach http://127.0.0.1:$UNUSED/int.der |
 #   garbage garbage.bin | noaia: no AIA | cache cache.der (only the cache
 #   test fetches it) | deep int2.der, and int2 names int-deep.der |
-#   loop loopint.der, and loopint names loopint.der: itself
+#   loop loopint.der, and loopint names loopint.der: itself |
+#   slow http://127.0.0.1:$SILENT/int.der (accepts, never answers)
 #
 #   sh tests/integration/test_aia.sh build/tests/test_aia [CRITERION ARGS...]
 set -u
@@ -30,7 +31,7 @@ tw_init
 PKI=$TW_WORK/pki
 WWW=$PKI/www
 mkdir -p "$WWW"
-tw_alloc_ports HTTP UNUSED DER P7C PEM E404 UNREACH GARBAGE NOAIA CACHE DEEP LOOP
+tw_alloc_ports HTTP UNUSED SILENT DER P7C PEM E404 UNREACH GARBAGE NOAIA CACHE DEEP LOOP SLOW
 
 export OPENSSL_CONF=/dev/null
 log=$PKI/mkpki.log
@@ -83,6 +84,7 @@ leaf noaia int
 leaf cache int "$(url "$HTTP" cache.der)"
 leaf deep int2 "$(url "$HTTP" int2.der)"
 leaf loop loopint "$(url "$HTTP" loopint.der)"
+leaf slow int "$(url "$SILENT" int.der)"
 
 ossl x509 -in "$PKI/int.pem" -outform DER -out "$WWW/int.der"
 cp "$WWW/int.der" "$WWW/cache.der"
@@ -93,8 +95,9 @@ ossl x509 -in "$PKI/int2.pem" -outform DER -out "$WWW/int2.der"
 ossl x509 -in "$PKI/loopint.pem" -outform DER -out "$WWW/loopint.der"
 printf 'this is no certificate, just text a misconfigured server returns\n' >"$WWW/garbage.bin"
 
+tw_start_silent silent "$SILENT"
 tw_start http "$HTTP" /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$WWW" "$HTTP"
-for s in der p7c pem e404 unreach garbage noaia cache deep loop; do
+for s in der p7c pem e404 unreach garbage noaia cache deep loop slow; do
 	S=$(echo "$s" | tr a-z A-Z)
 	eval "port=\$$S"
 	# the leaf alone: the server omits its intermediate
