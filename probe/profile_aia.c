@@ -24,15 +24,19 @@
  *   Apple's LibreSSL build is a library like OpenSSL: no.
  *
  *   Not fetching: Firefox, Thunderbird and Tor Browser (NSS/mozilla::pkix
- *   never fetch; Firefox 75+ instead preloads the intermediates disclosed to
- *   the CCADB, which completes chains of public CAs only - not modelled
- *   here, so a Firefox profile reports chain_incomplete where a current
- *   Firefox may pass with a public CA); Java (its PKIX builder fetches only
- *   with com.sun.security.enableAIAcaIssuers=true, default false); the
- *   Android platform verifier (Conscrypt's TrustManagerImpl builds from the
- *   served chain and the store; no release in testssl.sh's list, up to
- *   Android 12, fetches); Go's crypto/x509 on Linux (golang/go#31773);
- *   OpenSSL, and with it curl and Python; the crawlers (nothing published:
+ *   never fetch; mozilla-mobile/fenix#20206 closes a missing intermediate as
+ *   the site's bug. Firefox 75+ instead preloads the intermediates disclosed
+ *   to the CCADB, which completes chains of public CAs only - not modelled
+ *   here, so a Firefox profile says chain_incomplete where a current Firefox
+ *   may pass with a public CA); Java (its PKIX builder fetches only with
+ *   com.sun.security.enableAIAcaIssuers=true, default false); the Android
+ *   platform verifier (Conscrypt builds from the served chain and the store;
+ *   no release in testssl.sh's list, up to Android 12, fetches; Microsoft's
+ *   ADAL wiki "SSL Certificate Validation with ADFS" has an incomplete chain
+ *   failing on Android only); Go's crypto/x509 on Linux (golang/go#31773,
+ *   declined; on Windows Go verifies through CryptoAPI, which fetches, but
+ *   testssl.sh's go profile is a Linux capture); OpenSSL, and with it curl
+ *   (curl/curl#2793, open) and Python; the crawlers (nothing published:
  *   treated as not fetching, the strict verdict).
  */
 #include "profile_aia.h"
