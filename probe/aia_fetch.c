@@ -257,6 +257,15 @@ X509_VERIFY_PARAM *aia_fetch_param(SSL *ssl)
 	return p;
 }
 
+/* A URL we fetch and print: visible ASCII only (it is the server's text). */
+static bool printable(const char *s, int len)
+{
+	for (int i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 /* The http:// caIssuers URLs of x (at most max), heap copies; the count. */
 static int ca_issuers_urls(X509 *x, char **out, int max)
 {
@@ -270,8 +279,8 @@ static int ca_issuers_urls(X509 *x, char **out, int max)
 		const char *s = (const char *)ASN1_STRING_get0_data(u);
 		int len = ASN1_STRING_length(u);
 		/* clients fetch caIssuers over plain http only (RFC 5280 4.2.2.1) */
-		if (len > 7 && strncmp(s, "http://", 7) == 0 && (size_t)len == strlen(s) &&
-		    (out[n] = strdup(s)) != NULL)
+		if (len > 7 && len < 1024 && strncmp(s, "http://", 7) == 0 && printable(s, len) &&
+		    (out[n] = strndup(s, (size_t)len)) != NULL)
 			n++;
 	}
 	AUTHORITY_INFO_ACCESS_free(aia);
