@@ -445,8 +445,8 @@ static char *next_url(struct aia_check *k, int depth)
 		     AIA_MAX_ROUNDS);
 		pick = NULL;
 	} else if (!pick && n) {
-		note(k, "depth %d: issuer still missing, its caIssuers %s was fetched already (a loop)",
-		     depth, urls[0]);
+		/* a loop of URLs, or an answer that is not the issuer */
+		note(k, "depth %d: issuer still missing after fetching its caIssuers %s", depth, urls[0]);
 	} else if (!pick) {
 		note(k, "depth %d: names no http caIssuers URL", depth);
 	}

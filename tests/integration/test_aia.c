@@ -158,6 +158,12 @@ Test(aia, answer_is_no_certificate)
 	expect_failed("TW_PORT_GARBAGE", "/garbage.bin", "not a certificate");
 }
 
+/* The URL serves a CA certificate, but not the leaf's issuer. */
+Test(aia, answer_is_not_the_issuer)
+{
+	expect_failed("TW_PORT_WRONG", "/root2.der", "issuer still missing after fetching");
+}
+
 Test(aia, leaf_names_no_url)
 {
 	expect_failed("TW_PORT_NOAIA", NULL, "names no http caIssuers URL");
@@ -174,7 +180,7 @@ Test(aia, a_url_loop_ends)
 	expect_outcome(r, o, "untrusted_root");
 	expect_int(r, o, "outcome_depth", 1);
 	expect_finding(r, o, "intermediate_fetched");
-	expect_contains(r, o, "alert", "fetched already");
+	expect_contains(r, o, "alert", "issuer still missing after fetching its caIssuers");
 	expect_exit(r, 1);
 	cr_assert_eq(gets_of("/loopint.der") - before, 1, "want one GET /loopint.der%s", D);
 	probe_run_free(r);
