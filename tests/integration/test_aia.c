@@ -164,6 +164,12 @@ Test(aia, answer_is_not_the_issuer)
 	expect_failed("TW_PORT_WRONG", "/root2.der", "issuer still missing after fetching");
 }
 
+/* An answer past AIA_MAX_BYTES (64 KiB) is refused, not parsed. */
+Test(aia, answer_over_the_size_cap)
+{
+	expect_failed("TW_PORT_BIG", "/big.der", "larger than 65536 bytes");
+}
+
 Test(aia, leaf_names_no_url)
 {
 	expect_failed("TW_PORT_NOAIA", NULL, "names no http caIssuers URL");

@@ -17,7 +17,8 @@
 #   test fetches it) | deep int2.der, and int2 names int-deep.der |
 #   loop loopint.der, and loopint names loopint.der: itself |
 #   slow http://127.0.0.1:$SILENT/int.der (accepts, never answers) |
-#   wrong root2.der (a CA certificate, not the issuer)
+#   wrong root2.der (a CA certificate, not the issuer) |
+#   big big.der (int.der padded past the 64 KiB cap)
 #
 #   sh tests/integration/test_aia.sh build/tests/test_aia [CRITERION ARGS...]
 set -u
@@ -32,7 +33,7 @@ tw_init
 PKI=$TW_WORK/pki
 WWW=$PKI/www
 mkdir -p "$WWW"
-tw_alloc_ports HTTP UNUSED SILENT DER P7C PEM E404 UNREACH GARBAGE NOAIA CACHE DEEP LOOP SLOW WRONG
+tw_alloc_ports HTTP UNUSED SILENT DER P7C PEM E404 UNREACH GARBAGE NOAIA CACHE DEEP LOOP SLOW WRONG BIG
 
 export OPENSSL_CONF=/dev/null
 log=$PKI/mkpki.log
@@ -87,6 +88,7 @@ leaf deep int2 "$(url "$HTTP" int2.der)"
 leaf loop loopint "$(url "$HTTP" loopint.der)"
 leaf slow int "$(url "$SILENT" int.der)"
 leaf wrong int "$(url "$HTTP" root2.der)"
+leaf big int "$(url "$HTTP" big.der)"
 
 ossl x509 -in "$PKI/int.pem" -outform DER -out "$WWW/int.der"
 cp "$WWW/int.der" "$WWW/cache.der"
@@ -96,11 +98,12 @@ ossl crl2pkcs7 -nocrl -certfile "$PKI/int.pem" -outform DER -out "$WWW/int.p7c"
 ossl x509 -in "$PKI/int2.pem" -outform DER -out "$WWW/int2.der"
 ossl x509 -in "$PKI/loopint.pem" -outform DER -out "$WWW/loopint.der"
 ossl x509 -in "$PKI/root2.pem" -outform DER -out "$WWW/root2.der"
+{ cat "$WWW/int.der"; head -c 70000 /dev/zero; } >"$WWW/big.der"
 printf 'this is no certificate, just text a misconfigured server returns\n' >"$WWW/garbage.bin"
 
 tw_start_silent silent "$SILENT"
 tw_start http "$HTTP" /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$WWW" "$HTTP"
-for s in der p7c pem e404 unreach garbage noaia cache deep loop slow wrong; do
+for s in der p7c pem e404 unreach garbage noaia cache deep loop slow wrong big; do
 	S=$(echo "$s" | tr a-z A-Z)
 	eval "port=\$$S"
 	# the leaf alone: the server omits its intermediate
