@@ -25,7 +25,6 @@
 #include <openssl/x509v3.h>
 
 #include "http_fetch.h"
-#include "tlsctx.h"
 
 /* ---- the cache -------------------------------------------------------- */
 
@@ -49,8 +48,7 @@ struct aia_cache {
 struct aia_check {
 	struct aia_cache *cache;
 	bool own_cache;
-	const struct tlsctx *tc;
-	X509_VERIFY_PARAM *param;      /* owned */
+	struct aia_verify *v;          /* owned: the handshake's verification */
 	struct hs_facts *f;            /* borrowed */
 	STACK_OF(X509) *untrusted;     /* served chain + fetched (references) */
 	STACK_OF(X509) *fetched;       /* what caIssuers gave (references) */
@@ -242,19 +240,43 @@ bool aia_fetch_wanted(const struct profile *p, const struct hs_facts *f)
 	       f->peer_chain && sk_X509_num(f->peer_chain) > 0 && missing_depth(f) >= 0;
 }
 
-X509_VERIFY_PARAM *aia_fetch_param(SSL *ssl)
+struct aia_verify {
+	X509_VERIFY_PARAM *param;
+	X509_STORE *store;             /* a reference */
+};
+
+void aia_fetch_verify_free(struct aia_verify *v)
 {
-	X509_VERIFY_PARAM *p = X509_VERIFY_PARAM_new();
-	if (!p)
+	if (!v)
+		return;
+	X509_VERIFY_PARAM_free(v->param);
+	X509_STORE_free(v->store);
+	free(v);
+}
+
+struct aia_verify *aia_fetch_verify_of(SSL *ssl)
+{
+	struct aia_verify *v = calloc(1, sizeof *v);
+	X509_STORE *st = NULL;
+	if (!v)
 		return NULL;
-	if (X509_VERIFY_PARAM_set1(p, SSL_get0_param(ssl)) != 1) {
-		X509_VERIFY_PARAM_free(p);
+	/* the store ssl_verify_cert_chain() takes: the SSL's verify store,
+	 * else its context's */
+	SSL_get0_verify_cert_store(ssl, &st);
+	if (!st)
+		st = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
+	v->param = X509_VERIFY_PARAM_new();
+	/* the reference last: a failure before it holds none */
+	if (!st || !v->param || X509_VERIFY_PARAM_set1(v->param, SSL_get0_param(ssl)) != 1 ||
+	    X509_STORE_up_ref(st) != 1) {
+		aia_fetch_verify_free(v);
 		ERR_clear_error();
 		return NULL;
 	}
+	v->store = st;
 	/* what ssl_verify_cert_chain() adds to the SSL's own parameters */
-	X509_VERIFY_PARAM_set_auth_level(p, SSL_get_security_level(ssl));
-	return p;
+	X509_VERIFY_PARAM_set_auth_level(v->param, SSL_get_security_level(ssl));
+	return v;
 }
 
 /* A URL we fetch and print: visible ASCII only (it is the server's text). */
@@ -315,11 +337,11 @@ static int reverify(struct aia_check *k)
 	X509_STORE_CTX *xs = X509_STORE_CTX_new();
 	int rc = -1;
 
-	if (!xs || X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(k->tc->ctx), leaf, k->untrusted) != 1)
+	if (!xs || X509_STORE_CTX_init(xs, k->v->store, leaf, k->untrusted) != 1)
 		goto out;
 	/* the order ssl_verify_cert_chain() uses: defaults, then the SSL's */
 	if (X509_STORE_CTX_set_default(xs, "ssl_server") != 1 ||
-	    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs), k->param) != 1)
+	    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs), k->v->param) != 1)
 		goto out;
 	X509_STORE_CTX_set_verify_cb(xs, record_cb);
 	if (X509_STORE_CTX_set_app_data(xs, k->f) != 1)
@@ -511,17 +533,15 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 }
 
 struct aia_check *aia_check_start(struct event_base *base, struct evdns_base *dns,
-				  struct aia_cache *cache, const struct tlsctx *tc,
-				  X509_VERIFY_PARAM *param, struct hs_facts *f, double timeout_ms,
-				  aia_check_cb cb, void *arg)
+				  struct aia_cache *cache, struct aia_verify *v, struct hs_facts *f,
+				  double timeout_ms, aia_check_cb cb, void *arg)
 {
 	struct aia_check *k = calloc(1, sizeof *k);
 	if (!k) {
-		X509_VERIFY_PARAM_free(param);
+		aia_fetch_verify_free(v);
 		return NULL;
 	}
-	k->param = param;
-	k->tc = tc;
+	k->v = v;
 	k->f = f;
 	k->cb = cb;
 	k->arg = arg;
@@ -560,6 +580,6 @@ void aia_check_free(struct aia_check *k)
 		free(k->tried[i]);
 	sk_X509_pop_free(k->untrusted, X509_free);
 	sk_X509_pop_free(k->fetched, X509_free);
-	X509_VERIFY_PARAM_free(k->param);
+	aia_fetch_verify_free(k->v);
 	free(k);
 }

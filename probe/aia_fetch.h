@@ -55,23 +55,24 @@ void aia_cache_free(struct aia_cache *cache);
  * UNABLE_TO_VERIFY_LEAF_SIGNATURE) after a completed handshake. */
 bool aia_fetch_wanted(const struct profile *p, const struct hs_facts *f);
 
-/* A copy of the verification parameters ssl used (name, purpose, flags,
- * security level), to verify again with after the connection is gone.
- * NULL when out of memory. The caller frees it (X509_VERIFY_PARAM_free)
- * unless aia_check_start() takes it. */
-X509_VERIFY_PARAM *aia_fetch_param(SSL *ssl);
+/* What ssl's verification used - its parameters (name, purpose, flags,
+ * security level) and its trust store - to verify again with after the
+ * connection is gone. NULL when out of memory. Freed with
+ * aia_fetch_verify_free() unless aia_check_start() takes it. */
+struct aia_verify;
+struct aia_verify *aia_fetch_verify_of(SSL *ssl);
+void aia_fetch_verify_free(struct aia_verify *v);
 
 struct aia_check;
 typedef void (*aia_check_cb)(void *arg);
 
-/* Starts completing f's chain (see the top). Takes param (also on
- * failure). cache NULL: a private one, freed with the check. The callback
- * runs once, from the loop, never inside this call. NULL only when out of
- * memory (f untouched). */
+/* Starts completing f's chain (see the top). Takes v (also on failure).
+ * cache NULL: a private one, freed with the check. The callback runs once,
+ * from the loop, never inside this call. NULL only when out of memory (f
+ * untouched). */
 struct aia_check *aia_check_start(struct event_base *base, struct evdns_base *dns,
-				  struct aia_cache *cache, const struct tlsctx *tc,
-				  X509_VERIFY_PARAM *param, struct hs_facts *f, double timeout_ms,
-				  aia_check_cb cb, void *arg);
+				  struct aia_cache *cache, struct aia_verify *v, struct hs_facts *f,
+				  double timeout_ms, aia_check_cb cb, void *arg);
 /* Cancels a check that has not called back (no callback then). */
 void aia_check_free(struct aia_check *k);
 

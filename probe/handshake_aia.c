@@ -15,8 +15,8 @@ void handshake_aia_prepare(struct hs_conn *c)
 	c->aia_checked = true;
 	if (!c->ssl || !aia_fetch_wanted(c->req.tc->profile, &c->f))
 		return;
-	c->aia_param = aia_fetch_param(c->ssl);
-	if (!c->aia_param) {
+	c->aia_verify = aia_fetch_verify_of(c->ssl);
+	if (!c->aia_verify) {
 		c->f.aia_failed = true;
 		snprintf(c->f.aia_detail, sizeof c->f.aia_detail, "caIssuers: out of memory");
 	}
@@ -31,15 +31,15 @@ static void on_aia_done(void *arg)
 
 bool handshake_aia_start(struct hs_conn *c)
 {
-	X509_VERIFY_PARAM *param = c->aia_param;
-	if (!param)
+	struct aia_verify *v = c->aia_verify;
+	if (!v)
 		return false;
-	c->aia_param = NULL;
+	c->aia_verify = NULL;
 	/* the TLS connection is done with: close it before waiting */
 	handshake_close_socket(c);
 	handshake_set_state(c, HS_AIA);
-	c->aia = aia_check_start(c->base, c->dns, c->req.aia_cache, c->req.tc, param, &c->f,
-				 c->req.timeout_ms, on_aia_done, c);
+	c->aia = aia_check_start(c->base, c->dns, c->req.aia_cache, v, &c->f, c->req.timeout_ms,
+				 on_aia_done, c);
 	if (c->aia)
 		return true;
 	c->f.aia_failed = true;
@@ -61,6 +61,6 @@ void handshake_aia_free(struct hs_conn *c)
 {
 	aia_check_free(c->aia);
 	c->aia = NULL;
-	X509_VERIFY_PARAM_free(c->aia_param);
-	c->aia_param = NULL;
+	aia_fetch_verify_free(c->aia_verify);
+	c->aia_verify = NULL;
 }

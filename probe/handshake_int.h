@@ -11,6 +11,7 @@
 #include "handshake.h"
 
 struct aia_check;
+struct aia_verify;
 
 /* What one event may read before it yields (a tiny record costs two reads). */
 enum { HS_TURN_READS = 64, HS_TURN_BYTES = 64 * 1024 };
@@ -35,8 +36,8 @@ struct hs_conn {
 	struct starttls st;
 	struct ocsp_query *ocsp;
 	struct crl_check *crl;
-	bool aia_checked;       /* aia_param decided, once, while the first SSL lives */
-	X509_VERIFY_PARAM *aia_param;  /* owned until HS_AIA: its verification, to redo */
+	bool aia_checked;       /* aia_verify decided, once, while the first SSL lives */
+	struct aia_verify *aia_verify; /* owned until HS_AIA: what its verification used */
 	struct aia_check *aia;  /* HS_AIA (aia_fetch.h) */
 	SSL_SESSION *session;   /* owned: the first handshake's session, for HS_RESUME_* */
 	bool resume_tried;      /* the resumption phases ran (or were skipped) */
