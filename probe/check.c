@@ -711,13 +711,13 @@ int check_profiles_main(int argc, char **argv)
 		const struct profile *p = &all.items[i];
 		const char *note = !p->emulatable ? p->unsupported_reason : p->caveat;
 		if (json) {
-			json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:i,s:s?}", "name", p->name,
+			json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:i,s:s?,s:b}", "name", p->name,
 					      "origin", profile_origin_name(p->origin),
 					      "min_version", profile_version_name(p->min_version),
 					      "max_version", profile_version_name(p->max_version),
 					      "sni", p->send_sni, "current", p->current,
 					      "emulatable", p->emulatable, "seclevel", p->seclevel,
-					      "note", note);
+					      "note", note, "fetches_ca_issuers", p->fetches_ca_issuers);
 			char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 			if (s)
 				puts(s);

@@ -273,3 +273,26 @@ Test(aia, fetch_after_resumption)
 	expect_finding(r, o, "intermediate_fetched");
 	probe_run_free(r);
 }
+
+/* `profiles --json` says which clients fetch caIssuers. */
+Test(aia, profiles_list_says_who_fetches)
+{
+	struct probe_run run, *r = &run;
+	probe_exec(r, "profiles", "--json", NULL);
+	expect_exit(r, 0);
+	static const struct { const char *name; bool fetches; } want[] = {
+		{ "modern", false }, { CHROME, true }, { SAFARI, true }, { JAVA, false },
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char needle[128];
+		snprintf(needle, sizeof needle, "{\"name\":\"%s\",", want[i].name);
+		const char *line = strstr(r->out, needle);
+		cr_assert(line, "no profile line for %s%s", want[i].name, D);
+		const char *end = strchr(line, '\n');
+		const char *flag = strstr(line, want[i].fetches ? "\"fetches_ca_issuers\":true}"
+							 : "\"fetches_ca_issuers\":false}");
+		cr_assert(flag && (!end || flag < end), "%s: want fetches_ca_issuers %s%s", want[i].name,
+			  want[i].fetches ? "true" : "false", D);
+	}
+	probe_run_free(r);
+}
