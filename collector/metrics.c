@@ -31,6 +31,7 @@ const char *const metrics_finding_names[METRICS_NFINDINGS] = {
 	"no_ocsp_staple", "sni_mismatch", "ocsp_responder_unreachable", "ocsp_responder_slow",
 	"client_cert_expiring",
 	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
+	"intermediate_fetched",
 };
 
 /* The columns of statement 1, in order. */

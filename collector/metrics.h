@@ -43,7 +43,7 @@
 #define METRICS_LOOKBACK_HOURS 6 /* a series with no result for this long disappears */
 #define METRICS_COUNT_HOURS 3    /* late results up to this old still count */
 #define METRICS_NOUTCOMES 23
-#define METRICS_NFINDINGS 14
+#define METRICS_NFINDINGS 15
 
 struct metrics;
 

@@ -5,7 +5,9 @@
  * as the daemon.
  */
 #include "check.h"
+#include "aia_fetch.h"
 #include "check_addrs.h"
+#include "check_verdict.h"
 #include "classify.h"
 #include "handshake.h"
 #include "hostport.h"
@@ -73,6 +75,7 @@ struct check_run {
 	const struct check_opts *o;
 	bool progress;
 	int exit_code;
+	struct aia_cache *aia;  /* caIssuers fetched once for every profile */
 };
 
 static void usage(FILE *out)
@@ -81,6 +84,9 @@ static void usage(FILE *out)
 "usage: tlswatch-probe check [options] HOST[:PORT]\n"
 "\n"
 "Handshakes with HOST once per client profile and classifies what is wrong.\n"
+"A profile whose real client fetches a missing intermediate through caIssuers\n"
+"(Chrome, Edge, IE, Safari) does so too; the table ends with a verdict line\n"
+"when the profiles disagree.\n"
 "\n"
 "  --profile NAME[,NAME...]|GROUP  profiles to run (default: modern); groups:\n"
 "                          all, builtin, testssl, testssl-current\n"
@@ -610,6 +616,10 @@ int check_main(int argc, char **argv)
 	run.tmpl.timeout_ms = o.timeout_ms;
 	run.tmpl.mtls_wait_ms = o.mtls_wait_ms;
 	run.tmpl.resume = o.resume;
+	run.aia = aia_cache_new(run.base, run.dns, o.timeout_ms);
+	if (!run.aia)
+		USAGE_ERR("out of memory");
+	run.tmpl.aia_cache = run.aia;
 	if (o.all_addresses && expand_addresses(&run, o.connect_to ? ctaddr : host, nsel) != 0)
 		USAGE_ERR("out of memory");
 	run.progress = !o.json && run.njobs > 1 && isatty(STDERR_FILENO);
@@ -621,6 +631,7 @@ int check_main(int argc, char **argv)
 		fprintf(stderr, "\r%-60s\r", "");
 
 	rc = run.exit_code ? run.exit_code : CHECK_EXIT_OK;
+	struct check_verdict verdict = { 0 };
 	if (!o.json)
 		print_table_header();
 	for (size_t i = 0; i < run.njobs; i++) {
@@ -636,6 +647,7 @@ int check_main(int argc, char **argv)
 			json_decref(j);
 		} else {
 			print_row(r, o.color, o.all_addresses);
+			check_verdict_add(&verdict, r);
 		}
 		if (strcmp(r->outcome, "ok") != 0 && rc == CHECK_EXIT_OK)
 			rc = CHECK_EXIT_FAIL;
@@ -645,6 +657,8 @@ int check_main(int argc, char **argv)
 				rc = CHECK_EXIT_FAIL;
 		}
 	}
+	check_verdict_print(&verdict, stdout);
+	check_verdict_free(&verdict);
 	fflush(stdout);
 out:
 	if (run.jobs) {
@@ -657,6 +671,7 @@ out:
 		}
 		free(run.jobs);
 	}
+	aia_cache_free(run.aia);   /* after the handshakes that wait on it */
 	if (run.dns)
 		evdns_base_free(run.dns, 0);
 	if (run.base)
@@ -696,13 +711,13 @@ int check_profiles_main(int argc, char **argv)
 		const struct profile *p = &all.items[i];
 		const char *note = !p->emulatable ? p->unsupported_reason : p->caveat;
 		if (json) {
-			json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:i,s:s?}", "name", p->name,
+			json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:i,s:s?,s:b}", "name", p->name,
 					      "origin", profile_origin_name(p->origin),
 					      "min_version", profile_version_name(p->min_version),
 					      "max_version", profile_version_name(p->max_version),
 					      "sni", p->send_sni, "current", p->current,
 					      "emulatable", p->emulatable, "seclevel", p->seclevel,
-					      "note", note);
+					      "note", note, "fetches_ca_issuers", p->fetches_ca_issuers);
 			char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 			if (s)
 				puts(s);

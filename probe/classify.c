@@ -33,6 +33,12 @@
  * - handshake_failure before ServerHello is the server finding nothing it
  *   shares with us (cipher, group or signature algorithm): no_shared_cipher.
  *   After a CertificateRequest it is about our certificate.
+ * - A client that fetches a missing issuer through caIssuers (profile_aia.c,
+ *   aia_fetch.c) is judged on the chain it completed: ok when that chain
+ *   verifies, with the finding intermediate_fetched, because the server
+ *   still omits a certificate that every other client needs. When the
+ *   fetch fails the trust outcome stays, and its reason names the URL and
+ *   why.
  */
 #include "classify.h"
 #include "certinfo.h"
@@ -61,6 +67,7 @@ static const char *const finding_names[FIND__COUNT] = {
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
 	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
+	"intermediate_fetched",
 };
 
 const char *classify_outcome_name(enum outcome o)
@@ -468,6 +475,13 @@ verdict:
 			 c->depth, p->name);
 
 findings:
+	/* a fetching client's trust verdict says what its fetch found */
+	if (f->aia_failed && f->aia_detail[0] &&
+	    (c->outcome == OUT_CHAIN_INCOMPLETE || c->outcome == OUT_UNTRUSTED_ROOT)) {
+		size_t n = strlen(c->reason);
+		snprintf(c->reason + n, sizeof c->reason - n, "%s%s", n ? "; " : "", f->aia_detail);
+	}
+	c->findings[FIND_INTERMEDIATE_FETCHED] = f->aia_used > 0;
 	if (leaf) {
 		if (c->chain_not_after_min_depth >= 0) {
 			STACK_OF(X509) *ch = expiry_chain(f);

@@ -3,7 +3,7 @@
  *
  * Flow: handshake_start -> HS_RESOLVE -> HS_CONNECT -> (HS_STARTTLS) ->
  * HS_HANDSHAKE -> (HS_POSTREAD) -> (HS_TICKET) -> (HS_RESUME_CONNECT ->
- * HS_RESUME_HANDSHAKE) -> (HS_OCSP) -> (HS_CRL) -> HS_DONE.
+ * HS_RESUME_HANDSHAKE) -> (HS_AIA) -> (HS_OCSP) -> (HS_CRL) -> HS_DONE.
  * Every socket event lands in on_io(), every deadline in on_deadline(); both
  * call handshake_drive(), which switches on the state. handshake_set_state() is the only
  * writer of c->state and arms the phase deadline. A finished connection is
@@ -35,7 +35,7 @@ static void finish(struct hs_conn *c);
 
 static const char *const state_names[] = {
 	"init", "resolve", "connect", "starttls", "handshake", "postread", "ticket",
-	"resume_connect", "resume_handshake", "ocsp", "crl", "done"
+	"resume_connect", "resume_handshake", "aia", "ocsp", "crl", "done"
 };
 
 const char *handshake_state_name(enum hs_state s)
@@ -178,12 +178,9 @@ static void on_ocsp_reply(const unsigned char *der, size_t len, const char *why,
 	after_ocsp(c);
 }
 
-void handshake_after_handshake(struct hs_conn *c)
+/* After the caIssuers phase: the OCSP responder (--revocation ocsp). */
+void handshake_after_aia(struct hs_conn *c)
 {
-	if (c->req.resume && !c->resume_tried) {
-		handshake_resume_start(c);
-		return;
-	}
 	if ((c->req.revocation & REV_OCSP) && c->f.peer_chain && sk_X509_num(c->f.peer_chain) > 0) {
 		X509 *leaf = sk_X509_value(c->f.peer_chain, 0);
 		X509 *issuer = ocsp_find_issuer(leaf, c->f.verified_chain, c->f.peer_chain);
@@ -210,6 +207,20 @@ void handshake_after_handshake(struct hs_conn *c)
 		free(url);
 	}
 	after_ocsp(c);
+}
+
+void handshake_after_handshake(struct hs_conn *c)
+{
+	/* the first call comes while the first SSL lives (handshake_aia.c) */
+	if (!c->aia_checked)
+		handshake_aia_prepare(c);
+	if (c->req.resume && !c->resume_tried) {
+		handshake_resume_start(c);
+		return;
+	}
+	if (handshake_aia_start(c))
+		return;
+	handshake_after_aia(c);
 }
 
 /* ---- phases ----------------------------------------------------------- */
@@ -502,6 +513,7 @@ void handshake_drive(struct hs_conn *c)
 	case HS_RESUME_HANDSHAKE: handshake_step_resume_handshake(c); break;
 	case HS_INIT:
 	case HS_RESOLVE:
+	case HS_AIA:
 	case HS_OCSP:
 	case HS_CRL:
 	case HS_DONE:
@@ -545,6 +557,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	case HS_RESUME_HANDSHAKE:
 		handshake_resume_not(c, "second %s timed out after %.0f ms",
 			   c->state == HS_RESUME_CONNECT ? "connect" : "handshake", spent);
+		break;
+	case HS_AIA:
+		handshake_aia_timeout(c, spent);
+		handshake_after_aia(c);
 		break;
 	case HS_OCSP:
 		c->f.ocsp_responder_ms = spent;
@@ -651,6 +667,7 @@ void handshake_free(struct hs_conn *c)
 	if (c->ocsp)
 		ocsp_query_free(c->ocsp);
 	crl_check_free(c->crl);
+	handshake_aia_free(c);
 	if (c->ai_list)
 		evutil_freeaddrinfo(c->ai_list);
 	if (c->deadline)

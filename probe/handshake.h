@@ -1,7 +1,8 @@
 /*
  * handshake.h - one probe connection: resolve -> connect -> [STARTTLS] ->
  * TLS handshake -> [post-handshake read] -> [resumption: wait for a ticket,
- * second connection offering the session] -> [OCSP responder query] ->
+ * second connection offering the session] -> [caIssuers: a missing
+ * intermediate fetched, for a client that does] -> [OCSP responder query] ->
  * [CRLs] -> done.
  *
  * Non-blocking on a libevent loop; one struct hs_conn per connection with
@@ -42,6 +43,7 @@ enum hs_state {
 	HS_TICKET,      /* resume, TLS1.3: reading until the server's session ticket arrives */
 	HS_RESUME_CONNECT,   /* resume: TCP connect of the second connection, same address */
 	HS_RESUME_HANDSHAKE, /* resume: TLS handshake offering the first handshake's session */
+	HS_AIA,         /* fetching a missing issuer from caIssuers URLs (aia_fetch.c) */
 	HS_OCSP,        /* querying the OCSP responder named in the leaf's AIA */
 	HS_CRL,         /* fetching and checking the chain's CRLs (crl_check.c) */
 	HS_DONE         /* finished; done_cb pending or called */
@@ -102,12 +104,20 @@ struct hs_facts {
 	/* CRLs (REV_CRL); status CRL_ST_NONE when not checked */
 	struct crl_verdict crl;
 
+	/* caIssuers (aia_fetch.c), for a profile that fetches them: the
+	 * verification above is then the one with the fetched certificates */
+	int aia_used;                   /* fetched certificates in verified_chain */
+	bool aia_failed;                /* a fetch failed, or left the chain incomplete */
+	char aia_detail[256];           /* "fetched URL[, URL]", or what failed and why */
+
 	/* resumption (hs_request.resume) */
 	int resumed;                    /* -1 not tried, 0 full handshake (or none offered), 1 resumed */
 	double resume_ms;               /* the second TLS handshake; -1: none */
 	char resume_detail[160];        /* why not resumed, "" when it was */
 	bool ocsp_responder_unreachable;
 };
+
+struct aia_cache;
 
 struct hs_request {
 	const char *host;               /* name to resolve and to verify */
@@ -122,6 +132,8 @@ struct hs_request {
 	double mtls_wait_ms;            /* how long HS_POSTREAD (and HS_TICKET) waits */
 	bool resume;                    /* a second handshake offering the session (DESIGN 4.2) */
 	const struct tlsctx *tc;
+	struct aia_cache *aia_cache;    /* caIssuers answers shared by the connections of
+					 * one check (aia_fetch.h); NULL: per connection */
 };
 
 struct hs_conn;

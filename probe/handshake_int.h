@@ -1,13 +1,17 @@
 /*
  * handshake_int.h - what handshake.c (the state machine),
- * handshake_resume.c (its resumption phases) and handshake_facts.c (what a
- * connection observes) share; nobody else includes it. The connection
- * owns everything its pointers name (handshake_free() releases it).
+ * handshake_resume.c (its resumption phases), handshake_aia.c (its
+ * caIssuers phase) and handshake_facts.c (what a connection observes)
+ * share; nobody else includes it. The connection owns everything its
+ * pointers name (handshake_free() releases it).
  */
 #ifndef TW_HANDSHAKE_INT_H
 #define TW_HANDSHAKE_INT_H
 
 #include "handshake.h"
+
+struct aia_check;
+struct aia_verify;
 
 /* What one event may read before it yields (a tiny record costs two reads). */
 enum { HS_TURN_READS = 64, HS_TURN_BYTES = 64 * 1024 };
@@ -32,6 +36,9 @@ struct hs_conn {
 	struct starttls st;
 	struct ocsp_query *ocsp;
 	struct crl_check *crl;
+	bool aia_checked;       /* aia_verify decided, once, while the first SSL lives */
+	struct aia_verify *aia_verify; /* owned until HS_AIA: what its verification used */
+	struct aia_check *aia;  /* HS_AIA (aia_fetch.h) */
 	SSL_SESSION *session;   /* owned: the first handshake's session, for HS_RESUME_* */
 	bool resume_tried;      /* the resumption phases ran (or were skipped) */
 	char sni[256];
@@ -77,8 +84,21 @@ int handshake_open_socket(struct hs_conn *c);
 int handshake_setup_ssl(struct hs_conn *c, bool observe, char *err, size_t errlen);
 /* OpenSSL wants the socket readable or writable: arms that, true. */
 bool handshake_wait_for_ssl(struct hs_conn *c, int ssl_err);
-/* After the (first) handshake: resumption, OCSP, CRL, done. */
+/* After the (first) handshake: resumption, caIssuers, OCSP, CRL, done. */
 void handshake_after_handshake(struct hs_conn *c);
+
+/* After the caIssuers phase: OCSP, CRL, done. */
+void handshake_after_aia(struct hs_conn *c);
+
+/* handshake_aia.c: the caIssuers phase (HS_AIA, aia_fetch.h). */
+/* Once, while the first SSL lives: keeps its verification parameters
+ * when the profile fetches caIssuers and an issuer is missing. */
+void handshake_aia_prepare(struct hs_conn *c);
+/* Enters HS_AIA when prepared (true); false: nothing to fetch, go on. */
+bool handshake_aia_start(struct hs_conn *c);
+/* HS_AIA's deadline: the check is dropped, the facts say so. */
+void handshake_aia_timeout(struct hs_conn *c, double spent_ms);
+void handshake_aia_free(struct hs_conn *c);
 
 /* handshake_resume.c: the resumption phases (DESIGN 4.2). */
 /* Starts them once after the first handshake (or says why not). */

@@ -1,7 +1,7 @@
 /*
  * http_fetch.h - one plain-http request on the probe's event loop, for what
  * the checks fetch from the URLs in certificates: CRLs (crl_check.c, GET),
- * OCSP responses (ocsp_check.c, POST) and, next, caIssuers certificates.
+ * OCSP responses (ocsp_check.c, POST) and caIssuers certificates (aia_fetch.c).
  * libevent's evhttp client: no retries, one timeout for connect and
  * response, the body capped by libevent itself (max_body, also when it
  * comes chunked), headers capped at 16 KiB, "Connection: close".

@@ -9,6 +9,7 @@
  * another build may differ.
  */
 #include "profile.h"
+#include "profile_aia.h"
 #include "profile_cn.h"
 #include "strbuf.h"
 
@@ -566,6 +567,7 @@ int profile_from_raw(struct profile_caps *caps, const struct profile_raw *raw,
 	/* Real browsers send status_request; so does every profile. */
 	out->request_ocsp = true;
 	out->reads_cn = profile_cn_read(raw->name);
+	out->fetches_ca_issuers = profile_aia_fetches(raw->name);
 	out->min_rsa_bits = raw->min_rsa_bits;
 	out->min_ecdsa_bits = raw->min_ecdsa_bits;
 	out->requires_sha2 = raw->requires_sha2;

@@ -40,6 +40,9 @@ struct profile {
 	bool request_ocsp;   /* sends status_request */
 	bool reads_cn;       /* matches the CN when a certificate has no
 			      * subjectAltName (profile_cn.c says who does) */
+	bool fetches_ca_issuers; /* completes a chain through the caIssuers URL
+			      * (AIA) of the certificate whose issuer is
+			      * missing (profile_aia.c says who does) */
 
 	/* Certificate policy of the real client, beyond what the security
 	 * level makes OpenSSL enforce (testssl.sh: minRsaBits, minEcdsaBits,

@@ -99,6 +99,7 @@ int result_fill(Tlswatch__Result *r, const struct hs_conn *c, const struct class
 	}
 	SET_D(resume_ms, f->resume_ms);
 	r->resume_detail = dup_or_null(f->resume_detail);
+	r->aia_detail = dup_or_null(f->aia_detail);
 	if (q->revocation & REV_CRL) {
 		r->crl_status = strdup(crl_status_name(f->crl.status));
 		r->crl_detail = dup_or_null(f->crl.detail);
@@ -152,7 +153,7 @@ void result_clear(Tlswatch__Result *r)
 			  &r->cipher_iana, &r->group, &r->alpn, &r->ocsp_status, &r->ocsp_source,
 			  &r->leaf_subject, &r->leaf_issuer, &r->leaf_key, &r->leaf_sig_alg,
 			  &r->fingerprint_sha256, &r->ocsp_error, &r->resume_detail, &r->crl_status,
-			  &r->crl_detail };
+			  &r->crl_detail, &r->aia_detail };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -253,6 +254,7 @@ json_t *result_to_json(const Tlswatch__Result *r)
 	json_object_set_new(o, "resume_detail", jstr(r->resume_detail));
 	json_object_set_new(o, "crl_status", jstr(r->crl_status));
 	json_object_set_new(o, "crl_detail", jstr(r->crl_detail));
+	json_object_set_new(o, "aia_detail", jstr(r->aia_detail));
 	json_object_set_new(o, "ocsp_responder_named",
 			    r->has_ocsp_responder_named ? json_boolean(r->ocsp_responder_named) : json_null());
 	json_object_set_new(o, "sni_match", r->has_sni_match ? json_boolean(r->sni_match) : json_null());

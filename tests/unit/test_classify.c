@@ -848,6 +848,7 @@ static const char *const design_findings[] = {
 	"cipher_fallback", "no_ocsp_staple", "sni_mismatch",
 	"ocsp_responder_unreachable", "ocsp_responder_slow", "client_cert_expiring",
 	"bad_ocsp_staple", "crl_unreachable", "crl_stale", "crl_invalid",
+	"intermediate_fetched",
 };
 
 Test(classify_names, outcome_names_match_design)
