@@ -37,7 +37,7 @@ static const char *const cols[] = {
 	"chain_not_after_min_depth", "chain_len", "leaf_subject", "leaf_sans", "leaf_issuer",
 	"leaf_key", "leaf_sig_alg", "fingerprint_sha256", "client_cert_not_after", "dns_ms",
 	"connect_ms", "handshake_ms", "total_ms", "ocsp_error", "ocsp_responder_named",
-	"crl_status", "crl_detail", "resume_detail",
+	"crl_status", "crl_detail", "resume_detail", "aia_detail",
 };
 #define NCOLS (sizeof cols / sizeof cols[0])
 
@@ -610,6 +610,7 @@ int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char
 	put_str(b, r->crl_status);
 	put_str(b, r->crl_detail);
 	put_str(b, r->resume_detail);
+	put_str(b, r->aia_detail);
 	strbuf_put(b, "\n", 1);
 	return 0;
 }

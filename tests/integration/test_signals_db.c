@@ -134,3 +134,54 @@ Test(signals_db, m5_counts_only_certificates_that_name_a_responder)
 	event_base_free(b);
 	free(ci);
 }
+
+/* sql/015_aia_detail.sql: a client that fetched the missing intermediate
+ * (finding intermediate_fetched) and one whose fetch failed keep the probe's
+ * aia_detail verbatim; a result without one stores NULL. */
+Test(signals_db, aia_detail_is_stored_as_sent)
+{
+	char *ci = new_migrated_db("tw_sig_aia");
+	struct event_base *b = event_base_new();
+	struct db_opts o = { 0 };
+	struct db_pool *p = pool_up(b, ci, &o);
+	int64_t base = base_ms_now();
+
+	Tlswatch__Result *v[3] = {
+		completed(1, base, 0, false, "none", NULL),
+		completed(2, base, 0, false, "none", NULL),
+		completed(3, base, 0, false, "none", NULL),
+	};
+	v[0]->aia_detail = strdup("fetched http://127.0.0.1:8080/int.der (DER, 1 certificate)");
+	for (size_t i = 0; i < v[0]->n_findings; i++)
+		free(v[0]->findings[i]);
+	free(v[0]->findings);
+	v[0]->findings = calloc(1, sizeof *v[0]->findings);
+	cr_assert_not_null(v[0]->findings);
+	v[0]->findings[0] = strdup("intermediate_fetched");
+	v[0]->n_findings = 1;
+	free(v[1]->outcome);
+	v[1]->outcome = strdup("chain_incomplete");
+	v[1]->aia_detail = strdup("http://127.0.0.1:8080/int.der: HTTP 404");
+
+	struct cbrec rec = ingest_sync(b, p, "probe-a", "eu-west", v, 3);
+	cr_assert(rec.ok, "%s", rec.err);
+	cr_assert_eq(rec.inserted, 3);
+
+	PGconn *c = pg(ci);
+	char *d = q_str(c, "SELECT aia_detail FROM results WHERE seq = 1 "
+			   "AND 'intermediate_fetched' = ANY (findings)");
+	cr_assert_str_eq(d, "fetched http://127.0.0.1:8080/int.der (DER, 1 certificate)");
+	free(d);
+	d = q_str(c, "SELECT outcome || ' ' || aia_detail FROM results WHERE seq = 2");
+	cr_assert_str_eq(d, "chain_incomplete http://127.0.0.1:8080/int.der: HTTP 404");
+	free(d);
+	cr_assert_null(q_str(c, "SELECT aia_detail FROM results WHERE seq = 3"));
+	expect_rollups_exact(c);
+
+	PQfinish(c);
+	for (int i = 0; i < 3; i++)
+		tlswatch__result__free_unpacked(v[i], NULL);
+	db_pool_free(p);
+	event_base_free(b);
+	free(ci);
+}

@@ -1,0 +1,11 @@
+-- 015_aia_detail.sql - caIssuers fetching per client (issue 10).
+--
+-- A profile that emulates a client which fetches a missing intermediate
+-- through the leaf's caIssuers URL (Chrome, Edge, IE, Safari: see
+-- probe/profile_aia.c) reports aia_detail: the URL it fetched and what it
+-- got, with the finding intermediate_fetched when the chain then verified,
+-- or why the fetch did not complete the chain (the outcome stays
+-- chain_incomplete). Stored per result like crl_detail, so an SRE can see
+-- from the database, the API and reports that a server omits its
+-- intermediate even where the browsers it serves do not fail.
+ALTER TABLE results ADD COLUMN aia_detail text;
