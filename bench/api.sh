@@ -22,7 +22,11 @@
 # Knobs (environment): BENCH_API_N1 (1000000), BENCH_API_N2 (10000000),
 # BENCH_API_SERIES (2000), BENCH_API_INTERVAL_S (30), BENCH_API_REQS (200),
 # BENCH_API_WINDOWS ("1h 4h 24h"), BENCH_API_GRID (the grid's path,
-# /api/v1/grid?window=1h), TW_BUILD (build dir).
+# /api/v1/grid?window=1h), TW_BUILD (build dir), BENCH_API_BASE (a second
+# build dir, e.g. of the base commit: its collector and bench_api measured
+# on the same rows right after this build's, for before/after in one run).
+# Each window also prints the rollup rows its statement reads (bench_api
+# rows) at both sizes: a p95 ratio is only about raw rows when those match.
 # With the defaults the 1M case holds 4.2 hours of history and the 10M case
 # 41.7 hours: the 1h and 4h windows are full in both (only the raw rows
 # differ), the 24h window reads 4.2 vs 24 hours of rollups (it measures the
@@ -62,7 +66,9 @@ ratio() { if [ -z "$1" ] || [ -z "$2" ] || [ "$1" = NA ] || [ "$2" = NA ]; then 
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 secs() { case $1 in *h) echo $(( ${1%h} * 3600 ));; *d) echo $(( ${1%d} * 86400 ));; *m) echo $(( ${1%m} * 60 ));; *) echo "$1";; esac; }
 
-for f in "$COLL" "$BENCH"; do
+BASE=${BENCH_API_BASE:-}
+case $BASE in ""|/*) ;; *) BASE=$top/$BASE ;; esac
+for f in "$COLL" "$BENCH" ${BASE:+"$BASE/tlswatch-collector" "$BASE/bench/bench_api"}; do
 	[ -x "$f" ] || { say "api: $f missing (build it first)" >&2; exit 2; }
 done
 
@@ -175,7 +181,7 @@ EOF
 }
 
 start_collector() {
-	"$COLL" run -c "$W/collector.yaml" </dev/null >"$W/logs/collector.log" 2>&1 &
+	"${MCOLL:-$COLL}" run -c "$W/collector.yaml" </dev/null >"$W/logs/collector.log" 2>&1 &
 	CPID=$!
 	TW_PIDS="$TW_PIDS $CPID"
 	i=0 code=000
@@ -204,12 +210,12 @@ measure() {
 		idx=$((idx + 1))
 		if [ "$win" = grid ]; then path=$GRID; else path="/api/v1/slis?window=$win&group_by=target"; fi
 		if [ "$HAVE_API" = 200 ]; then
-			out=$("$BENCH" http 127.0.0.1 "$HTTPP" "$REQS" "$path" 2>"$W/logs/bench_api.err")
+			out=$("${MBENCH:-$BENCH}" http 127.0.0.1 "$HTTPP" "$REQS" "$path" 2>"$W/logs/bench_api.err")
 			rc=$?
 			what="GET $path"
 		elif [ "$win" != grid ]; then
 			# no SLI endpoint in this build: the statement it runs
-			out=$("$BENCH" sql "$CONNINFO" "$REQS" "$(secs "$win")" target 2>"$W/logs/bench_api.err")
+			out=$("${MBENCH:-$BENCH}" sql "$CONNINFO" "$REQS" "$(secs "$win")" target 2>"$W/logs/bench_api.err")
 			rc=$?
 			what="SQL of GET /api/v1/slis?window=$win&group_by=target (no endpoint in this build)"
 		else
@@ -221,9 +227,14 @@ measure() {
 		eval "WHAT_$idx=\"\$what\""
 		# the store side alone, for the same window (the SLI reads only)
 		[ "$win" = grid ] && continue
-		out=$("$BENCH" sql "$CONNINFO" "$REQS" "$(secs "$win")" target 2>>"$W/logs/bench_api.err")
+		out=$("${MBENCH:-$BENCH}" sql "$CONNINFO" "$REQS" "$(secs "$win")" target 2>>"$W/logs/bench_api.err")
 		say "     statement alone (bench_api sql, window $win, group target): $out"
 		eval "SQL95_${tag}_$idx=$(kv "$out" p95_ms)"
+		# what the statement reads: the rollup rows of the window (the
+		# subject's bench_api; a baseline reads the same rows)
+		out=$("$BENCH" rows "$CONNINFO" "$(secs "$win")" 2>>"$W/logs/bench_api.err")
+		say "     rollup rows the statement reads (bench_api rows): $out"
+		eval "ROWS_${tag}_$idx=$(kv "$out" rows)"
 	done
 	stop_collector
 }
@@ -243,6 +254,11 @@ for tag in 1 2; do
 	[ "$CHECK" = t ] || fail "rollup attempts differ from the raw rows"
 	eval "ROWS_$tag=$ROWS SPAN_$tag=$SPAN"
 	measure "$tag"
+	if [ -n "$BASE" ]; then
+		# the baseline build on the same rows, right after (BENCH_API_BASE)
+		say "   baseline $BASE on the same rows:"
+		MCOLL=$BASE/tlswatch-collector MBENCH=$BASE/bench/bench_api measure "b$tag"
+	fi
 done
 
 say "---------------- api summary ----------------"
@@ -251,9 +267,18 @@ say "  shorter history reads more rollup rows in the longer one (its length, not
 idx=0
 for win in $WINDOWS grid; do
 	idx=$((idx + 1))
-	eval "what=\${WHAT_$idx:-?} a=\${P95_1_$idx:-NA} b=\${P95_2_$idx:-NA} a5=\${P50_1_$idx:-NA} b5=\${P50_2_$idx:-NA} s1=\${SQL95_1_$idx:-NA} s2=\${SQL95_2_$idx:-NA}"
+	eval "what=\${WHAT_$idx:-?} a=\${P95_1_$idx:-NA} b=\${P95_2_$idx:-NA} a5=\${P50_1_$idx:-NA} b5=\${P50_2_$idx:-NA} s1=\${SQL95_1_$idx:-NA} s2=\${SQL95_2_$idx:-NA} r1=\${ROWS_1_$idx:-NA} r2=\${ROWS_2_$idx:-NA}"
 	say "  $what"
 	say "    ${ROWS_1:-NA} raw rows: p50 $a5 ms p95 $a ms | ${ROWS_2:-NA} raw rows: p50 $b5 ms p95 $b ms | p95 ratio $(ratio "$b" "$a") (goal <= 1.5); statement alone p95 $s1 / $s2 ms, ratio $(ratio "$s2" "$s1")"
+	if [ -n "$BASE" ]; then
+		eval "c=\${P95_b1_$idx:-NA} d=\${P95_b2_$idx:-NA} t1=\${SQL95_b1_$idx:-NA} t2=\${SQL95_b2_$idx:-NA}"
+		say "    baseline ($BASE), same rows, run right after: p95 $c ms | $d ms | ratio $(ratio "$d" "$c"); statement alone p95 $t1 / $t2 ms; this build / baseline p95: $(ratio "$a" "$c") / $(ratio "$b" "$d")"
+	fi
+	[ "$win" = grid ] && continue
+	# a window longer than the shorter history is not full there: its ratio
+	# then compares the window's length too (rollup rows read), not only raw rows
+	full=$(awk "BEGIN { print (${SPAN_1:-0} * 3600 >= $(secs "$win")) ? \"full in both\" : \"NOT full at ${ROWS_1:-NA} raw rows (${SPAN_1:-NA}h of history)\" }")
+	say "    rollup rows read: $r1 / $r2 (ratio $(ratio "$r2" "$r1")); window $full; statement p95 per 1000 rollup rows read: $(ratio "$s1" "$(calc "$r1 / 1000" 3)") / $(ratio "$s2" "$(calc "$r2 / 1000" 3)") ms"
 done
 say "api status: $([ $status -eq 0 ] && echo ok || echo FAILED)"
 exit $status

@@ -10,7 +10,12 @@
  *       N runs of the statement GET /api/v1/slis runs (sli_query_sql: the
  *       same SQL and parameters), window WINDOW_S seconds ending now, GROUP
  *       one of none, target, service, region, profile. This measures the
- *       store side alone (no HTTP, no JSON).
+ *       store side alone (no HTTP, no JSON), in a session set up as the
+ *       API's connections are (collector/store.c: UTC, work_mem 64MB, no JIT).
+ *   bench_api rows CONNINFO WINDOW_S
+ *       How many rollup rows that statement reads for a window of WINDOW_S
+ *       seconds ending now (sli_rows_sql, with the window condition when
+ *       the source is not exact): prints rows=N. What a p95 ratio compares.
  *
  * Prints one line of key=value: n, ok, p50_ms, p95_ms, max_ms, bytes (http:
  * of the last answer; sql: rows). Exit 0 when every request succeeded (HTTP
@@ -170,6 +175,14 @@ static int run_sql(int argc, char **argv)
 	int rc = 1;
 	if (!lat)
 		goto out;
+	/* as collector/store.c SETUP_SQL: the statement as the API runs it */
+	PGresult *setup = PQexec(c, "SET TimeZone = 'UTC'; SET work_mem = '64MB'; SET jit = off");
+	if (PQresultStatus(setup) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "bench_api: session setup: %s", PQresultErrorMessage(setup));
+		PQclear(setup);
+		goto out;
+	}
+	PQclear(setup);
 	const char *ex = getenv("BENCH_API_EXPLAIN");
 	if (ex && strcmp(ex, "1") == 0) {
 		struct sli_window w;
@@ -224,6 +237,48 @@ out:
 	return rc;
 }
 
+static int run_rows(int argc, char **argv)
+{
+	if (argc < 4)
+		return 2;
+	long win_s = strtol(argv[3], NULL, 10);
+	if (win_s < 1)
+		return 2;
+	PGconn *c = PQconnectdb(argv[2]);
+	struct strbuf b = { 0 };
+	PGresult *r = NULL;
+	int rc = 1;
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "bench_api: %s", PQerrorMessage(c));
+		goto out;
+	}
+	struct sli_window w;
+	sli_window(twtime_wall_ms(), win_s * 1000LL, 0, &w);
+	strbuf_puts(&b, "SELECT count(*) FROM ");
+	sli_rows_sql(&b, &w, 1);
+	strbuf_puts(&b, " r WHERE ");
+	if (sli_rows_exact(&w))
+		strbuf_puts(&b, "true");
+	else
+		sli_window_cond(&b, &w);
+	if (b.oom) {
+		fprintf(stderr, "bench_api: out of memory\n");
+		goto out;
+	}
+	r = PQexec(c, b.p);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "bench_api: %s", PQresultErrorMessage(r));
+		goto out;
+	}
+	printf("rows=%s\n", PQgetvalue(r, 0, 0));
+	rc = 0;
+out:
+	PQclear(r);
+	free(b.p);
+	PQfinish(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -231,8 +286,11 @@ int main(int argc, char **argv)
 		rc = run_http(argc, argv);
 	else if (argc >= 2 && strcmp(argv[1], "sql") == 0)
 		rc = run_sql(argc, argv);
+	else if (argc >= 2 && strcmp(argv[1], "rows") == 0)
+		rc = run_rows(argc, argv);
 	if (rc == 2)
 		fprintf(stderr, "usage: bench_api http HOST PORT N PATH [TOKEN]\n"
-				"       bench_api sql CONNINFO N WINDOW_S none|target|service|region|profile\n");
+				"       bench_api sql CONNINFO N WINDOW_S none|target|service|region|profile\n"
+				"       bench_api rows CONNINFO WINDOW_S\n");
 	return rc;
 }

@@ -33,9 +33,12 @@ steady=$(printf '%s\n' "$out" | sed -n 's/^eval_with_budget:.*steady_eval_ms_avg
 rules=$(printf '%s\n' "$out" | sed -n 's/^eval_rules_only:.*steady_eval_ms_avg=\([0-9.]*\).*/\1/p')
 steady1d=$(printf '%s\n' "$out" | sed -n 's/^eval_with_budget_1d:.*steady_eval_ms_avg=\([0-9.]*\).*/\1/p')
 rules1d=$(printf '%s\n' "$out" | sed -n 's/^eval_rules_only_1d:.*steady_eval_ms_avg=\([0-9.]*\).*/\1/p')
+# share of the interval, in percent (issue 11: under 10% for 10,000 SLOs)
+share() { case "$1" in ""|NA) echo NA;; *) awk "BEGIN { printf \"%.1f%%\", $1 / ($INTERVAL * 10) }";; esac; }
 echo "---------------- eval summary ----------------"
 echo "  evaluation of $SERIES SLOs (default rules + ${DAYS}d error budget): ${steady:-NA} ms; rules only (no ${DAYS}d budget): ${rules:-NA} ms"
 echo "  with rollup_1d built (sql/013): ${steady1d:-NA} ms; rules only: ${rules1d:-NA} ms"
 echo "  must fit in the evaluation interval: ${INTERVAL} s (alerting.evaluation_interval)"
+echo "  share of the interval, steady state with rollup_1d (the leader's state once its aggregator ran): $(share "${steady1d:-NA}") (goal < 10%); before rollup_1d has caught up: $(share "${steady:-NA}")"
 echo "eval status: $([ $rc -eq 0 ] && echo ok || echo FAILED)"
 exit $rc

@@ -114,40 +114,42 @@ many:
 
 /* One query for every window of every SLO: the rows some window needs
  * (sli_rows_sql) summed per series with one FILTER per window and counter
- * (sli_window_cond) - the same window definition as sli_query. */
+ * (sli_window_cond) - the same window definition as sli_query.
+ * Each window's condition is computed once per row, as a boolean column w<i>
+ * of a subquery that OFFSET 0 keeps from being merged into the aggregate
+ * (merged, every FILTER evaluated its window's condition again: two to
+ * 2 + thresholds times per row and window, over millions of rows at
+ * 10,000 SLOs; bench/eval.sh). */
 static void build_query(struct strbuf *b, PGconn *c, const struct plan *p,
 			const struct sli_window *w)
 {
 	strbuf_printf(b, "SELECT s.*%s FROM (SELECT target, port, sni, region, profile, "
 			  "max(service)", p->labels ? ", t.labels::text" : "");
 	for (size_t i = 0; i < p->nwin; i++) {
-		struct strbuf cond = { 0 };
-		sli_window_cond(&cond, &w[i]);
-		if (cond.oom) {
-			b->oom = true;
-			free(cond.p);
-			return;
-		}
 		if (p->avail)
-			strbuf_printf(b, ", coalesce(sum(attempts) FILTER (WHERE %s), 0), "
-					  "coalesce(sum(failures) FILTER (WHERE %s), 0)",
-				       cond.p, cond.p);
+			strbuf_printf(b, ", coalesce(sum(attempts) FILTER (WHERE w%zu), 0), "
+					  "coalesce(sum(failures) FILTER (WHERE w%zu), 0)", i, i);
 		if (p->lat) {
-			strbuf_printf(b, ", coalesce(sum(handshake_ms_count) FILTER (WHERE %s), 0)",
-				       cond.p);
+			strbuf_printf(b, ", coalesce(sum(handshake_ms_count) FILTER (WHERE w%zu), 0)", i);
 			for (size_t t = 0; t < p->nthr; t++) {
 				strbuf_printf(b, ", coalesce(sum(");
 				for (int k = 1; k <= p->thr[t]; k++)
 					strbuf_printf(b, "%scoalesce(handshake_ms_hist[%d], 0)",
 						       k > 1 ? " + " : "", k);
-				strbuf_printf(b, ") FILTER (WHERE %s), 0)", cond.p);
+				strbuf_printf(b, ") FILTER (WHERE w%zu), 0)", i);
 			}
 		}
-		free(cond.p);
+	}
+	strbuf_printf(b, " FROM (SELECT target, port, sni, region, profile, service, attempts, "
+			  "failures, handshake_ms_count, handshake_ms_hist");
+	for (size_t i = 0; i < p->nwin; i++) {
+		strbuf_printf(b, ", ");
+		sli_window_cond(b, &w[i]);
+		strbuf_printf(b, " AS w%zu", i);
 	}
 	strbuf_printf(b, " FROM ");
 	sli_rows_sql(b, w, p->nwin);
-	strbuf_printf(b, " r GROUP BY 1, 2, 3, 4, 5) s");
+	strbuf_printf(b, " r OFFSET 0) r GROUP BY 1, 2, 3, 4, 5) s");
 	if (p->labels)
 		strbuf_printf(b, " LEFT JOIN targets t ON t.target = s.target AND t.port = s.port "
 				  "AND t.sni = s.sni");

@@ -62,6 +62,10 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w);
  * has a whole UTC day, with a column d1 after g and a third part
  * "UNION ALL SELECT '1d', true, * FROM rollup_1d WHERE ...". */
 void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw);
+/* True when sli_rows_sql over w alone yields exactly w's rows (w has no
+ * whole UTC day, so no row of rollup_1h needs the d1 test): a statement
+ * over that source alone may leave sli_window_cond out. */
+bool sli_rows_exact(const struct sli_window *w);
 
 /* How sli_query groups. */
 enum sli_group {

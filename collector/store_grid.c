@@ -293,7 +293,10 @@ char *store_grid_sql(int64_t from_ms, int64_t to_ms)
 	strbuf_puts(&b, GRID_HEAD);
 	sli_rows_sql(&b, &w, 1);
 	strbuf_puts(&b, GRID_MID);
-	sli_window_cond(&b, &w);
+	if (sli_rows_exact(&w))
+		strbuf_puts(&b, "true");      /* the rows are the window's: no test per row */
+	else
+		sli_window_cond(&b, &w);
 	strbuf_puts(&b, GRID_TAIL);
 	return strbuf_take(&b); /* NULL when out of memory */
 }

@@ -348,6 +348,71 @@ Test(rules_other, fingerprint_drift_shorter_vs_longer)
 	PQfinish(c);
 }
 
+/* The certificate rules take the latest result per key (target, port, sni
+ * with NULL and '' alike, region, profile) and only then group keys by
+ * subject, where a NULL SNI and an SNI equal to the host are one subject
+ * (collector/rules_other.c). These cases pin that down: newest wins within
+ * a key and across the spellings of one subject. */
+Test(rules_other, latest_result_per_key_and_sni_spellings)
+{
+	PGconn *c = new_db("ro_latest_key");
+	struct slo_config cfg = cfg_default();
+	/* one key (sni NULL, then ''): an expiring certificate 10 minutes ago,
+	 * a fine one 2 minutes ago - no alert */
+	struct res a1 = { .target = "k.example", .at = -10 * MIN, .fp = "k1", .leaf_na = 2 * HOUR,
+			  .chain_na = NONE };
+	struct res a2 = { .target = "k.example", .sni = "", .at = -2 * MIN, .fp = "k2",
+			  .leaf_na = 300 * DAY, .chain_na = NONE };
+	add_result(c, &a1);
+	add_result(c, &a2);
+	/* the other way round under sni = host: the newest expires in 20 hours */
+	struct res b1 = { .target = "n.example", .sni = "n.example", .at = -20 * MIN, .fp = "n1",
+			  .leaf_na = 300 * DAY, .chain_na = NONE };
+	struct res b2 = { .target = "n.example", .sni = "n.example", .at = -3 * MIN, .fp = "n2",
+			  .leaf_na = 20 * HOUR, .chain_na = NONE };
+	add_result(c, &b1);
+	add_result(c, &b2);
+	/* a result without a leaf date but with a chain date still counts */
+	struct res d1 = { .target = "ch.example", .at = -4 * MIN, .fp = "c1", .leaf_na = NONE,
+			  .chain_na = 3 * DAY, .chain_depth = 1 };
+	add_result(c, &d1);
+	/* drift under one subject spelt two ways: eu-west without SNI serves A,
+	 * us-east with sni = host serves B since 40 minutes ago */
+	fp_series(c, "m.example", "eu-west", "modern", -100 * MIN, 0, 1e9, FPA, FPA);
+	for (double t = -100 * MIN + MIN; t <= 0; t += MIN) {
+		struct res r = { .region = "us-east", .target = "m.example", .sni = "m.example",
+				 .at = t - 7, .fp = t - 7 >= -40 * MIN ? FPB : FPA,
+				 .leaf_na = 300 * DAY, .chain_na = NONE };
+		add_result(c, &r);
+	}
+	/* and in one region, the newest of the two spellings is what is served:
+	 * eu-west of q.example switched spelling and certificate 30 minutes ago,
+	 * us-east serves the new one: they agree, no drift */
+	fp_series(c, "q.example", "eu-west", "modern", -100 * MIN, -30 * MIN, 1e9, FPA, FPA);
+	for (double t = -30 * MIN + MIN; t <= 0; t += MIN) {
+		struct res r = { .region = "eu-west", .target = "q.example", .sni = "q.example",
+				 .at = t - 7, .fp = FPB, .leaf_na = 300 * DAY, .chain_na = NONE };
+		add_result(c, &r);
+	}
+	fp_series(c, "q.example", "us-east", "modern", -100 * MIN, 0, -31 * MIN, FPA, FPB);
+
+	eval_at(c, 0, &cfg);
+	expect_alerts(c, true,
+		      "cert_expiry_24h cert_expiry_24h:n.example:443:all page firing\n"
+		      "cert_expiry_30d cert_expiry_30d:ch.example:443:all ticket firing\n"
+		      "cert_expiry_30d cert_expiry_30d:n.example:443:all ticket firing\n"
+		      "cert_expiry_7d cert_expiry_7d:ch.example:443:all ticket firing\n"
+		      "cert_expiry_7d cert_expiry_7d:n.example:443:all ticket firing\n"
+		      "cert_fingerprint_drift cert_fingerprint_drift:m.example:443:all ticket firing");
+	expect_field(c, "cert_expiry_24h:n.example:443:all", "details->>'fingerprint'", "n2");
+	expect_field(c, "cert_expiry_30d:ch.example:443:all",
+		     "(details->>'certificate') || ' ' || (details->>'depth')", "chain 1");
+	expect_field(c, "cert_fingerprint_drift:m.example:443:all",
+		     "(details->'regions'->>'us-east') || ' ' || (details->>'diverging_since')",
+		     FPB " 2026-11-24T11:20:53Z");
+	PQfinish(c);
+}
+
 /* ------------------------------------------------------------ TLS drift */
 
 static void tls_series(PGconn *c, const char *target, const char *region, double from, double to,
