@@ -23,6 +23,7 @@
 #include "handshake.h"
 #include "tlsctx.h"
 #include "profile.h"
+#include "tlsctx_keys.h"
 
 struct bench {
 	struct event_base *base;
@@ -114,6 +115,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* as tlswatch-probe's main() does (TLSWATCH_PROVIDER_KEYS=1: without) */
+	bool builtin_keys = tlsctx_keys_init();
 	struct profile_list all = { 0 };
 	if (profile_add_builtins(&all) != 0) {
 		fprintf(stderr, "bench_handshake: profile_add_builtins failed\n");
@@ -154,10 +157,10 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("profile=%s n=%ld k=%ld ok=%ld failures=%ld finished=%ld cpu_s=%.3f wall_s=%.3f "
-	       "hs_per_cpu_s=%.1f hs_per_wall_s=%.1f maxrss_kb=%ld\n",
+	       "hs_per_cpu_s=%.1f hs_per_wall_s=%.1f maxrss_kb=%ld builtin_keys=%d\n",
 	       pname, b.n, b.k, b.ok, b.failed, b.finished, cpu, wall,
 	       cpu > 0 ? (double)b.ok / cpu : 0.0, wall > 0 ? (double)b.ok / wall : 0.0,
-	       ru.ru_maxrss);
+	       ru.ru_maxrss, builtin_keys ? 1 : 0);
 	if (b.failed) {
 		fprintf(stderr, "bench_handshake: k=%ld failures=%ld by phase: dns=%ld connect=%ld "
 			"starttls=%ld handshake=%ld postread=%ld none=%ld timed_out=%ld verify=%ld\n",
