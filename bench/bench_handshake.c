@@ -1,7 +1,7 @@
 /*
  * bench_handshake - full-handshake throughput of the probe engine.
  *
- *   bench_handshake HOST PORT CA_FILE N K [PROFILE]
+ *   bench_handshake HOST PORT CA_FILE N K [PROFILE [RATE]]
  *
  * Runs N handshakes against HOST:PORT with the given profile (default
  * "modern"), verification on (CA_FILE is the only trust anchor), keeping K
@@ -11,6 +11,12 @@
  * ru_maxrss belongs to that run. Figures are printed, not asserted; the exit
  * status is 0 when the run completed (even with failures), 2 on a setup
  * error.
+ *
+ * RATE (handshakes started per second, 0: as fast as K allows) paces the
+ * starts as the daemon's schedule does (bench/probe_scale.sh: 333/s), so
+ * the daemon's CPU per handshake can be compared with the engine's under
+ * the same load: a paced engine runs about one handshake at a time and
+ * pays a wakeup per event, which a saturated one (K=200) spreads over many.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +29,16 @@
 #include "handshake.h"
 #include "tlsctx.h"
 #include "profile.h"
+#include "tlsctx_keys.h"
 
 struct bench {
 	struct event_base *base;
 	struct evdns_base *dns;
 	struct hs_request req;
 	long n, k;
+	double rate;            /* starts per second, 0: unpaced */
+	double t0;              /* CLOCK_MONOTONIC seconds at the first start */
+	struct event *pace;
 	long started, running, finished, ok, failed;
 	long fail_by_phase[PH_POSTREAD + 1];
 	long timed_out, verify_err;
@@ -66,9 +76,27 @@ static void done(struct hs_conn *c, void *arg)
 		event_base_loopexit(b->base, NULL);
 }
 
+static double now_s(clockid_t id);
+
+/* Paced: every start whose time (t0 + i / rate) has come, then wait for
+ * the next one. */
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench *b = arg;
+	(void)fd; (void)what;
+	start_more(b);
+}
+
 static void start_more(struct bench *b)
 {
-	while (b->started < b->n && b->running < b->k) {
+	long due = b->n;
+	if (b->rate > 0) {
+		double el = now_s(CLOCK_MONOTONIC) - b->t0;
+		due = (long)(el * b->rate) + 1;
+		if (due > b->n)
+			due = b->n;
+	}
+	while (b->started < due && b->running < b->k) {
 		b->started++;
 		b->running++;
 		if (!handshake_start(b->base, b->dns, &b->req, done, b)) {
@@ -77,6 +105,11 @@ static void start_more(struct bench *b)
 			b->finished++;
 			b->failed++;
 		}
+	}
+	if (b->rate > 0 && b->started < b->n && !evtimer_pending(b->pace, NULL)) {
+		double next = b->t0 + (double)b->started / b->rate - now_s(CLOCK_MONOTONIC);
+		struct timeval tv = { 0, next > 0 ? (suseconds_t)(next * 1e6) : 0 };
+		evtimer_add(b->pace, &tv);
 	}
 }
 
@@ -109,11 +142,14 @@ int main(int argc, char **argv)
 	b.n = strtol(argv[4], NULL, 10);
 	b.k = strtol(argv[5], NULL, 10);
 	const char *pname = argc > 6 ? argv[6] : "modern";
-	if (port <= 0 || port > 65535 || b.n <= 0 || b.k <= 0) {
+	b.rate = argc > 7 ? strtod(argv[7], NULL) : 0;
+	if (port <= 0 || port > 65535 || b.n <= 0 || b.k <= 0 || b.rate < 0 || b.rate > 1e6) {
 		fprintf(stderr, "bench_handshake: bad PORT/N/K\n");
 		return 2;
 	}
 
+	/* as tlswatch-probe's main() does (TLSWATCH_PROVIDER_KEYS=1: without) */
+	bool builtin_keys = tlsctx_keys_init();
 	struct profile_list all = { 0 };
 	if (profile_add_builtins(&all) != 0) {
 		fprintf(stderr, "bench_handshake: profile_add_builtins failed\n");
@@ -131,9 +167,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_handshake: tlsctx_new: %s\n", err);
 		return 2;
 	}
-	b.base = event_base_new();
+	/* precise timers, as the daemon's event base (probe/daemon.c) */
+	struct event_config *ec = event_config_new();
+	if (ec && event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+		b.base = event_base_new_with_config(ec);
+	event_config_free(ec);
 	b.dns = b.base ? evdns_base_new(b.base, 0) : NULL;
-	if (!b.base || !b.dns) {
+	b.pace = b.base ? evtimer_new(b.base, on_pace, &b) : NULL;
+	if (!b.base || !b.dns || !b.pace) {
 		fprintf(stderr, "bench_handshake: cannot create event base / resolver\n");
 		return 2;
 	}
@@ -146,6 +187,7 @@ int main(int argc, char **argv)
 	b.req.tc = tc;
 
 	double c0 = cpu_s(), w0 = now_s(CLOCK_MONOTONIC);
+	b.t0 = w0;
 	start_more(&b);
 	if (b.finished < b.n)
 		event_base_dispatch(b.base);
@@ -153,11 +195,11 @@ int main(int argc, char **argv)
 
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	printf("profile=%s n=%ld k=%ld ok=%ld failures=%ld finished=%ld cpu_s=%.3f wall_s=%.3f "
-	       "hs_per_cpu_s=%.1f hs_per_wall_s=%.1f maxrss_kb=%ld\n",
-	       pname, b.n, b.k, b.ok, b.failed, b.finished, cpu, wall,
+	printf("profile=%s n=%ld k=%ld rate=%.0f ok=%ld failures=%ld finished=%ld cpu_s=%.3f wall_s=%.3f "
+	       "hs_per_cpu_s=%.1f hs_per_wall_s=%.1f maxrss_kb=%ld builtin_keys=%d\n",
+	       pname, b.n, b.k, b.rate, b.ok, b.failed, b.finished, cpu, wall,
 	       cpu > 0 ? (double)b.ok / cpu : 0.0, wall > 0 ? (double)b.ok / wall : 0.0,
-	       ru.ru_maxrss);
+	       ru.ru_maxrss, builtin_keys ? 1 : 0);
 	if (b.failed) {
 		fprintf(stderr, "bench_handshake: k=%ld failures=%ld by phase: dns=%ld connect=%ld "
 			"starttls=%ld handshake=%ld postread=%ld none=%ld timed_out=%ld verify=%ld\n",
@@ -169,6 +211,7 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 
+	event_free(b.pace);
 	evdns_base_free(b.dns, 0);
 	event_base_free(b.base);
 	tlsctx_free(tc);

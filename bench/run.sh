@@ -14,6 +14,11 @@
 #
 # Knobs (environment): BENCH_N (5000), BENCH_BB_PROBES (1000),
 # BENCH_BB_PAR (4), BENCH_STIME_SECS (10), BENCH_TESTSSL_TIMEOUT (240).
+# BENCH_SKIP also takes "blackbox" and "testssl" (steps 2b and 3), so
+# BENCH_SKIP="blackbox testssl ingest eval report api" runs the probe engine
+# goals alone (steps 1, 2a and 5). BENCH_K1/BENCH_K2 (1/200): the two
+# concurrencies of step 1; RSS per concurrent handshake is
+# (RSS(K2) - RSS(K1)) / (K2 - K1).
 set -u
 
 B=${TW_BUILD:-build}
@@ -126,9 +131,31 @@ say "== nginx $(nginx -v 2>&1 | sed 's/.*: //') pid $NGINX_PID on 127.0.0.1:$NGI
 say "   host: $(nproc) CPUs, $(openssl version)"
 
 # ---- 1. probe engine: full handshakes per CPU-second ---------------------------------------
+skipped() { case " ${BENCH_SKIP:-} " in *" $1 "*) return 0;; esac; return 1; }
+K1=${BENCH_K1:-1}
+K2=${BENCH_K2:-200}
+say "   load average at start: $(cat /proc/loadavg)"
+
+# ---- 1. crypto floor: what one handshake of step 1 cannot do without -------------------------
+# The client of a TLS 1.3 handshake with an ECDSA P-256 leaf signed by a P-256
+# CA does two ECDSA P-256 verifications (CertificateVerify, the leaf's
+# signature) and one X25519 key generation + one X25519 derivation.
 say ""
-say "== 1. probe engine (bench_handshake, profile modern, verify on), N=$N per run"
-for K in 1 200; do
+say "== 1. crypto floor: openssl speed ecdhx25519 ecdsap256 (2 P-256 verifies + 2 X25519 ops per handshake)"
+FLOOR_US=NA FLOOR_HS=NA
+if openssl speed -seconds 2 ecdhx25519 ecdsap256 >"$T/speed.out" 2>"$T/speed.err"; then
+	VERIFY_S=$(awk '/ecdsa \(nistp256\)/ { print $NF }' "$T/speed.out" | head -1)
+	X25519_S=$(awk '/ecdh \(X25519\)/ { print $NF }' "$T/speed.out" | head -1)
+	FLOOR_US=$(calc "2 * 1000000 / $VERIFY_S + 2 * 1000000 / $X25519_S" 1)
+	FLOOR_HS=$(calc "1000000 / $FLOOR_US" 0)
+	say "   P-256 verify ${VERIFY_S}/s, X25519 ${X25519_S} ops/s -> ${FLOOR_US} us of crypto per handshake = ${FLOOR_HS} hs/CPU-s"
+else
+	fail "openssl speed exited non-zero"; tail -3 "$T/speed.err" >&2
+fi
+
+say ""
+say "== 1. probe engine (bench_handshake, profile modern, verify on), N=$N per run, K=$K1 then K=$K2"
+for K in $K1 $K2; do
 	out=$(ulimit -n 4096 2>/dev/null; "$HSBENCH" 127.0.0.1 "$NGINX_PORT" "$CA" "$N" "$K" modern 2>"$T/hs$K.err")
 	rc=$?
 	say "   K=$K rc=$rc: $out"
@@ -142,10 +169,28 @@ for K in 1 200; do
 	eval "HS_FAIL_$K=$(kv "$out" failures) HS_RSS_$K=$(kv "$out" maxrss_kb) HS_OK_$K=$(kv "$out" ok)"
 	[ "$(kv "$out" failures)" != 0 ] && fail "bench_handshake K=$K: $(kv "$out" failures) failed handshakes"
 done
+# step 1 ran K1 and K2; the summary names them 1 and 200
+eval "HS_CPU_1=\$HS_CPU_$K1 HS_WALL_1=\$HS_WALL_$K1 HS_FAIL_1=\$HS_FAIL_$K1 HS_RSS_1=\$HS_RSS_$K1"
+eval "HS_CPU_200=\$HS_CPU_$K2 HS_WALL_200=\$HS_WALL_$K2 HS_FAIL_200=\$HS_FAIL_$K2 HS_RSS_200=\$HS_RSS_$K2"
 if [ "$HS_RSS_1" != NA ] && [ "$HS_RSS_200" != NA ]; then
-	RSS_PER=$(calc "($HS_RSS_200 - $HS_RSS_1) / 200" 1)
+	RSS_PER=$(calc "($HS_RSS_200 - $HS_RSS_1) / ($K2 - $K1)" 1)
 else
 	RSS_PER=NA
+fi
+BARE_US=NA
+[ "$HS_CPU_200" != NA ] && BARE_US=$(calc "1000000 / $HS_CPU_200" 0)
+# The same engine paced as the daemon of step 5 is (its 10,000 entries every
+# 30 s start 333 handshakes/s), for the daemon-vs-engine goal at equal load.
+PACE_RATE=${BENCH_RATE:-333}
+PACE_N=${BENCH_PACED_N:-5000}
+PACED_US=NA
+out=$(ulimit -n 4096 2>/dev/null; "$HSBENCH" 127.0.0.1 "$NGINX_PORT" "$CA" "$PACE_N" 1000 modern "$PACE_RATE" 2>"$T/hsp.err")
+rc=$?
+say "   paced ${PACE_RATE}/s rc=$rc: $out"
+if [ $rc -eq 0 ] && [ -n "$out" ] && [ "$(kv "$out" failures)" = 0 ]; then
+	PACED_US=$(calc "1000000 / $(kv "$out" hs_per_cpu_s)" 0)
+else
+	fail "bench_handshake paced at ${PACE_RATE}/s: rc $rc, $(kv "$out" failures) failures"
 fi
 
 # ---- 2a. openssl s_time ----------------------------------------------------------------------
@@ -183,7 +228,9 @@ fi
 say ""
 say "== 2b. blackbox_exporter tcp prober with tls (verify on, ca_file), $BB_PROBES probes, $BB_PAR in parallel"
 BB_RATE=NA BB_OK=NA
-if [ -x "$BBX" ]; then
+if skipped blackbox; then
+	say "   (skipped: BENCH_SKIP)"
+elif [ -x "$BBX" ]; then
 	BB_PORT=$(free_port)
 	cat >"$T/blackbox.yml" <<EOF
 modules:
@@ -230,6 +277,10 @@ fi
 # ---- 3. client simulation: tlswatch-probe check vs testssl.sh -c -----------------------------
 say ""
 say "== 3. client simulation wall time: tlswatch-probe check --profile testssl-current vs testssl.sh -c"
+PC_WALL=NA TS_WALL=NA
+if skipped testssl; then
+say "   (skipped: BENCH_SKIP)"
+else
 w0=$(now)
 "$PROBE" check --profile testssl-current --ca-file "$CA" --json "127.0.0.1:$NGINX_PORT" >"$T/check.json" 2>"$T/check.err"
 crc=$?
@@ -262,6 +313,7 @@ if command -v "$TESTSSL" >/dev/null 2>&1; then
 else
 	fail "testssl.sh not installed"
 fi
+fi # step 3
 
 # ---- 4. ingest and 5. probe scale (own scripts, own PostgreSQL) ------------------------------
 # Run with output shown as it comes; the exit status is kept in a file.
@@ -293,7 +345,7 @@ say "================ tlswatch bench summary ================"
 say "probe engine, modern profile, full handshakes (no resumption), verify on, N=$N each:"
 say "  K=1   : ${HS_CPU_1} hs/CPU-s  ${HS_WALL_1} hs/wall-s  failures ${HS_FAIL_1}  peak RSS ${HS_RSS_1} KiB"
 say "  K=200 : ${HS_CPU_200} hs/CPU-s  ${HS_WALL_200} hs/wall-s  failures ${HS_FAIL_200}  peak RSS ${HS_RSS_200} KiB"
-say "  RSS per concurrent handshake ((RSS@200 - RSS@1)/200): ${RSS_PER} KiB"
+say "  RSS per concurrent handshake ((RSS@$K2 - RSS@$K1)/($K2 - $K1)): ${RSS_PER} KiB"
 say "openssl s_time -new      : ${ST_USER} conn/user-s (its own figure), ${ST_CPU} conn/(user+sys)-s"
 say "blackbox_exporter tcp+tls: ${BB_RATE} probes/CPU-s (exporter utime+stime, incl. its HTTP serving)"
 say "ratios (probe K=1 / K=200 hs per CPU-s against):"
@@ -301,6 +353,14 @@ say "  s_time user-s   : $(ratio "$HS_CPU_1" "$ST_USER") / $(ratio "$HS_CPU_200"
 say "  s_time user+sys : $(ratio "$HS_CPU_1" "$ST_CPU") / $(ratio "$HS_CPU_200" "$ST_CPU")"
 say "  blackbox        : $(ratio "$HS_CPU_1" "$BB_RATE") / $(ratio "$HS_CPU_200" "$BB_RATE")"
 say "client simulation wall time: tlswatch-probe check ${PC_WALL}s, testssl.sh -c ${TS_WALL}s, testssl/probe $(ratio "$TS_WALL" "$PC_WALL")x"
+# the three probe engine goals of issue 11, next to the figures they started from
+DAEMON_US=$(sed -n 's/.*-> \([0-9.]*\) us per handshake.*/\1/p' "$T/scale.out" 2>/dev/null | head -1)
+[ -n "$DAEMON_US" ] || DAEMON_US=NA
+say "probe engine goals (issue 11; baselines measured on e830b67):"
+say "  full handshakes per CPU-second, K=$K2 : ${HS_CPU_200} (goal >= 3,000; baseline 2,291); $(ratio "$HS_CPU_200" "$ST_CPU")x s_time user+sys, $(ratio "$HS_CPU_200" "$FLOOR_HS")x the crypto floor (${FLOOR_HS} hs/CPU-s = ${FLOOR_US} us)"
+say "  RSS per concurrent handshake      : ${RSS_PER} KiB (goal <= 64; baseline 78)"
+say "  daemon per handshake (step 5)     : ${DAEMON_US} us CPU vs the engine paced at ${PACE_RATE}/s ${PACED_US} us = $(ratio "$DAEMON_US" "$PACED_US")x (goal <= 1.20x; baseline 655 us vs 460-515 us unpaced); vs K=$K2 unpaced ${BARE_US} us = $(ratio "$DAEMON_US" "$BARE_US")x"
+say "  load average at the end: $(cat /proc/loadavg)"
 sed -n '/^-* ingest summary/,/^ingest status/p' "$T/ingest.out" 2>/dev/null
 sed -n '/^-* probe scale summary/,/^probe_scale status/p' "$T/scale.out" 2>/dev/null
 sed -n '/^-* eval summary/,/^eval status/p' "$T/eval.out" 2>/dev/null

@@ -5,6 +5,7 @@
  */
 #include "daemon.h"
 #include "daemon_int.h"
+#include "tlsctx_keys.h"
 #include "bio.h"
 #include "log.h"
 #include "spool.h"
@@ -81,6 +82,9 @@ static json_t *stats_json(struct daemon *d)
 			 "acked_seq", (json_int_t)us.acked_seq,
 			 "batches_sent", (json_int_t)us.batches_sent,
 			 "records_sent", (json_int_t)us.records_sent);
+	/* certificates' keys decoded by OpenSSL's built-in methods (tlsctx_keys.h) */
+	if (root)
+		json_object_set_new(root, "tls_builtin_keys", json_boolean(tlsctx_keys_active()));
 	if (root && d->bio) {
 		struct bio_stats bs;
 		bio_get_stats(d->bio, &bs);

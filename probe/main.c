@@ -1,6 +1,7 @@
 /* main.c - tlswatch-probe: subcommand dispatch. */
 #include "check.h"
 #include "log.h"
+#include "tlsctx_keys.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,9 @@ int main(int argc, char **argv)
 	log_init("tlswatch-probe", TWLOG_WARN, false);
 	/* a peer closing mid-write must be an error return, not a signal */
 	signal(SIGPIPE, SIG_IGN);
+	/* before any key or certificate is loaded: certificates' public keys
+	 * decoded without OpenSSL 3.0's decoder search (tlsctx_keys.h) */
+	(void)tlsctx_keys_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
