@@ -120,14 +120,24 @@ cmd=""
 for a in "$@"; do cmd="$cmd $(q "$a")"; done
 cat >"$out/tw-run.sh" <<EOF
 # the guest's second stage, as PID 1 on the overlay
+# The fresh /run, /tmp and /dev/shm would hide a checkout that lives under
+# one of them (a CI clone in /tmp): it is bind-mounted aside first and put
+# back at its path on the new tmpfs.
+wd=$(q "$(pwd)")
+case "\$wd" in
+/run/*|/tmp/*|/dev/shm/*) mkdir -p /tw-wd && mount --bind "\$wd" /tw-wd || exit 1 ;;
+esac
 mount -t tmpfs -o mode=0755 run /run
 mount -t tmpfs -o mode=1777 tmp /tmp
 mkdir -p /dev/shm /dev/pts && mount -t tmpfs -o mode=1777 shm /dev/shm && mount -t devpts pts /dev/pts
+if [ -d /tw-wd ]; then
+	mkdir -p "\$wd" && mount --move /tw-wd "\$wd" || { echo "run-in-vm: cannot keep \$wd visible"; exit 1; }
+fi
 ip link set lo up
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
 export TW_IN_VM=$(q "$kv") TW_VM_ACCEL=\$(cat /tw-out/accel)
 echo "run-in-vm: guest kernel \$(uname -r), $(q "$SMP") vCPUs, \$(awk '/MemTotal/ {print \$2 / 1024 " MiB"}' /proc/meminfo)"
-cd $(q "$(pwd)") && { $cmd; echo \$? >/tw-out/rc.tmp; } </dev/null 2>&1 | tee /tw-out/output
+cd "\$wd" && { $cmd; echo \$? >/tw-out/rc.tmp; } </dev/null 2>&1 | tee /tw-out/output
 mv /tw-out/rc.tmp /tw-out/rc
 sync
 /bin/busybox poweroff -f
