@@ -72,7 +72,7 @@ static const char sql_cert_expiry[] =
 	"  WHERE x.started_at > " RULES_NOW " - " RULES_MS("$2") " AND x.started_at <= " RULES_NOW
 	"   AND (x.cert_not_after IS NOT NULL OR x.chain_not_after_min IS NOT NULL)"
 	"  ORDER BY x.target, x.port, coalesce(x.sni, ''), x.region, x.profile) y),\n"
-"obs AS ("
+	"obs AS ("
 	" SELECT cur.*,"
 	"  CASE WHEN chain_not_after_min IS NOT NULL AND coalesce(chain_not_after_min_depth, 0) > 0"
 	"        AND (cert_not_after IS NULL OR chain_not_after_min < cert_not_after)"
