@@ -45,13 +45,28 @@ $TW_ON_EXIT"; }
 
 # Distinct free ports, bound together so they differ, then released. Another
 # process could take one before our server binds it; tw_wait_ports notices.
+# They are drawn below the kernel's ephemeral range (ip_local_port_range):
+# a port there is what every outgoing connection and every bind to port 0
+# takes, so a server a test stops for a while (PostgreSQL down for 30 s)
+# found its port used as some connection's source port when it came back.
 tw_alloc_ports() {
 	_ports=$(python3 - "$#" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
+import random, socket, sys
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+socks, tries = [], 0
+while len(socks) < int(sys.argv[1]):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
+    port = random.randrange(10000, low) if low > 11000 and tries < 1000 else 0
+    tries += 1
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
