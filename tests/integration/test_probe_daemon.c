@@ -180,8 +180,18 @@ Test(probe_daemon, slow_fsync_does_not_stall_handshakes, .fini = cleanup)
 	int st = tw_stop(r.pid, SIGTERM, 30000);
 	r.pid = -1;
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d:\n%s", st, logtext(&r));
-	cr_assert(strstr(logtext(&r), "slow_fsync: "), "the shim was not loaded:\n%s",
-		  logtext(&r));
+	const char *shim = strstr(logtext(&r), "slow_fsync: ");
+	unsigned long calls = 0, main_calls = 0;
+	cr_assert(shim && sscanf(shim, "slow_fsync: %lu calls, %lu on the main thread",
+				 &calls, &main_calls) == 2,
+		  "the shim was not loaded:\n%s", logtext(&r));
+	fprintf(stderr, "slow fsync: %lu calls, %lu on the main thread\n", calls, main_calls);
+	/* The event loop's thread syncs only in spool_open, before the loop
+	 * starts: the state file is written twice there (file, then its
+	 * directory). Every sync after that is the worker's - a loop that waited
+	 * for the disk itself would add one per rotation and ack (dozens here). */
+	cr_assert_leq(main_calls, 4, "the event loop's thread called fsync %lu times", main_calls);
+	cr_assert_geq(calls, main_calls + 10, "too few syncs to judge: %lu", calls);
 
 	json_t *j = stats(&r);
 	double p50 = num(j, "lateness_ms", "p50"), p99 = num(j, "lateness_ms", "p99");
@@ -189,7 +199,10 @@ Test(probe_daemon, slow_fsync_does_not_stall_handshakes, .fini = cleanup)
 	fprintf(stderr, "slow fsync: %.0f starts, lateness p50 %.1f ms p99 %.1f ms max %.0f ms, "
 		"overdue %.0f\n", count, p50, p99, num(j, "lateness_ms", "max"),
 		num(j, "overdue", NULL));
-	cr_assert_lt(p99, 100, "start lateness p99 %.1f ms with a 200 ms fsync:\n%s", p99,
+	/* the symptom, loosely (scheduling on a loaded machine adds lateness of
+	 * its own; the cause is asserted above): the starts queued behind a
+	 * loop that waited for one 200 ms fsync would be 200 ms late */
+	cr_assert_lt(p99, 200, "start lateness p99 %.1f ms with a 200 ms fsync:\n%s", p99,
 		     logtext(&r));
 	cr_assert_geq(count, 150, "too few starts to judge: %.0f", count);
 	cr_assert_eq(num(j, "overdue", NULL), 0);

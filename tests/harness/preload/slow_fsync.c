@@ -9,7 +9,9 @@
  * tests/harness) do not pick it up. The test compiles it
  * at run time:  cc -shared -fPIC -o slow_fsync.so slow_fsync.c -ldl
  * Every call also bumps a counter that the destructor prints to stderr
- * ("slow_fsync: N calls"), so a test can tell the shim was in effect.
+ * ("slow_fsync: N calls, M on the main thread"), so a test can tell the
+ * shim was in effect, and whether the thread that runs the event loop (the
+ * process's first thread) ever waited for the disk itself.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -17,8 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
-static unsigned long calls;
+static unsigned long calls, main_calls;
 
 static void nap(void)
 {
@@ -34,6 +37,8 @@ static void nap(void)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 	__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+	if (gettid() == getpid())
+		__atomic_add_fetch(&main_calls, 1, __ATOMIC_RELAXED);
 }
 
 int fsync(int fd)
@@ -60,5 +65,7 @@ int fdatasync(int fd)
 
 __attribute__((destructor)) static void report(void)
 {
-	fprintf(stderr, "slow_fsync: %lu calls\n", __atomic_load_n(&calls, __ATOMIC_RELAXED));
+	fprintf(stderr, "slow_fsync: %lu calls, %lu on the main thread\n",
+		__atomic_load_n(&calls, __ATOMIC_RELAXED),
+		__atomic_load_n(&main_calls, __ATOMIC_RELAXED));
 }
