@@ -52,7 +52,9 @@
 # grid's path, /api/v1/grid?window=1h), TW_BUILD (build dir), BENCH_API_BASE
 # (a second build dir, e.g. of the base commit: its collectors and bench_api
 # measured on the same rows right after this build's, for before/after in
-# one run; interleaved between the sizes when its bench_api has sql2).
+# one run; interleaved between the sizes when its bench_api has sql2),
+# BENCH_API_EXPLAIN=1 (print the plan, EXPLAIN (ANALYZE, BUFFERS), of every
+# SLI statement at both sizes before its runs).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -271,8 +273,11 @@ measure() {
 		[ "$win" = grid ] && continue
 		ws=$(secs "$win")
 		if [ $sql2 = 1 ]; then
-			out=$("$mb" sql2 "$CONNINFO1" "$CONNINFO2" "$REQS" "$BLOCK" "$ws" target 2>>"$W/logs/bench_api.err")
+			out=$("$mb" sql2 "$CONNINFO1" "$CONNINFO2" "$REQS" "$BLOCK" "$ws" target 2>"$W/logs/sql2.err")
 			how="interleaved"
+			# BENCH_API_EXPLAIN=1: the plans at both sizes, before the runs
+			[ "${BENCH_API_EXPLAIN:-0}" = 1 ] && sed 's/^/       | /' "$W/logs/sql2.err"
+			cat "$W/logs/sql2.err" >>"$W/logs/bench_api.err"
 		else
 			out=$("$mb" sql "$CONNINFO1" "$REQS" "$ws" target 2>>"$W/logs/bench_api.err" | sed 's/^/1 /'
 			      "$mb" sql "$CONNINFO2" "$REQS" "$ws" target 2>>"$W/logs/bench_api.err" | sed 's/^/2 /')
