@@ -40,7 +40,7 @@
 # 50 requests per read; with BENCH_API_SHAPE=old 500 series every 30 s.
 #
 # The data of both sizes ends at END = the start of the run + LEAD_S
-# (BENCH_API_LEAD_S; 5400 s, quick 1200 s): rows "in the future" of the
+# (BENCH_API_LEAD_S; 1800 s, quick 600 s): rows "in the future" of the
 # moment of a read are never read by a window ending now, and the trailing
 # minutes of every window stay populated while seeding and measuring go on
 # (a history ending at the seed would leave them empty, more so at the size
@@ -73,10 +73,10 @@ old:*) S0=2000 I0=30 ;;
 esac
 if [ "${BENCH_QUICK:-0}" = 1 ]; then  # make bench-quick-api
 	N1=${BENCH_API_N1:-100000} N2=${BENCH_API_N2:-1000000} REQS=${BENCH_API_REQS:-50}
-	LEAD=${BENCH_API_LEAD_S:-1200}
+	LEAD=${BENCH_API_LEAD_S:-600}
 else
 	N1=${BENCH_API_N1:-1000000} N2=${BENCH_API_N2:-10000000} REQS=${BENCH_API_REQS:-200}
-	LEAD=${BENCH_API_LEAD_S:-5400}
+	LEAD=${BENCH_API_LEAD_S:-1800}
 fi
 SERIES=${BENCH_API_SERIES:-$S0}
 IVL=${BENCH_API_INTERVAL_S:-$I0}
