@@ -6,7 +6,7 @@
 #   make test-netns the demo's namespace + netem mode, in a VM (tests/vm/)
 #   make bench      benchmarks (printed, not asserted)
 #   make bench-quick  the ingest bench only, small (about a minute; BENCHMARKS.md)
-#   make bench-quick-api  the API's SLI reads, small (about 3 minutes)
+#   make bench-quick-api  the API's SLI reads, small (about 2 minutes)
 #   make fuzz       libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-smoke each fuzz target for FUZZ_SECONDS (30) from its committed corpus
 #   make soak       the kill soak, long (SOAK_SECONDS=600); make soak-load: 10 min load
@@ -241,7 +241,7 @@ bench-quick: deps
 	@BENCH_INGEST_N=$${BENCH_INGEST_N:-40000} BENCH_INGEST_INSERT_N=$${BENCH_INGEST_INSERT_N:-5000} \
 		TW_BUILD=$(B) sh bench/ingest.sh
 
-# the API's SLI reads at small sizes (bench/api.sh, BENCH_QUICK=1; about 3 minutes)
+# the API's SLI reads at small sizes (bench/api.sh, BENCH_QUICK=1; about 2 minutes)
 .PHONY: bench-quick-api
 bench-quick-api: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all $(BENCH_BIN)
