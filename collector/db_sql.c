@@ -1,9 +1,12 @@
 /*
  * db_sql.c - the SQL of the ingest path and the COPY text form of a Result.
  *
- * `cols` below names the results columns in the order db_copy_result_epoch()
- * writes them (timestamps as timestamptz text, db_put_ts_ms): the new rows
- * are COPY'd straight into results. The rollup groups go through the temp
+ * `cols` below names the results columns in the order db_copy_bin_result()
+ * (db_copy_bin.c) and db_copy_result_epoch() write them: the new rows are
+ * COPY'd straight into results, in the binary format. The text form of a
+ * Result is kept as the reference the binary one is checked against
+ * (tests/integration/test_copy_bin.c stores both and compares every column;
+ * tests/unit/test_db_copy.c pins the text form). The rollup groups go through the temp
  * table ingest_roll (db_plan.c writes its rows), then one upsert statement;
  * the targets upsert is a statement of its own; db_sql_lock() and
  * db_sql_exist() are the watermark lock and the replay check (db_ingest.c).
@@ -25,8 +28,8 @@
 
 /* --------------------------------------------------------- the columns */
 
-/* The results columns of the COPY, in the order db_copy_result_epoch()
- * writes them. */
+/* The results columns of the COPY, in the order db_copy_bin_result() and
+ * db_copy_result_epoch() write them (DB_COPY_BIN_NFIELDS of them). */
 static const char *const cols[] = {
 	"probe_id", "seq", "spool_epoch", "region", "probe_version", "started_at", "received_at",
 	"target", "port", "sni", "address", "profile", "starttls", "service", "labels",
@@ -115,7 +118,7 @@ static char *build_copy(void)
 	strbuf_puts(&b, "COPY results (");
 	for (size_t i = 0; i < NCOLS; i++)
 		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i]);
-	strbuf_puts(&b, ") FROM STDIN");
+	strbuf_puts(&b, ") FROM STDIN (FORMAT binary)"); /* db_copy_bin.c */
 	return strbuf_take(&b); /* NULL when out of memory */
 }
 
@@ -307,8 +310,7 @@ static void put_copy_char(struct strbuf *b, unsigned char c)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s)
+size_t db_utf8_len(const unsigned char *s)
 {
 	unsigned char c = s[0];
 	if (c < 0x80)
@@ -334,7 +336,7 @@ static void put_text(struct strbuf *b, const char *str, enum enc e)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	while (*s) {
-		size_t n = utf8_len(s);
+		size_t n = db_utf8_len(s);
 		if (n == 0) {
 			strbuf_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
 			s++;
@@ -463,7 +465,7 @@ void db_put_clean(struct strbuf *b, const char *str)
 			s += ascii;
 			continue;
 		}
-		size_t n = utf8_len(s);
+		size_t n = db_utf8_len(s);
 		if (n == 0) {
 			strbuf_put(b, "\xEF\xBF\xBD", 3);
 			s++;
