@@ -148,23 +148,45 @@ static int copy_buf(void *arg, const char **buf, size_t *len)
 	return 1;
 }
 
-/* pgconn_copy_cb of COPY results: the binary header, c->rows (the tuples),
- * the trailer, read as one stream at c->copy_off. */
+void db_ingest_run_add(struct strbuf *rows, const struct db_job *j, size_t line, size_t len)
+{
+	const char *p = j->copy.p + line;
+	if (rows->len >= sizeof(struct db_run)) {
+		struct db_run *last = (struct db_run *)(rows->p + rows->len - sizeof *last);
+		if (last->p + last->len == p) { /* the next tuple of the same job */
+			last->len += len;
+			return;
+		}
+	}
+	struct db_run r = { p, len };
+	strbuf_put(rows, &r, sizeof r); /* malloc'd: aligned for the struct */
+}
+
+/* pgconn_copy_cb of COPY results: the binary header, the tuples of the runs
+ * in c->rows, the trailer, read as one stream at c->copy_off. */
 static int copy_rows_bin(void *arg, const char **buf, size_t *len)
 {
 	struct db_conn *c = arg;
+	const struct db_run *rv = (const struct db_run *)c->rows.p;
+	size_t nr = c->rows.len / sizeof *rv, i = 0;
 	const size_t h = sizeof db_copy_bin_header, t = sizeof db_copy_bin_trailer;
 	size_t off = c->copy_off;
 	if (off < h) {
 		*buf = db_copy_bin_header + off;
 		*len = h - off;
-	} else if (off - h < c->copy_len) {
-		size_t n = c->copy_len - (off - h);
-		*buf = c->copy_p + (off - h);
+		c->copy_off += *len;
+		return 1;
+	}
+	off -= h;
+	while (i < nr && off >= rv[i].len)
+		off -= rv[i++].len;
+	if (i < nr) {
+		size_t n = rv[i].len - off;
+		*buf = rv[i].p + off;
 		*len = n > COPY_CHUNK ? COPY_CHUNK : n;
-	} else if (off - h - c->copy_len < t) {
-		*buf = db_copy_bin_trailer + (off - h - c->copy_len);
-		*len = t - (off - h - c->copy_len);
+	} else if (off < t) {
+		*buf = db_copy_bin_trailer + off;
+		*len = t - off;
 	} else {
 		return 0;
 	}
@@ -423,8 +445,6 @@ static void next_step(struct db_conn *c)
 		}
 		if (c->rows.len) {
 			c->step = S_COPY_ROWS;
-			c->copy_p = c->rows.p;
-			c->copy_len = c->rows.len;
 			c->copy_off = 0;
 			db_pool_send(c, db_sql_copy(), 0, NULL, copy_rows_bin);
 			return;

@@ -217,7 +217,7 @@ struct db_conn {
 	size_t copy_off;         /* COPY cursor in copy_p */
 	bool failed, committed;  /* the task's first error (kept through ROLLBACK) */
 	/* T_INGEST: the transaction's plan (db_plan.c) */
-	struct strbuf lock_sql, rows, roll, misc, tmisc;
+	struct strbuf lock_sql, rows, roll, misc, tmisc; /* rows: struct db_run */
 	const char **lock_vals;
 	const char *copy_p;      /* the buffer the COPY cursor reads */
 	size_t copy_len;
@@ -260,6 +260,17 @@ void db_pool_task_end(struct db_conn *c, struct db_jobq *done, bool ok, const ch
 void db_pool_job_finish(struct db_pool *p, struct db_job *j, bool ok, const char *err);
 
 /* ------------------------------------------------------------ ingest (db_ingest.c) */
+
+/* A run of consecutive kept tuples in one job's copy buffer. c->rows holds
+ * these, not the bytes (they stay in the jobs until the task ends): the
+ * COPY results stream reads them in order (db_ingest.c), so the tuples are
+ * written once, at db_ingest() time, and never copied again. */
+struct db_run {
+	const char *p;
+	size_t len;
+};
+/* Appends the tuple [line, line + len) of j->copy to the runs in rows. */
+void db_ingest_run_add(struct strbuf *rows, const struct db_job *j, size_t line, size_t len);
 
 /* A batch failed for good: moves the same probe's queued batches to out. */
 void db_ingest_fail_probe(struct db_pool *p, const char *probe_id, struct db_jobq *out);

@@ -11,8 +11,9 @@
  * results in ascending order and sends them in that order, so everything
  * else is a replay) and from exactly those rows builds:
  *
- *   c->rows   their COPY lines, for COPY results (no staging, no ON CONFLICT:
- *             the results key stays as the backstop)
+ *   c->rows   their COPY tuples, for COPY results (no staging, no ON CONFLICT:
+ *             the results key stays as the backstop), as runs into the jobs'
+ *             copy buffers (struct db_run), not a copy of the bytes
  *   c->roll   one ingest_roll row per (minute | hour, target, port, sni,
  *             region, profile): the rollup_1m / rollup_1h increments, with
  *             the definitions of sql/001_init.sql computed here
@@ -534,7 +535,7 @@ int db_plan_build(struct db_conn *c)
 			if (w->seq > hi)
 				hi = w->seq;
 			j->inserted++;
-			strbuf_put(&c->rows, j->copy.p + w->line, w->line_len);
+			db_ingest_run_add(&c->rows, j, w->line, w->line_len);
 			if (add_rollup(&roll, &k, false, j, w) < 0 || add_rollup(&roll, &k, true, j, w) < 0)
 				goto out;
 			bool created;
