@@ -429,11 +429,34 @@ void db_put_ts_ms(struct strbuf *b, int64_t ms)
 	unsigned mo, d;
 	civil(day, &y, &mo, &d);
 	bool bc = y <= 0;
-	strbuf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d", (long long)(bc ? 1 - y : y), mo, d,
-		      sod / 3600, sod / 60 % 60, sod % 60);
-	if (frac)
-		strbuf_printf(b, ".%03d", frac);
-	strbuf_puts(b, bc ? "+00 BC" : "+00");
+	/* by hand, not printf: the rollup rows and jsonb parameters carry one
+	 * or more per row and printf was most of their cost (perf,
+	 * BENCHMARKS.md "Binary COPY of results") */
+	char t[48], *e = t + sizeof t, *p = e - (bc ? 6 : 3);
+	memcpy(p, bc ? "+00 BC" : "+00", (size_t)(e - p));
+	if (frac) {
+		*--p = (char)('0' + frac % 10);
+		*--p = (char)('0' + frac / 10 % 10);
+		*--p = (char)('0' + frac / 100);
+		*--p = '.';
+	}
+	int two[] = { sod % 60, sod / 60 % 60, sod / 3600, (int)d, (int)mo };
+	const char sepv[] = ":: --";
+	for (int i = 0; i < 5; i++) {
+		*--p = (char)('0' + two[i] % 10);
+		*--p = (char)('0' + two[i] / 10);
+		*--p = sepv[i];
+	}
+	uint64_t yr = (uint64_t)(bc ? 1 - y : y);
+	int digits = 0;
+	do {
+		*--p = (char)('0' + yr % 10);
+		yr /= 10;
+		digits++;
+	} while (yr);
+	while (digits++ < 4)
+		*--p = '0';
+	strbuf_put(b, p, (size_t)(e - p));
 }
 
 /* Unix seconds, clamped to what to_timestamp() accepts, as a timestamptz. */
