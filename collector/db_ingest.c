@@ -168,7 +168,7 @@ static int copy_rows_bin(void *arg, const char **buf, size_t *len)
 {
 	struct db_conn *c = arg;
 	const struct db_run *rv = (const struct db_run *)c->rows.p;
-	size_t nr = c->rows.len / sizeof *rv, i = 0;
+	size_t nr = c->rows.len / sizeof *rv;
 	const size_t h = sizeof db_copy_bin_header, t = sizeof db_copy_bin_trailer;
 	size_t off = c->copy_off;
 	if (off < h) {
@@ -177,12 +177,13 @@ static int copy_rows_bin(void *arg, const char **buf, size_t *len)
 		c->copy_off += *len;
 		return 1;
 	}
-	off -= h;
-	while (i < nr && off >= rv[i].len)
-		off -= rv[i++].len;
-	if (i < nr) {
-		size_t n = rv[i].len - off;
-		*buf = rv[i].p + off;
+	off -= h; /* into the tuples: run copy_run starts at copy_base */
+	while (c->copy_run < nr && off - c->copy_base >= rv[c->copy_run].len)
+		c->copy_base += rv[c->copy_run++].len;
+	off -= c->copy_base;
+	if (c->copy_run < nr) {
+		size_t n = rv[c->copy_run].len - off;
+		*buf = rv[c->copy_run].p + off;
 		*len = n > COPY_CHUNK ? COPY_CHUNK : n;
 	} else if (off < t) {
 		*buf = db_copy_bin_trailer + off;
@@ -445,7 +446,7 @@ static void next_step(struct db_conn *c)
 		}
 		if (c->rows.len) {
 			c->step = S_COPY_ROWS;
-			c->copy_off = 0;
+			c->copy_off = c->copy_run = c->copy_base = 0;
 			db_pool_send(c, db_sql_copy(), 0, NULL, copy_rows_bin);
 			return;
 		}

@@ -215,6 +215,8 @@ struct db_conn {
 	int step;                /* the task's round trip */
 	struct db_jobq jobs;     /* T_INGEST: the group; T_CONTROL: one job */
 	size_t copy_off;         /* COPY cursor in copy_p */
+	size_t copy_run, copy_base; /* COPY results: the run the cursor is in, and
+				     * the offset of its start (db_ingest.c) */
 	bool failed, committed;  /* the task's first error (kept through ROLLBACK) */
 	/* T_INGEST: the transaction's plan (db_plan.c) */
 	struct strbuf lock_sql, rows, roll, misc, tmisc; /* rows: struct db_run */

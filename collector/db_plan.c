@@ -2,7 +2,7 @@
  * db_plan.c - one ingest transaction's plan, computed in the collector
  * (issue 11; db_int.h, db_ingest.c, BENCHMARKS.md).
  *
- * At db_ingest() time each Result is COPY-encoded (db_sql.c) and the fields
+ * At db_ingest() time each Result is COPY-encoded (db_copy_bin.c) and the fields
  * the derived tables need are recorded (struct db_row, strings sanitised as
  * results stores them). Once the transaction holds its probes' watermark
  * rows (db_sql_lock(): probe_spools.last_seq per probe and spool epoch,

@@ -404,3 +404,38 @@ Test(copy_bin, a_batch_of_many_chunks_stores_what_the_text_format_stored)
 	event_base_free(base);
 	free(ci);
 }
+
+/* Rows dropped as replays between kept ones: the COPY streams the kept
+ * tuples as several runs of one job's buffer (db_ingest_run_add), and every
+ * kept row arrives once, intact. */
+Test(copy_bin, kept_rows_between_replays_stream_as_runs)
+{
+	char *ci = new_migrated_db("tw_copy_bin_runs");
+	struct event_base *base = event_base_new();
+	struct db_opts o = { 0 };
+	struct db_pool *p = pool_up(base, ci, &o);
+	PGconn *c = pg(ci);
+	exec_ok(c, "CREATE TABLE results_text (LIKE results INCLUDING DEFAULTS)");
+	int64_t recv = twtime_wall_ms(), b0 = base_ms_now();
+	Tlswatch__Result **v = gen_batch(1, 11, b0, 3);
+
+	/* seqs 2 and 10 first (the watermark is then 10), then 1..11: 2 and 10
+	 * are replays, 1, 3..9 and 11 are kept around them */
+	Tlswatch__Result *first[] = { v[1], v[9] };
+	ingest_bin(base, p, first, 1, "probe-r", "", "eu", "1", recv);
+	ingest_bin(base, p, first + 1, 1, "probe-r", "", "eu", "1", recv);
+	struct cbrec rec = { 0 };
+	cr_assert(db_ingest_epoch(p, "probe-r", "", "eu", "1", v, 11, recv, on_ingest, &rec));
+	cr_assert(run_until(base, cb_done, &rec, 60));
+	cr_assert(rec.ok, "%s", rec.err);
+	cr_assert_eq(rec.inserted, 9, "9 new rows around 2 replays");
+	copy_text(c, v, 11, "probe-r", "", "eu", "1", recv);
+	expect_same(c, 11);
+	expect_rollups_exact(c);
+
+	PQfinish(c);
+	free_batch(v, 11);
+	db_pool_free(p);
+	event_base_free(base);
+	free(ci);
+}
