@@ -11,9 +11,8 @@
  * results in ascending order and sends them in that order, so everything
  * else is a replay) and from exactly those rows builds:
  *
- *   c->rows   their COPY tuples, for COPY results (no staging, no ON CONFLICT:
- *             the results key stays as the backstop), as runs into the jobs'
- *             copy buffers (struct db_run), not a copy of the bytes
+ *   c->rows   their COPY lines, for COPY results (no staging, no ON CONFLICT:
+ *             the results key stays as the backstop)
  *   c->roll   one ingest_roll row per (minute | hour, target, port, sni,
  *             region, profile): the rollup_1m / rollup_1h increments, with
  *             the definitions of sql/001_init.sql computed here
@@ -25,7 +24,9 @@
  *             spool epoch's received_at span and highest new seq
  *   c->tmisc  jsonb of each target's newest row (the targets statement)
  *
- * Ownership: the rows and their arena belong to the job (db_job_free); the
+ * Ownership: the rows and their arena belong to the job (db_job_free), and
+ * so do the COPY tuples: c->rows holds runs into the jobs' copy buffers
+ * (struct db_run), not a copy of the bytes. The
  * buffers to the slot, until db_plan_free() at the end of the task. The hash
  * tables live only inside db_plan_build().
  */
