@@ -34,6 +34,7 @@
  * COMMIT outcome is unknown runs again, and its rows are then below the
  * watermark). Other errors fail the batch: callback(ok=false).
  */
+#include "db_copy_bin.h"
 #include "db_int.h"
 #include "log.h"
 #include "twtime.h"
@@ -143,6 +144,53 @@ static int copy_buf(void *arg, const char **buf, size_t *len)
 	size_t n = c->copy_len - c->copy_off;
 	*buf = c->copy_p + c->copy_off;
 	*len = n > COPY_CHUNK ? COPY_CHUNK : n;
+	c->copy_off += *len;
+	return 1;
+}
+
+void db_ingest_run_add(struct strbuf *rows, const struct db_job *j, size_t line, size_t len)
+{
+	const char *p = j->copy.p + line;
+	if (rows->len >= sizeof(struct db_run)) {
+		struct db_run *last = (struct db_run *)(rows->p + rows->len - sizeof *last);
+		if (last->p + last->len == p) { /* the next tuple of the same job */
+			last->len += len;
+			return;
+		}
+	}
+	struct db_run r = { p, len };
+	strbuf_put(rows, &r, sizeof r); /* malloc'd: aligned for the struct */
+}
+
+/* pgconn_copy_cb of COPY results: the binary header, the tuples of the runs
+ * in c->rows, the trailer, read as one stream at c->copy_off. */
+static int copy_rows_bin(void *arg, const char **buf, size_t *len)
+{
+	struct db_conn *c = arg;
+	const struct db_run *rv = (const struct db_run *)c->rows.p;
+	size_t nr = c->rows.len / sizeof *rv;
+	const size_t h = sizeof db_copy_bin_header, t = sizeof db_copy_bin_trailer;
+	size_t off = c->copy_off;
+	if (off < h) {
+		*buf = db_copy_bin_header + off;
+		*len = h - off;
+		c->copy_off += *len;
+		return 1;
+	}
+	off -= h; /* into the tuples: run copy_run starts at copy_base */
+	while (c->copy_run < nr && off - c->copy_base >= rv[c->copy_run].len)
+		c->copy_base += rv[c->copy_run++].len;
+	off -= c->copy_base;
+	if (c->copy_run < nr) {
+		size_t n = rv[c->copy_run].len - off;
+		*buf = rv[c->copy_run].p + off;
+		*len = n > COPY_CHUNK ? COPY_CHUNK : n;
+	} else if (off < t) {
+		*buf = db_copy_bin_trailer + off;
+		*len = t - off;
+	} else {
+		return 0;
+	}
 	c->copy_off += *len;
 	return 1;
 }
@@ -397,7 +445,9 @@ static void next_step(struct db_conn *c)
 			return;
 		}
 		if (c->rows.len) {
-			send_copy(c, S_COPY_ROWS, db_sql_copy(), &c->rows);
+			c->step = S_COPY_ROWS;
+			c->copy_off = c->copy_run = c->copy_base = 0;
+			db_pool_send(c, db_sql_copy(), 0, NULL, copy_rows_bin);
 			return;
 		}
 		/* every row was a replay */
@@ -502,10 +552,10 @@ struct db_job *db_ingest_epoch(struct db_pool *p, const char *probe_id, const ch
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t line = j->copy.len;
-		if (db_copy_result_epoch(&j->copy, results[i], probe_id, epoch, region,
-					 probe_version, received_unix_ms) < 0) {
-			log_warn("db: probe %s: result %zu of %zu cannot be stored (no seq or a required "
-				 "field missing): batch refused", probe_id, i, n);
+		if (db_copy_bin_result(&j->copy, results[i], probe_id, epoch, region,
+				       probe_version, received_unix_ms) < 0) {
+			log_warn("db: probe %s: result %zu of %zu cannot be stored (no seq, a required "
+				 "field missing or a value out of range): batch refused", probe_id, i, n);
 			db_job_free(j);
 			errno = EINVAL;
 			return NULL;

@@ -9,7 +9,8 @@
  *                 retries and per-probe ordering
  *   db_sql.c      the SQL text of the ingest path (watermark lock, rollup
  *                 staging DDL, the upsert statement) and the COPY text
- *                 serialisation of a Result
+ *                 serialisation of a Result (the reference form)
+ *   db_copy_bin.c the binary COPY tuple of a Result, what COPY results sends
  *   db_plan.c     one transaction's plan: rows above the watermark, rollup
  *                 groups and small tables pre-aggregated in C
  *   db_schema.c   blocking migrate and partition maintenance
@@ -46,7 +47,8 @@
 /* "CREATE TEMP TABLE IF NOT EXISTS ingest_roll (..) ON COMMIT DELETE ROWS":
  * the rollup groups of one transaction, pre-aggregated by db_plan.c. */
 const char *db_sql_staging_ddl(void);
-/* "COPY results (..) FROM STDIN": the new rows go straight into results. */
+/* "COPY results (..) FROM STDIN (FORMAT binary)": the new rows go straight
+ * into results, as tuples of db_copy_bin_result() (db_copy_bin.h). */
 const char *db_sql_copy(void);
 /* "COPY ingest_roll (..) FROM STDIN". */
 const char *db_sql_copy_roll(void);
@@ -67,7 +69,9 @@ int db_sql_exist(struct strbuf *b, size_t n) __attribute__((warn_unused_result))
 
 /* Appends one COPY text row of results for r (probe_id/region/version
  * override the Result's). Returns 0, or -1 when r cannot be stored (no seq,
- * seq beyond bigint, missing required field): the whole batch is refused. */
+ * seq beyond bigint, missing required field): the whole batch is refused.
+ * The reference form of a row: ingest sends db_copy_bin_result()'s tuple,
+ * which the tests check stores the same values as this. */
 int db_copy_result(struct strbuf *b, const Tlswatch__Result *r, const char *probe_id,
 		   const char *region, const char *version, int64_t received_unix_ms)
 	__attribute__((warn_unused_result));
@@ -76,6 +80,8 @@ int db_copy_result_epoch(struct strbuf *b, const Tlswatch__Result *r, const char
 			 const char *epoch, const char *region, const char *version,
 			 int64_t received_unix_ms) __attribute__((warn_unused_result));
 
+/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
+size_t db_utf8_len(const unsigned char *s);
 /* Appends s with every byte that is not valid UTF-8 replaced by U+FFFD
  * (what the COPY rows store), unescaped. */
 void db_put_clean(struct strbuf *b, const char *s);
@@ -99,7 +105,7 @@ struct db_conn;
  * into the job's arena (sanitised as stored; 0 = NULL). */
 struct db_row {
 	int64_t seq;
-	size_t line, line_len;      /* its COPY line in the job's copy buffer */
+	size_t line, line_len;      /* its COPY tuple in the job's copy buffer */
 	int64_t started_ms;
 	int64_t chain_min_s, nb_s, na_s;
 	double hs_ms, days;
@@ -209,9 +215,11 @@ struct db_conn {
 	int step;                /* the task's round trip */
 	struct db_jobq jobs;     /* T_INGEST: the group; T_CONTROL: one job */
 	size_t copy_off;         /* COPY cursor in copy_p */
+	size_t copy_run, copy_base; /* COPY results: the run the cursor is in, and
+				     * the offset of its start (db_ingest.c) */
 	bool failed, committed;  /* the task's first error (kept through ROLLBACK) */
 	/* T_INGEST: the transaction's plan (db_plan.c) */
-	struct strbuf lock_sql, rows, roll, misc, tmisc;
+	struct strbuf lock_sql, rows, roll, misc, tmisc; /* rows: struct db_run */
 	const char **lock_vals;
 	const char *copy_p;      /* the buffer the COPY cursor reads */
 	size_t copy_len;
@@ -254,6 +262,17 @@ void db_pool_task_end(struct db_conn *c, struct db_jobq *done, bool ok, const ch
 void db_pool_job_finish(struct db_pool *p, struct db_job *j, bool ok, const char *err);
 
 /* ------------------------------------------------------------ ingest (db_ingest.c) */
+
+/* A run of consecutive kept tuples in one job's copy buffer. c->rows holds
+ * these, not the bytes (they stay in the jobs until the task ends): the
+ * COPY results stream reads them in order (db_ingest.c), so the tuples are
+ * written once, at db_ingest() time, and never copied again. */
+struct db_run {
+	const char *p;
+	size_t len;
+};
+/* Appends the tuple [line, line + len) of j->copy to the runs in rows. */
+void db_ingest_run_add(struct strbuf *rows, const struct db_job *j, size_t line, size_t len);
 
 /* A batch failed for good: moves the same probe's queued batches to out. */
 void db_ingest_fail_probe(struct db_pool *p, const char *probe_id, struct db_jobq *out);

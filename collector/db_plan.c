@@ -2,7 +2,7 @@
  * db_plan.c - one ingest transaction's plan, computed in the collector
  * (issue 11; db_int.h, db_ingest.c, BENCHMARKS.md).
  *
- * At db_ingest() time each Result is COPY-encoded (db_sql.c) and the fields
+ * At db_ingest() time each Result is COPY-encoded (db_copy_bin.c) and the fields
  * the derived tables need are recorded (struct db_row, strings sanitised as
  * results stores them). Once the transaction holds its probes' watermark
  * rows (db_sql_lock(): probe_spools.last_seq per probe and spool epoch,
@@ -24,7 +24,9 @@
  *             spool epoch's received_at span and highest new seq
  *   c->tmisc  jsonb of each target's newest row (the targets statement)
  *
- * Ownership: the rows and their arena belong to the job (db_job_free); the
+ * Ownership: the rows and their arena belong to the job (db_job_free), and
+ * so do the COPY tuples: c->rows holds runs into the jobs' copy buffers
+ * (struct db_run), not a copy of the bytes. The
  * buffers to the slot, until db_plan_free() at the end of the task. The hash
  * tables live only inside db_plan_build().
  */
@@ -534,7 +536,7 @@ int db_plan_build(struct db_conn *c)
 			if (w->seq > hi)
 				hi = w->seq;
 			j->inserted++;
-			strbuf_put(&c->rows, j->copy.p + w->line, w->line_len);
+			db_ingest_run_add(&c->rows, j, w->line, w->line_len);
 			if (add_rollup(&roll, &k, false, j, w) < 0 || add_rollup(&roll, &k, true, j, w) < 0)
 				goto out;
 			bool created;

@@ -36,16 +36,26 @@ void db_json_str(struct strbuf *b, const char *s)
 		strbuf_puts(b, "null");
 		return;
 	}
+	static const char hex[] = "0123456789abcdef";
 	strbuf_putc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*s) {
+		/* the bytes that need no escape, in one put (a byte at a time
+		 * was 5% of the collector's CPU, perf) */
+		size_t run = 0;
+		while ((unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run) {
+			strbuf_put(b, s, run);
+			s += run;
+			continue;
+		}
+		unsigned char c = (unsigned char)*s++;
 		if (c == '"' || c == '\\') {
-			strbuf_putc(b, '\\');
-			strbuf_putc(b, (char)c);
-		} else if (c < 0x20) {
-			strbuf_printf(b, "\\u%04x", c);
+			char e[2] = { '\\', (char)c };
+			strbuf_put(b, e, 2);
 		} else {
-			strbuf_putc(b, (char)c);
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			strbuf_put(b, e, 6);
 		}
 	}
 	strbuf_putc(b, '"');

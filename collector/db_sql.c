@@ -1,9 +1,12 @@
 /*
  * db_sql.c - the SQL of the ingest path and the COPY text form of a Result.
  *
- * `cols` below names the results columns in the order db_copy_result_epoch()
- * writes them (timestamps as timestamptz text, db_put_ts_ms): the new rows
- * are COPY'd straight into results. The rollup groups go through the temp
+ * `cols` below names the results columns in the order db_copy_bin_result()
+ * (db_copy_bin.c) and db_copy_result_epoch() write them: the new rows are
+ * COPY'd straight into results, in the binary format. The text form of a
+ * Result is kept as the reference the binary one is checked against
+ * (tests/integration/test_copy_bin.c stores both and compares every column;
+ * tests/unit/test_db_copy.c pins the text form). The rollup groups go through the temp
  * table ingest_roll (db_plan.c writes its rows), then one upsert statement;
  * the targets upsert is a statement of its own; db_sql_lock() and
  * db_sql_exist() are the watermark lock and the replay check (db_ingest.c).
@@ -25,8 +28,8 @@
 
 /* --------------------------------------------------------- the columns */
 
-/* The results columns of the COPY, in the order db_copy_result_epoch()
- * writes them. */
+/* The results columns of the COPY, in the order db_copy_bin_result() and
+ * db_copy_result_epoch() write them (DB_COPY_BIN_NFIELDS of them). */
 static const char *const cols[] = {
 	"probe_id", "seq", "spool_epoch", "region", "probe_version", "started_at", "received_at",
 	"target", "port", "sni", "address", "profile", "starttls", "service", "labels",
@@ -115,7 +118,7 @@ static char *build_copy(void)
 	strbuf_puts(&b, "COPY results (");
 	for (size_t i = 0; i < NCOLS; i++)
 		strbuf_printf(&b, "%s%s", i ? ", " : "", cols[i]);
-	strbuf_puts(&b, ") FROM STDIN");
+	strbuf_puts(&b, ") FROM STDIN (FORMAT binary)"); /* db_copy_bin.c */
 	return strbuf_take(&b); /* NULL when out of memory */
 }
 
@@ -307,8 +310,7 @@ static void put_copy_char(struct strbuf *b, unsigned char c)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s)
+size_t db_utf8_len(const unsigned char *s)
 {
 	unsigned char c = s[0];
 	if (c < 0x80)
@@ -334,7 +336,7 @@ static void put_text(struct strbuf *b, const char *str, enum enc e)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	while (*s) {
-		size_t n = utf8_len(s);
+		size_t n = db_utf8_len(s);
 		if (n == 0) {
 			strbuf_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
 			s++;
@@ -427,11 +429,34 @@ void db_put_ts_ms(struct strbuf *b, int64_t ms)
 	unsigned mo, d;
 	civil(day, &y, &mo, &d);
 	bool bc = y <= 0;
-	strbuf_printf(b, "%04lld-%02u-%02u %02d:%02d:%02d", (long long)(bc ? 1 - y : y), mo, d,
-		      sod / 3600, sod / 60 % 60, sod % 60);
-	if (frac)
-		strbuf_printf(b, ".%03d", frac);
-	strbuf_puts(b, bc ? "+00 BC" : "+00");
+	/* by hand, not printf: the rollup rows and jsonb parameters carry one
+	 * or more per row and printf was most of their cost (perf,
+	 * BENCHMARKS.md "Binary COPY of results") */
+	char t[48], *e = t + sizeof t, *p = e - (bc ? 6 : 3);
+	memcpy(p, bc ? "+00 BC" : "+00", (size_t)(e - p));
+	if (frac) {
+		*--p = (char)('0' + frac % 10);
+		*--p = (char)('0' + frac / 10 % 10);
+		*--p = (char)('0' + frac / 100);
+		*--p = '.';
+	}
+	int two[] = { sod % 60, sod / 60 % 60, sod / 3600, (int)d, (int)mo };
+	const char sepv[] = ":: --";
+	for (int i = 0; i < 5; i++) {
+		*--p = (char)('0' + two[i] % 10);
+		*--p = (char)('0' + two[i] / 10);
+		*--p = sepv[i];
+	}
+	uint64_t yr = (uint64_t)(bc ? 1 - y : y);
+	int digits = 0;
+	do {
+		*--p = (char)('0' + yr % 10);
+		yr /= 10;
+		digits++;
+	} while (yr);
+	while (digits++ < 4)
+		*--p = '0';
+	strbuf_put(b, p, (size_t)(e - p));
 }
 
 /* Unix seconds, clamped to what to_timestamp() accepts, as a timestamptz. */
@@ -463,7 +488,7 @@ void db_put_clean(struct strbuf *b, const char *str)
 			s += ascii;
 			continue;
 		}
-		size_t n = utf8_len(s);
+		size_t n = db_utf8_len(s);
 		if (n == 0) {
 			strbuf_put(b, "\xEF\xBF\xBD", 3);
 			s++;

@@ -231,3 +231,79 @@ Test(db_copy, timestamps_are_clamped_to_what_postgres_accepts)
 	cr_assert_str_eq(field(&w, "cert_not_after"), "4369-04-02 04:26:40+00 BC");
 	free(w.buf);
 }
+
+/* Days since 1970-01-01 -> y/m/d, as db_sql.c computes them (H. Hinnant's
+ * civil_from_days), for the printf reference below. */
+static void ref_civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* The printf form db_put_ts_ms() had before it wrote the digits by hand. */
+static void ref_ts(char *out, size_t n, int64_t ms)
+{
+	int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	int frac = (int)(ms - s * 1000);
+	int64_t day = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+	int sod = (int)(s - day * 86400);
+	int64_t y;
+	unsigned mo, d;
+	ref_civil(day, &y, &mo, &d);
+	bool bc = y <= 0;
+	int k = snprintf(out, n, "%04lld-%02u-%02u %02d:%02d:%02d", (long long)(bc ? 1 - y : y), mo, d,
+			 sod / 3600, sod / 60 % 60, sod % 60);
+	if (frac)
+		k += snprintf(out + k, n - (size_t)k, ".%03d", frac);
+	snprintf(out + k, n - (size_t)k, "%s", bc ? "+00 BC" : "+00");
+}
+
+Test(db_copy, timestamp_text_is_the_printf_form)
+{
+	int64_t fixed[] = { 0, 1, -1, 999, -999, 1000, -1000, 1700000000123LL, 946684800000LL,
+			    -62135596800000LL, -62135596800001LL, -62167219200000LL, 253402300799999LL,
+			    253402300800000LL, -200000000000000LL, 9000000000000000LL, 86399999,
+			    -86400001, 951782400000LL /* 2000-02-29 */ };
+	char want[64];
+	struct strbuf b = { 0 };
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+		strbuf_reset(&b);
+		db_put_ts_ms(&b, fixed[i]);
+		ref_ts(want, sizeof want, fixed[i]);
+		cr_assert_str_eq(b.p, want, "%lld ms", (long long)fixed[i]);
+	}
+	/* and a spread over the whole clamped range */
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int64_t ms = (int64_t)(x % 9200000000000001ULL) - 200000000000000LL;
+		if (i % 2)
+			ms = ms % 4102444800000LL; /* 1840 .. 2100, the usual range */
+		strbuf_reset(&b);
+		db_put_ts_ms(&b, ms);
+		ref_ts(want, sizeof want, ms);
+		cr_assert_str_eq(b.p, want, "%lld ms", (long long)ms);
+	}
+	strbuf_free(&b);
+}
+
+Test(db_copy, json_strings_of_the_jsonb_parameters)
+{
+	struct strbuf b = { 0 };
+	db_json_str(&b, "plain a.example");
+	db_json_str(&b, "q\"b\\s\x01\x1f\n\t\x7f é 🔒");
+	db_json_str(&b, "");
+	db_json_str(&b, NULL);
+	cr_assert_not(b.oom);
+	cr_assert_str_eq(b.p, "\"plain a.example\"\"q\\\"b\\\\s\\u0001\\u001f\\u000a\\u0009\x7f é 🔒\"\"\"null");
+	strbuf_free(&b);
+}
