@@ -2,8 +2,11 @@
  * rollup_daily.c - drives the rollup_1d aggregator (see rollup_daily.h and
  * sql/013_rollup_1d.sql, which holds the logic and why it is exact): per
  * day a claim (autocommit) and a step (its own REPEATABLE READ transaction).
+ * The hours come first (rollup_hourly.c): a day is claimed only once its
+ * hours are built.
  */
 #include "rollup_daily.h"
+#include "rollup_hourly.h"
 #include "twtime.h"
 
 #include <stdbool.h>
@@ -67,6 +70,10 @@ int rollup_daily_run(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *da
 	snprintf(grace, sizeof grace, "%lld milliseconds", (long long)ROLLUP_DAILY_GRACE_MS);
 	const char *const p[2] = { now, grace };
 
+	/* as many hours as the days this call may do, so that a backfill of
+	 * max_steps days is not held back by its hours */
+	if (rollup_hourly_run(c, now_ms, 24 * (max_steps ? max_steps : 1), NULL, err, errlen) < 0)
+		goto out;
 	PGresult *r = PQexec(c, "SELECT pg_try_advisory_lock(" AGG_LOCK ")");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_err(err, errlen, "rollup_1d lock", r);
