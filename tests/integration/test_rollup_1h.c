@@ -287,3 +287,37 @@ Test(rollup_1h, rollup_1d_waits_for_built_hours)
 	event_base_free(b);
 	free(ci);
 }
+
+/* Retention keeps rollup_1m's minutes of hours the builder has not built
+ * (they are all a reader and the builder have), and drops them once built. */
+Test(rollup_1h, retention_keeps_unbuilt_minutes)
+{
+	char *ci = new_migrated_db("r1h_retention");
+	PGconn *c = pg(ci);
+	exec_ok(c, "UPDATE retention_policy SET days = 30 WHERE name = 'rollup_1m'");
+	exec_ok(c, "INSERT INTO rollup_1m (bucket, target, port, sni, region, profile, attempts, "
+		   "successes, failures, outcomes, handshakes, handshake_ms_hist, handshake_ms_sum, "
+		   "handshake_ms_count, mtls_attempts, mtls_failures, ocsp_stapled_count, "
+		   "cipher_fallback_count, sni_mismatch_count, expiring_soon_count) "
+		   "VALUES (date_trunc('hour', now(), 'UTC') - interval '35 days', 'old.example', 443, '', "
+		   "'eu', 'p', 1, 1, 0, '{\"ok\": 1}', 1, '{}', 0, 0, 0, 0, 0, 0, 0, 0)");
+	/* the builder is 40 days behind: the minute stays */
+	exec_ok(c, "UPDATE rollup_1h_state SET mark_before = now() - interval '40 days', "
+		   "ready_before = now() - interval '40 days'");
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM tw_maintain_partitions(30, 1) WHERE action = 'error'"), 0);
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1m WHERE target = 'old.example'"), 1,
+		     "retention dropped minutes of an hour not built");
+	/* built, but a late row made that hour dirty: the minute stays */
+	exec_ok(c, "UPDATE rollup_1h_state SET mark_before = now(), ready_before = now()");
+	exec_ok(c, "INSERT INTO rollup_1h_dirty (hour) VALUES (date_trunc('hour', now(), 'UTC') - "
+		   "interval '35 days')");
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM tw_maintain_partitions(30, 1) WHERE action = 'error'"), 0);
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1m WHERE target = 'old.example'"), 1,
+		     "retention dropped minutes of a dirty hour");
+	/* rebuilt: the retention applies */
+	exec_ok(c, "DELETE FROM rollup_1h_dirty");
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM tw_maintain_partitions(30, 1) WHERE action = 'error'"), 0);
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1m WHERE target = 'old.example'"), 0);
+	PQfinish(c);
+	free(ci);
+}
