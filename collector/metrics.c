@@ -360,8 +360,13 @@ struct metrics *metrics_new(struct event_base *base, const struct metrics_opts *
 	struct pgconn_opts po = {
 		.conninfo = o->conninfo,
 		.name = "metrics",
-		/* a refresh is a read: never let it hold locks or run long */
-		.setup_sql = "SET default_transaction_read_only = on; SET statement_timeout = '10s'",
+		/* a refresh is a read: never let it hold locks or run long; no JIT
+		 * (as the API's and the evaluator's sessions): the hours not built
+		 * yet are summed from rollup_1m inside rollup_1h_live, whose row
+		 * estimates (jsonb_each_text: 100 a call) put the plan over
+		 * jit_above_cost and compiling it took seconds for 0.1 s of work */
+		.setup_sql = "SET default_transaction_read_only = on; SET statement_timeout = '10s'; "
+			     "SET jit = off",
 		.on_state = on_state,
 		.arg = m,
 	};
