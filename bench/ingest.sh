@@ -189,7 +189,7 @@ tail -c +"$((PGLOG_OFF + 1))" "$W/logs/postgres.log" | awk '
 		k = "other"
 		if ($0 ~ /statement: (BEGIN; COPY staging|COPY results|COPY ingest_roll)/) k = "copy"
 		else if ($0 ~ /(statement|execute [^:]*): WITH (ins|r1) AS/) k = "ingest"
-		else if ($0 ~ /execute [^:]*: (WITH l AS MATERIALIZED [^)]*\) )?INSERT INTO probe_spools/) k = "lock"
+		else if ($0 ~ /execute [^:]*: (WITH l AS MATERIALIZED .*)?INSERT INTO probe_spools/) k = "lock"
 		else if ($0 ~ /ROLLBACK/) k = "rollback"
 		n[k]++; s[k] += d; if (d > mx[k]) mx[k] = d
 	}
