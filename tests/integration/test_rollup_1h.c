@@ -31,6 +31,7 @@ TestSuite(rollup_1h, .timeout = 300);
 
 #define E1 "0123456789abcdef0123456789abcdef"
 #define HOUR 3600000LL
+#define DAY_SUM "SELECT coalesce(sum(attempts), 0) FROM rollup_1d WHERE bucket = to_timestamp(%lld / 1000.0)"
 
 static void put(struct event_base *b, struct db_pool *p, uint64_t first, size_t n, int64_t base)
 {
@@ -319,5 +320,52 @@ Test(rollup_1h, retention_keeps_unbuilt_minutes)
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM tw_maintain_partitions(30, 1) WHERE action = 'error'"), 0);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1m WHERE target = 'old.example'"), 0);
 	PQfinish(c);
+	free(ci);
+}
+
+/* A late row into an hour of a day rollup_1d already serves: until the
+ * hour's rebuild (which marks the day for rollup_1d), readers take neither
+ * the stale day nor the stale hour; after the leader's next run both are
+ * exact again. */
+Test(rollup_1h, late_row_into_a_day_of_rollup_1d)
+{
+	struct event_base *b = event_base_new();
+	char *ci = new_migrated_db("r1h_late_day");
+	struct db_opts o = { .connections = 2 };
+	struct db_pool *p = pool_up(b, ci, &o);
+	PGconn *c = pg(ci);
+	int64_t now = twtime_wall_ms();
+	int64_t day = now - now % (24 * HOUR) - 24 * HOUR; /* yesterday, 00:00 UTC */
+	state_at(c, day);
+	exec_ok(c, "UPDATE rollup_1d_state SET mark_before = to_timestamp(%lld / 1000.0), "
+		   "ready_before = to_timestamp(%lld / 1000.0)", (long long)day, (long long)day);
+	put(b, p, 1, 3000, day + 10 * HOUR);
+
+	char err[512] = "";
+	unsigned days = 0;
+	cr_assert_eq(rollup_daily_run(c, day + 25 * HOUR, 4, &days, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(days, 1);
+	cr_assert_eq(q_int(c, DAY_SUM, (long long)day), 3000);
+	/* a window with the whole day: the day from rollup_1d */
+	expect_sli_exact(c, day - HOUR, day + 25 * HOUR);
+
+	put(b, p, 3001, 500, day + 10 * HOUR); /* late rows, hour 10 */
+	cr_assert_gt(q_int(c, "SELECT count(*) FROM rollup_1h_dirty"), 0);
+	cr_assert_eq(q_int(c, DAY_SUM, (long long)day), 3000, "rollup_1d changed on the ingest path");
+	expect_sli_exact(c, day - HOUR, day + 25 * HOUR);
+	expect_sli_exact(c, day + 10 * HOUR, day + 11 * HOUR);
+	expect_rollups_exact(c);
+
+	cr_assert_eq(rollup_daily_run(c, day + 25 * HOUR, 4, &days, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(days, 1, "the day recomputed after its hours' rebuild");
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1h_dirty"), 0);
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1d_dirty"), 0);
+	cr_assert_eq(q_int(c, DAY_SUM, (long long)day), 3500);
+	expect_table_exact(c);
+	expect_sli_exact(c, day - HOUR, day + 25 * HOUR);
+
+	PQfinish(c);
+	db_pool_free(p);
+	event_base_free(b);
 	free(ci);
 }
