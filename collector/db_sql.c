@@ -227,8 +227,8 @@ static char *build_ingest(void)
  * -1 is never committed (db_plan.c sends an epoch only with new rows, and
  * only such epochs are locked). The DO UPDATE (a no-op write) takes the row
  * lock and returns the newest committed last_seq: a transaction of the same
- * probe on another connection or collector waits here until it commits. */
-/* It first takes the rollup_1h claim's advisory lock (1953985907, 16) SHARED
+ * probe on another connection or collector waits here until it commits.
+ * It first takes the rollup_1h claim's advisory lock (1953985907, 16) SHARED
  * for the transaction (sql/016_rollup_1h_builder.sql): the ingest statement
  * reads the builder's mark_before under it, and taking it before any row
  * lock means an ingest never waits for a claim while holding rows another

@@ -236,9 +236,15 @@ BEGIN
 END
 $$;
 
--- 014's maintenance; rollup_1m keeps the days of hours not built yet (the
--- oldest dirty hour, or ready_before): their minutes are all a reader and
--- the builder have.
+-- 014's maintenance; rollup_1m keeps the minutes of hours not built yet (the
+-- oldest dirty hour, or ready_before): they are all a reader and the builder
+-- have. When such an hour is older than rollup_1m's retention (a builder
+-- behind, or a late row that old), rollup_1m's partitions are left alone
+-- this time, not even created ahead (earlier runs did that ahead_days
+-- ahead, and the default partition takes any row): tw_day_partitions would
+-- otherwise create one partition per day back to that hour. The builder
+-- rebuilds dirty hours oldest first, so the next run after it catches up
+-- applies the retention.
 CREATE OR REPLACE FUNCTION tw_maintain_partitions(retention_days integer, ahead_days integer)
 RETURNS TABLE (action text, partition_name text, detail text)
 LANGUAGE plpgsql AS $$
@@ -247,7 +253,6 @@ DECLARE
 	minute_days integer := coalesce((SELECT days FROM retention_policy WHERE name = 'rollup_1m'), 30);
 	unbuilt timestamptz := least((SELECT ready_before FROM rollup_1h_state),
 				     (SELECT min(hour) FROM rollup_1h_dirty));
-	minute_oldest date;
 BEGIN
 	IF retention_days < 1 OR ahead_days < 0 THEN
 		RAISE EXCEPTION 'tw_maintain_partitions: bad arguments (%, %)', retention_days, ahead_days;
@@ -257,12 +262,12 @@ BEGIN
 		RETURN;
 	END IF;
 	PERFORM set_config('lock_timeout', '10s', true);
-	minute_oldest := least(today - minute_days,
-			       coalesce((unbuilt AT TIME ZONE 'UTC')::date, today - minute_days));
 	RETURN QUERY SELECT * FROM tw_day_partitions('results', 'started_at', today - retention_days,
 						      today + ahead_days, '');
-	RETURN QUERY SELECT * FROM tw_day_partitions('rollup_1m', 'bucket', minute_oldest,
-						      today + ahead_days, 'WITH (fillfactor = 70)');
+	IF unbuilt IS NULL OR (unbuilt AT TIME ZONE 'UTC')::date >= today - minute_days THEN
+		RETURN QUERY SELECT * FROM tw_day_partitions('rollup_1m', 'bucket', today - minute_days,
+							      today + ahead_days, 'WITH (fillfactor = 70)');
+	END IF;
 	RETURN QUERY SELECT * FROM tw_apply_retention(now());
 	RETURN QUERY SELECT * FROM tw_prune_probe_spools(
 		(today - retention_days)::timestamp AT TIME ZONE 'UTC');
