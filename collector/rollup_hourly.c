@@ -11,8 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Session-level advisory lock: one builder at a time (the claim's lock, key
- * 16, is the one every ingest transaction shares). */
+/* Session-level advisory lock: one builder at a time, held by
+ * rollup_daily_run() across its days too (the claim's lock, key 16, is the
+ * one every ingest transaction shares). */
 #define BUILD_LOCK "1953985907, 17"
 
 static int pg_err(char *err, size_t errlen, const char *what, PGresult *r)
@@ -53,28 +54,30 @@ static int one_hour(PGconn *c, const char *const p[2], char *err, size_t errlen)
 	return done;
 }
 
-int rollup_hourly_run(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *hours, char *err,
-		      size_t errlen)
+int rollup_hourly_lock(PGconn *c, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, "SELECT pg_try_advisory_lock(" BUILD_LOCK ")");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return pg_err(err, errlen, "rollup_1h lock", r);
+	bool held = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return held ? 1 : 0;
+}
+
+void rollup_hourly_unlock(PGconn *c)
+{
+	PQclear(PQexec(c, "SELECT pg_advisory_unlock(" BUILD_LOCK ")"));
+}
+
+int rollup_hourly_steps(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *hours, char *err,
+			size_t errlen)
 {
 	char now[48], grace[32];
 	unsigned done = 0;
-	int rc = -1;
+	int rc = 0;
 	twtime_rfc3339_ms(now_ms, now, sizeof now);
 	snprintf(grace, sizeof grace, "%lld milliseconds", (long long)ROLLUP_HOURLY_GRACE_MS);
 	const char *const p[2] = { now, grace };
-
-	PGresult *r = PQexec(c, "SELECT pg_try_advisory_lock(" BUILD_LOCK ")");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		pg_err(err, errlen, "rollup_1h lock", r);
-		goto out;
-	}
-	bool held = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	if (!held) {
-		rc = 0;         /* another session builds */
-		goto out;
-	}
-	rc = 0;
 	for (unsigned i = 0; i < max_steps; i++) {
 		int h = one_hour(c, p, err, errlen);
 		if (h < 0) {
@@ -85,9 +88,20 @@ int rollup_hourly_run(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *h
 			break;
 		done++;
 	}
-	PQclear(PQexec(c, "SELECT pg_advisory_unlock(" BUILD_LOCK ")"));
-out:
 	if (hours)
 		*hours = done;
+	return rc;
+}
+
+int rollup_hourly_run(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *hours, char *err,
+		      size_t errlen)
+{
+	if (hours)
+		*hours = 0;
+	int held = rollup_hourly_lock(c, err, errlen);
+	if (held <= 0)
+		return held;    /* -1, or 0: another session builds */
+	int rc = rollup_hourly_steps(c, now_ms, max_steps, hours, err, errlen);
+	rollup_hourly_unlock(c);
 	return rc;
 }

@@ -25,10 +25,21 @@
 #define ROLLUP_HOURLY_GRACE_MS (5 * 60 * 1000LL)
 
 /* Builds up to max_steps hours as of now_ms (c must not be inside a
- * transaction); does nothing when another session builds (a session-level
- * advisory lock). *hours (may be NULL): how many hours were (re)built. 0 or
- * -1 with err. */
+ * transaction); does nothing when another session builds (the session-level
+ * advisory lock below). *hours (may be NULL): how many hours were (re)built.
+ * 0 or -1 with err. */
 int rollup_hourly_run(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *hours, char *err,
 		      size_t errlen);
+
+/* The builder's session-level advisory lock, for rollup_daily_run(), which
+ * holds it across the hours and the days: no hour is rebuilt while a day is
+ * claimed or aggregated (013's trigger on rollup_1h then reads rollup_1d's
+ * mark in the step's REPEATABLE READ snapshot, which no claim can have
+ * moved). rollup_hourly_lock: 1 taken, 0 held by another session, -1 with
+ * err. rollup_hourly_steps: rollup_hourly_run's steps, the lock held. */
+int rollup_hourly_lock(PGconn *c, char *err, size_t errlen);
+void rollup_hourly_unlock(PGconn *c);
+int rollup_hourly_steps(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *hours, char *err,
+			size_t errlen);
 
 #endif

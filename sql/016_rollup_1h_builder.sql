@@ -37,7 +37,10 @@
 --
 -- rollup_1d (013) is claimed only for days whose 24 hours are below
 -- ready_before; a rebuilt hour fires 013's mark trigger in the builder, off
--- the ingest path. Readers also treat a day with a dirty hour as not served
+-- the ingest path. That trigger reads rollup_1d_state.mark_before in the
+-- step's REPEATABLE READ snapshot, so no day may be claimed while an hour
+-- is rebuilt: the leader does both under the builder's session lock
+-- (collector/rollup_daily.c, rollup_hourly.h). Readers also treat a day with a dirty hour as not served
 -- by rollup_1d (the hour's rebuild, which marks the day, has not run yet).
 --
 -- Retention: rollup_1m keeps the day partitions of hours not built yet
