@@ -141,18 +141,28 @@ LANGUAGE sql STABLE AS $$
 	USING (bucket, target, port, sni, region, profile)
 $$;
 
--- The hourly rows as every reader must see them: built hours from rollup_1h,
--- the others (not built yet, or dirty) summed from their minutes.
-CREATE VIEW rollup_1h_live AS
-SELECT h.* FROM rollup_1h h
-WHERE h.bucket < (SELECT ready_before FROM rollup_1h_state)
-  AND NOT EXISTS (SELECT 1 FROM rollup_1h_dirty d WHERE d.hour = h.bucket)
-UNION ALL
-SELECT a.* FROM rollup_1h_state st, LATERAL tw_rollup_1h_agg(st.ready_before, 'infinity') a
-UNION ALL
-SELECT a.* FROM (SELECT DISTINCT hour FROM rollup_1h_dirty
-		 WHERE hour < (SELECT ready_before FROM rollup_1h_state)) d,
-	LATERAL tw_rollup_1h_agg(d.hour, d.hour + interval '1 hour') a;
+-- The hourly rows of [lo, hi) as every reader must see them: built hours
+-- from rollup_1h, the others (not built yet, or dirty) summed from their
+-- minutes. SQL and STABLE, so inlined: lo and hi bound every scan of
+-- rollup_1m (a condition on the hour, date_trunc of the minute, cannot),
+-- which is why collector/sli.c calls it with its window's hours.
+CREATE FUNCTION tw_rollup_1h_live(lo timestamptz, hi timestamptz) RETURNS SETOF rollup_1h
+LANGUAGE sql STABLE AS $$
+	SELECT h.* FROM rollup_1h h
+	WHERE h.bucket >= lo AND h.bucket < hi AND h.bucket < (SELECT ready_before FROM rollup_1h_state)
+	  AND NOT EXISTS (SELECT 1 FROM rollup_1h_dirty d WHERE d.hour = h.bucket)
+	UNION ALL
+	SELECT a.* FROM rollup_1h_state st, LATERAL tw_rollup_1h_agg(greatest(lo, st.ready_before), hi) a
+	UNION ALL
+	SELECT a.* FROM (SELECT DISTINCT hour FROM rollup_1h_dirty
+			 WHERE hour >= lo AND hour < hi
+			   AND hour < (SELECT ready_before FROM rollup_1h_state)) d,
+		LATERAL tw_rollup_1h_agg(d.hour, d.hour + interval '1 hour') a
+$$;
+
+-- The same over all hours, for readers whose range reaches the current hour
+-- anyway (store_series.c, store_targets.c, metrics.c, the Grafana dashboard).
+CREATE VIEW rollup_1h_live AS SELECT * FROM tw_rollup_1h_live('-infinity', 'infinity');
 
 -- The claim (see the top): when no claimed hour waits and the hour at
 -- mark_before ended at least `grace` before now_ts, moves mark_before to the
