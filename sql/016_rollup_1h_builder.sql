@@ -29,7 +29,7 @@
 --         ready_before, else the claimed hour at ready_before, is recomputed
 --         from rollup_1m as of the step's snapshot; the dirty rows that
 --         snapshot sees are deleted (a later change leaves its own row).
--- Readers (view rollup_1h_live, and collector/sli.c) read an hour from
+-- Readers (tw_rollup_1h_live(lo, hi) and the view rollup_1h_live) read an hour from
 -- rollup_1h only when it is below ready_before and has no dirty row, in the
 -- same snapshot; every other hour is summed from its rollup_1m minutes. So
 -- every reader is exact at every instant: an hour not built yet costs the
@@ -40,8 +40,9 @@
 -- the ingest path. That trigger reads rollup_1d_state.mark_before in the
 -- step's REPEATABLE READ snapshot, so no day may be claimed while an hour
 -- is rebuilt: the leader does both under the builder's session lock
--- (collector/rollup_daily.c, rollup_hourly.h). Readers also treat a day with a dirty hour as not served
--- by rollup_1d (the hour's rebuild, which marks the day, has not run yet).
+-- (collector/rollup_daily.c, rollup_hourly.h). Readers also treat a day
+-- with a dirty hour as not served by rollup_1d (the hour's rebuild, which
+-- marks the day, has not run yet: collector/sli.c).
 --
 -- Retention: rollup_1m keeps the day partitions of hours not built yet
 -- (tw_maintain_partitions below).
