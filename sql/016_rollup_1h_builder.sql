@@ -98,7 +98,9 @@ $$;
 -- merge rules of the ingest's upsert (as 013's tw_rollup_1d_step does for
 -- days): counters, histogram buckets and outcomes summed, minima least,
 -- service the latest minute's non-NULL one. SQL and STABLE: inlined into
--- its callers, so their conditions reach the scan of rollup_1m.
+-- its callers, so their conditions reach the scan of rollup_1m. A column
+-- added to rollup_1m / rollup_1h later must be added here (and in 013's
+-- tw_rollup_1d_step), and the view rollup_1h_live recreated.
 CREATE FUNCTION tw_rollup_1h_agg(lo timestamptz, hi timestamptz) RETURNS SETOF rollup_1h
 LANGUAGE sql STABLE AS $$
 	SELECT s.bucket, s.target, s.port, s.sni, s.region, s.profile, s.service, s.attempts,
