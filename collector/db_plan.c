@@ -13,22 +13,25 @@
  *
  *   c->rows   their COPY lines, for COPY results (no staging, no ON CONFLICT:
  *             the results key stays as the backstop)
- *   c->roll   one ingest_roll row per (minute | hour, target, port, sni,
- *             region, profile): the rollup_1m / rollup_1h increments, with
+ *   c->roll   one ingest_roll row per (minute, target, port, sni, region,
+ *             profile): the rollup_1m increments, with
  *             the definitions of sql/001_init.sql computed here
  *             (tw_is_success: outcome 'ok'; tw_is_mtls_failure:
  *             client_cert_required/_rejected; tw_latency_bucket over
  *             tw_latency_bounds(), DB_LATENCY_BUCKETS of them)
  *   c->misc   jsonb of the small tables: the first row of each certificate,
  *             each sighting's first/last started_at, each probe's and each
- *             spool epoch's received_at span and highest new seq
+ *             spool epoch's received_at span and highest new seq, and the
+ *             distinct UTC hours of the new rows ("h": rollup_1h is built off
+ *             the ingest path, the statement marks those of them already
+ *             built dirty, sql/016_rollup_1h_builder.sql)
  *   c->tmisc  jsonb of each target's newest row (the targets statement)
  *
  * Ownership: the rows and their arena belong to the job (db_job_free), and
  * so do the COPY tuples: c->rows holds runs into the jobs' copy buffers
- * (struct db_run), not a copy of the bytes. The
- * buffers to the slot, until db_plan_free() at the end of the task. The hash
- * tables live only inside db_plan_build().
+ * (struct db_run), not a copy of the bytes. The other buffers belong to the
+ * slot, until db_plan_free() at the end of the task. The hash tables live
+ * only inside db_plan_build().
  */
 #include "db_int.h"
 
@@ -168,7 +171,6 @@ struct ocount {
 
 struct agg {
 	struct ent e;
-	bool hourly;
 	int64_t bucket_ms;
 	const struct db_job *j;  /* region and the first row's strings */
 	const struct db_row *w;
@@ -308,12 +310,11 @@ static void key_str(struct strbuf *k, const char *s)
 	strbuf_put(k, "", 1);
 }
 
-static int add_rollup(struct tab *t, struct strbuf *k, bool hourly, const struct db_job *j,
+static int add_rollup(struct tab *t, struct strbuf *k, const struct db_job *j,
 		      const struct db_row *w)
 {
-	int64_t bucket = floor_to(w->started_ms, hourly ? 3600000 : 60000);
+	int64_t bucket = floor_to(w->started_ms, 60000);
 	strbuf_reset(k);
-	strbuf_put(k, hourly ? "h" : "m", 1);
 	strbuf_put(k, &bucket, sizeof bucket);
 	strbuf_put(k, &w->port, sizeof w->port);
 	key_str(k, S(j, w->target));
@@ -324,11 +325,33 @@ static int add_rollup(struct tab *t, struct strbuf *k, bool hourly, const struct
 	struct agg *a = tab_get(t, k, &created);
 	if (!a)
 		return -1;
-	if (created) {
-		a->hourly = hourly;
+	if (created)
 		a->bucket_ms = bucket;
-	}
 	return agg_add(a, j, w);
+}
+
+/* The distinct UTC hours of a transaction's new rows: a few (rows come in
+ * time order per probe), so a linear search from the newest. */
+struct hours {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int add_hour(struct hours *h, int64_t hour_ms)
+{
+	for (size_t i = h->n; i > 0; i--)
+		if (h->v[i - 1] == hour_ms)
+			return 0;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 8;
+		int64_t *v = realloc(h->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n++] = hour_ms;
+	return 0;
 }
 
 /* ------------------------------------------------------------ output */
@@ -383,7 +406,6 @@ static void put_roll(struct strbuf *b, const struct agg *a)
 {
 	const struct db_job *j = a->j;
 	const struct db_row *w = a->w;
-	strbuf_puts(b, a->hourly ? "t\t" : "f\t");
 	db_put_ts_ms(b, a->bucket_ms);
 	strbuf_putc(b, '\t');
 	db_put_copy_text(b, S(j, w->target));
@@ -514,6 +536,7 @@ int db_plan_build(struct db_conn *c)
 	int rc = -1;
 	bool first_p = true, first_e = true;
 	struct strbuf pj = { 0 }, ej = { 0 };
+	struct hours hours = { 0 };
 
 	bounds_init();
 	strbuf_reset(&c->rows);
@@ -537,7 +560,8 @@ int db_plan_build(struct db_conn *c)
 				hi = w->seq;
 			j->inserted++;
 			db_ingest_run_add(&c->rows, j, w->line, w->line_len);
-			if (add_rollup(&roll, &k, false, j, w) < 0 || add_rollup(&roll, &k, true, j, w) < 0)
+			if (add_rollup(&roll, &k, j, w) < 0 ||
+			    add_hour(&hours, floor_to(w->started_ms, 3600000)) < 0)
 				goto out;
 			bool created;
 			strbuf_reset(&k);
@@ -645,6 +669,12 @@ int db_plan_build(struct db_conn *c)
 	strbuf_puts(m, "],\"e\":[");
 	if (ej.len)
 		strbuf_put(m, ej.p, ej.len);
+	strbuf_puts(m, "],\"h\":[");
+	for (size_t i = 0; i < hours.n; i++) {
+		strbuf_puts(m, i ? ",\"" : "\"");
+		db_put_ts_ms(m, hours.v[i]);
+		strbuf_putc(m, '"');
+	}
 	strbuf_puts(m, "]}");
 	/* the targets: the parameter of their own statement */
 	struct strbuf *tm = &c->tmisc;
@@ -673,5 +703,6 @@ out:
 	strbuf_free(&k);
 	strbuf_free(&pj);
 	strbuf_free(&ej);
+	free(hours.v);
 	return rc;
 }

@@ -55,7 +55,7 @@ static const char *const counters[] = {
 #define KEY "bucket, target, port, sni, region, profile"
 /* ingest_roll's columns before the counters (db_plan.c writes them in this
  * order, then the counters) */
-#define ROLL_HEAD "hourly, " KEY ", service, services, successes, failures, outcomes, " \
+#define ROLL_HEAD KEY ", service, services, successes, failures, outcomes, " \
 	"handshake_ms_hist, min_days_to_expiry, min_chain_not_after"
 
 static char *staging_ddl, *copy_sql, *copy_roll_sql, *ingest_sql;
@@ -100,7 +100,7 @@ const char *db_sql_targets(void)
 static char *build_staging(void)
 {
 	struct strbuf b = { 0 };
-	strbuf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS ingest_roll (hourly boolean, "
+	strbuf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS ingest_roll ("
 			"bucket timestamptz, target text, port integer, sni text, region text, "
 			"profile text, service text, services text[], successes bigint, "
 			"failures bigint, outcomes jsonb, handshake_ms_hist bigint[], "
@@ -135,7 +135,7 @@ static char *build_copy_roll(void)
 /* rN: one rollup table upserted from its pre-aggregated groups. service is
  * max(service) of the group's rows in the database's collation: db_plan.c
  * sends the one service, or all of them in `services` when they differ. */
-static void put_rollup(struct strbuf *b, const char *cte, const char *table, const char *hourly)
+static void put_rollup(struct strbuf *b, const char *cte, const char *table)
 {
 	strbuf_printf(b, "%s AS (INSERT INTO %s (" KEY ", service, successes, failures, outcomes, "
 			 "handshake_ms_hist, min_days_to_expiry, min_chain_not_after",
@@ -148,14 +148,14 @@ static void put_rollup(struct strbuf *b, const char *cte, const char *table, con
 	for (size_t i = 0; i < NCOUNTERS; i++)
 		strbuf_printf(b, ", %s", counters[i]);
 	/* ORDER BY: every transaction locks rollup rows in the same order. */
-	strbuf_printf(b, " FROM ingest_roll WHERE %shourly ORDER BY 1, 2, 3, 4, 5, 6 "
+	strbuf_printf(b, " FROM ingest_roll ORDER BY 1, 2, 3, 4, 5, 6 "
 			 "ON CONFLICT (" KEY ") DO UPDATE SET "
 			 "service = coalesce(EXCLUDED.service, %s.service), "
 			 "successes = %s.successes + EXCLUDED.successes, "
 			 "failures = %s.failures + EXCLUDED.failures, "
 			 "min_days_to_expiry = least(%s.min_days_to_expiry, EXCLUDED.min_days_to_expiry), "
 			 "min_chain_not_after = least(%s.min_chain_not_after, EXCLUDED.min_chain_not_after), ",
-		      hourly, table, table, table, table, table);
+		      table, table, table, table, table);
 	/* The two merges ran as PL/pgSQL once per updated row (7.8 and 5.2 us
 	 * a call, against 1.4 us for the inline array and 3.7 us for the
 	 * one-outcome jsonb_set, 200,000 calls on PostgreSQL 15, BENCHMARKS.md).
@@ -186,8 +186,12 @@ static char *build_ingest(void)
 	struct strbuf b = { 0 };
 
 	strbuf_puts(&b, "WITH ");
-	put_rollup(&b, "r1", "rollup_1m", "NOT ");
-	put_rollup(&b, "r2", "rollup_1h", "");
+	put_rollup(&b, "r1", "rollup_1m");
+	/* rollup_1h is built off this path (sql/016_rollup_1h_builder.sql):
+	 * the hours of the batch (db_plan.c, a few) below the builder's
+	 * mark_before are recorded dirty, read from rollup_1m until rebuilt */
+	strbuf_puts(&b, "hm AS (INSERT INTO rollup_1h_dirty (hour) SELECT h FROM tw_rollup_1h_below("
+		    "ARRAY(SELECT jsonb_array_elements_text($1::jsonb -> 'h')::timestamptz)) AS h),\n");
 	strbuf_puts(&b,
 		    "c AS (INSERT INTO certificates (fingerprint_sha256, subject, sans, issuer, "
 		    "not_before, not_after, key, sig_alg, first_seen) "
@@ -226,12 +230,18 @@ static char *build_ingest(void)
  * -1 is never committed (db_plan.c sends an epoch only with new rows, and
  * only such epochs are locked). The DO UPDATE (a no-op write) takes the row
  * lock and returns the newest committed last_seq: a transaction of the same
- * probe on another connection or collector waits here until it commits. */
+ * probe on another connection or collector waits here until it commits.
+ * It first takes the rollup_1h claim's advisory lock (1953985907, 16) SHARED
+ * for the transaction (sql/016_rollup_1h_builder.sql): the ingest statement
+ * reads the builder's mark_before under it, and taking it before any row
+ * lock means an ingest never waits for a claim while holding rows another
+ * ingest (itself holding the lock) waits for. */
 int db_sql_lock(struct strbuf *b, size_t n)
 {
 	strbuf_reset(b);
-	strbuf_puts(b, "INSERT INTO probe_spools AS s (probe_id, spool_epoch, last_seq, first_seen, "
-		       "last_seen) SELECT id, ep, -1, min(at), min(at) FROM (VALUES ");
+	strbuf_puts(b, "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(1953985907, 16)) "
+		       "INSERT INTO probe_spools AS s (probe_id, spool_epoch, last_seq, first_seen, "
+		       "last_seen) SELECT id, ep, -1, min(at), min(at) FROM l, (VALUES ");
 	for (size_t i = 0; i < n; i++)
 		strbuf_printf(b, "%s($%zu, $%zu, $%zu::timestamptz)", i ? ", " : "", 3 * i + 1,
 			      3 * i + 2, 3 * i + 3);

@@ -51,7 +51,7 @@ struct series {
 	bool counted[METRICS_NOUTCOMES]; /* the outcome was seen: export the counter */
 };
 
-/* What rollup_1h said about one (series, hour, outcome) at a refresh. */
+/* What rollup_1h (the view rollup_1h_live) said about one (series, hour, outcome) at a refresh. */
 struct cell {
 	const char *key;         /* points to the owning snapshot's series key */
 	int64_t hour;
@@ -319,7 +319,7 @@ static int build_sql(struct metrics *m)
 {
 	int n = snprintf(m->sql, sizeof m->sql,
 		"WITH s AS (SELECT DISTINCT ON (target, port, sni, region, profile) "
-		"target, port, sni, region, profile, bucket FROM rollup_1h "
+		"target, port, sni, region, profile, bucket FROM rollup_1h_live "
 		"WHERE bucket >= date_trunc('hour', now()) - interval '%d hours' "
 		"ORDER BY target, port, sni, region, profile, bucket DESC) "
 		"SELECT s.target, s.port, s.sni, s.region, s.profile, coalesce(r.service, ''), "
@@ -335,7 +335,7 @@ static int build_sql(struct metrics *m)
 		"ORDER BY s.target, s.port, s.sni, s.region, s.profile LIMIT %u;\n"
 		"SELECT target, port, sni, region, profile, "
 		"extract(epoch FROM bucket)::bigint, o.key, o.value "
-		"FROM rollup_1h, jsonb_each_text(outcomes) AS o "
+		"FROM rollup_1h_live, jsonb_each_text(outcomes) AS o "
 		"WHERE bucket >= date_trunc('hour', now()) - interval '%d hours'",
 		METRICS_LOOKBACK_HOURS, m->max_series + 1, METRICS_COUNT_HOURS);
 	return n > 0 && (size_t)n < sizeof m->sql ? 0 : -1;
@@ -360,8 +360,13 @@ struct metrics *metrics_new(struct event_base *base, const struct metrics_opts *
 	struct pgconn_opts po = {
 		.conninfo = o->conninfo,
 		.name = "metrics",
-		/* a refresh is a read: never let it hold locks or run long */
-		.setup_sql = "SET default_transaction_read_only = on; SET statement_timeout = '10s'",
+		/* a refresh is a read: never let it hold locks or run long; no JIT
+		 * (as the API's and the evaluator's sessions): the hours not built
+		 * yet are summed from rollup_1m inside rollup_1h_live, whose row
+		 * estimates (jsonb_each_text: 100 a call) put the plan over
+		 * jit_above_cost and compiling it took seconds for 0.1 s of work */
+		.setup_sql = "SET default_transaction_read_only = on; SET statement_timeout = '10s'; "
+			     "SET jit = off",
 		.on_state = on_state,
 		.arg = m,
 	};

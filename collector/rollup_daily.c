@@ -2,8 +2,11 @@
  * rollup_daily.c - drives the rollup_1d aggregator (see rollup_daily.h and
  * sql/013_rollup_1d.sql, which holds the logic and why it is exact): per
  * day a claim (autocommit) and a step (its own REPEATABLE READ transaction).
+ * The hours come first (rollup_hourly.c): a day is claimed only once its
+ * hours are built.
  */
 #include "rollup_daily.h"
+#include "rollup_hourly.h"
 #include "twtime.h"
 
 #include <stdbool.h>
@@ -67,16 +70,26 @@ int rollup_daily_run(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *da
 	snprintf(grace, sizeof grace, "%lld milliseconds", (long long)ROLLUP_DAILY_GRACE_MS);
 	const char *const p[2] = { now, grace };
 
+	/* The hours first, as many as the days this call may do, so that a
+	 * backfill of max_steps days is not held back by its hours; the
+	 * builder's lock is held until the days are done (rollup_hourly.h). */
+	int built = rollup_hourly_lock(c, err, errlen);
+	if (built <= 0) {
+		rc = built;     /* 0: another session builds and aggregates */
+		goto out;
+	}
+	if (rollup_hourly_steps(c, now_ms, 24 * (max_steps ? max_steps : 1), NULL, err, errlen) < 0)
+		goto hours;
 	PGresult *r = PQexec(c, "SELECT pg_try_advisory_lock(" AGG_LOCK ")");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_err(err, errlen, "rollup_1d lock", r);
-		goto out;
+		goto hours;
 	}
 	bool held = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
 	if (!held) {
 		rc = 0;         /* another session aggregates */
-		goto out;
+		goto hours;
 	}
 	for (unsigned i = 0; i < max_steps; i++) {
 		int d = one_day(c, p, err, errlen);
@@ -96,6 +109,8 @@ int rollup_daily_run(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned *da
 	rc = 0;
 unlock:
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock(" AGG_LOCK ")"));
+hours:
+	rollup_hourly_unlock(c);
 out:
 	if (days)
 		*days = done;

@@ -24,7 +24,8 @@
  * minutes before midnight arrive a little later; later ones make it dirty). */
 #define ROLLUP_DAILY_GRACE_MS (15 * 60 * 1000LL)
 
-/* Runs up to max_steps days as of now_ms (c must not be inside a
+/* Builds the closed hours of rollup_1h first (rollup_hourly_run, up to 24 x
+ * max_steps), then runs up to max_steps days as of now_ms (c must not be inside a
  * transaction), then the rollup_1d retention (tw_maintain_rollup_1d); does
  * nothing when another session is aggregating (a session-level advisory
  * lock). *days (may be NULL): how many days were (re)computed. 0 or -1 with

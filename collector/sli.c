@@ -161,12 +161,20 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 }
 
 /* The days rollup_1d serves (sql/013_rollup_1d.sql): below ready_before and
- * not dirty, read in the statement's snapshot together with the rows. */
+ * not dirty, read in the statement's snapshot together with the rows. A day
+ * with a dirty hour of rollup_1h (sql/016_rollup_1h_builder.sql) is dirty
+ * too: that hour's rebuild, which marks the day in rollup_1d_dirty, has not
+ * run yet. Hours come from tw_rollup_1h_live(lo, hi) (016): built hours from
+ * rollup_1h, the others summed from rollup_1m, every scan bounded by the
+ * windows' whole hours [lo, hi). */
 #define SQL_DONE "coalesce((SELECT ready_before FROM rollup_1d_state), '-infinity'::timestamptz)"
-#define SQL_DIRTY_DAYS "ARRAY(SELECT day FROM rollup_1d_dirty)"
+#define SQL_DIRTY_DAY_SET                                                               \
+	"SELECT day FROM rollup_1d_dirty UNION SELECT date_trunc('day', hour, 'UTC') " \
+	"FROM rollup_1h_dirty"
+#define SQL_DIRTY_DAYS "ARRAY(" SQL_DIRTY_DAY_SET ")"
 #define SQL_DIRTY_HOURS                                                                 \
-	"ARRAY(SELECT h FROM rollup_1d_dirty, generate_series(day, day + interval '23 hours', " \
-	"interval '1 hour') h)"
+	"ARRAY(SELECT h FROM (" SQL_DIRTY_DAY_SET ") dd, generate_series(dd.day, dd.day + " \
+	"interval '23 hours', interval '1 hour') h)"
 
 void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 {
@@ -201,14 +209,17 @@ void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 	}
 	if (!days) {
 		/* hours only: one range over every window's whole hours */
-		strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE ");
 		if (hlo < hhi) {
-			strbuf_printf(b, "bucket >= ");
+			strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM tw_rollup_1h_live(");
+			sli_sql_time(b, hlo);
+			strbuf_printf(b, ", ");
+			sli_sql_time(b, hhi);
+			strbuf_printf(b, ") WHERE bucket >= ");
 			sli_sql_time(b, hlo);
 			strbuf_printf(b, " AND bucket < ");
 			sli_sql_time(b, hhi);
 		} else {
-			strbuf_printf(b, "false");
+			strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE false");
 		}
 		strbuf_printf(b, ")");
 		return;
@@ -216,7 +227,11 @@ void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 	/* hours: every window's edge hours, and inside the whole days only
 	 * those of days rollup_1d does not serve; each row once (one scan) */
 	strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, (bucket < " SQL_DONE " AND bucket <> ALL ("
-		      SQL_DIRTY_HOURS ")) AS d1, * FROM rollup_1h WHERE false");
+		      SQL_DIRTY_HOURS ")) AS d1, * FROM tw_rollup_1h_live(");
+	sli_sql_time(b, hlo);
+	strbuf_printf(b, ", ");
+	sli_sql_time(b, hhi);
+	strbuf_printf(b, ") WHERE false");
 	for (size_t i = 0; i < nw; i++) {
 		parts(&w[i], &p);
 		if (p.ch < p.cd)

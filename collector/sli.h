@@ -7,7 +7,9 @@
  * query here and by burn.c (sli_window_cond):
  *
  *   A window is [from, to). A rollup row belongs to it when its bucket does:
- *   whole UTC hours inside [from, to) come from rollup_1h, the partial hours
+ *   whole UTC hours inside [from, to) come from rollup_1h (the view
+ *   rollup_1h_live: hours its builder has not built, or a late row made
+ *   dirty, summed from rollup_1m; sql/016_rollup_1h_builder.sql), the partial hours
  *   at both edges from rollup_1m, so a window is exact to the minute and
  *   reads at most 2 x 59 minute rows + its hours per series. Whole UTC days
  *   inside the whole hours come from rollup_1d (sql/013_rollup_1d.sql) when

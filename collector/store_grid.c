@@ -40,7 +40,7 @@ enum { G_TARGET, G_PORT, G_SNI, G_REGION, G_PROFILE, G_SERVICE, G_LABELS, G_ATT,
        G_OUTCOMES, G_HIST };
 
 /* The statement: GRID_HEAD, the window's rollup rows (sli_rows_sql: whole
- * UTC days from rollup_1d, hours from rollup_1h, minute edges from
+ * UTC days from rollup_1d, hours from rollup_1h_live, minute edges from
  * rollup_1m), GRID_MID, the window condition (sli_window_cond), GRID_TAIL;
  * $1 service, $2 labels. The rollup rows are summed per series first and
  * joined to targets (labels) after: the sort or hash of the aggregation then

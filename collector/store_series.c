@@ -26,7 +26,7 @@ static const char RESOLVE_SQL[] =
 	" GROUP BY GROUPING SETS ((region, i), (profile, i)) ORDER BY 1, 2, 3"
 
 static const char SERIES_1M_SQL[] = SERIES_SQL("rollup_1m");
-static const char SERIES_1H_SQL[] = SERIES_SQL("rollup_1h");
+static const char SERIES_1H_SQL[] = SERIES_SQL("tw_rollup_1h_live($4::timestamptz, $5::timestamptz)");
 
 struct series_op {
 	struct store_op op;

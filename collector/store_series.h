@@ -2,7 +2,7 @@
  * store_series.h - one target's success ratio and p95 handshake time over
  * time, per region and per profile (store_series.c), for the drill-down
  * charts: the TargetSeries schema of collector/openapi.json. From rollup_1m
- * when the step is under an hour, else from rollup_1h (step a multiple of
+ * when the step is under an hour, else from rollup_1h through tw_rollup_1h_live (step a multiple of
  * an hour). Every step of [from, to) is in each series, empty ones with
  * attempts 0 and null ratio and p95.
  */

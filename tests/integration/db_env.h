@@ -303,10 +303,10 @@ static inline void expect_rollups_exact(PGconn *c)
 	long long rows = q_int(c, "SELECT count(*) FROM results");
 	cr_assert_eq(q_int(c, "SELECT coalesce(sum(attempts), 0) FROM rollup_1m"), rows,
 		     "rollup_1m attempts != rows");
-	cr_assert_eq(q_int(c, "SELECT coalesce(sum(attempts), 0) FROM rollup_1h"), rows,
+	cr_assert_eq(q_int(c, "SELECT coalesce(sum(attempts), 0) FROM rollup_1h_live"), rows,
 		     "rollup_1h attempts != rows");
 	cr_assert_eq(rollup_mismatches(c, "rollup_1m", "minute"), 0, "rollup_1m differs from results");
-	cr_assert_eq(rollup_mismatches(c, "rollup_1h", "hour"), 0, "rollup_1h differs from results");
+	cr_assert_eq(rollup_mismatches(c, "rollup_1h_live", "hour"), 0, "rollup_1h_live differs from results");
 }
 
 

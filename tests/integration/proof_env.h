@@ -374,7 +374,7 @@ static int pf_check_db(struct proof_env *e)
 		" FULL JOIN (SELECT target, port, region, profile, bucket b, sum(attempts) n"
 		"  FROM rollup_1m GROUP BY 1,2,3,4,5) u USING (target, port, region, profile, b)"
 		" WHERE r.n IS DISTINCT FROM u.n");
-	long long tot_1h = pf_q(e, "SELECT coalesce(sum(attempts), 0) FROM rollup_1h");
+	long long tot_1h = pf_q(e, "SELECT coalesce(sum(attempts), 0) FROM rollup_1h_live");
 	long long tot_raw = pf_q(e, "SELECT count(*) FROM results");
 	printf("db: %lld rows, %lld duplicate (probe, epoch, seq), %lld duplicate (probe, seq), "
 	       "%lld rollup_1m keys disagreeing, rollup_1h attempts %lld\n",

@@ -231,6 +231,17 @@ Test(api, series_per_region_and_profile)
 	cr_assert_eq(att, 6);
 	resp_free(&r);
 
+	/* hourly steps read rollup_1h_live: the current hour, not built yet,
+	 * from its minutes (sql/016_rollup_1h_builder.sql) */
+	r = get("/api/v1/targets/series.api.test%3A443/series?window=6h&step=1h");
+	expect(&r, 200, "series");
+	att = 0;
+	json_array_foreach(json_object_get(json_array_get(json_object_get(r.json, "by_region"), 0),
+					   "points"), i, p)
+		att += ival(p, "attempts");
+	cr_assert_eq(att, 12);
+	resp_free(&r);
+
 	r = get("/api/v1/targets/series.api.test%3A443/series?window=90d&step=1m");
 	expect_error(&r, 400, "step", "too many points");
 	resp_free(&r);

@@ -267,7 +267,7 @@ Test(db, refuses_a_result_without_seq)
 static char *rollup_digest(PGconn *c)
 {
 	return q_str(c, "SELECT md5(coalesce((SELECT string_agg(r::text, '|' ORDER BY r::text) FROM rollup_1m r), '') "
-			"|| coalesce((SELECT string_agg(r::text, '|' ORDER BY r::text) FROM rollup_1h r), '') "
+			"|| coalesce((SELECT string_agg(r::text, '|' ORDER BY r::text) FROM rollup_1h_live r), '') "
 			"|| coalesce((SELECT string_agg(r::text, '|' ORDER BY r::text) FROM certificates r), '') "
 			"|| coalesce((SELECT string_agg(r::text, '|' ORDER BY r::text) FROM certificate_sightings r), '') "
 			"|| coalesce((SELECT string_agg((probe_id, last_seq)::text, '|' ORDER BY probe_id) FROM probes), ''))");
@@ -294,10 +294,10 @@ Test(db, replay_changes_nothing_and_rollups_equal_raw_rows)
 	expect_rollups_exact(c);
 	/* sanity of the data itself: several outcomes, profiles, buckets */
 	cr_assert_gt(q_int(c, "SELECT count(DISTINCT outcome) FROM results"), 8);
-	cr_assert_gt(q_int(c, "SELECT count(*) FROM rollup_1h"), 20);
-	cr_assert_gt(q_int(c, "SELECT sum(mtls_failures) FROM rollup_1h"), 0);
-	cr_assert_gt(q_int(c, "SELECT sum(sni_mismatch_count) FROM rollup_1h"), 0);
-	cr_assert_gt(q_int(c, "SELECT sum(ocsp_stapled_count) FROM rollup_1h"), 0);
+	cr_assert_gt(q_int(c, "SELECT count(*) FROM rollup_1h_live"), 20);
+	cr_assert_gt(q_int(c, "SELECT sum(mtls_failures) FROM rollup_1h_live"), 0);
+	cr_assert_gt(q_int(c, "SELECT sum(sni_mismatch_count) FROM rollup_1h_live"), 0);
+	cr_assert_gt(q_int(c, "SELECT sum(ocsp_stapled_count) FROM rollup_1h_live"), 0);
 	cr_assert_eq(q_int(c, "SELECT sum(successes) FROM rollup_1m"),
 		     q_int(c, "SELECT count(*) FROM results WHERE outcome = 'ok'"));
 	char *before = rollup_digest(c);
@@ -497,9 +497,11 @@ Test(db, not_ready_until_migrated_and_failed_ingest_rolls_back)
 	cr_assert_eq(db_migrate(ci, err, sizeof err), (int)sql_migrations_count, "%s", err);
 	cr_assert(run_until(b, (bool (*)(void *))db_is_ready, p, 15), "not ready 15 s after migrate");
 
-	/* a statement failure mid-transaction rolls everything back */
+	/* a statement failure mid-transaction rolls everything back (the
+	 * ingest statement writes rollup_1m and rollup_1h_dirty, not rollup_1h:
+	 * sql/016_rollup_1h_builder.sql) */
 	PGconn *c = pg(ci);
-	exec_ok(c, "ALTER TABLE rollup_1h RENAME TO rollup_1h_away");
+	exec_ok(c, "ALTER TABLE rollup_1h_dirty RENAME TO rollup_1h_dirty_away");
 	struct cbrec r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
 	Tlswatch__Result **w = gen_batch(51, 50, base_ms_now(), 2);
 	cr_assert(db_ingest(p, "probe-r", "eu-west", NULL, v, 50, twtime_wall_ms(), on_ingest, &r1));
@@ -509,7 +511,7 @@ Test(db, not_ready_until_migrated_and_failed_ingest_rolls_back)
 	cr_assert(r2.calls == 1 && !r2.ok, "the probe's next batch must fail with it");
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results"), 0, "rows survived a rolled back batch");
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1m"), 0);
-	exec_ok(c, "ALTER TABLE rollup_1h_away RENAME TO rollup_1h");
+	exec_ok(c, "ALTER TABLE rollup_1h_dirty_away RENAME TO rollup_1h_dirty");
 	/* the pool still serves: the probe replays */
 	rec = ingest_sync(b, p, "probe-r", "eu-west", v, 50);
 	cr_assert(rec.ok && rec.inserted == 50, "%s", rec.err);
@@ -796,11 +798,11 @@ Test(db, hourly_buckets_are_utc_and_targets_are_kept)
 	v[n - 1]->n_labels = 0;
 	v[n - 1]->labels = NULL;
 	cr_assert(rec.ok, "%s", rec.err);
-	cr_expect_eq(q_int(c, "SELECT count(*) FROM rollup_1h WHERE "
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM rollup_1h_live WHERE "
 			      "date_trunc('hour', bucket AT TIME ZONE 'UTC') <> bucket AT TIME ZONE 'UTC'"), 0,
 		     "hourly buckets not on UTC hours");
-	cr_expect_gt(q_int(c, "SELECT count(*) FROM rollup_1h"), 0);
-	cr_expect_eq(q_int(c, "SELECT sum(attempts) FROM rollup_1h"), (long long)n);
+	cr_expect_gt(q_int(c, "SELECT count(*) FROM rollup_1h_live"), 0);
+	cr_expect_eq(q_int(c, "SELECT sum(attempts) FROM rollup_1h_live"), (long long)n);
 	cr_expect_eq(q_int(c, "SELECT count(*) FROM targets"),
 		     q_int(c, "SELECT count(DISTINCT (target, port, coalesce(sni, ''))) FROM results"));
 	cr_expect_eq(q_int(c, "SELECT count(*) FROM targets t JOIN results r ON r.seq = 120 AND "

@@ -104,7 +104,7 @@ static void check_exact(PGconn *db)
 			     "FROM results"), 0, "duplicate (probe, epoch, seq) rows");
 	cr_expect_eq(qll(db, "SELECT (SELECT coalesce(sum(attempts), 0) FROM rollup_1m) - "
 			     "(SELECT count(*) FROM results)"), 0, "rollup_1m != raw rows");
-	cr_expect_eq(qll(db, "SELECT (SELECT coalesce(sum(attempts), 0) FROM rollup_1h) - "
+	cr_expect_eq(qll(db, "SELECT (SELECT coalesce(sum(attempts), 0) FROM rollup_1h_live) - "
 			     "(SELECT count(*) FROM results)"), 0, "rollup_1h != raw rows");
 }
 

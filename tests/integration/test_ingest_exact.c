@@ -197,7 +197,7 @@ Test(ingest_exact, queued_batches_and_replays_stay_exact)
 
 	/* everything again, one batch per transaction: nothing changes */
 	char *before_1h = q_str(c, "SELECT md5(string_agg(r::text, ',' ORDER BY bucket, target, port, "
-				   "sni, region, profile)) FROM rollup_1h r");
+				   "sni, region, profile)) FROM rollup_1h_live r");
 	struct order oc = { 0 }, od = { 0 };
 	for (int i = 0; i < 5; i++) {
 		cr_assert(db_ingest(p, "probe-a", "eu-west", "1", va[i], a_n[i], twtime_wall_ms(),
@@ -207,7 +207,7 @@ Test(ingest_exact, queued_batches_and_replays_stay_exact)
 		cr_expect_eq(oc.inserted[i], 0);
 	}
 	char *after_1h = q_str(c, "SELECT md5(string_agg(r::text, ',' ORDER BY bucket, target, port, "
-				  "sni, region, profile)) FROM rollup_1h r");
+				  "sni, region, profile)) FROM rollup_1h_live r");
 	cr_expect_str_eq(after_1h, before_1h, "a replay changed rollup_1h");
 	free(before_1h);
 	free(after_1h);

@@ -4,8 +4,8 @@
  * (tests/integration/test_metrics.sh starts all three; the collector
  * refreshes its snapshot every second, Prometheus scrapes every second).
  *
- * The test seeds results rows and the rollup_1h rows the ingest statement
- * would have written for them (seed() and rollup() below), waits for two
+ * The test seeds results rows and the rollup_1m rows (and dirty hours) the
+ * ingest statement would have written for them (seed() and rollup() below), waits for two
  * snapshot refreshes (so one started after the seed), then checks /metrics,
  * promtool, a PromQL query, and the shipped rules.
  *
@@ -60,27 +60,32 @@ static void seed(PGconn *db, const struct seed_row *r)
 	PQclear(res);
 }
 
-/* rollup_1h of one target recomputed from its results rows in one statement
- * (a refresh never sees it half done), as the ingest statement keeps it (attempts, successes, failures and the outcomes map are
- * what /metrics reads; the rest is zero). */
+/* rollup_1m of one target recomputed from its results rows in one statement
+ * (a refresh never sees it half done), as the ingest statement keeps it
+ * (attempts, successes, failures and the outcomes map are what /metrics
+ * reads; the rest is zero), and, as that statement does, the hours before
+ * the rollup_1h builder's mark_before recorded dirty: /metrics reads the
+ * hours through rollup_1h_live (sql/016_rollup_1h_builder.sql). */
 static void rollup(PGconn *db, const char *host)
 {
 	const char *p[1] = { host };
 	PGresult *res = PQexecParams(db,
-		"INSERT INTO rollup_1h (bucket, target, port, sni, region, profile, service, "
+		"WITH m AS (INSERT INTO rollup_1m (bucket, target, port, sni, region, profile, service, "
 		"attempts, successes, failures, outcomes, handshakes, handshake_ms_hist, "
 		"handshake_ms_sum, handshake_ms_count, mtls_attempts, mtls_failures, "
 		"ocsp_stapled_count, cipher_fallback_count, sni_mismatch_count, expiring_soon_count) "
 		"SELECT b, target, port, sni, region, profile, max(service), sum(n), "
 		"coalesce(sum(n) FILTER (WHERE outcome = 'ok'), 0), "
 		"coalesce(sum(n) FILTER (WHERE outcome <> 'ok'), 0), jsonb_object_agg(outcome, n), "
-		"0, '{}', 0, 0, 0, 0, 0, 0, 0, 0 FROM (SELECT date_trunc('hour', started_at) AS b, "
+		"0, '{}', 0, 0, 0, 0, 0, 0, 0, 0 FROM (SELECT date_trunc('minute', started_at) AS b, "
 		"target, port, coalesce(sni, '') AS sni, region, profile, service, outcome, "
 		"count(*) AS n FROM results WHERE target = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) x "
 		"GROUP BY b, target, port, sni, region, profile "
 		"ON CONFLICT (bucket, target, port, sni, region, profile) DO UPDATE SET "
 		"attempts = EXCLUDED.attempts, successes = EXCLUDED.successes, "
-		"failures = EXCLUDED.failures, outcomes = EXCLUDED.outcomes",
+		"failures = EXCLUDED.failures, outcomes = EXCLUDED.outcomes RETURNING bucket) "
+		"INSERT INTO rollup_1h_dirty (hour) SELECT DISTINCT date_trunc('hour', bucket, 'UTC') "
+		"FROM m WHERE bucket < (SELECT mark_before FROM rollup_1h_state)",
 		1, NULL, p, NULL, NULL, 0);
 	cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "rollup: %s", PQerrorMessage(db));
 	PQclear(res);

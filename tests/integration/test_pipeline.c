@@ -264,7 +264,7 @@ static void check_accounting(struct pipe_env *e, const char *probe)
 		"  FROM rollup_1m GROUP BY 1,2,3,4,5) u USING (target, port, region, profile, b)"
 		" WHERE r.n IS DISTINCT FROM u.n");
 	cr_expect_eq(bad, 0, "%lld rollup_1m keys disagree with the raw rows", bad);
-	long long tot_1h = q(e, "SELECT coalesce(sum(attempts), 0) FROM rollup_1h");
+	long long tot_1h = q(e, "SELECT coalesce(sum(attempts), 0) FROM rollup_1h_live");
 	long long tot_raw = q(e, "SELECT count(*) FROM results");
 	cr_expect_eq(tot_1h, tot_raw, "rollup_1h attempts %lld != %lld raw rows", tot_1h, tot_raw);
 	long long last = q(e, tw_fmt("SELECT last_seq FROM probes WHERE probe_id = '%s'", probe));

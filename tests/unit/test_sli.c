@@ -193,7 +193,8 @@ Test(sli, rows_sql_unions_the_windows)
 		" AND bucket < " TS("2026-03-01T23:00:00.000Z") ")"
 		" OR (bucket >= " TS("2026-03-02T02:00:00.000Z")
 		" AND bucket < " TS("2026-03-02T02:10:00.000Z") ")"
-		" UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE bucket >= "
+		" UNION ALL SELECT '1h'::text AS g, * FROM tw_rollup_1h_live("
+		TS("2026-03-01T23:00:00.000Z") ", " TS("2026-03-02T02:00:00.000Z") ") WHERE bucket >= "
 		TS("2026-03-01T23:00:00.000Z") " AND bucket < " TS("2026-03-02T02:00:00.000Z") ")");
 	free(b.p);
 }
@@ -218,7 +219,8 @@ Test(sli, rows_sql_hours_only_reads_no_minutes)
 	sli_rows_sql(&b, &w, 1);
 	cr_assert_str_eq(b.p,
 		"(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false"
-		" UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE bucket >= "
+		" UNION ALL SELECT '1h'::text AS g, * FROM tw_rollup_1h_live("
+		TS("2026-03-02T00:00:00.000Z") ", " TS("2026-03-02T03:00:00.000Z") ") WHERE bucket >= "
 		TS("2026-03-02T00:00:00.000Z") " AND bucket < " TS("2026-03-02T03:00:00.000Z") ")");
 	free(b.p);
 }
