@@ -369,3 +369,54 @@ Test(rollup_1h, late_row_into_a_day_of_rollup_1d)
 	event_base_free(b);
 	free(ci);
 }
+
+/* An hour whose minutes retention has dropped, then a late row into it (a
+ * spool replayed after a long outage, a probe's clock far behind): rollup_1h
+ * is the only record of that hour's earlier rows, so the builder adds the
+ * late minutes to it; rebuilt from minutes alone, the hour would keep only
+ * the late row. Twice, and the builder and retention run again after each. */
+Test(rollup_1h, late_row_after_retention_adds_to_the_hour)
+{
+	char *ci = new_migrated_db("r1h_lateold");
+	PGconn *c = pg(ci);
+	const char *hour = "date_trunc('hour', now(), 'UTC') - interval '35 days'";
+	const char *cols = "(bucket, target, port, sni, region, profile, attempts, successes, "
+			   "failures, outcomes, handshakes, handshake_ms_hist, handshake_ms_sum, "
+			   "handshake_ms_count, mtls_attempts, mtls_failures, ocsp_stapled_count, "
+			   "cipher_fallback_count, sni_mismatch_count, expiring_soon_count, "
+			   "min_days_to_expiry)";
+	exec_ok(c, "UPDATE retention_policy SET days = 30 WHERE name = 'rollup_1m'");
+	/* built long ago from 7 rows; its minutes went with the retention */
+	exec_ok(c, "INSERT INTO rollup_1h %s VALUES (%s, 'old.example', 443, '', 'eu', 'p', 7, 5, 2, "
+		   "'{\"ok\": 5, \"cert_expired\": 2}', 7, '{1,6}', 70, 7, 0, 0, 0, 0, 0, 0, 12.5)",
+		cols, hour);
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM tw_maintain_partitions(30, 1) WHERE action = 'error'"), 0);
+	for (int late = 1; late <= 2; late++) {
+		/* a late minute, as the ingest statement writes it: the row, the mark */
+		exec_ok(c, "INSERT INTO rollup_1m %s VALUES (%s + interval '%d minutes', 'old.example', "
+			   "443, '', 'eu', 'p', 1, 0, 1, '{\"cert_expired\": 1}', 1, '{0,1}', 20, 1, 0, "
+			   "0, 0, 0, 0, 0, 3.0)", cols, hour, 10 * late);
+		exec_ok(c, "INSERT INTO rollup_1h_dirty (hour) VALUES (%s)", hour);
+		cr_assert_geq(build(c, twtime_wall_ms()), 1, "the dirty hour was not rebuilt");
+		build(c, twtime_wall_ms());
+		cr_assert_eq(q_int(c, "SELECT count(*) FROM tw_maintain_partitions(30, 1) "
+				      "WHERE action = 'error'"), 0);
+		cr_assert_eq(q_int(c, "SELECT attempts FROM rollup_1h WHERE bucket = %s", hour), 7 + late,
+			     "late row %d: the hour lost the rows its dropped minutes held", late);
+		cr_assert_eq(q_int(c, "SELECT failures FROM rollup_1h WHERE bucket = %s", hour), 2 + late);
+		cr_assert_eq(q_int(c, "SELECT (outcomes->>'cert_expired')::int FROM rollup_1h "
+				      "WHERE bucket = %s", hour), 2 + late);
+		cr_assert_eq(q_int(c, "SELECT (outcomes->>'ok')::int FROM rollup_1h WHERE bucket = %s",
+				   hour), 5);
+		cr_assert_eq(q_int(c, "SELECT handshake_ms_hist[2] FROM rollup_1h WHERE bucket = %s",
+				   hour), 6 + late);
+		cr_assert_eq(q_int(c, "SELECT min_days_to_expiry::int FROM rollup_1h WHERE bucket = %s",
+				   hour), 3);
+		cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1h WHERE bucket = %s", hour), 1);
+		cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1h_live WHERE bucket = %s", hour), 1);
+		cr_assert_eq(q_int(c, "SELECT attempts FROM rollup_1h_live WHERE bucket = %s", hour),
+			     7 + late);
+	}
+	PQfinish(c);
+	free(ci);
+}
