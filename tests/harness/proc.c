@@ -43,6 +43,15 @@ pid_t tw_spawn(char *const argv[], const char *logpath)
 		return -1;
 	}
 	if (pid == 0) {
+		/* as from a terminal: a runner started in the background (`make
+		 * test &`, nohup) ignores SIGINT and SIGQUIT, children inherit
+		 * that, and a shell script cannot trap a signal ignored on entry -
+		 * a test's Ctrl-C would then be lost on the way */
+		sigset_t none;
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		int nul = open("/dev/null", O_RDONLY);
 		if (nul >= 0)
 			dup2(nul, 0);
