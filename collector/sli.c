@@ -226,12 +226,16 @@ void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 	}
 	/* hours: every window's edge hours, and inside the whole days only
 	 * those of days rollup_1d does not serve; each row once (one scan) */
+	/* the built hours unbounded (sql/018_rollup_1h_readers.sql): the OR of
+	 * ranges below is what bounds their scan, as a BitmapOr; AND-ed with
+	 * the span [hlo, hhi) PostgreSQL scanned the whole span instead */
 	strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, (bucket < " SQL_DONE " AND bucket <> ALL ("
-		      SQL_DIRTY_HOURS ")) AS d1, * FROM tw_rollup_1h_live(");
+		      SQL_DIRTY_HOURS ")) AS d1, * FROM (SELECT * FROM tw_rollup_1h_built() "
+		      "UNION ALL SELECT * FROM tw_rollup_1h_unbuilt(");
 	sli_sql_time(b, hlo);
 	strbuf_printf(b, ", ");
 	sli_sql_time(b, hhi);
-	strbuf_printf(b, ") WHERE false");
+	strbuf_printf(b, ")) h1 WHERE false");
 	for (size_t i = 0; i < nw; i++) {
 		parts(&w[i], &p);
 		if (p.ch < p.cd)
