@@ -4,8 +4,10 @@
 #   1. the demo's namespace network alone (tests/vm/netns_topology.sh)
 #   2. the demo itself, bounded, in namespace mode: tests/integration/
 #      test_demo.sh with DEMO_NET=netns, the tests that hold on a slow CPU:
-#      latency per region from the API ordered us-east < eu-west < ap-south
-#      by the configured distances, the api outage as connect_refused from
+#      latency per region from the API above each region's round trip (and,
+#      on KVM, ordered us-east < eu-west < ap-south by the configured
+#      distances; an emulated CPU's own tail hides that order, test_demo.c
+#      says why), the api outage as connect_refused from
 #      every region, the stop (mode line, report, namespaces removed).
 #      Where the guest is emulated (TCG: no working KVM) it watches www and
 #      api only (DEMO_ENDPOINTS): the full set times out its handshakes on
