@@ -81,7 +81,7 @@ struct metrics {
 	struct event *timer;     /* EV_PERSIST, every refresh_ms */
 	enum metrics_state state;
 	unsigned refresh_ms, max_series;
-	char sql[2048];
+	char sql[4096];
 	PGresult *got[2];        /* the request's results so far */
 	int ngot;
 	struct snapshot snap;
@@ -309,19 +309,39 @@ static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
 }
 
 /* Both statements in one request (simple protocol: the numbers are ours,
- * formatted as integers). Statement 1 reads rollup_1h for the lookback and
- * makes one backward index scan into results per series that stops at the
- * first row of its region and profile. Ordering by started_at alone is what
- * lets it stop there (adding seq as a tie-break turned it into a bitmap scan
- * of the whole hour: 40 ms instead of 8 ms on 100k rows, 600 series; a
- * DISTINCT ON over results took 600 ms). */
+ * formatted as integers). Neither goes through the view rollup_1h_live: for
+ * the hours not built yet it sums every counter, histogram and outcome map
+ * of their minutes, and at 20,000 series the current hour alone is up to
+ * 1.2M rollup_1m rows. That took 1.5 s and 3.6 s every refresh, 12.5 s
+ * under ingest (bench/ingest.sh, 670,000 minutes; BENCHMARKS.md). Each
+ * statement reads only what it uses, with 016/018's split: built, clean
+ * hours from rollup_1h (tw_rollup_1h_built), the rest from rollup_1m (the
+ * minutes at or after ready_before, and those of dirty hours).
+ *
+ * Statement 1: the newest hour of each series seen in the lookback (keys
+ * only: an index-friendly GROUP BY, 0.4 s there), then one backward index
+ * scan into results per series that stops at the first row of its region
+ * and profile. Ordering by started_at alone is what lets it stop there
+ * (adding seq as a tie-break turned it into a bitmap scan of the whole hour:
+ * 40 ms instead of 8 ms on 100k rows, 600 series; a DISTINCT ON over
+ * results took 600 ms).
+ * Statement 2: the outcome counts per (series, hour). Minutes with the same
+ * outcome map are counted together before the map is expanded (most
+ * minutes are {"ok": 1} or {"ok": 2}): 0.8 s there. */
+#define SQL_LB "date_trunc('hour', now()) - interval '%d hours'"
+#define SQL_UNBUILT_FROM                                                                      \
+	"greatest(" SQL_LB " - interval '1 hour', least((SELECT ready_before FROM rollup_1h_state), " \
+	"(SELECT min(hour) FROM rollup_1h_dirty)))"
 static int build_sql(struct metrics *m)
 {
 	int n = snprintf(m->sql, sizeof m->sql,
-		"WITH s AS (SELECT DISTINCT ON (target, port, sni, region, profile) "
-		"target, port, sni, region, profile, bucket FROM rollup_1h_live "
-		"WHERE bucket >= date_trunc('hour', now()) - interval '%d hours' "
-		"ORDER BY target, port, sni, region, profile, bucket DESC) "
+		"WITH s AS (SELECT target, port, sni, region, profile, max(bucket) AS bucket FROM ("
+		"SELECT target, port, sni, region, profile, bucket FROM tw_rollup_1h_built() "
+		"WHERE bucket >= " SQL_LB " UNION ALL "
+		"SELECT target, port, sni, region, profile, date_trunc('hour', bucket, 'UTC') "
+		"FROM rollup_1m WHERE bucket >= " SQL_UNBUILT_FROM
+		" AND date_trunc('hour', bucket, 'UTC') >= " SQL_LB ") k "
+		"GROUP BY target, port, sni, region, profile) "
 		"SELECT s.target, s.port, s.sni, s.region, s.profile, coalesce(r.service, ''), "
 		"r.outcome, array_to_string(r.findings, ','), r.tls_version, r.cipher, "
 		"extract(epoch FROM r.started_at), extract(epoch FROM r.cert_not_after), "
@@ -333,11 +353,20 @@ static int build_sql(struct metrics *m)
 		"AND r.region = s.region AND r.profile = s.profile "
 		"ORDER BY r.started_at DESC LIMIT 1) r "
 		"ORDER BY s.target, s.port, s.sni, s.region, s.profile LIMIT %u;\n"
-		"SELECT target, port, sni, region, profile, "
-		"extract(epoch FROM bucket)::bigint, o.key, o.value "
-		"FROM rollup_1h_live, jsonb_each_text(outcomes) AS o "
-		"WHERE bucket >= date_trunc('hour', now()) - interval '%d hours'",
-		METRICS_LOOKBACK_HOURS, m->max_series + 1, METRICS_COUNT_HOURS);
+		"SELECT target, port, sni, region, profile, extract(epoch FROM bucket)::bigint, "
+		"o.key, o.value FROM tw_rollup_1h_built() h, jsonb_each_text(h.outcomes) AS o "
+		"WHERE bucket >= " SQL_LB " UNION ALL "
+		"SELECT target, port, sni, region, profile, extract(epoch FROM hour)::bigint, o.key, "
+		"sum(o.value::bigint * g.n)::text FROM (SELECT target, port, sni, region, profile, "
+		"date_trunc('hour', bucket, 'UTC') AS hour, outcomes, count(*) AS n FROM rollup_1m "
+		"WHERE bucket >= " SQL_UNBUILT_FROM " AND date_trunc('hour', bucket, 'UTC') >= " SQL_LB
+		" AND (bucket >= (SELECT ready_before FROM rollup_1h_state) OR "
+		"date_trunc('hour', bucket, 'UTC') = ANY (ARRAY(SELECT hour FROM rollup_1h_dirty))) "
+		"GROUP BY 1, 2, 3, 4, 5, 6, 7) g, jsonb_each_text(g.outcomes) AS o "
+		"GROUP BY 1, 2, 3, 4, 5, 6, 7",
+		METRICS_LOOKBACK_HOURS, METRICS_LOOKBACK_HOURS, METRICS_LOOKBACK_HOURS,
+		m->max_series + 1, METRICS_COUNT_HOURS, METRICS_COUNT_HOURS,
+		METRICS_COUNT_HOURS);
 	return n > 0 && (size_t)n < sizeof m->sql ? 0 : -1;
 }
 

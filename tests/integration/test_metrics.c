@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -224,6 +225,69 @@ Test(metrics, results_total_counts_stored_rows_by_outcome)
 				   "modern", ",outcome=\"dns_error\"")), 3);
 	cr_expect_eq(metric(series(s, sizeof s, "tlswatch_results_total", "count.example", "ap-south",
 				   "modern", ",outcome=\"ok\"")), 2);
+	PQfinish(db);
+}
+
+/* Seeds one ok row of HOST at an hour before the current one, its rollup_1m
+ * row, and, with build, rebuilds that hour into rollup_1h in the same
+ * REPEATABLE READ transaction as the builder's step does (under its session
+ * lock, rollup_hourly.c), so that no refresh sees the hour unbuilt. */
+static void seed_old_hour(PGconn *db, const char *host, time_t at, bool build)
+{
+	char want[96];
+	snprintf(want, sizeof want, "date_trunc('hour', to_timestamp(%lld), 'UTC')", (long long)at);
+	PGresult *r = PQexec(db, "SELECT pg_advisory_lock(1953985907, 17)");
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "builder lock: %s", PQerrorMessage(db));
+	PQclear(r);
+	r = PQexec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
+	PQclear(r);
+	seed_ok(db, host, "eu-west", "modern", (int)(time(NULL) - at));
+	rollup(db, host);
+	if (build) { /* steps until that hour is rebuilt (others may be dirty too) */
+		char sql[512];
+		snprintf(sql, sizeof sql, "DO $$ DECLARE h timestamptz; want timestamptz := %s; "
+			 "BEGIN LOOP h := tw_rollup_1h_step(); EXIT WHEN h IS NULL OR h = want; END LOOP; "
+			 "IF NOT EXISTS (SELECT 1 FROM tw_rollup_1h_built() WHERE bucket = want) "
+			 "THEN RAISE EXCEPTION 'hour %% not built', want; END IF; END $$", want);
+		r = PQexec(db, sql);
+		cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "build: %s", PQerrorMessage(db));
+		PQclear(r);
+	}
+	r = PQexec(db, "COMMIT");
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
+	PQclear(r);
+	r = PQexec(db, "SELECT pg_advisory_unlock(1953985907, 17)");
+	PQclear(r);
+}
+
+/* An hour the rollup_1h builder has built is read from rollup_1h, a dirty
+ * one from its minutes: the series and its counts are there either way,
+ * counted once. */
+Test(metrics, built_and_dirty_hours_count_once)
+{
+	PGconn *db = pg();
+	char s[512];
+	/* the middle of the hour before the previous one, the same hour for the
+	 * whole test: below ready_before even when the database was migrated
+	 * in the previous hour */
+	time_t at = time(NULL) / 3600 * 3600 - 5400;
+	seed_old_hour(db, "built.example", at, true);
+	wait_refresh();
+	cr_expect_eq(metric(series(s, sizeof s, "probe_success", "built.example", "eu-west", "modern",
+				   NULL)), 1);
+	cr_expect_eq(metric(series(s, sizeof s, "tlswatch_results_total", "built.example", "eu-west",
+				   "modern", ",outcome=\"ok\"")), 1);
+	/* a late row into the built hour: dirty, summed from its minutes */
+	seed_old_hour(db, "built.example", at, false);
+	wait_refresh();
+	cr_expect_eq(metric(series(s, sizeof s, "tlswatch_results_total", "built.example", "eu-west",
+				   "modern", ",outcome=\"ok\"")), 2);
+	/* rebuilt (the late row once more, so the step has something new) */
+	seed_old_hour(db, "built.example", at, true);
+	wait_refresh();
+	cr_expect_eq(metric(series(s, sizeof s, "tlswatch_results_total", "built.example", "eu-west",
+				   "modern", ",outcome=\"ok\"")), 3);
 	PQfinish(db);
 }
 
