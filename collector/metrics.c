@@ -312,7 +312,7 @@ static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
  * formatted as integers). Neither goes through the view rollup_1h_live: for
  * the hours not built yet it sums every counter, histogram and outcome map
  * of their minutes, and at 20,000 series the current hour alone is up to
- * 1.2M rollup_1m rows. That took 1.5 s and 3.6 s every refresh, 12.5 s
+ * 1.2M rollup_1m rows. That took 1.5 s and 3.6 s every refresh, up to 12.5 s
  * under ingest (bench/ingest.sh, 670,000 minutes; BENCHMARKS.md). Each
  * statement reads only what it uses, with 016/018's split: built, clean
  * hours from rollup_1h (tw_rollup_1h_built), the rest from rollup_1m (the
