@@ -306,24 +306,30 @@ int cmd_run_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (slo) {
-		struct evaluator_opts eo = {
-			.conninfo = cfg->db_conninfo, .cfg = slo,
-			.interval_ms = cfg->evaluation_interval_ms,
-			.collector_id = cfg->collector_id, .external_url = cfg->external_url,
-			.retention_days = cfg->retention.rollup_1m,
-			.leader_hook = report_sched_hook, .leader_hook_arg = cfg,
-		};
-		if (!(ev = evaluator_start(&eo, err, sizeof err))) {
-			log_error("%s", err);
-			goto out;
-		}
+	/* The leader-elected thread runs even without an alerting section: it
+	 * builds rollup_1m, rollup_1h and rollup_1d (sql/020, 016, 013), which
+	 * readers otherwise sum from results and minutes ever longer, and
+	 * results' retention waits for. */
+	struct evaluator_opts eo = {
+		.conninfo = cfg->db_conninfo, .cfg = slo,
+		.interval_ms = cfg->evaluation_interval_ms,
+		.collector_id = cfg->collector_id, .external_url = cfg->external_url,
+		.retention_days = cfg->retention.rollup_1m,
+		.leader_hook = report_sched_hook, .leader_hook_arg = cfg,
+	};
+	if (!(ev = evaluator_start(&eo, err, sizeof err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (slo)
 		log_info("alert evaluator: %zu SLOs from %s, every %u ms, collector_id %s", slo->nslos,
 			 cfg->slo_file ? cfg->slo_file : "(none)", cfg->evaluation_interval_ms,
 			 cfg->collector_id);
-	}
+	else
+		log_info("rollup builder: leader-elected, every %u ms, collector_id %s (no alerting "
+			 "section: no rules evaluated)", cfg->evaluation_interval_ms, cfg->collector_id);
 	if (http)
-		http_srv_set_alerting(http, ev, nt);
+		http_srv_set_alerting(http, slo ? ev : NULL, nt);
 	if (nt)
 		log_info("notifier: delivering notifications per %s", cfg->notify_file);
 	log_info("tlswatch-collector %s listening for probes on %s (port %u)%s%s%s; "

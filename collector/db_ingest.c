@@ -17,8 +17,10 @@
  * that reaches at or below it (a replay) has the stored keys of that seq
  * range read back (S_EXIST) and exactly those rows dropped (a spool that
  * numbers below a mark it did not make still gets its rows stored). The
- * new rows are COPY'd straight into results, and the rollups and small
- * tables are upserted from the same rows, pre-aggregated (db_plan.c). Two transactions of one probe (a failover
+ * new rows are COPY'd straight into results, each with the transaction's
+ * number (rollup_1m is built from them off this path, sql/020), and the
+ * small tables are upserted from the same rows, pre-aggregated (db_plan.c).
+ * Two transactions of one probe (a failover
  * while the old collector still commits) serialise on the row lock, and the
  * second reads the first's last_seq. The results key stays as the backstop:
  * a duplicate that got through would fail the COPY, never count twice.
@@ -128,25 +130,11 @@ enum step {
 	S_LOCK,      /* db_sql_lock(): watermarks, rows locked */
 	S_EXIST,     /* db_sql_exist(): rows stored at or below a watermark */
 	S_COPY_ROWS, /* COPY results: the rows above the watermarks */
-	S_COPY_ROLL, /* COPY ingest_roll: the rollup groups */
-	S_UPSERT,    /* db_sql_ingest(): rollups, certificates, probes, spools */
+	S_UPSERT,    /* db_sql_ingest(): certificates, sightings, probes, spools */
 	S_TARGETS,   /* db_sql_targets(): last, its row locks are the contended ones */
 	S_COMMIT,    /* COMMIT */
 	S_ROLLBACK,  /* after the first error, inside the transaction */
 };
-
-/* pgconn_copy_cb: the buffer of the running COPY step, in chunks. */
-static int copy_buf(void *arg, const char **buf, size_t *len)
-{
-	struct db_conn *c = arg;
-	if (c->copy_off >= c->copy_len)
-		return 0;
-	size_t n = c->copy_len - c->copy_off;
-	*buf = c->copy_p + c->copy_off;
-	*len = n > COPY_CHUNK ? COPY_CHUNK : n;
-	c->copy_off += *len;
-	return 1;
-}
 
 void db_ingest_run_add(struct strbuf *rows, const struct db_job *j, size_t line, size_t len)
 {
@@ -193,15 +181,6 @@ static int copy_rows_bin(void *arg, const char **buf, size_t *len)
 	}
 	c->copy_off += *len;
 	return 1;
-}
-
-static void send_copy(struct db_conn *c, int step, const char *sql, const struct strbuf *b)
-{
-	c->step = step;
-	c->copy_p = b->p;
-	c->copy_len = b->len;
-	c->copy_off = 0;
-	db_pool_send(c, sql, 0, NULL, copy_buf);
 }
 
 bool db_ingest_start(struct db_conn *c)
@@ -453,12 +432,6 @@ static void next_step(struct db_conn *c)
 		/* every row was a replay */
 		/* fall through */
 	case S_COPY_ROWS:
-		if (c->roll.len) {
-			send_copy(c, S_COPY_ROLL, db_sql_copy_roll(), &c->roll);
-			return;
-		}
-		/* fall through */
-	case S_COPY_ROLL:
 		if (c->rows.len) {
 			const char *v[1] = { c->misc.p };
 			c->step = S_UPSERT;

@@ -7,12 +7,12 @@
  *   db_ingest.c   the ingest task: db_ingest(), grouping of queued batches,
  *                 BEGIN + COPY -> the ingest statement + COMMIT -> ROLLBACK,
  *                 retries and per-probe ordering
- *   db_sql.c      the SQL text of the ingest path (watermark lock, rollup
- *                 staging DDL, the upsert statement) and the COPY text
+ *   db_sql.c      the SQL text of the ingest path (watermark lock and
+ *                 transaction number, the upsert statement) and the COPY text
  *                 serialisation of a Result (the reference form)
  *   db_copy_bin.c the binary COPY tuple of a Result, what COPY results sends
- *   db_plan.c     one transaction's plan: rows above the watermark, rollup
- *                 groups and small tables pre-aggregated in C
+ *   db_plan.c     one transaction's plan: rows above the watermark and the
+ *                 small tables pre-aggregated in C
  *   db_schema.c   blocking migrate and partition maintenance
  *
  * Ownership: the pool owns its slots (struct db_conn, as long as the pool)
@@ -32,11 +32,12 @@
 #include "strbuf.h"
 #include "tlswatch.pb-c.h"
 
-/* Number of latency buckets the ingest statement builds; must equal
+/* Number of latency buckets of the rollups' histograms; must equal
  * array_length(tw_latency_bounds(), 1) in the schema (checked at connect). */
 #define DB_LATENCY_BUCKETS 20
-/* Their bounds in ms: tw_latency_bounds() of the schema, which db_plan.c
- * computes the histogram with; the connect check compares the two. */
+/* Their bounds in ms: tw_latency_bounds() of the schema, which the rollup
+ * builder buckets with (sql/020) and sli_latency.c reads percentiles with;
+ * the connect check compares the two. */
 #define DB_LATENCY_BOUNDS "0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, " \
 	"1500, 2500, 5000, 10000"
 
@@ -44,15 +45,10 @@
 
 /* ------------------------------------------------------------ SQL (db_sql.c) */
 
-/* "CREATE TEMP TABLE IF NOT EXISTS ingest_roll (..) ON COMMIT DELETE ROWS":
- * the rollup groups of one transaction, pre-aggregated by db_plan.c. */
-const char *db_sql_staging_ddl(void);
 /* "COPY results (..) FROM STDIN (FORMAT binary)": the new rows go straight
  * into results, as tuples of db_copy_bin_result() (db_copy_bin.h). */
 const char *db_sql_copy(void);
-/* "COPY ingest_roll (..) FROM STDIN". */
-const char *db_sql_copy_roll(void);
-/* The upserts of one transaction from ingest_roll and $1 (jsonb: the
+/* The upserts of one transaction from $1 (jsonb: the
  * certificates, sightings, probes and spool watermarks of its new
  * rows, db_plan.c). Built once; NULL when out of memory. */
 const char *db_sql_ingest(void);
@@ -101,32 +97,21 @@ struct db_job;
 struct db_conn;
 
 /* What a transaction needs of one Result besides its COPY line: the fields
- * of the rollups, certificates, sightings and targets. Strings are offsets
+ * of the certificates, sightings and targets. Strings are offsets
  * into the job's arena (sanitised as stored; 0 = NULL). */
 struct db_row {
 	int64_t seq;
 	size_t line, line_len;      /* its COPY tuple in the job's copy buffer */
 	int64_t started_ms;
-	int64_t chain_min_s, nb_s, na_s;
-	double hs_ms, days;
-	size_t target, sni, profile, service, outcome, fp, subject, sans, issuer, key, sig_alg,
+	int64_t nb_s, na_s;
+	size_t target, sni, profile, service, fp, subject, sans, issuer, key, sig_alg,
 		labels;
 	int32_t port;
 	bool kept;                  /* db_plan_build(): a new row */
 	unsigned flags;             /* DB_ROW_* */
 };
-#define DB_ROW_TLS          0x001u /* tls_version not NULL */
-#define DB_ROW_HS           0x002u /* handshake_ms finite */
-#define DB_ROW_MTLS         0x004u
-#define DB_ROW_FALLBACK     0x008u /* 'cipher_fallback' in findings */
-#define DB_ROW_EXPIRING     0x010u /* 'expiring_soon' in findings */
-#define DB_ROW_SNI_MISMATCH 0x020u /* sni_match = false */
-#define DB_ROW_STAPLED      0x040u
-#define DB_ROW_NAMED_FALSE  0x080u /* ocsp_responder_named = false */
-#define DB_ROW_DAYS         0x100u
-#define DB_ROW_CHAIN        0x200u
-#define DB_ROW_NB           0x400u
-#define DB_ROW_NA           0x800u
+#define DB_ROW_NB 0x1u /* cert_not_before set */
+#define DB_ROW_NA 0x2u /* cert_not_after set */
 
 /* Appends s (clean UTF-8, NULL for null) as a JSON string value. */
 void db_json_str(struct strbuf *b, const char *s);
@@ -134,8 +119,8 @@ void db_json_str(struct strbuf *b, const char *s);
 int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, size_t len,
 		    int64_t received_ms) __attribute__((warn_unused_result));
 /* The plan of c's group once each job's watermark is known: the COPY rows of
- * results (rows above the watermark, each seq once, in order), the rollup
- * groups for ingest_roll and the jsonb of the small tables; sets each job's
+ * results (rows above the watermark, each seq once, in order) and the jsonb
+ * of the small tables; sets each job's
  * `inserted`. -1 when out of memory. */
 int db_plan_build(struct db_conn *c) __attribute__((warn_unused_result));
 void db_plan_free(struct db_conn *c);
@@ -146,6 +131,7 @@ enum db_job_kind {
 	J_INGEST,   /* a batch: COPY + ingest statement */
 	J_SEEN,     /* db_probe_seen upsert */
 	J_LAST_SEQ, /* db_last_seq lookup */
+	J_MAINTAIN_1M, /* tw_maintain_minute_partitions(): its own transaction */
 	J_MAINTAIN, /* tw_maintain_partitions() */
 	J_SCHEMA,   /* re-read the schema version */
 };
@@ -214,15 +200,13 @@ struct db_conn {
 	enum db_task task;
 	int step;                /* the task's round trip */
 	struct db_jobq jobs;     /* T_INGEST: the group; T_CONTROL: one job */
-	size_t copy_off;         /* COPY cursor in copy_p */
+	size_t copy_off;         /* COPY results: the cursor in its stream */
 	size_t copy_run, copy_base; /* COPY results: the run the cursor is in, and
 				     * the offset of its start (db_ingest.c) */
 	bool failed, committed;  /* the task's first error (kept through ROLLBACK) */
 	/* T_INGEST: the transaction's plan (db_plan.c) */
-	struct strbuf lock_sql, rows, roll, misc, tmisc; /* rows: struct db_run */
+	struct strbuf lock_sql, rows, misc, tmisc; /* rows: struct db_run */
 	const char **lock_vals;
-	const char *copy_p;      /* the buffer the COPY cursor reads */
-	size_t copy_len;
 	char sqlstate[6];
 	char err[256];
 };

@@ -1,6 +1,8 @@
 /*
  * db_plan.c - one ingest transaction's plan, computed in the collector
- * (issue 11; db_int.h, db_ingest.c, BENCHMARKS.md).
+ * (issue 11; db_int.h, db_ingest.c, BENCHMARKS.md). rollup_1m is not
+ * written here: the builder adds the new rows to it from results, off this
+ * path (sql/020_rollup_1m_builder.sql).
  *
  * At db_ingest() time each Result is COPY-encoded (db_copy_bin.c) and the fields
  * the derived tables need are recorded (struct db_row, strings sanitised as
@@ -13,18 +15,9 @@
  *
  *   c->rows   their COPY lines, for COPY results (no staging, no ON CONFLICT:
  *             the results key stays as the backstop)
- *   c->roll   one ingest_roll row per (minute, target, port, sni, region,
- *             profile): the rollup_1m increments, with
- *             the definitions of sql/001_init.sql computed here
- *             (tw_is_success: outcome 'ok'; tw_is_mtls_failure:
- *             client_cert_required/_rejected; tw_latency_bucket over
- *             tw_latency_bounds(), DB_LATENCY_BUCKETS of them)
  *   c->misc   jsonb of the small tables: the first row of each certificate,
  *             each sighting's first/last started_at, each probe's and each
- *             spool epoch's received_at span and highest new seq, and the
- *             distinct UTC hours of the new rows ("h": rollup_1h is built off
- *             the ingest path, the statement marks those of them already
- *             built dirty, sql/016_rollup_1h_builder.sql)
+ *             spool epoch's received_at span and highest new seq
  *   c->tmisc  jsonb of each target's newest row (the targets statement)
  *
  * Ownership: the rows and their arena belong to the job (db_job_free), and
@@ -39,38 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* tw_latency_bounds() of sql/001_init.sql: DB_LATENCY_BOUNDS, the text
- * the connect check compares with the schema's (db_pool.c: a schema with
- * other bounds is not ready), parsed once. */
-static double bounds[DB_LATENCY_BUCKETS];
-
-static void bounds_init(void)
-{
-	static bool done;
-	const char *s = DB_LATENCY_BOUNDS;
-	if (done)
-		return;
-	for (int k = 0; k < DB_LATENCY_BUCKETS; k++) {
-		char *end;
-		bounds[k] = strtod(s, &end);
-		s = end + (*end == ',');
-	}
-	done = true;
-}
-
 /* ------------------------------------------------------------ text */
-
-/* An array literal element: double-quoted, " and \ escaped. */
-static void arr_str(struct strbuf *b, const char *s)
-{
-	strbuf_putc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			strbuf_putc(b, '\\');
-		strbuf_putc(b, *s);
-	}
-	strbuf_putc(b, '"');
-}
 
 /* A string of the arena (offset 0: NULL) as a JSON value */
 static void arena_json(struct strbuf *b, const struct db_job *j, size_t off)
@@ -162,31 +124,7 @@ static void *tab_get(struct tab *t, const struct strbuf *key, bool *created)
 	return e;
 }
 
-/* ------------------------------------------------------------ aggregates */
-
-struct ocount {
-	const char *outcome;
-	int64_t n;
-};
-
-struct agg {
-	struct ent e;
-	int64_t bucket_ms;
-	const struct db_job *j;  /* region and the first row's strings */
-	const struct db_row *w;
-	const char *service;     /* max(service) in byte order */
-	const char **services;   /* all distinct ones, when more than one */
-	size_t nservices;
-	struct ocount *oc;
-	size_t noc;
-	int64_t attempts, successes, handshakes, hcount, mtls_att, mtls_fail, stapled, fallback,
-		snimis, expiring, noresp;
-	double hsum;
-	int64_t hist[DB_LATENCY_BUCKETS];
-	bool has_days, has_chain;
-	double min_days;
-	int64_t min_chain_s;
-};
+/* ------------------------------------------------------------ entries */
 
 struct cert {
 	struct ent e;
@@ -212,273 +150,24 @@ static const char *S(const struct db_job *j, size_t off)
 	return off ? j->arena.p + off : NULL;
 }
 
-static int lat_bucket(double ms)
-{
-	double x = ms > 0 ? ms : 0;
-	int k = 0;
-	while (k < DB_LATENCY_BUCKETS && bounds[k] <= x)
-		k++;
-	return k; /* 1..DB_LATENCY_BUCKETS: width_bucket(greatest(ms, 0), bounds) */
-}
-
-static int agg_add(struct agg *a, const struct db_job *j, const struct db_row *w)
-{
-	const char *svc = S(j, w->service), *out = S(j, w->outcome);
-	if (!a->w) {
-		a->j = j;
-		a->w = w;
-	}
-	if (svc) {
-		if (!a->service) {
-			a->service = svc;
-		} else if (strcmp(svc, a->service) != 0) {
-			bool seen = false;
-			for (size_t i = 0; i < a->nservices; i++)
-				seen |= strcmp(a->services[i], svc) == 0;
-			if (!seen) {
-				size_t need = a->nservices ? a->nservices + 1 : 2;
-				const char **v = realloc(a->services, need * sizeof *v);
-				if (!v)
-					return -1;
-				if (!a->nservices)
-					v[a->nservices++] = a->service;
-				v[a->nservices++] = svc;
-				a->services = v;
-				if (strcmp(svc, a->service) > 0)
-					a->service = svc;
-			}
-		}
-	}
-	size_t i = 0;
-	while (i < a->noc && strcmp(a->oc[i].outcome, out) != 0)
-		i++;
-	if (i == a->noc) {
-		struct ocount *v = realloc(a->oc, (a->noc + 1) * sizeof *v);
-		if (!v)
-			return -1;
-		a->oc = v;
-		a->oc[a->noc++] = (struct ocount){ out, 0 };
-	}
-	a->oc[i].n++;
-	a->attempts++;
-	if (strcmp(out, "ok") == 0)
-		a->successes++;
-	if (w->flags & DB_ROW_TLS)
-		a->handshakes++;
-	if (w->flags & DB_ROW_HS) {
-		a->hsum += w->hs_ms;
-		a->hcount++;
-		a->hist[lat_bucket(w->hs_ms) - 1]++;
-	}
-	if (w->flags & DB_ROW_MTLS) {
-		a->mtls_att++;
-		if (strcmp(out, "client_cert_required") == 0 || strcmp(out, "client_cert_rejected") == 0)
-			a->mtls_fail++;
-	}
-	if ((w->flags & DB_ROW_TLS) && (w->flags & DB_ROW_STAPLED))
-		a->stapled++;
-	if (w->flags & DB_ROW_FALLBACK)
-		a->fallback++;
-	if (w->flags & DB_ROW_SNI_MISMATCH)
-		a->snimis++;
-	if (w->flags & DB_ROW_EXPIRING)
-		a->expiring++;
-	if ((w->flags & DB_ROW_TLS) && (w->flags & DB_ROW_NAMED_FALSE))
-		a->noresp++;
-	if ((w->flags & DB_ROW_DAYS) && (!a->has_days || w->days < a->min_days)) {
-		a->has_days = true;
-		a->min_days = w->days;
-	}
-	if ((w->flags & DB_ROW_CHAIN) && (!a->has_chain || w->chain_min_s < a->min_chain_s)) {
-		a->has_chain = true;
-		a->min_chain_s = w->chain_min_s;
-	}
-	return 0;
-}
-
-static int64_t floor_to(int64_t ms, int64_t unit)
-{
-	int64_t q = ms / unit;
-	if (ms % unit < 0)
-		q--;
-	return q * unit;
-}
-
 static void key_str(struct strbuf *k, const char *s)
 {
 	strbuf_puts(k, s ? s : "");
 	strbuf_put(k, "", 1);
 }
 
-static int add_rollup(struct tab *t, struct strbuf *k, const struct db_job *j,
-		      const struct db_row *w)
-{
-	int64_t bucket = floor_to(w->started_ms, 60000);
-	strbuf_reset(k);
-	strbuf_put(k, &bucket, sizeof bucket);
-	strbuf_put(k, &w->port, sizeof w->port);
-	key_str(k, S(j, w->target));
-	key_str(k, S(j, w->sni));
-	key_str(k, S(j, j->region_off));
-	key_str(k, S(j, w->profile));
-	bool created;
-	struct agg *a = tab_get(t, k, &created);
-	if (!a)
-		return -1;
-	if (created)
-		a->bucket_ms = bucket;
-	return agg_add(a, j, w);
-}
-
-/* The distinct UTC hours of a transaction's new rows: a few (rows come in
- * time order per probe), so a linear search from the newest. */
-struct hours {
-	int64_t *v;
-	size_t n, cap;
-};
-
-static int add_hour(struct hours *h, int64_t hour_ms)
-{
-	for (size_t i = h->n; i > 0; i--)
-		if (h->v[i - 1] == hour_ms)
-			return 0;
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 8;
-		int64_t *v = realloc(h->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		h->v = v;
-		h->cap = cap;
-	}
-	h->v[h->n++] = hour_ms;
-	return 0;
-}
-
 /* ------------------------------------------------------------ output */
 
-static void tab_free(struct tab *t, bool aggs)
+static void tab_free(struct tab *t)
 {
 	struct ent *e = t->first;
 	while (e) {
 		struct ent *next = e->next;
-		if (aggs) {
-			struct agg *a = (struct agg *)e;
-			free(a->oc);
-			free(a->services);
-		}
 		free(e);
 		e = next;
 	}
 	free(t->v);
 	memset(t, 0, sizeof *t);
-}
-
-/* A decimal integer without printf (a group's row has 31 of them). */
-static void put_ll(struct strbuf *b, long long v)
-{
-	char buf[24], *e = buf + sizeof buf, *q = e;
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	do {
-		*--q = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--q = '-';
-	strbuf_put(b, q, (size_t)(e - q));
-}
-
-static void tab_ll(struct strbuf *b, long long v)
-{
-	strbuf_putc(b, '\t');
-	put_ll(b, v);
-}
-
-static void tab_dbl(struct strbuf *b, bool has, double v)
-{
-	strbuf_putc(b, '\t');
-	if (has)
-		strbuf_printf(b, "%.17g", v);
-	else
-		strbuf_puts(b, "\\N");
-}
-
-static void put_roll(struct strbuf *b, const struct agg *a)
-{
-	const struct db_job *j = a->j;
-	const struct db_row *w = a->w;
-	db_put_ts_ms(b, a->bucket_ms);
-	strbuf_putc(b, '\t');
-	db_put_copy_text(b, S(j, w->target));
-	strbuf_printf(b, "\t%d\t", (int)w->port);
-	db_put_copy_text(b, S(j, w->sni));
-	strbuf_putc(b, '\t');
-	db_put_copy_text(b, S(j, j->region_off));
-	strbuf_putc(b, '\t');
-	db_put_copy_text(b, S(j, w->profile));
-	strbuf_putc(b, '\t');
-	if (a->service)
-		db_put_copy_text(b, a->service);
-	else
-		strbuf_puts(b, "\\N");
-	strbuf_putc(b, '\t');
-	if (a->nservices) {
-		struct strbuf t = { 0 };
-		strbuf_putc(&t, '{');
-		for (size_t i = 0; i < a->nservices; i++) {
-			if (i)
-				strbuf_putc(&t, ',');
-			arr_str(&t, a->services[i]);
-		}
-		strbuf_putc(&t, '}');
-		if (t.oom)
-			b->oom = true;
-		else
-			db_put_copy_text(b, t.p);
-		strbuf_free(&t);
-	} else {
-		strbuf_puts(b, "\\N");
-	}
-	tab_ll(b, a->successes);
-	tab_ll(b, a->attempts - a->successes);
-	strbuf_putc(b, '\t');
-	struct strbuf t = { 0 };
-	strbuf_putc(&t, '{');
-	for (size_t i = 0; i < a->noc; i++) {
-		if (i)
-			strbuf_putc(&t, ',');
-		db_json_str(&t, a->oc[i].outcome);
-		strbuf_putc(&t, ':');
-		put_ll(&t, a->oc[i].n);
-	}
-	strbuf_putc(&t, '}');
-	if (t.oom)
-		b->oom = true;
-	else
-		db_put_copy_text(b, t.p);
-	strbuf_free(&t);
-	strbuf_putc(b, '\t');
-	strbuf_putc(b, '{');
-	for (int k = 0; k < DB_LATENCY_BUCKETS; k++) {
-		if (k)
-			strbuf_putc(b, ',');
-		put_ll(b, a->hist[k]);
-	}
-	strbuf_putc(b, '}');
-	tab_dbl(b, a->has_days, a->min_days);
-	strbuf_putc(b, '\t');
-	if (a->has_chain)
-		db_put_ts_ms(b, a->min_chain_s * 1000);
-	else
-		strbuf_puts(b, "\\N");
-	/* counters, in db_sql.c's order */
-	tab_ll(b, a->attempts);
-	tab_ll(b, a->handshakes);
-	tab_dbl(b, true, a->hsum);
-	const int64_t tail[] = { a->hcount, a->mtls_att, a->mtls_fail, a->stapled,
-				 a->fallback, a->snimis, a->expiring, a->noresp };
-	for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
-		tab_ll(b, tail[i]);
-	strbuf_putc(b, '\n');
 }
 
 static void json_ts(struct strbuf *b, const char *name, int64_t ms)
@@ -517,10 +206,10 @@ static bool seen(const struct db_job *j, size_t i)
 	return false;
 }
 
+
 void db_plan_free(struct db_conn *c)
 {
 	strbuf_free(&c->rows);
-	strbuf_free(&c->roll);
 	strbuf_free(&c->misc);
 	strbuf_free(&c->tmisc);
 	strbuf_free(&c->lock_sql);
@@ -530,17 +219,13 @@ void db_plan_free(struct db_conn *c)
 
 int db_plan_build(struct db_conn *c)
 {
-	struct tab roll = { .esize = sizeof(struct agg) }, certs = { .esize = sizeof(struct cert) },
-		   sights = { .esize = sizeof(struct sight) }, tgts = { .esize = sizeof(struct tgt) };
+	struct tab certs = { .esize = sizeof(struct cert) }, sights = { .esize = sizeof(struct sight) }, tgts = { .esize = sizeof(struct tgt) };
 	struct strbuf k = { 0 };
 	int rc = -1;
 	bool first_p = true, first_e = true;
 	struct strbuf pj = { 0 }, ej = { 0 };
-	struct hours hours = { 0 };
 
-	bounds_init();
 	strbuf_reset(&c->rows);
-	strbuf_reset(&c->roll);
 	strbuf_reset(&c->misc);
 	strbuf_reset(&c->tmisc);
 	for (struct db_job *j = c->jobs.head; j; j = j->next) {
@@ -560,9 +245,6 @@ int db_plan_build(struct db_conn *c)
 				hi = w->seq;
 			j->inserted++;
 			db_ingest_run_add(&c->rows, j, w->line, w->line_len);
-			if (add_rollup(&roll, &k, j, w) < 0 ||
-			    add_hour(&hours, floor_to(w->started_ms, 3600000)) < 0)
-				goto out;
 			bool created;
 			strbuf_reset(&k);
 			key_str(&k, S(j, w->target));
@@ -622,9 +304,6 @@ int db_plan_build(struct db_conn *c)
 		strbuf_printf(&ej, ",\"seq\":%lld}", (long long)hi);
 		first_p = first_e = false;
 	}
-	for (struct ent *e = roll.first; e; e = e->next)
-		put_roll(&c->roll, (struct agg *)e);
-
 	struct strbuf *m = &c->misc;
 	strbuf_puts(m, "{\"c\":[");
 	for (struct ent *e = certs.first; e; e = e->next) {
@@ -669,12 +348,6 @@ int db_plan_build(struct db_conn *c)
 	strbuf_puts(m, "],\"e\":[");
 	if (ej.len)
 		strbuf_put(m, ej.p, ej.len);
-	strbuf_puts(m, "],\"h\":[");
-	for (size_t i = 0; i < hours.n; i++) {
-		strbuf_puts(m, i ? ",\"" : "\"");
-		db_put_ts_ms(m, hours.v[i]);
-		strbuf_putc(m, '"');
-	}
 	strbuf_puts(m, "]}");
 	/* the targets: the parameter of their own statement */
 	struct strbuf *tm = &c->tmisc;
@@ -693,16 +366,14 @@ int db_plan_build(struct db_conn *c)
 		strbuf_putc(tm, '}');
 	}
 	strbuf_puts(tm, "]}");
-	rc = roll.oom || certs.oom || sights.oom || tgts.oom || pj.oom || ej.oom || k.oom ||
-	     c->rows.oom || c->roll.oom || m->oom || tm->oom ? -1 : 0;
+	rc = certs.oom || sights.oom || tgts.oom || pj.oom || ej.oom || k.oom ||
+	     c->rows.oom || m->oom || tm->oom ? -1 : 0;
 out:
-	tab_free(&roll, true);
-	tab_free(&certs, false);
-	tab_free(&sights, false);
-	tab_free(&tgts, false);
+	tab_free(&certs);
+	tab_free(&sights);
+	tab_free(&tgts);
 	strbuf_free(&k);
 	strbuf_free(&pj);
 	strbuf_free(&ej);
-	free(hours.v);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * db_plan_row.c - what a transaction's plan needs of one Result, recorded
  * when the job is queued (struct db_row in db_int.h; db_plan.c uses it):
- * the rollup fields as flags and numbers, the strings sanitised as results
+ * the certificate's validity, the strings sanitised as results
  * stores them (U+FFFD for bytes that are not UTF-8) in the job's arena, the
  * certificate's SANs and the labels as JSON for the jsonb parameter.
  */
@@ -19,14 +19,6 @@ static size_t arena_str(struct strbuf *a, const char *s)
 	db_put_clean(a, s);
 	strbuf_put(a, "", 1);
 	return off;
-}
-
-static bool has_finding(const Tlswatch__Result *r, const char *f)
-{
-	for (size_t i = 0; i < r->n_findings; i++)
-		if (r->findings[i] && strcmp(r->findings[i], f) == 0)
-			return true;
-	return false;
 }
 
 /* JSON string of already-clean UTF-8 (no COPY escaping: jsonb parameter). */
@@ -97,34 +89,7 @@ int db_plan_add_row(struct db_job *j, const Tlswatch__Result *r, size_t line, si
 	w->sni = arena_str(&j->arena, r->sni ? r->sni : "");
 	w->profile = arena_str(&j->arena, r->profile);
 	w->service = arena_str(&j->arena, r->service);
-	w->outcome = arena_str(&j->arena, r->outcome);
-	if (r->tls_version)
-		w->flags |= DB_ROW_TLS;
-	if (r->has_handshake_ms && isfinite(r->handshake_ms)) {
-		w->flags |= DB_ROW_HS;
-		w->hs_ms = r->handshake_ms;
-	}
-	if (r->has_mtls && r->mtls)
-		w->flags |= DB_ROW_MTLS;
-	if (has_finding(r, "cipher_fallback"))
-		w->flags |= DB_ROW_FALLBACK;
-	if (has_finding(r, "expiring_soon"))
-		w->flags |= DB_ROW_EXPIRING;
-	if (r->has_sni_match && !r->sni_match)
-		w->flags |= DB_ROW_SNI_MISMATCH;
-	if (r->has_ocsp_stapled && r->ocsp_stapled)
-		w->flags |= DB_ROW_STAPLED;
-	if (r->has_ocsp_responder_named && !r->ocsp_responder_named)
-		w->flags |= DB_ROW_NAMED_FALSE;
-	if (r->has_days_to_expiry && isfinite(r->days_to_expiry)) {
-		w->flags |= DB_ROW_DAYS;
-		w->days = r->days_to_expiry;
-	}
 	const int64_t lo = -200000000000LL, hi = 9000000000000LL; /* as db_sql.c clamps */
-	if (r->has_chain_not_after_min) {
-		w->flags |= DB_ROW_CHAIN;
-		w->chain_min_s = r->chain_not_after_min < lo ? lo : r->chain_not_after_min > hi ? hi : r->chain_not_after_min;
-	}
 	if (r->fingerprint_sha256) {
 		w->fp = arena_str(&j->arena, r->fingerprint_sha256);
 		w->subject = arena_str(&j->arena, r->leaf_subject);

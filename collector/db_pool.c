@@ -202,7 +202,7 @@ static void control_result(struct db_conn *c, const PGresult *r)
 			j->found = true;
 			j->seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 		}
-	} else if (c->task == T_CONTROL && j && j->kind == J_MAINTAIN) {
+	} else if (c->task == T_CONTROL && j && (j->kind == J_MAINTAIN || j->kind == J_MAINTAIN_1M)) {
 		for (int i = 0; i < PQntuples(r); i++) {
 			const char *a = PQgetvalue(r, i, 0);
 			if (strcmp(a, "created") == 0 || strcmp(a, "dropped") == 0)
@@ -251,7 +251,8 @@ static void control_done(struct db_conn *c)
 	if (c->failed && j->kind != J_SCHEMA)
 		log_warn("db: conn %u: %s failed: %s", c->idx,
 			 j->kind == J_SEEN ? "probe record" : j->kind == J_LAST_SEQ ? "last seq"
-			 : j->kind == J_MAINTAIN ? "partition maintenance" : "schema check", c->err);
+			 : j->kind == J_MAINTAIN || j->kind == J_MAINTAIN_1M ? "partition maintenance"
+			 : "schema check", c->err);
 	if (j->kind == J_MAINTAIN) {
 		p->maint_queued = false;
 		p->next_maint = twtime_mono_ms() + (c->failed ? MAINT_RETRY_MS : MAINT_EVERY_MS);
@@ -399,6 +400,13 @@ static void send_control(struct db_conn *c, struct db_job *j)
 				"AND spool_epoch = $2", 2, v, NULL);
 		return;
 	}
+	case J_MAINTAIN_1M: {
+		snprintf(d, sizeof d, "%u", p->o.partitions_ahead_days);
+		const char *v[1] = { d };
+		db_pool_send(c, "SELECT action, partition_name, detail FROM "
+				"tw_maintain_minute_partitions($1::integer)", 1, v, NULL);
+		return;
+	}
 	case J_MAINTAIN: {
 		snprintf(a, sizeof a, "%u", p->o.retention_days);
 		snprintf(d, sizeof d, "%u", p->o.partitions_ahead_days);
@@ -444,7 +452,7 @@ static void queue_control(struct db_pool *p, enum db_job_kind k)
 	db_q_push(&p->ctlq, j);
 	if (k == J_MAINTAIN)
 		p->maint_queued = true;
-	else
+	else if (k == J_SCHEMA)
 		p->schema_queued = true;
 }
 
@@ -460,8 +468,12 @@ static void pool_housekeeping(struct db_pool *p)
 		}
 		return;
 	}
-	if (!p->maint_queued && twtime_mono_ms() >= p->next_maint)
+	/* two statements, two transactions (sql/020_rollup_1m_builder.sql):
+	 * rollup_1m's partitions, then results' and the other retentions */
+	if (!p->maint_queued && twtime_mono_ms() >= p->next_maint) {
+		queue_control(p, J_MAINTAIN_1M);
 		queue_control(p, J_MAINTAIN);
+	}
 }
 
 void db_pool_changed(struct db_pool *p)
@@ -541,15 +553,14 @@ struct db_pool *db_pool_new(struct event_base *base, const struct db_opts *o, ch
 	p->conns = calloc(p->nconns, sizeof *p->conns);
 	p->kick = event_new(base, -1, 0, on_kick, p);
 	p->tick = event_new(base, -1, EV_PERSIST, on_tick, p);
-	if (!p->conns || !p->kick || !p->tick || !db_sql_ingest() || !db_sql_copy() || !db_sql_copy_roll() ||
-	    !db_sql_staging_ddl())
+	if (!p->conns || !p->kick || !p->tick || !db_sql_ingest() || !db_sql_copy())
 		goto oom;
 	/* statement_timeout bounds every query server-side; rollup buckets are
 	 * UTC minutes and hours whatever the server's zone */
 	if (!setup[0] &&
 	    snprintf(setup, sizeof setup,
 		     "SET statement_timeout = '100s'; SET client_min_messages = warning; "
-		     "SET TimeZone = 'UTC'; %s", db_sql_staging_ddl()) >= (int)sizeof setup)
+		     "SET TimeZone = 'UTC'") >= (int)sizeof setup)
 		abort(); /* the column table outgrew the buffer: a build-time bug */
 	for (unsigned i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];

@@ -179,28 +179,37 @@ int db_maintain_partitions(const char *conninfo, unsigned retention_days, unsign
 	char rbuf[16], abuf[16];
 	snprintf(rbuf, sizeof rbuf, "%u", retention_days);
 	snprintf(abuf, sizeof abuf, "%u", ahead_days);
+	/* two statements, each its own transaction (sql/020_rollup_1m_builder.sql:
+	 * one holding rollup_1m's parent while waiting for results' deadlocked
+	 * with readers) */
+	static const char *const sql[2] = {
+		"SELECT action, partition_name, detail FROM tw_maintain_minute_partitions($2::integer) "
+		"WHERE $1::integer IS NOT NULL",
+		"SELECT action, partition_name, detail FROM tw_maintain_partitions($1::integer, $2::integer)",
+	};
 	const char *pv[2] = { rbuf, abuf };
-	PGresult *r = PQexecParams(c, "SELECT action, partition_name, detail "
-				      "FROM tw_maintain_partitions($1::integer, $2::integer)",
-				   2, NULL, pv, NULL, NULL, 0);
-	int n = -1;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "maintain partitions: %s", PQresultErrorMessage(r));
-		err[strcspn(err, "\n")] = '\0';
-	} else {
-		n = 0;
-		for (int i = 0; i < PQntuples(r); i++) {
-			const char *a = PQgetvalue(r, i, 0);
-			if (strcmp(a, "created") == 0 || strcmp(a, "dropped") == 0) {
-				n++;
-				log_info("db: %s %s: %s", PQgetvalue(r, i, 1), a, PQgetvalue(r, i, 2));
-			} else {
-				log_warn("db: partition %s %s: %s", PQgetvalue(r, i, 1), a,
-					 PQgetvalue(r, i, 2));
+	int n = 0;
+	for (int k = 0; k < 2 && n >= 0; k++) {
+		PGresult *r = PQexecParams(c, sql[k], 2, NULL, pv, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "maintain partitions: %s", PQresultErrorMessage(r));
+			err[strcspn(err, "\n")] = '\0';
+			n = -1;
+		} else {
+			for (int i = 0; i < PQntuples(r); i++) {
+				const char *a = PQgetvalue(r, i, 0);
+				if (strcmp(a, "created") == 0 || strcmp(a, "dropped") == 0) {
+					n++;
+					log_info("db: %s %s: %s", PQgetvalue(r, i, 1), a,
+						 PQgetvalue(r, i, 2));
+				} else {
+					log_warn("db: partition %s %s: %s", PQgetvalue(r, i, 1), a,
+						 PQgetvalue(r, i, 2));
+				}
 			}
 		}
+		PQclear(r);
 	}
-	PQclear(r);
 	PQfinish(c);
 	return n;
 }

@@ -6,10 +6,13 @@
  * COPY'd straight into results, in the binary format. The text form of a
  * Result is kept as the reference the binary one is checked against
  * (tests/integration/test_copy_bin.c stores both and compares every column;
- * tests/unit/test_db_copy.c pins the text form). The rollup groups go through the temp
- * table ingest_roll (db_plan.c writes its rows), then one upsert statement;
- * the targets upsert is a statement of its own; db_sql_lock() and
- * db_sql_exist() are the watermark lock and the replay check (db_ingest.c).
+ * tests/unit/test_db_copy.c pins the text form). rollup_1m is not written
+ * here: each row carries its transaction's number (results.ingest_batch,
+ * drawn by db_sql_lock()), and the builder adds the rows to rollup_1m off
+ * this path (sql/020_rollup_1m_builder.sql). The certificates, sightings,
+ * probes and watermarks are one upsert statement; the targets upsert is a
+ * statement of its own; db_sql_lock() and db_sql_exist() are the watermark
+ * lock and the replay check (db_ingest.c).
  *
  * COPY text format (PostgreSQL docs, "COPY ... Text Format"): columns
  * separated by a tab, rows by a newline, NULL as \N; backslash, tab, newline
@@ -44,21 +47,7 @@ static const char *const cols[] = {
 };
 #define NCOLS (sizeof cols / sizeof cols[0])
 
-/* Counters of a rollup row besides the key, service, outcomes, histogram
- * and minima: added on conflict. */
-static const char *const counters[] = {
-	"attempts", "handshakes", "handshake_ms_sum", "handshake_ms_count", "mtls_attempts",
-	"mtls_failures", "ocsp_stapled_count", "cipher_fallback_count", "sni_mismatch_count",
-	"expiring_soon_count", "ocsp_no_responder_count",
-};
-#define NCOUNTERS (sizeof counters / sizeof counters[0])
-#define KEY "bucket, target, port, sni, region, profile"
-/* ingest_roll's columns before the counters (db_plan.c writes them in this
- * order, then the counters) */
-#define ROLL_HEAD KEY ", service, services, successes, failures, outcomes, " \
-	"handshake_ms_hist, min_days_to_expiry, min_chain_not_after"
-
-static char *staging_ddl, *copy_sql, *copy_roll_sql, *ingest_sql;
+static char *copy_sql, *ingest_sql;
 
 static const char targets_sql[] =
 		    /* targets: service and labels as last configured, for SLO
@@ -71,7 +60,7 @@ static const char targets_sql[] =
 		     * db_plan.c sends each target's newest row of the batch. Its own
 		     * statement, the last before COMMIT: every probe's transactions
 		     * upsert the same target rows, and a row lock taken here is held
-		     * until COMMIT, so it must not be taken before the long rollup
+		     * until COMMIT, so it must not be taken before the longer
 		     * upserts (auto_explain: 30% of the ingest statement's time was
 		     * waiting here, BENCHMARKS.md). */
 		    "WITH tn AS (SELECT target, port, sni, service, labels, started_at "
@@ -97,21 +86,6 @@ const char *db_sql_targets(void)
 	return targets_sql;
 }
 
-static char *build_staging(void)
-{
-	struct strbuf b = { 0 };
-	strbuf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS ingest_roll ("
-			"bucket timestamptz, target text, port integer, sni text, region text, "
-			"profile text, service text, services text[], successes bigint, "
-			"failures bigint, outcomes jsonb, handshake_ms_hist bigint[], "
-			"min_days_to_expiry double precision, min_chain_not_after timestamptz");
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		strbuf_printf(&b, ", %s %s", counters[i],
-			      strcmp(counters[i], "handshake_ms_sum") ? "bigint" : "double precision");
-	strbuf_puts(&b, ") ON COMMIT DELETE ROWS");
-	return strbuf_take(&b); /* NULL when out of memory */
-}
-
 static char *build_copy(void)
 {
 	struct strbuf b = { 0 };
@@ -122,76 +96,11 @@ static char *build_copy(void)
 	return strbuf_take(&b); /* NULL when out of memory */
 }
 
-static char *build_copy_roll(void)
-{
-	struct strbuf b = { 0 };
-	strbuf_puts(&b, "COPY ingest_roll (" ROLL_HEAD);
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		strbuf_printf(&b, ", %s", counters[i]);
-	strbuf_puts(&b, ") FROM STDIN");
-	return strbuf_take(&b); /* NULL when out of memory */
-}
-
-/* rN: one rollup table upserted from its pre-aggregated groups. service is
- * max(service) of the group's rows in the database's collation: db_plan.c
- * sends the one service, or all of them in `services` when they differ. */
-static void put_rollup(struct strbuf *b, const char *cte, const char *table)
-{
-	strbuf_printf(b, "%s AS (INSERT INTO %s (" KEY ", service, successes, failures, outcomes, "
-			 "handshake_ms_hist, min_days_to_expiry, min_chain_not_after",
-		      cte, table);
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		strbuf_printf(b, ", %s", counters[i]);
-	strbuf_puts(b, ") SELECT " KEY ", CASE WHEN services IS NULL THEN service "
-		       "ELSE (SELECT max(x) FROM unnest(services) x) END, successes, failures, "
-		       "outcomes, handshake_ms_hist, min_days_to_expiry, min_chain_not_after");
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		strbuf_printf(b, ", %s", counters[i]);
-	/* ORDER BY: every transaction locks rollup rows in the same order. */
-	strbuf_printf(b, " FROM ingest_roll ORDER BY 1, 2, 3, 4, 5, 6 "
-			 "ON CONFLICT (" KEY ") DO UPDATE SET "
-			 "service = coalesce(EXCLUDED.service, %s.service), "
-			 "successes = %s.successes + EXCLUDED.successes, "
-			 "failures = %s.failures + EXCLUDED.failures, "
-			 "min_days_to_expiry = least(%s.min_days_to_expiry, EXCLUDED.min_days_to_expiry), "
-			 "min_chain_not_after = least(%s.min_chain_not_after, EXCLUDED.min_chain_not_after), ",
-		      table, table, table, table, table);
-	/* The two merges ran as PL/pgSQL once per updated row (7.8 and 5.2 us
-	 * a call, against 1.4 us for the inline array and 3.7 us for the
-	 * one-outcome jsonb_set, 200,000 calls on PostgreSQL 15, BENCHMARKS.md).
-	 * The histogram: element-wise sum, DB_LATENCY_BUCKETS long (checked
-	 * against the schema at connect), a shorter stored one padded with 0 as
-	 * tw_int8_array_add does. The outcomes: an increment of one outcome (its
-	 * count is all the attempts) is one jsonb_set, as in
-	 * tw_jsonb_count_add's loop; more outcomes go through the function. */
-	strbuf_puts(b, "handshake_ms_hist = ARRAY[");
-	for (int k = 1; k <= DB_LATENCY_BUCKETS; k++)
-		strbuf_printf(b, "%scoalesce(%s.handshake_ms_hist[%d], 0) + EXCLUDED.handshake_ms_hist[%d]",
-			      k > 1 ? ", " : "", table, k, k);
-	strbuf_printf(b, "]::bigint[], outcomes = CASE WHEN "
-			 "(jsonb_path_query_first(EXCLUDED.outcomes, '$.keyvalue().value'))::bigint = EXCLUDED.attempts "
-			 "THEN jsonb_set(%s.outcomes, ARRAY[jsonb_path_query_first(EXCLUDED.outcomes, "
-			 "'$.keyvalue().key') #>> '{}'], to_jsonb(coalesce((%s.outcomes ->> "
-			 "(jsonb_path_query_first(EXCLUDED.outcomes, '$.keyvalue().key') #>> '{}'))::bigint, 0) "
-			 "+ EXCLUDED.attempts)) ELSE tw_jsonb_count_add(%s.outcomes, EXCLUDED.outcomes) END",
-		      table, table, table);
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		strbuf_printf(b, ", %s = %s.%s + EXCLUDED.%s", counters[i], table, counters[i],
-			      counters[i]);
-	strbuf_puts(b, "),\n");
-}
-
 static char *build_ingest(void)
 {
 	struct strbuf b = { 0 };
 
 	strbuf_puts(&b, "WITH ");
-	put_rollup(&b, "r1", "rollup_1m");
-	/* rollup_1h is built off this path (sql/016_rollup_1h_builder.sql):
-	 * the hours of the batch (db_plan.c, a few) below the builder's
-	 * mark_before are recorded dirty, read from rollup_1m until rebuilt */
-	strbuf_puts(&b, "hm AS (INSERT INTO rollup_1h_dirty (hour) SELECT h FROM tw_rollup_1h_below("
-		    "ARRAY(SELECT jsonb_array_elements_text($1::jsonb -> 'h')::timestamptz)) AS h),\n");
 	strbuf_puts(&b,
 		    "c AS (INSERT INTO certificates (fingerprint_sha256, subject, sans, issuer, "
 		    "not_before, not_after, key, sig_alg, first_seen) "
@@ -231,15 +140,17 @@ static char *build_ingest(void)
  * only such epochs are locked). The DO UPDATE (a no-op write) takes the row
  * lock and returns the newest committed last_seq: a transaction of the same
  * probe on another connection or collector waits here until it commits.
- * It first takes the rollup_1h claim's advisory lock (1953985907, 16) SHARED
- * for the transaction (sql/016_rollup_1h_builder.sql): the ingest statement
- * reads the builder's mark_before under it, and taking it before any row
- * lock means an ingest never waits for a claim while holding rows another
- * ingest (itself holding the lock) waits for. */
+ * It first draws the transaction's number (tw_ingest_batch(), which the
+ * COPY stores in results.ingest_batch) under the rollup_1m claim's advisory
+ * lock (1953985907, 20) taken SHARED for the transaction
+ * (sql/020_rollup_1m_builder.sql): the builder claims only numbers whose
+ * transactions have ended. Taking it before any row lock means an ingest
+ * never waits for a claim while holding rows another ingest (itself holding
+ * the lock) waits for. */
 int db_sql_lock(struct strbuf *b, size_t n)
 {
 	strbuf_reset(b);
-	strbuf_puts(b, "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(1953985907, 16)) "
+	strbuf_puts(b, "WITH l AS MATERIALIZED (SELECT tw_ingest_batch()) "
 		       "INSERT INTO probe_spools AS s (probe_id, spool_epoch, last_seq, first_seen, "
 		       "last_seen) SELECT id, ep, -1, min(at), min(at) FROM l, (VALUES ");
 	for (size_t i = 0; i < n; i++)
@@ -266,25 +177,11 @@ int db_sql_exist(struct strbuf *b, size_t n)
 	return b->oom ? -1 : 0;
 }
 
-const char *db_sql_staging_ddl(void)
-{
-	if (!staging_ddl)
-		staging_ddl = build_staging();
-	return staging_ddl;
-}
-
 const char *db_sql_copy(void)
 {
 	if (!copy_sql)
 		copy_sql = build_copy();
 	return copy_sql;
-}
-
-const char *db_sql_copy_roll(void)
-{
-	if (!copy_roll_sql)
-		copy_roll_sql = build_copy_roll();
-	return copy_roll_sql;
 }
 
 const char *db_sql_ingest(void)
@@ -298,11 +195,9 @@ const char *db_sql_ingest(void)
  * leak checkers stay quiet. */
 __attribute__((destructor)) static void free_sql(void)
 {
-	free(staging_ddl);
 	free(copy_sql);
-	free(copy_roll_sql);
 	free(ingest_sql);
-	staging_ddl = copy_sql = copy_roll_sql = ingest_sql = NULL;
+	copy_sql = ingest_sql = NULL;
 }
 
 /* -------------------------------------------------------- COPY encoding */
@@ -439,7 +334,7 @@ void db_put_ts_ms(struct strbuf *b, int64_t ms)
 	unsigned mo, d;
 	civil(day, &y, &mo, &d);
 	bool bc = y <= 0;
-	/* by hand, not printf: the rollup rows and jsonb parameters carry one
+	/* by hand, not printf: the jsonb parameters carry one
 	 * or more per row and printf was most of their cost (perf,
 	 * BENCHMARKS.md "Binary COPY of results") */
 	char t[48], *e = t + sizeof t, *p = e - (bc ? 6 : 3);

@@ -253,6 +253,48 @@ static bool wait_until(struct evaluator *e, const struct timespec *deadline)
 	return stop;
 }
 
+/* One evaluation (the leader, with an alerting section): counts it in the
+ * status, logs its outcome. True when the collector is stopping. */
+static bool evaluate(struct evaluator *e, PGconn *c, int64_t now)
+{
+	char err[1024];
+	struct evaluator_run_opts ro = {
+		.collector_id = e->collector_id, .generator_url = e->external_url,
+		.retention_days = e->retention_days,
+	};
+	struct evaluator_result res;
+	int rc = evaluator_run_once(c, e->cfg, now, &ro, &res, err, sizeof err);
+	pthread_mutex_lock(&e->mu);
+	if (rc < 0)
+		e->st.failures++;
+	else
+		e->st.runs++;
+	e->st.last_duration_ms = res.duration_ms;
+	e->st.last_run_ms = now;
+	bool stopping = e->stop;
+	pthread_mutex_unlock(&e->mu);
+	if (rc < 0 && stopping)
+		log_info("evaluator: evaluation cancelled by the shutdown");
+	else if (rc < 0)
+		log_warn("evaluator: evaluation failed: %s", err);
+	else
+		log_debug("evaluator: evaluated %zu SLO statuses over %zu series in %.1f ms; "
+			  "%d active, %d changes", res.slos, res.series, res.duration_ms,
+			  res.active, res.changes);
+	if (rc == 0 && res.duration_ms > e->interval_ms)
+		log_warn("evaluator: an evaluation took %.0f ms, longer than the "
+			 "evaluation interval (%u ms)", res.duration_ms, e->interval_ms);
+	return stopping;
+}
+
+static bool stop_requested(struct evaluator *e)
+{
+	pthread_mutex_lock(&e->mu);
+	bool stop = e->stop;
+	pthread_mutex_unlock(&e->mu);
+	return stop;
+}
+
 static void *thread_main(void *arg)
 {
 	struct evaluator *e = arg;
@@ -287,7 +329,12 @@ static void *thread_main(void *arg)
 				set_cancel(e, c);
 			}
 		}
-		if (c && !held) {
+		if (c && !held && !e->cfg) {
+			/* builders only: not the evaluator's lock (a collector without
+			 * alerting must never keep one with it from evaluating); the
+			 * builders take turns on their own locks (rollup_daily_run) */
+			held = true;
+		} else if (c && !held) {
 			pthread_mutex_lock(&e->mu);
 			e->st.lock_attempts++;
 			pthread_mutex_unlock(&e->mu);
@@ -298,33 +345,8 @@ static void *thread_main(void *arg)
 			set_leader(e, held);
 		}
 		if (c && held) {
-			struct evaluator_run_opts ro = {
-				.collector_id = e->collector_id, .generator_url = e->external_url,
-				.retention_days = e->retention_days,
-			};
-			struct evaluator_result res;
 			int64_t now = twtime_wall_ms();
-			int rc = evaluator_run_once(c, e->cfg, now, &ro, &res, err, sizeof err);
-			pthread_mutex_lock(&e->mu);
-			if (rc < 0)
-				e->st.failures++;
-			else
-				e->st.runs++;
-			e->st.last_duration_ms = res.duration_ms;
-			e->st.last_run_ms = now;
-			bool stopping = e->stop;
-			pthread_mutex_unlock(&e->mu);
-			if (rc < 0 && stopping)
-				log_info("evaluator: evaluation cancelled by the shutdown");
-			else if (rc < 0)
-				log_warn("evaluator: evaluation failed: %s", err);
-			else
-				log_debug("evaluator: evaluated %zu SLO statuses over %zu series in %.1f ms; "
-					  "%d active, %d changes", res.slos, res.series, res.duration_ms,
-					  res.active, res.changes);
-			if (rc == 0 && res.duration_ms > e->interval_ms)
-				log_warn("evaluator: an evaluation took %.0f ms, longer than the "
-					 "evaluation interval (%u ms)", res.duration_ms, e->interval_ms);
+			bool stopping = e->cfg ? evaluate(e, c, now) : stop_requested(e);
 			/* rollup_1d: a few days per tick, so a first backfill of a long
 			 * history never delays the next evaluation much */
 			unsigned days = 0;
@@ -333,7 +355,7 @@ static void *thread_main(void *arg)
 				log_warn("evaluator: %s", err);
 			else if (days)
 				log_debug("evaluator: rollup_1d: aggregated %u days", days);
-			if (e->leader_hook && !stopping && PQstatus(c) == CONNECTION_OK)
+			if (e->cfg && e->leader_hook && !stopping && PQstatus(c) == CONNECTION_OK)
 				e->leader_hook(c, e->cfg, now, e->leader_hook_arg);
 		}
 		/* fixed rate; an overrun skips the ticks it missed */

@@ -71,7 +71,11 @@ int evaluator_prepare_conn(PGconn *c, char *err, size_t errlen);
 
 struct evaluator_opts {
 	const char *conninfo;
-	const struct slo_config *cfg;   /* borrowed: must outlive the evaluator */
+	/* borrowed: must outlive the evaluator. NULL (no alerting section):
+	 * the thread only builds the rollups (rollup_daily_run), without the
+	 * evaluator's lock (their own locks make builders take turns),
+	 * evaluates nothing and calls no leader_hook */
+	const struct slo_config *cfg;
 	unsigned interval_ms;           /* default 30000 */
 	const char *collector_id;       /* copied */
 	const char *external_url;       /* copied; may be NULL */

@@ -81,7 +81,7 @@ struct metrics {
 	struct event *timer;     /* EV_PERSIST, every refresh_ms */
 	enum metrics_state state;
 	unsigned refresh_ms, max_series;
-	char sql[4096];
+	char sql[6144];
 	PGresult *got[2];        /* the request's results so far */
 	int ngot;
 	struct snapshot snap;
@@ -316,7 +316,8 @@ static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
  * under ingest (bench/ingest.sh, 670,000 minutes; BENCHMARKS.md). Each
  * statement reads only what it uses, with 016/018's split: built, clean
  * hours from rollup_1h (tw_rollup_1h_built), the rest from rollup_1m (the
- * minutes at or after ready_before, and those of dirty hours).
+ * minutes at or after ready_before, and those of dirty hours), and the rows
+ * not in rollup_1m yet from results (SQL_TAIL, any hour).
  *
  * Statement 1: the newest hour of each series seen in the lookback (keys
  * only: an index-friendly GROUP BY, 0.4 s there), then one backward index
@@ -332,6 +333,10 @@ static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
 #define SQL_UNBUILT_FROM                                                                      \
 	"greatest(" SQL_LB " - interval '1 hour', least((SELECT ready_before FROM rollup_1h_state), " \
 	"(SELECT min(hour) FROM rollup_1h_dirty)))"
+/* The tail (sql/020_rollup_1m_builder.sql): the results rows not added to
+ * rollup_1m yet, per minute, from lo on; every hour, built or not. */
+#define SQL_TAIL(lo) \
+	"tw_rollup_1m_of(NULL, NULL, " lo ", 'infinity')"
 static int build_sql(struct metrics *m)
 {
 	int n = snprintf(m->sql, sizeof m->sql,
@@ -340,7 +345,9 @@ static int build_sql(struct metrics *m)
 		"WHERE bucket >= " SQL_LB " UNION ALL "
 		"SELECT target, port, sni, region, profile, date_trunc('hour', bucket, 'UTC') "
 		"FROM rollup_1m WHERE bucket >= " SQL_UNBUILT_FROM
-		" AND date_trunc('hour', bucket, 'UTC') >= " SQL_LB ") k "
+		" AND date_trunc('hour', bucket, 'UTC') >= " SQL_LB " UNION ALL "
+		"SELECT target, port, sni, region, profile, date_trunc('hour', bucket, 'UTC') "
+		"FROM " SQL_TAIL(SQL_LB) ") k "
 		"GROUP BY target, port, sni, region, profile) "
 		"SELECT s.target, s.port, s.sni, s.region, s.profile, coalesce(r.service, ''), "
 		"r.outcome, array_to_string(r.findings, ','), r.tls_version, r.cipher, "
@@ -353,20 +360,23 @@ static int build_sql(struct metrics *m)
 		"AND r.region = s.region AND r.profile = s.profile "
 		"ORDER BY r.started_at DESC LIMIT 1) r "
 		"ORDER BY s.target, s.port, s.sni, s.region, s.profile LIMIT %u;\n"
-		"SELECT target, port, sni, region, profile, extract(epoch FROM bucket)::bigint, "
-		"o.key, o.value FROM tw_rollup_1h_built() h, jsonb_each_text(h.outcomes) AS o "
-		"WHERE bucket >= " SQL_LB " UNION ALL "
+		"SELECT target, port, sni, region, profile, hr, k, sum(n)::text FROM ("
+		"SELECT target, port, sni, region, profile, extract(epoch FROM bucket)::bigint AS hr, "
+		"o.key AS k, o.value::bigint AS n FROM tw_rollup_1h_built() h, "
+		"jsonb_each_text(h.outcomes) AS o WHERE bucket >= " SQL_LB " UNION ALL "
 		"SELECT target, port, sni, region, profile, extract(epoch FROM hour)::bigint, o.key, "
-		"sum(o.value::bigint * g.n)::text FROM (SELECT target, port, sni, region, profile, "
-		"date_trunc('hour', bucket, 'UTC') AS hour, outcomes, count(*) AS n FROM rollup_1m "
+		"o.value::bigint * g.n FROM (SELECT target, port, sni, region, profile, "
+		"date_trunc('hour', bucket, 'UTC') AS hour, outcomes, count(*) AS n FROM ("
+		"SELECT target, port, sni, region, profile, bucket, outcomes FROM rollup_1m "
 		"WHERE bucket >= " SQL_UNBUILT_FROM " AND date_trunc('hour', bucket, 'UTC') >= " SQL_LB
 		" AND (bucket >= (SELECT ready_before FROM rollup_1h_state) OR "
 		"date_trunc('hour', bucket, 'UTC') = ANY (ARRAY(SELECT hour FROM rollup_1h_dirty))) "
-		"GROUP BY 1, 2, 3, 4, 5, 6, 7) g, jsonb_each_text(g.outcomes) AS o "
-		"GROUP BY 1, 2, 3, 4, 5, 6, 7",
+		"UNION ALL SELECT target, port, sni, region, profile, bucket, outcomes FROM "
+		SQL_TAIL(SQL_LB) ") m GROUP BY 1, 2, 3, 4, 5, 6, 7) g, jsonb_each_text(g.outcomes) AS o"
+		") x GROUP BY 1, 2, 3, 4, 5, 6, 7",
 		METRICS_LOOKBACK_HOURS, METRICS_LOOKBACK_HOURS, METRICS_LOOKBACK_HOURS,
-		m->max_series + 1, METRICS_COUNT_HOURS, METRICS_COUNT_HOURS,
-		METRICS_COUNT_HOURS);
+		METRICS_LOOKBACK_HOURS, m->max_series + 1, METRICS_COUNT_HOURS, METRICS_COUNT_HOURS,
+		METRICS_COUNT_HOURS, METRICS_COUNT_HOURS);
 	return n > 0 && (size_t)n < sizeof m->sql ? 0 : -1;
 }
 

@@ -5,6 +5,7 @@
  * transaction).
  */
 #include "rollup_hourly.h"
+#include "rollup_minutely.h"
 #include "twtime.h"
 
 #include <stdbool.h>
@@ -78,6 +79,13 @@ int rollup_hourly_steps(PGconn *c, int64_t now_ms, unsigned max_steps, unsigned 
 	twtime_rfc3339_ms(now_ms, now, sizeof now);
 	snprintf(grace, sizeof grace, "%lld milliseconds", (long long)ROLLUP_HOURLY_GRACE_MS);
 	const char *const p[2] = { now, grace };
+	/* the minutes first: an hour built from rollup_1m while its last rows
+	 * are still in the tail is made dirty when they are added */
+	if (rollup_minutely_run(c, ROLLUP_MINUTELY_MAX_STEPS, NULL, err, errlen) < 0) {
+		if (hours)
+			*hours = 0;
+		return -1;
+	}
 	for (unsigned i = 0; i < max_steps; i++) {
 		int h = one_hour(c, p, err, errlen);
 		if (h < 0) {

@@ -3,7 +3,8 @@
  * closed UTC hours computed from rollup_1m, off the ingest path.
  *
  * Who runs it: rollup_daily_run() (the alert leader, after each evaluation),
- * before the days, on the same blocking session. Per hour: a claim
+ * before the days, on the same blocking session; rollup_hourly_steps() runs
+ * the rollup_1m builder first (rollup_minutely.h). Per hour: a claim
  * (tw_rollup_1h_claim: the only moment ingest may wait, for one UPDATE) and a
  * step in its own REPEATABLE READ transaction (tw_rollup_1h_step: the oldest
  * hour a late row made dirty, else the oldest claimed hour), so a collector

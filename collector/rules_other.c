@@ -135,7 +135,7 @@ static const char sql_mtls_mass[] =
 	"WITH t AS ("
 	" SELECT tw_rule_subject(target, port, nullif(sni, '')) AS subject, region,"
 	"  max(service) AS service, sum(mtls_attempts) AS attempts, sum(mtls_failures) AS failures"
-	" FROM rollup_1m"
+	" FROM tw_rollup_1m_live(" RULES_NOW " - " RULES_MS("$2") ", " RULES_NOW ")"
 	" WHERE bucket >= " RULES_NOW " - " RULES_MS("$2") " AND bucket < " RULES_NOW
 	"  AND mtls_attempts > 0"
 	" GROUP BY 1, 2),\n"
@@ -182,7 +182,7 @@ static const char sql_sni_mismatch[] =
 	"WITH k AS ("
 	" SELECT target, port, sni, region, max(service) AS service,"
 	"  sum(sni_mismatch_count) AS mism, sum(attempts) AS attempts"
-	" FROM rollup_1m"
+	" FROM tw_rollup_1m_live(" RULES_NOW " - " RULES_MS("$2") ", " RULES_NOW ")"
 	" WHERE bucket >= " RULES_NOW " - " RULES_MS("$2") " AND bucket < " RULES_NOW
 	" GROUP BY 1, 2, 3, 4),\n"
 	"r AS ("

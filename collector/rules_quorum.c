@@ -20,7 +20,7 @@
  */
 static const char sql_quorum[] =
 	"WITH w AS (SELECT target, port, sni, region, service, attempts, failures, outcomes"
-	" FROM rollup_1m"
+	" FROM tw_rollup_1m_live(" RULES_NOW " - " RULES_MS("$2") ", " RULES_NOW ")"
 	" WHERE bucket >= " RULES_NOW " - " RULES_MS("$2") " AND bucket < " RULES_NOW "),\n"
 	"r AS (SELECT target, port, sni, region, max(service) AS service,"
 	"  sum(attempts) AS attempts, sum(failures) AS failures"

@@ -130,7 +130,12 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 {
 	struct sli_parts p;
 	parts(w, &p);
-	strbuf_printf(b, "((g = '1m' AND bucket >= ");
+	/* the tail (rows not in rollup_1m yet): every minute of the window */
+	strbuf_printf(b, "((g = 't' AND bucket >= ");
+	sli_sql_time(b, w->from_ms);
+	strbuf_printf(b, " AND bucket < ");
+	sli_sql_time(b, w->to_ms);
+	strbuf_printf(b, ") OR (g = '1m' AND bucket >= ");
 	sli_sql_time(b, w->from_ms);
 	strbuf_printf(b, " AND bucket < ");
 	sli_sql_time(b, w->to_ms);
@@ -164,9 +169,10 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w)
  * not dirty, read in the statement's snapshot together with the rows. A day
  * with a dirty hour of rollup_1h (sql/016_rollup_1h_builder.sql) is dirty
  * too: that hour's rebuild, which marks the day in rollup_1d_dirty, has not
- * run yet. Hours come from tw_rollup_1h_live(lo, hi) (016): built hours from
- * rollup_1h, the others summed from rollup_1m, every scan bounded by the
- * windows' whole hours [lo, hi). */
+ * run yet. Hours come from 018's tw_rollup_1h_built() and
+ * tw_rollup_1h_unbuilt(lo, hi): built hours from rollup_1h, the others summed
+ * from rollup_1m, every scan bounded by the windows' whole hours [lo, hi).
+ * The rows not in rollup_1m yet come from results (tail_leg). */
 #define SQL_DONE "coalesce((SELECT ready_before FROM rollup_1d_state), '-infinity'::timestamptz)"
 #define SQL_DIRTY_DAY_SET                                                               \
 	"SELECT day FROM rollup_1d_dirty UNION SELECT date_trunc('day', hour, 'UTC') " \
@@ -175,6 +181,29 @@ void sli_window_cond(struct strbuf *b, const struct sli_window *w)
 #define SQL_DIRTY_HOURS                                                                 \
 	"ARRAY(SELECT h FROM (" SQL_DIRTY_DAY_SET ") dd, generate_series(dd.day, dd.day + " \
 	"interval '23 hours', interval '1 hour') h)"
+
+/* The tail (sql/020_rollup_1m_builder.sql): the results rows not added to
+ * rollup_1m yet, per minute, over the span of all windows; g 't', counted in
+ * every window its minute is in (sli_window_cond), whatever the window reads
+ * its other rows from. */
+static void tail_leg(struct strbuf *b, const struct sli_window *w, size_t nw, bool days)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	for (size_t i = 0; i < nw; i++) {
+		if (w[i].from_ms < lo)
+			lo = w[i].from_ms;
+		if (w[i].to_ms > hi)
+			hi = w[i].to_ms;
+	}
+	if (lo >= hi)
+		return;
+	strbuf_printf(b, " UNION ALL SELECT 't'::text AS g, %s* FROM tw_rollup_1m_of(NULL, NULL, ",
+		      days ? "false AS d1, " : "");
+	sli_sql_time(b, lo);
+	strbuf_printf(b, ", ");
+	sli_sql_time(b, hi);
+	strbuf_printf(b, ")");
+}
 
 void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 {
@@ -207,14 +236,17 @@ void sli_rows_sql(struct strbuf *b, const struct sli_window *w, size_t nw)
 				hhi = p.ft;
 		}
 	}
+	tail_leg(b, w, nw, days);
 	if (!days) {
-		/* hours only: one range over every window's whole hours */
+		/* hours only: one range over every window's whole hours (018's
+		 * two parts: tw_rollup_1h_live would add the tail once more) */
 		if (hlo < hhi) {
-			strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM tw_rollup_1h_live(");
+			strbuf_printf(b, " UNION ALL SELECT '1h'::text AS g, * FROM (SELECT * FROM "
+					 "tw_rollup_1h_built() UNION ALL SELECT * FROM tw_rollup_1h_unbuilt(");
 			sli_sql_time(b, hlo);
 			strbuf_printf(b, ", ");
 			sli_sql_time(b, hhi);
-			strbuf_printf(b, ") WHERE bucket >= ");
+			strbuf_printf(b, ")) h1 WHERE bucket >= ");
 			sli_sql_time(b, hlo);
 			strbuf_printf(b, " AND bucket < ");
 			sli_sql_time(b, hhi);

@@ -25,7 +25,7 @@ static const char RESOLVE_SQL[] =
 	"   AND bucket >= $4::timestamptz AND bucket < $5::timestamptz) x" \
 	" GROUP BY GROUPING SETS ((region, i), (profile, i)) ORDER BY 1, 2, 3"
 
-static const char SERIES_1M_SQL[] = SERIES_SQL("rollup_1m");
+static const char SERIES_1M_SQL[] = SERIES_SQL("tw_rollup_1m_live($4::timestamptz, $5::timestamptz)");
 static const char SERIES_1H_SQL[] = SERIES_SQL("tw_rollup_1h_live($4::timestamptz, $5::timestamptz)");
 
 struct series_op {

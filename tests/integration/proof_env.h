@@ -372,7 +372,7 @@ static int pf_check_db(struct proof_env *e)
 		"SELECT count(*) FROM (SELECT target, port, region, profile, date_trunc('minute', started_at) b,"
 		"  count(*) n FROM results GROUP BY 1,2,3,4,5) r"
 		" FULL JOIN (SELECT target, port, region, profile, bucket b, sum(attempts) n"
-		"  FROM rollup_1m GROUP BY 1,2,3,4,5) u USING (target, port, region, profile, b)"
+		"  FROM tw_rollup_1m_live('-infinity', 'infinity') GROUP BY 1,2,3,4,5) u USING (target, port, region, profile, b)"
 		" WHERE r.n IS DISTINCT FROM u.n");
 	long long tot_1h = pf_q(e, "SELECT coalesce(sum(attempts), 0) FROM rollup_1h_live");
 	long long tot_raw = pf_q(e, "SELECT count(*) FROM results");

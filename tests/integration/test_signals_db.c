@@ -99,7 +99,7 @@ Test(signals_db, m5_counts_only_certificates_that_name_a_responder)
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results WHERE ocsp_responder_named"), 2);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results WHERE NOT ocsp_responder_named"), 2);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results WHERE ocsp_responder_named IS NULL"), 1);
-	cr_assert_eq(q_int(c, "SELECT sum(ocsp_no_responder_count) FROM rollup_1m"), 2);
+	cr_assert_eq(q_int(c, "SELECT sum(ocsp_no_responder_count) FROM tw_rollup_1m_live('-infinity', 'infinity')"), 2);
 	cr_assert_eq(q_int(c, "SELECT sum(ocsp_no_responder_count) FROM rollup_1h_live"), 2);
 	expect_rollups_exact(c);
 

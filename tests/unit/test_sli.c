@@ -132,11 +132,15 @@ Test(sli, window_beyond_minute_retention_starts_on_the_hour)
 Test(sli, window_inside_one_hour_reads_minutes_only)
 {
 	window_cond_is(T0 + 5 * MIN_MS, T0 + 17 * MIN_MS,
-		       "((g = '1m' AND bucket >= " TS("2026-03-02T00:05:00.000Z")
+		       "((g = 't' AND bucket >= " TS("2026-03-02T00:05:00.000Z")
+		       " AND bucket < " TS("2026-03-02T00:17:00.000Z") ")"
+		       " OR (g = '1m' AND bucket >= " TS("2026-03-02T00:05:00.000Z")
 		       " AND bucket < " TS("2026-03-02T00:17:00.000Z") "))");
 	/* across an hour boundary but holding no whole hour: still minutes only */
 	window_cond_is(T0 - 10 * MIN_MS, T0 + 10 * MIN_MS,
-		       "((g = '1m' AND bucket >= " TS("2026-03-01T23:50:00.000Z")
+		       "((g = 't' AND bucket >= " TS("2026-03-01T23:50:00.000Z")
+		       " AND bucket < " TS("2026-03-02T00:10:00.000Z") ")"
+		       " OR (g = '1m' AND bucket >= " TS("2026-03-01T23:50:00.000Z")
 		       " AND bucket < " TS("2026-03-02T00:10:00.000Z") "))");
 }
 
@@ -144,7 +148,9 @@ Test(sli, window_mixes_edge_minutes_and_whole_hours)
 {
 	/* [22:50, 02:10): minutes 22:50-23:00 and 02:00-02:10, hours 23:00-02:00 */
 	window_cond_is(T0 - 70 * MIN_MS, T0 + 130 * MIN_MS,
-		       "((g = '1m' AND bucket >= " TS("2026-03-01T22:50:00.000Z")
+		       "((g = 't' AND bucket >= " TS("2026-03-01T22:50:00.000Z")
+		       " AND bucket < " TS("2026-03-02T02:10:00.000Z") ")"
+		       " OR (g = '1m' AND bucket >= " TS("2026-03-01T22:50:00.000Z")
 		       " AND bucket < " TS("2026-03-02T02:10:00.000Z")
 		       " AND (bucket < " TS("2026-03-01T23:00:00.000Z")
 		       " OR bucket >= " TS("2026-03-02T02:00:00.000Z") "))"
@@ -156,7 +162,9 @@ Test(sli, window_on_whole_hours_reads_hours)
 {
 	/* the minute part is empty by construction: [T0, T0+3h) minus itself */
 	window_cond_is(T0, T0 + 3 * HOUR_MS,
-		       "((g = '1m' AND bucket >= " TS("2026-03-02T00:00:00.000Z")
+		       "((g = 't' AND bucket >= " TS("2026-03-02T00:00:00.000Z")
+		       " AND bucket < " TS("2026-03-02T03:00:00.000Z") ")"
+		       " OR (g = '1m' AND bucket >= " TS("2026-03-02T00:00:00.000Z")
 		       " AND bucket < " TS("2026-03-02T03:00:00.000Z")
 		       " AND (bucket < " TS("2026-03-02T00:00:00.000Z")
 		       " OR bucket >= " TS("2026-03-02T03:00:00.000Z") "))"
@@ -168,7 +176,9 @@ Test(sli, window_on_whole_hours_reads_hours)
 Test(sli, window_before_the_epoch)
 {
 	window_cond_is(-30 * MIN_MS, 90 * MIN_MS,
-		       "((g = '1m' AND bucket >= " TS("1969-12-31T23:30:00.000Z")
+		       "((g = 't' AND bucket >= " TS("1969-12-31T23:30:00.000Z")
+		       " AND bucket < " TS("1970-01-01T01:30:00.000Z") ")"
+		       " OR (g = '1m' AND bucket >= " TS("1969-12-31T23:30:00.000Z")
 		       " AND bucket < " TS("1970-01-01T01:30:00.000Z")
 		       " AND (bucket < " TS("1970-01-01T00:00:00.000Z")
 		       " OR bucket >= " TS("1970-01-01T01:00:00.000Z") "))"
@@ -193,8 +203,12 @@ Test(sli, rows_sql_unions_the_windows)
 		" AND bucket < " TS("2026-03-01T23:00:00.000Z") ")"
 		" OR (bucket >= " TS("2026-03-02T02:00:00.000Z")
 		" AND bucket < " TS("2026-03-02T02:10:00.000Z") ")"
-		" UNION ALL SELECT '1h'::text AS g, * FROM tw_rollup_1h_live("
-		TS("2026-03-01T23:00:00.000Z") ", " TS("2026-03-02T02:00:00.000Z") ") WHERE bucket >= "
+		" UNION ALL SELECT 't'::text AS g, * FROM tw_rollup_1m_of(NULL, NULL, "
+		TS("2026-03-01T22:50:00.000Z") ", "
+		TS("2026-03-02T02:10:00.000Z") ")"
+		" UNION ALL SELECT '1h'::text AS g, * FROM (SELECT * FROM tw_rollup_1h_built()"
+		" UNION ALL SELECT * FROM tw_rollup_1h_unbuilt("
+		TS("2026-03-01T23:00:00.000Z") ", " TS("2026-03-02T02:00:00.000Z") ")) h1 WHERE bucket >= "
 		TS("2026-03-01T23:00:00.000Z") " AND bucket < " TS("2026-03-02T02:00:00.000Z") ")");
 	free(b.p);
 }
@@ -208,6 +222,9 @@ Test(sli, rows_sql_minutes_only_reads_no_hours)
 		"(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false"
 		" OR (bucket >= " TS("2026-03-02T00:05:00.000Z")
 		" AND bucket < " TS("2026-03-02T00:17:00.000Z") ")"
+		" UNION ALL SELECT 't'::text AS g, * FROM tw_rollup_1m_of(NULL, NULL, "
+		TS("2026-03-02T00:05:00.000Z") ", "
+		TS("2026-03-02T00:17:00.000Z") ")"
 		" UNION ALL SELECT '1h'::text AS g, * FROM rollup_1h WHERE false)");
 	free(b.p);
 }
@@ -219,8 +236,12 @@ Test(sli, rows_sql_hours_only_reads_no_minutes)
 	sli_rows_sql(&b, &w, 1);
 	cr_assert_str_eq(b.p,
 		"(SELECT '1m'::text AS g, * FROM rollup_1m WHERE false"
-		" UNION ALL SELECT '1h'::text AS g, * FROM tw_rollup_1h_live("
-		TS("2026-03-02T00:00:00.000Z") ", " TS("2026-03-02T03:00:00.000Z") ") WHERE bucket >= "
+		" UNION ALL SELECT 't'::text AS g, * FROM tw_rollup_1m_of(NULL, NULL, "
+		TS("2026-03-02T00:00:00.000Z") ", "
+		TS("2026-03-02T03:00:00.000Z") ")"
+		" UNION ALL SELECT '1h'::text AS g, * FROM (SELECT * FROM tw_rollup_1h_built()"
+		" UNION ALL SELECT * FROM tw_rollup_1h_unbuilt("
+		TS("2026-03-02T00:00:00.000Z") ", " TS("2026-03-02T03:00:00.000Z") ")) h1 WHERE bucket >= "
 		TS("2026-03-02T00:00:00.000Z") " AND bucket < " TS("2026-03-02T03:00:00.000Z") ")");
 	free(b.p);
 }
