@@ -182,12 +182,18 @@ LINE_BUILD_PGUS=NA
 if [ "$(PSQL -At -c "SELECT to_regproc('tw_rollup_1m_step') IS NOT NULL")" = t ]; then
 	TAIL=$(PSQL -At -c "SELECT count(*) FROM results WHERE ingest_batch > (SELECT ready_batch FROM rollup_1m_state)")
 	p2=$(pg_ticks); w2=$(now)
-	PSQL -qAt -c "SELECT tw_rollup_1m_claim()" >/dev/null || fail "rollup_1m claim failed"
-	steps=0
-	while [ $steps -lt 100000 ]; do
-		r=$(PSQL -qAt -c "SELECT tw_rollup_1m_step(50)") || { fail "tw_rollup_1m_step failed"; break; }
-		[ -n "$r" ] || break
-		steps=$((steps + 1))
+	# claims and steps until the tail is empty: the collector's own builder
+	# (the leader) may hold a claim or run a step meanwhile, and a claim
+	# returns nothing while an earlier one is not fully added
+	steps=0 left=$TAIL
+	while [ "$left" -gt 0 ] && [ $steps -lt 100000 ]; do
+		PSQL -qAt -c "SELECT tw_rollup_1m_claim()" >/dev/null || { fail "rollup_1m claim failed"; break; }
+		# the leader's session settings (collector/evaluator.c: no JIT, work_mem 128MB)
+		r=$(PSQL -qAt -c "SET jit = off" -c "SET work_mem = '128MB'" -c "SELECT tw_rollup_1m_step(50)") ||
+			{ fail "tw_rollup_1m_step failed"; break; }
+		[ -n "$r" ] && steps=$((steps + 1))
+		left=$(PSQL -At -c "SELECT count(*) FROM results WHERE ingest_batch > (SELECT ready_batch FROM rollup_1m_state)")
+		[ -n "$r" ] || sleep 0.2
 	done
 	w3=$(now); p3=$(pg_ticks)
 	LINE_BUILD_PGUS=$(calc "($p3 - $p2) * 1000000 / $HZ / ($TAIL + ($TAIL == 0))" 1)
