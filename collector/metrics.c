@@ -328,15 +328,20 @@ static void on_state(void *arg, struct pgconn *c, bool up, const char *why)
  * results took 600 ms).
  * Statement 2: the outcome counts per (series, hour). Minutes with the same
  * outcome map are counted together before the map is expanded (most
- * minutes are {"ok": 1} or {"ok": 2}): 0.8 s there. */
+ * minutes are {"ok": 1} or {"ok": 2}): 0.8 s there; the tail's rows are
+ * counted per outcome directly. */
 #define SQL_LB "date_trunc('hour', now()) - interval '%d hours'"
 #define SQL_UNBUILT_FROM                                                                      \
 	"greatest(" SQL_LB " - interval '1 hour', least((SELECT ready_before FROM rollup_1h_state), " \
 	"(SELECT min(hour) FROM rollup_1h_dirty)))"
 /* The tail (sql/020_rollup_1m_builder.sql): the results rows not added to
- * rollup_1m yet, per minute, from lo on; every hour, built or not. */
+ * rollup_1m yet, from lo on, every hour, built or not; read as rows and
+ * counted per hour here (sql/021_rollup_1m_tail_rows.sql: a 1M-row tail
+ * took 4.0 s per statement aggregated per minute first, 0.9 s this way). A
+ * tail leg comes after the statement's rollup_1m leg: rollup_1m is locked
+ * before results, the order partition maintenance takes them in. */
 #define SQL_TAIL(lo) \
-	"tw_rollup_1m_of(NULL, NULL, " lo ", 'infinity')"
+	"tw_rollup_1m_tail_rows(" lo ", 'infinity')"
 static int build_sql(struct metrics *m)
 {
 	int n = snprintf(m->sql, sizeof m->sql,
@@ -346,8 +351,8 @@ static int build_sql(struct metrics *m)
 		"SELECT target, port, sni, region, profile, date_trunc('hour', bucket, 'UTC') "
 		"FROM rollup_1m WHERE bucket >= " SQL_UNBUILT_FROM
 		" AND date_trunc('hour', bucket, 'UTC') >= " SQL_LB " UNION ALL "
-		"SELECT target, port, sni, region, profile, date_trunc('hour', bucket, 'UTC') "
-		"FROM " SQL_TAIL(SQL_LB) ") k "
+		"SELECT target, port, coalesce(sni, ''), region, profile, "
+		"date_trunc('hour', started_at, 'UTC') FROM " SQL_TAIL(SQL_LB) ") k "
 		"GROUP BY target, port, sni, region, profile) "
 		"SELECT s.target, s.port, s.sni, s.region, s.profile, coalesce(r.service, ''), "
 		"r.outcome, array_to_string(r.findings, ','), r.tls_version, r.cipher, "
@@ -371,8 +376,10 @@ static int build_sql(struct metrics *m)
 		"WHERE bucket >= " SQL_UNBUILT_FROM " AND date_trunc('hour', bucket, 'UTC') >= " SQL_LB
 		" AND (bucket >= (SELECT ready_before FROM rollup_1h_state) OR "
 		"date_trunc('hour', bucket, 'UTC') = ANY (ARRAY(SELECT hour FROM rollup_1h_dirty))) "
-		"UNION ALL SELECT target, port, sni, region, profile, bucket, outcomes FROM "
-		SQL_TAIL(SQL_LB) ") m GROUP BY 1, 2, 3, 4, 5, 6, 7) g, jsonb_each_text(g.outcomes) AS o"
+		") m GROUP BY 1, 2, 3, 4, 5, 6, 7) g, jsonb_each_text(g.outcomes) AS o UNION ALL "
+		"SELECT target, port, coalesce(sni, ''), region, profile, "
+		"extract(epoch FROM date_trunc('hour', started_at, 'UTC'))::bigint, outcome, count(*) "
+		"FROM " SQL_TAIL(SQL_LB) " GROUP BY 1, 2, 3, 4, 5, 6, 7"
 		") x GROUP BY 1, 2, 3, 4, 5, 6, 7",
 		METRICS_LOOKBACK_HOURS, METRICS_LOOKBACK_HOURS, METRICS_LOOKBACK_HOURS,
 		METRICS_LOOKBACK_HOURS, m->max_series + 1, METRICS_COUNT_HOURS, METRICS_COUNT_HOURS,
@@ -403,9 +410,18 @@ struct metrics *metrics_new(struct event_base *base, const struct metrics_opts *
 		 * (as the API's and the evaluator's sessions): the hours not built
 		 * yet are summed from rollup_1m inside rollup_1h_live, whose row
 		 * estimates (jsonb_each_text: 100 a call) put the plan over
-		 * jit_above_cost and compiling it took seconds for 0.1 s of work */
+		 * jit_above_cost and compiling it took seconds for 0.1 s of work.
+		 * No sort where an ordered scan exists: statement 1's lookup of
+		 * each series' newest row must be a backward index scan that stops
+		 * at the first row of the series (a Merge Append over the
+		 * partitions). Estimating one row per series-hour, the planner
+		 * read the whole hour of the target and sorted it instead: at
+		 * 20,000 series (bench/ingest.sh's deploy rows) 26 s a refresh,
+		 * so every refresh hit the timeout and /metrics never changed;
+		 * 0.8 s without the sort (BENCHMARKS.md). The statements' other
+		 * sorts (the final ORDER BY) have no alternative and still run. */
 		.setup_sql = "SET default_transaction_read_only = on; SET statement_timeout = '10s'; "
-			     "SET jit = off",
+			     "SET jit = off; SET enable_sort = off",
 		.on_state = on_state,
 		.arg = m,
 	};
