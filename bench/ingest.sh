@@ -165,20 +165,25 @@ say "   collector pid $CPID, $DB_CONNS DB connections, PostgreSQL $PGVER (fsync 
 #    ingest's (BENCHMARKS.md).
 builders_hold() {
 	rm -f "$W/builders.held"
-	PSQL -qAt -c "SELECT pg_advisory_lock(1953985907, 17)" -c "\\! touch '$W/builders.held'" \
-		-c "SELECT pg_sleep(86400)" >/dev/null 2>&1 &
+	# the session stays idle once it holds the lock: a statement left
+	# running (pg_sleep) holds a snapshot, and with it back the pruning of
+	# the rows every ingest transaction updates (probe_spools, probes,
+	# certificate_sightings): the ingest statement then slowed from 9 to
+	# 50 ms per transaction over a line (the builder's long steps and a
+	# /metrics refresh running 10 s do the same, which is part of why
+	# the figures moved so much between runs before)
+	{ printf 'SELECT pg_advisory_lock(1953985907, 17);\n\\! touch %s\n' "$W/builders.held"
+	  sleep 86400 & echo $! >"$W/builders.sleep"; wait; } | PSQL -qAt >/dev/null 2>&1 &
 	HOLD_PID=$!
 	_i=0
 	while [ ! -e "$W/builders.held" ] && [ $_i -lt 600 ]; do sleep 0.1; _i=$((_i + 1)); done
 	[ -e "$W/builders.held" ] || fail "could not take the builders' lock in 60 s"
 }
 builders_release() {
-	kill "$HOLD_PID" 2>/dev/null
+	# psql reads the end of its input and quits: the session ends, and the
+	# lock with it
+	kill "$(cat "$W/builders.sleep" 2>/dev/null)" 2>/dev/null
 	wait "$HOLD_PID" 2>/dev/null
-	# the backend notices its client is gone at its next check: cancel it
-	PSQL -qAt -c "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
-		AND classid = 1953985907 AND objid = 17 AND granted AND pid <> pg_backend_pid()
-		AND pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'psql')" >/dev/null
 }
 # ingest_line MODE TARGETS SPECS: N results of BENCH_INGEST_MODE=MODE from the
 # probes SPECS into the empty tables; sets LINE_RATE, LINE_PGUS, LINE_ROLL1M.

@@ -6,8 +6,9 @@
  * rollup_1h_live, sli_query) count every row exactly once before, during and
  * after the builder's steps, with ingest running alongside; the step marks
  * the built hours it adds minutes to dirty; rows written without a number
- * (older collectors) are never counted twice; results' retention waits for
- * rows still in the tail. Against a real PostgreSQL started by
+ * (older collectors) are never counted twice; the tail read as rows (sql/021,
+ * the /metrics refresh) is the tail read as minutes; results' retention
+ * waits for rows still in the tail. Against a real PostgreSQL started by
  * test_rollup_1m.sh.
  */
 #define _GNU_SOURCE
@@ -39,6 +40,19 @@ TestSuite(rollup_1m, .timeout = 300);
 	"SELECT (SELECT coalesce(sum(attempts), 0) FROM rollup_1h_live) - "        \
 	"(SELECT count(*) FROM results)"
 #define TAIL "SELECT count(*) FROM results WHERE ingest_batch > (SELECT ready_batch FROM rollup_1m_state)"
+/* The tail as rows (sql/021, the /metrics refresh) against the tail as
+ * minutes (tw_rollup_1m_of, every other reader): (series, minute, outcome)
+ * groups whose counts differ, 0 when the two definitions agree. */
+#define TAIL_ROWS_MISMATCHES                                                        \
+	"SELECT count(*) FROM (SELECT target, port, coalesce(sni, '') AS sni, region, "  \
+	"profile, date_trunc('minute', started_at, 'UTC') AS bucket, outcome, count(*) AS n " \
+	"FROM tw_rollup_1m_tail_rows('-infinity', 'infinity') GROUP BY 1, 2, 3, 4, 5, 6, 7) a " \
+	"FULL JOIN (SELECT m.target, m.port, m.sni, m.region, m.profile, m.bucket, "    \
+	"o.key AS outcome, o.value::bigint AS n FROM tw_rollup_1m_of(NULL, NULL, "       \
+	"'-infinity', 'infinity') m, jsonb_each_text(m.outcomes) o) b "                 \
+	"USING (target, port, sni, region, profile, bucket, outcome) "                  \
+	"WHERE a.n IS DISTINCT FROM b.n"
+#define TAIL_ROWS "SELECT count(*) FROM tw_rollup_1m_tail_rows('-infinity', 'infinity')"
 
 static void put(struct event_base *b, struct db_pool *p, uint64_t first, size_t n, int64_t base)
 {
@@ -77,11 +91,14 @@ Test(rollup_1m, ingest_writes_results_only_and_the_builder_adds_them)
 		     "a row without its transaction's number");
 	cr_assert_eq(q_int(c, "SELECT count(DISTINCT ingest_batch) FROM results"), 60);
 	cr_assert_eq(q_int(c, TAIL), 2400);
+	cr_assert_eq(q_int(c, TAIL_ROWS), 2400);
+	cr_assert_eq(q_int(c, TAIL_ROWS_MISMATCHES), 0, "the tail's rows and minutes disagree");
 	cr_assert_eq(q_int(c, LIVE_MINUS_RAW), 0);
 	cr_assert_eq(q_int(c, HOURS_MINUS_RAW), 0);
 
 	cr_assert_eq(run_builder(c), 2400);
 	cr_assert_eq(q_int(c, TAIL), 0);
+	cr_assert_eq(q_int(c, TAIL_ROWS), 0, "rows already in rollup_1m are in the tail");
 	cr_assert_eq(q_int(c, "SELECT mark_batch - ready_batch FROM rollup_1m_state"), 0);
 	cr_assert_eq(rollup_mismatches(c, "rollup_1m", "minute"), 0, "rollup_1m differs from results");
 	cr_assert_eq(q_int(c, LIVE_MINUS_RAW), 0);
@@ -90,6 +107,8 @@ Test(rollup_1m, ingest_writes_results_only_and_the_builder_adds_them)
 	/* more rows into the same minutes: merged into the built rows */
 	put(b, p, 2401, 500, base);
 	cr_assert_eq(q_int(c, LIVE_MINUS_RAW), 0);
+	cr_assert_eq(q_int(c, TAIL_ROWS), 500);
+	cr_assert_eq(q_int(c, TAIL_ROWS_MISMATCHES), 0);
 	cr_assert_eq(run_builder(c), 500);
 	cr_assert_eq(rollup_mismatches(c, "rollup_1m", "minute"), 0, "merge differs from results");
 	/* and a replay adds nothing (no new row, no tail) */
@@ -157,6 +176,7 @@ Test(rollup_1m, claim_waits_for_open_ingest_transactions)
 		     "now(), 'old.example', 443, 'modern', 'ok')", (long long)base);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results WHERE ingest_batch IS NULL"), 1);
 	cr_assert_eq(q_int(c, TAIL), 0);
+	cr_assert_eq(q_int(c, TAIL_ROWS), 0, "a row without a number is in the tail's rows");
 	cr_assert_eq(run_builder(bld), 0);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1m WHERE target = 'old.example'"), 0);
 	PQfinish(ing);
