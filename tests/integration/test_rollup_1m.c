@@ -8,8 +8,9 @@
  * the built hours it adds minutes to dirty; rows written without a number
  * (older collectors) are never counted twice; the tail read as rows (sql/021,
  * the /metrics refresh) is the tail read as minutes; results' retention
- * waits for rows still in the tail. Against a real PostgreSQL started by
- * test_rollup_1m.sh.
+ * waits for rows still in the tail; a claim behind a long ingest
+ * transaction gives up and the next run claims. Against a real PostgreSQL
+ * started by test_rollup_1m.sh.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "db_env.h"
 #include "rollup_minutely.h"
 #include "sli.h"
+#include "twtime.h"
 
 TestSuite(rollup_1m, .timeout = 300);
 
@@ -180,6 +182,63 @@ Test(rollup_1m, claim_waits_for_open_ingest_transactions)
 	cr_assert_eq(run_builder(bld), 0);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM rollup_1m WHERE target = 'old.example'"), 0);
 	PQfinish(ing);
+	PQfinish(bld);
+	PQfinish(c);
+	free(ci);
+}
+
+/* A claim behind an ingest transaction that stays open gives up after its
+ * lock_timeout (5 s): that run of the builder fails with the reason, moves
+ * nothing, and the ingest transactions that queued behind the claim go on;
+ * the next run claims and adds everything once the transaction ended. */
+Test(rollup_1m, claim_gives_up_behind_a_long_ingest_transaction)
+{
+	char *ci = new_migrated_db("r1m_claim_timeout");
+	PGconn *ing = pg(ci), *ing2 = pg(ci), *bld = pg(ci), *c = pg(ci);
+	int64_t base = base_ms_now();
+	exec_ok(ing, "BEGIN");
+	long long n1 = q_int(ing, "SELECT tw_ingest_batch()");
+	exec_ok(ing, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
+		     "port, profile, outcome) VALUES ('probe-long', 1, 'eu-west', to_timestamp(%lld / 1000.0), "
+		     "now(), 'long.example', 443, 'modern', 'ok')", (long long)base);
+
+	/* another ingest transaction starts while the claim waits: it queues
+	 * behind the claim's request, and must go on once the claim gave up */
+	char err[512] = "";
+	long long rows = -1;
+	cr_assert(PQsendQuery(ing2, "BEGIN; SELECT pg_sleep(1); SELECT tw_ingest_batch()"));
+	int64_t t0 = twtime_wall_ms();
+	int rc = rollup_minutely_run(bld, 100000, &rows, err, sizeof err);
+	int64_t waited = twtime_wall_ms() - t0;
+	cr_assert_eq(rc, -1, "the claim passed an open ingest transaction");
+	cr_assert(strstr(err, "lock timeout"), "the reason: %s", err);
+	cr_assert_geq(waited, 4500, "gave up after %lld ms, before its lock_timeout", (long long)waited);
+	cr_assert_eq(q_int(c, "SELECT mark_batch FROM rollup_1m_state"), 0, "a failed claim moved the mark");
+	cr_assert_eq(q_int(c, LIVE_MINUS_RAW), 0);
+
+	/* the queued ingest transaction got its number after the claim gave up */
+	PGresult *r;
+	long long n2 = -1;
+	while ((r = PQgetResult(ing2))) {
+		cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
+			  "%s", PQresultErrorMessage(r));
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) == 1 &&
+		    strcmp(PQfname(r, 0), "tw_ingest_batch") == 0)
+			n2 = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	cr_assert_gt(n2, n1, "the ingest transaction behind the claim did not go on");
+	exec_ok(ing2, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
+		      "port, profile, outcome) VALUES ('probe-next', 1, 'eu-west', to_timestamp(%lld / 1000.0), "
+		      "now(), 'long.example', 443, 'modern', 'ok')", (long long)base);
+	exec_ok(ing2, "COMMIT");
+	exec_ok(ing, "COMMIT");
+
+	cr_assert_eq(run_builder(bld), 2, "the next run adds both transactions' rows");
+	cr_assert_eq(q_int(c, "SELECT sum(attempts) FROM rollup_1m WHERE target = 'long.example'"), 2);
+	cr_assert_eq(q_int(c, LIVE_MINUS_RAW), 0);
+	PQfinish(ing);
+	PQfinish(ing2);
 	PQfinish(bld);
 	PQfinish(c);
 	free(ci);
