@@ -309,6 +309,35 @@ $TW_PG_PSQL -d tlswatch -c "LOAD 'auto_explain'" -c "ALTER SYSTEM RESET log_min_
 kill -TERM "$CPID" 2>/dev/null
 i=0; while tw_alive "$CPID" && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
 
+# ---- 1c. one /metrics refresh over the deploy line's 20,000 series ----------------------------
+# A collector started again on the same database refreshes /metrics once at
+# startup (collector/metrics.c): from its start until tlswatch_metrics_
+# refreshes_total (or _refresh_failures_total) reads 1. Before 674a442 that
+# refresh took 26 s at this size and always hit its 10 s timeout.
+say ""
+say "== ingest 1c. one /metrics refresh, deploy rows (rollup_1m built), a collector started again"
+w0=$(now)
+"$COLL" run -c "$W/collector.yaml" </dev/null >"$W/logs/collector2.log" 2>&1 &
+CPID2=$!
+TW_PIDS="$TW_PIDS $CPID2"
+REFRESH=NA
+i=0
+while [ $i -lt 600 ] && tw_alive "$CPID2"; do
+	m=$(curl -s --noproxy '*' "http://127.0.0.1:$HTTPP/metrics" 2>/dev/null)
+	ok=$(printf '%s\n' "$m" | sed -n 's/^tlswatch_metrics_refreshes_total \([0-9]*\)$/\1/p')
+	bad=$(printf '%s\n' "$m" | sed -n 's/^tlswatch_metrics_refresh_failures_total \([0-9]*\)$/\1/p')
+	if [ "${ok:-0}" -ge 1 ] || [ "${bad:-0}" -ge 1 ]; then
+		REFRESH="$([ "${ok:-0}" -ge 1 ] && echo ok || echo FAILED) in $(calc "$(now) - $w0" 2)s from the collector's start"
+		REFRESH="$REFRESH, $(printf '%s\n' "$m" | grep -c '^probe_success{') per-target series served"
+		break
+	fi
+	sleep 0.2; i=$((i + 1))
+done
+say "   refresh: $REFRESH"
+case $REFRESH in ok*) ;; *) fail "the /metrics refresh did not succeed: $REFRESH" ;; esac
+kill -TERM "$CPID2" 2>/dev/null
+i=0; while tw_alive "$CPID2" && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+
 # ---- the rollup_1h builder's cost (sql/016_rollup_1h_builder.sql) ----------------------------
 # rollup_1h is built off the ingest path, by the leader; its cost belongs in
 # the total. The deploy line's hours (its rollup_1m rows) are built again
