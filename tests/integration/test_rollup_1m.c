@@ -67,6 +67,16 @@ static void put(struct event_base *b, struct db_pool *p, uint64_t first, size_t 
 	cr_assert(rec.ok, "%s", rec.err);
 }
 
+/* One result row written as an ingest transaction writes it (its number
+ * through the column's default, when the transaction drew one), by hand on
+ * k, which may be inside a transaction. */
+static void put_by_hand(PGconn *k, const char *probe, int seq, const char *target, int64_t ms)
+{
+	exec_ok(k, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
+		   "port, profile, outcome) VALUES ('%s', %d, 'eu-west', to_timestamp(%lld / 1000.0), "
+		   "now(), '%s', 443, 'modern', 'ok')", probe, seq, (long long)ms, target);
+}
+
 static long long run_builder(PGconn *c)
 {
 	char err[512] = "";
@@ -136,9 +146,7 @@ Test(rollup_1m, claim_waits_for_open_ingest_transactions)
 	 * first (db_sql_lock), then a row through the column's default */
 	exec_ok(ing, "BEGIN");
 	long long n1 = q_int(ing, "SELECT tw_ingest_batch()");
-	exec_ok(ing, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
-		     "port, profile, outcome) VALUES ('probe-x', 1, 'eu-west', to_timestamp(%lld / 1000.0), "
-		     "now(), 'open.example', 443, 'modern', 'ok')", (long long)base);
+	put_by_hand(ing, "probe-x", 1, "open.example", base);
 	cr_assert_eq(q_int(ing, "SELECT ingest_batch FROM results WHERE probe_id = 'probe-x'"), n1);
 
 	/* the claim, asynchronously: it must still wait 500 ms later */
@@ -164,18 +172,14 @@ Test(rollup_1m, claim_waits_for_open_ingest_transactions)
 	/* a rolled back transaction leaves a gap in the numbers, nothing else */
 	exec_ok(ing, "BEGIN");
 	cr_assert_gt(q_int(ing, "SELECT tw_ingest_batch()"), n1);
-	exec_ok(ing, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
-		     "port, profile, outcome) VALUES ('probe-x', 2, 'eu-west', to_timestamp(%lld / 1000.0), "
-		     "now(), 'open.example', 443, 'modern', 'ok')", (long long)base);
+	put_by_hand(ing, "probe-x", 2, "open.example", base);
 	exec_ok(ing, "ROLLBACK");
 	cr_assert_eq(run_builder(bld), 0);
 	cr_assert_eq(q_int(c, "SELECT mark_batch - ready_batch FROM rollup_1m_state"), 0);
 
 	/* a row written without a number (a collector older than sql/020,
 	 * which upserts rollup_1m itself) is never in the tail */
-	exec_ok(ing, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
-		     "port, profile, outcome) VALUES ('probe-old', 1, 'eu-west', to_timestamp(%lld / 1000.0), "
-		     "now(), 'old.example', 443, 'modern', 'ok')", (long long)base);
+	put_by_hand(ing, "probe-old", 1, "old.example", base);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results WHERE ingest_batch IS NULL"), 1);
 	cr_assert_eq(q_int(c, TAIL), 0);
 	cr_assert_eq(q_int(c, TAIL_ROWS), 0, "a row without a number is in the tail's rows");
@@ -198,9 +202,7 @@ Test(rollup_1m, claim_gives_up_behind_a_long_ingest_transaction)
 	int64_t base = base_ms_now();
 	exec_ok(ing, "BEGIN");
 	long long n1 = q_int(ing, "SELECT tw_ingest_batch()");
-	exec_ok(ing, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
-		     "port, profile, outcome) VALUES ('probe-long', 1, 'eu-west', to_timestamp(%lld / 1000.0), "
-		     "now(), 'long.example', 443, 'modern', 'ok')", (long long)base);
+	put_by_hand(ing, "probe-long", 1, "long.example", base);
 
 	/* another ingest transaction starts while the claim waits: it queues
 	 * behind the claim's request, and must go on once the claim gave up */
@@ -228,9 +230,7 @@ Test(rollup_1m, claim_gives_up_behind_a_long_ingest_transaction)
 		PQclear(r);
 	}
 	cr_assert_gt(n2, n1, "the ingest transaction behind the claim did not go on");
-	exec_ok(ing2, "INSERT INTO results (probe_id, seq, region, started_at, received_at, target, "
-		      "port, profile, outcome) VALUES ('probe-next', 1, 'eu-west', to_timestamp(%lld / 1000.0), "
-		      "now(), 'long.example', 443, 'modern', 'ok')", (long long)base);
+	put_by_hand(ing2, "probe-next", 1, "long.example", base);
 	exec_ok(ing2, "COMMIT");
 	exec_ok(ing, "COMMIT");
 
