@@ -76,10 +76,9 @@ perf_stop() {
 			r = comm
 			if (comm == "postgres") r = (pid in role) ? "postgres: " role[pid] : "postgres, unnamed"
 			share[r] += pct
-			if (comm == "postgres") pids[r] = pids[r] " " pid
 		}
 		END {
-			for (r in share) printf "%6.1f%%  %s\n", share[r], r
+			for (r in share) if (share[r] >= 0.05) printf "%6.1f%%  %s\n", share[r], r
 		}' | sort -rn >"$W/perf-$1.roles"
 	say "   perf (all CPUs, 499 Hz; % of all samples, idle included):"
 	sed 's/^/     /' "$W/perf-$1.roles"
@@ -90,7 +89,7 @@ perf_stop() {
 		perf report -i "$PERF_DATA" --pid "$_ing" --sort dso,sym --percentage relative --stdio 2>/dev/null | grep -v '^#' |
 			grep '%' | head -15 | sed 's/^/     /'
 	fi
-	_col=$(pgrep -f 'tlswatch-collector run' | head -1)
+	_col=${CPID:-}  # the bench's collector (bench/ingest.sh)
 	if [ -n "$_col" ]; then
 		say "   perf: tlswatch-collector, hottest symbols (% of its samples):"
 		perf report -i "$PERF_DATA" --pid "$_col" --sort dso,sym --percentage relative --stdio 2>/dev/null | grep -v '^#' |
