@@ -136,18 +136,27 @@ if [ "${BENCH_INGEST_EXPLAIN:-0}" = 1 ]; then
 		-c "SELECT pg_reload_conf()" >/dev/null || fail "cannot enable auto_explain"
 fi
 
-"$COLL" run -c "$W/collector.yaml" </dev/null >"$W/logs/collector.log" 2>&1 &
-CPID=$!
-TW_PIDS="$TW_PIDS $CPID"
-TW_WAIT="collector:$COLLP:$CPID"
-tw_wait_ports 20
-i=0
-while [ $i -lt 100 ]; do  # /readyz: database connected and migrated
-	code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTPP/readyz" 2>/dev/null)
-	[ "$code" = 200 ] && break
-	sleep 0.1; i=$((i + 1))
-done
-[ "$code" = 200 ] || fail "collector /readyz answered $code after 10 s"
+# collector_start LOG: a collector on $W/collector.yaml, ready (sets CPID);
+# collector_stop: SIGTERM, and wait for it to exit
+collector_start() {
+	"$COLL" run -c "$W/collector.yaml" </dev/null >"$W/logs/$1" 2>&1 &
+	CPID=$!
+	TW_PIDS="$TW_PIDS $CPID"
+	TW_WAIT="collector:$COLLP:$CPID"
+	tw_wait_ports 20
+	_i=0
+	while [ $_i -lt 100 ]; do  # /readyz: database connected and migrated
+		code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTPP/readyz" 2>/dev/null)
+		[ "$code" = 200 ] && break
+		sleep 0.1; _i=$((_i + 1))
+	done
+	[ "$code" = 200 ] || fail "collector /readyz answered $code after 10 s"
+}
+collector_stop() {
+	kill -TERM "$CPID" 2>/dev/null
+	_i=0; while tw_alive "$CPID" && [ $_i -lt 150 ]; do sleep 0.1; _i=$((_i + 1)); done
+}
+collector_start collector.log
 say "   collector pid $CPID, $DB_CONNS DB connections, PostgreSQL $PGVER (fsync off, synchronous_commit off)"
 
 # ---- 1. collector ingest, two lines -----------------------------------------------------------
@@ -249,6 +258,23 @@ CERTS=$(PSQL -At -c "SELECT count(*) FROM certificates")
 say "   count(*) results = $ROWS (expected $N); rollup_1m rows $ROLL1M, sum(attempts) $ROLL; certificates $CERTS"
 [ "$ROWS" = "$N" ] || fail "results holds $ROWS rows, expected $N"
 [ "$ROLL" = "$N" ] || fail "rollup_1m attempts $ROLL, expected $N"
+# the inventories against the results (db_seen.h: a last_seen may trail
+# the newest result by less than a minute, nothing else may differ)
+BAD_INV=$(PSQL -At -c "WITH r AS (SELECT fingerprint_sha256 AS fp, target, port, region,
+	min(started_at) AS f, max(started_at) AS l FROM results WHERE fingerprint_sha256 IS NOT NULL
+	GROUP BY 1, 2, 3, 4),
+t AS (SELECT target, port, coalesce(sni, '') AS sni, max(started_at) AS l FROM results GROUP BY 1, 2, 3)
+SELECT (SELECT count(*) FROM r FULL JOIN certificate_sightings s ON s.fingerprint_sha256 = r.fp
+	AND s.target = r.target AND s.port = r.port AND s.region = r.region
+	WHERE r.fp IS NULL OR s.fingerprint_sha256 IS NULL OR s.first_seen <> r.f OR s.last_seen > r.l
+	OR s.last_seen <= r.l - interval '1 minute')
+ + (SELECT count(*) FROM (SELECT DISTINCT fp FROM r) d FULL JOIN certificates c
+	ON c.fingerprint_sha256 = d.fp WHERE d.fp IS NULL OR c.fingerprint_sha256 IS NULL)
+ + (SELECT count(*) FROM t FULL JOIN targets g USING (target, port, sni)
+	WHERE t.l IS NULL OR g.last_seen IS NULL OR g.last_seen > t.l
+	OR g.last_seen <= t.l - interval '1 minute')")
+say "   inventories (certificates, sightings, targets) against the results: ${BAD_INV:-NA} rows differ"
+[ "$BAD_INV" = 0 ] || fail "certificates, sightings or targets differ from the results in ${BAD_INV:-NA} rows"
 say "   collector: CPU ${COL_CPU}s during the run (${COL_CPU_TOTAL}s since start), peak RSS (VmHWM) ${COL_HWM} KiB, RSS now ${COL_RSS} KiB"
 say "   PostgreSQL (all processes): CPU ${PG_CPU}s during the run; bench_ingest client CPU ${CLIENT_CPU:-NA}s"
 # where the time went, from the PostgreSQL log (log_min_duration_statement = 0)
@@ -294,20 +320,25 @@ LINE_BUILD=$LINE_BUILD_PGUS
 ingest_line adversarial 1000 "$specs_a"
 ADV_RATE=$LINE_RATE ADV_PGUS=$LINE_PGUS ADV_ROLL1M=$LINE_ROLL1M ADV_COLUS=$LINE_COLUS ADV_WALL=$LINE_WALL
 ADV_BUILD=$LINE_BUILD ADV_E2E=$LINE_E2E
+# each line into empty tables, through a collector started again: a
+# collector keeps what it committed of the sightings and targets rows
+# (collector/db_seen.h), which a TRUNCATE under it would make wrong, and the
+# deploy line's results fall in the adversarial line's minutes
+collector_stop
 PSQL -q -c "TRUNCATE results, rollup_1m, rollup_1h, certificates, certificate_sightings, targets, probes, probe_spools" \
 	-c "VACUUM ANALYZE" -c "CHECKPOINT" || fail "TRUNCATE between the lines failed"
+collector_start collector-deploy.log
 ingest_line deploy "${BENCH_INGEST_TARGETS:-1250}" "$specs_d"
 DEP_RATE=$LINE_RATE DEP_PGUS=$LINE_PGUS DEP_ROLL1M=$LINE_ROLL1M DEP_COLUS=$LINE_COLUS DEP_WALL=$LINE_WALL
 DEP_BUILD=$LINE_BUILD DEP_E2E=$LINE_E2E
 
-grep -E 'level=(warn|error)|WARN|ERROR' "$W/logs/collector.log" | head -5 | sed 's/^/   collector log: /'
+cat "$W/logs/collector.log" "$W/logs/collector-deploy.log" | grep -E 'level=(warn|error)|WARN|ERROR' | head -5 | sed 's/^/   collector log: /'
 $TW_PG_PSQL -d tlswatch -c "LOAD 'auto_explain'" -c "ALTER SYSTEM RESET log_min_duration_statement" \
 	-c "ALTER SYSTEM RESET log_parameter_max_length" \
 	-c "ALTER SYSTEM RESET session_preload_libraries" \
 	-c "ALTER SYSTEM RESET auto_explain.log_min_duration" -c "ALTER SYSTEM RESET auto_explain.log_analyze" \
 	-c "SELECT pg_reload_conf()" >/dev/null
-kill -TERM "$CPID" 2>/dev/null
-i=0; while tw_alive "$CPID" && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+collector_stop
 
 # ---- 1c. one /metrics refresh over the deploy line's 20,000 series ----------------------------
 # A collector started again on the same database refreshes /metrics once at

@@ -347,6 +347,8 @@ static void ingest_ended(struct db_conn *c)
 	struct db_job *j;
 
 	if (!c->failed && c->committed) {
+		db_seen_commit(&p->seen_sights, &c->pend_sights);
+		db_seen_commit(&p->seen_targets, &c->pend_targets);
 		while ((j = db_q_pop(&c->jobs)))
 			db_q_push(&done, j);
 		db_pool_task_end(c, &done, true, NULL);
@@ -440,7 +442,7 @@ static void next_step(struct db_conn *c)
 		}
 		/* fall through */
 	case S_UPSERT:
-		if (c->rows.len) {
+		if (c->rows.len && c->ntargets) {
 			const char *v[1] = { c->tmisc.p };
 			c->step = S_TARGETS;
 			db_pool_send(c, db_sql_targets(), 1, v, NULL);

@@ -13,6 +13,9 @@
  *   db_copy_bin.c the binary COPY tuple of a Result, what COPY results sends
  *   db_plan.c     one transaction's plan: rows above the watermark and the
  *                 small tables pre-aggregated in C
+ *   db_seen.c     the sightings and targets rows the pool committed, so a
+ *                 plan can leave out a row that moved less than a minute
+ *   db_tab.c      the byte-string keyed hash table of both
  *   db_schema.c   blocking migrate and partition maintenance
  *
  * Ownership: the pool owns its slots (struct db_conn, as long as the pool)
@@ -28,6 +31,8 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "db_seen.h"
+#include "db_tab.h"
 #include "pgconn.h"
 #include "strbuf.h"
 #include "tlswatch.pb-c.h"
@@ -206,6 +211,8 @@ struct db_conn {
 	bool failed, committed;  /* the task's first error (kept through ROLLBACK) */
 	/* T_INGEST: the transaction's plan (db_plan.c) */
 	struct strbuf lock_sql, rows, misc, tmisc; /* rows: struct db_run */
+	size_t ntargets;         /* in tmisc */
+	struct strbuf pend_sights, pend_targets; /* its writes, for db_seen_commit() */
 	const char **lock_vals;
 	char sqlstate[6];
 	char err[256];
@@ -230,6 +237,8 @@ struct db_pool {
 	double next_maint;  /* twtime_mono_ms(); 0 = as soon as the schema is current */
 	double next_schema; /* while not ready: the next schema re-check */
 	struct db_stats st;
+	/* the sightings and targets rows committed (db_seen.h) */
+	struct db_tab seen_sights, seen_targets;
 };
 
 bool db_pool_can_accept(const struct db_pool *p);

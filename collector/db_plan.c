@@ -20,11 +20,18 @@
  *             spool epoch's received_at span and highest new seq
  *   c->tmisc  jsonb of each target's newest row (the targets statement)
  *
+ * Sightings and targets whose upsert would only move last_seen by less than
+ * a minute past what this collector committed are left out (db_seen.h:
+ * about one sighting per result was rewritten, most of the ingest
+ * statement's time, BENCHMARKS.md); what is written is pended in
+ * c->pend_sights / c->pend_targets for db_seen_commit() after COMMIT.
+ *
  * Ownership: the rows and their arena belong to the job (db_job_free), and
  * so do the COPY tuples: c->rows holds runs into the jobs' copy buffers
  * (struct db_run), not a copy of the bytes. The other buffers belong to the
- * slot, until db_plan_free() at the end of the task. The hash tables live
- * only inside db_plan_build().
+ * slot, until db_plan_free() at the end of the task. The hash tables
+ * (db_tab.h) live only inside db_plan_build(); the pool's table of rows
+ * already written lives as long as the pool.
  */
 #include "db_int.h"
 
@@ -40,110 +47,39 @@ static void arena_json(struct strbuf *b, const struct db_job *j, size_t off)
 	db_json_str(b, off ? j->arena.p + off : NULL);
 }
 
-/* ------------------------------------------------------------ hash table */
-
-/* An open-addressing table of entries keyed by a byte string; entries are
- * also chained in insertion order for the output. */
-struct ent {
-	struct ent *next;  /* insertion order */
-	uint64_t h;
-	size_t klen;
-	char *key;
-};
-
-struct tab {
-	struct ent **v;
-	size_t cap, n;
-	struct ent *first, *last;
-	size_t esize;
-	bool oom;
-};
-
-static uint64_t fnv(const char *k, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-static bool tab_grow(struct tab *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 256;
-	struct ent **v = calloc(cap, sizeof *v);
-	if (!v)
-		return false;
-	for (struct ent *e = t->first; e; e = e->next) {
-		size_t i = e->h & (cap - 1);
-		while (v[i])
-			i = (i + 1) & (cap - 1);
-		v[i] = e;
-	}
-	free(t->v);
-	t->v = v;
-	t->cap = cap;
-	return true;
-}
-
-/* The entry of key (created zeroed when new); NULL when out of memory. */
-static void *tab_get(struct tab *t, const struct strbuf *key, bool *created)
-{
-	*created = false;
-	if (key->oom || (t->n + 1) * 2 > t->cap) {
-		if (key->oom || !tab_grow(t)) {
-			t->oom = true;
-			return NULL;
-		}
-	}
-	uint64_t h = fnv(key->p, key->len);
-	size_t i = h & (t->cap - 1);
-	for (; t->v[i]; i = (i + 1) & (t->cap - 1)) {
-		struct ent *e = t->v[i];
-		if (e->h == h && e->klen == key->len && memcmp(e->key, key->p, key->len) == 0)
-			return e;
-	}
-	struct ent *e = calloc(1, t->esize + key->len);
-	if (!e) {
-		t->oom = true;
-		return NULL;
-	}
-	e->h = h;
-	e->klen = key->len;
-	e->key = (char *)e + t->esize;
-	memcpy(e->key, key->p, key->len);
-	t->v[i] = e;
-	t->n++;
-	if (t->last)
-		t->last->next = e;
-	else
-		t->first = e;
-	t->last = e;
-	*created = true;
-	return e;
-}
-
 /* ------------------------------------------------------------ entries */
 
 struct cert {
-	struct ent e;
+	struct db_tab_ent e;
 	const struct db_job *j;
 	const struct db_row *w;  /* the earliest row */
+	bool sent;               /* a sighting of it is written */
 };
 
 struct sight {
-	struct ent e;
+	struct db_tab_ent e;
 	const struct db_job *j;
 	const struct db_row *w;
 	int64_t first, last;
+	bool sent;
 };
 
 struct tgt {
-	struct ent e;
+	struct db_tab_ent e;
 	const struct db_job *j;
 	const struct db_row *w;  /* the newest row */
 };
+
+/* The entry of key k (db_tab_get), NULL when k or the table ran out of
+ * memory. */
+static void *get(struct db_tab *t, const struct strbuf *k, bool *created)
+{
+	if (k->oom) {
+		t->oom = true;
+		return NULL;
+	}
+	return db_tab_get(t, k->p, k->len, created);
+}
 
 static const char *S(const struct db_job *j, size_t off)
 {
@@ -157,18 +93,6 @@ static void key_str(struct strbuf *k, const char *s)
 }
 
 /* ------------------------------------------------------------ output */
-
-static void tab_free(struct tab *t)
-{
-	struct ent *e = t->first;
-	while (e) {
-		struct ent *next = e->next;
-		free(e);
-		e = next;
-	}
-	free(t->v);
-	memset(t, 0, sizeof *t);
-}
 
 static void json_ts(struct strbuf *b, const char *name, int64_t ms)
 {
@@ -212,6 +136,8 @@ void db_plan_free(struct db_conn *c)
 	strbuf_free(&c->rows);
 	strbuf_free(&c->misc);
 	strbuf_free(&c->tmisc);
+	strbuf_free(&c->pend_sights);
+	strbuf_free(&c->pend_targets);
 	strbuf_free(&c->lock_sql);
 	free(c->lock_vals);
 	c->lock_vals = NULL;
@@ -219,7 +145,8 @@ void db_plan_free(struct db_conn *c)
 
 int db_plan_build(struct db_conn *c)
 {
-	struct tab certs = { .esize = sizeof(struct cert) }, sights = { .esize = sizeof(struct sight) }, tgts = { .esize = sizeof(struct tgt) };
+	struct db_tab certs = { .esize = sizeof(struct cert) }, sights = { .esize = sizeof(struct sight) },
+		      tgts = { .esize = sizeof(struct tgt) };
 	struct strbuf k = { 0 };
 	int rc = -1;
 	bool first_p = true, first_e = true;
@@ -228,6 +155,8 @@ int db_plan_build(struct db_conn *c)
 	strbuf_reset(&c->rows);
 	strbuf_reset(&c->misc);
 	strbuf_reset(&c->tmisc);
+	strbuf_reset(&c->pend_sights);
+	strbuf_reset(&c->pend_targets);
 	for (struct db_job *j = c->jobs.head; j; j = j->next) {
 		int64_t wm = j->has_wm ? j->wm : -1, hi = -1;
 		j->inserted = 0;
@@ -250,7 +179,7 @@ int db_plan_build(struct db_conn *c)
 			key_str(&k, S(j, w->target));
 			strbuf_put(&k, &w->port, sizeof w->port);
 			key_str(&k, S(j, w->sni));
-			struct tgt *t = tab_get(&tgts, &k, &created);
+			struct tgt *t = get(&tgts, &k, &created);
 			if (!t)
 				goto out;
 			if (created || w->started_ms >= t->w->started_ms) {
@@ -261,7 +190,7 @@ int db_plan_build(struct db_conn *c)
 				continue;
 			strbuf_reset(&k);
 			key_str(&k, S(j, w->fp));
-			struct cert *ce = tab_get(&certs, &k, &created);
+			struct cert *ce = get(&certs, &k, &created);
 			if (!ce)
 				goto out;
 			if (created || w->started_ms < ce->w->started_ms) {
@@ -271,7 +200,7 @@ int db_plan_build(struct db_conn *c)
 			key_str(&k, S(j, w->target));
 			strbuf_put(&k, &w->port, sizeof w->port);
 			key_str(&k, S(j, j->region_off));
-			struct sight *si = tab_get(&sights, &k, &created);
+			struct sight *si = get(&sights, &k, &created);
 			if (!si)
 				goto out;
 			if (created) {
@@ -304,13 +233,35 @@ int db_plan_build(struct db_conn *c)
 		strbuf_printf(&ej, ",\"seq\":%lld}", (long long)hi);
 		first_p = first_e = false;
 	}
+	/* Which sightings to write: those this collector did not commit
+	 * already, up to DB_SEEN_LAG_MS (db_seen.h). A certificate is written
+	 * only with a sighting of it: one whose sightings are all left out
+	 * was inserted (ON CONFLICT DO NOTHING: never changed after) by the
+	 * transaction that committed them, and a stored sighting keeps it
+	 * there (the foreign key). */
+	struct db_pool *p = c->p;
+	for (struct db_tab_ent *e = sights.first; e; e = e->next) {
+		struct sight *si = (struct sight *)e;
+		if (db_seen_covers(&p->seen_sights, e->key, e->klen, si->first, si->last, 0))
+			continue;
+		si->sent = true;
+		db_seen_pend(&c->pend_sights, e->key, e->klen, si->first, si->last, 0);
+		/* the sighting's key starts with its certificate's */
+		struct cert *ce = db_tab_find(&certs, e->key, strlen(e->key) + 1);
+		if (ce)
+			ce->sent = true;
+	}
 	struct strbuf *m = &c->misc;
+	bool first = true;
 	strbuf_puts(m, "{\"c\":[");
-	for (struct ent *e = certs.first; e; e = e->next) {
+	for (struct db_tab_ent *e = certs.first; e; e = e->next) {
 		const struct cert *ce = (const struct cert *)e;
 		const struct db_job *j = ce->j;
 		const struct db_row *w = ce->w;
-		strbuf_puts(m, e == certs.first ? "{\"fp\":" : ",{\"fp\":");
+		if (!ce->sent)
+			continue;
+		strbuf_puts(m, first ? "{\"fp\":" : ",{\"fp\":");
+		first = false;
 		arena_json(m, j, w->fp);
 		strbuf_puts(m, ",\"subject\":");
 		arena_json(m, j, w->subject);
@@ -329,10 +280,14 @@ int db_plan_build(struct db_conn *c)
 		json_ts(m, "first", w->started_ms);
 		strbuf_putc(m, '}');
 	}
+	first = true;
 	strbuf_puts(m, "],\"s\":[");
-	for (struct ent *e = sights.first; e; e = e->next) {
+	for (struct db_tab_ent *e = sights.first; e; e = e->next) {
 		const struct sight *si = (const struct sight *)e;
-		strbuf_puts(m, e == sights.first ? "{\"fp\":" : ",{\"fp\":");
+		if (!si->sent)
+			continue;
+		strbuf_puts(m, first ? "{\"fp\":" : ",{\"fp\":");
+		first = false;
 		arena_json(m, si->j, si->w->fp);
 		strbuf_puts(m, ",\"target\":");
 		arena_json(m, si->j, si->w->target);
@@ -349,29 +304,41 @@ int db_plan_build(struct db_conn *c)
 	if (ej.len)
 		strbuf_put(m, ej.p, ej.len);
 	strbuf_puts(m, "]}");
-	/* the targets: the parameter of their own statement */
+	/* the targets: the parameter of their own statement; a target whose
+	 * upsert would only move last_seen by less than DB_SEEN_LAG_MS is left
+	 * out (the statement's own condition, sql/011, read from what this
+	 * collector committed), and so is a statement with none left */
 	struct strbuf *tm = &c->tmisc;
+	c->ntargets = 0;
 	strbuf_puts(tm, "{\"t\":[");
-	for (struct ent *e = tgts.first; e; e = e->next) {
+	for (struct db_tab_ent *e = tgts.first; e; e = e->next) {
 		const struct tgt *t = (const struct tgt *)e;
-		strbuf_puts(tm, e == tgts.first ? "{\"target\":" : ",{\"target\":");
+		const char *svc = S(t->j, t->w->service), *labels = S(t->j, t->w->labels);
+		uint64_t h = db_tab_hash(DB_TAB_HASH0, svc ? "s" : "n", 1);
+		h = db_tab_hash(h, svc ? svc : "", svc ? strlen(svc) + 1 : 0);
+		h = db_tab_hash(h, labels ? labels : "", labels ? strlen(labels) : 0);
+		int64_t at = t->w->started_ms;
+		if (db_seen_covers(&p->seen_targets, e->key, e->klen, at, at, h))
+			continue;
+		db_seen_pend(&c->pend_targets, e->key, e->klen, at, at, h);
+		strbuf_puts(tm, c->ntargets++ ? ",{\"target\":" : "{\"target\":");
 		arena_json(tm, t->j, t->w->target);
 		strbuf_printf(tm, ",\"port\":%d,\"sni\":", (int)t->w->port);
 		arena_json(tm, t->j, t->w->sni);
 		strbuf_puts(tm, ",\"service\":");
 		arena_json(tm, t->j, t->w->service);
 		strbuf_puts(tm, ",\"labels\":");
-		strbuf_puts(tm, S(t->j, t->w->labels));
-		json_ts(tm, "started_at", t->w->started_ms);
+		strbuf_puts(tm, labels);
+		json_ts(tm, "started_at", at);
 		strbuf_putc(tm, '}');
 	}
 	strbuf_puts(tm, "]}");
 	rc = certs.oom || sights.oom || tgts.oom || pj.oom || ej.oom || k.oom ||
-	     c->rows.oom || m->oom || tm->oom ? -1 : 0;
+	     c->rows.oom || m->oom || tm->oom || c->pend_sights.oom || c->pend_targets.oom ? -1 : 0;
 out:
-	tab_free(&certs);
-	tab_free(&sights);
-	tab_free(&tgts);
+	db_tab_clear(&certs);
+	db_tab_clear(&sights);
+	db_tab_clear(&tgts);
 	strbuf_free(&k);
 	strbuf_free(&pj);
 	strbuf_free(&ej);

@@ -603,6 +603,8 @@ void db_pool_free(struct db_pool *p)
 	}
 	job_free_all(&p->ingq);
 	job_free_all(&p->ctlq);
+	db_tab_clear(&p->seen_sights);
+	db_tab_clear(&p->seen_targets);
 	if (p->kick)
 		event_free(p->kick);
 	if (p->tick)

@@ -53,11 +53,15 @@ static const char targets_sql[] =
 		    /* targets: service and labels as last configured, for SLO
 		     * selectors. Every probe sees the same targets, so this upsert
 		     * made concurrent batches queue on the same rows (64% of the
-		     * ingest statement's time, BENCHMARKS.md). A row is rewritten
-		     * only when something a reader uses would change: first_seen,
-		     * service or labels, or last_seen by more than a minute
-		     * (sql/011_ingest.sql); the NOT EXISTS reads without a lock.
-		     * db_plan.c sends each target's newest row of the batch. Its own
+		     * ingest statement's time, BENCHMARKS.md). db_plan.c sends each
+		     * target's newest row of the batch, and leaves out a target
+		     * whose last_seen would move by less than a minute past what this
+		     * collector committed (db_seen.h); a row is rewritten only when
+		     * the upsert would change it (a newer last_seen, an older
+		     * first_seen, new service or labels): the NOT EXISTS reads
+		     * without a lock. It used to also skip a last_seen move of up to
+		     * a minute (sql/011_ingest.sql), which with db_seen's would have
+		     * let last_seen trail by two. Its own
 		     * statement, the last before COMMIT: every probe's transactions
 		     * upsert the same target rows, and a row lock taken here is held
 		     * until COMMIT, so it must not be taken before the longer
@@ -70,7 +74,7 @@ static const char targets_sql[] =
 		    "SELECT target, port, sni, service, labels, started_at, started_at FROM tn "
 		    "WHERE NOT EXISTS (SELECT 1 FROM targets o WHERE o.target = tn.target "
 		    "AND o.port = tn.port AND o.sni = tn.sni AND o.first_seen <= tn.started_at "
-		    "AND tn.started_at <= o.last_seen + interval '1 minute' "
+		    "AND tn.started_at <= o.last_seen "
 		    "AND (tn.started_at < o.last_seen OR (coalesce(tn.service, o.service) IS NOT DISTINCT "
 		    "FROM o.service AND tn.labels = o.labels))) "
 		    "ORDER BY target, port, sni "

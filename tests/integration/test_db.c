@@ -815,3 +815,115 @@ Test(db, hourly_buckets_are_utc_and_targets_are_kept)
 	PQfinish(c);
 	free(ci);
 }
+
+/* ------------------------------------- rows every transaction rewrote */
+
+/* One result of target t0.example:443 (SNI set, a certificate) from seq's
+ * generator, with fingerprint fpA, service "web", started at `at`. */
+static Tlswatch__Result *seen_result(uint64_t seq, int64_t at)
+{
+	Tlswatch__Result *r = gen(seq, 0, 1);
+	cr_assert(r->fingerprint_sha256 && r->port == 443 && r->sni, "seq %llu", (unsigned long long)seq);
+	free(r->fingerprint_sha256);
+	r->fingerprint_sha256 = strdup("fpA");
+	free(r->service);
+	r->service = strdup("web");
+	r->started_unix_ms = at;
+	return r;
+}
+
+static void seen_put(struct event_base *b, struct db_pool *p, uint64_t seq, int64_t at,
+		     Tlswatch__Label *label)
+{
+	Tlswatch__Result *r = seen_result(seq, at);
+	Tlswatch__Label *labs[1] = { label };
+	if (label) {
+		r->n_labels = 1;
+		r->labels = labs;
+	}
+	struct cbrec rec = ingest_sync(b, p, "probe-seen", "eu-west", &r, 1);
+	r->n_labels = 0;
+	r->labels = NULL;
+	cr_assert(rec.ok && rec.inserted == 1, "seq %llu: %s", (unsigned long long)seq, rec.err);
+	tlswatch__result__free_unpacked(r, NULL);
+}
+
+#define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+
+static void expect_str(PGconn *c, const char *sql, const char *want, const char *what)
+{
+	char *v = q_str(c, "%s", sql);
+	cr_assert(v && strcmp(v, want) == 0, "%s: %s, expected %s", what, v ? v : "NULL", want);
+	free(v);
+}
+
+/* db_seen.h: a sighting or target row whose upsert would only move its
+ * last_seen by less than a minute is left out of the transaction; first_seen,
+ * labels and a minute's move are written; another collector (its own table)
+ * writes its own rows; every result is stored whatever is left out. */
+Test(db, sightings_and_targets_are_rewritten_only_when_they_move_a_minute)
+{
+	char *ci = new_migrated_db("tw_db_seen");
+	PGconn *c = pg(ci);
+	struct event_base *b = event_base_new();
+	struct db_opts o = { .connections = 1 };
+	struct db_pool *p = pool_up(b, ci, &o);
+	int64_t t = base_ms_now() + 10 * 60000;
+	const char *sight = "SELECT " MS("first_seen") " || ' ' || " MS("last_seen")
+			    " FROM certificate_sightings WHERE fingerprint_sha256 = 'fpA'";
+	const char *target = "SELECT " MS("last_seen") " || ' ' || labels::text FROM targets";
+	char want[96];
+
+	seen_put(b, p, 1, t, NULL);
+	snprintf(want, sizeof want, "%lld %lld", (long long)t, (long long)t);
+	expect_str(c, sight, want, "sight");
+	snprintf(want, sizeof want, "%lld {}", (long long)t);
+	expect_str(c, target, want, "target");
+
+	/* 30 s later: both rows left as they are */
+	seen_put(b, p, 2, t + 30000, NULL);
+	snprintf(want, sizeof want, "%lld %lld", (long long)t, (long long)t);
+	expect_str(c, sight, want, "a 30 s move is not written");
+	snprintf(want, sizeof want, "%lld {}", (long long)t);
+	expect_str(c, target, want, "target");
+
+	/* 61 s after the last write: written */
+	seen_put(b, p, 3, t + 61000, NULL);
+	snprintf(want, sizeof want, "%lld %lld", (long long)t, (long long)(t + 61000));
+	expect_str(c, sight, want, "sight");
+	snprintf(want, sizeof want, "%lld {}", (long long)(t + 61000));
+	expect_str(c, target, want, "target");
+
+	/* an older result: first_seen goes back, last_seen stays */
+	seen_put(b, p, 4, t - 100000, NULL);
+	snprintf(want, sizeof want, "%lld %lld", (long long)(t - 100000), (long long)(t + 61000));
+	expect_str(c, sight, want, "sight");
+
+	/* new labels are written at once (the sighting, 1 s on, is not) */
+	Tlswatch__Label lab = TLSWATCH__LABEL__INIT;
+	lab.key = "team";
+	lab.value = "web";
+	seen_put(b, p, 8, t + 62000, &lab);
+	expect_str(c, sight, want, "sight");
+	snprintf(want, sizeof want, "%lld {\"team\": \"web\"}", (long long)(t + 62000));
+	expect_str(c, target, want, "target");
+
+	/* another collector knows nothing of these writes: it writes */
+	struct db_opts o2 = { .connections = 1 };
+	struct db_pool *p2 = pool_up(b, ci, &o2);
+	seen_put(b, p2, 18, t + 63000, &lab);
+	snprintf(want, sizeof want, "%lld %lld", (long long)(t - 100000), (long long)(t + 63000));
+	expect_str(c, sight, want, "sight");
+	/* and the first one, 4 s after its own last write, leaves the newer row */
+	seen_put(b, p, 19, t + 65000, &lab);
+	expect_str(c, sight, want, "sight");
+
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM results"), 7, "every result is stored");
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM certificates WHERE fingerprint_sha256 = 'fpA'"), 1);
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM targets"), 1);
+	db_pool_free(p2);
+	db_pool_free(p);
+	event_base_free(b);
+	PQfinish(c);
+	free(ci);
+}
