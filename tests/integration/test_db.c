@@ -518,6 +518,12 @@ Test(db, not_ready_until_migrated_and_failed_ingest_rolls_back)
 	cr_assert(run_until(b, cb_done, &r3, 30));
 	cr_assert(r3.ok && r3.inserted == 50, "%s", r3.err);
 	cr_assert_eq(q_int(c, "SELECT count(*) FROM results"), 100);
+	/* the rolled-back writes were not taken for stored ones (db_seen.h) */
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM certificate_sightings"),
+		     q_int(c, "SELECT count(*) FROM (SELECT DISTINCT fingerprint_sha256, target, port, region "
+			      "FROM results WHERE fingerprint_sha256 IS NOT NULL) d"));
+	cr_assert_eq(q_int(c, "SELECT count(*) FROM targets"),
+		     q_int(c, "SELECT count(DISTINCT (target, port, coalesce(sni, ''))) FROM results"));
 	expect_rollups_exact(c);
 	struct db_stats st;
 	db_get_stats(p, &st);
