@@ -17,8 +17,15 @@
  * Entries are noted only after their transaction committed (db_ingest.c),
  * so a rolled-back write is never taken for a stored one. Another collector
  * writing the same rows only makes the stored values newer. The table holds
- * at most DB_SEEN_MAX entries and is emptied when full: the next write of
- * each row then goes through.
+ * at most DB_SEEN_MAX entries (about 200 bytes each with a 100-byte key, so
+ * about 20 MB per table at most) and is emptied when full: the next write of
+ * each row then goes through. A fleet with more sightings than that gains
+ * less, and loses nothing.
+ *
+ * A collector cannot see rows deleted under it (a TRUNCATE, a DELETE by
+ * hand): such a row comes back with the first result more than
+ * DB_SEEN_LAG_MS past the last write this collector knows of, or when it
+ * restarts. Retention deletes only rows whose last_seen is long past.
  */
 #ifndef TW_DB_SEEN_H
 #define TW_DB_SEEN_H
@@ -31,7 +38,7 @@
 #include <stdint.h>
 
 #define DB_SEEN_LAG_MS 60000
-#define DB_SEEN_MAX 200000
+#define DB_SEEN_MAX 100000
 
 /* True when a write of key spanning [first, last] (unix ms) with payload
  * hash `hash` may be left out: this collector committed the row with a
