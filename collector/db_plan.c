@@ -305,9 +305,9 @@ int db_plan_build(struct db_conn *c)
 		strbuf_put(m, ej.p, ej.len);
 	strbuf_puts(m, "]}");
 	/* the targets: the parameter of their own statement; a target whose
-	 * upsert would only move last_seen by less than DB_SEEN_LAG_MS is left
-	 * out (the statement's own condition, sql/011, read from what this
-	 * collector committed), and so is a statement with none left */
+	 * upsert would only move last_seen by less than DB_SEEN_LAG_MS past
+	 * what this collector committed is left out (new service or labels:
+	 * another hash, written), and so is a statement with none left */
 	struct strbuf *tm = &c->tmisc;
 	c->ntargets = 0;
 	strbuf_puts(tm, "{\"t\":[");
