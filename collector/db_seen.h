@@ -7,8 +7,8 @@
  *
  * What a skipped row costs a reader: certificate_sightings.last_seen and
  * targets.last_seen may be behind the newest result of that row by less
- * than DB_SEEN_LAG_MS (the targets upsert already skipped such rows in SQL,
- * sql/011). first_seen is never behind: a row is skipped only when the
+ * than DB_SEEN_LAG_MS (for targets, the bound sql/011 gave in SQL, which
+ * db_sql.c no longer applies). first_seen is never behind: a row is skipped only when the
  * first_seen it carries is not below one this collector committed, and
  * first_seen only ever goes down. A service or labels change is never
  * skipped (the row's hash differs). Why it is safe to leave the

@@ -40,17 +40,22 @@ static bool grow(struct db_tab *t)
 	return true;
 }
 
+/* The slot of key (hash h) in t->v: where its entry is, or the empty slot
+ * where it would go. t->cap must be non-zero. */
+static size_t slot(const struct db_tab *t, uint64_t h, const void *key, size_t klen)
+{
+	size_t i = h & (t->cap - 1);
+	for (; t->v[i]; i = (i + 1) & (t->cap - 1)) {
+		const struct db_tab_ent *e = t->v[i];
+		if (e->h == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
+			break;
+	}
+	return i;
+}
+
 void *db_tab_find(const struct db_tab *t, const void *key, size_t klen)
 {
-	if (!t->cap)
-		return NULL;
-	uint64_t h = fnv(key, klen);
-	for (size_t i = h & (t->cap - 1); t->v[i]; i = (i + 1) & (t->cap - 1)) {
-		struct db_tab_ent *e = t->v[i];
-		if (e->h == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
-			return e;
-	}
-	return NULL;
+	return t->cap ? t->v[slot(t, fnv(key, klen), key, klen)] : NULL;
 }
 
 void *db_tab_get(struct db_tab *t, const void *key, size_t klen, bool *created)
@@ -61,12 +66,9 @@ void *db_tab_get(struct db_tab *t, const void *key, size_t klen, bool *created)
 		return NULL;
 	}
 	uint64_t h = fnv(key, klen);
-	size_t i = h & (t->cap - 1);
-	for (; t->v[i]; i = (i + 1) & (t->cap - 1)) {
-		struct db_tab_ent *e = t->v[i];
-		if (e->h == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
-			return e;
-	}
+	size_t i = slot(t, h, key, klen);
+	if (t->v[i])
+		return t->v[i];
 	struct db_tab_ent *e = calloc(1, t->esize + klen);
 	if (!e) {
 		t->oom = true;

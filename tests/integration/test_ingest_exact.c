@@ -18,7 +18,8 @@
 
 TestSuite(ingest_exact, .timeout = 240);
 
-/* One result of target "t0.example" started at ms, with the label team. */
+/* One result of target "t0.example" started at ms, with the label team and
+ * the certificate fpA. */
 static Tlswatch__Result *one(uint64_t seq, int64_t ms, const char *team, Tlswatch__Label *lab,
 			     Tlswatch__Label **labs)
 {
@@ -28,6 +29,8 @@ static Tlswatch__Result *one(uint64_t seq, int64_t ms, const char *team, Tlswatc
 	r->port = 443;
 	free(r->service);
 	r->service = strdup("web");
+	free(r->fingerprint_sha256);
+	r->fingerprint_sha256 = strdup("fpA");
 	lab->key = "team";
 	lab->value = (char *)team;
 	labs[0] = lab;
@@ -98,6 +101,66 @@ Test(ingest_exact, targets_labels_exact_last_seen_within_a_minute)
 			      "AND coalesce(r.sni, '') = t.sni) - t.last_seen >= interval '1 minute' "
 			      "OR t.first_seen <> (SELECT min(started_at) FROM results)"), 0);
 	expect_rollups_exact(c);
+	db_pool_free(p);
+	event_base_free(b);
+	PQfinish(c);
+	free(ci);
+}
+
+/* first_seen and last_seen of fpA's one sighting, in ms since t0 */
+static char *sighting(PGconn *c, int64_t t0)
+{
+	return q_str(c, "SELECT ((extract(epoch FROM first_seen) * 1000)::bigint - %lld) || ' ' || "
+			"((extract(epoch FROM last_seen) * 1000)::bigint - %lld) "
+			"FROM certificate_sightings WHERE fingerprint_sha256 = 'fpA'",
+		     (long long)t0, (long long)t0);
+}
+
+static void expect_sighting(PGconn *c, int64_t t0, const char *want, const char *what)
+{
+	char *got = sighting(c, t0);
+	cr_expect(got && strcmp(got, want) == 0, "%s: %s, expected %s", what, got ? got : "NULL", want);
+	free(got);
+}
+
+/* certificate_sightings (collector/db_seen.h): first_seen exact; last_seen
+ * at most one minute behind the newest result (a transaction leaves out a
+ * sighting this collector committed less than a minute before); another
+ * collector writes its own; every result is stored whatever is left out. */
+Test(ingest_exact, sightings_first_seen_exact_last_seen_within_a_minute)
+{
+	char *ci = new_migrated_db("tw_ix_sightings");
+	PGconn *c = pg(ci);
+	struct event_base *b = event_base_new();
+	struct db_opts o = { .connections = 1 };
+	struct db_pool *p = pool_up(b, ci, &o);
+	int64_t t0 = base_ms_now() + 10 * 60000;
+
+	put_one(b, p, 1, t0, "web");
+	expect_sighting(c, t0, "0 0", "first");
+	put_one(b, p, 2, t0 + 30000, "web");
+	expect_sighting(c, t0, "0 0", "a 30 s move is not written");
+	put_one(b, p, 3, t0 + 61000, "web");
+	expect_sighting(c, t0, "0 61000", "61 s on: written");
+	put_one(b, p, 4, t0 - 100000, "web");
+	expect_sighting(c, t0, "-100000 61000", "an older result: first_seen only");
+
+	/* another collector knows nothing of these writes: it writes */
+	struct db_opts o2 = { .connections = 1 };
+	struct db_pool *p2 = pool_up(b, ci, &o2);
+	put_one(b, p2, 5, t0 + 63000, "web");
+	expect_sighting(c, t0, "-100000 63000", "another collector");
+	/* and the first, 4 s after its own last write, leaves the newer row */
+	put_one(b, p, 6, t0 + 65000, "web");
+	expect_sighting(c, t0, "-100000 63000", "4 s after its own write");
+
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM results"), 6, "every result is stored");
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM certificates WHERE fingerprint_sha256 = 'fpA'"), 1);
+	cr_expect_eq(q_int(c, "SELECT count(*) FROM certificate_sightings s WHERE (SELECT max(started_at) "
+			      "FROM results r WHERE r.fingerprint_sha256 = s.fingerprint_sha256 "
+			      "AND r.target = s.target AND r.port = s.port) - s.last_seen >= interval '1 minute'"),
+		     0);
+	db_pool_free(p2);
 	db_pool_free(p);
 	event_base_free(b);
 	PQfinish(c);
